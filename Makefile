@@ -1,0 +1,34 @@
+# The verbs people type. `make help` lists them.
+
+CARGO ?= cargo
+BIN   := target/release/sedaro-nano
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test lint fmt bench clean
+
+help: ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## build the release binary (target/release/sedaro-nano)
+	$(CARGO) build --release --locked
+
+run: build ## build, then run a sample propagation (10 iterations, CSV)
+	@echo "sedaro-nano propagate --steps 10 --seed 42 --format csv" >&2
+	@$(BIN) propagate --steps 10 --seed 42 --format csv
+	@echo "more: $(BIN) --help" >&2
+
+test: lint ## lint, then run every test of the workspace
+	$(CARGO) test --workspace --locked
+
+lint: ## clippy with warnings as errors, and rustfmt's check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) fmt --all -- --check
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+bench: ## run the criterion benchmarks (reports in target/criterion)
+	$(CARGO) bench --locked
+
+clean: ## remove build output
+	$(CARGO) clean

@@ -1,0 +1,33 @@
+//! The nano model and the machinery that runs it.
+//!
+//! A run is the two-body simulation of `../shared/reference/MODEL.md` (described in the
+//! README): a Planet and a Satellite, each stepping on its own random time step drawn
+//! from a counter-based generator, so that a run is a pure function of
+//! `(iterations, seed)`.
+//!
+//! - [`model`]: the vocabulary ([`Agent`], [`AgentState`], [`Record`]).
+//! - [`generator`]: the counter-based draw `u(seed, agent, k)`.
+//! - [`integrator`]: one agent's step, in the model's exact operation order.
+//! - [`propagator`]: the single-threaded reference [`Propagator`], an iterator over a
+//!   run's records that can stop at a [`Checkpoint`] and resume from it.
+//! - [`export`]: the JSON and CSV formats, streamed by [`RunWriter`].
+//!
+//! ```
+//! use nano_pipeline::{Format, Propagator, RunWriter};
+//!
+//! let mut out = RunWriter::begin(Vec::new(), Format::Csv, 10, 42)?;
+//! out.records(Propagator::new(42, 10))?;
+//! let csv = String::from_utf8(out.finish()?).unwrap();
+//! assert!(csv.starts_with("t0,t1,agent,x,y,vx,vy,nextTimeStep,iteration\n0.0,0.01,Planet,"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod export;
+pub mod generator;
+pub mod integrator;
+pub mod model;
+pub mod propagator;
+
+pub use export::{Format, RunWriter};
+pub use model::{Agent, AgentState, Record};
+pub use propagator::{Checkpoint, Propagator};
