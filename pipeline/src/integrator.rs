@@ -38,12 +38,13 @@ pub fn advance(agent: Agent, universe: &Universe, time: f64, next_step: f64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::initial_state;
     use nalgebra::Vector2;
 
     fn universe() -> Universe {
         [
-            AgentState::initial(Agent::Planet),
-            AgentState::initial(Agent::Satellite),
+            initial_state(Agent::Planet),
+            initial_state(Agent::Satellite),
         ]
     }
 

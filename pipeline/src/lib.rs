@@ -5,7 +5,8 @@
 //! from a counter-based generator, so that a run is a pure function of
 //! `(iterations, seed)`.
 //!
-//! - [`model`]: the vocabulary ([`Agent`], [`AgentState`], [`Record`]).
+//! - [`model`]: the vocabulary ([`Agent`], [`AgentState`], [`Record`], [`Checkpoint`]),
+//!   defined in `nano-store` so that the log can store it, and the initial conditions.
 //! - [`generator`]: the counter-based draw `u(seed, agent, k)`.
 //! - [`integrator`]: one agent's step, in the model's exact operation order.
 //! - [`propagator`]: the single-threaded reference [`Propagator`], an iterator over a
@@ -29,5 +30,5 @@ pub mod model;
 pub mod propagator;
 
 pub use export::{Format, RunWriter};
-pub use model::{Agent, AgentState, Record};
-pub use propagator::{Checkpoint, Propagator};
+pub use model::{Agent, AgentState, Checkpoint, Record, RunKey};
+pub use propagator::Propagator;

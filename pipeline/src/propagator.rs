@@ -12,79 +12,26 @@
 
 use crate::generator;
 use crate::integrator::{self, Universe};
-use crate::model::{Agent, AgentState, Record};
+use crate::model::{initial_state, Agent, AgentCursor, Checkpoint, Record, Segment};
 
 /// How far before its own time an agent reads the store.
 pub const READ_LAG: f64 = 0.001;
 
-/// A stored record as the window keeps it: the range and the state at its end.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Segment {
-    pub t0: f64,
-    pub t1: f64,
-    pub state: AgentState,
-}
-
-impl Segment {
-    fn contains(&self, t: f64) -> bool {
-        self.t0 <= t && t < self.t1
-    }
-}
-
-/// Where one agent stands: how many steps it took and its two latest records (before
-/// the first step, the initial record `[-inf, 0)` alone).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AgentCursor {
-    pub steps: u64,
-    pub latest: Segment,
-    pub previous: Option<Segment>,
-}
-
-impl AgentCursor {
-    fn initial(agent: Agent) -> Self {
-        AgentCursor {
+/// A run of seed `seed` before its first iteration: each agent holds only its initial
+/// record `[-inf, 0)`.
+pub fn start(seed: u64) -> Checkpoint {
+    Checkpoint {
+        seed,
+        iterations: 0,
+        agents: Agent::ALL.map(|agent| AgentCursor {
             steps: 0,
             latest: Segment {
                 t0: f64::NEG_INFINITY,
                 t1: 0.0,
-                state: AgentState::initial(agent),
+                state: initial_state(agent),
             },
             previous: None,
-        }
-    }
-
-    /// The agent's current time: where its latest record ends.
-    pub fn time(&self) -> f64 {
-        self.latest.t1
-    }
-
-    /// The agent's state in the record containing `t`, if the window holds one.
-    fn state_at(&self, t: f64) -> Option<AgentState> {
-        if self.latest.contains(t) {
-            return Some(self.latest.state);
-        }
-        self.previous.filter(|s| s.contains(t)).map(|s| s.state)
-    }
-}
-
-/// Everything needed to continue a run after a whole number of iterations.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Checkpoint {
-    pub seed: u64,
-    /// Iterations completed.
-    pub iterations: u64,
-    /// One cursor per agent, indexed by [`Agent::index`].
-    pub agents: [AgentCursor; 2],
-}
-
-impl Checkpoint {
-    /// A run of seed `seed` before its first iteration.
-    pub fn start(seed: u64) -> Self {
-        Checkpoint {
-            seed,
-            iterations: 0,
-            agents: Agent::ALL.map(AgentCursor::initial),
-        }
+        }),
     }
 }
 
@@ -100,7 +47,7 @@ pub struct Propagator {
 impl Propagator {
     /// The run `(iterations, seed)` from the start.
     pub fn new(seed: u64, iterations: u64) -> Self {
-        Self::resume(Checkpoint::start(seed), iterations)
+        Self::resume(start(seed), iterations)
     }
 
     /// Continues the run saved in `from` up to `iterations` in all; the records are
@@ -201,7 +148,7 @@ mod tests {
         let mut store = MemoryRangeStore::new();
         for agent in Agent::ALL {
             store
-                .insert(f64::NEG_INFINITY, 0.0, (agent, AgentState::initial(agent)))
+                .insert(f64::NEG_INFINITY, 0.0, (agent, initial_state(agent)))
                 .unwrap();
         }
         let mut times = [0.0f64; 2];

@@ -1,10 +1,17 @@
 //! The QRangeStore: records `[t0, t1) -> value` and the query "every value whose range
 //! contains `t`".
 //!
-//! This crate holds the storage side of sedaro-nano. [`QRangeStore`] is the abstraction
-//! the model is written against; [`TimeRange`] is a validated left-inclusive,
-//! right-exclusive interval; [`MemoryRangeStore`] is the in-memory form, an augmented
-//! balanced interval tree that answers a query without scanning every record.
+//! This crate holds the storage side of sedaro-nano:
+//!
+//! - [`QRangeStore`], the abstraction, with [`TimeRange`] (a validated left-inclusive,
+//!   right-exclusive interval) and [`MemoryRangeStore`], the in-memory form: an
+//!   augmented balanced interval tree that answers a query without scanning.
+//! - [`record`] and [`run`]: what runs write ([`Record`]) and how a run is named
+//!   ([`RunKey`]) and continued ([`Checkpoint`]).
+//! - [`Log`]: every record of every run, persisted as an append-only sled log, one
+//!   atomic [`Block`] at a time, with the run [`catalog`], range queries by seek, and
+//!   [`Replay`] without recomputation. [`encoding`] is its byte format (checksummed,
+//!   versioned); [`verify`] checks a whole log.
 //!
 //! ```
 //! use nano_store::{MemoryRangeStore, QRangeStore};
@@ -16,15 +23,48 @@
 //! assert!(store.get(5.0).is_err());
 //! # Ok::<(), nano_store::Error>(())
 //! ```
+//!
+//! The log, for one run written in one block and read back:
+//!
+//! ```
+//! # use nano_store::{*, run::*};
+//! # use nalgebra::Vector2;
+//! let dir = tempfile::tempdir().unwrap();
+//! let log = Log::open(dir.path(), LogOptions::default())?;
+//! let state = AgentState { time: 0.5, time_step: 0.1, position: Vector2::new(1.0, 2.0), velocity: Vector2::zeros() };
+//! let record = Record { t0: 0.0, t1: 0.5, agent: Agent::Planet, state, iteration: 0 };
+//! let cursor = AgentCursor { steps: 1, latest: Segment { t0: 0.0, t1: 0.5, state }, previous: None };
+//! let checkpoint = Checkpoint { seed: 7, iterations: 1, agents: [cursor, cursor] };
+//! let run = RunKey::nano(7);
+//! log.append(&[Block { run, target: 1, first_iteration: 0, records: &[record], checkpoint: &checkpoint }])?;
+//! assert_eq!(log.get(run, 0.25)?, vec![record]);
+//! assert_eq!(log.replay(run, 0..1)?.collect::<Result<Vec<_>, _>>()?, vec![record]);
+//! assert!(log.entry(run)?.unwrap().complete());
+//! # Ok::<(), nano_store::Error>(())
+//! ```
 
+pub mod catalog;
+pub mod encoding;
+pub mod log;
+pub mod mark;
 mod memory;
 mod range_store;
+pub mod record;
+pub mod run;
+pub mod verify;
 
+pub use catalog::CatalogEntry;
+pub use log::{Block, Log, LogOptions, Replay, Sync};
 pub use memory::MemoryRangeStore;
 pub use range_store::{QRangeStore, TimeRange};
+pub use record::{Agent, AgentState, Record};
+pub use run::{Checkpoint, RunKey};
+pub use verify::Report;
+
+use std::path::PathBuf;
 
 /// Everything that can go wrong in the store, with the values that were wrong.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A range must have `t0 < t1`, and neither end may be NaN.
     #[error("invalid range [{t0}, {t1}): a range needs t0 < t1 and no NaN")]
@@ -32,6 +72,45 @@ pub enum Error {
     /// No stored range contains the queried time.
     #[error("no stored range contains t = {t}")]
     NotFound { t: f64 },
+    /// The log's directory could not be made or read.
+    #[error("cannot use the log directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// sled could not open the log (locked by another process, unreadable, damaged).
+    #[error("cannot open the log at {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    /// The log was written in a format this build does not read.
+    #[error("the log at {path} has format version {found}, but this build reads only version {supported}")]
+    FormatVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    /// A read or write of the log failed.
+    #[error("the log's storage failed: {0}")]
+    Storage(#[from] sled::Error),
+    /// Stored data failed its checks: it is reported, never served.
+    #[error("corrupt log data at {position}: {detail}")]
+    Corrupt { position: String, detail: String },
+    /// A block did not start where its run's log ends.
+    #[error("a block of run {run} starts at iteration {first_iteration}, but the log holds {logged} iterations of it")]
+    OutOfOrder {
+        run: RunKey,
+        logged: u64,
+        first_iteration: u64,
+    },
+    /// A block's records do not continue its run.
+    #[error("invalid block for run {run}: {detail}")]
+    InvalidBlock { run: RunKey, detail: String },
+    /// A replay asked for iterations the log does not hold.
+    #[error("the log holds {logged} iterations of run {run}, but {requested} were asked for")]
+    NotLogged {
+        run: RunKey,
+        logged: u64,
+        requested: u64,
+    },
 }
 
 /// The store's result type.

@@ -1,0 +1,661 @@
+//! The persistent QRangeStore: an append-only log of every run's records in sled.
+//!
+//! Records arrive a [`Block`] at a time (a block is one step range of one run). Each
+//! block is written as one atomic sled batch holding its records (a chunk per agent),
+//! their time-index entries and the run's updated catalog entry, so the catalog and
+//! the records can never disagree. How often the log is flushed to disk is the
+//! [`Sync`] option. The byte format is in [`crate::encoding`].
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::catalog::CatalogEntry;
+use crate::encoding::{self, Chunk, Key, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY};
+use crate::mark;
+use crate::record::{Agent, Record};
+use crate::run::{Checkpoint, RunKey};
+use crate::{Error, Result};
+
+/// When the log is flushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sync {
+    /// After every block: a block is durable before [`Log::append`] moves on.
+    Always,
+    /// Once per call of [`Log::append`] (one epoch's blocks of every run): the call
+    /// returns only when all its blocks are durable.
+    #[default]
+    Batch,
+    /// Never explicitly: sled writes in the background about every half second, so a
+    /// crash may lose the latest blocks (never the consistency of what remains).
+    Never,
+}
+
+impl std::str::FromStr for Sync {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "always" => Ok(Sync::Always),
+            "batch" => Ok(Sync::Batch),
+            "never" => Ok(Sync::Never),
+            other => Err(format!(
+                "unknown sync mode '{other}': expected always, batch or never"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Sync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Sync::Always => "always",
+            Sync::Batch => "batch",
+            Sync::Never => "never",
+        })
+    }
+}
+
+/// How a log is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOptions {
+    pub sync: Sync,
+    /// The most memory sled's page cache may use.
+    pub cache_bytes: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            sync: Sync::Batch,
+            cache_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One step range of one run, appended as a unit.
+#[derive(Debug, Clone, Copy)]
+pub struct Block<'a> {
+    pub run: RunKey,
+    /// The most iterations asked of the run so far (kept in the catalog).
+    pub target: u64,
+    /// The block's first iteration: the iterations the log already holds for the run.
+    pub first_iteration: u64,
+    /// The block's records in the order written (by iteration, then agent).
+    pub records: &'a [Record],
+    /// The run's state after the block; `checkpoint.iterations` ends the block.
+    pub checkpoint: &'a Checkpoint,
+}
+
+/// The log; cheap to clone, and shared between threads.
+#[derive(Clone)]
+pub struct Log {
+    db: sled::Db,
+    tree: sled::Tree,
+    path: PathBuf,
+    options: LogOptions,
+    /// Serialises appends (each reads and rewrites its run's catalog entry) and holds
+    /// the count of commits made durable (see [`crate::mark`]).
+    commits: std::sync::Arc<Mutex<u64>>,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Log {
+    /// Opens the log in directory `path`, creating it (readable by its owner only) if
+    /// it does not exist. A log written in another format version is refused.
+    pub fn open(path: impl AsRef<Path>, options: LogOptions) -> Result<Log> {
+        let path = path.as_ref().to_path_buf();
+        create_private_dir(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(options.cache_bytes)
+            .open()
+            .map_err(|source| Error::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let commits = match db.get(COMMITS_KEY)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| Error::Corrupt {
+                position: format!("the commit count in {}", path.display()),
+                detail: "not an 8-byte count".into(),
+            })?),
+            None => 0,
+        };
+        let durable = mark::read(&path).map_err(|detail| Error::Corrupt {
+            position: format!("the commit mark of {}", path.display()),
+            detail,
+        })?;
+        // Before anything is written: a database that lost durable commits is left as
+        // it was found.
+        if commits < durable {
+            return Err(Error::Corrupt {
+                position: format!("the log at {}", path.display()),
+                detail: format!(
+                    "the database came back at commit {commits}, but commit {durable} had been made durable: \
+                     sled cut its log at damaged data and what was written after it is lost"
+                ),
+            });
+        }
+        match db.get(VERSION_KEY)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| Error::Corrupt {
+                        position: format!("the format version in {}", path.display()),
+                        detail: "not a 4-byte version number".into(),
+                    })?;
+                if found != FORMAT_VERSION {
+                    return Err(Error::FormatVersion {
+                        path,
+                        found,
+                        supported: FORMAT_VERSION,
+                    });
+                }
+            }
+            None => {
+                db.insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+        }
+        let tree = db.open_tree("log")?;
+        Ok(Log {
+            db,
+            tree,
+            path,
+            options,
+            commits: std::sync::Arc::new(Mutex::new(commits)),
+        })
+    }
+
+    /// The tree all of the log lives in.
+    pub(crate) fn tree(&self) -> &sled::Tree {
+        &self.tree
+    }
+
+    /// The directory the log lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The catalog entry of `run`, if the log holds any of it.
+    pub fn entry(&self, run: RunKey) -> Result<Option<CatalogEntry>> {
+        let key = encoding::catalog_key(run);
+        let Some(value) = self.tree.get(key)? else {
+            return Ok(None);
+        };
+        encoding::decode_catalog(&key, &value)
+            .map(Some)
+            .map_err(|detail| corrupt(format!("run {run}, catalog entry"), detail))
+    }
+
+    /// Every catalog entry, ordered by run.
+    pub fn catalog(&self) -> Result<Vec<CatalogEntry>> {
+        let prefix = &encoding::catalog_key(RunKey::nano(0))[..1];
+        self.tree
+            .scan_prefix(prefix)
+            .map(|item| {
+                let (key, value) = item?;
+                encoding::decode_catalog(&key, &value)
+                    .map_err(|detail| corrupt(describe_key(&key), detail))
+            })
+            .collect()
+    }
+
+    /// Appends blocks, each atomically with its run's catalog entry, and makes them
+    /// durable as the [`Sync`] option says. A block must start where its run's log
+    /// ends, and its records must tile each agent's timeline from where it stands.
+    pub fn append(&self, blocks: &[Block<'_>]) -> Result<()> {
+        let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+        let mut value = Vec::new();
+        let mut by_agent: [Vec<Record>; 2] = Default::default();
+        for block in blocks {
+            let previous = self.entry(block.run)?;
+            check_block(block, previous.as_ref())?;
+            for records in &mut by_agent {
+                records.clear();
+            }
+            for r in block.records {
+                by_agent[r.agent.index()].push(*r);
+            }
+            let end = block.checkpoint.iterations;
+            let mut batch = sled::Batch::default();
+            for (agent, records) in Agent::ALL.iter().zip(&by_agent) {
+                // A block in which every agent waited still leaves a (Planet) chunk, so
+                // that the blocks of a run follow each other without gaps.
+                if records.is_empty() && !(block.records.is_empty() && *agent == Agent::Planet) {
+                    continue;
+                }
+                let key = encoding::chunk_key(block.run, block.first_iteration, *agent);
+                value.clear();
+                encoding::encode_chunk(&key, block.first_iteration, end, records, &mut value);
+                batch.insert(&key[..], &value[..]);
+                if let Some(first) = records.first() {
+                    let index = encoding::index_key(block.run, *agent, first.t0);
+                    batch.insert(
+                        &index[..],
+                        &encoding::encode_index(&index, block.first_iteration)[..],
+                    );
+                }
+            }
+            let now = now_ms();
+            let entry = CatalogEntry {
+                run: block.run,
+                target: block.target.max(previous.map_or(0, |p| p.target)),
+                iterations: end,
+                records: previous.map_or(0, |p| p.records) + block.records.len() as u64,
+                created_ms: previous.map_or(now, |p| p.created_ms),
+                updated_ms: now,
+                checkpoint: *block.checkpoint,
+            };
+            batch.insert(
+                &encoding::catalog_key(block.run)[..],
+                encoding::encode_catalog(&entry),
+            );
+            self.tree.apply_batch(batch)?;
+            if self.options.sync == Sync::Always {
+                self.commit(&mut commits)?;
+            }
+        }
+        if self.options.sync == Sync::Batch && !blocks.is_empty() {
+            self.commit(&mut commits)?;
+        }
+        Ok(())
+    }
+
+    /// Raises the target of a logged run (a request for more iterations than it has);
+    /// a run not in the log gets its entry with its first block.
+    pub fn raise_target(&self, run: RunKey, target: u64) -> Result<()> {
+        let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut entry) = self.entry(run)? else {
+            return Ok(());
+        };
+        if entry.target < target {
+            entry.target = target;
+            entry.updated_ms = now_ms();
+            self.tree
+                .insert(encoding::catalog_key(run), encoding::encode_catalog(&entry))?;
+            if self.options.sync != Sync::Never {
+                self.commit(&mut commits)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+        self.commit(&mut commits)
+    }
+
+    /// Counts one more commit in sled, flushes, then records it in the commit mark.
+    fn commit(&self, commits: &mut u64) -> Result<()> {
+        *commits += 1;
+        self.db.insert(COMMITS_KEY, &commits.to_be_bytes())?;
+        self.db.flush()?;
+        mark::write(&self.path, *commits).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// The bytes the log takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// The range-store query for one run: every agent's record whose range contains
+    /// `t`, in agent order. Each agent's record is found by one seek in the time index
+    /// and a binary search in one chunk.
+    pub fn get(&self, run: RunKey, t: f64) -> Result<Vec<Record>> {
+        let mut found = Vec::with_capacity(Agent::ALL.len());
+        for agent in Agent::ALL {
+            found.extend(self.get_agent(run, agent, t)?);
+        }
+        if found.is_empty() {
+            return Err(Error::NotFound { t });
+        }
+        // The order they were written in, as the in-memory store keeps insertion order.
+        found.sort_by_key(|r| (r.iteration, r.agent));
+        Ok(found)
+    }
+
+    /// `agent`'s record of `run` whose range contains `t`, if the log holds one.
+    pub fn get_agent(&self, run: RunKey, agent: Agent, t: f64) -> Result<Option<Record>> {
+        if t.is_nan() {
+            return Ok(None);
+        }
+        let prefix = encoding::index_prefix(run, agent);
+        let upto = encoding::index_key(run, agent, t);
+        let Some(item) = self.tree.range(&prefix[..]..=&upto[..]).next_back() else {
+            return Ok(None);
+        };
+        let (key, value) = item?;
+        let first_iteration = encoding::decode_index(&key, &value)
+            .map_err(|detail| corrupt(describe_key(&key), detail))?;
+        let chunk_key = encoding::chunk_key(run, first_iteration, agent);
+        let value = self.tree.get(chunk_key)?.ok_or_else(|| {
+            corrupt(
+                describe_key(&chunk_key),
+                "the time index points to a chunk that is missing",
+            )
+        })?;
+        let chunk = Chunk::parse(&chunk_key, &value)
+            .map_err(|detail| corrupt(describe_key(&chunk_key), detail))?;
+        Ok(chunk.find(t))
+    }
+
+    /// The records of iterations `iterations` of `run`, in the order written, read back
+    /// chunk by chunk. The log must hold them all: see [`Error::NotLogged`].
+    pub fn replay(&self, run: RunKey, iterations: Range<u64>) -> Result<Replay> {
+        let logged = self.entry(run)?.map_or(0, |e| e.iterations);
+        if iterations.end > logged {
+            return Err(Error::NotLogged {
+                run,
+                logged,
+                requested: iterations.end,
+            });
+        }
+        // Start at the block holding the first wanted iteration.
+        let prefix = encoding::chunk_prefix(run);
+        let probe = encoding::chunk_key(run, iterations.start, Agent::Satellite);
+        let start = match self.tree.range(&prefix[..]..=&probe[..]).next_back() {
+            Some(item) => {
+                let (key, _) = item?;
+                match encoding::decode_key(&key) {
+                    Ok(Key::Chunk {
+                        first_iteration, ..
+                    }) => first_iteration,
+                    _ => return Err(corrupt(describe_key(&key), "not a chunk key")),
+                }
+            }
+            None => 0,
+        };
+        let from = encoding::chunk_key(run, start, Agent::Planet);
+        let to = encoding::chunk_key(run, iterations.end.max(1) - 1, Agent::Satellite);
+        Ok(Replay {
+            chunks: self.tree.range(&from[..]..=&to[..]),
+            wanted: iterations,
+            expected_start: start,
+            pending: None,
+            block: Vec::new(),
+            next: 0,
+            failed: false,
+        })
+    }
+
+    /// The records of `run` whose ranges overlap `[from, to)`, in the order written.
+    pub fn replay_times(
+        &self,
+        run: RunKey,
+        from: f64,
+        to: f64,
+    ) -> Result<impl Iterator<Item = Result<Record>>> {
+        let logged = self.entry(run)?.map_or(0, |e| e.iterations);
+        // The earliest iteration any agent's record overlapping `from` was written in.
+        let mut start = logged;
+        for agent in Agent::ALL {
+            let iteration = match self.get_agent(run, agent, from)? {
+                Some(r) => r.iteration,
+                None if from < self.first_t0(run, agent)? => 0,
+                None => logged,
+            };
+            start = start.min(iteration);
+        }
+        let mut replay = self.replay(run, start..logged)?;
+        // Each agent's records are in time order: once both have passed `to`, stop.
+        let mut past = [false; 2];
+        Ok(std::iter::from_fn(move || loop {
+            if past.iter().all(|&p| p) {
+                return None;
+            }
+            match replay.next()? {
+                Ok(r) if r.t0 >= to => past[r.agent.index()] = true,
+                Ok(r) if r.t1 <= from => {}
+                other => return Some(other),
+            }
+        }))
+    }
+
+    /// Where `agent`'s first logged record of `run` starts (infinity if none).
+    fn first_t0(&self, run: RunKey, agent: Agent) -> Result<f64> {
+        match self
+            .tree
+            .scan_prefix(encoding::index_prefix(run, agent))
+            .next()
+        {
+            Some(item) => match encoding::decode_key(&item?.0) {
+                Ok(Key::TimeIndex { t0, .. }) => Ok(t0),
+                _ => Ok(f64::INFINITY),
+            },
+            None => Ok(f64::INFINITY),
+        }
+    }
+}
+
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+fn corrupt(position: String, detail: &str) -> Error {
+    Error::Corrupt {
+        position,
+        detail: detail.to_owned(),
+    }
+}
+
+/// Names the place a key stands for, for error messages.
+pub(crate) fn describe_key(key: &[u8]) -> String {
+    match encoding::decode_key(key) {
+        Ok(Key::Catalog(run)) => format!("run {run}, catalog entry"),
+        Ok(Key::Chunk {
+            run,
+            first_iteration,
+            agent,
+        }) => format!(
+            "run {run}, {} records of the block from iteration {first_iteration}",
+            agent.name()
+        ),
+        Ok(Key::TimeIndex { run, agent, t0 }) => {
+            format!("run {run}, time index of {} at t = {t0}", agent.name())
+        }
+        Err(_) => format!("key {key:02x?}"),
+    }
+}
+
+/// Checks that `block` continues its run where the log (`previous`) ends.
+fn check_block(block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<()> {
+    let run = block.run;
+    let logged = previous.map_or(0, |p| p.iterations);
+    if block.first_iteration != logged {
+        return Err(Error::OutOfOrder {
+            run,
+            logged,
+            first_iteration: block.first_iteration,
+        });
+    }
+    let invalid = |detail: String| Err(Error::InvalidBlock { run, detail });
+    let end = block.checkpoint.iterations;
+    if block.checkpoint.seed != run.seed {
+        return invalid(format!(
+            "its checkpoint is of seed {}",
+            block.checkpoint.seed
+        ));
+    }
+    if end <= block.first_iteration || end - block.first_iteration > u32::MAX as u64 {
+        return invalid(format!(
+            "it must cover 1 to 2^32 iterations, from {} to {end}",
+            block.first_iteration
+        ));
+    }
+    let mut ends = previous.map(|p| p.checkpoint.agents.map(|a| a.time()));
+    let mut last = None;
+    for r in block.records {
+        let position = (r.iteration, r.agent);
+        if !(block.first_iteration..end).contains(&r.iteration)
+            || last.is_some_and(|l| l >= position)
+        {
+            return invalid(format!(
+                "record of {} in iteration {} is out of order",
+                r.agent.name(),
+                r.iteration
+            ));
+        }
+        last = Some(position);
+        if !(r.t0 < r.t1) {
+            return Err(Error::InvalidRange { t0: r.t0, t1: r.t1 });
+        }
+        if let Some(ends) = &mut ends {
+            let end = &mut ends[r.agent.index()];
+            if r.t0 != *end {
+                return invalid(format!(
+                    "{} record of iteration {} starts at {} but the agent stands at {}",
+                    r.agent.name(),
+                    r.iteration,
+                    r.t0,
+                    end
+                ));
+            }
+            *end = r.t1;
+        }
+    }
+    Ok(())
+}
+
+/// An iterator over logged records, in the order written; see [`Log::replay`].
+pub struct Replay {
+    chunks: sled::Iter,
+    wanted: Range<u64>,
+    /// Where the next block must start: blocks follow each other without gaps.
+    expected_start: u64,
+    /// A chunk read ahead: the first of the next block.
+    pending: Option<(sled::IVec, sled::IVec)>,
+    /// The current block's records, merged across agents.
+    block: Vec<Record>,
+    next: usize,
+    failed: bool,
+}
+
+impl Replay {
+    /// Reads the next block's chunks into `self.block`; false at the end.
+    fn load_block(&mut self) -> Result<bool> {
+        self.block.clear();
+        self.next = 0;
+        let mut parts: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(2);
+        let first = match self.pending.take() {
+            Some(kv) => kv,
+            None => match self.chunks.next() {
+                Some(item) => item?,
+                None if self.expected_start < self.wanted.end => {
+                    return Err(Error::Corrupt {
+                        position: format!(
+                            "the end of the log, at iteration {}",
+                            self.expected_start
+                        ),
+                        detail: format!(
+                            "the catalog promises iterations up to {}",
+                            self.wanted.end
+                        ),
+                    })
+                }
+                None => return Ok(false),
+            },
+        };
+        parts.push(first);
+        for item in self.chunks.by_ref() {
+            let kv = item?;
+            if kv.0[..18] == parts[0].0[..18] {
+                parts.push(kv);
+            } else {
+                self.pending = Some(kv);
+                break;
+            }
+        }
+        let mut chunks = Vec::with_capacity(parts.len());
+        for (key, value) in &parts {
+            let chunk = Chunk::parse(key, value).map_err(|d| corrupt(describe_key(key), d))?;
+            if chunk.first_iteration != self.expected_start
+                || (chunks.first().is_some_and(|c: &Chunk| c.end != chunk.end))
+            {
+                return Err(corrupt(
+                    describe_key(key),
+                    &format!(
+                        "a gap in the log: the block was expected at iteration {}",
+                        self.expected_start
+                    ),
+                ));
+            }
+            chunks.push(chunk);
+        }
+        self.expected_start = chunks[0].end;
+        match chunks.as_slice() {
+            [only] => self.block.extend(only.records()),
+            [a, b] => merge(a.records(), b.records(), &mut self.block),
+            _ => unreachable!("a block has one chunk per agent"),
+        }
+        Ok(true)
+    }
+}
+
+/// Merges two agents' records of one block into the order written.
+fn merge(a: impl Iterator<Item = Record>, b: impl Iterator<Item = Record>, out: &mut Vec<Record>) {
+    let mut b = b.peekable();
+    for ra in a {
+        while let Some(rb) = b.next_if(|rb| (rb.iteration, rb.agent) < (ra.iteration, ra.agent)) {
+            out.push(rb);
+        }
+        out.push(ra);
+    }
+    out.extend(b);
+}
+
+impl Iterator for Replay {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            while let Some(r) = self.block.get(self.next) {
+                self.next += 1;
+                if r.iteration >= self.wanted.end {
+                    self.failed = true;
+                    return None;
+                }
+                if r.iteration >= self.wanted.start {
+                    return Some(Ok(*r));
+                }
+            }
+            match self.load_block() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Checking a whole log: every checksum, and the catalog against the blocks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::catalog::CatalogEntry;
+use crate::encoding::{self, Chunk, Key};
+use crate::log::{describe_key, Log};
+use crate::record::Agent;
+use crate::run::{RunKey, Segment};
+use crate::Result;
+
+/// What [`Log::verify`] found.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Report {
+    pub runs: u64,
+    pub blocks: u64,
+    pub records: u64,
+    /// Every problem found, each naming its place; empty for a sound log.
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    /// Whether the log passed every check.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "checked {} runs, {} blocks, {} records: {}",
+            self.runs,
+            self.blocks,
+            self.records,
+            if self.is_ok() {
+                "no problems"
+            } else {
+                "PROBLEMS FOUND"
+            }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the walk saw of one run's blocks.
+#[derive(Default)]
+struct Seen {
+    /// The block being read: its first iteration and its end.
+    block: Option<(u64, u64)>,
+    /// Where the next block must start.
+    next_block: u64,
+    records: u64,
+    /// Each agent's record count and latest record.
+    steps: [u64; 2],
+    last: [Option<Segment>; 2],
+    /// The chunks' first times, to match against the time index.
+    chunk_starts: BTreeMap<(usize, u64), u64>,
+}
+
+impl Log {
+    /// Reads every key of the log and checks every checksum, that each run's blocks
+    /// follow each other without gaps and tile each agent's timeline, that the time
+    /// index points at the chunks, and that each catalog entry agrees with its blocks.
+    /// Only storage failures are errors; what is wrong with the data is in the report.
+    pub fn verify(&self) -> Result<Report> {
+        let mut report = Report::default();
+        let mut catalog: BTreeMap<RunKey, CatalogEntry> = BTreeMap::new();
+        let mut seen: BTreeMap<RunKey, Seen> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for item in self.tree().iter() {
+            let (key, value) = item?;
+            let place = describe_key(&key);
+            match encoding::decode_key(&key) {
+                Err(e) => problems.push(format!("{place}: {e}")),
+                Ok(Key::Catalog(run)) => match encoding::decode_catalog(&key, &value) {
+                    Ok(entry) => {
+                        catalog.insert(run, entry);
+                    }
+                    Err(e) => problems.push(format!("{place}: {e}")),
+                },
+                Ok(Key::Chunk { run, .. }) => match Chunk::parse(&key, &value) {
+                    Ok(chunk) => {
+                        report.records += chunk.len() as u64;
+                        check_chunk(
+                            &chunk,
+                            seen.entry(run).or_default(),
+                            &place,
+                            &mut problems,
+                            &mut report.blocks,
+                        );
+                    }
+                    Err(e) => problems.push(format!("{place}: {e}")),
+                },
+                Ok(Key::TimeIndex { run, agent, t0 }) => {
+                    match encoding::decode_index(&key, &value) {
+                        Ok(first) => {
+                            let start = seen
+                                .get(&run)
+                                .and_then(|s| s.chunk_starts.get(&(agent.index(), first)));
+                            if start != Some(&encoding::ordered(t0)) {
+                                problems.push(format!("{place}: points to no chunk starting there (iteration {first})"));
+                            }
+                        }
+                        Err(e) => problems.push(format!("{place}: {e}")),
+                    }
+                }
+            }
+        }
+        for (run, entry) in &catalog {
+            let s = seen.remove(run).unwrap_or_default();
+            compare(entry, &s, &mut problems);
+        }
+        for run in seen.keys() {
+            problems.push(format!("run {run}: blocks without a catalog entry"));
+        }
+        report.runs = catalog.len() as u64;
+        report.problems.extend(problems);
+        Ok(report)
+    }
+}
+
+/// Checks one chunk against what came before it in its run.
+fn check_chunk(
+    chunk: &Chunk<'_>,
+    seen: &mut Seen,
+    place: &str,
+    problems: &mut Vec<String>,
+    blocks: &mut u64,
+) {
+    let block = (chunk.first_iteration, chunk.end);
+    if seen.block != Some(block) {
+        // Chunks sort by first iteration then agent: this one opens a new block.
+        if chunk.first_iteration != seen.next_block || chunk.end <= chunk.first_iteration {
+            problems.push(format!(
+                "{place}: a gap: the run's blocks reached iteration {}",
+                seen.next_block
+            ));
+        }
+        *blocks += 1;
+        seen.block = Some(block);
+        seen.next_block = chunk.end;
+    }
+    let a = chunk.agent.index();
+    if !chunk.is_empty() {
+        seen.chunk_starts
+            .insert((a, chunk.first_iteration), encoding::ordered(chunk.t0));
+    }
+    for r in chunk.records() {
+        let continues = seen.last[a].is_none_or(|last| last.t1 == r.t0);
+        if !continues
+            || !(r.t0 < r.t1)
+            || !(chunk.first_iteration..chunk.end).contains(&r.iteration)
+        {
+            problems.push(format!(
+                "{place}: the record of iteration {} does not continue the agent's timeline",
+                r.iteration
+            ));
+        }
+        seen.steps[a] += 1;
+        seen.records += 1;
+        seen.last[a] = Some(Segment {
+            t0: r.t0,
+            t1: r.t1,
+            state: r.state,
+        });
+    }
+}
+
+/// Checks a catalog entry against what the walk saw of its run.
+fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
+    let run = entry.run;
+    if entry.iterations != seen.next_block {
+        problems.push(format!(
+            "run {run}: the catalog says {} iterations, the blocks reach {}",
+            entry.iterations, seen.next_block
+        ));
+    }
+    if entry.records != seen.records {
+        problems.push(format!(
+            "run {run}: the catalog says {} records, the blocks hold {}",
+            entry.records, seen.records
+        ));
+    }
+    for agent in Agent::ALL {
+        let a = agent.index();
+        let cursor = &entry.checkpoint.agents[a];
+        if seen.steps[a] > 0
+            && (cursor.steps != seen.steps[a] || Some(cursor.latest) != seen.last[a])
+        {
+            problems.push(format!(
+                "run {run}: the checkpoint of {} does not match its latest record",
+                agent.name()
+            ));
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! The sled log as a whole: round trips, range queries against the in-memory store,
+//! refusal of bad blocks and other format versions, and corruption never served.
+
+use std::path::Path;
+
+use nalgebra::Vector2;
+use nano_store::run::{AgentCursor, Segment};
+use nano_store::{
+    Agent, AgentState, Block, Checkpoint, Error, Log, LogOptions, MemoryRangeStore, QRangeStore,
+    Record, RunKey,
+};
+use proptest::prelude::*;
+
+/// A small deterministic generator for synthetic runs (the store does not know the
+/// model; any records that tile each agent's timeline will do).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A synthetic run of `iterations` iterations: in each, each agent steps (by 0.01 to
+/// 0.1) or, now and then, waits. Returns the records and the checkpoint after each
+/// iteration.
+fn synthetic_run(seed: u64, iterations: u64) -> (Vec<Record>, Vec<Checkpoint>) {
+    let mut rng = Lcg(seed);
+    let mut cursors = [0, 1].map(|_| AgentCursor {
+        steps: 0,
+        latest: Segment {
+            t0: f64::NEG_INFINITY,
+            t1: 0.0,
+            state: state(0.0, 0.0),
+        },
+        previous: None,
+    });
+    let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
+    for iteration in 0..iterations {
+        for agent in Agent::ALL {
+            if rng.next() < 0.2 {
+                continue;
+            }
+            let c = &mut cursors[agent.index()];
+            let t0 = c.latest.t1;
+            let t1 = t0 + 0.01 + 0.09 * rng.next();
+            let record = Record {
+                t0,
+                t1,
+                agent,
+                state: state(t1, rng.next()),
+                iteration,
+            };
+            c.previous = Some(c.latest);
+            c.latest = Segment {
+                t0,
+                t1,
+                state: record.state,
+            };
+            c.steps += 1;
+            records.push(record);
+        }
+        checkpoints.push(Checkpoint {
+            seed,
+            iterations: iteration + 1,
+            agents: cursors,
+        });
+    }
+    (records, checkpoints)
+}
+
+fn state(t: f64, u: f64) -> AgentState {
+    AgentState {
+        time: t,
+        time_step: 0.01 + u / 10.0,
+        position: Vector2::new(u, -t),
+        velocity: Vector2::new(t * u, 1.0 - u),
+    }
+}
+
+/// Appends `records` to `log` in blocks of `block` iterations from `from`.
+fn append_run(
+    log: &Log,
+    run: RunKey,
+    records: &[Record],
+    checkpoints: &[Checkpoint],
+    from: u64,
+    block: u64,
+) {
+    let target = checkpoints.len() as u64;
+    let mut start = from;
+    while start < target {
+        let end = (start + block).min(target);
+        let lo = records.partition_point(|r| r.iteration < start);
+        let hi = records.partition_point(|r| r.iteration < end);
+        log.append(&[Block {
+            run,
+            target,
+            first_iteration: start,
+            records: &records[lo..hi],
+            checkpoint: &checkpoints[end as usize - 1],
+        }])
+        .unwrap();
+        start = end;
+    }
+}
+
+fn open(dir: &Path) -> Log {
+    Log::open(dir, LogOptions::default()).unwrap()
+}
+
+fn replay_all(
+    log: &Log,
+    run: RunKey,
+    iterations: std::ops::Range<u64>,
+) -> Result<Vec<Record>, Error> {
+    log.replay(run, iterations)?.collect()
+}
+
+#[test]
+fn runs_round_trip_whole_by_iterations_and_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let (a, b) = (RunKey::nano(1), RunKey::nano(2));
+    let (records_a, checkpoints_a) = synthetic_run(1, 1000);
+    let (records_b, checkpoints_b) = synthetic_run(2, 300);
+    append_run(&log, a, &records_a, &checkpoints_a, 0, 64);
+    append_run(&log, b, &records_b, &checkpoints_b, 0, 1);
+
+    assert_eq!(replay_all(&log, a, 0..1000).unwrap(), records_a);
+    assert_eq!(replay_all(&log, b, 0..300).unwrap(), records_b);
+    let middle: Vec<_> = records_a
+        .iter()
+        .filter(|r| (100..777).contains(&r.iteration))
+        .copied()
+        .collect();
+    assert_eq!(replay_all(&log, a, 100..777).unwrap(), middle);
+    assert_eq!(replay_all(&log, a, 5..5).unwrap(), vec![]);
+
+    let (from, to) = (3.3, 7.25);
+    let window: Vec<_> = records_a
+        .iter()
+        .filter(|r| r.t1 > from && r.t0 < to)
+        .copied()
+        .collect();
+    let by_time: Vec<_> = log
+        .replay_times(a, from, to)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!window.is_empty());
+    assert_eq!(by_time, window);
+
+    let entry = log.entry(a).unwrap().unwrap();
+    assert_eq!(
+        (entry.iterations, entry.records, entry.target),
+        (1000, records_a.len() as u64, 1000)
+    );
+    assert!(entry.complete());
+    assert_eq!(entry.checkpoint, checkpoints_a[999]);
+    let catalog = log.catalog().unwrap();
+    assert_eq!(
+        catalog.iter().map(|e| e.run).collect::<Vec<_>>(),
+        vec![a, b]
+    );
+
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(
+        (report.runs, report.records),
+        (2, (records_a.len() + records_b.len()) as u64)
+    );
+}
+
+#[test]
+fn the_log_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::nano(9);
+    let (records, checkpoints) = synthetic_run(9, 500);
+    {
+        let log = open(dir.path());
+        append_run(&log, run, &records[..], &checkpoints[..250], 0, 100);
+    }
+    let log = open(dir.path());
+    let entry = log.entry(run).unwrap().unwrap();
+    assert_eq!(entry.iterations, 250);
+    // Continue where it stopped, as a resumed job would.
+    append_run(&log, run, &records, &checkpoints, 250, 100);
+    assert_eq!(replay_all(&log, run, 0..500).unwrap(), records);
+    assert!(log.verify().unwrap().is_ok());
+}
+
+#[test]
+fn replay_past_the_logged_iterations_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let run = RunKey::nano(4);
+    let (records, checkpoints) = synthetic_run(4, 100);
+    append_run(&log, run, &records, &checkpoints, 0, 30);
+    let err = log.replay(run, 0..101).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::NotLogged {
+                logged: 100,
+                requested: 101,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the log holds 100 iterations of run nano seed 4, but 101 were asked for"
+    );
+    assert!(matches!(
+        log.replay(RunKey::nano(5), 0..1),
+        Err(Error::NotLogged { logged: 0, .. })
+    ));
+}
+
+#[test]
+fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let run = RunKey::nano(6);
+    let (records, checkpoints) = synthetic_run(6, 100);
+    append_run(&log, run, &records, &checkpoints[..50], 0, 50);
+    let after = |i: u64| records.partition_point(|r| r.iteration < i);
+
+    // Starting anywhere but where the log ends.
+    let err = log
+        .append(&[Block {
+            run,
+            target: 100,
+            first_iteration: 60,
+            records: &records[after(60)..after(70)],
+            checkpoint: &checkpoints[69],
+        }])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OutOfOrder {
+                logged: 50,
+                first_iteration: 60,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // A record that does not start where its agent stands.
+    let mut shifted = records[after(50)..after(60)].to_vec();
+    shifted[0].t0 += 1e-9;
+    let err = log
+        .append(&[Block {
+            run,
+            target: 100,
+            first_iteration: 50,
+            records: &shifted,
+            checkpoint: &checkpoints[59],
+        }])
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidBlock { .. }), "{err}");
+
+    // Records out of order.
+    let mut swapped = records[after(50)..after(60)].to_vec();
+    swapped.swap(0, 3);
+    let err = log
+        .append(&[Block {
+            run,
+            target: 100,
+            first_iteration: 50,
+            records: &swapped,
+            checkpoint: &checkpoints[59],
+        }])
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidBlock { .. }), "{err}");
+
+    assert_eq!(log.entry(run).unwrap().unwrap().iterations, 50);
+    assert_eq!(replay_all(&log, run, 0..50).unwrap(), records[..after(50)]);
+    assert!(log.verify().unwrap().is_ok());
+}
+
+#[test]
+fn a_log_of_another_format_version_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.insert(nano_store::encoding::VERSION_KEY, &7u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Log::open(dir.path(), LogOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::FormatVersion {
+                found: 7,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("format version 7") && message.contains("only version 1"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_log_directory_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh/log");
+    drop(open(&path));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+}
+
+/// Rewrites the value under the first key of the log with `prefix`, through sled.
+fn damage_value(dir: &Path, prefix: &[u8], damage: impl Fn(&mut Vec<u8>)) {
+    let db = sled::open(dir).unwrap();
+    let tree = db.open_tree("log").unwrap();
+    let (key, value) = tree.scan_prefix(prefix).next().unwrap().unwrap();
+    let mut bytes = value.to_vec();
+    damage(&mut bytes);
+    tree.insert(key, bytes).unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_damaged_chunk_is_reported_by_verify_and_by_reads_and_never_served() {
+    let run = RunKey::nano(12);
+    let (records, checkpoints) = synthetic_run(12, 400);
+    let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+        ("a flipped bit", |v| v[40] ^= 0x10),
+        ("a truncated value", |v| v.truncate(v.len() - 7)),
+        ("a zeroed value", |v| v.iter_mut().for_each(|b| *b = 0)),
+    ];
+    for (what, damage) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        append_run(&open(dir.path()), run, &records, &checkpoints, 0, 100);
+        // The chunk of the Planet's records in the block from iteration 100.
+        let key = nano_store::encoding::chunk_key(run, 100, Agent::Planet);
+        damage_value(dir.path(), &key, damage);
+
+        let log = open(dir.path());
+        let report = log.verify().unwrap();
+        assert!(!report.is_ok(), "{what}: verify found nothing");
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("nano seed 12") && p.contains("iteration 100")),
+            "{what}: {report}"
+        );
+        let err = replay_all(&log, run, 0..400).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{what}: {err}");
+        assert!(
+            err.to_string().contains("block from iteration 100"),
+            "{what}: {err}"
+        );
+        // Reads before the damage still work; a read inside it fails.
+        assert_eq!(
+            replay_all(&log, run, 0..100).unwrap(),
+            records[..records.partition_point(|r| r.iteration < 100)]
+        );
+        let inside = records
+            .iter()
+            .find(|r| r.iteration >= 150 && r.agent == Agent::Planet)
+            .unwrap();
+        assert!(inside.iteration < 200);
+        assert!(
+            log.get(run, (inside.t0 + inside.t1) / 2.0).is_err(),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_damaged_catalog_entry_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::nano(13);
+    let (records, checkpoints) = synthetic_run(13, 50);
+    append_run(&open(dir.path()), run, &records, &checkpoints, 0, 10);
+    damage_value(dir.path(), &nano_store::encoding::catalog_key(run), |v| {
+        v[12] ^= 1
+    });
+    let log = open(dir.path());
+    assert!(matches!(log.entry(run), Err(Error::Corrupt { .. })));
+    assert!(log.replay(run, 0..50).is_err());
+    let report = log.verify().unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.contains("catalog entry")),
+        "{report}"
+    );
+}
+
+/// Flips bytes all over sled's own files. Whatever sled makes of it, the log must
+/// refuse (on open, on verify, on read) or serve exactly and all of what was written:
+/// never wrong records, and never a shortened history as if it were whole.
+#[test]
+fn bytes_flipped_in_the_database_files_are_never_served() {
+    let run = RunKey::nano(21);
+    let (records, checkpoints) = synthetic_run(21, 3000);
+    let trials = 24;
+    let mut refused = 0;
+    for trial in 0..trials {
+        let dir = tempfile::tempdir().unwrap();
+        append_run(&open(dir.path()), run, &records, &checkpoints, 0, 500);
+        let db_file = dir.path().join("db");
+        let mut bytes = std::fs::read(&db_file).unwrap();
+        // Spread the damage over the file: 16 bytes at a different place each trial.
+        let at = (bytes.len() / trials) * trial + 7;
+        let end = (at + 16).min(bytes.len());
+        for b in &mut bytes[at..end] {
+            *b ^= 0xA5;
+        }
+        std::fs::write(&db_file, &bytes).unwrap();
+
+        let log = match Log::open(dir.path(), LogOptions::default()) {
+            Ok(log) => log,
+            Err(e) => {
+                assert!(
+                    matches!(e, Error::Corrupt { .. } | Error::Open { .. }),
+                    "trial {trial}: {e}"
+                );
+                refused += 1;
+                continue;
+            }
+        };
+        let report = log.verify();
+        let served = log
+            .entry(run)
+            .and_then(|e| replay_all(&log, run, 0..e.map_or(0, |e| e.iterations)));
+        match (report, served) {
+            (Ok(report), Ok(served)) if report.is_ok() => {
+                assert_eq!(
+                    served, records,
+                    "trial {trial}: verify passed, so all must be served"
+                );
+            }
+            (Ok(report), Err(_)) => assert!(
+                !report.is_ok(),
+                "trial {trial}: a read failed but verify passed"
+            ),
+            _ => refused += 1,
+        }
+    }
+    eprintln!("{refused} of {trials} damaged files refused or reported");
+}
+
+fn memory_store(records: &[Record]) -> MemoryRangeStore<Record> {
+    let mut store = MemoryRangeStore::new();
+    for r in records {
+        store.insert(r.t0, r.t1, *r).unwrap();
+    }
+    store
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn range_queries_agree_with_the_in_memory_store(
+        seed in any::<u64>(),
+        iterations in 1u64..400,
+        block in 1u64..90,
+        queries in prop::collection::vec(-0.5f64..30.0, 1..60),
+        exact in prop::collection::vec(any::<prop::sample::Index>(), 1..20),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let run = RunKey::nano(seed);
+        let (records, checkpoints) = synthetic_run(seed, iterations);
+        append_run(&log, run, &records, &checkpoints, 0, block);
+        let memory = memory_store(&records);
+        // Random times, and the exact ends of random records (the edges of ranges).
+        let edges = exact.iter().filter(|_| !records.is_empty()).flat_map(|i| {
+            let r = i.get(&records);
+            [r.t0, r.t1]
+        });
+        for t in queries.into_iter().chain(edges) {
+            match (log.get(run, t), memory.get(t)) {
+                (Ok(found), Ok(expected)) => prop_assert_eq!(found, expected),
+                (Err(Error::NotFound { .. }), Err(Error::NotFound { .. })) => {}
+                (found, expected) => prop_assert!(false, "t = {}: log {:?}, memory {:?}", t, found, expected),
+            }
+        }
+    }
+}
