@@ -18,7 +18,7 @@ run: build ## build, then run a sample propagation (10 iterations, CSV)
 	@echo "more: $(BIN) --help" >&2
 
 test: lint ## lint, then run every test of the workspace
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --release --locked
 
 lint: ## clippy with warnings as errors, and rustfmt's check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

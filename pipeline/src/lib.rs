@@ -12,6 +12,8 @@
 //! - [`propagator`]: the single-threaded reference [`Propagator`], an iterator over a
 //!   run's records that can stop at a [`Checkpoint`] and resume from it.
 //! - [`export`]: the JSON and CSV formats, streamed by [`RunWriter`].
+//! - [`resume`]: a run against the log (`nano_store::Log`): replay what it holds,
+//!   compute and append the rest block by block.
 //!
 //! ```
 //! use nano_pipeline::{Format, Propagator, RunWriter};
@@ -28,6 +30,18 @@ pub mod generator;
 pub mod integrator;
 pub mod model;
 pub mod propagator;
+pub mod resume;
+
+/// What can go wrong while running the model against the log and writing its output.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The log failed or refused (see [`nano_store::Error`]).
+    #[error(transparent)]
+    Store(#[from] nano_store::Error),
+    /// Writing the records out failed.
+    #[error("writing the run failed: {0}")]
+    Output(#[from] std::io::Error),
+}
 
 pub use export::{Format, RunWriter};
 pub use model::{Agent, AgentState, Checkpoint, Record, RunKey};

@@ -27,3 +27,39 @@ impl CatalogEntry {
         self.iterations >= self.target
     }
 }
+
+/// `ms` (milliseconds since the Unix epoch) as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days to a civil date (Howard Hinnant's algorithm), for the proleptic Gregorian
+    // calendar from 1970 on.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_match_known_instants() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        // 2000-02-29 12:34:56 UTC, a leap day in a century leap year.
+        assert_eq!(utc(951_827_696_000), "2000-02-29T12:34:56Z");
+        assert_eq!(utc(1_764_028_799_999), "2025-11-24T23:59:59Z");
+    }
+}

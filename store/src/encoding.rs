@@ -7,13 +7,22 @@
 //! | key | value |
 //! |---|---|
 //! | `01` model seed | catalog entry |
-//! | `02` model seed first-iteration agent | chunk: one block's records of one agent |
-//! | `03` model seed agent t0 | time index: the first iteration of the chunk starting at `t0` |
+//! | `02` model seed first-iteration agent part | chunk: up to [`PART_RECORDS`] of one block's records of one agent |
+//! | `03` model seed agent !t0 | time index: the block and part of the chunk starting at `t0` |
 //!
 //! Integers in keys are big-endian (so byte order is numeric order); `t0` is a double
-//! mapped to a `u64` whose byte order is numeric order. Values are little-endian and
+//! mapped to a `u64` whose byte order is numeric order, then inverted (`!t0`), so that
+//! the time index runs from the latest chunk to the earliest: the chunk holding time
+//! `t` is the first key at or after `!t`, a forward seek (sled's reverse iteration is
+//! several times slower). Values are little-endian and
 //! start with a CRC-32 over the key and the rest of the value, so a flipped bit, a
 //! truncated value or a value under the wrong key is detected on every read.
+//!
+//! A block's records for one agent are cut into parts of at most [`PART_RECORDS`]
+//! records, so that values stay small: sled keeps small values inside its tree nodes,
+//! but writes a large one (and a node holding several) as a blob file of its own and
+//! rewrites it whole, which more than tripled the log's size on disk with one chunk
+//! per block.
 //!
 //! A chunk is `crc u32, count u32, t0 f64, end u64` (the block's exclusive last
 //! iteration) then `count` records of 52 bytes: `t1, x, y, vx, vy, nextTimeStep` as
@@ -40,13 +49,16 @@ const CATALOG: u8 = 1;
 const CHUNK: u8 = 2;
 const TIME_INDEX: u8 = 3;
 
+/// The most records one chunk holds.
+pub const PART_RECORDS: usize = 256;
+
 /// Bytes of one record in a chunk.
 pub const RECORD_SIZE: usize = 6 * 8 + 4;
 const CHUNK_HEADER: usize = 4 + 4 + 8 + 8;
 const SEGMENT_SIZE: usize = 7 * 8;
 const CURSOR_SIZE: usize = 8 + SEGMENT_SIZE + 1 + SEGMENT_SIZE;
 const CATALOG_SIZE: usize = 4 + 5 * 8 + 2 * CURSOR_SIZE;
-const INDEX_SIZE: usize = 4 + 8;
+const INDEX_SIZE: usize = 4 + 8 + 2;
 
 /// Why bytes could not be decoded.
 pub type Invalid = &'static str;
@@ -59,6 +71,7 @@ pub enum Key {
         run: RunKey,
         first_iteration: u64,
         agent: Agent,
+        part: u16,
     },
     TimeIndex {
         run: RunKey,
@@ -85,12 +98,17 @@ pub fn chunk_prefix(run: RunKey) -> [u8; 10] {
     run_prefix(CHUNK, run)
 }
 
-/// The key of the chunk of `agent`'s records in the block starting at `first_iteration`.
-pub fn chunk_key(run: RunKey, first_iteration: u64, agent: Agent) -> [u8; 19] {
-    let mut key = [0u8; 19];
+/// Bytes of a chunk key that name its block: chunks sharing them are one block's.
+pub const BLOCK_KEY_LEN: usize = 18;
+
+/// The key of part `part` of `agent`'s records in the block starting at
+/// `first_iteration`.
+pub fn chunk_key(run: RunKey, first_iteration: u64, agent: Agent, part: u16) -> [u8; 21] {
+    let mut key = [0u8; 21];
     key[..10].copy_from_slice(&chunk_prefix(run));
     key[10..18].copy_from_slice(&first_iteration.to_be_bytes());
     key[18] = agent.index() as u8;
+    key[19..].copy_from_slice(&part.to_be_bytes());
     key
 }
 
@@ -102,11 +120,19 @@ pub fn index_prefix(run: RunKey, agent: Agent) -> [u8; 11] {
     key
 }
 
-/// The time-index key of `agent`'s chunk that starts at time `t0`.
+/// The time-index key of `agent`'s chunk that starts at time `t0`; later chunks sort
+/// first.
 pub fn index_key(run: RunKey, agent: Agent, t0: f64) -> [u8; 19] {
     let mut key = [0u8; 19];
     key[..11].copy_from_slice(&index_prefix(run, agent));
-    key[11..19].copy_from_slice(&ordered(t0).to_be_bytes());
+    key[11..19].copy_from_slice(&(!ordered(t0)).to_be_bytes());
+    key
+}
+
+/// The last possible time-index key of `run` and `agent`.
+pub fn index_end(run: RunKey, agent: Agent) -> [u8; 19] {
+    let mut key = [0xFF; 19];
+    key[..11].copy_from_slice(&index_prefix(run, agent));
     key
 }
 
@@ -145,15 +171,16 @@ pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
     let agent = |index: u8| Agent::from_index(index as usize).ok_or("key of an unknown agent");
     match (tag, tail.len()) {
         (CATALOG, 0) => Ok(Key::Catalog(run)),
-        (CHUNK, 9) => Ok(Key::Chunk {
+        (CHUNK, 11) => Ok(Key::Chunk {
             run,
             first_iteration: u64::from_be_bytes(tail[..8].try_into().expect("eight bytes")),
             agent: agent(tail[8])?,
+            part: u16::from_be_bytes([tail[9], tail[10]]),
         }),
         (TIME_INDEX, 9) => Ok(Key::TimeIndex {
             run,
             agent: agent(tail[0])?,
-            t0: unordered(u64::from_be_bytes(
+            t0: unordered(!u64::from_be_bytes(
                 tail[1..].try_into().expect("eight bytes"),
             )),
         }),
@@ -247,6 +274,7 @@ pub fn encode_chunk(
 pub struct Chunk<'a> {
     pub agent: Agent,
     pub first_iteration: u64,
+    pub part: u16,
     /// The exclusive last iteration of the block the chunk belongs to.
     pub end: u64,
     /// Where the chunk's first record starts.
@@ -260,6 +288,7 @@ impl<'a> Chunk<'a> {
         let Ok(Key::Chunk {
             agent,
             first_iteration,
+            part,
             ..
         }) = decode_key(key)
         else {
@@ -280,6 +309,7 @@ impl<'a> Chunk<'a> {
         Ok(Chunk {
             agent,
             first_iteration,
+            part,
             end,
             t0,
             records,
@@ -331,7 +361,7 @@ impl<'a> Chunk<'a> {
 
     /// The record whose range contains `t`, found by binary search on the ends.
     pub fn find(&self, t: f64) -> Option<Record> {
-        if self.is_empty() || !(self.t0 <= t) {
+        if self.is_empty() || t.is_nan() || t < self.t0 {
             return None;
         }
         // The first record ending after `t` contains it: the one before ends at or
@@ -355,21 +385,24 @@ fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
     lo
 }
 
-/// The time-index value: the first iteration of the chunk the key points to.
-pub fn encode_index(key: &[u8], first_iteration: u64) -> [u8; INDEX_SIZE] {
+/// The time-index value: the block (its first iteration) and part of the chunk the key
+/// points to.
+pub fn encode_index(key: &[u8], first_iteration: u64, part: u16) -> [u8; INDEX_SIZE] {
     let mut value = [0u8; INDEX_SIZE];
-    value[4..].copy_from_slice(&first_iteration.to_le_bytes());
+    value[4..12].copy_from_slice(&first_iteration.to_le_bytes());
+    value[12..].copy_from_slice(&part.to_le_bytes());
     seal(key, &mut value);
     value
 }
 
 /// Verifies and decodes a time-index value.
-pub fn decode_index(key: &[u8], value: &[u8]) -> Result<u64, Invalid> {
+pub fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, u16), Invalid> {
     if value.len() != INDEX_SIZE {
         return Err("time-index entry of the wrong length");
     }
     check(key, value)?;
-    Ok(Reader(&value[4..]).u64())
+    let mut r = Reader(&value[4..]);
+    Ok((r.u64(), u16::from_le_bytes(r.take())))
 }
 
 fn put_segment(out: &mut Vec<u8>, s: &Segment) {
@@ -511,7 +544,7 @@ mod tests {
             assert!(ordered(pair[0]) < ordered(pair[1]), "{pair:?}");
             assert!(
                 index_key(RunKey::nano(1), Agent::Planet, pair[0])
-                    < index_key(RunKey::nano(1), Agent::Planet, pair[1])
+                    > index_key(RunKey::nano(1), Agent::Planet, pair[1])
             );
         }
         assert_eq!(ordered(-0.0), ordered(0.0));
@@ -524,13 +557,14 @@ mod tests {
     fn keys_round_trip_and_sort_by_run_then_position() {
         let run = RunKey::nano(u64::MAX - 3);
         assert_eq!(decode_key(&catalog_key(run)), Ok(Key::Catalog(run)));
-        let key = chunk_key(run, 4096, Agent::Satellite);
+        let key = chunk_key(run, 4096, Agent::Satellite, 3);
         assert_eq!(
             decode_key(&key),
             Ok(Key::Chunk {
                 run,
                 first_iteration: 4096,
-                agent: Agent::Satellite
+                agent: Agent::Satellite,
+                part: 3
             })
         );
         assert_eq!(
@@ -541,10 +575,10 @@ mod tests {
                 t0: 1.25
             })
         );
-        assert!(chunk_key(run, 255, Agent::Satellite) < chunk_key(run, 256, Agent::Planet));
+        assert!(chunk_key(run, 255, Agent::Satellite, 0) < chunk_key(run, 256, Agent::Planet, 0));
         assert!(
-            chunk_key(RunKey::nano(1), u64::MAX, Agent::Satellite)
-                < chunk_key(RunKey::nano(2), 0, Agent::Planet)
+            chunk_key(RunKey::nano(1), u64::MAX, Agent::Satellite, 0)
+                < chunk_key(RunKey::nano(2), 0, Agent::Planet, 0)
         );
         assert!(decode_key(b"").is_err());
         assert!(decode_key(&[CHUNK, 1, 0, 0]).is_err());
@@ -554,7 +588,7 @@ mod tests {
     #[test]
     fn chunks_round_trip_and_find_by_time() {
         let run = RunKey::nano(3);
-        let key = chunk_key(run, 100, Agent::Planet);
+        let key = chunk_key(run, 100, Agent::Planet, 0);
         let records = [
             record(Agent::Planet, 100, 1.0, 1.5, 1.0),
             record(Agent::Planet, 102, 1.5, 1.6, 2.0),
@@ -577,7 +611,7 @@ mod tests {
     #[test]
     fn a_value_under_another_key_or_with_a_flipped_bit_is_refused() {
         let run = RunKey::nano(3);
-        let key = chunk_key(run, 0, Agent::Planet);
+        let key = chunk_key(run, 0, Agent::Planet, 0);
         let mut bytes = Vec::new();
         encode_chunk(
             &key,
@@ -586,7 +620,7 @@ mod tests {
             &[record(Agent::Planet, 0, 0.0, 0.5, 1.0)],
             &mut bytes,
         );
-        let elsewhere = chunk_key(run, 0, Agent::Satellite);
+        let elsewhere = chunk_key(run, 0, Agent::Satellite, 0);
         assert_eq!(
             Chunk::parse(&elsewhere, &bytes).unwrap_err(),
             "checksum mismatch"
@@ -652,8 +686,8 @@ mod tests {
     #[test]
     fn index_entries_round_trip_and_detect_damage() {
         let key = index_key(RunKey::nano(1), Agent::Satellite, 0.75);
-        let value = encode_index(&key, 8192);
-        assert_eq!(decode_index(&key, &value), Ok(8192));
+        let value = encode_index(&key, 8192, 5);
+        assert_eq!(decode_index(&key, &value), Ok((8192, 5)));
         let mut damaged = value;
         damaged[5] ^= 1;
         assert!(decode_index(&key, &damaged).is_err());
@@ -670,7 +704,7 @@ mod tests {
                 t0, t1, agent: Agent::Satellite, iteration: 7 + offset as u64,
                 state: AgentState { time: t1, time_step: x, position: Vector2::new(x, y), velocity: Vector2::new(vx, vy) },
             };
-            let key = chunk_key(RunKey::nano(9), 7, Agent::Satellite);
+            let key = chunk_key(RunKey::nano(9), 7, Agent::Satellite, 0);
             let mut bytes = Vec::new();
             encode_chunk(&key, 7, 8 + offset as u64, &[r], &mut bytes);
             let chunk = Chunk::parse(&key, &bytes).unwrap();

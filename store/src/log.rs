@@ -61,7 +61,10 @@ impl std::fmt::Display for Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogOptions {
     pub sync: Sync,
-    /// The most memory sled's page cache may use.
+    /// How much sled's page cache should hold. sled treats it as a hint: reading a
+    /// large part of a log holds about as much memory as the data read (see the
+    /// README's notes on sled). A query is about twice as fast when the run's records
+    /// fit in it.
     pub cache_bytes: u64,
 }
 
@@ -69,7 +72,7 @@ impl Default for LogOptions {
     fn default() -> Self {
         LogOptions {
             sync: Sync::Batch,
-            cache_bytes: 64 << 20,
+            cache_bytes: 256 << 20,
         }
     }
 }
@@ -124,9 +127,14 @@ impl Log {
             path: path.clone(),
             source: e,
         })?;
+        guarded(&path, || Self::open_sled(path.clone(), options))
+    }
+
+    fn open_sled(path: PathBuf, options: LogOptions) -> Result<Log> {
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(options.cache_bytes)
+            .mode(sled::Mode::LowSpace)
             .open()
             .map_err(|source| Error::Open {
                 path: path.clone(),
@@ -197,6 +205,10 @@ impl Log {
 
     /// The catalog entry of `run`, if the log holds any of it.
     pub fn entry(&self, run: RunKey) -> Result<Option<CatalogEntry>> {
+        guarded(&self.path, || self.read_entry(run))
+    }
+
+    fn read_entry(&self, run: RunKey) -> Result<Option<CatalogEntry>> {
         let key = encoding::catalog_key(run);
         let Some(value) = self.tree.get(key)? else {
             return Ok(None);
@@ -208,6 +220,10 @@ impl Log {
 
     /// Every catalog entry, ordered by run.
     pub fn catalog(&self) -> Result<Vec<CatalogEntry>> {
+        guarded(&self.path, || self.read_catalog())
+    }
+
+    fn read_catalog(&self) -> Result<Vec<CatalogEntry>> {
         let prefix = &encoding::catalog_key(RunKey::nano(0))[..1];
         self.tree
             .scan_prefix(prefix)
@@ -223,11 +239,15 @@ impl Log {
     /// durable as the [`Sync`] option says. A block must start where its run's log
     /// ends, and its records must tile each agent's timeline from where it stands.
     pub fn append(&self, blocks: &[Block<'_>]) -> Result<()> {
+        guarded(&self.path, || self.write_blocks(blocks))
+    }
+
+    fn write_blocks(&self, blocks: &[Block<'_>]) -> Result<()> {
         let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
         let mut value = Vec::new();
         let mut by_agent: [Vec<Record>; 2] = Default::default();
         for block in blocks {
-            let previous = self.entry(block.run)?;
+            let previous = self.read_entry(block.run)?;
             check_block(block, previous.as_ref())?;
             for records in &mut by_agent {
                 records.clear();
@@ -238,21 +258,36 @@ impl Log {
             let end = block.checkpoint.iterations;
             let mut batch = sled::Batch::default();
             for (agent, records) in Agent::ALL.iter().zip(&by_agent) {
-                // A block in which every agent waited still leaves a (Planet) chunk, so
-                // that the blocks of a run follow each other without gaps.
-                if records.is_empty() && !(block.records.is_empty() && *agent == Agent::Planet) {
-                    continue;
+                // A block in which every agent waited still leaves an (empty Planet)
+                // chunk, so that the blocks of a run follow each other without gaps.
+                let empty_block = block.records.is_empty() && *agent == Agent::Planet;
+                let parts = records.chunks(encoding::PART_RECORDS);
+                let parts: Vec<&[Record]> = if empty_block {
+                    vec![&[]]
+                } else {
+                    parts.collect()
+                };
+                if parts.len() > u16::MAX as usize {
+                    return Err(Error::InvalidBlock {
+                        run: block.run,
+                        detail: format!(
+                            "{} records of one agent are too many for one block",
+                            records.len()
+                        ),
+                    });
                 }
-                let key = encoding::chunk_key(block.run, block.first_iteration, *agent);
-                value.clear();
-                encoding::encode_chunk(&key, block.first_iteration, end, records, &mut value);
-                batch.insert(&key[..], &value[..]);
-                if let Some(first) = records.first() {
-                    let index = encoding::index_key(block.run, *agent, first.t0);
-                    batch.insert(
-                        &index[..],
-                        &encoding::encode_index(&index, block.first_iteration)[..],
-                    );
+                for (part, records) in parts.into_iter().enumerate() {
+                    let key =
+                        encoding::chunk_key(block.run, block.first_iteration, *agent, part as u16);
+                    value.clear();
+                    encoding::encode_chunk(&key, block.first_iteration, end, records, &mut value);
+                    batch.insert(&key[..], &value[..]);
+                    if let Some(first) = records.first() {
+                        let index = encoding::index_key(block.run, *agent, first.t0);
+                        let entry =
+                            encoding::encode_index(&index, block.first_iteration, part as u16);
+                        batch.insert(&index[..], &entry[..]);
+                    }
                 }
             }
             let now = now_ms();
@@ -284,7 +319,7 @@ impl Log {
     /// a run not in the log gets its entry with its first block.
     pub fn raise_target(&self, run: RunKey, target: u64) -> Result<()> {
         let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(mut entry) = self.entry(run)? else {
+        let Some(mut entry) = self.read_entry(run)? else {
             return Ok(());
         };
         if entry.target < target {
@@ -339,18 +374,22 @@ impl Log {
 
     /// `agent`'s record of `run` whose range contains `t`, if the log holds one.
     pub fn get_agent(&self, run: RunKey, agent: Agent, t: f64) -> Result<Option<Record>> {
+        guarded(&self.path, || self.find_record(run, agent, t))
+    }
+
+    fn find_record(&self, run: RunKey, agent: Agent, t: f64) -> Result<Option<Record>> {
         if t.is_nan() {
             return Ok(None);
         }
-        let prefix = encoding::index_prefix(run, agent);
-        let upto = encoding::index_key(run, agent, t);
-        let Some(item) = self.tree.range(&prefix[..]..=&upto[..]).next_back() else {
+        let from = encoding::index_key(run, agent, t);
+        let end = encoding::index_end(run, agent);
+        let Some(item) = self.tree.range(&from[..]..=&end[..]).next() else {
             return Ok(None);
         };
         let (key, value) = item?;
-        let first_iteration = encoding::decode_index(&key, &value)
+        let (first_iteration, part) = encoding::decode_index(&key, &value)
             .map_err(|detail| corrupt(describe_key(&key), detail))?;
-        let chunk_key = encoding::chunk_key(run, first_iteration, agent);
+        let chunk_key = encoding::chunk_key(run, first_iteration, agent, part);
         let value = self.tree.get(chunk_key)?.ok_or_else(|| {
             corrupt(
                 describe_key(&chunk_key),
@@ -365,6 +404,10 @@ impl Log {
     /// The records of iterations `iterations` of `run`, in the order written, read back
     /// chunk by chunk. The log must hold them all: see [`Error::NotLogged`].
     pub fn replay(&self, run: RunKey, iterations: Range<u64>) -> Result<Replay> {
+        guarded(&self.path, || self.start_replay(run, iterations))
+    }
+
+    fn start_replay(&self, run: RunKey, iterations: Range<u64>) -> Result<Replay> {
         let logged = self.entry(run)?.map_or(0, |e| e.iterations);
         if iterations.end > logged {
             return Err(Error::NotLogged {
@@ -375,7 +418,7 @@ impl Log {
         }
         // Start at the block holding the first wanted iteration.
         let prefix = encoding::chunk_prefix(run);
-        let probe = encoding::chunk_key(run, iterations.start, Agent::Satellite);
+        let probe = encoding::chunk_key(run, iterations.start, Agent::Satellite, u16::MAX);
         let start = match self.tree.range(&prefix[..]..=&probe[..]).next_back() {
             Some(item) => {
                 let (key, _) = item?;
@@ -388,9 +431,10 @@ impl Log {
             }
             None => 0,
         };
-        let from = encoding::chunk_key(run, start, Agent::Planet);
-        let to = encoding::chunk_key(run, iterations.end.max(1) - 1, Agent::Satellite);
+        let from = encoding::chunk_key(run, start, Agent::Planet, 0);
+        let to = encoding::chunk_key(run, iterations.end.max(1) - 1, Agent::Satellite, u16::MAX);
         Ok(Replay {
+            path: self.path.clone(),
             chunks: self.tree.range(&from[..]..=&to[..]),
             wanted: iterations,
             expected_start: start,
@@ -434,12 +478,13 @@ impl Log {
         }))
     }
 
-    /// Where `agent`'s first logged record of `run` starts (infinity if none).
+    /// Where `agent`'s first logged record of `run` starts (infinity if none): the last
+    /// key of its time index, which runs backwards.
     fn first_t0(&self, run: RunKey, agent: Agent) -> Result<f64> {
         match self
             .tree
             .scan_prefix(encoding::index_prefix(run, agent))
-            .next()
+            .next_back()
         {
             Some(item) => match encoding::decode_key(&item?.0) {
                 Ok(Key::TimeIndex { t0, .. }) => Ok(t0),
@@ -448,6 +493,22 @@ impl Log {
             None => Ok(f64::INFINITY),
         }
     }
+}
+
+/// Runs sled operations on the log in `path`, turning a panic inside sled (it asserts
+/// on some damaged files instead of returning an error) into [`Error::Corrupt`].
+pub(crate) fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::Corrupt {
+            position: format!("the database files in {}", path.display()),
+            detail: format!("sled failed on damaged data ({message})"),
+        })
+    })
 }
 
 fn create_private_dir(path: &Path) -> std::io::Result<()> {
@@ -473,8 +534,9 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
             run,
             first_iteration,
             agent,
+            part,
         }) => format!(
-            "run {run}, {} records of the block from iteration {first_iteration}",
+            "run {run}, {} records (part {part}) of the block from iteration {first_iteration}",
             agent.name()
         ),
         Ok(Key::TimeIndex { run, agent, t0 }) => {
@@ -523,9 +585,7 @@ fn check_block(block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<()>
             ));
         }
         last = Some(position);
-        if !(r.t0 < r.t1) {
-            return Err(Error::InvalidRange { t0: r.t0, t1: r.t1 });
-        }
+        crate::TimeRange::new(r.t0, r.t1)?;
         if let Some(ends) = &mut ends {
             let end = &mut ends[r.agent.index()];
             if r.t0 != *end {
@@ -545,6 +605,7 @@ fn check_block(block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<()>
 
 /// An iterator over logged records, in the order written; see [`Log::replay`].
 pub struct Replay {
+    path: PathBuf,
     chunks: sled::Iter,
     wanted: Range<u64>,
     /// Where the next block must start: blocks follow each other without gaps.
@@ -585,18 +646,22 @@ impl Replay {
         parts.push(first);
         for item in self.chunks.by_ref() {
             let kv = item?;
-            if kv.0[..18] == parts[0].0[..18] {
+            if kv.0[..encoding::BLOCK_KEY_LEN] == parts[0].0[..encoding::BLOCK_KEY_LEN] {
                 parts.push(kv);
             } else {
                 self.pending = Some(kv);
                 break;
             }
         }
-        let mut chunks = Vec::with_capacity(parts.len());
+        // The block's parts come in key order: the Planet's, then the Satellite's.
+        let mut by_agent: [Vec<Chunk>; 2] = Default::default();
+        let mut end = None;
         for (key, value) in &parts {
             let chunk = Chunk::parse(key, value).map_err(|d| corrupt(describe_key(key), d))?;
+            let agent_parts = &mut by_agent[chunk.agent.index()];
             if chunk.first_iteration != self.expected_start
-                || (chunks.first().is_some_and(|c: &Chunk| c.end != chunk.end))
+                || end.is_some_and(|end| end != chunk.end)
+                || chunk.part as usize != agent_parts.len()
             {
                 return Err(corrupt(
                     describe_key(key),
@@ -606,14 +671,16 @@ impl Replay {
                     ),
                 ));
             }
-            chunks.push(chunk);
+            end = Some(chunk.end);
+            agent_parts.push(chunk);
         }
-        self.expected_start = chunks[0].end;
-        match chunks.as_slice() {
-            [only] => self.block.extend(only.records()),
-            [a, b] => merge(a.records(), b.records(), &mut self.block),
-            _ => unreachable!("a block has one chunk per agent"),
-        }
+        self.expected_start = end.expect("a block has at least one chunk");
+        let [planet, satellite] = &by_agent;
+        merge(
+            planet.iter().flat_map(|c| c.records()),
+            satellite.iter().flat_map(|c| c.records()),
+            &mut self.block,
+        );
         Ok(true)
     }
 }
@@ -648,7 +715,8 @@ impl Iterator for Replay {
                     return Some(Ok(*r));
                 }
             }
-            match self.load_block() {
+            let path = self.path.clone();
+            match guarded(&path, || self.load_block()) {
                 Ok(true) => {}
                 Ok(false) => return None,
                 Err(e) => {

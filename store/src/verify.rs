@@ -8,7 +8,7 @@ use crate::encoding::{self, Chunk, Key};
 use crate::log::{describe_key, Log};
 use crate::record::Agent;
 use crate::run::{RunKey, Segment};
-use crate::Result;
+use crate::{Result, TimeRange};
 
 /// What [`Log::verify`] found.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -60,7 +60,7 @@ struct Seen {
     steps: [u64; 2],
     last: [Option<Segment>; 2],
     /// The chunks' first times, to match against the time index.
-    chunk_starts: BTreeMap<(usize, u64), u64>,
+    chunk_starts: BTreeMap<(usize, u64, u16), u64>,
 }
 
 impl Log {
@@ -69,6 +69,10 @@ impl Log {
     /// index points at the chunks, and that each catalog entry agrees with its blocks.
     /// Only storage failures are errors; what is wrong with the data is in the report.
     pub fn verify(&self) -> Result<Report> {
+        crate::log::guarded(self.path(), || self.check_all())
+    }
+
+    fn check_all(&self) -> Result<Report> {
         let mut report = Report::default();
         let mut catalog: BTreeMap<RunKey, CatalogEntry> = BTreeMap::new();
         let mut seen: BTreeMap<RunKey, Seen> = BTreeMap::new();
@@ -99,12 +103,12 @@ impl Log {
                 },
                 Ok(Key::TimeIndex { run, agent, t0 }) => {
                     match encoding::decode_index(&key, &value) {
-                        Ok(first) => {
+                        Ok((first, part)) => {
                             let start = seen
                                 .get(&run)
-                                .and_then(|s| s.chunk_starts.get(&(agent.index(), first)));
+                                .and_then(|s| s.chunk_starts.get(&(agent.index(), first, part)));
                             if start != Some(&encoding::ordered(t0)) {
-                                problems.push(format!("{place}: points to no chunk starting there (iteration {first})"));
+                                problems.push(format!("{place}: points to no chunk starting there (block {first}, part {part})"));
                             }
                         }
                         Err(e) => problems.push(format!("{place}: {e}")),
@@ -148,13 +152,15 @@ fn check_chunk(
     }
     let a = chunk.agent.index();
     if !chunk.is_empty() {
-        seen.chunk_starts
-            .insert((a, chunk.first_iteration), encoding::ordered(chunk.t0));
+        seen.chunk_starts.insert(
+            (a, chunk.first_iteration, chunk.part),
+            encoding::ordered(chunk.t0),
+        );
     }
     for r in chunk.records() {
         let continues = seen.last[a].is_none_or(|last| last.t1 == r.t0);
         if !continues
-            || !(r.t0 < r.t1)
+            || TimeRange::new(r.t0, r.t1).is_err()
             || !(chunk.first_iteration..chunk.end).contains(&r.iteration)
         {
             problems.push(format!(

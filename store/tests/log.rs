@@ -346,7 +346,8 @@ fn damage_value(dir: &Path, prefix: &[u8], damage: impl Fn(&mut Vec<u8>)) {
 fn a_damaged_chunk_is_reported_by_verify_and_by_reads_and_never_served() {
     let run = RunKey::nano(12);
     let (records, checkpoints) = synthetic_run(12, 400);
-    let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, Damage); 3] = [
         ("a flipped bit", |v| v[40] ^= 0x10),
         ("a truncated value", |v| v.truncate(v.len() - 7)),
         ("a zeroed value", |v| v.iter_mut().for_each(|b| *b = 0)),
@@ -355,7 +356,7 @@ fn a_damaged_chunk_is_reported_by_verify_and_by_reads_and_never_served() {
         let dir = tempfile::tempdir().unwrap();
         append_run(&open(dir.path()), run, &records, &checkpoints, 0, 100);
         // The chunk of the Planet's records in the block from iteration 100.
-        let key = nano_store::encoding::chunk_key(run, 100, Agent::Planet);
+        let key = nano_store::encoding::chunk_key(run, 100, Agent::Planet, 0);
         damage_value(dir.path(), &key, damage);
 
         let log = open(dir.path());

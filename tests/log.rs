@@ -1,0 +1,290 @@
+//! The log through the command line: crash and resume, replay, the catalog, verify.
+
+mod support;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use support::{bin, golden_runs, run};
+
+fn data_arg(dir: &Path) -> String {
+    dir.to_str().expect("temporary paths are UTF-8").to_owned()
+}
+
+fn spawn(args: &[&str]) -> Child {
+    bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sedaro-nano binary starts")
+}
+
+/// Asserts that two children write the same bytes to stdout, reading both as they
+/// run (the outputs are too large to hold), and that both succeed.
+fn assert_same_output(mut a: Child, mut b: Child) -> u64 {
+    let (mut out_a, mut out_b) = (a.stdout.take().unwrap(), b.stdout.take().unwrap());
+    let (mut buf_a, mut buf_b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    let mut total = 0u64;
+    loop {
+        let n = out_a.read(&mut buf_a).unwrap();
+        if n == 0 {
+            assert_eq!(
+                out_b.read(&mut buf_b[..1]).unwrap(),
+                0,
+                "the second output is longer, after {total} bytes"
+            );
+            break;
+        }
+        out_b
+            .read_exact(&mut buf_b[..n])
+            .unwrap_or_else(|e| panic!("the second output ends early, after {total} bytes: {e}"));
+        assert!(
+            buf_a[..n] == buf_b[..n],
+            "the outputs differ within bytes {total}..{}",
+            total + n as u64
+        );
+        total += n as u64;
+    }
+    for (name, child) in [("first", &mut a), ("second", &mut b)] {
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(status.success(), "the {name} run failed: {stderr}");
+    }
+    total
+}
+
+#[test]
+fn a_run_killed_mid_way_verifies_shows_partial_and_resumes_to_the_fresh_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    let steps = "5000000";
+    let mut doomed = bin()
+        .args(["propagate", "--steps", steps, "--data", &data])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until some blocks are logged (the catalog exists), then a little more.
+    let started = std::time::Instant::now();
+    while !dir.path().join("commit.mark").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing was logged within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    doomed.kill().unwrap(); // SIGKILL
+    let status = doomed.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the run finished before it could be killed"
+    );
+
+    let verify = run(&["verify", "--data", &data]);
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "verify after SIGKILL: {report}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(report.contains("no problems"), "{report}");
+
+    let runs = run(&["runs", "--data", &data, "--json"]);
+    assert!(runs.status.success());
+    let catalog: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let entry = &catalog[0];
+    assert_eq!(entry["seed"], 0);
+    assert_eq!(entry["complete"], false, "{entry}");
+    assert_eq!(entry["target"], 5_000_000);
+    let logged = entry["iterations"].as_u64().unwrap();
+    assert!(logged > 0 && logged < 5_000_000, "{entry}");
+
+    let resumed = spawn(&["propagate", "--steps", steps, "--data", &data]);
+    let fresh = spawn(&["propagate", "--steps", steps]);
+    let bytes = assert_same_output(resumed, fresh);
+    assert!(
+        bytes > 1_000_000_000,
+        "{bytes} bytes is too little for 5,000,000 iterations"
+    );
+
+    let runs = run(&["runs", "--data", &data, "--json"]);
+    let catalog: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(catalog[0]["complete"], true);
+    assert_eq!(catalog[0]["iterations"], 5_000_000);
+    assert!(run(&["verify", "--data", &data]).status.success());
+}
+
+#[test]
+fn resuming_says_so_and_replay_of_a_prefix_equals_the_golden_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    let first = run(&[
+        "propagate",
+        "--steps",
+        "6000",
+        "--seed",
+        "42",
+        "--data",
+        &data,
+        "--block",
+        "1000",
+    ]);
+    assert!(first.status.success());
+    assert!(String::from_utf8_lossy(&first.stderr).contains("computing"));
+    let longer = run(&[
+        "propagate",
+        "--steps",
+        "10000",
+        "--seed",
+        "42",
+        "--data",
+        &data,
+    ]);
+    assert!(longer.status.success());
+    let said = String::from_utf8_lossy(&longer.stderr);
+    assert!(
+        said.contains("replaying the 6000 iterations") && said.contains("computing the rest"),
+        "{said}"
+    );
+    assert_eq!(
+        longer.stdout,
+        run(&["propagate", "--steps", "10000", "--seed", "42"]).stdout
+    );
+
+    let golden = golden_runs()
+        .into_iter()
+        .find(|g| (g.n, g.seed) == (2000, 42))
+        .unwrap();
+    let replay = run(&["replay", "--steps", "2000", "--seed", "42", "--data", &data]);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert!(
+        replay.stdout == golden.bytes(),
+        "replay of (2000, 42) is not the golden file"
+    );
+
+    let again = run(&[
+        "propagate",
+        "--steps",
+        "2000",
+        "--seed",
+        "42",
+        "--data",
+        &data,
+    ]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("replaying 2000 of the 10000"));
+    assert!(again.stdout == golden.bytes());
+}
+
+#[test]
+fn replay_of_a_run_the_log_lacks_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    assert!(run(&[
+        "propagate",
+        "--steps",
+        "100",
+        "--seed",
+        "5",
+        "--data",
+        &data
+    ])
+    .status
+    .success());
+    for (steps, seed) in [("101", "5"), ("10", "6")] {
+        let out = run(&["replay", "--steps", steps, "--seed", seed, "--data", &data]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("but {steps} were asked for")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("seed {seed}")), "{stderr}");
+        assert!(out.stdout.is_empty(), "a refused replay wrote output");
+    }
+}
+
+#[test]
+fn runs_lists_the_catalog_as_a_table_and_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    let empty = run(&["runs", "--data", &data]);
+    assert!(String::from_utf8_lossy(&empty.stdout).contains("no runs logged"));
+    for seed in ["3", "1"] {
+        assert!(run(&[
+            "propagate",
+            "--steps",
+            "300",
+            "--seed",
+            seed,
+            "--data",
+            &data
+        ])
+        .status
+        .success());
+    }
+    let table = String::from_utf8(run(&["runs", "--data", &data]).stdout).unwrap();
+    let lines: Vec<_> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[0].contains("SEED") && lines[0].contains("STATUS"));
+    assert!(
+        lines[1].contains(" 1 ") && lines[1].contains("complete"),
+        "{table}"
+    );
+    assert!(lines[2].contains(" 3 "), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["runs", "--data", &data, "--json"]).stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    assert_eq!(json[0]["iterations"], 300);
+}
+
+#[test]
+fn verify_reports_a_damaged_log_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    assert!(run(&[
+        "propagate",
+        "--steps",
+        "20000",
+        "--seed",
+        "9",
+        "--data",
+        &data
+    ])
+    .status
+    .success());
+    let db = dir.path().join("db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 64]
+        .iter_mut()
+        .for_each(|b| *b ^= 0xFF);
+    std::fs::write(&db, bytes).unwrap();
+    let out = run(&["verify", "--data", &data]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("corrupt") || said.contains("PROBLEMS"),
+        "{said}"
+    );
+    let replay = run(&["replay", "--steps", "20000", "--seed", "9", "--data", &data]);
+    assert_eq!(replay.status.code(), Some(1));
+    assert!(replay.stdout.is_empty(), "a damaged log was served");
+}
