@@ -12,7 +12,14 @@ use nano_store::{Log, LogOptions, Sync};
 const LOGGED: u64 = 1_000_000;
 
 fn log_run(dir: &std::path::Path, iterations: u64, sync: Sync) -> Log {
-    let log = Log::open(dir, LogOptions { sync, ..LogOptions::default() }).unwrap();
+    let log = Log::open(
+        dir,
+        LogOptions {
+            sync,
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
     resume::propagate_logged(&log, RunKey::nano(7), iterations, DEFAULT_BLOCK, |_| {
         Ok::<_, nano_pipeline::Error>(())
     })
@@ -22,19 +29,24 @@ fn log_run(dir: &std::path::Path, iterations: u64, sync: Sync) -> Log {
 
 fn append(c: &mut Criterion) {
     let mut group = c.benchmark_group("append");
-    group.sample_size(10).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
     let iterations = 200_000;
     let records = Propagator::new(7, iterations).count() as u64;
     let compute = Propagator::new(7, iterations).count();
     black_box(compute);
     group.throughput(Throughput::Elements(records));
     for sync in [Sync::Batch, Sync::Never] {
-        group.bench_function(BenchmarkId::new(format!("sync={sync}"), format!("block={DEFAULT_BLOCK}")), |b| {
-            b.iter_with_setup(
-                || tempfile::tempdir().unwrap(),
-                |dir| log_run(dir.path(), iterations, sync),
-            )
-        });
+        group.bench_function(
+            BenchmarkId::new(format!("sync={sync}"), format!("block={DEFAULT_BLOCK}")),
+            |b| {
+                b.iter_with_setup(
+                    || tempfile::tempdir().unwrap(),
+                    |dir| log_run(dir.path(), iterations, sync),
+                )
+            },
+        );
     }
     group.finish();
 }
@@ -56,26 +68,32 @@ fn query_and_replay(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("query");
     let mut t = 0.0f64;
-    group.bench_function(BenchmarkId::new("get", format!("records={}", entry.records)), |b| {
-        b.iter(|| {
-            // A quasi-random walk over the run's whole span.
-            t = (t + end * 0.618_033_988_749_895) % end;
-            black_box(log.get(run, t).unwrap())
-        })
-    });
+    group.bench_function(
+        BenchmarkId::new("get", format!("records={}", entry.records)),
+        |b| {
+            b.iter(|| {
+                // A quasi-random walk over the run's whole span.
+                t = (t + end * 0.618_033_988_749_895) % end;
+                black_box(log.get(run, t).unwrap())
+            })
+        },
+    );
     group.finish();
 
     let mut group = c.benchmark_group("replay");
     group.sample_size(10);
     group.throughput(Throughput::Elements(entry.records));
-    group.bench_function(BenchmarkId::new("decode", format!("records={}", entry.records)), |b| {
-        b.iter(|| {
-            log.replay(run, 0..LOGGED)
-                .unwrap()
-                .map(|r| r.unwrap())
-                .fold(0.0, |acc, r: Record| acc + r.t1)
-        })
-    });
+    group.bench_function(
+        BenchmarkId::new("decode", format!("records={}", entry.records)),
+        |b| {
+            b.iter(|| {
+                log.replay(run, 0..LOGGED)
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .fold(0.0, |acc, r: Record| acc + r.t1)
+            })
+        },
+    );
     group.finish();
 }
 
