@@ -12,6 +12,9 @@
 //! - [`propagator`]: the single-threaded reference [`Propagator`], an iterator over a
 //!   run's records that can stop at a [`Checkpoint`] and resume from it.
 //! - [`export`]: the JSON and CSV formats, streamed by [`RunWriter`].
+//! - [`dataflow`] and [`engine`]: the timely computation that runs jobs in rounds
+//!   of one block each, across worker threads and processes, committing every round
+//!   to the log; [`job`] is what goes in and comes out.
 //! - [`resume`]: a run against the log (`nano_store::Log`): replay what it holds,
 //!   compute and append the rest block by block.
 //!
@@ -25,9 +28,12 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod dataflow;
+pub mod engine;
 pub mod export;
 pub mod generator;
 pub mod integrator;
+pub mod job;
 pub mod model;
 pub mod propagator;
 pub mod resume;
@@ -38,6 +44,9 @@ pub enum Error {
     /// The log failed or refused (see [`nano_store::Error`]).
     #[error(transparent)]
     Store(#[from] nano_store::Error),
+    /// The timely computation could not start or failed.
+    #[error("the dataflow failed: {0}")]
+    Engine(String),
     /// Writing the records out failed.
     #[error("writing the run failed: {0}")]
     Output(#[from] std::io::Error),

@@ -4,10 +4,11 @@
 //! their dynamics) and the log (which stores them).
 
 use nalgebra::Vector2;
+use serde::{Deserialize, Serialize};
 
 /// One of the two bodies of the model. The discriminant is the agent's index, which
 /// orders the agents within an iteration and feeds the generator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Agent {
     Planet = 0,
     Satellite = 1,
@@ -41,7 +42,7 @@ impl Agent {
 }
 
 /// An agent's state at one instant.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AgentState {
     /// The instant this state describes.
     pub time: f64,
@@ -53,7 +54,7 @@ pub struct AgentState {
 
 /// One record of a run: agent `agent` stepped over `[t0, t1)` during iteration
 /// `iteration` and reached `state` (so `state.time == t1`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub t0: f64,
     pub t1: f64,

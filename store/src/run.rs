@@ -2,10 +2,12 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::record::AgentState;
 
 /// The model a run belongs to. There is one today; the key leaves room for more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Model {
     Nano = 1,
 }
@@ -29,7 +31,7 @@ impl Model {
 
 /// Names one run: a model and a seed. A run's records for `n` iterations are the first
 /// records of the same run for any longer `n`, so the log keeps one growing run per key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RunKey {
     pub model: Model,
     pub seed: u64,
@@ -52,7 +54,7 @@ impl fmt::Display for RunKey {
 }
 
 /// A record as a checkpoint keeps it: its range and the state at its end.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
     pub t0: f64,
     pub t1: f64,
@@ -68,7 +70,7 @@ impl Segment {
 
 /// Where one agent stands: how many steps it took and its two latest records (before
 /// the first step, the initial record `[-inf, 0)` alone).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AgentCursor {
     pub steps: u64,
     pub latest: Segment,
@@ -91,7 +93,7 @@ impl AgentCursor {
 }
 
 /// Everything needed to continue a run after a whole number of iterations.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub seed: u64,
     /// Iterations completed.

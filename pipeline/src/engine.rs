@@ -1,0 +1,504 @@
+//! The engine: one long-running timely computation, and the handle through which
+//! process 0 (the CLI or the web server) submits jobs and follows them.
+//!
+//! Every process of a cluster builds the same dataflow ([`crate::dataflow`]). Jobs
+//! enter on worker 0, which lives in process 0 beside the log: only process 0 writes
+//! the log, and every block reaches it by exchange. Single flight: a request for a run
+//! that is already in flight joins its job (and extends it, if it asks for more).
+//!
+//! The single writer is where this design stops scaling: all records cross to process
+//! 0 and pass one sled writer (a few million records per second), so beyond a few
+//! workers the log, not propagation, bounds throughput.
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+
+use nano_store::{Block, Log};
+use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
+use timely::communication::{Hooks, WorkerGuards};
+use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::{InputHandleVec, ProbeHandle};
+use timely::WorkerConfig;
+
+use crate::dataflow::{self, Committer, Round};
+use crate::job::{Backlog, BlockOut, Job, JobEvent, JobHandle, Order};
+use crate::model::RunKey;
+use crate::{propagator, Error};
+
+/// Rounds worker 0 lets the propagation run ahead of the last committed round.
+const WINDOW: Round = 2;
+
+/// How the processes of a cluster reach each other.
+pub struct Network {
+    /// This process's index.
+    pub process: usize,
+    /// A connected stream to every other process, in process order (`None` for this
+    /// one): the mesh `nano-cluster` establishes.
+    pub sockets: Vec<Option<TcpStream>>,
+}
+
+/// How an engine runs.
+pub struct EngineConfig {
+    /// Worker threads in this process.
+    pub workers: usize,
+    /// The other processes, if this is one of several.
+    pub network: Option<Network>,
+    /// Iterations per block (per round, per job).
+    pub block: u64,
+    /// The log, in process 0: blocks are committed to it, runs resume from it.
+    pub log: Option<Log>,
+}
+
+enum Command {
+    Submit(Job),
+    Shutdown,
+}
+
+/// A requester of a job.
+struct Subscriber {
+    events: Sender<JobEvent>,
+    target: u64,
+    records: bool,
+}
+
+struct JobState {
+    run: RunKey,
+    /// Iterations committed.
+    committed: u64,
+    /// The most iterations any subscriber asked for (a follow-up job runs to it).
+    wanted: u64,
+    subscribers: Vec<Subscriber>,
+}
+
+/// Jobs in flight, shared by the submitters and the commit stage on worker 0.
+#[derive(Default)]
+struct Registry {
+    jobs: HashMap<u64, JobState>,
+    by_run: HashMap<RunKey, u64>,
+    next_id: u64,
+}
+
+/// What process 0 shares between its engine handle and worker 0.
+struct Shared {
+    registry: Mutex<Registry>,
+    backlog: Arc<Backlog>,
+    log: Option<Log>,
+    commands: Sender<Command>,
+}
+
+impl Shared {
+    fn in_flight(&self) -> usize {
+        self.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .jobs
+            .len()
+    }
+}
+
+/// Process 0's handle on the running cluster.
+pub struct Engine {
+    shared: Arc<Shared>,
+    driver: Thread,
+    guards: Option<WorkerGuards<()>>,
+}
+
+impl Engine {
+    /// Starts the computation in this process (process 0 of a cluster, or the only
+    /// one) and resumes every unfinished run in the log.
+    pub fn start(config: EngineConfig) -> Result<Engine, Error> {
+        let (commands, receiver) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            registry: Mutex::default(),
+            backlog: Arc::default(),
+            log: config.log.clone(),
+            commands,
+        });
+        let (driver_tx, driver_rx) = mpsc::channel();
+        let receiver = Mutex::new(Some((receiver, driver_tx)));
+        let for_workers = Arc::clone(&shared);
+        let guards = execute(config.workers, config.network, move |worker| {
+            let driver = (worker.index() == 0)
+                .then(|| receiver.lock().unwrap_or_else(|e| e.into_inner()).take())
+                .flatten();
+            run_worker(
+                worker,
+                config.block,
+                driver.map(|(rx, tx)| (rx, tx, Arc::clone(&for_workers))),
+            );
+        })?;
+        let driver = driver_rx
+            .recv()
+            .map_err(|_| Error::Engine("worker 0 did not start".into()))?;
+        let engine = Engine {
+            shared,
+            driver,
+            guards: Some(guards),
+        };
+        if let Some(log) = &engine.shared.log {
+            for entry in log.catalog()?.into_iter().filter(|e| !e.complete()) {
+                engine.submit(entry.run, entry.target, false)?;
+            }
+        }
+        Ok(engine)
+    }
+
+    /// Requests `target` iterations of `run`. The handle's events report progress,
+    /// the records when `records` is set (those after [`JobHandle::joined_at`]; the
+    /// log holds the ones before), and completion. A run already in flight is joined,
+    /// not started again.
+    ///
+    /// A requester of records must keep reading them: while too many blocks of records
+    /// wait for their readers, the engine starts no new rounds, for any job.
+    pub fn submit(&self, run: RunKey, target: u64, records: bool) -> Result<JobHandle, Error> {
+        let (events, receiver) = mpsc::channel();
+        let handle = |joined_at| JobHandle {
+            events: receiver,
+            joined_at,
+            backlog: Arc::clone(&self.shared.backlog),
+            driver: self.driver.clone(),
+        };
+        let subscriber = Subscriber {
+            events: events.clone(),
+            target,
+            records,
+        };
+        let mut registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(state) = registry
+            .by_run
+            .get(&run)
+            .copied()
+            .and_then(|id| registry.jobs.get_mut(&id))
+        {
+            state.wanted = state.wanted.max(target);
+            let joined_at = state.committed;
+            state.subscribers.push(subscriber);
+            return Ok(handle(joined_at));
+        }
+        let start = match &self.shared.log {
+            Some(log) => match log.entry(run)? {
+                Some(entry) => entry.checkpoint,
+                None => propagator::start(run.seed),
+            },
+            None => propagator::start(run.seed),
+        };
+        if start.iterations >= target {
+            let _ = events.send(JobEvent::Complete {
+                iterations: start.iterations,
+            });
+            return Ok(handle(target));
+        }
+        if let Some(log) = &self.shared.log {
+            log.raise_target(run, target)?;
+        }
+        let id = registry.start(run, target, start.iterations, subscriber);
+        let job = Job {
+            id,
+            run,
+            target,
+            start,
+        };
+        drop(registry);
+        self.send(Command::Submit(job))?;
+        Ok(handle(start.iterations))
+    }
+
+    fn send(&self, command: Command) -> Result<(), Error> {
+        self.shared
+            .commands
+            .send(command)
+            .map_err(|_| Error::Engine("the dataflow has stopped".into()))?;
+        self.driver.unpark();
+        Ok(())
+    }
+
+    /// Jobs in flight.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight()
+    }
+
+    /// Stops the computation in every process once the rounds under way are committed,
+    /// and waits for this process's workers. Jobs still in flight end with
+    /// [`JobEvent::Failed`]; the log holds what they committed, and the next start
+    /// resumes them.
+    pub fn shutdown(mut self) -> Result<(), Error> {
+        self.send(Command::Shutdown)?;
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), Error> {
+        if let Some(guards) = self.guards.take() {
+            for result in guards.join() {
+                result.map_err(Error::Engine)?;
+            }
+        }
+        let mut registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (_, state) in registry.jobs.drain() {
+            for s in state.subscribers {
+                let _ = s.events.send(JobEvent::Failed(format!(
+                    "the engine stopped at iteration {} of run {}; it resumes from the log on the next start",
+                    state.committed, state.run
+                )));
+            }
+        }
+        registry.by_run.clear();
+        Ok(())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.guards.is_some() {
+            let _ = self.send(Command::Shutdown);
+            let _ = self.join();
+        }
+    }
+}
+
+/// Runs this process's part of a cluster whose process 0 is elsewhere, until the
+/// cluster shuts down.
+pub fn run_peer(workers: usize, network: Network, block: u64) -> Result<(), Error> {
+    let guards = execute(workers, Some(network), move |worker| {
+        run_worker(worker, block, None)
+    })?;
+    for result in guards.join() {
+        result.map_err(Error::Engine)?;
+    }
+    Ok(())
+}
+
+type Driver = (Receiver<Command>, Sender<Thread>, Arc<Shared>);
+
+fn execute<F>(workers: usize, network: Option<Network>, func: F) -> Result<WorkerGuards<()>, Error>
+where
+    F: Fn(&mut timely::worker::Worker) + Send + Sync + 'static,
+{
+    let workers = workers.max(1);
+    let (builders, others): (Vec<AllocatorBuilder>, Box<dyn std::any::Any + Send>) = match network {
+        None => timely::CommunicationConfig::Process(workers)
+            .try_build()
+            .map_err(Error::Engine)?,
+        Some(Network { process, sockets }) => {
+            let hooks = Hooks::default();
+            let local = ProcessBuilder::new_typed_vector(
+                workers,
+                hooks.refill.clone(),
+                hooks.spill.clone(),
+            );
+            let (builders, guard) =
+                initialize_networking_from_sockets(local, sockets, process, workers, hooks)
+                    .map_err(|e| {
+                        Error::Engine(format!("cannot start the cluster's network threads: {e}"))
+                    })?;
+            (
+                builders.into_iter().map(AllocatorBuilder::Tcp).collect(),
+                Box::new(guard),
+            )
+        }
+    };
+    timely::execute::execute_from(builders, others, WorkerConfig::default(), func)
+        .map_err(Error::Engine)
+}
+
+/// One worker: builds the dataflow; worker 0 then drives it, the others let it run.
+fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver: Option<Driver>) {
+    let mut input = InputHandleVec::<Round, Order>::new();
+    let probe = ProbeHandle::new();
+    let committer = driver.as_ref().map(|(_, _, shared)| Arc::clone(shared));
+    worker.dataflow::<Round, _, _>(|scope| {
+        let orders = scope.input_from(&mut input).container::<Vec<Order>>();
+        let blocks = dataflow::propagate(orders, block);
+        dataflow::commit(blocks, committer).probe_with(&probe);
+    });
+    let Some((commands, driver_tx, shared)) = driver else {
+        // Only worker 0 feeds jobs; closing the other inputs lets rounds advance.
+        drop(input);
+        return;
+    };
+    let _ = driver_tx.send(std::thread::current());
+    let mut shutting_down = false;
+    loop {
+        loop {
+            match commands.try_recv() {
+                Ok(Command::Submit(job)) => input.send(Order::Run(job)),
+                Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {
+                    shutting_down = true;
+                    break;
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        if shutting_down {
+            for worker in 0..worker.peers() {
+                input.send(Order::Stop {
+                    worker: worker as u64,
+                });
+            }
+            break;
+        }
+        if shared.in_flight() > 0 {
+            // Let propagation run a few rounds ahead of the last committed round,
+            // unless a reader is behind on the records already handed out.
+            let committed = probe
+                .with_frontier(|f| f.first().copied())
+                .unwrap_or(*input.time());
+            let ahead = committed + WINDOW;
+            if *input.time() < ahead && !shared.backlog.full() {
+                input.advance_to(ahead);
+            }
+        }
+        worker.step_or_park(None);
+    }
+}
+
+impl Registry {
+    fn start(&mut self, run: RunKey, target: u64, committed: u64, subscriber: Subscriber) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.jobs.insert(
+            id,
+            JobState {
+                run,
+                committed,
+                wanted: target,
+                subscribers: vec![subscriber],
+            },
+        );
+        self.by_run.insert(run, id);
+        id
+    }
+
+    fn finish(&mut self, id: u64) -> Option<JobState> {
+        let state = self.jobs.remove(&id)?;
+        self.by_run.remove(&state.run);
+        Some(state)
+    }
+}
+
+impl Committer for Arc<Shared> {
+    fn commit(&mut self, _round: Round, blocks: Vec<BlockOut>) {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Blocks of jobs that failed earlier are dropped, not logged.
+        let blocks: Vec<BlockOut> = blocks
+            .into_iter()
+            .filter(|b| registry.jobs.contains_key(&b.job))
+            .collect();
+        if let Some(log) = &self.log {
+            let appended = log.append(
+                &blocks
+                    .iter()
+                    .map(|b| Block {
+                        run: b.run,
+                        target: b.target,
+                        first_iteration: b.first_iteration,
+                        records: &b.records,
+                        checkpoint: &b.checkpoint,
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            if let Err(e) = appended {
+                let reason = e.to_string();
+                for b in &blocks {
+                    if let Some(state) = registry.finish(b.job) {
+                        for s in state.subscribers {
+                            let _ = s.events.send(JobEvent::Failed(reason.clone()));
+                        }
+                    }
+                }
+                return;
+            }
+        }
+        for b in blocks {
+            self.deliver(&mut registry, b);
+        }
+    }
+}
+
+impl Shared {
+    /// Reports one committed block to its job's subscribers, and ends or continues the
+    /// job when the block is its last.
+    fn deliver(&self, registry: &mut Registry, block: BlockOut) {
+        let Some(state) = registry.jobs.get_mut(&block.job) else {
+            return;
+        };
+        let done = block.checkpoint.iterations;
+        state.committed = done;
+        state.subscribers.retain(|s| {
+            if s.records {
+                let records: Vec<_> = block
+                    .records
+                    .iter()
+                    .filter(|r| r.iteration < s.target)
+                    .copied()
+                    .collect();
+                if !records.is_empty() {
+                    self.backlog.add();
+                    if s.events.send(JobEvent::Records(records)).is_err() {
+                        let _ = self.backlog_taken();
+                        return false;
+                    }
+                }
+            }
+            let progress = JobEvent::Progress {
+                iterations: done.min(s.target),
+                target: s.target,
+            };
+            if s.events.send(progress).is_err() {
+                return false;
+            }
+            if done >= s.target {
+                let _ = s.events.send(JobEvent::Complete {
+                    iterations: s.target,
+                });
+                return false;
+            }
+            true
+        });
+        if done < block.target {
+            return;
+        }
+        let Some(state) = registry.finish(block.job) else {
+            return;
+        };
+        if state.subscribers.is_empty() || state.wanted <= done {
+            return;
+        }
+        // Someone asked for more while the job ran: continue from where it ended.
+        let target = state.wanted;
+        let mut subscribers = state.subscribers.into_iter();
+        let first = subscribers.next().expect("checked non-empty");
+        let id = registry.start(state.run, target, done, first);
+        registry
+            .jobs
+            .get_mut(&id)
+            .expect("just started")
+            .subscribers
+            .extend(subscribers);
+        if let Some(log) = &self.log {
+            let _ = log.raise_target(state.run, target);
+        }
+        let job = Job {
+            id,
+            run: state.run,
+            target,
+            start: block.checkpoint,
+        };
+        let _ = self.commands.send(Command::Submit(job));
+    }
+
+    fn backlog_taken(&self) -> usize {
+        self.backlog.taken()
+    }
+}

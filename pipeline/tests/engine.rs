@@ -1,0 +1,187 @@
+//! The dataflow engine in one process: the same records as the reference propagator
+//! on any number of workers, many runs at once, single flight, and the log.
+
+use std::time::Duration;
+
+use nano_pipeline::engine::{Engine, EngineConfig};
+use nano_pipeline::job::{JobEvent, JobHandle};
+use nano_pipeline::{Propagator, Record, RunKey};
+use nano_store::{Log, LogOptions};
+
+fn engine(workers: usize, block: u64, log: Option<Log>) -> Engine {
+    Engine::start(EngineConfig {
+        workers,
+        network: None,
+        block,
+        log,
+    })
+    .unwrap()
+}
+
+/// Follows a job to its end: its records (if asked for) and its last event.
+fn follow(job: &JobHandle) -> (Vec<Record>, JobEvent, Vec<u64>) {
+    let (mut records, mut progress) = (Vec::new(), Vec::new());
+    loop {
+        let event = job
+            .next_timeout(Duration::from_secs(120))
+            .expect("the job made no progress for two minutes")
+            .expect("the job ended without completing");
+        match event {
+            JobEvent::Records(block) => records.extend(block),
+            JobEvent::Progress { iterations, .. } => progress.push(iterations),
+            last => return (records, last, progress),
+        }
+    }
+}
+
+fn reference(seed: u64, n: u64) -> Vec<Record> {
+    Propagator::new(seed, n).collect()
+}
+
+#[test]
+fn any_number_of_workers_gives_the_reference_records() {
+    for workers in [1, 2, 4] {
+        let engine = engine(workers, 700, None);
+        let job = engine.submit(RunKey::nano(42), 2000, true).unwrap();
+        let (records, last, progress) = follow(&job);
+        assert_eq!(last, JobEvent::Complete { iterations: 2000 });
+        assert_eq!(records, reference(42, 2000), "{workers} workers");
+        assert_eq!(progress, vec![700, 1400, 2000], "{workers} workers");
+        engine.shutdown().unwrap();
+    }
+}
+
+#[test]
+fn sixty_four_runs_at_once_each_equal_their_reference() {
+    let engine = engine(2, 500, None);
+    let jobs: Vec<_> = (0..64u64)
+        .map(|i| {
+            (
+                i,
+                engine
+                    .submit(RunKey::nano(i * 7919), 1000 + i * 10, true)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    // Readers of records read as they come, each on its own thread.
+    std::thread::scope(|s| {
+        for (i, job) in jobs {
+            s.spawn(move || {
+                let (records, last, _) = follow(&job);
+                assert_eq!(
+                    last,
+                    JobEvent::Complete {
+                        iterations: 1000 + i * 10
+                    }
+                );
+                assert_eq!(
+                    records,
+                    reference(i * 7919, 1000 + i * 10),
+                    "seed {}",
+                    i * 7919
+                );
+            });
+        }
+    });
+    assert_eq!(engine.in_flight(), 0);
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_short_run_completes_while_a_long_one_is_still_running() {
+    let engine = engine(1, 1000, None);
+    let long = engine.submit(RunKey::nano(1), 5_000_000, false).unwrap();
+    let short = engine.submit(RunKey::nano(2), 3000, true).unwrap();
+    let (records, last, _) = follow(&short);
+    assert_eq!(last, JobEvent::Complete { iterations: 3000 });
+    assert_eq!(records, reference(2, 3000));
+    // The long run is still going: what it has reported so far is far from its end.
+    let mut latest = 0;
+    while let Ok(Some(JobEvent::Progress { iterations, .. })) = long.next_timeout(Duration::ZERO) {
+        latest = iterations;
+        if latest >= 5_000_000 {
+            break;
+        }
+    }
+    assert!(
+        latest < 1_000_000,
+        "the long run got to {latest} before the short one ended"
+    );
+    drop(long);
+}
+
+#[test]
+fn requests_for_a_run_in_flight_share_one_job_and_extend_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogOptions::default()).unwrap();
+    let engine = engine(2, 1000, Some(log.clone()));
+    let first = engine.submit(RunKey::nano(5), 20_000, true).unwrap();
+    let second = engine.submit(RunKey::nano(5), 10_000, true).unwrap();
+    let third = engine.submit(RunKey::nano(5), 30_000, true).unwrap();
+    std::thread::scope(|s| {
+        for (job, n) in [(first, 20_000), (second, 10_000), (third, 30_000)] {
+            let log = &log;
+            s.spawn(move || {
+                let (records, last, _) = follow(&job);
+                assert_eq!(last, JobEvent::Complete { iterations: n });
+                // A request that joined late gets the records after it joined; the log
+                // holds the earlier ones.
+                let mut all: Vec<Record> = log
+                    .replay(RunKey::nano(5), 0..job.joined_at)
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect();
+                all.extend(records);
+                assert_eq!(all, reference(5, n), "the request for {n}");
+            });
+        }
+    });
+    let entry = log.entry(RunKey::nano(5)).unwrap().unwrap();
+    assert_eq!((entry.iterations, entry.target), (30_000, 30_000));
+    assert!(log.verify().unwrap().is_ok());
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn unfinished_runs_in_the_log_resume_when_the_engine_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogOptions::default()).unwrap();
+    // A run that stopped at 3000 of 8000 iterations, as a crash would leave it.
+    nano_pipeline::resume::propagate_logged(&log, RunKey::nano(9), 3000, 1000, |_| {
+        Ok::<_, nano_pipeline::Error>(())
+    })
+    .unwrap();
+    log.raise_target(RunKey::nano(9), 8000).unwrap();
+    assert!(!log.entry(RunKey::nano(9)).unwrap().unwrap().complete());
+
+    let engine = engine(2, 1000, Some(log.clone()));
+    // Joining the resumed job: it is in flight already.
+    let job = engine.submit(RunKey::nano(9), 8000, false).unwrap();
+    assert!(job.joined_at >= 3000);
+    let (_, last, _) = follow(&job);
+    assert_eq!(last, JobEvent::Complete { iterations: 8000 });
+    let replayed: Vec<_> = log
+        .replay(RunKey::nano(9), 0..8000)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(replayed, reference(9, 8000));
+    assert!(log.entry(RunKey::nano(9)).unwrap().unwrap().complete());
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_run_the_log_holds_completes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogOptions::default()).unwrap();
+    nano_pipeline::resume::propagate_logged(&log, RunKey::nano(4), 5000, 1000, |_| {
+        Ok::<_, nano_pipeline::Error>(())
+    })
+    .unwrap();
+    let engine = engine(1, 1000, Some(log));
+    let job = engine.submit(RunKey::nano(4), 2000, true).unwrap();
+    assert_eq!(job.joined_at, 2000);
+    assert_eq!(job.next(), Some(JobEvent::Complete { iterations: 5000 }));
+    engine.shutdown().unwrap();
+}
