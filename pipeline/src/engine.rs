@@ -54,7 +54,7 @@ pub struct EngineConfig {
 }
 
 enum Command {
-    Submit(Job),
+    Submit(Box<Job>),
     Shutdown,
 }
 
@@ -207,7 +207,7 @@ impl Engine {
             start,
         };
         drop(registry);
-        self.send(Command::Submit(job))?;
+        self.send(Command::Submit(Box::new(job)))?;
         Ok(handle(start.iterations))
     }
 
@@ -495,7 +495,7 @@ impl Shared {
             target,
             start: block.checkpoint,
         };
-        let _ = self.commands.send(Command::Submit(job));
+        let _ = self.commands.send(Command::Submit(Box::new(job)));
     }
 
     fn backlog_taken(&self) -> usize {

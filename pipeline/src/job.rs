@@ -25,7 +25,7 @@ pub struct Job {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Order {
     /// Propagate a job (on the worker its run key routes to).
-    Run(Job),
+    Run(Box<Job>),
     /// Drop every job (sent once to each worker, by index, when the engine stops;
     /// the log keeps what was committed and the jobs resume on the next start).
     Stop { worker: u64 },
@@ -45,12 +45,12 @@ pub struct BlockOut {
 
 /// A job being propagated by one worker.
 pub(crate) struct ActiveJob {
-    job: Job,
+    job: Box<Job>,
     propagator: Propagator,
 }
 
 impl ActiveJob {
-    pub(crate) fn new(job: Job) -> Self {
+    pub(crate) fn new(job: Box<Job>) -> Self {
         ActiveJob {
             propagator: Propagator::resume(job.start, job.target),
             job,
