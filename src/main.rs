@@ -4,6 +4,11 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use nano_cluster::hostfile::Hostfile;
+use nano_pipeline::engine::{EngineConfig, Network};
 
 use clap::{Args, Parser, Subcommand};
 use nano_pipeline::resume::{self, Source};
@@ -30,6 +35,49 @@ enum Command {
     Runs(RunsArgs),
     /// Check every checksum of the log, and its catalog against its records.
     Verify(DataArgs),
+    /// Join a cluster as process I (1 or more) and work until it shuts down.
+    Worker(WorkerArgs),
+}
+
+/// How this process takes part in the dataflow.
+#[derive(Debug, Args)]
+struct ClusterArgs {
+    /// Worker threads in this process (default: one per core).
+    #[arg(long, value_name = "W", value_parser = parse_workers)]
+    workers: Option<usize>,
+
+    /// The cluster's processes, one host:port per line in process order; this
+    /// process's own line may be a bind address such as 0.0.0.0:7000. Without it, the
+    /// dataflow runs in this process alone.
+    #[arg(long, value_name = "FILE", env = "NANO_HOSTFILE")]
+    hostfile: Option<PathBuf>,
+
+    /// This process's index in the hostfile.
+    #[arg(long, value_name = "I", default_value_t = 0, env = "NANO_PROCESS")]
+    process: usize,
+
+    /// Seconds to wait for every peer of the hostfile to connect.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    peer_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Iterations per block (use the same as process 0).
+    #[arg(long, value_name = "B", default_value_t = resume::DEFAULT_BLOCK, value_parser = parse_steps)]
+    block: u64,
+}
+
+/// Which propagator computes a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    /// The timely dataflow, on --workers threads and the processes of --hostfile.
+    Dataflow,
+    /// The single-threaded reference propagator.
+    Reference,
 }
 
 /// Which run, and how to write it.
@@ -72,6 +120,14 @@ struct PropagateArgs {
     /// Iterations per block: the unit in which the run is logged and made durable.
     #[arg(long, value_name = "B", default_value_t = resume::DEFAULT_BLOCK, value_parser = parse_steps)]
     block: u64,
+
+    /// Which propagator to use [default: dataflow when --workers or --hostfile is
+    /// given, reference otherwise]. Both give the same records, byte for byte.
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +165,15 @@ fn parse_steps(text: &str) -> Result<u64, String> {
     }
 }
 
+/// `--workers` takes a whole number of at least 1.
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a process needs at least 1 worker".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of at least 1".into()),
+    }
+}
+
 /// `--seed` takes any unsigned 64-bit integer.
 fn parse_seed(text: &str) -> Result<u64, String> {
     text.parse::<u64>()
@@ -130,6 +195,20 @@ fn stdout_writer(run: &RunArgs) -> io::Result<RunWriter<io::BufWriter<io::Stdout
 
 fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
     let run = &args.run;
+    let cluster = &args.cluster;
+    let engine =
+        args.engine
+            .unwrap_or(if cluster.workers.is_some() || cluster.hostfile.is_some() {
+                Engine::Dataflow
+            } else {
+                Engine::Reference
+            });
+    if engine == Engine::Dataflow {
+        return propagate_dataflow(args);
+    }
+    if cluster.hostfile.is_some() || cluster.workers.is_some() {
+        anyhow::bail!("--workers and --hostfile need --engine dataflow");
+    }
     let Some(dir) = &args.data else {
         let mut out = stdout_writer(run)?;
         out.records(Propagator::new(run.seed, run.steps))?;
@@ -153,6 +232,79 @@ fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
     let mut out = stdout_writer(run)?;
     resume::propagate_logged(&log, key, run.steps, args.block, |r| out.record(r))?;
     out.finish()?;
+    Ok(())
+}
+
+/// The hostfile and this process's sockets to its peers, when there is a hostfile.
+fn network(cluster: &ClusterArgs) -> anyhow::Result<Option<Network>> {
+    let Some(path) = &cluster.hostfile else {
+        if cluster.process != 0 {
+            anyhow::bail!("--process {} needs a --hostfile", cluster.process);
+        }
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the hostfile {}", path.display()))?;
+    let hosts = Hostfile::parse(&text).with_context(|| format!("in {}", path.display()))?;
+    hosts.check_process(cluster.process)?;
+    nano_cluster::failstop::install(hosts.addresses().to_vec());
+    let timeout = Duration::from_secs(cluster.peer_timeout);
+    let sockets = nano_cluster::mesh::connect(&hosts, cluster.process, workers(cluster), timeout)?;
+    Ok(Some(Network {
+        process: cluster.process,
+        sockets,
+    }))
+}
+
+fn workers(cluster: &ClusterArgs) -> usize {
+    cluster
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
+    let run = &args.run;
+    if args.cluster.process != 0 {
+        anyhow::bail!(
+            "propagate runs as process 0 of its cluster, not {}; start the others with `sedaro-nano worker`",
+            args.cluster.process
+        );
+    }
+    let log = match &args.data {
+        Some(dir) => Some(open_log(dir, args.sync)?),
+        None => None,
+    };
+    let config = EngineConfig {
+        workers: workers(&args.cluster),
+        network: network(&args.cluster)?,
+        block: args.block,
+        log,
+    };
+    let engine = nano_pipeline::engine::Engine::start(config)?;
+    let mut out = stdout_writer(run)?;
+    engine.stream(RunKey::nano(run.seed), run.steps, |r| out.record(r))?;
+    out.finish()?;
+    engine.shutdown()?;
+    Ok(())
+}
+
+fn worker(args: &WorkerArgs) -> anyhow::Result<()> {
+    let cluster = &args.cluster;
+    if cluster.hostfile.is_none() {
+        anyhow::bail!("a worker needs the cluster's --hostfile");
+    }
+    if cluster.process == 0 {
+        anyhow::bail!(
+            "process 0 is the one that propagates or serves; start workers as processes 1 and up"
+        );
+    }
+    let network = network(cluster)?.expect("checked: there is a hostfile");
+    eprintln!("sedaro-nano worker {}: joined the cluster", cluster.process);
+    nano_pipeline::engine::run_peer(workers(cluster), network, args.block)?;
+    eprintln!(
+        "sedaro-nano worker {}: the cluster shut down",
+        cluster.process
+    );
     Ok(())
 }
 
@@ -234,6 +386,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay(args).map(|()| true),
         Command::Runs(args) => runs(args).map(|()| true),
         Command::Verify(args) => verify(args),
+        Command::Worker(args) => worker(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,5 +1,21 @@
-//! Running sedaro-nano as a cluster: the process bootstrap (hostfile, process index
-//! from a pod's ordinal), with the container image and the Kubernetes manifests beside
-//! this crate.
+//! Running sedaro-nano as a cluster of processes: the bootstrap that comes before the
+//! dataflow.
 //!
-//! Nothing is here yet: the cluster form arrives with its own issue.
+//! - [`hostfile`]: which processes there are: one `host:port` per line, in process
+//!   order; a process's own line may be a bind address (`0.0.0.0:PORT`).
+//! - [`mesh`]: connects every pair of processes over TCP, whatever order they start
+//!   in, within a deadline, and names the peers it could not reach.
+//! - [`failstop`]: a process that loses a peer exits at once, naming it (timely
+//!   cannot continue without a process; the cluster restarts and resumes from the log).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! let hosts = nano_cluster::hostfile::Hostfile::parse("127.0.0.1:7000\n127.0.0.1:7001\n")?;
+//! let sockets = nano_cluster::mesh::connect(&hosts, 0, 4, Duration::from_secs(60))?;
+//! assert_eq!(sockets.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod failstop;
+pub mod hostfile;
+pub mod mesh;

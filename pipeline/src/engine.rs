@@ -220,6 +220,36 @@ impl Engine {
         Ok(())
     }
 
+    /// Hands every record of the first `iterations` iterations of `run` to `sink`, in
+    /// order: those the log holds from the log, the rest as the dataflow commits them.
+    pub fn stream<E>(
+        &self,
+        run: RunKey,
+        iterations: u64,
+        mut sink: impl FnMut(&crate::model::Record) -> Result<(), E>,
+    ) -> Result<(), Error>
+    where
+        Error: From<E>,
+    {
+        let job = self.submit(run, iterations, true)?;
+        if let Some(log) = &self.shared.log {
+            for record in log.replay(run, 0..job.joined_at.min(iterations))? {
+                sink(&record?)?;
+            }
+        }
+        while let Some(event) = job.next() {
+            match event {
+                JobEvent::Records(records) => records.iter().try_for_each(&mut sink)?,
+                JobEvent::Progress { .. } => {}
+                JobEvent::Complete { .. } => return Ok(()),
+                JobEvent::Failed(reason) => return Err(Error::Engine(reason)),
+            }
+        }
+        Err(Error::Engine(format!(
+            "the job for {run} ended without completing"
+        )))
+    }
+
     /// Jobs in flight.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()

@@ -98,3 +98,54 @@ pub fn records(doc: &Value) -> &Vec<Value> {
         .as_array()
         .expect("a run document has a records array")
 }
+
+/// A child process that is killed when the test lets go of it.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A hostfile of `processes` free ports on 127.0.0.1, written into `dir`.
+pub fn hostfile(dir: &Path, processes: usize) -> PathBuf {
+    let listeners: Vec<_> = (0..processes)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    let text: String = listeners
+        .iter()
+        .map(|l| format!("127.0.0.1:{}\n", l.local_addr().unwrap().port()))
+        .collect();
+    let path = dir.join("hosts");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts `sedaro-nano worker` as process `process` of the cluster in `hosts`.
+pub fn spawn_worker(hosts: &Path, process: usize, workers: usize) -> Proc {
+    Proc(
+        bin()
+            .args([
+                "worker",
+                "--hostfile",
+                hosts.to_str().unwrap(),
+                "--process",
+                &process.to_string(),
+            ])
+            .args(["--workers", &workers.to_string(), "--peer-timeout", "30"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the worker starts"),
+    )
+}
+
+/// CPU time (user + system) a process has used, in clock ticks, from /proc.
+pub fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process is alive");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
