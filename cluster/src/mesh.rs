@@ -81,9 +81,9 @@ pub fn connect(
     };
     let mut sockets: Vec<Option<TcpStream>> = (0..processes).map(|_| None).collect();
     let mut missing = Vec::new();
-    for peer in 0..process {
+    for (peer, socket) in sockets.iter_mut().enumerate().take(process) {
         match dial(hosts.address(peer), process, processes, workers, deadline) {
-            Ok(stream) => sockets[peer] = Some(stream),
+            Ok(stream) => *socket = Some(stream),
             Err(Dial::Workers(theirs)) => {
                 return Err(MeshError::Workers {
                     process,
