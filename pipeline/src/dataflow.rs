@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! jobs (input on worker 0)
-//!   -> exchange by run key -> propagate: each round, one block of every active job
+//!   -> exchange by job -> propagate: each round, one block of every active job
 //!   -> exchange to worker 0 -> commit: when the frontier passes a round, append its
 //!      blocks to the log (one commit), then report progress and completion
 //!   -> probe (worker 0 paces the rounds by it)
@@ -20,17 +20,17 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::Stream;
 
-use crate::generator::splitmix64;
 use crate::job::{ActiveJob, BlockOut, Order};
 
 /// A round of the dataflow.
 pub type Round = u64;
 
-/// Which worker an order goes to: a job to the worker of its run key (mixed, so that
-/// neighbouring seeds spread), a stop to the worker it names.
+/// Which worker an order goes to: a job by its id, so that jobs are dealt round-robin
+/// over the workers (a run has one job in flight at a time: single flight keys jobs by
+/// run), and a stop to the worker it names.
 fn route(order: &Order) -> u64 {
     match order {
-        Order::Run(job) => splitmix64(job.run.seed ^ ((job.run.model as u64) << 56)),
+        Order::Run(job) => job.id,
         Order::Stop { worker } => *worker,
     }
 }

@@ -30,7 +30,7 @@ use crate::model::RunKey;
 use crate::{propagator, Error};
 
 /// Rounds worker 0 lets the propagation run ahead of the last committed round.
-const WINDOW: Round = 2;
+const WINDOW: Round = 4;
 
 /// How the processes of a cluster reach each other.
 pub struct Network {
