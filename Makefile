@@ -12,10 +12,8 @@ help: ## list the verbs
 build: ## build the release binary (target/release/sedaro-nano)
 	$(CARGO) build --release --locked
 
-run: build ## build, then run a sample propagation (10 iterations, CSV)
-	@echo "sedaro-nano propagate --steps 10 --seed 42 --format csv" >&2
-	@$(BIN) propagate --steps 10 --seed 42 --format csv
-	@echo "more: $(BIN) --help" >&2
+run: build ## build, then serve on http://127.0.0.1:8080 (log in ./data, in-process cache)
+	$(BIN) serve
 
 test: lint ## lint, then run every test of the workspace
 	$(CARGO) test --workspace --release --locked

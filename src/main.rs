@@ -37,6 +37,61 @@ enum Command {
     Verify(DataArgs),
     /// Join a cluster as process I (1 or more) and work until it shuts down.
     Worker(WorkerArgs),
+    /// Serve the web pages and the API (process 0 of the cluster).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "NANO_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    listen: String,
+
+    /// The log's directory (created if missing).
+    #[arg(long, value_name = "DIR", env = "NANO_DATA", default_value = "./data")]
+    data: PathBuf,
+
+    /// Redis for the hot cache (redis:// or rediss://, password in the URL); without
+    /// it, an in-process cache.
+    #[arg(long, value_name = "URL", env = "REDIS_URL")]
+    redis: Option<String>,
+
+    /// Seconds a finished run stays in the cache.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "NANO_CACHE_TTL",
+        default_value_t = 3600
+    )]
+    cache_ttl: u64,
+
+    /// Megabytes the in-process cache may hold (compressed runs).
+    #[arg(long, value_name = "MB", default_value_t = 256)]
+    cache_mb: u64,
+
+    /// The largest n a request may ask for.
+    #[arg(long, value_name = "N", env = "NANO_MAX_STEPS", default_value_t = 10_000_000, value_parser = parse_steps)]
+    max_steps: u64,
+
+    /// Jobs in flight beyond which a request for a new run gets 503 with Retry-After.
+    #[arg(long, value_name = "J", default_value_t = 64, value_parser = parse_workers)]
+    max_jobs: usize,
+
+    /// Iterations per block.
+    #[arg(long, value_name = "B", default_value_t = resume::DEFAULT_BLOCK, value_parser = parse_steps)]
+    block: u64,
+
+    /// When the log is flushed (see `propagate --help`).
+    #[arg(long, value_name = "MODE", default_value_t = Sync::Batch)]
+    sync: Sync,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 /// How this process takes part in the dataflow.
@@ -308,6 +363,76 @@ fn worker(args: &WorkerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    if args.cluster.process != 0 {
+        anyhow::bail!(
+            "serve runs as process 0 of its cluster; start the others with `sedaro-nano worker`"
+        );
+    }
+    let log = open_log(&args.data, args.sync)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let ttl = Duration::from_secs(args.cache_ttl);
+    let cache = match &args.redis {
+        // The Redis connection manager needs the runtime to exist.
+        Some(url) => runtime
+            .block_on(async { nano_web::Cache::redis(url, ttl) })
+            .context("REDIS_URL")?,
+        None => nano_web::Cache::memory(args.cache_mb << 20, ttl),
+    };
+    let engine = nano_pipeline::engine::Engine::start(EngineConfig {
+        workers: workers(&args.cluster),
+        network: network(&args.cluster)?,
+        block: args.block,
+        log: Some(log.clone()),
+    })?;
+    let limits = nano_web::Limits {
+        max_steps: args.max_steps,
+        max_jobs: args.max_jobs,
+        ..nano_web::Limits::default()
+    };
+    let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), limits);
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        eprintln!(
+            "sedaro-nano: serving on http://{address}/ (log {}, {} cache); open http://{address}/propagate/2000",
+            args.data.display(),
+            if cache.is_memory() { "in-process" } else { "Redis" }
+        );
+        nano_web::serve(listener, state, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    eprintln!("sedaro-nano: stopping; running blocks reach the log, unfinished runs resume on the next start");
+    engine.shutdown()?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
 fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let run = &args.run;
     let log = open_log(&args.data.data, Sync::Never)?;
@@ -387,6 +512,7 @@ fn main() -> ExitCode {
         Command::Runs(args) => runs(args).map(|()| true),
         Command::Verify(args) => verify(args),
         Command::Worker(args) => worker(args).map(|()| true),
+        Command::Serve(args) => serve(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -85,6 +85,8 @@ struct Registry {
 /// What process 0 shares between its engine handle and worker 0.
 struct Shared {
     registry: Mutex<Registry>,
+    /// Iterations committed by every job since start (for the service's metrics).
+    committed: std::sync::atomic::AtomicU64,
     backlog: Arc<Backlog>,
     log: Option<Log>,
     commands: Sender<Command>,
@@ -100,11 +102,34 @@ impl Shared {
     }
 }
 
-/// Process 0's handle on the running cluster.
+/// Process 0's running cluster: owns the worker threads; dereferences to the
+/// [`EngineHandle`] through which jobs are submitted.
 pub struct Engine {
+    handle: EngineHandle,
+    guards: Option<WorkerGuards<()>>,
+}
+
+/// Submits jobs to a running engine and follows them; cheap to clone, shared between
+/// threads (the web server's handlers hold one each).
+#[derive(Clone)]
+pub struct EngineHandle {
     shared: Arc<Shared>,
     driver: Thread,
-    guards: Option<WorkerGuards<()>>,
+}
+
+impl Engine {
+    /// A handle for submitting jobs from other threads.
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+}
+
+impl std::ops::Deref for Engine {
+    type Target = EngineHandle;
+
+    fn deref(&self) -> &EngineHandle {
+        &self.handle
+    }
 }
 
 impl Engine {
@@ -114,6 +139,7 @@ impl Engine {
         let (commands, receiver) = mpsc::channel();
         let shared = Arc::new(Shared {
             registry: Mutex::default(),
+            committed: Default::default(),
             backlog: Arc::default(),
             log: config.log.clone(),
             commands,
@@ -135,11 +161,10 @@ impl Engine {
             .recv()
             .map_err(|_| Error::Engine("worker 0 did not start".into()))?;
         let engine = Engine {
-            shared,
-            driver,
+            handle: EngineHandle { shared, driver },
             guards: Some(guards),
         };
-        if let Some(log) = &engine.shared.log {
+        if let Some(log) = &engine.handle.shared.log {
             for entry in log.catalog()?.into_iter().filter(|e| !e.complete()) {
                 engine.submit(entry.run, entry.target, false)?;
             }
@@ -147,6 +172,40 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Stops the computation in every process once the rounds under way are committed,
+    /// and waits for this process's workers. Jobs still in flight end with
+    /// [`JobEvent::Failed`]; the log holds what they committed, and the next start
+    /// resumes them.
+    pub fn shutdown(mut self) -> Result<(), Error> {
+        self.send(Command::Shutdown)?;
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), Error> {
+        if let Some(guards) = self.guards.take() {
+            for result in guards.join() {
+                result.map_err(Error::Engine)?;
+            }
+        }
+        let mut registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (_, state) in registry.jobs.drain() {
+            for s in state.subscribers {
+                let _ = s.events.send(JobEvent::Failed(format!(
+                    "the engine stopped at iteration {} of run {}; it resumes from the log on the next start",
+                    state.committed, state.run
+                )));
+            }
+        }
+        registry.by_run.clear();
+        Ok(())
+    }
+}
+
+impl EngineHandle {
     /// Requests `target` iterations of `run`. The handle's events report progress,
     /// the records when `records` is set (those after [`JobHandle::joined_at`]; the
     /// log holds the ones before), and completion. A run already in flight is joined,
@@ -156,9 +215,10 @@ impl Engine {
     /// wait for their readers, the engine starts no new rounds, for any job.
     pub fn submit(&self, run: RunKey, target: u64, records: bool) -> Result<JobHandle, Error> {
         let (events, receiver) = mpsc::channel();
-        let handle = |joined_at| JobHandle {
+        let handle = |joined_at, started| JobHandle {
             events: receiver,
             joined_at,
+            started,
             backlog: Arc::clone(&self.shared.backlog),
             driver: self.driver.clone(),
         };
@@ -181,7 +241,7 @@ impl Engine {
             state.wanted = state.wanted.max(target);
             let joined_at = state.committed;
             state.subscribers.push(subscriber);
-            return Ok(handle(joined_at));
+            return Ok(handle(joined_at, false));
         }
         let start = match &self.shared.log {
             Some(log) => match log.entry(run)? {
@@ -194,7 +254,7 @@ impl Engine {
             let _ = events.send(JobEvent::Complete {
                 iterations: start.iterations,
             });
-            return Ok(handle(target));
+            return Ok(handle(target, false));
         }
         if let Some(log) = &self.shared.log {
             log.raise_target(run, target)?;
@@ -208,7 +268,7 @@ impl Engine {
         };
         drop(registry);
         self.send(Command::Submit(Box::new(job)))?;
-        Ok(handle(start.iterations))
+        Ok(handle(start.iterations, true))
     }
 
     fn send(&self, command: Command) -> Result<(), Error> {
@@ -255,36 +315,21 @@ impl Engine {
         self.shared.in_flight()
     }
 
-    /// Stops the computation in every process once the rounds under way are committed,
-    /// and waits for this process's workers. Jobs still in flight end with
-    /// [`JobEvent::Failed`]; the log holds what they committed, and the next start
-    /// resumes them.
-    pub fn shutdown(mut self) -> Result<(), Error> {
-        self.send(Command::Shutdown)?;
-        self.join()
-    }
-
-    fn join(&mut self) -> Result<(), Error> {
-        if let Some(guards) = self.guards.take() {
-            for result in guards.join() {
-                result.map_err(Error::Engine)?;
-            }
-        }
-        let mut registry = self
+    /// Whether a job for `run` is in flight (a request for it joins, not starts).
+    pub fn is_in_flight(&self, run: RunKey) -> bool {
+        let registry = self
             .shared
             .registry
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        for (_, state) in registry.jobs.drain() {
-            for s in state.subscribers {
-                let _ = s.events.send(JobEvent::Failed(format!(
-                    "the engine stopped at iteration {} of run {}; it resumes from the log on the next start",
-                    state.committed, state.run
-                )));
-            }
-        }
-        registry.by_run.clear();
-        Ok(())
+        registry.by_run.contains_key(&run)
+    }
+
+    /// Iterations committed by all jobs since the engine started.
+    pub fn iterations_committed(&self) -> u64 {
+        self.shared
+            .committed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -464,6 +509,10 @@ impl Shared {
             return;
         };
         let done = block.checkpoint.iterations;
+        self.committed.fetch_add(
+            done - block.first_iteration,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         state.committed = done;
         state.subscribers.retain(|s| {
             if s.records {

@@ -127,6 +127,9 @@ pub struct JobHandle {
     /// Iterations the log already held when the request joined the job: their records
     /// come from the log, not as [`JobEvent::Records`].
     pub joined_at: u64,
+    /// Whether this request started the job (rather than joining one in flight, or
+    /// finding the run already logged).
+    pub started: bool,
     pub(crate) backlog: Arc<Backlog>,
     pub(crate) driver: Thread,
 }

@@ -1,5 +1,199 @@
-//! The web service: an axum server for `/propagate/<n>`, its page and assets, the hot
-//! cache (Redis, or in-process) and progress events.
+//! The web service: `/propagate/<n>` in a browser, the run API, progress events, and the
+//! hot cache, in front of the dataflow engine and the log.
 //!
-//! Nothing is here yet: the service arrives with its own issue, on top of the
-//! pipeline (`nano-pipeline`) and the store (`nano-store`).
+//! - [`app`] builds the router (for `main` and for tests); [`serve`] runs it on a
+//!   listener until a shutdown signal.
+//! - [`AppState`] holds handles, not data: the engine, the log, the cache, the limits
+//!   and the metrics.
+//! - [`routes`]: one file per concern. [`cache`]: Redis or in-process. [`series`]:
+//!   bodies read from the log. [`error::ApiError`]: every failure as a status and a
+//!   JSON body. [`params`]: parameters parsed so that refusals name the field.
+//!
+//! Where a run comes from, cheapest first: the cache, then the log (a logged run with at
+//! least `n` iterations serves its prefix), then the cluster (one job per run however
+//! many ask). The page never waits on the computation inside a request: it follows
+//! progress by server-sent events and fetches the plot when the run is complete.
+//!
+//! ```no_run
+//! # async fn demo(state: nano_web::AppState) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! nano_web::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+pub mod cache;
+pub mod error;
+pub mod metrics;
+pub mod params;
+pub mod routes;
+pub mod series;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use nano_pipeline::engine::EngineHandle;
+use nano_store::Log;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use cache::Cache;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// The service's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest `n` a request may ask for.
+    pub max_steps: u64,
+    /// Jobs in flight beyond which a request for a new run gets 503.
+    pub max_jobs: usize,
+    /// Runs up to this many iterations are cached whole; longer ones are streamed.
+    pub cache_max_iterations: u64,
+    /// Points per agent the page asks for.
+    pub page_points: usize,
+    /// How long a request may take (server-sent events are exempt).
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_steps: 10_000_000,
+            max_jobs: 64,
+            cache_max_iterations: 200_000,
+            page_points: 5_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Iterations committed per second between two scrapes of `/metrics`.
+#[derive(Default)]
+pub struct Rate {
+    last: Option<(Instant, u64)>,
+}
+
+impl Rate {
+    /// The rate since the previous sample (0 on the first).
+    pub fn sample(&mut self, committed: u64) -> f64 {
+        let now = Instant::now();
+        let rate = match self.last {
+            Some((then, before)) => {
+                let seconds = now.duration_since(then).as_secs_f64();
+                if seconds > 0.0 {
+                    committed.saturating_sub(before) as f64 / seconds
+                } else {
+                    0.0
+                }
+            }
+            None => 0.0,
+        };
+        self.last = Some((now, committed));
+        rate
+    }
+}
+
+/// Shared by every handler: handles to the engine, the log and the cache.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: EngineHandle,
+    pub log: Log,
+    pub cache: Cache,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+    pub rate: Arc<Mutex<Rate>>,
+}
+
+impl AppState {
+    /// State over a running engine and its log.
+    pub fn new(engine: EngineHandle, log: Log, cache: Cache, limits: Limits) -> Self {
+        AppState {
+            engine,
+            log,
+            cache,
+            limits,
+            metrics: Arc::default(),
+            rate: Arc::default(),
+        }
+    }
+}
+
+/// The Content-Security-Policy: scripts only from this origin (no inline script);
+/// Plotly sets inline styles, hence `style-src 'unsafe-inline'`.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The router, with its limits and headers as layers.
+pub fn app(state: AppState) -> Router {
+    let timed = Router::new()
+        .route("/", get(routes::page::index))
+        .route("/go", get(routes::page::go))
+        .route("/propagate/{n}", get(routes::page::run_page))
+        .route("/assets/{name}", get(routes::page::asset))
+        .route("/api/propagate/{n}", get(routes::api::run))
+        .route("/api/runs", get(routes::api::runs))
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/readyz", get(routes::ops::readyz))
+        .route("/metrics", get(routes::ops::metrics))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.limits.request_timeout,
+        ));
+    Router::new()
+        // Server-sent events last as long as the run: no request timeout.
+        .route("/api/propagate/{n}/events", get(routes::events::events))
+        .merge(timed)
+        .fallback(|request: Request| async move {
+            ApiError::NotFound(request.uri().path().chars().take(60).collect())
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .with_state(state)
+}
+
+/// Counts every request by its route (the pattern, not the path) and status.
+async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let response = next.run(request).await;
+    state.metrics.request(&route, response.status().as_u16());
+    response
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then lets open requests
+/// finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

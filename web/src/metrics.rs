@@ -1,0 +1,113 @@
+//! Counters for `/metrics`, in Prometheus' text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// The service's counters. Requests are counted per route and status, once each.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+    pub jobs_started: AtomicU64,
+    pub log_served: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one request to `route` answered with `status`.
+    pub fn request(&self, route: &str, status: u16) {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *requests.entry((route.to_owned(), status)).or_default() += 1;
+    }
+
+    /// Adds one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text of `/metrics`, with the gauges the caller reads at the time.
+    pub fn render(
+        &self,
+        jobs_running: usize,
+        log_bytes: u64,
+        iterations_per_second: f64,
+    ) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP nano_requests_total HTTP requests by route and status."
+        );
+        let _ = writeln!(out, "# TYPE nano_requests_total counter");
+        for ((route, status), count) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "nano_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+            );
+        }
+        let counters = [
+            (
+                "nano_cache_hits_total",
+                "Runs served from the cache.",
+                &self.cache_hits,
+            ),
+            (
+                "nano_cache_misses_total",
+                "Cache lookups that found nothing.",
+                &self.cache_misses,
+            ),
+            (
+                "nano_jobs_started_total",
+                "Jobs started on the cluster.",
+                &self.jobs_started,
+            ),
+            (
+                "nano_log_served_total",
+                "Runs served from the log without computing.",
+                &self.log_served,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        let gauges = [
+            ("nano_jobs_running", "Jobs in flight.", jobs_running as f64),
+            (
+                "nano_log_bytes",
+                "Bytes the log takes on disk.",
+                log_bytes as f64,
+            ),
+            (
+                "nano_iterations_per_second",
+                "Iterations committed per second, over the last scrape interval.",
+                iterations_per_second,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
+        out
+    }
+
+    /// How many requests `route` got with `status` so far.
+    pub fn requests(&self, route: &str, status: u16) -> u64 {
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        requests
+            .get(&(route.to_owned(), status))
+            .copied()
+            .unwrap_or(0)
+    }
+}

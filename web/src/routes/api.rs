@@ -1,0 +1,129 @@
+//! `/api/propagate/{n}` and `/api/runs`: where a run comes from, cheapest first.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use nano_pipeline::{Format, RunKey};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::{cache, params, series, AppState};
+
+fn content_type(format: Format) -> HeaderValue {
+    HeaderValue::from_static(match format {
+        Format::Json => "application/json",
+        Format::Csv => "text/csv; charset=utf-8",
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, nano_pipeline::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+/// `GET /api/propagate/{n}?seed=S[&format=csv][&points=K]`: 200 with the run when it is
+/// ready (cache, then log); otherwise starts it (or joins it) and answers 202 with how
+/// far it got.
+pub async fn run(
+    State(state): State<AppState>,
+    Path(n): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref());
+    let request = params::run_request(&n, &query, state.limits.max_steps)?;
+    let format = params::format(&query)?;
+    let points = params::points(&query)?;
+    let (n, seed) = (request.n, request.seed);
+
+    let whole_json = format == Format::Json && points.is_none();
+    let key = cache::key(seed, n);
+    if whole_json {
+        if let Some(value) = state.cache.get(&key).await {
+            if let Some(document) = cache::decompress(&value) {
+                Metrics::bump(&state.metrics.cache_hits);
+                return Ok(
+                    ([(header::CONTENT_TYPE, content_type(format))], document).into_response()
+                );
+            }
+        }
+        Metrics::bump(&state.metrics.cache_misses);
+    }
+
+    let run = RunKey::nano(seed);
+    let log = state.log.clone();
+    let logged = blocking(move || Ok(log.entry(run)?.map_or(0, |e| e.iterations))).await?;
+    if logged >= n {
+        Metrics::bump(&state.metrics.log_served);
+        let log = state.log.clone();
+        if let Some(points) = points {
+            let body = blocking(move || series::decimated(&log, seed, n, points)).await?;
+            return Ok(([(header::CONTENT_TYPE, content_type(Format::Json))], body).into_response());
+        }
+        if whole_json && n <= state.limits.cache_max_iterations {
+            let document = blocking(move || series::document(&log, seed, n, Format::Json)).await?;
+            state
+                .cache
+                .put(key, Arc::new(cache::compress(&document)))
+                .await;
+            return Ok(([(header::CONTENT_TYPE, content_type(format))], document).into_response());
+        }
+        let body: Body = series::stream(log, seed, n, format);
+        return Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response());
+    }
+
+    let job = start(&state, run, n)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "running", "n": n, "seed": seed, "iterations_done": job.joined_at.min(n)})),
+    )
+        .into_response())
+}
+
+/// Starts (or joins) the job for the first `n` iterations of `run`, within the bound
+/// on jobs in flight.
+pub fn start(
+    state: &AppState,
+    run: RunKey,
+    n: u64,
+) -> Result<nano_pipeline::job::JobHandle, ApiError> {
+    let in_flight = state.engine.in_flight();
+    if in_flight >= state.limits.max_jobs && !state.engine.is_in_flight(run) {
+        return Err(ApiError::Busy { in_flight });
+    }
+    let job = state.engine.submit(run, n, false)?;
+    if job.started {
+        Metrics::bump(&state.metrics.jobs_started);
+    }
+    Ok(job)
+}
+
+/// `GET /api/runs`: the catalog.
+pub async fn runs(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let log = state.log.clone();
+    let catalog = blocking(move || Ok(log.catalog()?)).await?;
+    let entries: Vec<_> = catalog
+        .iter()
+        .map(|e| {
+            json!({
+                "model": e.run.model.name(),
+                "seed": e.run.seed,
+                "iterations": e.iterations,
+                "target": e.target,
+                "records": e.records,
+                "complete": e.complete(),
+                "created": nano_store::catalog::utc(e.created_ms),
+                "updated": nano_store::catalog::utc(e.updated_ms),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "runs": entries })))
+}

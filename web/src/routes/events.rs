@@ -1,0 +1,65 @@
+//! `/api/propagate/{n}/events`: server-sent progress of a run, ending with `complete`
+//! or `error`.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use nano_pipeline::job::JobEvent;
+use nano_pipeline::RunKey;
+use serde_json::json;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+
+use crate::error::ApiError;
+use crate::routes::api::start;
+use crate::{params, AppState};
+
+fn event(name: &str, data: serde_json::Value) -> Event {
+    Event::default().event(name).data(data.to_string())
+}
+
+/// Starts (or joins) the run and streams its progress.
+pub async fn events(
+    State(state): State<AppState>,
+    Path(n): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let query = params::query(raw.as_deref());
+    let request = params::run_request(&n, &query, state.limits.max_steps)?;
+    let n = request.n;
+    let job = start(&state, RunKey::nano(request.seed), n)?;
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    // The job's events arrive on a blocking channel: one blocking task per stream.
+    tokio::task::spawn_blocking(move || {
+        let first = event(
+            "progress",
+            json!({"iterations_done": job.joined_at.min(n), "n": n}),
+        );
+        if sender.blocking_send(first).is_err() {
+            return;
+        }
+        while let Some(e) = job.next() {
+            let (sse, last) = match e {
+                JobEvent::Progress { iterations, .. } => (
+                    event("progress", json!({"iterations_done": iterations, "n": n})),
+                    false,
+                ),
+                JobEvent::Complete { .. } => (
+                    event("complete", json!({"iterations_done": n, "n": n})),
+                    true,
+                ),
+                JobEvent::Failed(reason) => (event("error", json!({"reason": reason})), true),
+                JobEvent::Records(_) => continue,
+            };
+            if sender.blocking_send(sse).is_err() || last {
+                return;
+            }
+        }
+        let _ = sender.blocking_send(event(
+            "error",
+            json!({"reason": "the service stopped before the run completed"}),
+        ));
+    });
+    Ok(Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default()))
+}
