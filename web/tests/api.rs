@@ -1,0 +1,276 @@
+//! The service's handlers, without sockets (tower's `oneshot`) and once over real TCP.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use nano_pipeline::engine::{Engine, EngineConfig};
+use nano_store::{Log, LogOptions};
+use nano_web::{app, AppState, Cache, Limits};
+use tower::ServiceExt;
+
+struct Service {
+    state: AppState,
+    _engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+fn service() -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogOptions::default()).unwrap();
+    let engine = Engine::start(EngineConfig {
+        workers: 2,
+        network: None,
+        block: 500,
+        log: Some(log.clone()),
+    })
+    .unwrap();
+    let state = AppState::new(
+        engine.handle(),
+        log,
+        Cache::memory(64 << 20, Duration::from_secs(60)),
+        Limits::default(),
+    );
+    Service {
+        state,
+        _engine: engine,
+        _dir: dir,
+    }
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    (
+        parts.status,
+        parts.headers,
+        to_bytes(body, usize::MAX).await.unwrap().to_vec(),
+    )
+}
+
+/// GETs `uri` until it answers 200 (202 meanwhile); returns the body.
+async fn until_ready(app: &Router, uri: &str) -> Vec<u8> {
+    for _ in 0..2000 {
+        let (status, _, body) = get(app, uri).await;
+        match status {
+            StatusCode::OK => return body,
+            StatusCode::ACCEPTED => tokio::time::sleep(Duration::from_millis(10)).await,
+            other => panic!("{uri}: {other} {}", String::from_utf8_lossy(&body)),
+        }
+    }
+    panic!("{uri} was not ready within 20 s");
+}
+
+fn golden(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/golden")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache_hit() {
+    let s = service();
+    let app = app(s.state.clone());
+    let (status, _, body) = get(&app, "/api/propagate/2000?seed=42").await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let running: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(running["status"], "running");
+    assert_eq!(running["n"], 2000);
+    let body = until_ready(&app, "/api/propagate/2000?seed=42").await;
+    assert!(
+        body == golden("nano-n2000-seed42.json"),
+        "not the golden file"
+    );
+    let hits = s.state.metrics.cache_hits.load(Ordering::Relaxed);
+    let (status, headers, again) = get(&app, "/api/propagate/2000?seed=42").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(again == body);
+    assert_eq!(s.state.metrics.cache_hits.load(Ordering::Relaxed), hits + 1);
+    assert_eq!(s.state.metrics.jobs_started.load(Ordering::Relaxed), 1);
+
+    // A shorter run of the same seed is a prefix of the logged one: no new job.
+    let body = until_ready(&app, "/api/propagate/200?seed=42&format=csv").await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.starts_with("t0,t1,agent,x,y,vx,vy,nextTimeStep,iteration\n0.0,0.01,Planet,"));
+    assert_eq!(s.state.metrics.jobs_started.load(Ordering::Relaxed), 1);
+
+    let series: serde_json::Value =
+        serde_json::from_slice(&until_ready(&app, "/api/propagate/2000?seed=42&points=100").await)
+            .unwrap();
+    for agent in ["Planet", "Satellite"] {
+        let x = series["agents"][agent]["x"].as_array().unwrap();
+        assert!(
+            x.len() >= 50 && x.len() <= 101,
+            "{agent}: {} points",
+            x.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_a_4xx_that_names_the_field_and_the_service_stays_healthy() {
+    let s = service();
+    let app = app(s.state.clone());
+    let long = "9".repeat(10_000);
+    let cases = [
+        ("/propagate/0".to_owned(), "n"),
+        ("/propagate/-1".to_owned(), "n"),
+        ("/propagate/abc".to_owned(), "n"),
+        ("/propagate/99999999999".to_owned(), "n"),
+        ("/propagate/5?seed=-1".to_owned(), "seed"),
+        ("/propagate/5?seed=x".to_owned(), "seed"),
+        (format!("/propagate/{long}"), "n"),
+        ("/api/propagate/0".to_owned(), "n"),
+        ("/api/propagate/5?seed=x".to_owned(), "seed"),
+        ("/api/propagate/5?points=1".to_owned(), "points"),
+        ("/api/propagate/5?format=xml".to_owned(), "format"),
+        ("/api/propagate/abc/events".to_owned(), "n"),
+        ("/go?n=abc".to_owned(), "n"),
+    ];
+    for (uri, field) in &cases {
+        let (status, headers, body) = get(&app, uri).await;
+        assert!(status.is_client_error(), "{uri}: {status}");
+        assert_eq!(headers["content-type"], "application/json", "{uri}");
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error["error"]["field"], *field, "{uri}: {error}");
+        assert!(
+            error["error"]["rule"]
+                .as_str()
+                .unwrap()
+                .starts_with("must be"),
+            "{uri}: {error}"
+        );
+        assert!(body.len() < 1000, "{uri}: the error echoes too much");
+    }
+    let (status, _, body) = get(&app, "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
+    let (status, _, _) = get(&app, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s.state.metrics.jobs_started.load(Ordering::Relaxed),
+        0,
+        "bad input started nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_concurrent_requests_for_a_new_run_start_one_job_and_get_identical_bodies() {
+    let s = service();
+    let app = app(s.state.clone());
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { until_ready(&app, "/api/propagate/30000?seed=7").await })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for client in clients {
+        bodies.push(client.await.unwrap());
+    }
+    assert!(bodies.iter().all(|b| *b == bodies[0]), "the bodies differ");
+    let doc: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
+    assert_eq!(doc["n"], 30000);
+    assert_eq!(s.state.metrics.jobs_started.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_events_stream_until_complete() {
+    let s = service();
+    let app = app(s.state.clone());
+    let (status, headers, body) = get(&app, "/api/propagate/5000/events?seed=3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/event-stream");
+    let text = String::from_utf8(body).unwrap();
+    let progress = text.matches("event: progress").count();
+    assert!(
+        progress >= 10,
+        "{progress} progress events for 10 blocks:\n{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("data: {\"iterations_done\":5000,\"n\":5000}"),
+        "{text}"
+    );
+    assert!(text.contains("event: complete"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_answers_at_once_with_no_inline_script_and_strict_headers() {
+    let s = service();
+    let app = app(s.state.clone());
+    let (status, headers, body) = get(&app, "/propagate/100000000?seed=1").await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "over the default limit of 10,000,000"
+    );
+    let _ = (headers, body);
+    let (status, headers, body) = get(&app, "/propagate/2000?seed=42").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s.state.metrics.jobs_started.load(Ordering::Relaxed),
+        0,
+        "the page itself starts nothing"
+    );
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("<progress id=\"progress\"") && html.contains("id=\"plot\""));
+    assert!(html.contains("data-n=\"2000\" data-seed=\"42\""));
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=").count(),
+        "inline script"
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let (status, headers, body) = get(&app, "/assets/plotly-basic.min.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(body.len() > 1_000_000, "the vendored Plotly is embedded");
+    let (status, _, _) = get(&app, "/assets/../../etc/passwd").await;
+    assert!(status.is_client_error());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_answers_over_real_tcp() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = service();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(nano_web::serve(listener, s.state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"status\":\"ready\""), "{response}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
