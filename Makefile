@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN   := target/release/sedaro-nano
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint fmt bench clean
+.PHONY: help build run deps test lint fmt bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -15,7 +15,10 @@ build: ## build the release binary (target/release/sedaro-nano)
 run: build ## build, then serve on http://127.0.0.1:8080 (log in ./data, in-process cache)
 	$(BIN) serve
 
-test: lint ## lint, then run every test of the workspace
+deps: ## install what the tests need and this machine lacks (redis-server, chromium, node packages)
+	bash .ci/deps
+
+test: deps lint ## lint, then run every test of the workspace (real Redis, Chromium, processes)
 	$(CARGO) test --workspace --release --locked
 
 lint: ## clippy with warnings as errors, and rustfmt's check

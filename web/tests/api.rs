@@ -1,85 +1,17 @@
 //! The service's handlers, without sockets (tower's `oneshot`) and once over real TCP.
 
-use std::path::Path;
+mod support;
+
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use nano_pipeline::engine::{Engine, EngineConfig};
-use nano_store::{Log, LogOptions};
-use nano_web::{app, AppState, Cache, Limits};
-use tower::ServiceExt;
-
-struct Service {
-    state: AppState,
-    _engine: Engine,
-    _dir: tempfile::TempDir,
-}
-
-fn service() -> Service {
-    let dir = tempfile::tempdir().unwrap();
-    let log = Log::open(dir.path(), LogOptions::default()).unwrap();
-    let engine = Engine::start(EngineConfig {
-        workers: 2,
-        network: None,
-        block: 500,
-        log: Some(log.clone()),
-    })
-    .unwrap();
-    let state = AppState::new(
-        engine.handle(),
-        log,
-        Cache::memory(64 << 20, Duration::from_secs(60)),
-        Limits::default(),
-    );
-    Service {
-        state,
-        _engine: engine,
-        _dir: dir,
-    }
-}
-
-async fn get(app: &Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    (
-        parts.status,
-        parts.headers,
-        to_bytes(body, usize::MAX).await.unwrap().to_vec(),
-    )
-}
-
-/// GETs `uri` until it answers 200 (202 meanwhile); returns the body.
-async fn until_ready(app: &Router, uri: &str) -> Vec<u8> {
-    for _ in 0..2000 {
-        let (status, _, body) = get(app, uri).await;
-        match status {
-            StatusCode::OK => return body,
-            StatusCode::ACCEPTED => tokio::time::sleep(Duration::from_millis(10)).await,
-            other => panic!("{uri}: {other} {}", String::from_utf8_lossy(&body)),
-        }
-    }
-    panic!("{uri} was not ready within 20 s");
-}
-
-fn golden(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../testdata/golden")
-            .join(name),
-    )
-    .unwrap()
-}
+use axum::http::StatusCode;
+use nano_web::{app, Cache};
+use support::{get, golden, service, until_ready};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache_hit() {
-    let s = service();
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());
     let (status, _, body) = get(&app, "/api/propagate/2000?seed=42").await;
     assert_eq!(
@@ -125,7 +57,7 @@ async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_a_4xx_that_names_the_field_and_the_service_stays_healthy() {
-    let s = service();
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());
     let long = "9".repeat(10_000);
     let cases = [
@@ -172,7 +104,7 @@ async fn bad_input_is_a_4xx_that_names_the_field_and_the_service_stays_healthy()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_concurrent_requests_for_a_new_run_start_one_job_and_get_identical_bodies() {
-    let s = service();
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());
     let clients: Vec<_> = (0..100)
         .map(|_| {
@@ -192,7 +124,7 @@ async fn a_hundred_concurrent_requests_for_a_new_run_start_one_job_and_get_ident
 
 #[tokio::test(flavor = "multi_thread")]
 async fn progress_events_stream_until_complete() {
-    let s = service();
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());
     let (status, headers, body) = get(&app, "/api/propagate/5000/events?seed=3").await;
     assert_eq!(status, StatusCode::OK);
@@ -213,7 +145,7 @@ async fn progress_events_stream_until_complete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_answers_at_once_with_no_inline_script_and_strict_headers() {
-    let s = service();
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());
     let (status, headers, body) = get(&app, "/propagate/100000000?seed=1").await;
     assert_eq!(
@@ -255,7 +187,7 @@ async fn the_page_answers_at_once_with_no_inline_script_and_strict_headers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_answers_over_real_tcp() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = service();
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,105 @@
+//! The run page in real headless Chromium (Debian's, driven by playwright-core): the
+//! progress element, then a plot with both named trajectories, no console errors, and
+//! nothing fetched from beyond 127.0.0.1.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use support::{bin, golden_runs, Proc};
+
+/// Starts `serve` on a free port; returns the process and its address.
+fn serve(data: &Path) -> (Proc, String) {
+    let mut child = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().expect("serve says where it listens").unwrap();
+    let address = line
+        .split("serving on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in: {line}"))
+        .to_owned();
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || lines.for_each(drop));
+    (Proc(child), address)
+}
+
+#[test]
+fn the_run_page_shows_progress_then_plots_both_trajectories() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, address) = serve(&dir.path().join("data"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let screenshot = root.join("target/propagate-2000.png");
+    let out = Command::new("node")
+        .current_dir(root.join("web/e2e"))
+        .args([
+            "page.mjs",
+            &format!("http://{address}/propagate/2000?seed=42"),
+            screenshot.to_str().unwrap(),
+        ])
+        .output()
+        .expect("node runs (.ci/run installs the browser test's packages)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser script failed: {stderr}");
+    let seen: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+
+    assert_eq!(seen["sawProgress"], true, "{seen}");
+    assert_eq!(seen["state"], "plotted", "{seen}");
+    assert_eq!(
+        seen["errors"],
+        serde_json::json!([]),
+        "console errors: {seen}"
+    );
+    assert_eq!(
+        seen["external"],
+        serde_json::json!([]),
+        "requests beyond 127.0.0.1: {seen}"
+    );
+    assert_eq!(seen["progress"], 2000, "{seen}");
+
+    // With 5,000 points per agent asked for, a run of 2,000 iterations is drawn whole:
+    // as many points per trace as the agent has records in the golden run.
+    let golden = golden_runs()
+        .into_iter()
+        .find(|g| (g.n, g.seed) == (2000, 42))
+        .unwrap()
+        .document();
+    let count = |agent: &str| {
+        support::records(&golden)
+            .iter()
+            .filter(|r| r[2] == agent)
+            .count()
+    };
+    let traces = seen["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 2, "{seen}");
+    for (trace, agent) in traces.iter().zip(["Planet", "Satellite"]) {
+        assert_eq!(trace["name"], agent);
+        assert_eq!(trace["points"], count(agent), "{agent}");
+    }
+    assert_eq!(
+        seen["legend"],
+        serde_json::json!(["Planet", "Satellite"]),
+        "{seen}"
+    );
+    assert!(
+        std::fs::metadata(&screenshot).unwrap().len() > 10_000,
+        "no screenshot"
+    );
+}
