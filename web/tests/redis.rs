@@ -96,7 +96,7 @@ async fn a_password_protected_redis_is_used_with_the_password_from_the_url() {
         )
         .unwrap(),
     );
-    let (_, _, ready) = get(&app(wrong.state.clone()), "/readyz").await;
+    let (_, _, ready) = get(&nano_web::app(wrong.state.clone()), "/readyz").await;
     let ready: serde_json::Value = serde_json::from_slice(&ready).unwrap();
     assert_eq!(ready["cache"]["status"], "degraded", "{ready}");
 }
