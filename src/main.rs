@@ -39,9 +39,75 @@ enum Command {
     Worker(WorkerArgs),
     /// Serve the web pages and the API (process 0 of the cluster).
     Serve(ServeArgs),
+    /// Run as a pod of the Kubernetes StatefulSet: the process index from the pod's
+    /// ordinal, the hostfile from the replica count; ordinal 0 serves, the others work.
+    Pod(PodArgs),
+    /// Run the cluster's topology as local processes on 127.0.0.1, supervised: when any
+    /// process dies, all restart (runs resume from the log). Ctrl-C stops everything.
+    LocalCluster(LocalClusterArgs),
 }
 
 #[derive(Debug, Args)]
+struct PodArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+
+    /// Replicas of the StatefulSet (the cluster's processes).
+    #[arg(long, value_name = "N", env = "NANO_REPLICAS")]
+    replicas: String,
+
+    /// The headless Service through which the pods reach each other.
+    #[arg(long, value_name = "NAME", env = "NANO_PEER_SERVICE")]
+    peer_service: String,
+
+    /// The port the pods' timely mesh uses.
+    #[arg(
+        long,
+        value_name = "PORT",
+        env = "NANO_PEER_PORT",
+        default_value_t = 7000
+    )]
+    peer_port: u16,
+
+    /// This pod's name (the downward API's metadata.name); else HOSTNAME.
+    #[arg(long, value_name = "NAME", env = "POD_NAME")]
+    pod_name: Option<String>,
+
+    /// Where the rendered hostfile is written.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NANO_HOSTFILE_OUT",
+        default_value = "/tmp/sedaro-nano.hosts"
+    )]
+    hostfile_out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct LocalClusterArgs {
+    /// Processes in the cluster (process 0 serves HTTP).
+    #[arg(long, value_name = "N", env = "WORKERS", default_value_t = 3, value_parser = parse_workers)]
+    processes: usize,
+
+    /// Worker threads per process.
+    #[arg(long, value_name = "W", default_value_t = 1, value_parser = parse_workers)]
+    workers: usize,
+
+    /// Address process 0 serves HTTP on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: String,
+
+    /// The log's directory.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    data: PathBuf,
+
+    /// Redis to use; without it, a private redis-server when one is installed,
+    /// otherwise the in-process cache.
+    #[arg(long, value_name = "URL", env = "REDIS_URL")]
+    redis: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
 struct ServeArgs {
     /// Address to listen on.
     #[arg(
@@ -95,7 +161,7 @@ struct ServeArgs {
 }
 
 /// How this process takes part in the dataflow.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct ClusterArgs {
     /// Worker threads in this process (default: one per core).
     #[arg(long, value_name = "W", value_parser = parse_workers)]
@@ -433,6 +499,146 @@ async fn shutdown_signal() {
     }
 }
 
+fn pod(args: &PodArgs) -> anyhow::Result<()> {
+    let hostname = std::env::var("HOSTNAME").ok();
+    let pod = nano_cluster::pod::Pod::identify(
+        args.pod_name.as_deref(),
+        hostname.as_deref(),
+        &args.replicas,
+    )?;
+    std::fs::write(
+        &args.hostfile_out,
+        pod.hostfile(&args.peer_service, args.peer_port),
+    )
+    .with_context(|| {
+        format!(
+            "cannot write the hostfile to {}",
+            args.hostfile_out.display()
+        )
+    })?;
+    let cluster = ClusterArgs {
+        hostfile: Some(args.hostfile_out.clone()),
+        process: pod.ordinal,
+        ..args.serve.cluster.clone()
+    };
+    eprintln!(
+        "sedaro-nano pod: {}-{} is process {} of {}",
+        pod.statefulset, pod.ordinal, pod.ordinal, pod.replicas
+    );
+    if pod.ordinal == 0 {
+        serve(&ServeArgs {
+            cluster,
+            ..args.serve.clone()
+        })
+    } else {
+        worker(&WorkerArgs {
+            cluster,
+            block: args.serve.block,
+        })
+    }
+}
+
+fn local_cluster(args: &LocalClusterArgs) -> anyhow::Result<()> {
+    use std::process::{Command as Process, Stdio};
+    let run_dir = std::env::temp_dir().join(format!("sedaro-nano-local-{}", std::process::id()));
+    std::fs::create_dir_all(&run_dir)?;
+    let free_port = || -> anyhow::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    };
+    let mut hosts = String::new();
+    for _ in 0..args.processes {
+        hosts.push_str(&format!("127.0.0.1:{}\n", free_port()?));
+    }
+    let hostfile = run_dir.join("hosts");
+    std::fs::write(&hostfile, hosts)?;
+    // A private Redis when none is given and redis-server is installed.
+    let mut redis_child = None;
+    let redis = match &args.redis {
+        Some(url) => Some(url.clone()),
+        None => {
+            let port = free_port()?;
+            match Process::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .spawn()
+            {
+                Ok(child) => {
+                    redis_child = Some(child);
+                    Some(format!("redis://127.0.0.1:{port}/"))
+                }
+                Err(_) => None,
+            }
+        }
+    };
+    eprintln!(
+        "sedaro-nano local-cluster: {} processes of {} workers, hostfile {}, {}; http://{}/",
+        args.processes,
+        args.workers,
+        hostfile.display(),
+        redis
+            .as_deref()
+            .map_or("in-process cache".to_owned(), |u| format!("Redis at {u}")),
+        args.listen
+    );
+    let exe = std::env::current_exe()?;
+    let (data, listen, workers) = (
+        args.data.clone(),
+        args.listen.clone(),
+        args.workers.to_string(),
+    );
+    let supervisor = nano_cluster::supervisor::Supervisor::new(args.processes, move |i| {
+        let mut command = Process::new(&exe);
+        if i == 0 {
+            command
+                .args(["serve", "--listen", &listen, "--data"])
+                .arg(&data);
+            if let Some(url) = &redis {
+                command.args(["--redis", url]);
+            }
+        } else {
+            command.arg("worker");
+        }
+        command.args(["--hostfile"]).arg(&hostfile).args([
+            "--process",
+            &i.to_string(),
+            "--workers",
+            &workers,
+            "--peer-timeout",
+            "30",
+        ]);
+        command
+    });
+    let stop = std::sync::Arc::clone(&supervisor.stop);
+    std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            runtime.block_on(shutdown_signal());
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let restarts = supervisor.run()?;
+    if let Some(mut child) = redis_child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&run_dir);
+    eprintln!("sedaro-nano local-cluster: stopped after {restarts} restarts");
+    Ok(())
+}
+
 fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let run = &args.run;
     let log = open_log(&args.data.data, Sync::Never)?;
@@ -513,6 +719,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(args),
         Command::Worker(args) => worker(args).map(|()| true),
         Command::Serve(args) => serve(args).map(|()| true),
+        Command::Pod(args) => pod(args).map(|()| true),
+        Command::LocalCluster(args) => local_cluster(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -7,6 +7,12 @@
 //!   in, within a deadline, and names the peers it could not reach.
 //! - [`failstop`]: a process that loses a peer exits at once, naming it (timely
 //!   cannot continue without a process; the cluster restarts and resumes from the log).
+//! - [`pod`]: a Kubernetes pod's process index from its StatefulSet ordinal, and its
+//!   hostfile from the replica count.
+//! - [`supervisor`]: the local cluster's supervisor: restarts every process when one
+//!   dies.
+//!
+//! Beside the crate: `Dockerfile` (the image) and `k8s/` (the manifests, kustomize).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -19,3 +25,5 @@
 pub mod failstop;
 pub mod hostfile;
 pub mod mesh;
+pub mod pod;
+pub mod supervisor;

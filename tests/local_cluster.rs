@@ -1,0 +1,249 @@
+//! The local form of the cluster (`make cluster-local`): three processes and a private
+//! Redis, supervised; a worker killed mid-run makes the supervisor restart the cluster,
+//! and the run completes equal to the reference.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::{bin, run, Proc};
+
+/// A tiny HTTP/1.1 GET over loopback: the status and the body.
+fn http_get(address: &str, path: &str) -> Option<(u16, Vec<u8>)> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let mut body = response[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Some((status, body))
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
+}
+
+fn until_ok(address: &str, path: &str) -> Vec<u8> {
+    let started = Instant::now();
+    loop {
+        if let Some((200, body)) = http_get(address, path) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{path} not ready within two minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _redis = Proc(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &redis_port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (.ci/run installs it)"),
+    );
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{http_port}");
+    let data = dir.path().join("data");
+    let mut supervisor = bin()
+        .args([
+            "local-cluster",
+            "--processes",
+            "3",
+            "--listen",
+            &address,
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args(["--redis", &format!("redis://127.0.0.1:{redis_port}/")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Follow the supervisor's report of process ids.
+    let (pids_tx, pids) = mpsc::channel();
+    let stderr = supervisor.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("sedaro-nano local-cluster: started process ") {
+                let (process, pid) = rest.split_once(" (pid ").unwrap();
+                let _ = pids_tx.send((
+                    process.parse::<usize>().unwrap(),
+                    pid.trim_end_matches(')').to_owned(),
+                ));
+            }
+        }
+    });
+    let supervisor = Proc(supervisor);
+    let mut worker2 = None;
+    while worker2.is_none() {
+        let (process, pid) = pids
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the supervisor starts processes");
+        if process == 2 {
+            worker2 = Some(pid);
+        }
+    }
+
+    // A run through the cluster equals the reference.
+    let reference = run(&[
+        "propagate",
+        "--steps",
+        "5000",
+        "--seed",
+        "123",
+        "--engine",
+        "reference",
+    ])
+    .stdout;
+    let body = until_ok(&address, "/api/propagate/5000?seed=123");
+    assert!(
+        body == reference,
+        "the cluster's run differs from the reference"
+    );
+
+    // A long run, and a worker killed while it is under way.
+    let (n, seed) = (2_000_000u64, 321u64);
+    let (status, _) = http_get(&address, &format!("/api/propagate/{n}?seed={seed}")).unwrap();
+    assert_eq!(status, 202);
+    let started = Instant::now();
+    loop {
+        let (_, runs) = http_get(&address, "/api/runs").unwrap();
+        let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
+        let logged = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["seed"] == seed)
+            .map_or(0, |r| r["iterations"].as_u64().unwrap());
+        assert!(
+            logged < n,
+            "the run finished before a worker could be killed"
+        );
+        if logged > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(Command::new("kill")
+        .args(["-9", worker2.as_deref().unwrap()])
+        .status()
+        .unwrap()
+        .success());
+    // The supervisor restarts every process.
+    let mut restarted = Vec::new();
+    while restarted.len() < 3 {
+        let (process, _) = pids
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the supervisor restarts the cluster");
+        restarted.push(process);
+    }
+    // The run resumes from the log and completes; its records equal the reference's.
+    until_ok(
+        &address,
+        &format!("/api/propagate/{n}?seed={seed}&points=10"),
+    );
+    let csv = until_ok(
+        &address,
+        &format!("/api/propagate/{n}?seed={seed}&format=csv"),
+    );
+    let reference = run(&[
+        "propagate",
+        "--steps",
+        &n.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--format",
+        "csv",
+        "--engine",
+        "reference",
+    ])
+    .stdout;
+    assert_eq!(csv.len(), reference.len(), "records lost or duplicated");
+    assert!(
+        csv == reference,
+        "the resumed run differs from the reference"
+    );
+
+    // SIGTERM stops the supervisor and, through it, every process of the cluster.
+    let mut supervisor = supervisor;
+    let pid = supervisor.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let stopping = Instant::now();
+    while supervisor.0.try_wait().unwrap().is_none() {
+        assert!(
+            stopping.elapsed() < Duration::from_secs(20),
+            "the supervisor did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let verify = run(&["verify", "--data", data.to_str().unwrap()]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(verify.status.success(), "{said}");
+    assert!(said.contains("no problems"), "{said}");
+}
