@@ -2,9 +2,13 @@
 
 CARGO ?= cargo
 BIN   := target/release/sedaro-nano
+IMAGE ?= sedaro-nano:dev
+WORKERS ?= 3
+MINIKUBE_CPUS ?= 4
+MINIKUBE_MEMORY ?= 8g
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test lint fmt bench clean
+.PHONY: help build run deps test lint fmt bench clean cluster-local image minikube-up image-load deploy services logs down
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,3 +37,28 @@ bench: ## run the criterion benchmarks (reports in target/criterion)
 
 clean: ## remove build output
 	$(CARGO) clean
+
+cluster-local: build ## the cluster as local processes: WORKERS processes, Redis if installed, supervised
+	$(BIN) local-cluster --processes $(WORKERS)
+
+image: ## build the container image $(IMAGE) (needs a Docker engine)
+	docker build -f cluster/Dockerfile -t $(IMAGE) .
+
+minikube-up: ## start minikube with room for the cluster
+	minikube start --cpus=$(MINIKUBE_CPUS) --memory=$(MINIKUBE_MEMORY)
+
+image-load: ## load $(IMAGE) into minikube
+	minikube image load $(IMAGE)
+
+deploy: ## apply the manifests (namespace sedaro)
+	kubectl apply -k cluster/k8s
+	kubectl -n sedaro rollout status statefulset/nano --timeout=180s
+
+services: ## the URL of the web
+	@echo "http://$$(minikube ip):30080/"
+
+logs: ## follow the logs of every pod of the cluster
+	kubectl -n sedaro logs -f -l app=nano --all-containers --prefix --max-log-requests=10
+
+down: ## delete everything deployed (the namespace, with its volumes)
+	kubectl delete -k cluster/k8s --ignore-not-found

@@ -531,6 +531,10 @@ fn pod(args: &PodArgs) -> anyhow::Result<()> {
             ..args.serve.clone()
         })
     } else {
+        let health = nano_cluster::health::serve(&args.serve.listen).with_context(|| {
+            format!("cannot serve the health endpoint on {}", args.serve.listen)
+        })?;
+        eprintln!("sedaro-nano pod: health endpoint on http://{health}/healthz");
         worker(&WorkerArgs {
             cluster,
             block: args.serve.block,

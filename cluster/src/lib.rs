@@ -9,6 +9,7 @@
 //!   cannot continue without a process; the cluster restarts and resumes from the log).
 //! - [`pod`]: a Kubernetes pod's process index from its StatefulSet ordinal, and its
 //!   hostfile from the replica count.
+//! - [`health`]: a worker pod's `/healthz` responder, for the probes.
 //! - [`supervisor`]: the local cluster's supervisor: restarts every process when one
 //!   dies.
 //!
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod failstop;
+pub mod health;
 pub mod hostfile;
 pub mod mesh;
 pub mod pod;
