@@ -152,6 +152,20 @@ struct ServeArgs {
     #[arg(long, value_name = "B", default_value_t = resume::DEFAULT_BLOCK, value_parser = parse_steps)]
     block: u64,
 
+    /// When set, the endpoints that can start computation need it as a bearer token
+    /// (`Authorization: Bearer <token>`; the page takes it from `#token=` in its URL).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "NANO_API_TOKEN",
+        hide_env_values = true
+    )]
+    api_token: Option<String>,
+
+    /// New runs one client (IP address) may start per minute; past it, 429.
+    #[arg(long, value_name = "N", env = "NANO_RATE_LIMIT", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: u32,
+
     /// When the log is flushed (see `propagate --help`).
     #[arg(long, value_name = "MODE", default_value_t = Sync::Batch)]
     sync: Sync,
@@ -458,7 +472,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         max_jobs: args.max_jobs,
         ..nano_web::Limits::default()
     };
-    let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), limits);
+    let access = nano_web::access::Access::new(args.api_token.clone(), args.rate_limit);
+    let state =
+        nano_web::AppState::new(engine.handle(), log, cache.clone(), limits).with_access(access);
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await

@@ -87,6 +87,9 @@ struct Shared {
     registry: Mutex<Registry>,
     /// Iterations committed by every job since start (for the service's metrics).
     committed: std::sync::atomic::AtomicU64,
+    /// Why the log could not be written, once it could not. sled keeps failing after a
+    /// failed flush (its error is sticky), so the engine takes no new job from then on.
+    log_failure: Mutex<Option<String>>,
     backlog: Arc<Backlog>,
     log: Option<Log>,
     commands: Sender<Command>,
@@ -140,6 +143,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             registry: Mutex::default(),
             committed: Default::default(),
+            log_failure: Mutex::default(),
             backlog: Arc::default(),
             log: config.log.clone(),
             commands,
@@ -214,6 +218,9 @@ impl EngineHandle {
     /// A requester of records must keep reading them: while too many blocks of records
     /// wait for their readers, the engine starts no new rounds, for any job.
     pub fn submit(&self, run: RunKey, target: u64, records: bool) -> Result<JobHandle, Error> {
+        if let Some(reason) = self.log_failure() {
+            return Err(Error::LogFailed(reason));
+        }
         let (events, receiver) = mpsc::channel();
         let handle = |joined_at, started| JobHandle {
             events: receiver,
@@ -313,6 +320,15 @@ impl EngineHandle {
     /// Jobs in flight.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
+    }
+
+    /// Why the log could not be written, if it could not (see [`Error::LogFailed`]).
+    pub fn log_failure(&self) -> Option<String> {
+        self.shared
+            .log_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether a job for `run` is in flight (a request for it joins, not starts).
@@ -485,6 +501,7 @@ impl Committer for Arc<Shared> {
             );
             if let Err(e) = appended {
                 let reason = e.to_string();
+                *self.log_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
                 for b in &blocks {
                     if let Some(state) = registry.finish(b.job) {
                         for s in state.subscribers {

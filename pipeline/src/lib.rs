@@ -44,6 +44,10 @@ pub enum Error {
     /// The log failed or refused (see [`nano_store::Error`]).
     #[error(transparent)]
     Store(#[from] nano_store::Error),
+    /// The log could not be written (a full or failed disk): no job can be committed
+    /// until the service restarts with a writable log.
+    #[error("the log cannot be written ({0}); computation is paused until the service restarts with space")]
+    LogFailed(String),
     /// The timely computation could not start or failed.
     #[error("the dataflow failed: {0}")]
     Engine(String),

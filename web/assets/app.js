@@ -7,6 +7,18 @@ const n = Number(body.dataset.n);
 const seed = body.dataset.seed;
 const points = body.dataset.points;
 const bar = document.getElementById("progress");
+
+// When the service needs an API token, open the page as /propagate/N#token=T: the
+// fragment never reaches the server; the page keeps the token for this tab and sends
+// it as a bearer token (and as access_token to EventSource, which cannot send headers).
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromHash) {
+  sessionStorage.setItem("nano-token", fromHash);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+const token = sessionStorage.getItem("nano-token");
+const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
+const tokenParam = token ? `&access_token=${encodeURIComponent(token)}` : "";
 const status = document.getElementById("status");
 
 function show(done) {
@@ -22,7 +34,7 @@ function fail(reason) {
 
 async function draw() {
   status.textContent = "drawing…";
-  const response = await fetch(`/api/propagate/${n}?seed=${seed}&points=${points}`);
+  const response = await fetch(`/api/propagate/${n}?seed=${seed}&points=${points}`, auth);
   if (!response.ok) {
     fail(`the series could not be fetched (${response.status})`);
     return;
@@ -52,7 +64,7 @@ async function draw() {
   body.dataset.state = "plotted";
 }
 
-const events = new EventSource(`/api/propagate/${n}/events?seed=${seed}`);
+const events = new EventSource(`/api/propagate/${n}/events?seed=${seed}${tokenParam}`);
 events.addEventListener("progress", (e) => show(JSON.parse(e.data).iterations_done));
 events.addEventListener("complete", () => {
   events.close();

@@ -19,6 +19,15 @@ pub enum ApiError {
     /// Too many jobs are in flight to start another.
     #[error("too many runs are being computed ({in_flight}); try again shortly")]
     Busy { in_flight: usize },
+    /// The service cannot compute now (the log cannot be written); the reason says why.
+    #[error("{0}")]
+    Unavailable(String),
+    /// No credentials, or the wrong ones, for an endpoint that needs them.
+    #[error("this endpoint needs the API token: send `Authorization: Bearer <token>`")]
+    Unauthorized,
+    /// The client started too many runs too quickly.
+    #[error("too many new runs from this client; try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     /// No such page or endpoint.
     #[error("no such resource: {0}")]
     NotFound(String),
@@ -50,8 +59,16 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": {"field": field, "value": value, "rule": rule, "message": message}}),
             ),
-            ApiError::Busy { .. } => (
+            ApiError::Busy { .. } | ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": {"message": message}}),
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": {"message": message}}),
+            ),
+            ApiError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
                 json!({"error": {"message": message}}),
             ),
             ApiError::NotFound(_) => (
@@ -67,10 +84,21 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, Json(body)).into_response();
-        if matches!(self, ApiError::Busy { .. }) {
+        let retry_after = match &self {
+            ApiError::Busy { .. } => Some(2),
+            ApiError::Unavailable(_) => Some(30),
+            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(self, ApiError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -84,6 +112,9 @@ impl From<nano_store::Error> for ApiError {
 
 impl From<nano_pipeline::Error> for ApiError {
     fn from(e: nano_pipeline::Error) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            nano_pipeline::Error::LogFailed(_) => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }

@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod cache;
 pub mod error;
 pub mod metrics;
@@ -110,10 +111,11 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub rate: Arc<Mutex<Rate>>,
+    pub access: Arc<access::Access>,
 }
 
 impl AppState {
-    /// State over a running engine and its log.
+    /// State over a running engine and its log, open to all (see [`AppState::with_access`]).
     pub fn new(engine: EngineHandle, log: Log, cache: Cache, limits: Limits) -> Self {
         AppState {
             engine,
@@ -122,7 +124,14 @@ impl AppState {
             limits,
             metrics: Arc::default(),
             rate: Arc::default(),
+            access: Arc::new(access::Access::new(None, 120)),
         }
+    }
+
+    /// The same state with these access rules.
+    pub fn with_access(mut self, access: access::Access) -> Self {
+        self.access = Arc::new(access);
+        self
     }
 }
 

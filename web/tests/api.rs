@@ -206,3 +206,80 @@ async fn the_service_answers_over_real_tcp() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_token_set_computation_needs_it() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let s = service(Cache::memory(1 << 20, Duration::from_secs(60)));
+    let state = s
+        .state
+        .clone()
+        .with_access(nano_web::access::Access::new(Some("t0ps3cret".into()), 100));
+    let app = app(state.clone());
+    for uri in [
+        "/api/propagate/100?seed=1",
+        "/api/propagate/100/events?seed=1",
+    ] {
+        let (status, headers, body) = get(&app, uri).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(headers["www-authenticate"], "Bearer");
+        assert!(String::from_utf8_lossy(&body).contains("Authorization: Bearer"));
+        let (status, _, _) = get(&app, &format!("{uri}&access_token=wrong")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    assert_eq!(
+        state.metrics.jobs_started.load(Ordering::Relaxed),
+        0,
+        "refused requests started nothing"
+    );
+    let request = Request::get("/api/propagate/100?seed=1")
+        .header("authorization", "Bearer t0ps3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.clone().oneshot(request).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let (status, _, _) = get(
+        &app,
+        "/api/propagate/100/events?seed=1&access_token=t0ps3cret",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The page, its assets and the health endpoints stay open.
+    for uri in ["/propagate/100?seed=1", "/healthz", "/assets/app.js"] {
+        assert_eq!(get(&app, uri).await.0, StatusCode::OK, "{uri}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn past_its_allowance_a_client_gets_429_with_retry_after() {
+    let s = service(Cache::memory(1 << 20, Duration::from_secs(60)));
+    let state = s
+        .state
+        .clone()
+        .with_access(nano_web::access::Access::new(None, 3));
+    let app = app(state.clone());
+    for seed in 0..3 {
+        let (status, _, _) = get(&app, &format!("/api/propagate/50000?seed={seed}")).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "run {seed}");
+    }
+    let (status, headers, body) = get(&app, "/api/propagate/50000?seed=99").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    // Joining a run already in flight or logged costs nothing.
+    let (status, _, _) = get(&app, "/api/propagate/50000?seed=0").await;
+    assert!(
+        status == StatusCode::ACCEPTED || status == StatusCode::OK,
+        "{status}"
+    );
+    assert_eq!(state.metrics.jobs_started.load(Ordering::Relaxed), 3);
+}

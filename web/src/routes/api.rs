@@ -3,9 +3,13 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use nano_pipeline::{Format, RunKey};
 use serde_json::json;
@@ -37,8 +41,13 @@ pub async fn run(
     State(state): State<AppState>,
     Path(n): Path<String>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref());
+    state
+        .access
+        .authorize(&headers, query.get("access_token").copied())?;
     let request = params::run_request(&n, &query, state.limits.max_steps)?;
     let format = params::format(&query)?;
     let points = params::points(&query)?;
@@ -80,7 +89,7 @@ pub async fn run(
         return Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response());
     }
 
-    let job = start(&state, run, n)?;
+    let job = start(&state, run, n, client_ip(&client))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"status": "running", "n": n, "seed": seed, "iterations_done": job.joined_at.min(n)})),
@@ -88,16 +97,33 @@ pub async fn run(
         .into_response())
 }
 
+/// The client's address, when the server knows it (not in `oneshot` tests).
+pub fn client_ip(client: &Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    client
+        .as_ref()
+        .map(|Extension(ConnectInfo(address))| address.ip())
+}
+
 /// Starts (or joins) the job for the first `n` iterations of `run`, within the bound
-/// on jobs in flight.
+/// on jobs in flight and the client's allowance of new runs.
 pub fn start(
     state: &AppState,
     run: RunKey,
     n: u64,
+    client: Option<IpAddr>,
 ) -> Result<nano_pipeline::job::JobHandle, ApiError> {
+    if let Some(reason) = state.engine.log_failure() {
+        return Err(ApiError::Unavailable(
+            nano_pipeline::Error::LogFailed(reason).to_string(),
+        ));
+    }
+    let joining = state.engine.is_in_flight(run);
     let in_flight = state.engine.in_flight();
-    if in_flight >= state.limits.max_jobs && !state.engine.is_in_flight(run) {
+    if in_flight >= state.limits.max_jobs && !joining {
         return Err(ApiError::Busy { in_flight });
+    }
+    if !joining && state.log.entry(run)?.is_none_or(|e| e.iterations < n) {
+        state.access.admit(client)?;
     }
     let job = state.engine.submit(run, n, false)?;
     if job.started {

@@ -3,8 +3,12 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use nano_pipeline::job::JobEvent;
 use nano_pipeline::RunKey;
 use serde_json::json;
@@ -12,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
 use crate::error::ApiError;
-use crate::routes::api::start;
+use crate::routes::api::{client_ip, start};
 use crate::{params, AppState};
 
 fn event(name: &str, data: serde_json::Value) -> Event {
@@ -24,11 +28,16 @@ pub async fn events(
     State(state): State<AppState>,
     Path(n): Path<String>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let query = params::query(raw.as_deref());
+    state
+        .access
+        .authorize(&headers, query.get("access_token").copied())?;
     let request = params::run_request(&n, &query, state.limits.max_steps)?;
     let n = request.n;
-    let job = start(&state, RunKey::nano(request.seed), n)?;
+    let job = start(&state, RunKey::nano(request.seed), n, client_ip(&client))?;
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     // The job's events arrive on a blocking channel: one blocking task per stream.
     tokio::task::spawn_blocking(move || {

@@ -9,9 +9,19 @@ use serde_json::json;
 use crate::cache::CacheStatus;
 use crate::AppState;
 
-/// Alive: the process answers.
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "alive"}))
+/// Alive: the process answers and its log can be written. After a failed write (a
+/// full disk) it answers 503, so that an orchestrator restarts it: sled cannot recover
+/// in-process, and a restart resumes every run from its last durable block.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.engine.log_failure() {
+        None => (StatusCode::OK, Json(json!({"status": "alive"}))),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "unhealthy", "reason": format!("the log cannot be written: {reason}")}),
+            ),
+        ),
+    }
 }
 
 /// Ready to serve, with the state of the cache and the cluster. A degraded cache is
@@ -25,13 +35,23 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             json!({"kind": "redis", "status": "degraded", "error": error})
         }
     };
-    let degraded = cache["status"] != "ok";
+    let log = match state.engine.log_failure() {
+        None => json!({"status": "ok"}),
+        Some(reason) => json!({"status": "failed", "error": reason}),
+    };
+    let degraded = cache["status"] != "ok" || log["status"] != "ok";
+    let status = if log["status"] == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if degraded { "degraded" } else { "ready" },
         "cache": cache,
+        "log": log,
         "cluster": {"jobs_in_flight": state.engine.in_flight(), "max_jobs": state.limits.max_jobs},
     });
-    (StatusCode::OK, Json(body))
+    (status, Json(body))
 }
 
 /// Prometheus text.
