@@ -4,46 +4,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use support::{bin, golden_runs, Proc};
-
-/// Starts `serve` on a free port; returns the process and its address.
-fn serve(data: &Path) -> (Proc, String) {
-    let mut child = bin()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().expect("serve says where it listens").unwrap();
-    let address = line
-        .split("serving on http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in: {line}"))
-        .to_owned();
-    // Keep draining stderr so the server never blocks on it.
-    std::thread::spawn(move || lines.for_each(drop));
-    (Proc(child), address)
-}
+use support::{golden_runs, serve};
 
 #[test]
 fn the_run_page_shows_progress_then_plots_both_trajectories() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, address) = serve(&dir.path().join("data"));
+    let (_server, address) = serve(&dir.path().join("data"), &[]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let screenshot = root.join("target/propagate-2000.png");
     let out = Command::new("node")

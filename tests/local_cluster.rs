@@ -4,71 +4,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{bin, run, Proc};
-
-/// A tiny HTTP/1.1 GET over loopback: the status and the body.
-fn http_get(address: &str, path: &str) -> Option<(u16, Vec<u8>)> {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let mut body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    Some((status, body))
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("a chunk size line");
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
-                .unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
-        data = &data[line_end + 2 + size + 2..];
-    }
-}
-
-fn until_ok(address: &str, path: &str) -> Vec<u8> {
-    let started = Instant::now();
-    loop {
-        if let Some((200, body)) = http_get(address, path) {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{path} not ready within two minutes"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use support::{bin, http_get, run, until_ok, Proc};
 
 #[test]
 fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {

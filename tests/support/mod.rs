@@ -2,8 +2,10 @@
 
 #![allow(dead_code)] // each test file uses its own part of the support module
 
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -148,4 +150,94 @@ pub fn cpu_ticks(pid: &str) -> u64 {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Starts `serve` on a free port; returns the process and its address.
+pub fn serve(data: &Path, extra: &[&str]) -> (Proc, String) {
+    let mut child = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args(extra)
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().expect("serve says where it listens").unwrap();
+    let address = line
+        .split("serving on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in: {line}"))
+        .to_owned();
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || lines.for_each(drop));
+    (Proc(child), address)
+}
+
+/// A tiny HTTP/1.1 GET over loopback: the status and the body.
+pub fn http_get(address: &str, path: &str) -> Option<(u16, Vec<u8>)> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let mut body = response[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Some((status, body))
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
+}
+
+pub fn until_ok(address: &str, path: &str) -> Vec<u8> {
+    let started = Instant::now();
+    loop {
+        if let Some((200, body)) = http_get(address, path) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{path} not ready within two minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

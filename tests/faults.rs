@@ -1,0 +1,246 @@
+//! Faults survived: the serving process killed mid-run, Redis answering slowly, and
+//! the log's disk full. Each test fails if data is lost, duplicated or served corrupt.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{http_get, run, serve, until_ok, Proc};
+
+/// The iterations the service's catalog reports for `seed`.
+fn logged(address: &str, seed: u64) -> u64 {
+    let (_, body) = http_get(address, "/api/runs").expect("the service answers");
+    let runs: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["seed"] == seed)
+        .map_or(0, |r| r["iterations"].as_u64().unwrap())
+}
+
+/// Stops a serving process with SIGTERM and waits for it.
+fn stop(mut server: Proc) {
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    while server.0.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts that the run served as CSV equals the reference propagator's, byte for byte.
+fn assert_reference(address: &str, n: u64, seed: u64) {
+    let csv = until_ok(
+        address,
+        &format!("/api/propagate/{n}?seed={seed}&format=csv"),
+    );
+    let reference = run(&[
+        "propagate",
+        "--steps",
+        &n.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--format",
+        "csv",
+        "--engine",
+        "reference",
+    ])
+    .stdout;
+    assert_eq!(csv.len(), reference.len(), "records lost or duplicated");
+    assert!(
+        csv == reference,
+        "the served run differs from the reference"
+    );
+}
+
+fn assert_verified(data: &Path) {
+    let verify = run(&["verify", "--data", data.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&verify.stdout).to_string()
+        + &String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && said.contains("no problems"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (n, seed) = (2_000_000u64, 5u64);
+    let (server, address) = serve(&data, &[]);
+    let (status, _) = http_get(&address, &format!("/api/propagate/{n}?seed={seed}")).unwrap();
+    assert_eq!(status, 202);
+    let started = Instant::now();
+    while logged(&address, seed) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(server); // SIGKILL, mid-run
+    let (server, address) = serve(&data, &[]);
+    let at_restart = logged(&address, seed);
+    assert!(at_restart < n, "the run had finished before the kill");
+    // Nobody asks again: the restarted service resumes the unfinished run by itself.
+    let started = Instant::now();
+    while logged(&address, seed) < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run did not resume"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_reference(&address, n, seed);
+    stop(server);
+    assert_verified(&data);
+}
+
+#[test]
+fn a_paused_redis_does_not_hold_requests_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = Proc(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (.ci/run installs it)"),
+    );
+    let url = format!("redis://127.0.0.1:{port}/");
+    let (server, address) = serve(&dir.path().join("data"), &["--redis", &url]);
+    let warm = until_ok(&address, "/api/propagate/3000?seed=8");
+    // Redis stops answering (as under a long DEBUG SLEEP): the process is paused.
+    let pid = redis.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (status, again) = http_get(&address, "/api/propagate/3000?seed=8").unwrap();
+    assert_eq!(
+        status, 200,
+        "a logged run is served from the log while Redis hangs"
+    );
+    assert!(again == warm);
+    let computed = until_ok(&address, "/api/propagate/2500?seed=9");
+    assert!(computed.starts_with(b"{\"model\":\"nano\",\"n\":2500,\"seed\":9,"));
+    let (status, ready) = http_get(&address, "/readyz").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        String::from_utf8_lossy(&ready).contains("\"status\":\"degraded\""),
+        "{}",
+        String::from_utf8_lossy(&ready)
+    );
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    stop(server);
+}
+
+/// A small tmpfs mounted for the test and unmounted after it.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: PathBuf, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(&path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "cannot mount a tmpfs (the tests run as root in CI)"
+        );
+        Tmpfs(path)
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_jobs_with_503_and_a_restart_with_space_completes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(dir.path().join("disk"), "3m");
+    let data = disk.0.join("log");
+    let (n, seed) = (300_000u64, 1u64);
+    let (server, address) = serve(&data, &[]);
+    // A small run fits; it stays servable throughout.
+    let small = until_ok(&address, "/api/propagate/1000?seed=2");
+    let (status, _) = http_get(&address, &format!("/api/propagate/{n}?seed={seed}")).unwrap();
+    assert_eq!(status, 202);
+    // The disk fills: the job fails, and new computation is refused with the reason.
+    let started = Instant::now();
+    let refusal = loop {
+        let (status, body) =
+            http_get(&address, &format!("/api/propagate/{n}?seed={seed}")).unwrap();
+        if status == 503 {
+            break String::from_utf8_lossy(&body).to_string();
+        }
+        assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the full disk was never reported"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(refusal.contains("No space left on device"), "{refusal}");
+    let (status, health) = http_get(&address, "/healthz").unwrap();
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&health));
+    let (status, again) = http_get(&address, "/api/propagate/1000?seed=2").unwrap();
+    assert_eq!(status, 200, "a logged run is still served");
+    assert!(again == small);
+
+    // Space returns; the service is restarted (as its orchestrator would, on /healthz).
+    stop(server);
+    disk.resize("64m");
+    let (server, address) = serve(&data, &[]);
+    let started = Instant::now();
+    while logged(&address, seed) < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run did not resume"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_reference(&address, n, seed);
+    stop(server);
+    assert_verified(&data);
+}
