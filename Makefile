@@ -8,7 +8,7 @@ MINIKUBE_CPUS ?= 4
 MINIKUBE_MEMORY ?= 8g
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test lint fmt bench clean cluster-local image minikube-up image-load deploy services logs down
+.PHONY: help build run deps test lint fmt bench load soak clean cluster-local image minikube-up image-load deploy services logs down
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ fmt: ## format the code
 
 bench: ## run the criterion benchmarks (reports in target/criterion)
 	$(CARGO) bench --locked
+
+load: build ## warm and cold request mixes on loopback (DURATION=10 s each): req/s, p50/p99, RSS
+	bash benches/load.sh
+
+soak: build ## a steady load for DURATION=600 s: RSS and open files sampled every 30 s
+	bash benches/soak.sh
 
 clean: ## remove build output
 	$(CARGO) clean

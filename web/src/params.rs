@@ -126,6 +126,33 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// The fuzz target of the request parameters, as a property: any path segment
+        /// and query string is either accepted with values inside the rules or refused
+        /// with an error naming one of the fields; nothing panics.
+        #[test]
+        fn any_request_is_accepted_within_the_rules_or_refused_by_field(
+            n in "\\PC{0,30}|[0-9]{1,25}",
+            raw in "\\PC{0,60}|(seed|points|format)=[0-9a-z-]{0,22}(&(seed|points|format)=[0-9a-z-]{0,8})?",
+        ) {
+            let q = query(Some(&raw));
+            match run_request(&n, &q, 10_000_000) {
+                Ok(r) => proptest::prop_assert!((1..=10_000_000).contains(&r.n)),
+                Err(ApiError::BadParam { field, .. }) => proptest::prop_assert!(field == "n" || field == "seed"),
+                Err(other) => proptest::prop_assert!(false, "{other}"),
+            }
+            match points(&q) {
+                Ok(Some(p)) => proptest::prop_assert!((2..=MAX_POINTS).contains(&p)),
+                Ok(None) => {}
+                Err(e) => {
+                    let named = matches!(e, ApiError::BadParam { field: "points", .. });
+                    proptest::prop_assert!(named, "{}", e);
+                }
+            }
+            let _ = format(&q);
+        }
+    }
+
     #[test]
     fn long_values_are_shortened_in_errors() {
         let long = "9".repeat(10_000);
