@@ -127,6 +127,10 @@ struct ServeArgs {
     #[arg(long, value_name = "URL", env = "REDIS_URL")]
     redis: Option<String>,
 
+    /// A PEM certificate authority to trust for `rediss://` (a Redis with a private CA).
+    #[arg(long, value_name = "FILE", env = "NANO_REDIS_CA")]
+    redis_ca: Option<PathBuf>,
+
     /// Seconds a finished run stays in the cache.
     #[arg(
         long,

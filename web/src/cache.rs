@@ -66,7 +66,26 @@ impl Cache {
     /// connection is made lazily: a Redis that is down at start is a degraded cache,
     /// not a failed start.
     pub fn redis(url: &str, ttl: Duration) -> Result<Cache, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+        Self::redis_with_ca(url, ttl, None)
+    }
+
+    /// The same, trusting the PEM certificate authority `ca` for `rediss://` (instead
+    /// of the system's roots): for a Redis with a private CA.
+    pub fn redis_with_ca(
+        url: &str,
+        ttl: Duration,
+        ca: Option<Vec<u8>>,
+    ) -> Result<Cache, redis::RedisError> {
+        let client = match ca {
+            Some(root_cert) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )?,
+            None => redis::Client::open(url)?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))

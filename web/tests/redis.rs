@@ -100,3 +100,152 @@ async fn a_password_protected_redis_is_used_with_the_password_from_the_url() {
     let ready: serde_json::Value = serde_json::from_slice(&ready).unwrap();
     assert_eq!(ready["cache"]["status"], "degraded", "{ready}");
 }
+
+/// Makes a private certificate authority and a certificate for 127.0.0.1 signed by it.
+fn certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=nano-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_over_tls_with_a_password_caches_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let redis = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args([
+            "--tls-cert-file",
+            &path("server.crt"),
+            "--tls-key-file",
+            &path("server.key"),
+        ])
+        .args([
+            "--tls-ca-cert-file",
+            &path("ca.crt"),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "tls-and-auth",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is installed");
+    let _redis = KillOnDrop(redis);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
+    let url = format!("rediss://:tls-and-auth@127.0.0.1:{port}/");
+    let s = service(Cache::redis_with_ca(&url, Duration::from_secs(60), Some(ca)).unwrap());
+    let app = app(s.state.clone());
+    let body = until_ready(&app, "/api/propagate/700?seed=3").await;
+    let (status, _, again) = get(&app, "/api/propagate/700?seed=3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(again == body);
+    assert_eq!(
+        s.state.metrics.cache_hits.load(Ordering::Relaxed),
+        1,
+        "the second read came from Redis over TLS"
+    );
+    let (_, _, ready) = get(&app, "/readyz").await;
+    assert!(
+        String::from_utf8_lossy(&ready).contains("\"kind\":\"redis\",\"status\":\"ok\""),
+        "{}",
+        String::from_utf8_lossy(&ready)
+    );
+
+    // Without trusting the private CA, the TLS handshake fails: the cache is degraded.
+    let untrusting = service(Cache::redis(&url, Duration::from_secs(60)).unwrap());
+    let (_, _, ready) = get(&nano_web::app(untrusting.state.clone()), "/readyz").await;
+    assert!(
+        String::from_utf8_lossy(&ready).contains("degraded"),
+        "{}",
+        String::from_utf8_lossy(&ready)
+    );
+}
+
+/// Kills a child process when the test lets go of it, even on a failed assertion.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
