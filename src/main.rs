@@ -679,7 +679,7 @@ fn runs(args: &RunsArgs) -> anyhow::Result<()> {
     let catalog = log.catalog()?;
     let mut out = io::stdout().lock();
     if args.json {
-        let entries: Vec<_> = catalog.iter().map(entry_json).collect();
+        let entries: Vec<_> = catalog.iter().map(CatalogEntry::summary).collect();
         serde_json::to_writer_pretty(&mut out, &entries)?;
         writeln!(out)?;
         return Ok(());
@@ -707,19 +707,6 @@ fn runs(args: &RunsArgs) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
-}
-
-fn entry_json(e: &CatalogEntry) -> serde_json::Value {
-    serde_json::json!({
-        "model": e.run.model.name(),
-        "seed": e.run.seed,
-        "iterations": e.iterations,
-        "target": e.target,
-        "records": e.records,
-        "complete": e.complete(),
-        "created": nano_store::catalog::utc(e.created_ms),
-        "updated": nano_store::catalog::utc(e.updated_ms),
-    })
 }
 
 fn verify(args: &DataArgs) -> anyhow::Result<bool> {

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{bin, golden_runs, hostfile, run, spawn_worker, Proc};
+use support::{bin, cluster_engine, golden_runs, hostfile, run, spawn_worker, Proc};
 
 fn propagate_args(n: u64, seed: u64) -> Vec<String> {
     [
@@ -74,7 +74,6 @@ fn clusters_of_two_and_three_processes_write_the_reference_bytes() {
 
 #[test]
 fn sixty_four_runs_at_once_on_two_processes_each_equal_their_reference() {
-    use nano_pipeline::engine::{Engine, EngineConfig, Network};
     use nano_pipeline::job::JobEvent;
     use nano_pipeline::{Propagator, RunKey};
 
@@ -82,20 +81,7 @@ fn sixty_four_runs_at_once_on_two_processes_each_equal_their_reference() {
     let hosts_path = hostfile(dir.path(), 2);
     let _peer = spawn_worker(&hosts_path, 1, 2);
     // This test process is process 0.
-    let hosts =
-        nano_cluster::hostfile::Hostfile::parse(&std::fs::read_to_string(&hosts_path).unwrap())
-            .unwrap();
-    let sockets = nano_cluster::mesh::connect(&hosts, 0, 2, Duration::from_secs(30)).unwrap();
-    let engine = Engine::start(EngineConfig {
-        workers: 2,
-        network: Some(Network {
-            process: 0,
-            sockets,
-        }),
-        block: 1000,
-        log: None,
-    })
-    .unwrap();
+    let engine = cluster_engine(&hosts_path, 2);
     let jobs: Vec<_> = (0..64u64)
         .map(|i| {
             (

@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{http_get, run, serve, until_ok, Proc};
+use support::{assert_reference, assert_verified, http_get, redis_server, serve, stop, until_ok};
 
 /// The iterations the service's catalog reports for `seed`.
 fn logged(address: &str, seed: u64) -> u64 {
@@ -21,59 +21,6 @@ fn logged(address: &str, seed: u64) -> u64 {
         .map_or(0, |r| r["iterations"].as_u64().unwrap())
 }
 
-/// Stops a serving process with SIGTERM and waits for it.
-fn stop(mut server: Proc) {
-    let pid = server.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let started = Instant::now();
-    while server.0.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Asserts that the run served as CSV equals the reference propagator's, byte for byte.
-fn assert_reference(address: &str, n: u64, seed: u64) {
-    let csv = until_ok(
-        address,
-        &format!("/api/propagate/{n}?seed={seed}&format=csv"),
-    );
-    let reference = run(&[
-        "propagate",
-        "--steps",
-        &n.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--format",
-        "csv",
-        "--engine",
-        "reference",
-    ])
-    .stdout;
-    assert_eq!(csv.len(), reference.len(), "records lost or duplicated");
-    assert!(
-        csv == reference,
-        "the served run differs from the reference"
-    );
-}
-
-fn assert_verified(data: &Path) {
-    let verify = run(&["verify", "--data", data.to_str().unwrap()]);
-    let said = String::from_utf8_lossy(&verify.stdout).to_string()
-        + &String::from_utf8_lossy(&verify.stderr);
-    assert!(
-        verify.status.success() && said.contains("no problems"),
-        "{said}"
-    );
-}
-
 #[test]
 fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,8 +29,10 @@ fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {
     let (server, address) = serve(&data, &[]);
     let (status, _) = http_get(&address, &format!("/api/propagate/{n}?seed={seed}")).unwrap();
     assert_eq!(status, 202);
+    // Wait for two blocks: the log shows a block once it is written, and makes it
+    // durable before the next is written, so the first is then surely on disk.
     let started = Instant::now();
-    while logged(&address, seed) == 0 {
+    while logged(&address, seed) < 2 * 4096 {
         assert!(started.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -91,13 +40,20 @@ fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {
     let (server, address) = serve(&data, &[]);
     let at_restart = logged(&address, seed);
     assert!(at_restart < n, "the run had finished before the kill");
+    assert!(
+        at_restart >= 4096,
+        "the durable block was lost: {at_restart}"
+    );
     // Nobody asks again: the restarted service resumes the unfinished run by itself.
     let started = Instant::now();
     while logged(&address, seed) < n {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the run did not resume"
-        );
+        if started.elapsed() > Duration::from_secs(120) {
+            let runs =
+                http_get(&address, "/api/runs").map(|r| String::from_utf8_lossy(&r.1).to_string());
+            let ready =
+                http_get(&address, "/readyz").map(|r| String::from_utf8_lossy(&r.1).to_string());
+            panic!("the run did not resume from {at_restart}: runs {runs:?}, readyz {ready:?}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_reference(&address, n, seed);
@@ -108,27 +64,7 @@ fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {
 #[test]
 fn a_paused_redis_does_not_hold_requests_back() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let redis = Proc(
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (.ci/run installs it)"),
-    );
+    let (redis, port) = redis_server();
     let url = format!("redis://127.0.0.1:{port}/");
     let (server, address) = serve(&dir.path().join("data"), &["--redis", &url]);
     let warm = until_ok(&address, "/api/propagate/3000?seed=8");

@@ -5,8 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use nano_pipeline::engine::{Engine, EngineConfig, Network};
-use support::{cpu_ticks, hostfile, spawn_worker};
+use support::{cluster_engine, cpu_ticks, hostfile, spawn_worker};
 
 /// Voluntary context switches of all threads of process `pid` (each is a wake-up).
 fn context_switches(pid: &str) -> u64 {
@@ -28,20 +27,7 @@ fn a_cluster_with_nothing_to_do_uses_almost_no_cpu() {
     let dir = tempfile::tempdir().unwrap();
     let hosts_path = hostfile(dir.path(), 2);
     let peer = spawn_worker(&hosts_path, 1, 2);
-    let hosts =
-        nano_cluster::hostfile::Hostfile::parse(&std::fs::read_to_string(&hosts_path).unwrap())
-            .unwrap();
-    let sockets = nano_cluster::mesh::connect(&hosts, 0, 2, Duration::from_secs(30)).unwrap();
-    let engine = Engine::start(EngineConfig {
-        workers: 2,
-        network: Some(Network {
-            process: 0,
-            sockets,
-        }),
-        block: 1000,
-        log: None,
-    })
-    .unwrap();
+    let engine = cluster_engine(&hosts_path, 2);
     // Some work first, so that the idle state is the one after a job.
     let job = engine
         .submit(nano_pipeline::RunKey::nano(3), 20_000, false)

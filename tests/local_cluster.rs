@@ -9,32 +9,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{bin, http_get, run, until_ok, Proc};
+use support::{
+    assert_reference, assert_verified, bin, http_get, redis_server, run, stop, until_ok, Proc,
+};
 
 #[test]
 fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let redis_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _redis = Proc(
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (.ci/run installs it)"),
-    );
+    let (_redis, redis_port) = redis_server();
     let http_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -141,50 +123,9 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
         &address,
         &format!("/api/propagate/{n}?seed={seed}&points=10"),
     );
-    let csv = until_ok(
-        &address,
-        &format!("/api/propagate/{n}?seed={seed}&format=csv"),
-    );
-    let reference = run(&[
-        "propagate",
-        "--steps",
-        &n.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--format",
-        "csv",
-        "--engine",
-        "reference",
-    ])
-    .stdout;
-    assert_eq!(csv.len(), reference.len(), "records lost or duplicated");
-    assert!(
-        csv == reference,
-        "the resumed run differs from the reference"
-    );
+    assert_reference(&address, n, seed);
 
     // SIGTERM stops the supervisor and, through it, every process of the cluster.
-    let mut supervisor = supervisor;
-    let pid = supervisor.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let stopping = Instant::now();
-    while supervisor.0.try_wait().unwrap().is_none() {
-        assert!(
-            stopping.elapsed() < Duration::from_secs(20),
-            "the supervisor did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let verify = run(&["verify", "--data", data.to_str().unwrap()]);
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
-    assert!(verify.status.success(), "{said}");
-    assert!(said.contains("no problems"), "{said}");
+    stop(supervisor);
+    assert_verified(&data);
 }

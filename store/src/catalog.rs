@@ -26,6 +26,33 @@ impl CatalogEntry {
     pub fn complete(&self) -> bool {
         self.iterations >= self.target
     }
+
+    /// What `runs --json` and `/api/runs` show of the entry.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            model: self.run.model.name(),
+            seed: self.run.seed,
+            iterations: self.iterations,
+            target: self.target,
+            records: self.records,
+            complete: self.complete(),
+            created: utc(self.created_ms),
+            updated: utc(self.updated_ms),
+        }
+    }
+}
+
+/// A catalog entry as people read it (times in UTC).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub model: &'static str,
+    pub seed: u64,
+    pub iterations: u64,
+    pub target: u64,
+    pub records: u64,
+    pub complete: bool,
+    pub created: String,
+    pub updated: String,
 }
 
 /// `ms` (milliseconds since the Unix epoch) as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -241,3 +241,107 @@ pub fn until_ok(address: &str, path: &str) -> Vec<u8> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Stops a serving process with SIGTERM and waits for it.
+pub fn stop(mut server: Proc) {
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    while server.0.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts that the run served as CSV equals the reference propagator's, byte for byte.
+pub fn assert_reference(address: &str, n: u64, seed: u64) {
+    let csv = until_ok(
+        address,
+        &format!("/api/propagate/{n}?seed={seed}&format=csv"),
+    );
+    let reference = run(&[
+        "propagate",
+        "--steps",
+        &n.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--format",
+        "csv",
+        "--engine",
+        "reference",
+    ])
+    .stdout;
+    assert_eq!(csv.len(), reference.len(), "records lost or duplicated");
+    assert!(
+        csv == reference,
+        "the served run differs from the reference"
+    );
+}
+
+pub fn assert_verified(data: &Path) {
+    let verify = run(&["verify", "--data", data.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&verify.stdout).to_string()
+        + &String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && said.contains("no problems"),
+        "{said}"
+    );
+}
+
+/// A private redis-server on a free port (killed when dropped), and its port.
+pub fn redis_server() -> (Proc, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (.ci/run installs it)");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    (Proc(child), port)
+}
+
+/// Process 0 of a cluster in this test process, with its peers in the hostfile at
+/// `hosts` (started by the caller as `sedaro-nano worker`), no log.
+pub fn cluster_engine(hosts: &Path, workers: usize) -> nano_pipeline::engine::Engine {
+    use nano_pipeline::engine::{Engine, EngineConfig, Network};
+    let hostfile =
+        nano_cluster::hostfile::Hostfile::parse(&std::fs::read_to_string(hosts).unwrap()).unwrap();
+    let sockets =
+        nano_cluster::mesh::connect(&hostfile, 0, workers, Duration::from_secs(30)).unwrap();
+    Engine::start(EngineConfig {
+        workers,
+        network: Some(Network {
+            process: 0,
+            sockets,
+        }),
+        block: 1000,
+        log: None,
+    })
+    .unwrap()
+}

@@ -138,18 +138,7 @@ pub async fn runs(State(state): State<AppState>) -> Result<Json<serde_json::Valu
     let catalog = blocking(move || Ok(log.catalog()?)).await?;
     let entries: Vec<_> = catalog
         .iter()
-        .map(|e| {
-            json!({
-                "model": e.run.model.name(),
-                "seed": e.run.seed,
-                "iterations": e.iterations,
-                "target": e.target,
-                "records": e.records,
-                "complete": e.complete(),
-                "created": nano_store::catalog::utc(e.created_ms),
-                "updated": nano_store::catalog::utc(e.updated_ms),
-            })
-        })
+        .map(nano_store::CatalogEntry::summary)
         .collect();
     Ok(Json(json!({ "runs": entries })))
 }
