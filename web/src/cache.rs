@@ -1,9 +1,10 @@
 //! The hot cache of finished runs: Redis when configured, in-process otherwise.
 //!
-//! Keys are namespaced and versioned (`nano:v1:run:{seed}:{n}`); values are the run's
-//! JSON document compressed with LZ4, and a run whose compressed document is larger
-//! than [`MAX_VALUE_BYTES`] is not cached at all, so one huge run cannot evict the
-//! rest. Redis failures never fail a request: a read that fails is a miss, a write that
+//! Keys are namespaced and versioned (`nano:v1:run:{seed}:{n}`). In Redis a value is
+//! the run's JSON document compressed with LZ4, and one larger than
+//! [`MAX_VALUE_BYTES`] compressed is not cached, so one huge run cannot evict the
+//! rest; the in-process cache keeps documents as they are (up to
+//! [`MAX_MEMORY_DOCUMENT`]), so a hit is served without a copy. Redis failures never fail a request: a read that fails is a miss, a write that
 //! fails is skipped, and [`Cache::status`] says the cache is degraded until Redis
 //! answers again (the connection manager reconnects by itself).
 
@@ -11,11 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 
-/// The largest compressed document the cache keeps.
+/// The largest compressed document Redis keeps.
 pub const MAX_VALUE_BYTES: usize = 8 << 20;
+
+/// The largest document the in-process cache keeps.
+pub const MAX_MEMORY_DOCUMENT: usize = 64 << 20;
 
 /// How long a Redis command may take before it counts as failed.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(300);
@@ -28,7 +33,7 @@ pub fn key(seed: u64, n: u64) -> String {
 /// Where finished runs are kept hot.
 #[derive(Clone)]
 pub enum Cache {
-    Memory(moka::sync::Cache<String, Arc<Vec<u8>>>),
+    Memory(moka::sync::Cache<String, Bytes>),
     Redis(Arc<RedisCache>),
 }
 
@@ -49,14 +54,12 @@ pub enum CacheStatus {
 }
 
 impl Cache {
-    /// An in-process cache holding at most `bytes` of compressed documents.
+    /// An in-process cache holding at most `bytes` of documents.
     pub fn memory(bytes: u64, ttl: Duration) -> Cache {
         Cache::Memory(
             moka::sync::Cache::builder()
                 .max_capacity(bytes)
-                .weigher(|_key: &String, value: &Arc<Vec<u8>>| {
-                    value.len().try_into().unwrap_or(u32::MAX)
-                })
+                .weigher(|_key: &String, value: &Bytes| value.len().try_into().unwrap_or(u32::MAX))
                 .time_to_live(ttl)
                 .build(),
         )
@@ -100,30 +103,39 @@ impl Cache {
         })))
     }
 
-    /// The compressed document under `key`, if cached.
-    pub async fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
+    /// The document under `key`, if cached (and, from Redis, undamaged).
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
         match self {
             Cache::Memory(cache) => cache.get(key),
             Cache::Redis(redis) => {
                 let mut conn = redis.manager.clone();
                 let result =
                     tokio::time::timeout(REDIS_TIMEOUT, conn.get::<_, Option<Vec<u8>>>(key)).await;
-                redis.record(result).flatten().map(Arc::new)
+                redis
+                    .record(result)
+                    .flatten()
+                    .and_then(|v| decompress(&v))
+                    .map(Bytes::from)
             }
         }
     }
 
-    /// Keeps `value` (a compressed document) under `key`, unless it is over the cap.
-    pub async fn put(&self, key: String, value: Arc<Vec<u8>>) {
-        if value.len() > MAX_VALUE_BYTES {
-            return;
-        }
+    /// Keeps `document` under `key`, unless it is over the cap.
+    pub async fn put(&self, key: String, document: Bytes) {
         match self {
-            Cache::Memory(cache) => cache.insert(key, value),
+            Cache::Memory(cache) => {
+                if document.len() <= MAX_MEMORY_DOCUMENT {
+                    cache.insert(key, document);
+                }
+            }
             Cache::Redis(redis) => {
+                let value = compress(&document);
+                if value.len() > MAX_VALUE_BYTES {
+                    return;
+                }
                 let mut conn = redis.manager.clone();
                 let seconds = redis.ttl.as_secs().max(1);
-                let set = conn.set_ex::<_, _, ()>(key, value.as_slice(), seconds);
+                let set = conn.set_ex::<_, _, ()>(key, value, seconds);
                 let result = tokio::time::timeout(REDIS_TIMEOUT, set).await;
                 redis.record(result);
             }
@@ -206,10 +218,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_memory_cache_keeps_values_under_its_cap() {
-        let cache = Cache::memory(1 << 20, Duration::from_secs(60));
-        cache.put(key(1, 10), Arc::new(vec![1; 100])).await;
+        let cache = Cache::memory(256 << 20, Duration::from_secs(60));
+        cache.put(key(1, 10), Bytes::from(vec![1; 100])).await;
         cache
-            .put(key(2, 10), Arc::new(vec![1; MAX_VALUE_BYTES + 1]))
+            .put(key(2, 10), Bytes::from(vec![1; MAX_MEMORY_DOCUMENT + 1]))
             .await;
         assert_eq!(cache.get(&key(1, 10)).await.unwrap().len(), 100);
         assert!(

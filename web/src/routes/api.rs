@@ -1,8 +1,6 @@
 //! `/api/propagate/{n}` and `/api/runs`: where a run comes from, cheapest first.
 
-use std::sync::Arc;
-
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
@@ -56,13 +54,9 @@ pub async fn run(
     let whole_json = format == Format::Json && points.is_none();
     let key = cache::key(seed, n);
     if whole_json {
-        if let Some(value) = state.cache.get(&key).await {
-            if let Some(document) = cache::decompress(&value) {
-                Metrics::bump(&state.metrics.cache_hits);
-                return Ok(
-                    ([(header::CONTENT_TYPE, content_type(format))], document).into_response()
-                );
-            }
+        if let Some(document) = state.cache.get(&key).await {
+            Metrics::bump(&state.metrics.cache_hits);
+            return Ok(([(header::CONTENT_TYPE, content_type(format))], document).into_response());
         }
         Metrics::bump(&state.metrics.cache_misses);
     }
@@ -78,11 +72,9 @@ pub async fn run(
             return Ok(([(header::CONTENT_TYPE, content_type(Format::Json))], body).into_response());
         }
         if whole_json && n <= state.limits.cache_max_iterations {
-            let document = blocking(move || series::document(&log, seed, n, Format::Json)).await?;
-            state
-                .cache
-                .put(key, Arc::new(cache::compress(&document)))
-                .await;
+            let document =
+                Bytes::from(blocking(move || series::document(&log, seed, n, Format::Json)).await?);
+            state.cache.put(key, document.clone()).await;
             return Ok(([(header::CONTENT_TYPE, content_type(format))], document).into_response());
         }
         let body: Body = series::stream(log, seed, n, format);
