@@ -6,15 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
-BIN=target/release/sedaro-nano
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --listen "127.0.0.1:$port" --data "$work/data" --rate-limit 1000000 --max-jobs 1000 2>"$work/serve.log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-url="http://127.0.0.1:$port"
+. benches/serve.sh
 
 # Warm: two runs, computed once, then served from the cache.
 for path in "/api/propagate/2000?seed=42" "/api/propagate/20?seed=42"; do

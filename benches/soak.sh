@@ -6,14 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-600}
 RATE=${RATE:-500}
-BIN=target/release/sedaro-nano
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --listen "127.0.0.1:$port" --data "$work/data" --rate-limit 1000000 --max-jobs 1000 2>"$work/serve.log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-url="http://127.0.0.1:$port"
+. benches/serve.sh
 sample() { echo "$(( $(date +%s) - start ))s rss=$(awk '/VmRSS/ {print $2}' /proc/$server/status)kB fds=$(ls /proc/$server/fd | wc -l)"; }
 start=$(date +%s)
 # The load: RATE requests a second, a mix of warm reads, new small runs and events.

@@ -6,7 +6,9 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{bin, cluster_engine, golden_runs, hostfile, run, spawn_worker, Proc};
+use support::{
+    assert_same_output, bin, cluster_engine, golden_runs, hostfile, run, spawn_worker, Proc,
+};
 
 fn propagate_args(n: u64, seed: u64) -> Vec<String> {
     [
@@ -208,13 +210,13 @@ fn a_killed_process_stops_the_cluster_and_a_restart_completes_the_run_from_the_l
     // Restart the whole cluster: the run completes from its last committed block.
     let _p1 = spawn_worker(&hosts, 1, 1);
     let _p2 = spawn_worker(&hosts, 2, 1);
-    let mut resumed = bin()
+    let resumed = bin()
         .args(cluster_args(&[]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reference = bin()
+    let reference = bin()
         .args([
             "propagate",
             "--steps",
@@ -229,35 +231,7 @@ fn a_killed_process_stops_the_cluster_and_a_restart_completes_the_run_from_the_l
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let (mut a, mut b) = (
-        resumed.stdout.take().unwrap(),
-        reference.stdout.take().unwrap(),
-    );
-    let (mut buf_a, mut buf_b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    let mut total = 0usize;
-    loop {
-        let got = a.read(&mut buf_a).unwrap();
-        if got == 0 {
-            assert_eq!(
-                b.read(&mut buf_b[..1]).unwrap(),
-                0,
-                "the resumed output is short, at {total} bytes"
-            );
-            break;
-        }
-        b.read_exact(&mut buf_b[..got]).unwrap();
-        assert!(
-            buf_a[..got] == buf_b[..got],
-            "the resumed output differs from the reference near byte {total}"
-        );
-        total += got;
-    }
-    assert!(
-        resumed.wait().unwrap().success(),
-        "{}",
-        stderr_of(&mut resumed)
-    );
-    assert!(reference.wait().unwrap().success());
+    let total = assert_same_output(resumed, reference);
     assert!(
         total > 300_000_000,
         "{total} bytes is too little for the run"

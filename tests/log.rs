@@ -2,12 +2,11 @@
 
 mod support;
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use support::{bin, golden_runs, run};
+use support::{assert_same_output, bin, golden_runs, run};
 
 fn data_arg(dir: &Path) -> String {
     dir.to_str().expect("temporary paths are UTF-8").to_owned()
@@ -20,46 +19,6 @@ fn spawn(args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the sedaro-nano binary starts")
-}
-
-/// Asserts that two children write the same bytes to stdout, reading both as they
-/// run (the outputs are too large to hold), and that both succeed.
-fn assert_same_output(mut a: Child, mut b: Child) -> u64 {
-    let (mut out_a, mut out_b) = (a.stdout.take().unwrap(), b.stdout.take().unwrap());
-    let (mut buf_a, mut buf_b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    let mut total = 0u64;
-    loop {
-        let n = out_a.read(&mut buf_a).unwrap();
-        if n == 0 {
-            assert_eq!(
-                out_b.read(&mut buf_b[..1]).unwrap(),
-                0,
-                "the second output is longer, after {total} bytes"
-            );
-            break;
-        }
-        out_b
-            .read_exact(&mut buf_b[..n])
-            .unwrap_or_else(|e| panic!("the second output ends early, after {total} bytes: {e}"));
-        assert!(
-            buf_a[..n] == buf_b[..n],
-            "the outputs differ within bytes {total}..{}",
-            total + n as u64
-        );
-        total += n as u64;
-    }
-    for (name, child) in [("first", &mut a), ("second", &mut b)] {
-        let status = child.wait().unwrap();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        assert!(status.success(), "the {name} run failed: {stderr}");
-    }
-    total
 }
 
 #[test]

@@ -80,6 +80,8 @@ struct Registry {
     jobs: HashMap<u64, JobState>,
     by_run: HashMap<RunKey, u64>,
     next_id: u64,
+    /// `jobs.len()`, kept where the driver can read it without the lock.
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What process 0 shares between its engine handle and worker 0.
@@ -93,15 +95,15 @@ struct Shared {
     backlog: Arc<Backlog>,
     log: Option<Log>,
     commands: Sender<Command>,
+    /// The registry's job count, shared with it (see [`Shared::in_flight`]).
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shared {
+    /// Jobs in flight, read without the registry's lock: worker 0's driver asks on
+    /// every step.
     fn in_flight(&self) -> usize {
-        self.registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .jobs
-            .len()
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -140,8 +142,13 @@ impl Engine {
     /// one) and resumes every unfinished run in the log.
     pub fn start(config: EngineConfig) -> Result<Engine, Error> {
         let (commands, receiver) = mpsc::channel();
+        let in_flight = Arc::<std::sync::atomic::AtomicUsize>::default();
         let shared = Arc::new(Shared {
-            registry: Mutex::default(),
+            registry: Mutex::new(Registry {
+                in_flight: Arc::clone(&in_flight),
+                ..Registry::default()
+            }),
+            in_flight,
             committed: Default::default(),
             log_failure: Mutex::default(),
             backlog: Arc::default(),
@@ -205,6 +212,9 @@ impl Engine {
             }
         }
         registry.by_run.clear();
+        registry
+            .in_flight
+            .store(0, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -468,12 +478,16 @@ impl Registry {
             },
         );
         self.by_run.insert(run, id);
+        self.in_flight
+            .store(self.jobs.len(), std::sync::atomic::Ordering::SeqCst);
         id
     }
 
     fn finish(&mut self, id: u64) -> Option<JobState> {
         let state = self.jobs.remove(&id)?;
         self.by_run.remove(&state.run);
+        self.in_flight
+            .store(self.jobs.len(), std::sync::atomic::Ordering::SeqCst);
         Some(state)
     }
 }
@@ -542,7 +556,7 @@ impl Shared {
                 if !records.is_empty() {
                     self.backlog.add();
                     if s.events.send(JobEvent::Records(records)).is_err() {
-                        let _ = self.backlog_taken();
+                        self.backlog.taken();
                         return false;
                     }
                 }
@@ -592,9 +606,5 @@ impl Shared {
             start: block.checkpoint,
         };
         let _ = self.commands.send(Command::Submit(Box::new(job)));
-    }
-
-    fn backlog_taken(&self) -> usize {
-        self.backlog.taken()
     }
 }

@@ -166,50 +166,8 @@ fn certificates(dir: &std::path::Path) {
 async fn redis_over_tls_with_a_password_caches_runs() {
     let dir = tempfile::tempdir().unwrap();
     certificates(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let redis = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args([
-            "--tls-cert-file",
-            &path("server.crt"),
-            "--tls-key-file",
-            &path("server.key"),
-        ])
-        .args([
-            "--tls-ca-cert-file",
-            &path("ca.crt"),
-            "--tls-auth-clients",
-            "no",
-            "--requirepass",
-            "tls-and-auth",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server is installed");
-    let _redis = KillOnDrop(redis);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let redis = RedisServer::start_with(Some("tls-and-auth"), Some(dir.path()));
+    let port = redis.port;
     let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
     let url = format!("rediss://:tls-and-auth@127.0.0.1:{port}/");
     let s = service(Cache::redis_with_ca(&url, Duration::from_secs(60), Some(ca)).unwrap());
@@ -238,14 +196,4 @@ async fn redis_over_tls_with_a_password_caches_runs() {
         "{}",
         String::from_utf8_lossy(&ready)
     );
-}
-
-/// Kills a child process when the test lets go of it, even on a failed assertion.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

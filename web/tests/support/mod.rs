@@ -81,11 +81,19 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     password: Option<String>,
+    /// A directory with `server.crt`, `server.key` and `ca.crt`: TLS only, when set.
+    tls: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
     /// Starts one on a free port (with `requirepass` when a password is given).
     pub fn start(password: Option<&str>) -> RedisServer {
+        Self::start_with(password, None)
+    }
+
+    /// Starts one that speaks only TLS, with `server.crt`, `server.key` and `ca.crt`
+    /// from `tls`, when given.
+    pub fn start_with(password: Option<&str>, tls: Option<&Path>) -> RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -95,6 +103,7 @@ impl RedisServer {
             child: None,
             port,
             password: password.map(str::to_owned),
+            tls: tls.map(Path::to_path_buf),
         };
         server.restart();
         server
@@ -120,16 +129,25 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let mut command = Command::new("redis-server");
-        command.args([
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]);
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        match &self.tls {
+            None => command.args(["--port", &self.port.to_string()]),
+            Some(dir) => command
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &self.port.to_string(),
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(dir.join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(dir.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(dir.join("ca.crt")),
+        };
         if let Some(p) = &self.password {
             command.args(["--requirepass", p]);
         }
