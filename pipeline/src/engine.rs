@@ -536,16 +536,57 @@ impl Shared {
     /// Reports one committed block to its job's subscribers, and ends or continues the
     /// job when the block is its last.
     fn deliver(&self, registry: &mut Registry, block: BlockOut) {
-        let Some(state) = registry.jobs.get_mut(&block.job) else {
-            return;
-        };
         let done = block.checkpoint.iterations;
+        if !registry.jobs.contains_key(&block.job) {
+            return;
+        }
         self.committed.fetch_add(
             done - block.first_iteration,
             std::sync::atomic::Ordering::Relaxed,
         );
-        state.committed = done;
-        state.subscribers.retain(|s| {
+        if done < block.target {
+            let state = registry.jobs.get_mut(&block.job).expect("checked above");
+            state.committed = done;
+            self.notify(&mut state.subscribers, &block);
+            return;
+        }
+        // The job's last block: it leaves the registry before anyone hears it is
+        // complete, so a subscriber that saw `Complete` never finds it still in flight.
+        let Some(mut state) = registry.finish(block.job) else {
+            return;
+        };
+        self.notify(&mut state.subscribers, &block);
+        if state.subscribers.is_empty() || state.wanted <= done {
+            return;
+        }
+        // Someone asked for more while the job ran: continue from where it ended.
+        let target = state.wanted;
+        let mut subscribers = state.subscribers.into_iter();
+        let first = subscribers.next().expect("checked non-empty");
+        let id = registry.start(state.run, target, done, first);
+        registry
+            .jobs
+            .get_mut(&id)
+            .expect("just started")
+            .subscribers
+            .extend(subscribers);
+        if let Some(log) = &self.log {
+            let _ = log.raise_target(state.run, target);
+        }
+        let job = Job {
+            id,
+            run: state.run,
+            target,
+            start: block.checkpoint,
+        };
+        let _ = self.commands.send(Command::Submit(Box::new(job)));
+    }
+
+    /// Sends one committed block's records, progress and (at a subscriber's target)
+    /// completion to each subscriber; keeps those still waiting for more.
+    fn notify(&self, subscribers: &mut Vec<Subscriber>, block: &BlockOut) {
+        let done = block.checkpoint.iterations;
+        subscribers.retain(|s| {
             if s.records {
                 let records: Vec<_> = block
                     .records
@@ -576,35 +617,5 @@ impl Shared {
             }
             true
         });
-        if done < block.target {
-            return;
-        }
-        let Some(state) = registry.finish(block.job) else {
-            return;
-        };
-        if state.subscribers.is_empty() || state.wanted <= done {
-            return;
-        }
-        // Someone asked for more while the job ran: continue from where it ended.
-        let target = state.wanted;
-        let mut subscribers = state.subscribers.into_iter();
-        let first = subscribers.next().expect("checked non-empty");
-        let id = registry.start(state.run, target, done, first);
-        registry
-            .jobs
-            .get_mut(&id)
-            .expect("just started")
-            .subscribers
-            .extend(subscribers);
-        if let Some(log) = &self.log {
-            let _ = log.raise_target(state.run, target);
-        }
-        let job = Job {
-            id,
-            run: state.run,
-            target,
-            start: block.checkpoint,
-        };
-        let _ = self.commands.send(Command::Submit(Box::new(job)));
     }
 }
