@@ -23,7 +23,7 @@ deps: ## install what the tests need and this machine lacks (redis-server, chrom
 	bash .ci/deps
 
 test: deps lint ## lint, then run every test of the workspace (real Redis, Chromium, processes)
-	$(CARGO) test --workspace --release --locked
+	$(CARGO) test --workspace --release --locked --no-fail-fast
 
 lint: ## clippy with warnings as errors, and rustfmt's check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

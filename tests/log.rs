@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use support::{assert_same_output, bin, golden_runs, run};
+use support::{
+    assert_reference, assert_same_output, assert_verified, bin, golden_runs, run, serve, stop,
+};
 
 fn data_arg(dir: &Path) -> String {
     dir.to_str().expect("temporary paths are UTF-8").to_owned()
@@ -174,6 +176,29 @@ fn replay_of_a_run_the_log_lacks_is_a_clear_error() {
         assert!(stderr.contains(&format!("seed {seed}")), "{stderr}");
         assert!(out.stdout.is_empty(), "a refused replay wrote output");
     }
+}
+
+#[test]
+fn a_log_a_running_service_holds_is_refused_as_in_use_and_left_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    let (server, address) = serve(dir.path(), &[]);
+    assert_reference(&address, 300, 4);
+    for args in [
+        &["propagate", "--steps", "10", "--data", &data][..],
+        &["verify", "--data", &data],
+        &["runs", "--data", &data],
+    ] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("is in use by another process"), "{stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} wrote output");
+    }
+    stop(server);
+    assert_verified(dir.path());
+    let replay = run(&["replay", "--steps", "300", "--seed", "4", "--data", &data]);
+    assert!(replay.status.success());
 }
 
 #[test]

@@ -78,9 +78,14 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// sled could not open the log (locked by another process, unreadable, damaged).
+    /// sled could not open the log (unreadable, damaged).
     #[error("cannot open the log at {path}: {source}")]
     Open { path: PathBuf, source: sled::Error },
+    /// Another process (or another open handle in this one) holds the log's lock.
+    #[error(
+        "the log at {path} is in use by another process; stop it, or give this one another data directory"
+    )]
+    InUse { path: PathBuf },
     /// The log was written in a format this build does not read.
     #[error("the log at {path} has format version {found}, but this build reads only version {supported}")]
     FormatVersion {

@@ -9,7 +9,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::CatalogEntry;
 use crate::encoding::{self, Chunk, Key, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY};
@@ -118,9 +118,19 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// How long [`Log::open`] waits for a held lock before saying the log is in use.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether sled's open failed because its file lock is held (sled 0.34 reports this
+/// only as an `Other` I/O error carrying the lock call's `WouldBlock`).
+fn is_lock_held(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Other && e.to_string().contains("could not acquire lock")
+}
+
 impl Log {
     /// Opens the log in directory `path`, creating it (readable by its owner only) if
-    /// it does not exist. A log written in another format version is refused.
+    /// it does not exist. A log written in another format version is refused; a log
+    /// whose lock another process holds is [`Error::InUse`] after a wait of two seconds.
     pub fn open(path: impl AsRef<Path>, options: LogOptions) -> Result<Log> {
         let path = path.as_ref().to_path_buf();
         create_private_dir(&path).map_err(|e| Error::Io {
@@ -131,15 +141,32 @@ impl Log {
     }
 
     fn open_sled(path: PathBuf, options: LogOptions) -> Result<Log> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&path)
             .cache_capacity(options.cache_bytes)
-            .mode(sled::Mode::LowSpace)
-            .open()
-            .map_err(|source| Error::Open {
-                path: path.clone(),
-                source,
-            })?;
+            .mode(sled::Mode::LowSpace);
+        // sled releases its file lock when the last of its background writes ends,
+        // which can be a moment after the last handle is dropped: a reopen in that
+        // moment is refused. So a held lock is waited for, briefly, before it is taken
+        // to mean that another process has the log.
+        let waiting_since = Instant::now();
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e)) if is_lock_held(&e) => {
+                    if waiting_since.elapsed() >= LOCK_WAIT {
+                        return Err(Error::InUse { path });
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(source) => {
+                    return Err(Error::Open {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
+        };
         let commits = match db.get(COMMITS_KEY)? {
             Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| Error::Corrupt {
                 position: format!("the commit count in {}", path.display()),

@@ -2,6 +2,7 @@
 //! refusal of bad blocks and other format versions, and corruption never served.
 
 use std::path::Path;
+use std::time::Duration;
 
 use nalgebra::Vector2;
 use nano_store::run::{AgentCursor, Segment};
@@ -288,11 +289,27 @@ fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn a_log_another_handle_holds_is_reported_as_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let holder = open(dir.path());
+    let err = Log::open(dir.path(), LogOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::InUse { .. }), "{err}");
+    assert!(err.to_string().contains("in use"), "{err}");
+    // Once the holder is gone the log opens, with what the holder left in it.
+    let run = RunKey::nano(3);
+    let (records, checkpoints) = synthetic_run(3, 20);
+    append_run(&holder, run, &records, &checkpoints, 0, 10);
+    drop(holder);
+    let log = open(dir.path());
+    assert_eq!(replay_all(&log, run, 0..20).unwrap(), records);
+}
+
+#[test]
 fn a_log_of_another_format_version_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = raw_sled(dir.path());
         db.insert(nano_store::encoding::VERSION_KEY, &7u32.to_be_bytes())
             .unwrap();
         db.flush().unwrap();
@@ -332,8 +349,24 @@ fn the_log_directory_is_private_to_its_owner() {
 }
 
 /// Rewrites the value under the first key of the log with `prefix`, through sled.
+/// The log's sled database, opened beneath the store to damage it. sled lets go of
+/// its lock a moment after the last handle drops, so a held lock is waited for.
+fn raw_sled(dir: &Path) -> sled::Db {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(e) if started.elapsed() < Duration::from_secs(2) => {
+                assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot open {}: {e}", dir.display()),
+        }
+    }
+}
+
 fn damage_value(dir: &Path, prefix: &[u8], damage: impl Fn(&mut Vec<u8>)) {
-    let db = sled::open(dir).unwrap();
+    let db = raw_sled(dir);
     let tree = db.open_tree("log").unwrap();
     let (key, value) = tree.scan_prefix(prefix).next().unwrap().unwrap();
     let mut bytes = value.to_vec();
