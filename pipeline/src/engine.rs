@@ -537,15 +537,10 @@ impl Shared {
     /// job when the block is its last.
     fn deliver(&self, registry: &mut Registry, block: BlockOut) {
         let done = block.checkpoint.iterations;
-        if !registry.jobs.contains_key(&block.job) {
-            return;
-        }
-        self.committed.fetch_add(
-            done - block.first_iteration,
-            std::sync::atomic::Ordering::Relaxed,
-        );
         if done < block.target {
-            let state = registry.jobs.get_mut(&block.job).expect("checked above");
+            let Some(state) = registry.jobs.get_mut(&block.job) else {
+                return;
+            };
             state.committed = done;
             self.notify(&mut state.subscribers, &block);
             return;
@@ -582,10 +577,15 @@ impl Shared {
         let _ = self.commands.send(Command::Submit(Box::new(job)));
     }
 
-    /// Sends one committed block's records, progress and (at a subscriber's target)
-    /// completion to each subscriber; keeps those still waiting for more.
+    /// Counts one committed block and sends its records, progress and (at a
+    /// subscriber's target) completion to each subscriber; keeps those still waiting
+    /// for more.
     fn notify(&self, subscribers: &mut Vec<Subscriber>, block: &BlockOut) {
         let done = block.checkpoint.iterations;
+        self.committed.fetch_add(
+            done - block.first_iteration,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         subscribers.retain(|s| {
             if s.records {
                 let records: Vec<_> = block
