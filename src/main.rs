@@ -14,6 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use nano_pipeline::resume::{self, Source};
 use nano_pipeline::{Format, Propagator, RunKey, RunWriter};
 use nano_store::{CatalogEntry, Log, LogOptions, Sync};
+use nano_web::config::{self as web_config, at_least_one};
+use nano_web::ServeConfig;
 
 /// sedaro-nano: a two-body propagation service (a Planet and an orbiting Satellite,
 /// each on its own random time step).
@@ -86,19 +88,19 @@ struct PodArgs {
 #[derive(Debug, Args)]
 struct LocalClusterArgs {
     /// Processes in the cluster (process 0 serves HTTP).
-    #[arg(long, value_name = "N", env = "WORKERS", default_value_t = 3, value_parser = parse_workers)]
+    #[arg(long, value_name = "N", env = "WORKERS", default_value_t = 3, value_parser = at_least_one::<usize>("process"))]
     processes: usize,
 
     /// Worker threads per process.
-    #[arg(long, value_name = "W", default_value_t = 1, value_parser = parse_workers)]
+    #[arg(long, value_name = "W", default_value_t = 1, value_parser = at_least_one::<usize>("worker"))]
     workers: usize,
 
     /// Address process 0 serves HTTP on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDR", default_value = web_config::DEFAULT_LISTEN)]
     listen: String,
 
     /// The log's directory.
-    #[arg(long, value_name = "DIR", default_value = "./data")]
+    #[arg(long, value_name = "DIR", default_value = web_config::DEFAULT_DATA)]
     data: PathBuf,
 
     /// Redis to use; without it, a private redis-server when one is installed,
@@ -107,72 +109,12 @@ struct LocalClusterArgs {
     redis: Option<String>,
 }
 
+/// `serve`: the service's configuration (defined in `nano_web::config`) and this
+/// process's place in the cluster.
 #[derive(Debug, Clone, Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        env = "NANO_LISTEN",
-        default_value = "127.0.0.1:8080"
-    )]
-    listen: String,
-
-    /// The log's directory (created if missing).
-    #[arg(long, value_name = "DIR", env = "NANO_DATA", default_value = "./data")]
-    data: PathBuf,
-
-    /// Redis for the hot cache (redis:// or rediss://, password in the URL); without
-    /// it, an in-process cache.
-    #[arg(long, value_name = "URL", env = "REDIS_URL")]
-    redis: Option<String>,
-
-    /// A PEM certificate authority to trust for `rediss://` (a Redis with a private CA).
-    #[arg(long, value_name = "FILE", env = "NANO_REDIS_CA")]
-    redis_ca: Option<PathBuf>,
-
-    /// Seconds a finished run stays in the cache.
-    #[arg(
-        long,
-        value_name = "SECS",
-        env = "NANO_CACHE_TTL",
-        default_value_t = 3600
-    )]
-    cache_ttl: u64,
-
-    /// Megabytes the in-process cache may hold (compressed runs).
-    #[arg(long, value_name = "MB", default_value_t = 256)]
-    cache_mb: u64,
-
-    /// The largest n a request may ask for.
-    #[arg(long, value_name = "N", env = "NANO_MAX_STEPS", default_value_t = 10_000_000, value_parser = parse_steps)]
-    max_steps: u64,
-
-    /// Jobs in flight beyond which a request for a new run gets 503 with Retry-After.
-    #[arg(long, value_name = "J", default_value_t = 64, value_parser = parse_workers)]
-    max_jobs: usize,
-
-    /// Iterations per block.
-    #[arg(long, value_name = "B", default_value_t = resume::DEFAULT_BLOCK, value_parser = parse_steps)]
-    block: u64,
-
-    /// When set, the endpoints that can start computation need it as a bearer token
-    /// (`Authorization: Bearer <token>`; the page takes it from `#token=` in its URL).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "NANO_API_TOKEN",
-        hide_env_values = true
-    )]
-    api_token: Option<String>,
-
-    /// New runs one client (IP address) may start per minute; past it, 429.
-    #[arg(long, value_name = "N", env = "NANO_RATE_LIMIT", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
-    rate_limit: u32,
-
-    /// When the log is flushed (see `propagate --help`).
-    #[arg(long, value_name = "MODE", default_value_t = Sync::Batch)]
-    sync: Sync,
+    #[command(flatten)]
+    config: ServeConfig,
 
     #[command(flatten)]
     cluster: ClusterArgs,
@@ -182,7 +124,7 @@ struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 struct ClusterArgs {
     /// Worker threads in this process (default: one per core).
-    #[arg(long, value_name = "W", value_parser = parse_workers)]
+    #[arg(long, value_name = "W", value_parser = at_least_one::<usize>("worker"))]
     workers: Option<usize>,
 
     /// The cluster's processes, one host:port per line in process order; this
@@ -272,7 +214,7 @@ struct PropagateArgs {
 #[derive(Debug, Args)]
 struct DataArgs {
     /// The log's directory.
-    #[arg(long, value_name = "DIR", env = "NANO_DATA", default_value = "./data")]
+    #[arg(long, value_name = "DIR", env = "NANO_DATA", default_value = web_config::DEFAULT_DATA)]
     data: PathBuf,
 }
 
@@ -301,15 +243,6 @@ fn parse_steps(text: &str) -> Result<u64, String> {
         Ok(n) => Ok(n),
         Err(_) if text.starts_with('-') => Err("cannot be negative".into()),
         Err(e) => Err(format!("expected a whole number of at least 1 ({e})")),
-    }
-}
-
-/// `--workers` takes a whole number of at least 1.
-fn parse_workers(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("a process needs at least 1 worker".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err("expected a whole number of at least 1".into()),
     }
 }
 
@@ -448,45 +381,37 @@ fn worker(args: &WorkerArgs) -> anyhow::Result<()> {
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = &args.config;
     if args.cluster.process != 0 {
         anyhow::bail!(
             "serve runs as process 0 of its cluster; start the others with `sedaro-nano worker`"
         );
     }
-    let log = open_log(&args.data, args.sync)?;
+    let log = Log::open(&config.data, config.log_options())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let ttl = Duration::from_secs(args.cache_ttl);
-    let cache = match &args.redis {
+    let cache = {
         // The Redis connection manager needs the runtime to exist.
-        Some(url) => runtime
-            .block_on(async { nano_web::Cache::redis(url, ttl) })
-            .context("REDIS_URL")?,
-        None => nano_web::Cache::memory(args.cache_mb << 20, ttl),
+        let _entered = runtime.enter();
+        config.cache()?
     };
     let engine = nano_pipeline::engine::Engine::start(EngineConfig {
         workers: workers(&args.cluster),
         network: network(&args.cluster)?,
-        block: args.block,
+        block: config.block,
         log: Some(log.clone()),
     })?;
-    let limits = nano_web::Limits {
-        max_steps: args.max_steps,
-        max_jobs: args.max_jobs,
-        ..nano_web::Limits::default()
-    };
-    let access = nano_web::access::Access::new(args.api_token.clone(), args.rate_limit);
-    let state =
-        nano_web::AppState::new(engine.handle(), log, cache.clone(), limits).with_access(access);
+    let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
+        .with_access(config.access());
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
+        let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         eprintln!(
             "sedaro-nano: serving on http://{address}/ (log {}, {} cache); open http://{address}/propagate/2000",
-            args.data.display(),
+            config.data.display(),
             if cache.is_memory() { "in-process" } else { "Redis" }
         );
         nano_web::serve(listener, state, shutdown_signal()).await?;
@@ -551,13 +476,16 @@ fn pod(args: &PodArgs) -> anyhow::Result<()> {
             ..args.serve.clone()
         })
     } else {
-        let health = nano_cluster::health::serve(&args.serve.listen).with_context(|| {
-            format!("cannot serve the health endpoint on {}", args.serve.listen)
+        let health = nano_cluster::health::serve(&args.serve.config.listen).with_context(|| {
+            format!(
+                "cannot serve the health endpoint on {}",
+                args.serve.config.listen
+            )
         })?;
         eprintln!("sedaro-nano pod: health endpoint on http://{health}/healthz");
         worker(&WorkerArgs {
             cluster,
-            block: args.serve.block,
+            block: args.serve.config.block,
         })
     }
 }

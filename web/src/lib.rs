@@ -3,6 +3,8 @@
 //!
 //! - [`app`] builds the router (for `main` and for tests); [`serve`] runs it on a
 //!   listener until a shutdown signal.
+//! - [`ServeConfig`]: `serve`'s flags and environment, defined once; it builds the
+//!   limits, the access rules and the cache.
 //! - [`AppState`] holds handles, not data: the engine, the log, the cache, the limits
 //!   and the metrics.
 //! - [`routes`]: one file per concern. [`cache`]: Redis or in-process. [`series`]:
@@ -23,6 +25,7 @@
 
 pub mod access;
 pub mod cache;
+pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod params;
@@ -46,10 +49,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use cache::Cache;
+pub use config::ServeConfig;
 pub use error::ApiError;
 pub use metrics::Metrics;
 
-/// The service's limits.
+/// The service's limits (see [`ServeConfig::limits`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// The largest `n` a request may ask for.
@@ -67,8 +71,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_steps: 10_000_000,
-            max_jobs: 64,
+            max_steps: config::DEFAULT_MAX_STEPS,
+            max_jobs: config::DEFAULT_MAX_JOBS,
             cache_max_iterations: 200_000,
             page_points: 5_000,
             request_timeout: Duration::from_secs(30),
@@ -124,7 +128,7 @@ impl AppState {
             limits,
             metrics: Arc::default(),
             rate: Arc::default(),
-            access: Arc::new(access::Access::new(None, 120)),
+            access: Arc::new(access::Access::new(None, config::DEFAULT_RATE_LIMIT)),
         }
     }
 

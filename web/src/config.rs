@@ -1,0 +1,251 @@
+//! `serve`'s configuration, defined once: each field is a flag (and, where a deployment
+//! sets it, an environment variable) with its default and help text, and the binary only
+//! flattens [`ServeConfig`] into its command line.
+//!
+//! What the user typed is kept apart from what the service builds from it (ripgrep's
+//! low and high arguments): [`ServeConfig`] holds the values as given, and its methods
+//! build the parts ([`Limits`], [`Access`], [`Cache`], [`LogOptions`]). A default is
+//! written in one place, a `DEFAULT_` constant below, which both the flag and the
+//! library's `Default`s use.
+//!
+//! Adding a setting: a field with `#[arg(long, env = "NANO_...", default_value_t =
+//! DEFAULT_..., value_parser = ...)]` and a doc comment (its `--help`), the builder
+//! that uses it, a row in the README's table and one in `tests/flags.rs`.
+//!
+//! ```
+//! use clap::Parser;
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     serve: nano_web::ServeConfig,
+//! }
+//! let cli = Cli::parse_from(["serve", "--max-jobs", "8"]);
+//! assert_eq!(cli.serve.limits().max_jobs, 8);
+//! assert!(Cli::try_parse_from(["serve", "--max-jobs", "0"]).is_err());
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nano_pipeline::resume;
+use nano_store::{LogOptions, Sync};
+
+use crate::access::Access;
+use crate::{Cache, Limits};
+
+/// `--listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// `--data`.
+pub const DEFAULT_DATA: &str = "./data";
+/// `--cache-ttl`, in seconds.
+pub const DEFAULT_CACHE_TTL: u64 = 3600;
+/// `--cache-mb`.
+pub const DEFAULT_CACHE_MB: u64 = 256;
+/// `--max-steps`.
+pub const DEFAULT_MAX_STEPS: u64 = 10_000_000;
+/// `--max-jobs`.
+pub const DEFAULT_MAX_JOBS: usize = 64;
+/// `--rate-limit`, new runs per client per minute.
+pub const DEFAULT_RATE_LIMIT: u32 = 120;
+
+/// Everything `serve` is told, as flags and environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", env = "NANO_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+
+    /// The log's directory (created if missing).
+    #[arg(long, value_name = "DIR", env = "NANO_DATA", default_value = DEFAULT_DATA)]
+    pub data: PathBuf,
+
+    /// Redis for the hot cache (redis:// or rediss://, password in the URL); without
+    /// it, an in-process cache.
+    #[arg(long, value_name = "URL", env = "REDIS_URL", hide_env_values = true)]
+    pub redis: Option<String>,
+
+    /// A PEM certificate authority to trust for `rediss://` (a Redis with a private CA).
+    #[arg(long, value_name = "FILE", env = "NANO_REDIS_CA")]
+    pub redis_ca: Option<PathBuf>,
+
+    /// Seconds a finished run stays in the cache.
+    #[arg(long, value_name = "SECS", env = "NANO_CACHE_TTL", default_value_t = DEFAULT_CACHE_TTL,
+          value_parser = at_least_one::<u64>("second"))]
+    pub cache_ttl: u64,
+
+    /// Megabytes the in-process cache may hold.
+    #[arg(long, value_name = "MB", env = "NANO_CACHE_MB", default_value_t = DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
+
+    /// The largest n a request may ask for.
+    #[arg(long, value_name = "N", env = "NANO_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS,
+          value_parser = at_least_one::<u64>("iteration"))]
+    pub max_steps: u64,
+
+    /// Jobs in flight beyond which a request for a new run gets 503 with Retry-After.
+    #[arg(long, value_name = "J", env = "NANO_MAX_JOBS", default_value_t = DEFAULT_MAX_JOBS,
+          value_parser = at_least_one::<usize>("job"))]
+    pub max_jobs: usize,
+
+    /// Iterations per block: the unit in which runs are logged and made durable.
+    #[arg(long, value_name = "B", env = "NANO_BLOCK", default_value_t = resume::DEFAULT_BLOCK,
+          value_parser = at_least_one::<u64>("iteration"))]
+    pub block: u64,
+
+    /// When set, the endpoints that can start computation need it as a bearer token
+    /// (`Authorization: Bearer <token>`; the page takes it from `#token=` in its URL).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "NANO_API_TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<String>,
+
+    /// New runs one client (IP address) may start per minute; past it, 429.
+    #[arg(long, value_name = "N", env = "NANO_RATE_LIMIT", default_value_t = DEFAULT_RATE_LIMIT,
+          value_parser = at_least_one::<u32>("run a minute"))]
+    pub rate_limit: u32,
+
+    /// When the log is flushed: `always` (after every block), `batch` (after each
+    /// group of blocks written together), or `never` (sled flushes about every half
+    /// second; a crash may lose the latest blocks).
+    #[arg(long, value_name = "MODE", env = "NANO_SYNC", default_value_t = Sync::Batch)]
+    pub sync: Sync,
+}
+
+/// What the service could not build from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--redis-ca` could not be read.
+    #[error("--redis-ca {path}: cannot read the certificate authority")]
+    RedisCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--redis-ca` was given for a connection that does not use TLS.
+    #[error("--redis-ca is for a rediss:// (TLS) URL; --redis is not one")]
+    RedisCaWithoutTls,
+    /// `--redis` is not a Redis URL the client accepts (the URL is not repeated: it
+    /// may hold a password).
+    #[error("--redis (REDIS_URL) is not a usable redis:// or rediss:// URL")]
+    RedisUrl(#[source] redis::RedisError),
+}
+
+impl ServeConfig {
+    /// The service's limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_steps: self.max_steps,
+            max_jobs: self.max_jobs,
+            ..Limits::default()
+        }
+    }
+
+    /// The access rules: the token, and the rate limit per client.
+    pub fn access(&self) -> Access {
+        Access::new(self.api_token.clone(), self.rate_limit)
+    }
+
+    /// How the log is opened.
+    pub fn log_options(&self) -> LogOptions {
+        LogOptions {
+            sync: self.sync,
+            ..LogOptions::default()
+        }
+    }
+
+    /// The cache: Redis at `--redis` (trusting `--redis-ca` when given), else an
+    /// in-process one of `--cache-mb`. Call it inside a tokio runtime (the Redis
+    /// connection manager needs one); the connection itself is made lazily, so a Redis
+    /// that is down makes a degraded cache, not a failed start.
+    pub fn cache(&self) -> Result<Cache, ConfigError> {
+        let ttl = Duration::from_secs(self.cache_ttl);
+        let Some(url) = &self.redis else {
+            return Ok(Cache::memory(self.cache_mb << 20, ttl));
+        };
+        let ca = match &self.redis_ca {
+            None => None,
+            Some(_) if !url.starts_with("rediss://") => return Err(ConfigError::RedisCaWithoutTls),
+            Some(path) => Some(std::fs::read(path).map_err(|source| ConfigError::RedisCa {
+                path: path.clone(),
+                source,
+            })?),
+        };
+        Cache::redis_with_ca(url, ttl, ca).map_err(ConfigError::RedisUrl)
+    }
+}
+
+/// A parser for a count that must be at least 1, whose refusal names the unit
+/// (`--max-jobs 0`: "at least 1 job").
+pub fn at_least_one<T>(
+    unit: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + std::marker::Sync + 'static
+where
+    T: std::str::FromStr + PartialEq + From<u8> + Send + std::marker::Sync + Clone + 'static,
+{
+    move |text: &str| match text.trim().parse::<T>() {
+        Ok(n) if n == T::from(0) => Err(format!("must be at least 1 {unit}")),
+        Ok(n) => Ok(n),
+        Err(_) if text.trim_start().starts_with('-') => {
+            Err(format!("cannot be negative (at least 1 {unit})"))
+        }
+        Err(_) => Err(format!("expected a whole number (at least 1 {unit})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+
+    #[test]
+    fn the_library_defaults_are_the_flags_defaults() {
+        let cli = Cli::parse_from(["serve"]);
+        let (flags, library) = (cli.serve.limits(), Limits::default());
+        assert_eq!(flags.max_steps, library.max_steps);
+        assert_eq!(flags.max_jobs, library.max_jobs);
+    }
+
+    #[test]
+    fn a_zero_count_is_refused_in_the_flags_own_words() {
+        for (flag, words) in [
+            ("--max-jobs", "at least 1 job"),
+            ("--max-steps", "at least 1 iteration"),
+            ("--block", "at least 1 iteration"),
+            ("--rate-limit", "at least 1 run a minute"),
+            ("--cache-ttl", "at least 1 second"),
+        ] {
+            let error = Cli::try_parse_from(["serve", flag, "0"])
+                .err()
+                .unwrap_or_else(|| panic!("{flag} 0 was accepted"))
+                .to_string();
+            assert!(
+                error.contains(flag) && error.contains(words) && !error.contains("worker"),
+                "{flag} 0: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ca_for_a_plain_redis_url_is_refused() {
+        let cli = Cli::parse_from([
+            "serve",
+            "--redis",
+            "redis://127.0.0.1:1/",
+            "--redis-ca",
+            "/nonexistent",
+        ]);
+        assert!(matches!(
+            cli.serve.cache(),
+            Err(ConfigError::RedisCaWithoutTls)
+        ));
+    }
+}
