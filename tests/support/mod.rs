@@ -185,14 +185,66 @@ pub fn serve(data: &Path, extra: &[&str]) -> (Proc, String) {
 
 /// A tiny HTTP/1.1 GET over loopback: the status and the body.
 pub fn http_get(address: &str, path: &str) -> Option<(u16, Vec<u8>)> {
+    let response = http(address, "127.0.0.1", path, &[])?;
+    Some((response.status, response.body))
+}
+
+/// What [`http`] read back.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// The status line and headers, as sent.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// An HTTP/1.1 GET of `path` with extra `headers`, from the loopback address `from`
+/// (127.0.0.1, 127.0.0.2, ...: the whole 127/8 is loopback), to `address`.
+pub fn http(
+    address: &str,
+    from: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<HttpResponse> {
     use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    let local: std::net::IpAddr = from.parse().expect("a loopback address");
+    assert!(local.is_loopback(), "tests only talk over loopback");
+    let remote: std::net::SocketAddr = address.parse().ok()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .ok()?;
+    let stream = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((local, 0).into())?;
+            socket.connect(remote).await
+        })
+        .ok()?
+        .into_std()
+        .ok()?;
+    stream.set_nonblocking(false).ok()?;
+    let mut stream = stream;
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .ok()?;
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n"
     )
     .ok()?;
     let mut response = Vec::new();
@@ -207,7 +259,7 @@ pub fn http_get(address: &str, path: &str) -> Option<(u16, Vec<u8>)> {
     {
         body = dechunk(&body);
     }
-    Some((status, body))
+    Some(HttpResponse { status, head, body })
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {

@@ -30,7 +30,7 @@ use std::time::Duration;
 use nano_pipeline::resume;
 use nano_store::{LogOptions, Sync};
 
-use crate::access::Access;
+use crate::access::{Access, TrustedProxies};
 use crate::{Cache, Limits};
 
 /// `--listen`.
@@ -107,6 +107,12 @@ pub struct ServeConfig {
           value_parser = at_least_one::<u32>("run a minute"))]
     pub rate_limit: u32,
 
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For`
+    /// names the client for the rate limit, such as an ingress; from any other peer the
+    /// header is ignored.
+    #[arg(long, value_name = "LIST", env = "NANO_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+
     /// When the log is flushed: `always` (after every block), `batch` (after each
     /// group of blocks written together), or `never` (sled flushes about every half
     /// second; a crash may lose the latest blocks).
@@ -146,6 +152,7 @@ impl ServeConfig {
     /// The access rules: the token, and the rate limit per client.
     pub fn access(&self) -> Access {
         Access::new(self.api_token.clone(), self.rate_limit)
+            .with_trusted_proxies(self.trusted_proxies.clone())
     }
 
     /// How the log is opened.

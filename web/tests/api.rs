@@ -13,7 +13,8 @@ use support::{get, golden, service, until_ready};
 async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache_hit() {
     let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());
-    let (status, _, body) = get(&app, "/api/propagate/2000?seed=42").await;
+    // The seed percent-encoded (RFC 3986) is the same seed.
+    let (status, headers, body) = get(&app, "/api/propagate/2000?seed=%34%32").await;
     assert_eq!(
         status,
         StatusCode::ACCEPTED,
@@ -22,6 +23,11 @@ async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache
     );
     let running: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(running["status"], "running");
+    assert_eq!(
+        headers["location"], "/api/propagate/2000?seed=42",
+        "where to poll"
+    );
+    assert_eq!(headers["retry-after"], "1");
     assert_eq!(running["n"], 2000);
     let body = until_ready(&app, "/api/propagate/2000?seed=42").await;
     assert!(
@@ -252,6 +258,29 @@ async fn with_a_token_set_computation_needs_it() {
     for uri in ["/propagate/100?seed=1", "/healthz", "/assets/app.js"] {
         assert_eq!(get(&app, uri).await.0, StatusCode::OK, "{uri}");
     }
+    // Reading a logged run starts nothing and needs no token: the page's JSON and CSV
+    // links work in a browser.
+    let request = Request::get("/api/propagate/100?seed=1")
+        .header("authorization", "bearer t0ps3cret")
+        .body(Body::empty())
+        .unwrap();
+    let _ = app.clone().oneshot(request).await.unwrap();
+    until_ready(&app, "/api/propagate/100?seed=1").await;
+    for uri in [
+        "/api/propagate/100?seed=1",
+        "/api/propagate/100?seed=1&format=csv",
+        "/api/propagate/50?seed=1&points=10",
+        "/api/propagate/100/events?seed=1",
+        "/api/runs",
+    ] {
+        assert_eq!(get(&app, uri).await.0, StatusCode::OK, "{uri}");
+    }
+    assert_eq!(
+        get(&app, "/api/propagate/101?seed=1").await.0,
+        StatusCode::UNAUTHORIZED,
+        "a longer run is new computation"
+    );
+    assert_eq!(state.metrics.jobs_started.load(Ordering::Relaxed), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,6 +12,7 @@ use axum::Json;
 use nano_pipeline::{Format, RunKey};
 use serde_json::json;
 
+use crate::access::Caller;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::{cache, params, series, AppState};
@@ -34,18 +35,15 @@ async fn blocking<T: Send + 'static>(
 
 /// `GET /api/propagate/{n}?seed=S[&format=csv][&points=K]`: 200 with the run when it is
 /// ready (cache, then log); otherwise starts it (or joins it) and answers 202 with how
-/// far it got.
+/// far it got, `Location` (the URL to ask again) and `Retry-After`.
 pub async fn run(
     State(state): State<AppState>,
     Path(n): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Response, ApiError> {
-    let query = params::query(raw.as_deref());
-    state
-        .access
-        .authorize(&headers, query.get("access_token").copied())?;
+    let query = params::query(raw.as_deref())?;
     let request = params::run_request(&n, &query, state.limits.max_steps)?;
     let format = params::format(&query)?;
     let points = params::points(&query)?;
@@ -81,28 +79,51 @@ pub async fn run(
         return Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response());
     }
 
-    let job = start(&state, run, n, client_ip(&client))?;
+    let caller = Caller {
+        headers: &headers,
+        query_token: query.get("access_token"),
+        address: state.access.client(peer_ip(&peer), &headers),
+    };
+    let job = start(&state, run, n, &caller)?;
+    let mut poll = format!("/api/propagate/{n}?seed={seed}");
+    if format != Format::Json {
+        poll.push_str("&format=csv");
+    }
+    if let Some(points) = points {
+        poll.push_str(&format!("&points={points}"));
+    }
     Ok((
         StatusCode::ACCEPTED,
+        [
+            (
+                header::LOCATION,
+                HeaderValue::from_str(&poll).expect("digits and ASCII letters"),
+            ),
+            (header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS)),
+        ],
         Json(json!({"status": "running", "n": n, "seed": seed, "iterations_done": job.joined_at.min(n)})),
     )
         .into_response())
 }
 
-/// The client's address, when the server knows it (not in `oneshot` tests).
-pub fn client_ip(client: &Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
-    client
-        .as_ref()
+/// The `Retry-After` of a 202: how long a client should wait before asking again.
+pub const POLL_AFTER_SECONDS: u64 = 1;
+
+/// The connection's peer address, when the server knows it (not in `oneshot` tests).
+pub fn peer_ip(peer: &Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    peer.as_ref()
         .map(|Extension(ConnectInfo(address))| address.ip())
 }
 
-/// Starts (or joins) the job for the first `n` iterations of `run`, within the bound
-/// on jobs in flight and the client's allowance of new runs.
+/// Starts (or joins) the job for the first `n` iterations of `run`. Joining a run in
+/// flight, or one the log holds far enough, is open to all; a request that would start
+/// computation needs the API token (when one is set), fits under the bound on jobs in
+/// flight, and takes one from the caller's allowance of new runs.
 pub fn start(
     state: &AppState,
     run: RunKey,
     n: u64,
-    client: Option<IpAddr>,
+    caller: &Caller<'_>,
 ) -> Result<nano_pipeline::job::JobHandle, ApiError> {
     if let Some(reason) = state.engine.log_failure() {
         return Err(ApiError::Unavailable(
@@ -110,12 +131,16 @@ pub fn start(
         ));
     }
     let joining = state.engine.is_in_flight(run);
+    let computes = !joining && state.log.entry(run)?.is_none_or(|e| e.iterations < n);
+    if computes {
+        state.access.authorize(caller.headers, caller.query_token)?;
+    }
     let in_flight = state.engine.in_flight();
     if in_flight >= state.limits.max_jobs && !joining {
         return Err(ApiError::Busy { in_flight });
     }
-    if !joining && state.log.entry(run)?.is_none_or(|e| e.iterations < n) {
-        state.access.admit(client)?;
+    if computes {
+        state.access.admit(caller.address)?;
     }
     let job = state.engine.submit(run, n, false)?;
     if job.started {

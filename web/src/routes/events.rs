@@ -15,8 +15,9 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
+use crate::access::Caller;
 use crate::error::ApiError;
-use crate::routes::api::{client_ip, start};
+use crate::routes::api::{peer_ip, start};
 use crate::{params, AppState};
 
 fn event(name: &str, data: serde_json::Value) -> Event {
@@ -29,15 +30,17 @@ pub async fn events(
     Path(n): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let query = params::query(raw.as_deref());
-    state
-        .access
-        .authorize(&headers, query.get("access_token").copied())?;
+    let query = params::query(raw.as_deref())?;
     let request = params::run_request(&n, &query, state.limits.max_steps)?;
     let n = request.n;
-    let job = start(&state, RunKey::nano(request.seed), n, client_ip(&client))?;
+    let caller = Caller {
+        headers: &headers,
+        query_token: query.get("access_token"),
+        address: state.access.client(peer_ip(&peer), &headers),
+    };
+    let job = start(&state, RunKey::nano(request.seed), n, &caller)?;
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     // The job's events arrive on a blocking channel: one blocking task per stream.
     tokio::task::spawn_blocking(move || {

@@ -92,8 +92,8 @@ pub async fn go(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Redirect, ApiError> {
-    let query = params::query(raw.as_deref());
-    let n = query.get("n").copied().unwrap_or("");
+    let query = params::query(raw.as_deref())?;
+    let n = query.get("n").unwrap_or("");
     let run = params::run_request(n, &query, state.limits.max_steps)?;
     Ok(Redirect::to(&format!(
         "/propagate/{}?seed={}",
@@ -108,7 +108,7 @@ pub async fn run_page(
     Path(n): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = params::query(raw.as_deref());
+    let query = params::query(raw.as_deref())?;
     let run = params::run_request(&n, &query, state.limits.max_steps)?;
     let page = PAGE
         .replace("{{n}}", &run.n.to_string())
