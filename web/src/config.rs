@@ -110,7 +110,12 @@ pub struct ServeConfig {
     /// Proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For`
     /// names the client for the rate limit, such as an ingress; from any other peer the
     /// header is ignored.
-    #[arg(long, value_name = "LIST", env = "NANO_TRUSTED_PROXIES", default_value = "")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        env = "NANO_TRUSTED_PROXIES",
+        default_value = ""
+    )]
     pub trusted_proxies: TrustedProxies,
 
     /// When the log is flushed: `always` (after every block), `batch` (after each
