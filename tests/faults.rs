@@ -64,12 +64,12 @@ fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {
 #[test]
 fn a_paused_redis_does_not_hold_requests_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (redis, port) = redis_server();
-    let url = format!("redis://127.0.0.1:{port}/");
+    let redis = redis_server();
+    let url = redis.url();
     let (server, address) = serve(&dir.path().join("data"), &["--redis", &url]);
     let warm = until_ok(&address, "/api/propagate/3000?seed=8");
     // Redis stops answering (as under a long DEBUG SLEEP): the process is paused.
-    let pid = redis.0.id().to_string();
+    let pid = redis.pid().expect("redis-server runs").to_string();
     assert!(Command::new("kill")
         .args(["-STOP", &pid])
         .status()

@@ -16,7 +16,7 @@ use support::{
 #[test]
 fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let (_redis, redis_port) = redis_server();
+    let redis = redis_server();
     let http_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -34,7 +34,7 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
             "--data",
             data.to_str().unwrap(),
         ])
-        .args(["--redis", &format!("redis://127.0.0.1:{redis_port}/")])
+        .args(["--redis", &redis.url()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

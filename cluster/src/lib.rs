@@ -10,6 +10,8 @@
 //! - [`pod`]: a Kubernetes pod's process index from its StatefulSet ordinal, and its
 //!   hostfile from the replica count.
 //! - [`health`]: a worker pod's `/healthz` responder, for the probes.
+//! - [`redis_server`]: a private `redis-server`, ready (it answered `PING`) when
+//!   started: the local cluster's cache, and the tests'.
 //! - [`supervisor`]: the local cluster's supervisor: restarts every process when one
 //!   dies.
 //!
@@ -28,4 +30,5 @@ pub mod health;
 pub mod hostfile;
 pub mod mesh;
 pub mod pod;
+pub mod redis_server;
 pub mod supervisor;

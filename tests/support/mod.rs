@@ -154,33 +154,43 @@ pub fn cpu_ticks(pid: &str) -> u64 {
 
 /// Starts `serve` on a free port; returns the process and its address.
 pub fn serve(data: &Path, extra: &[&str]) -> (Proc, String) {
-    let mut child = bin()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .args(extra)
-        .env_remove("REDIS_URL")
+    let mut args = vec!["--listen", "127.0.0.1:0", "--workers", "2", "--data"];
+    args.push(data.to_str().unwrap());
+    args.extend_from_slice(extra);
+    serve_with(&args, &[]).unwrap_or_else(|said| panic!("serve did not start: {said}"))
+}
+
+/// Starts `serve` with exactly these arguments and environment variables (nothing
+/// inherited from the test's environment); the process and the address it says it
+/// serves on, or everything it wrote to stderr if it exits first.
+pub fn serve_with(args: &[&str], env: &[(&str, &str)]) -> Result<(Proc, String), String> {
+    let mut command = bin();
+    command.arg("serve").args(args).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    let mut child = command
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().expect("serve says where it listens").unwrap();
-    let address = line
-        .split("serving on http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in: {line}"))
-        .to_owned();
+    let mut said = String::new();
+    let address = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.wait();
+            return Err(said);
+        };
+        if let Some(rest) = line.split("serving on http://").nth(1) {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+        said.push_str(&line);
+        said.push('\n');
+    };
     // Keep draining stderr so the server never blocks on it.
     std::thread::spawn(move || lines.for_each(drop));
-    (Proc(child), address)
+    Ok((Proc(child), address))
 }
 
 /// A tiny HTTP/1.1 GET over loopback: the status and the body.
@@ -347,35 +357,12 @@ pub fn assert_verified(data: &Path) {
     );
 }
 
-/// A private redis-server on a free port (killed when dropped), and its port.
-pub fn redis_server() -> (Proc, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (.ci/run installs it)");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    (Proc(child), port)
+#[allow(unused_imports)] // not every test file uses both
+pub use nano_cluster::redis_server::{private_ca, RedisServer};
+
+/// A private redis-server on a free port (killed when dropped), answering PING.
+pub fn redis_server() -> RedisServer {
+    RedisServer::start(None).expect("redis-server starts (.ci/run installs it)")
 }
 
 /// Process 0 of a cluster in this test process, with its peers in the hostfile at

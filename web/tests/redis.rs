@@ -9,11 +9,11 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use nano_web::{app, Cache};
 use redis::AsyncCommands;
-use support::{get, service, until_ready, RedisServer};
+use support::{get, private_ca, service, until_ready, RedisServer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_caches_runs_and_the_service_survives_its_loss_and_return() {
-    let mut redis = RedisServer::start(None);
+    let mut redis = RedisServer::start(None).expect("redis-server starts");
     let s = service(Cache::redis(&redis.url(), Duration::from_secs(600)).unwrap());
     let app = app(s.state.clone());
     let metrics = &s.state.metrics;
@@ -51,7 +51,7 @@ async fn redis_caches_runs_and_the_service_survives_its_loss_and_return() {
     assert_eq!(ready["cache"]["status"], "degraded", "{ready}");
 
     // Redis returns (empty): the cache is used again, without a restart of the service.
-    redis.restart();
+    redis.restart().expect("redis-server starts again");
     let hits = metrics.cache_hits.load(Ordering::Relaxed);
     let mut used_again = false;
     for _ in 0..100 {
@@ -80,7 +80,7 @@ async fn redis_caches_runs_and_the_service_survives_its_loss_and_return() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_password_protected_redis_is_used_with_the_password_from_the_url() {
-    let redis = RedisServer::start(Some("s3cret-for-tests"));
+    let redis = RedisServer::start(Some("s3cret-for-tests")).expect("redis-server starts");
     let s = service(Cache::redis(&redis.url(), Duration::from_secs(60)).unwrap());
     let app = app(s.state.clone());
     let body = until_ready(&app, "/api/propagate/500?seed=2").await;
@@ -101,72 +101,12 @@ async fn a_password_protected_redis_is_used_with_the_password_from_the_url() {
     assert_eq!(ready["cache"]["status"], "degraded", "{ready}");
 }
 
-/// Makes a private certificate authority and a certificate for 127.0.0.1 signed by it.
-fn certificates(dir: &std::path::Path) {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=nano-test-ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.crt",
-    ]);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_over_tls_with_a_password_caches_runs() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
-    let redis = RedisServer::start_with(Some("tls-and-auth"), Some(dir.path()));
+    private_ca(dir.path()).expect("openssl makes a CA");
+    let redis = RedisServer::start_with(Some("tls-and-auth"), Some(dir.path()))
+        .expect("redis-server starts");
     let port = redis.port;
     let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
     let url = format!("rediss://:tls-and-auth@127.0.0.1:{port}/");
