@@ -11,6 +11,7 @@ use nano_cluster::hostfile::Hostfile;
 use nano_pipeline::engine::{EngineConfig, Network};
 
 use clap::{Args, Parser, Subcommand};
+use nano_cluster::local::LocalClusterConfig;
 use nano_pipeline::resume::{self, Source};
 use nano_pipeline::{Format, Propagator, RunKey, RunWriter};
 use nano_store::{CatalogEntry, Log, LogOptions, Sync};
@@ -46,7 +47,7 @@ enum Command {
     Pod(PodArgs),
     /// Run the cluster's topology as local processes on 127.0.0.1, supervised: when any
     /// process dies, all restart (runs resume from the log). Ctrl-C stops everything.
-    LocalCluster(LocalClusterArgs),
+    LocalCluster(LocalClusterConfig),
 }
 
 #[derive(Debug, Args)]
@@ -83,30 +84,6 @@ struct PodArgs {
         default_value = "/tmp/sedaro-nano.hosts"
     )]
     hostfile_out: PathBuf,
-}
-
-#[derive(Debug, Args)]
-struct LocalClusterArgs {
-    /// Processes in the cluster (process 0 serves HTTP).
-    #[arg(long, value_name = "N", env = "WORKERS", default_value_t = 3, value_parser = at_least_one::<usize>("process"))]
-    processes: usize,
-
-    /// Worker threads per process.
-    #[arg(long, value_name = "W", default_value_t = 1, value_parser = at_least_one::<usize>("worker"))]
-    workers: usize,
-
-    /// Address process 0 serves HTTP on.
-    #[arg(long, value_name = "ADDR", default_value = web_config::DEFAULT_LISTEN)]
-    listen: String,
-
-    /// The log's directory.
-    #[arg(long, value_name = "DIR", default_value = web_config::DEFAULT_DATA)]
-    data: PathBuf,
-
-    /// Redis to use; without it, a private redis-server when one is installed,
-    /// otherwise the in-process cache.
-    #[arg(long, value_name = "URL", env = "REDIS_URL")]
-    redis: Option<String>,
 }
 
 /// `serve`: the service's configuration (defined in `nano_web::config`) and this
@@ -490,103 +467,20 @@ fn pod(args: &PodArgs) -> anyhow::Result<()> {
     }
 }
 
-fn local_cluster(args: &LocalClusterArgs) -> anyhow::Result<()> {
-    use std::process::{Command as Process, Stdio};
-    let run_dir = std::env::temp_dir().join(format!("sedaro-nano-local-{}", std::process::id()));
-    std::fs::create_dir_all(&run_dir)?;
-    let free_port = || -> anyhow::Result<u16> {
-        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port())
-    };
-    let mut hosts = String::new();
-    for _ in 0..args.processes {
-        hosts.push_str(&format!("127.0.0.1:{}\n", free_port()?));
-    }
-    let hostfile = run_dir.join("hosts");
-    std::fs::write(&hostfile, hosts)?;
-    // A private Redis when none is given and redis-server is installed.
-    let mut redis_child = None;
-    let redis = match &args.redis {
-        Some(url) => Some(url.clone()),
-        None => {
-            let port = free_port()?;
-            match Process::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(Stdio::null())
-                .spawn()
-            {
-                Ok(child) => {
-                    redis_child = Some(child);
-                    Some(format!("redis://127.0.0.1:{port}/"))
-                }
-                Err(_) => None,
-            }
-        }
-    };
-    eprintln!(
-        "sedaro-nano local-cluster: {} processes of {} workers, hostfile {}, {}; http://{}/",
-        args.processes,
-        args.workers,
-        hostfile.display(),
-        redis
-            .as_deref()
-            .map_or("in-process cache".to_owned(), |u| format!("Redis at {u}")),
-        args.listen
-    );
-    let exe = std::env::current_exe()?;
-    let (data, listen, workers) = (
-        args.data.clone(),
-        args.listen.clone(),
-        args.workers.to_string(),
-    );
-    let supervisor = nano_cluster::supervisor::Supervisor::new(args.processes, move |i| {
-        let mut command = Process::new(&exe);
-        if i == 0 {
-            command
-                .args(["serve", "--listen", &listen, "--data"])
-                .arg(&data);
-            if let Some(url) = &redis {
-                command.args(["--redis", url]);
-            }
-        } else {
-            command.arg("worker");
-        }
-        command.args(["--hostfile"]).arg(&hostfile).args([
-            "--process",
-            &i.to_string(),
-            "--workers",
-            &workers,
-            "--peer-timeout",
-            "30",
-        ]);
-        command
-    });
-    let stop = std::sync::Arc::clone(&supervisor.stop);
+fn local_cluster(config: &LocalClusterConfig) -> anyhow::Result<()> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_signal = std::sync::Arc::clone(&stop);
     std::thread::spawn(move || {
         if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
             runtime.block_on(shutdown_signal());
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            on_signal.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    let restarts = supervisor.run()?;
-    if let Some(mut child) = redis_child {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let _ = std::fs::remove_dir_all(&run_dir);
+    let exe = std::env::current_exe()?;
+    let restarts = nano_cluster::local::run(config, &exe, stop)?;
     eprintln!("sedaro-nano local-cluster: stopped after {restarts} restarts");
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! The local form of the cluster (`make cluster-local`): three processes and a private
-//! Redis, supervised; a worker killed mid-run makes the supervisor restart the cluster,
-//! and the run completes equal to the reference.
+//! The local form of the cluster as `make cluster-local` runs it (no `--redis`): three
+//! processes and the private Redis the supervisor starts, supervised; a worker killed
+//! mid-run makes the supervisor restart the cluster, and the run completes equal to the
+//! reference.
 
 mod support;
 
@@ -9,14 +10,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{
-    assert_reference, assert_verified, bin, http_get, redis_server, run, stop, until_ok, Proc,
-};
+use redis::Commands;
+use support::{assert_reference, assert_verified, bin, http_get, run, stop, until_ok, Proc};
 
 #[test]
 fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = redis_server();
     let http_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -34,16 +33,20 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
             "--data",
             data.to_str().unwrap(),
         ])
-        .args(["--redis", &redis.url()])
+        .env_remove("REDIS_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Follow the supervisor's report of process ids.
+    // Follow the supervisor's report of its cache and of process ids.
     let (pids_tx, pids) = mpsc::channel();
+    let (cache_tx, cache) = mpsc::channel();
     let stderr = supervisor.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("; cache: ").nth(1) {
+                let _ = cache_tx.send(rest.to_owned());
+            }
             if let Some(rest) = line.strip_prefix("sedaro-nano local-cluster: started process ") {
                 let (process, pid) = rest.split_once(" (pid ").unwrap();
                 let _ = pids_tx.send((
@@ -54,6 +57,14 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
         }
     });
     let supervisor = Proc(supervisor);
+    let cache = cache
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the supervisor says which cache it uses");
+    let redis_port: u16 = cache
+        .strip_prefix("a private redis-server on 127.0.0.1:")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("not the private Redis: {cache}"));
     let mut worker2 = None;
     while worker2.is_none() {
         let (process, pid) = pids
@@ -80,6 +91,21 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
         body == reference,
         "the cluster's run differs from the reference"
     );
+    // The private Redis is the cache, and the run landed in it.
+    let (_, ready) = http_get(&address, "/readyz").unwrap();
+    let ready: serde_json::Value = serde_json::from_slice(&ready).unwrap();
+    assert_eq!(ready["cache"]["kind"], "redis", "{ready}");
+    assert_eq!(ready["cache"]["status"], "ok", "{ready}");
+    let redis = redis::Client::open(format!("redis://127.0.0.1:{redis_port}/")).unwrap();
+    let mut conn = redis.get_connection().unwrap();
+    let started = Instant::now();
+    while !conn.exists::<_, bool>("nano:v1:run:123:5000").unwrap() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the run is not in the private Redis"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     // A long run, and a worker killed while it is under way.
     let (n, seed) = (2_000_000u64, 321u64);
@@ -125,7 +151,12 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
     );
     assert_reference(&address, n, seed);
 
-    // SIGTERM stops the supervisor and, through it, every process of the cluster.
+    // SIGTERM stops the supervisor and, through it, every process of the cluster and
+    // its private Redis.
     stop(supervisor);
     assert_verified(&data);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", redis_port)).is_err(),
+        "the private Redis outlived the supervisor"
+    );
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`hostfile`]: which processes there are: one `host:port` per line, in process
 //!   order; a process's own line may be a bind address (`0.0.0.0:PORT`).
+//! - [`local`]: `local-cluster`, the topology as supervised processes on 127.0.0.1,
+//!   with a private Redis.
 //! - [`mesh`]: connects every pair of processes over TCP, whatever order they start
 //!   in, within a deadline, and names the peers it could not reach.
 //! - [`failstop`]: a process that loses a peer exits at once, naming it (timely
@@ -28,6 +30,7 @@
 pub mod failstop;
 pub mod health;
 pub mod hostfile;
+pub mod local;
 pub mod mesh;
 pub mod pod;
 pub mod redis_server;
