@@ -15,6 +15,7 @@ use nano_cluster::local::LocalClusterConfig;
 use nano_pipeline::resume::{self, Source};
 use nano_pipeline::{Format, Propagator, RunKey, RunWriter};
 use nano_store::{CatalogEntry, Log, LogOptions, Sync};
+use nano_web::config::LogFormat;
 use nano_web::config::{self as web_config, at_least_one};
 use nano_web::ServeConfig;
 
@@ -348,12 +349,9 @@ fn worker(args: &WorkerArgs) -> anyhow::Result<()> {
         );
     }
     let network = network(cluster)?.expect("checked: there is a hostfile");
-    eprintln!("sedaro-nano worker {}: joined the cluster", cluster.process);
+    tracing::info!(process = cluster.process, "worker joined the cluster");
     nano_pipeline::engine::run_peer(workers(cluster), network, args.block)?;
-    eprintln!(
-        "sedaro-nano worker {}: the cluster shut down",
-        cluster.process
-    );
+    tracing::info!(process = cluster.process, "the cluster shut down");
     Ok(())
 }
 
@@ -386,15 +384,17 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
-        eprintln!(
-            "sedaro-nano: serving on http://{address}/ (log {}, {} cache); open http://{address}/propagate/2000",
-            config.data.display(),
-            if cache.is_memory() { "in-process" } else { "Redis" }
+        tracing::info!(
+            log = %config.data.display(),
+            cache = if cache.is_memory() { "in-process" } else { "Redis" },
+            "serving on http://{address}/; open http://{address}/propagate/2000"
         );
         nano_web::serve(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
-    eprintln!("sedaro-nano: stopping; running blocks reach the log, unfinished runs resume on the next start");
+    tracing::info!(
+        "stopping; running blocks reach the log, unfinished runs resume on the next start"
+    );
     engine.shutdown()?;
     Ok(())
 }
@@ -443,9 +443,13 @@ fn pod(args: &PodArgs) -> anyhow::Result<()> {
         process: pod.ordinal,
         ..args.serve.cluster.clone()
     };
-    eprintln!(
-        "sedaro-nano pod: {}-{} is process {} of {}",
-        pod.statefulset, pod.ordinal, pod.ordinal, pod.replicas
+    tracing::info!(
+        statefulset = %pod.statefulset,
+        ordinal = pod.ordinal,
+        replicas = pod.replicas,
+        "this pod is process {} of {}",
+        pod.ordinal,
+        pod.replicas
     );
     if pod.ordinal == 0 {
         serve(&ServeArgs {
@@ -459,7 +463,7 @@ fn pod(args: &PodArgs) -> anyhow::Result<()> {
                 args.serve.config.listen
             )
         })?;
-        eprintln!("sedaro-nano pod: health endpoint on http://{health}/healthz");
+        tracing::info!("health endpoint on http://{health}/healthz");
         worker(&WorkerArgs {
             cluster,
             block: args.serve.config.block,
@@ -538,6 +542,20 @@ fn verify(args: &DataArgs) -> anyhow::Result<bool> {
     Ok(report.is_ok())
 }
 
+/// The log subscriber: lines on stderr at level INFO and above, readable or JSON.
+/// The service's logs carry no secrets: requests are logged by route pattern, never by
+/// URL or headers, and the Redis URL is never logged.
+fn logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(tracing::Level::INFO);
+    match format {
+        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 fn main() -> ExitCode {
     // A panic is a bug (or sled meeting damaged files, which the store turns into an
     // error): say it in one line, not with a backtrace banner.
@@ -545,6 +563,11 @@ fn main() -> ExitCode {
         eprintln!("sedaro-nano: internal failure: {info}");
     }));
     let cli = Cli::parse();
+    logging(match &cli.command {
+        Command::Serve(args) => args.config.log_format,
+        Command::Pod(args) => args.serve.config.log_format,
+        _ => LogFormat::Text,
+    });
     let result = match &cli.command {
         Command::Propagate(args) => propagate(args).map(|()| true),
         Command::Replay(args) => replay(args).map(|()| true),

@@ -193,6 +193,27 @@ pub fn serve_with(args: &[&str], env: &[(&str, &str)]) -> Result<(Proc, String),
     Ok((Proc(child), address))
 }
 
+/// Reads serve's log lines (passing each to `seen`) up to the one that says where it
+/// listens; returns that address and the rest of the lines.
+pub fn listening_address(
+    stderr: std::process::ChildStderr,
+    mut seen: impl FnMut(&str),
+) -> (
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    for line in lines.by_ref().take(1000) {
+        let line = line.expect("stderr is text");
+        seen(&line);
+        if let Some(rest) = line.split("serving on http://").nth(1) {
+            let address = rest.split('/').next().unwrap().to_owned();
+            return (address, lines);
+        }
+    }
+    panic!("serve never said where it listens");
+}
+
 /// A tiny HTTP/1.1 GET over loopback: the status and the body.
 pub fn http_get(address: &str, path: &str) -> Option<(u16, Vec<u8>)> {
     let response = http(address, "127.0.0.1", path, &[])?;

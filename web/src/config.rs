@@ -123,6 +123,21 @@ pub struct ServeConfig {
     /// second; a crash may lose the latest blocks).
     #[arg(long, value_name = "MODE", env = "NANO_SYNC", default_value_t = Sync::Batch)]
     pub sync: Sync,
+
+    /// How log lines are written to stderr: `text` (one readable line each) or `json`
+    /// (one object per line, for a cluster's log collector).
+    #[arg(long, value_name = "FORMAT", env = "NANO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// What the service could not build from its configuration.

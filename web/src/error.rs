@@ -1,7 +1,9 @@
 //! Web errors as values: every failure a handler can meet, with the status and the JSON
 //! body it becomes.
 
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -34,7 +36,16 @@ pub enum ApiError {
     /// The log or the engine failed; the detail is logged, not shown.
     #[error("internal error")]
     Internal(String),
+    /// Refused before a handler ran (a method the route does not have, a body over the
+    /// limit, a time-out, a path that is not UTF-8): the status and what was said.
+    #[error("{message}")]
+    Refused { status: StatusCode, message: String },
 }
+
+/// The detail of an internal error, left in the response's extensions for the request
+/// log ([`crate::trace`]); the client sees only "internal error".
+#[derive(Debug, Clone)]
+pub struct Detail(pub String);
 
 impl ApiError {
     /// A parameter error, with the offending value cut to a readable length.
@@ -75,13 +86,11 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({"error": {"message": message}}),
             ),
-            ApiError::Internal(detail) => {
-                eprintln!("sedaro-nano serve: internal error: {detail}");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": {"message": message}}),
-                )
-            }
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": {"message": message}}),
+            ),
+            ApiError::Refused { status, .. } => (*status, json!({"error": {"message": message}})),
         };
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
@@ -95,6 +104,10 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let ApiError::Internal(detail) = self {
+            response.extensions_mut().insert(Detail(detail));
+            return response;
+        }
         if matches!(self, ApiError::Unauthorized) {
             response
                 .headers_mut()
@@ -102,6 +115,37 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Gives every error response the JSON form: those made before a handler ran (axum's
+/// extractor rejections, 404/405, the body limit's 413, the time-out's 408) come as
+/// plain text or empty; they become [`ApiError::Refused`] with the same status and
+/// headers (`Allow`, ...), and what they said as the message.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let said = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
+    let said = String::from_utf8_lossy(&said);
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let message = match said.trim() {
+        "" => reason,
+        text => format!("{reason}: {}", text.chars().take(200).collect::<String>()),
+    };
+    let mut json = ApiError::Refused { status, message }.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
 }
 
 impl From<nano_store::Error> for ApiError {

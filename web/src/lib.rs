@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod params;
 pub mod routes;
 pub mod series;
+pub mod trace;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -168,6 +169,8 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(trace::log_requests))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

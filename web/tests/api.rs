@@ -312,3 +312,64 @@ async fn past_its_allowance_a_client_gets_429_with_retry_after() {
     );
     assert_eq!(state.metrics.jobs_started.load(Ordering::Relaxed), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refusal_is_the_json_error_even_before_a_handler_runs() {
+    use axum::body::{to_bytes, Body};
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+    let s = service(Cache::memory(1 << 20, Duration::from_secs(60)));
+    let app = app(s.state.clone());
+    let big = vec![b'x'; 20 * 1024];
+    let cases: Vec<(Method, &str, Vec<u8>, StatusCode)> = vec![
+        (
+            Method::POST,
+            "/api/runs",
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (Method::GET, "/no/such/page", vec![], StatusCode::NOT_FOUND),
+        (
+            Method::GET,
+            "/api/propagate/%FF",
+            vec![],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/propagate/10?seed=%FF",
+            vec![],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/propagate/10?seed=%G1",
+            vec![],
+            StatusCode::BAD_REQUEST,
+        ),
+        (Method::GET, "/healthz", big, StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    for (method, uri, body, want) in cases {
+        let length = body.len();
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(uri)
+            .header("content-length", length)
+            .body(Body::from(body))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(parts.status, want, "{method} {uri}");
+        assert_eq!(
+            parts.headers["content-type"], "application/json",
+            "{method} {uri}"
+        );
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(!message.is_empty(), "{method} {uri}: {error}");
+        if want == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(parts.headers.contains_key("allow"), "405 keeps Allow");
+        }
+    }
+}

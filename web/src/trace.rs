@@ -1,0 +1,74 @@
+//! One log line per request (method, route, status, latency, request id) with
+//! `tracing`, and the request id echoed as `X-Request-Id`.
+//!
+//! The line names the route's pattern (`/api/propagate/{n}`), never the path or the
+//! query: an `access_token=` in the URL, or an `Authorization` header, never reaches the
+//! log. Internal errors leave their detail in the response's extensions
+//! ([`crate::error::Detail`]); it is logged here, with the request id, and the client
+//! sees only "internal error".
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::error::Detail;
+
+/// `X-Request-Id`.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of one request: the client's own `X-Request-Id` when it is a short token of
+/// safe characters (so a proxy's id carries through), else a new one.
+fn request_id(request: &Request) -> String {
+    if let Some(given) = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+    {
+        let safe = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+        if (1..=64).contains(&given.len()) && given.chars().all(safe) {
+            return given.to_owned();
+        }
+    }
+    // The process's start (so ids differ across restarts) and a counter. A static is
+    // the simplest owner of a counter that every request of the process shares.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static STARTED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let started = *STARTED.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    format!("{started:x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Logs the request when its response is ready (the head: a streamed body may go on),
+/// and echoes the request id.
+pub async fn log_requests(request: Request, next: Next) -> Response {
+    let id = request_id(&request);
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let latency_ms = started.elapsed().as_micros() as f64 / 1e3;
+    let status = response.status().as_u16();
+    if let Some(Detail(detail)) = response.extensions_mut().remove::<Detail>() {
+        tracing::error!(request_id = %id, %method, route, status, detail, "internal error");
+    }
+    if response.status().is_server_error() {
+        tracing::warn!(request_id = %id, %method, route, status, latency_ms, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, route, status, latency_ms, "request");
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    response
+}
