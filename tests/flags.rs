@@ -338,6 +338,57 @@ fn rows() -> Vec<Row> {
             }),
         },
         Row {
+            name: "--trusted-proxies: X-Forwarded-For from that proxy names the client",
+            settings: |_| {
+                vec![
+                    set(
+                        "--trusted-proxies",
+                        Some("NANO_TRUSTED_PROXIES"),
+                        "127.0.0.0/8",
+                    ),
+                    set("--rate-limit", None, "1"),
+                ]
+            },
+            expect: Expect::Serves(|s| {
+                let ask = |seed: u64, client: &str| {
+                    let path = format!("/api/propagate/50?seed={seed}");
+                    let forwarded = [("X-Forwarded-For", client)];
+                    http(&s.address, "127.0.0.1", &path, &forwarded)
+                        .unwrap()
+                        .status
+                };
+                assert_eq!(ask(1, "10.0.0.1"), 202);
+                assert_eq!(ask(2, "10.0.0.1"), 429);
+                assert_eq!(ask(3, "10.0.0.2"), 202, "another forwarded client");
+            }),
+        },
+        Row {
+            name: "--trusted-proxies: an entry that is no address is refused, naming it",
+            settings: |_| {
+                vec![set(
+                    "--trusted-proxies",
+                    Some("NANO_TRUSTED_PROXIES"),
+                    "10.0.0.0/40",
+                )]
+            },
+            expect: Expect::Refuses(|said| {
+                assert!(
+                    said.contains("--trusted-proxies") && said.contains("10.0.0.0/40"),
+                    "{said}"
+                )
+            }),
+        },
+        Row {
+            name: "--log-format: an unknown format is refused, naming the formats",
+            settings: |_| vec![set("--log-format", Some("NANO_LOG_FORMAT"), "xml")],
+            expect: Expect::Refuses(|said| {
+                assert!(
+                    said.contains("--log-format") && said.contains("json"),
+                    "{said}"
+                )
+            }),
+        },
+        Row {
             // `always` and the default `batch` flush a run's blocks before they are
             // reported, so both pass this; what `never` may lose is not deterministic.
             name: "--sync always: a run reported complete survives SIGKILL",
