@@ -11,7 +11,21 @@ const bar = document.getElementById("progress");
 // When the service needs an API token, open the page as /propagate/N#token=T: the
 // fragment never reaches the server; the page keeps the token for this tab and sends
 // it as a bearer token (and as access_token to EventSource, which cannot send headers).
-const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+// The token is read as written: URLSearchParams would turn a `+` of a base64 token
+// into a space, so only %XX escapes are decoded (decodeURIComponent).
+function tokenFromHash(hash) {
+  for (const part of hash.replace(/^#/, "").split("&")) {
+    if (part.startsWith("token=")) {
+      try {
+        return decodeURIComponent(part.slice("token=".length));
+      } catch {
+        return part.slice("token=".length);
+      }
+    }
+  }
+  return null;
+}
+const fromHash = tokenFromHash(location.hash);
 if (fromHash) {
   sessionStorage.setItem("nano-token", fromHash);
   history.replaceState(null, "", location.pathname + location.search);
