@@ -117,7 +117,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rate: Arc<Mutex<Rate>>,
     pub access: Arc<access::Access>,
+    /// Requests holding on with `?wait=` at once (each keeps a blocking-pool thread
+    /// while it waits); past it, a request answers 202 at once.
+    pub waiters: Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests that may wait (`?wait=`) at once.
+pub const MAX_WAITERS: usize = 64;
 
 impl AppState {
     /// State over a running engine and its log, open to all (see [`AppState::with_access`]).
@@ -130,6 +136,7 @@ impl AppState {
             metrics: Arc::default(),
             rate: Arc::default(),
             access: Arc::new(access::Access::new(None, config::DEFAULT_RATE_LIMIT)),
+            waiters: Arc::new(tokio::sync::Semaphore::new(MAX_WAITERS)),
         }
     }
 

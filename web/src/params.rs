@@ -106,6 +106,24 @@ pub fn format(query: &Query) -> Result<Format, ApiError> {
     }
 }
 
+/// The longest `wait` a request may ask for, in seconds.
+pub const MAX_WAIT_SECONDS: u64 = 30;
+
+/// `wait`: seconds to hold the request until the run completes (0 to 30), if asked.
+pub fn wait(query: &Query) -> Result<Option<std::time::Duration>, ApiError> {
+    match query.get("wait") {
+        None => Ok(None),
+        Some(w) => match w.parse::<u64>() {
+            Ok(v) if v <= MAX_WAIT_SECONDS => Ok(Some(std::time::Duration::from_secs(v))),
+            _ => Err(ApiError::bad(
+                "wait",
+                w,
+                format!("must be a whole number of seconds from 0 to {MAX_WAIT_SECONDS}"),
+            )),
+        },
+    }
+}
+
 /// `points`: how many points per agent a decimated series keeps, if asked.
 pub fn points(query: &Query) -> Result<Option<usize>, ApiError> {
     match query.get("points") {
@@ -166,6 +184,19 @@ mod tests {
                 ..
             })
         ));
+        for bad in ["wait=31", "wait=-1", "wait=x", "wait=1.5"] {
+            assert!(
+                matches!(
+                    wait(&query(Some(bad)).unwrap()),
+                    Err(ApiError::BadParam { field: "wait", .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            wait(&query(Some("wait=30")).unwrap()).unwrap(),
+            Some(std::time::Duration::from_secs(30))
+        );
         assert!(matches!(
             format(&query(Some("format=xml")).unwrap()),
             Err(ApiError::BadParam {

@@ -373,3 +373,29 @@ async fn every_refusal_is_the_json_error_even_before_a_handler_runs() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_script_can_wait_for_its_run_and_gets_it_in_one_request() {
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
+    let app = app(s.state.clone());
+    let (status, headers, body) = get(&app, "/api/propagate/2000?seed=42&wait=30").await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(
+        body == golden("nano-n2000-seed42.json"),
+        "not the golden file"
+    );
+    // wait=0 does not wait: a new run answers 202 with where to poll.
+    let (status, headers, _) = get(&app, "/api/propagate/30000?seed=5&format=csv&wait=0").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        headers["location"],
+        "/api/propagate/30000?seed=5&format=csv"
+    );
+    for bad in ["wait=31", "wait=-1", "wait=soon"] {
+        let (status, _, body) = get(&app, &format!("/api/propagate/10?seed=1&{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error["error"]["field"], "wait", "{error}");
+    }
+}

@@ -2,6 +2,9 @@
 
 use axum::body::{Body, Bytes};
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use nano_pipeline::job::JobEvent;
 
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -33,8 +36,9 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// `GET /api/propagate/{n}?seed=S[&format=csv][&points=K]`: 200 with the run when it is
-/// ready (cache, then log); otherwise starts it (or joins it) and answers 202 with how
+/// `GET /api/propagate/{n}?seed=S[&format=csv][&points=K][&wait=W]`: 200 with the run
+/// when it is ready (cache, then log); otherwise starts it (or joins it), waits up to
+/// `W` seconds (at most 30) for it to complete, and if it has not, answers 202 with how
 /// far it got, `Location` (the URL to ask again) and `Retry-After`.
 pub async fn run(
     State(state): State<AppState>,
@@ -49,34 +53,9 @@ pub async fn run(
     let points = params::points(&query)?;
     let (n, seed) = (request.n, request.seed);
 
-    let whole_json = format == Format::Json && points.is_none();
-    let key = cache::key(seed, n);
-    if whole_json {
-        if let Some(document) = state.cache.get(&key).await {
-            Metrics::bump(&state.metrics.cache_hits);
-            return Ok(([(header::CONTENT_TYPE, content_type(format))], document).into_response());
-        }
-        Metrics::bump(&state.metrics.cache_misses);
-    }
-
-    let run = RunKey::nano(seed);
-    let log = state.log.clone();
-    let logged = blocking(move || Ok(log.entry(run)?.map_or(0, |e| e.iterations))).await?;
-    if logged >= n {
-        Metrics::bump(&state.metrics.log_served);
-        let log = state.log.clone();
-        if let Some(points) = points {
-            let body = blocking(move || series::decimated(&log, seed, n, points)).await?;
-            return Ok(([(header::CONTENT_TYPE, content_type(Format::Json))], body).into_response());
-        }
-        if whole_json && n <= state.limits.cache_max_iterations {
-            let document =
-                Bytes::from(blocking(move || series::document(&log, seed, n, Format::Json)).await?);
-            state.cache.put(key, document.clone()).await;
-            return Ok(([(header::CONTENT_TYPE, content_type(format))], document).into_response());
-        }
-        let body: Body = series::stream(log, seed, n, format);
-        return Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response());
+    let wait = params::wait(&query)?;
+    if let Some(ready) = ready(&state, n, seed, format, points).await? {
+        return Ok(ready);
     }
 
     let caller = Caller {
@@ -84,7 +63,17 @@ pub async fn run(
         query_token: query.get("access_token"),
         address: state.access.client(peer_ip(&peer), &headers),
     };
-    let job = start(&state, run, n, &caller)?;
+    let job = start(&state, RunKey::nano(seed), n, &caller)?;
+    let joined_at = job.joined_at;
+    if let Some(wait) = wait {
+        // Within the request's own time-out, so that a wait ends in 202, not 408.
+        let wait = wait.min(state.limits.request_timeout.mul_f64(0.9));
+        if completes(&state, job, wait).await? {
+            if let Some(ready) = ready(&state, n, seed, format, points).await? {
+                return Ok(ready);
+            }
+        }
+    }
     let mut poll = format!("/api/propagate/{n}?seed={seed}");
     if format != Format::Json {
         poll.push_str("&format=csv");
@@ -101,7 +90,9 @@ pub async fn run(
             ),
             (header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS)),
         ],
-        Json(json!({"status": "running", "n": n, "seed": seed, "iterations_done": job.joined_at.min(n)})),
+        Json(
+            json!({"status": "running", "n": n, "seed": seed, "iterations_done": joined_at.min(n)}),
+        ),
     )
         .into_response())
 }
@@ -147,6 +138,85 @@ pub fn start(
         Metrics::bump(&state.metrics.jobs_started);
     }
     Ok(job)
+}
+
+/// The run when it is ready, cheapest first: the cache, then the log (a logged run with
+/// at least `n` iterations serves its prefix); `None` when it must be computed.
+async fn ready(
+    state: &AppState,
+    n: u64,
+    seed: u64,
+    format: Format,
+    points: Option<usize>,
+) -> Result<Option<Response>, ApiError> {
+    let whole_json = format == Format::Json && points.is_none();
+    let key = cache::key(seed, n);
+    if whole_json {
+        if let Some(document) = state.cache.get(&key).await {
+            Metrics::bump(&state.metrics.cache_hits);
+            return Ok(Some(
+                ([(header::CONTENT_TYPE, content_type(format))], document).into_response(),
+            ));
+        }
+        Metrics::bump(&state.metrics.cache_misses);
+    }
+
+    let run = RunKey::nano(seed);
+    let log = state.log.clone();
+    let logged = blocking(move || Ok(log.entry(run)?.map_or(0, |e| e.iterations))).await?;
+    if logged >= n {
+        Metrics::bump(&state.metrics.log_served);
+        let log = state.log.clone();
+        if let Some(points) = points {
+            let body = blocking(move || series::decimated(&log, seed, n, points)).await?;
+            return Ok(Some(
+                ([(header::CONTENT_TYPE, content_type(Format::Json))], body).into_response(),
+            ));
+        }
+        if whole_json && n <= state.limits.cache_max_iterations {
+            let document =
+                Bytes::from(blocking(move || series::document(&log, seed, n, Format::Json)).await?);
+            state.cache.put(key, document.clone()).await;
+            return Ok(Some(
+                ([(header::CONTENT_TYPE, content_type(format))], document).into_response(),
+            ));
+        }
+        let body: Body = series::stream(log, seed, n, format);
+        return Ok(Some(
+            ([(header::CONTENT_TYPE, content_type(format))], body).into_response(),
+        ));
+    }
+
+    Ok(None)
+}
+
+/// Waits (at most `wait`) for the job to complete: `Ok(true)` when it did. The wait
+/// takes a blocking-pool thread (the job's events arrive on a blocking channel), never
+/// a tokio worker; at most [`crate::MAX_WAITERS`] requests wait at once, the others
+/// answer at once.
+async fn completes(
+    state: &AppState,
+    job: nano_pipeline::job::JobHandle,
+    wait: Duration,
+) -> Result<bool, ApiError> {
+    let Ok(_permit) = state.waiters.clone().try_acquire_owned() else {
+        return Ok(false);
+    };
+    let ended = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match job.next_timeout(left) {
+                Ok(Some(JobEvent::Complete { .. })) => return Ok(true),
+                Ok(Some(JobEvent::Failed(reason))) => return Err(reason),
+                Ok(Some(_)) if !left.is_zero() => continue,
+                _ => return Ok(false),
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    ended.map_err(ApiError::Unavailable)
 }
 
 /// `GET /api/runs`: the catalog.
