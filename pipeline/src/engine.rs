@@ -15,6 +15,7 @@ use std::net::TcpStream;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
+use std::time::Instant;
 
 use nano_store::{Block, Log};
 use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
@@ -67,6 +68,8 @@ struct Subscriber {
 
 struct JobState {
     run: RunKey,
+    /// When the job started (for its log line).
+    started: Instant,
     /// Iterations committed.
     committed: u64,
     /// The most iterations any subscriber asked for (a follow-up job runs to it).
@@ -80,6 +83,9 @@ struct Registry {
     jobs: HashMap<u64, JobState>,
     by_run: HashMap<RunKey, u64>,
     next_id: u64,
+    /// Jobs started so far: a submitter that read the log without the lock checks
+    /// that no job started meanwhile (see [`EngineHandle::submit`]).
+    starts: u64,
     /// `jobs.len()`, kept where the driver can read it without the lock.
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -100,6 +106,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Jobs in flight, read without the registry's lock: worker 0's driver asks on
     /// every step.
     fn in_flight(&self) -> usize {
@@ -204,6 +214,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         for (_, state) in registry.jobs.drain() {
+            state.log_end(state.committed, "stopped");
             for s in state.subscribers {
                 let _ = s.events.send(JobEvent::Failed(format!(
                     "the engine stopped at iteration {} of run {}; it resumes from the log on the next start",
@@ -244,48 +255,66 @@ impl EngineHandle {
             target,
             records,
         };
-        let mut registry = self
-            .shared
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(state) = registry
-            .by_run
-            .get(&run)
-            .copied()
-            .and_then(|id| registry.jobs.get_mut(&id))
-        {
-            state.wanted = state.wanted.max(target);
-            let joined_at = state.committed;
-            state.subscribers.push(subscriber);
-            return Ok(handle(joined_at, false));
-        }
-        let start = match &self.shared.log {
-            Some(log) => match log.entry(run)? {
-                Some(entry) => entry.checkpoint,
+        // The log is read and written without the registry's lock (worker 0 takes it
+        // to commit every round). That is safe when no job started meanwhile: only a
+        // job in flight writes a run's blocks, so the checkpoint read is still the
+        // last. Otherwise look again; after a few tries, hold the lock across the I/O.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut registry = self.shared.lock_registry();
+            if let Some(state) = registry
+                .by_run
+                .get(&run)
+                .copied()
+                .and_then(|id| registry.jobs.get_mut(&id))
+            {
+                state.wanted = state.wanted.max(target);
+                let joined_at = state.committed;
+                state.subscribers.push(subscriber);
+                return Ok(handle(joined_at, false));
+            }
+            let starts = registry.starts;
+            let held = if tries <= 3 {
+                drop(registry);
+                None
+            } else {
+                Some(registry)
+            };
+            let start = match &self.shared.log {
+                Some(log) => match log.entry(run)? {
+                    Some(entry) => entry.checkpoint,
+                    None => propagator::start(run.seed),
+                },
                 None => propagator::start(run.seed),
-            },
-            None => propagator::start(run.seed),
-        };
-        if start.iterations >= target {
-            let _ = events.send(JobEvent::Complete {
-                iterations: start.iterations,
-            });
-            return Ok(handle(target, false));
+            };
+            if start.iterations >= target {
+                let _ = events.send(JobEvent::Complete {
+                    iterations: start.iterations,
+                });
+                return Ok(handle(target, false));
+            }
+            if let Some(log) = &self.shared.log {
+                log.raise_target(run, target)?;
+            }
+            let mut registry = match held {
+                Some(registry) => registry,
+                None => self.shared.lock_registry(),
+            };
+            if registry.starts != starts {
+                continue;
+            }
+            let id = registry.start(run, target, start.iterations, subscriber);
+            let job = Job {
+                id,
+                run,
+                target,
+                start,
+            };
+            drop(registry);
+            self.send(Command::Submit(Box::new(job)))?;
+            return Ok(handle(start.iterations, true));
         }
-        if let Some(log) = &self.shared.log {
-            log.raise_target(run, target)?;
-        }
-        let id = registry.start(run, target, start.iterations, subscriber);
-        let job = Job {
-            id,
-            run,
-            target,
-            start,
-        };
-        drop(registry);
-        self.send(Command::Submit(Box::new(job)))?;
-        Ok(handle(start.iterations, true))
     }
 
     fn send(&self, command: Command) -> Result<(), Error> {
@@ -467,11 +496,13 @@ fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver: Option<Dr
 impl Registry {
     fn start(&mut self, run: RunKey, target: u64, committed: u64, subscriber: Subscriber) -> u64 {
         self.next_id += 1;
+        self.starts += 1;
         let id = self.next_id;
         self.jobs.insert(
             id,
             JobState {
                 run,
+                started: Instant::now(),
                 committed,
                 wanted: target,
                 subscribers: vec![subscriber],
@@ -494,12 +525,17 @@ impl Registry {
 
 impl Committer for Arc<Shared> {
     fn commit(&mut self, _round: Round, blocks: Vec<BlockOut>) {
-        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        // Blocks of jobs that failed earlier are dropped, not logged.
-        let blocks: Vec<BlockOut> = blocks
-            .into_iter()
-            .filter(|b| registry.jobs.contains_key(&b.job))
-            .collect();
+        // Blocks of jobs that failed earlier are dropped, not logged. The lock is not
+        // held across the append: only this stage (worker 0) ends jobs, so the jobs
+        // seen here are still in flight after it; submitters that join meanwhile hear
+        // of these blocks when they are delivered.
+        let blocks: Vec<BlockOut> = {
+            let registry = self.lock_registry();
+            blocks
+                .into_iter()
+                .filter(|b| registry.jobs.contains_key(&b.job))
+                .collect()
+        };
         if let Some(log) = &self.log {
             let appended = log.append(
                 &blocks
@@ -516,8 +552,10 @@ impl Committer for Arc<Shared> {
             if let Err(e) = appended {
                 let reason = e.to_string();
                 *self.log_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
+                let mut registry = self.lock_registry();
                 for b in &blocks {
                     if let Some(state) = registry.finish(b.job) {
+                        state.log_end(state.committed, "failed");
                         for s in state.subscribers {
                             let _ = s.events.send(JobEvent::Failed(reason.clone()));
                         }
@@ -526,34 +564,57 @@ impl Committer for Arc<Shared> {
                 return;
             }
         }
-        for b in blocks {
-            self.deliver(&mut registry, b);
+        let mut continued = Vec::new();
+        {
+            let mut registry = self.lock_registry();
+            for b in blocks {
+                continued.extend(self.deliver(&mut registry, b));
+            }
         }
+        // A continued run's new target reaches the catalog before its first block
+        // (committed by this stage, in a later round).
+        if let Some(log) = &self.log {
+            for (run, target) in continued {
+                let _ = log.raise_target(run, target);
+            }
+        }
+    }
+}
+
+impl JobState {
+    /// The job's line in the service's log, when it ends.
+    fn log_end(&self, iterations: u64, outcome: &str) {
+        tracing::info!(
+            run = %self.run,
+            iterations,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            outcome,
+            "job ended"
+        );
     }
 }
 
 impl Shared {
     /// Reports one committed block to its job's subscribers, and ends or continues the
-    /// job when the block is its last.
-    fn deliver(&self, registry: &mut Registry, block: BlockOut) {
+    /// job when the block is its last; a continued run and its new target are returned
+    /// for the catalog.
+    fn deliver(&self, registry: &mut Registry, block: BlockOut) -> Option<(RunKey, u64)> {
         let done = block.checkpoint.iterations;
         if done < block.target {
-            let Some(state) = registry.jobs.get_mut(&block.job) else {
-                return;
-            };
+            let state = registry.jobs.get_mut(&block.job)?;
             state.committed = done;
             self.notify(&mut state.subscribers, &block);
-            return;
+            return None;
         }
         // The job's last block: it leaves the registry before anyone hears it is
         // complete, so a subscriber that saw `Complete` never finds it still in flight.
-        let Some(mut state) = registry.finish(block.job) else {
-            return;
-        };
+        let mut state = registry.finish(block.job)?;
         self.notify(&mut state.subscribers, &block);
         if state.subscribers.is_empty() || state.wanted <= done {
-            return;
+            state.log_end(done, "complete");
+            return None;
         }
+        state.log_end(done, "continued");
         // Someone asked for more while the job ran: continue from where it ended.
         let target = state.wanted;
         let mut subscribers = state.subscribers.into_iter();
@@ -565,9 +626,6 @@ impl Shared {
             .expect("just started")
             .subscribers
             .extend(subscribers);
-        if let Some(log) = &self.log {
-            let _ = log.raise_target(state.run, target);
-        }
         let job = Job {
             id,
             run: state.run,
@@ -575,6 +633,7 @@ impl Shared {
             start: block.checkpoint,
         };
         let _ = self.commands.send(Command::Submit(Box::new(job)));
+        Some((state.run, target))
     }
 
     /// Counts one committed block and sends its records, progress and (at a
