@@ -188,3 +188,24 @@ fn by_default_each_request_is_one_readable_line_and_a_client_request_id_carries_
     }
     assert!(!line.starts_with('{'), "readable, not JSON: {line}");
 }
+
+#[test]
+fn each_job_logs_one_line_when_it_ends_with_its_run_iterations_duration_and_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, address, lines) = serve_logged(&dir.path().join("data"), &[]);
+    support::until_ok(&address, "/api/propagate/2500?seed=44");
+    wait_for_line(&lines, "job ended");
+    stop(server);
+    let lines = lines.lock().unwrap().clone();
+    let jobs: Vec<_> = lines.iter().filter(|l| l.contains("job ended")).collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    for part in [
+        "INFO",
+        "run=nano seed 44",
+        "iterations=2500",
+        "duration_ms=",
+        "outcome=\"complete\"",
+    ] {
+        assert!(jobs[0].contains(part), "{part} missing from: {}", jobs[0]);
+    }
+}
