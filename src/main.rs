@@ -590,14 +590,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether `e`, or any error it was caused by (its `source()` chain), is a broken pipe.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
-        let io = cause
+        cause
             .downcast_ref::<io::Error>()
-            .or_else(|| match cause.downcast_ref() {
-                Some(nano_pipeline::Error::Output(io)) => Some(io),
-                _ => None,
-            });
-        io.is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
 }

@@ -178,9 +178,7 @@ impl Engine {
                 driver.map(|(rx, tx)| (rx, tx, Arc::clone(&for_workers))),
             );
         })?;
-        let driver = driver_rx
-            .recv()
-            .map_err(|_| Error::Engine("worker 0 did not start".into()))?;
+        let driver = driver_rx.recv().map_err(|_| Error::DriverMissing)?;
         let engine = Engine {
             handle: EngineHandle { shared, driver },
             guards: Some(guards),
@@ -205,7 +203,7 @@ impl Engine {
     fn join(&mut self) -> Result<(), Error> {
         if let Some(guards) = self.guards.take() {
             for result in guards.join() {
-                result.map_err(Error::Engine)?;
+                result.map_err(Error::Timely)?;
             }
         }
         let mut registry = self
@@ -321,7 +319,7 @@ impl EngineHandle {
         self.shared
             .commands
             .send(command)
-            .map_err(|_| Error::Engine("the dataflow has stopped".into()))?;
+            .map_err(|_| Error::Stopped)?;
         self.driver.unpark();
         Ok(())
     }
@@ -348,12 +346,13 @@ impl EngineHandle {
                 JobEvent::Records(records) => records.iter().try_for_each(&mut sink)?,
                 JobEvent::Progress { .. } => {}
                 JobEvent::Complete { .. } => return Ok(()),
-                JobEvent::Failed(reason) => return Err(Error::Engine(reason)),
+                JobEvent::Failed(reason) => return Err(Error::JobFailed { run, reason }),
             }
         }
-        Err(Error::Engine(format!(
-            "the job for {run} ended without completing"
-        )))
+        Err(Error::JobFailed {
+            run,
+            reason: "its events ended before it completed".into(),
+        })
     }
 
     /// Jobs in flight.
@@ -404,7 +403,7 @@ pub fn run_peer(workers: usize, network: Network, block: u64) -> Result<(), Erro
         run_worker(worker, block, None)
     })?;
     for result in guards.join() {
-        result.map_err(Error::Engine)?;
+        result.map_err(Error::Timely)?;
     }
     Ok(())
 }
@@ -419,7 +418,7 @@ where
     let (builders, others): (Vec<AllocatorBuilder>, Box<dyn std::any::Any + Send>) = match network {
         None => timely::CommunicationConfig::Process(workers)
             .try_build()
-            .map_err(Error::Engine)?,
+            .map_err(Error::Timely)?,
         Some(Network { process, sockets }) => {
             let hooks = Hooks::default();
             let local = ProcessBuilder::new_typed_vector(
@@ -429,9 +428,7 @@ where
             );
             let (builders, guard) =
                 initialize_networking_from_sockets(local, sockets, process, workers, hooks)
-                    .map_err(|e| {
-                        Error::Engine(format!("cannot start the cluster's network threads: {e}"))
-                    })?;
+                    .map_err(Error::Network)?;
             (
                 builders.into_iter().map(AllocatorBuilder::Tcp).collect(),
                 Box::new(guard),
@@ -439,7 +436,7 @@ where
         }
     };
     timely::execute::execute_from(builders, others, WorkerConfig::default(), func)
-        .map_err(Error::Engine)
+        .map_err(Error::Timely)
 }
 
 /// One worker: builds the dataflow; worker 0 then drives it, the others let it run.

@@ -24,7 +24,8 @@ pub struct Job {
 /// What worker 0 feeds the dataflow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Order {
-    /// Propagate a job (on the worker its run key routes to).
+    /// Propagate a job (on the worker its job id routes to: the dataflow exchanges
+    /// orders by job id).
     Run(Box<Job>),
     /// Drop every job (sent once to each worker, by index, when the engine stops;
     /// the log keeps what was committed and the jobs resume on the next start).

@@ -48,11 +48,24 @@ pub enum Error {
     /// until the service restarts with a writable log.
     #[error("the log cannot be written ({0}); computation is paused until the service restarts with space")]
     LogFailed(String),
-    /// The timely computation could not start or failed.
+    /// timely could not start or run its workers; timely reports its failures as
+    /// text, so the text is all there is.
     #[error("the dataflow failed: {0}")]
-    Engine(String),
+    Timely(String),
+    /// The threads that carry the cluster's traffic could not start.
+    #[error("cannot start the cluster's network threads")]
+    Network(#[source] std::io::Error),
+    /// Worker 0 (the one that takes jobs) ended before it started.
+    #[error("the dataflow's worker 0 did not start")]
+    DriverMissing,
+    /// The dataflow has stopped: no job can be submitted.
+    #[error("the dataflow has stopped")]
+    Stopped,
+    /// A job ended without completing its run.
+    #[error("the job for {run} failed: {reason}")]
+    JobFailed { run: RunKey, reason: String },
     /// Writing the records out failed.
-    #[error("writing the run failed: {0}")]
+    #[error("writing the run failed")]
     Output(#[from] std::io::Error),
 }
 
