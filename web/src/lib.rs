@@ -28,6 +28,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod series;
@@ -160,6 +161,7 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{name}", get(routes::page::asset))
         .route("/api/propagate/{n}", get(routes::api::run))
         .route("/api/runs", get(routes::api::runs))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))
         .route("/metrics", get(routes::ops::metrics))

@@ -40,6 +40,34 @@ async fn blocking<T: Send + 'static>(
 /// when it is ready (cache, then log); otherwise starts it (or joins it), waits up to
 /// `W` seconds (at most 30) for it to complete, and if it has not, answers 202 with how
 /// far it got, `Location` (the URL to ask again) and `Retry-After`.
+#[utoipa::path(get, path = "/api/propagate/{n}", tag = "runs",
+    params(
+        ("n" = u64, Path, description = "Iterations, from 1 to --max-steps", minimum = 1),
+        ("seed" = Option<u64>, Query, description = "The run's seed (default 0)"),
+        ("format" = Option<String>, Query, description = "json (default) or csv", pattern = "^(json|csv)$"),
+        ("points" = Option<u32>, Query, description = "A decimated series of at most this many points per agent", minimum = 2, maximum = 100000),
+        ("wait" = Option<u32>, Query, description = "Seconds to hold the request until the run completes", minimum = 0, maximum = 30),
+        ("access_token" = Option<String>, Query, description = "The API token, for clients that cannot send headers"),
+    ),
+    responses(
+        (status = 200, description = "The run, whole (JSON or CSV) or decimated", content(
+            (crate::openapi::RunBody = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 202, description = "Being computed: ask again at Location", body = crate::openapi::Running, headers(
+            ("Location" = String, description = "The URL to ask again"),
+            ("Retry-After" = u64, description = "Seconds to wait before asking"),
+        )),
+        (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many runs in flight, or the log cannot be written", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn run(
     State(state): State<AppState>,
     Path(n): Path<String>,
@@ -220,6 +248,16 @@ async fn completes(
 }
 
 /// `GET /api/runs`: the catalog.
+#[utoipa::path(get, path = "/api/runs", tag = "runs",
+    responses(
+        (status = 200, description = "The catalog of logged runs", body = crate::openapi::Runs),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn runs(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let log = state.log.clone();
     let catalog = blocking(move || Ok(log.catalog()?)).await?;

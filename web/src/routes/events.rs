@@ -25,6 +25,24 @@ fn event(name: &str, data: serde_json::Value) -> Event {
 }
 
 /// Starts (or joins) the run and streams its progress.
+#[utoipa::path(get, path = "/api/propagate/{n}/events", tag = "runs",
+    params(
+        ("n" = u64, Path, description = "Iterations, from 1 to --max-steps", minimum = 1),
+        ("seed" = Option<u64>, Query, description = "The run's seed (default 0)"),
+        ("access_token" = Option<String>, Query, description = "The API token (EventSource cannot send headers)"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent `progress` events, ending with `complete` or `error`", content_type = "text/event-stream"),
+        (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many runs in flight, or the log cannot be written", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
     Path(n): Path<String>,

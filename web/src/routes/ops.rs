@@ -12,6 +12,17 @@ use crate::AppState;
 /// Alive: the process answers and its log can be written. After a failed write (a
 /// full disk) it answers 503, so that an orchestrator restarts it: sled cannot recover
 /// in-process, and a restart resumes every run from its last durable block.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "Alive", body = crate::openapi::Status),
+        (status = 503, description = "The log cannot be written", body = crate::openapi::Status),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.engine.log_failure() {
         None => (StatusCode::OK, Json(json!({"status": "alive"}))),
@@ -27,6 +38,17 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 /// Ready to serve, with the state of the cache and the cluster. A degraded cache is
 /// reported (`"status": "degraded"`) but the service still serves: from the log, or by
 /// computing.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready (perhaps with a degraded cache)", body = crate::openapi::Ready),
+        (status = 503, description = "The log cannot be written", body = crate::openapi::Ready),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let cache = match state.cache.status().await {
         CacheStatus::Memory => json!({"kind": "memory", "status": "ok"}),
@@ -55,6 +77,16 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text", content_type = "text/plain", body = String),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let log = state.log.clone();
     let log_bytes = tokio::task::spawn_blocking(move || log.size_on_disk().unwrap_or(0))

@@ -13,6 +13,19 @@ const INDEX: &str = include_str!("../../assets/index.html");
 
 /// An embedded asset, by name: the page's script and style, and Plotly (vendored,
 /// MIT; its licence is served beside it).
+#[utoipa::path(get, path = "/assets/{name}", tag = "pages",
+    params(("name" = String, Path, description = "app.js, style.css, plotly-basic.min.js or LICENSE-plotly.txt", example = "app.js")),
+    responses(
+        (status = 200, description = "The asset", content(
+            (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
+        )),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let (body, kind): (&'static [u8], &str) = match name.as_str() {
         "app.js" => (
@@ -55,6 +68,16 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
 }
 
 /// `/`: the form, and the recent runs from the log's catalog.
+#[utoipa::path(get, path = "/", tag = "pages",
+    responses(
+        (status = 200, description = "The form and the recent runs", content_type = "text/html", body = String),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let log = state.log.clone();
     let mut catalog = tokio::task::spawn_blocking(move || log.catalog())
@@ -88,6 +111,21 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiErr
 }
 
 /// `/go?n=N&seed=S`: the form's target; sends the browser to the run's page.
+#[utoipa::path(get, path = "/go", tag = "pages",
+    params(
+        ("n" = u64, Query, description = "Iterations", minimum = 1),
+        ("seed" = Option<u64>, Query, description = "The run's seed (default 0)"),
+    ),
+    responses(
+        (status = 303, description = "To the run's page", headers(("Location" = String))),
+        (status = 200, description = "The run's page (where a client follows the redirect)", content_type = "text/html", body = String),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn go(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -103,6 +141,20 @@ pub async fn go(
 
 /// `/propagate/{n}?seed=S`: the page, at once; it follows progress and draws the plot
 /// by itself.
+#[utoipa::path(get, path = "/propagate/{n}", tag = "pages",
+    params(
+        ("n" = u64, Path, description = "Iterations, from 1 to --max-steps", minimum = 1),
+        ("seed" = Option<u64>, Query, description = "The run's seed (default 0)"),
+    ),
+    responses(
+        (status = 200, description = "The run's page: progress, then the plot", content_type = "text/html", body = String),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn run_page(
     State(state): State<AppState>,
     Path(n): Path<String>,

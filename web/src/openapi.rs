@@ -1,0 +1,139 @@
+//! The API's OpenAPI 3 document, served at `/api/openapi.json`: derived with `utoipa`
+//! from the `#[utoipa::path]` attribute on each handler (its route, parameters,
+//! statuses and bodies) and the body types below, which mirror the JSON the handlers
+//! write. `tests/openapi.rs` runs schemathesis against a live server to hold the two
+//! together: a response outside the document fails it.
+
+use axum::Json;
+use utoipa::{OpenApi, ToSchema};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sedaro-nano",
+        description = "Two-body propagation runs computed by a timely dataflow, logged in sled, cached, served over HTTP. A request that would start computation needs the API token when one is set (`Authorization: Bearer`, or `access_token=`); reads of logged runs are open."
+    ),
+    paths(
+        crate::routes::api::run,
+        crate::routes::api::runs,
+        crate::routes::events::events,
+        crate::routes::page::index,
+        crate::routes::page::go,
+        crate::routes::page::run_page,
+        crate::routes::page::asset,
+        crate::routes::ops::healthz,
+        crate::routes::ops::readyz,
+        crate::routes::ops::metrics,
+        document,
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        Running,
+        RunBody,
+        RunDocument,
+        Series,
+        Runs,
+        Status,
+        Ready
+    ))
+)]
+pub struct ApiDoc;
+
+/// `GET /api/openapi.json`: this document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json", body = Object)))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Every 4xx and 5xx answer.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only: the handlers write this shape with json!
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong; a bad parameter is named, with its value and rule.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    message: String,
+    field: Option<String>,
+    value: Option<String>,
+    rule: Option<String>,
+}
+
+/// A 202: the run is being computed.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Running {
+    /// Always `running`.
+    status: String,
+    n: u64,
+    seed: u64,
+    iterations_done: u64,
+}
+
+/// A run (`format=json`), or its decimated series (`points=K`).
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum RunBody {
+    Document(RunDocument),
+    Series(Series),
+}
+
+/// The whole run: one record per row, in `columns` order.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RunDocument {
+    model: String,
+    n: u64,
+    seed: u64,
+    columns: Vec<String>,
+    /// `[t0, t1, agent, x, y, vx, vy, nextTimeStep, iteration]`.
+    records: Vec<Vec<serde_json::Value>>,
+}
+
+/// At most `points` points per agent: `{"Planet": {"t": [..], "x": [..], "y": [..]}, ..}`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Series {
+    model: String,
+    n: u64,
+    seed: u64,
+    points: u64,
+    #[schema(value_type = Object)]
+    agents: serde_json::Value,
+}
+
+/// `GET /api/runs`: the catalog.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Runs {
+    #[schema(value_type = Vec<Object>)]
+    runs: Vec<serde_json::Value>,
+}
+
+/// `/healthz`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Status {
+    status: String,
+    reason: Option<String>,
+}
+
+/// `/readyz`: the state of the cache, the log and the cluster.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Ready {
+    status: String,
+    #[schema(value_type = Object)]
+    cache: serde_json::Value,
+    #[schema(value_type = Object)]
+    log: serde_json::Value,
+    #[schema(value_type = Object)]
+    cluster: serde_json::Value,
+}
