@@ -306,6 +306,12 @@ impl<'a> Chunk<'a> {
         if records.len() != count * RECORD_SIZE {
             return Err("chunk length does not match its record count");
         }
+        // A record's iteration is the key's first iteration plus a u32 offset; no run
+        // comes near 2^64 iterations, so a key this close to it is damage, and refusing
+        // it keeps that sum from overflowing.
+        if first_iteration.checked_add(u32::MAX as u64).is_none() {
+            return Err("chunk key's first iteration is beyond any run");
+        }
         Ok(Chunk {
             agent,
             first_iteration,
@@ -693,6 +699,25 @@ mod tests {
         assert!(decode_index(&key, &damaged).is_err());
     }
 
+    /// A well-formed key of each kind the log writes, with the word its decoder's
+    /// errors use for that kind.
+    fn sealed_key() -> impl Strategy<Value = (Vec<u8>, &'static str)> {
+        let agent = any::<bool>().prop_map(|s| if s { Agent::Satellite } else { Agent::Planet });
+        prop_oneof![
+            any::<u64>().prop_map(|seed| (catalog_key(RunKey::nano(seed)).to_vec(), "catalog")),
+            (any::<u64>(), any::<u64>(), agent.clone(), any::<u16>()).prop_map(
+                |(seed, first, agent, part)| (
+                    chunk_key(RunKey::nano(seed), first, agent, part).to_vec(),
+                    "chunk"
+                )
+            ),
+            (any::<u64>(), agent, any::<f64>()).prop_map(|(seed, agent, t0)| (
+                index_key(RunKey::nano(seed), agent, t0).to_vec(),
+                "time-index"
+            )),
+        ]
+    }
+
     proptest! {
         #[test]
         fn any_finite_record_survives_a_chunk(
@@ -710,6 +735,71 @@ mod tests {
             let chunk = Chunk::parse(&key, &bytes).unwrap();
             let back = chunk.records().next().unwrap();
             prop_assert_eq!(format!("{back:?}"), format!("{r:?}"));
+        }
+
+        /// Random bodies under a correct checksum, so that what decoding does after
+        /// the checksum is exercised: it never panics, a value of the right shape
+        /// decodes, and any other is refused with a reason that names the kind of
+        /// value and what is wrong with it (never a checksum, which is right here).
+        #[test]
+        fn sealed_random_values_decode_or_say_what_is_wrong(
+            (key, kind) in sealed_key(),
+            shape in 0u8..3,
+            records in 0usize..6,
+            random_length in 4usize..400,
+            body in prop::collection::vec(any::<u8>(), 400 + CATALOG_SIZE + 6 * RECORD_SIZE),
+            t in any::<f64>(),
+        ) {
+            // The value's length: arbitrary, or the one its kind needs.
+            let length = match (shape, kind) {
+                (0, _) => random_length,
+                (_, "chunk") => CHUNK_HEADER + records * RECORD_SIZE,
+                (_, "catalog") => CATALOG_SIZE,
+                (_, _) => INDEX_SIZE,
+            };
+            let mut value = body[..length].to_vec();
+            // Shape 2 of a chunk: its record count agrees with its length.
+            if shape == 2 && kind == "chunk" {
+                value[4..8].copy_from_slice(&(records as u32).to_le_bytes());
+            }
+            seal(&key, &mut value);
+            prop_assert_eq!(check(&key, &value), Ok(()));
+            let refused = |e: Invalid| -> Result<(), TestCaseError> {
+                prop_assert!(e.contains(kind), "{} refused as {:?}", kind, e);
+                prop_assert!(!e.contains("checksum"), "{} refused as {:?}", kind, e);
+                Ok(())
+            };
+            match kind {
+                "chunk" => match Chunk::parse(&key, &value) {
+                    Ok(chunk) => {
+                        prop_assert_eq!(chunk.records().count(), chunk.len());
+                        let _ = chunk.find(t);
+                        if let Some(last) = chunk.records().last() {
+                            prop_assert!(last.iteration >= chunk.first_iteration);
+                        }
+                    }
+                    Err(e) => {
+                        prop_assert!(shape != 2 || e.contains("first iteration"), "{:?}", e);
+                        refused(e)?;
+                    }
+                },
+                "catalog" => match decode_catalog(&key, &value) {
+                    Ok(entry) => prop_assert_eq!(encode_catalog(&entry).len(), CATALOG_SIZE),
+                    Err(e) => {
+                        // Of the right length, only a cursor's flag (0 or 1) can be wrong.
+                        let flag = |cursor: usize| value[4 + 40 + cursor * CURSOR_SIZE + 8 + SEGMENT_SIZE];
+                        prop_assert!(shape == 0 || flag(0) > 1 || flag(1) > 1, "{:?}", e);
+                        refused(e)?;
+                    }
+                },
+                _ => match decode_index(&key, &value) {
+                    Ok(_) => prop_assert!(value.len() == INDEX_SIZE),
+                    Err(e) => {
+                        prop_assert!(shape == 0, "{:?}", e);
+                        refused(e)?;
+                    }
+                },
+            }
         }
 
         #[test]
