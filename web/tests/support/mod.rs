@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+/// The independent decimation of a golden run, shared with the whole-process tests.
+#[path = "../../../tests/support/series.rs"]
+pub mod series;
+
 use std::path::Path;
 use std::time::Duration;
 
