@@ -301,18 +301,27 @@ fn verify_reports_a_damaged_log_and_replay_never_serves_wrong_bytes() {
             said.contains("corrupt") || said.contains("PROBLEMS"),
             "trial {trial}: {said}"
         );
-        // A replay streams: what it wrote before meeting the damage is the true prefix
-        // of the run, and it stops there with status 1, never writing a whole document.
-        if !replay.status.success() {
+        // A replay that succeeds served the run, all of it and exactly. One that
+        // fails streamed: what it wrote before meeting the damage is a true prefix of
+        // the run, shorter than the run, and it stopped there with status 1.
+        if replay.status.success() {
+            assert!(
+                replay.stdout == truth,
+                "trial {trial}: replay succeeded with {} bytes of {} (or wrong bytes)",
+                replay.stdout.len(),
+                truth.len()
+            );
+        } else {
+            assert_eq!(replay.status.code(), Some(1), "trial {trial}");
             assert!(
                 replay.stdout.len() < truth.len(),
-                "trial {trial}: a damaged log was served whole"
+                "trial {trial}: replay failed after writing the whole run"
+            );
+            assert!(
+                truth.starts_with(&replay.stdout),
+                "trial {trial}: a damaged log served wrong bytes"
             );
         }
-        assert!(
-            truth.starts_with(&replay.stdout),
-            "trial {trial}: a damaged log served wrong bytes"
-        );
     }
     assert!(detected > 0, "none of {trials} damaged copies was detected");
 }
