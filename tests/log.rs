@@ -325,3 +325,88 @@ fn verify_reports_a_damaged_log_and_replay_never_serves_wrong_bytes() {
     }
     assert!(detected > 0, "none of {trials} damaged copies was detected");
 }
+
+/// One chunk in the middle of a logged run is damaged beneath the store (sled itself
+/// is intact, so the log opens). A replay streams the run: it writes the records
+/// before the damage, which are a true prefix of the run, then stops with status 1
+/// and a message naming the block; it never ends as if the run were whole.
+#[test]
+fn a_damaged_chunk_stops_a_replay_with_status_1_after_a_true_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    let (steps, seed, block) = (20_000u64, 9u64, 4096u64);
+    let written = run(&[
+        "propagate",
+        "--steps",
+        &steps.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--block",
+        &block.to_string(),
+        "--data",
+        &data,
+    ]);
+    assert!(written.status.success());
+    {
+        // sled lets go of its lock a moment after the process exits.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::open(dir.path()) {
+                Ok(db) => break db,
+                Err(e) if started.elapsed() < Duration::from_secs(5) => {
+                    assert!(e.to_string().contains("lock"), "{e}");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let tree = db.open_tree("log").unwrap();
+        let key = nano_store::encoding::chunk_key(
+            nano_store::RunKey::nano(seed),
+            2 * block,
+            nano_store::Agent::Satellite,
+            0,
+        );
+        let mut value = tree
+            .get(key)
+            .unwrap()
+            .expect("the third block's chunk")
+            .to_vec();
+        value[40] ^= 0x01;
+        tree.insert(key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let truth = run(&[
+        "propagate",
+        "--steps",
+        &steps.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ])
+    .stdout;
+    let replay = run(&[
+        "replay",
+        "--steps",
+        &steps.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--data",
+        &data,
+    ]);
+    let said = String::from_utf8_lossy(&replay.stderr);
+    assert_eq!(replay.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("block from iteration {}", 2 * block)),
+        "{said}"
+    );
+    assert!(
+        !replay.stdout.is_empty() && replay.stdout.len() < truth.len(),
+        "{} of {} bytes written",
+        replay.stdout.len(),
+        truth.len()
+    );
+    assert!(
+        truth.starts_with(&replay.stdout),
+        "the replay wrote wrong bytes"
+    );
+}
