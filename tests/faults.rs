@@ -8,8 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{
-    assert_reference, assert_verified, http_get, metric, redis_command, redis_server, serve, stop,
-    until_ok,
+    assert_reference, assert_verified, http_get, metric, redis_server, serve, stop, until_ok,
 };
 
 /// The iterations the service's catalog reports for `seed`.
@@ -74,8 +73,13 @@ fn a_paused_redis_does_not_hold_requests_back() {
     // Redis is in use before it is paused: the finished run is stored in it, and the
     // next read of the run is a cache hit.
     let key = nano_web::cache::key(8, 3000);
+    let mut conn = redis.client().unwrap().get_connection().unwrap();
     let started = Instant::now();
-    while redis_command(port, &["EXISTS", &key]) != ":1" {
+    while !redis::cmd("EXISTS")
+        .arg(&key)
+        .query::<bool>(&mut conn)
+        .unwrap()
+    {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the finished run never reached Redis under {key}"

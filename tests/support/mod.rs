@@ -388,26 +388,6 @@ pub fn redis_server() -> RedisServer {
     RedisServer::start(None).expect("redis-server starts (.ci/run installs it)")
 }
 
-/// Sends one command to the Redis server on `port` (RESP over loopback) and returns
-/// its first reply line, e.g. `:1` for `EXISTS` of a present key.
-pub fn redis_command(port: u16, args: &[&str]) -> String {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("Redis answers");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut command = format!("*{}\r\n", args.len());
-    for arg in args {
-        command += &format!("${}\r\n{arg}\r\n", arg.len());
-    }
-    stream.write_all(command.as_bytes()).unwrap();
-    let mut reply = String::new();
-    std::io::BufReader::new(stream)
-        .read_line(&mut reply)
-        .expect("Redis replies");
-    reply.trim_end().to_owned()
-}
-
 /// The value of the counter `name` in the service's `/metrics`.
 pub fn metric(address: &str, name: &str) -> u64 {
     let (_, body) = http_get(address, "/metrics").expect("the service answers");
