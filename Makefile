@@ -8,7 +8,7 @@ MINIKUBE_CPUS ?= 4
 MINIKUBE_MEMORY ?= 8g
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test lint fmt bench load soak clean cluster-local image minikube-up image-load deploy services logs down
+.PHONY: help build run deps test lint fmt bench figures load soak clean cluster-local image minikube-up image-load deploy services logs down
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,10 +19,10 @@ build: ## build the release binary (target/release/sedaro-nano)
 run: build ## build, then serve on http://127.0.0.1:8080 (log in ./data, in-process cache)
 	$(BIN) serve
 
-deps: ## install what the tests need and this machine lacks (redis-server, chromium, node packages)
+deps: ## as root: install what the tests lack (C compiler, redis-server, chromium, node, kubectl...)
 	bash .ci/deps
 
-test: deps lint ## lint, then run every test of the workspace (real Redis, Chromium, processes)
+test: deps lint ## as root (apt-get, a tmpfs mount): lint, then every test (real Redis, Chromium, processes)
 	$(CARGO) test --workspace --release --locked --no-fail-fast
 
 lint: ## clippy with warnings as errors, and rustfmt's check
@@ -34,6 +34,9 @@ fmt: ## format the code
 
 bench: ## run the criterion benchmarks (reports in target/criterion)
 	$(CARGO) bench --locked
+
+figures: build ## the whole-process figures the docs quote: times, peak RSS, bytes per record, idle
+	python3 benches/process.py
 
 load: build ## warm and cold request mixes on loopback (DURATION=10 s each): req/s, p50/p99, RSS
 	bash benches/load.sh

@@ -23,10 +23,10 @@ end
 LUA
 peak() { awk '/VmHWM/ {print $2 " kB"}' "/proc/$server/status"; }
 echo "== warm, n=20 (cache hits), ${DURATION}s"
-wrk -t2 -c32 -d"${DURATION}s" --latency "$url/api/propagate/20?seed=42" | grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|errors"
+wrk -t2 -c32 -d"${DURATION}s" --latency "$url/api/propagate/20?seed=42" | grep -E "Requests/sec|Transfer/sec|Latency  |50%|99%|Non-2xx|errors"
 echo "== warm, n=2000 (cache hits, 408 KB each), ${DURATION}s"
-wrk -t2 -c32 -d"${DURATION}s" --latency "$url/api/propagate/2000?seed=42" | grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|errors"
+wrk -t2 -c32 -d"${DURATION}s" --latency "$url/api/propagate/2000?seed=42" | grep -E "Requests/sec|Transfer/sec|Latency  |50%|99%|Non-2xx|errors"
 echo "== cold, n=2000 (a new run per request: 202 and a job), ${DURATION}s"
-wrk -t2 -c8 -d"${DURATION}s" --latency -s "$work/cold.lua" "$url" | grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|errors"
+wrk -t2 -c8 -d"${DURATION}s" --latency -s "$work/cold.lua" "$url" | grep -E "Requests/sec|Transfer/sec|Latency  |50%|99%|Non-2xx|errors"
 echo "server peak RSS: $(peak)"
 echo "jobs started: $(curl -s "$url/metrics" | awk '/^nano_jobs_started_total/ {print $2}')"

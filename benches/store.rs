@@ -1,4 +1,5 @@
-//! The log: batched append, range queries, replay, and bytes on disk per record.
+//! The log: batched append, range queries (with sled's default page cache and a
+//! 64 MB one), and replay. Bytes on disk per record: `benches/process.py`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -57,28 +58,39 @@ fn query_and_replay(c: &mut Criterion) {
     let run = RunKey::nano(7);
     let entry = log.entry(run).unwrap().unwrap();
     let end = entry.checkpoint.agents[0].time();
-    let bytes = log.size_on_disk().unwrap();
-    eprintln!(
-        "log size: {} iterations, {} records, {} bytes on disk: {:.1} bytes per record",
-        entry.iterations,
-        entry.records,
-        bytes,
-        bytes as f64 / entry.records as f64
-    );
 
+    // A quasi-random walk over the run's whole span, with sled's default page cache
+    // (the run fits in it) and with a 64 MB one, smaller than the run's log.
     let mut group = c.benchmark_group("query");
-    let mut t = 0.0f64;
-    group.bench_function(
-        BenchmarkId::new("get", format!("records={}", entry.records)),
-        |b| {
-            b.iter(|| {
-                // A quasi-random walk over the run's whole span.
-                t = (t + end * 0.618_033_988_749_895) % end;
-                black_box(log.get(run, t).unwrap())
-            })
+    let mut walk = |log: &Log, cache: &str, group: &mut criterion::BenchmarkGroup<_>| {
+        let mut t = 0.0f64;
+        group.bench_function(
+            BenchmarkId::new(
+                format!("get/cache={cache}"),
+                format!("records={}", entry.records),
+            ),
+            |b| {
+                b.iter(|| {
+                    t = (t + end * 0.618_033_988_749_895) % end;
+                    black_box(log.get(run, t).unwrap())
+                })
+            },
+        );
+    };
+    walk(&log, "256MB", &mut group);
+    drop(log);
+    let small = Log::open(
+        dir.path(),
+        LogOptions {
+            cache_bytes: 64 << 20,
+            ..LogOptions::default()
         },
-    );
+    )
+    .unwrap();
+    walk(&small, "64MB", &mut group);
+    drop(small);
     group.finish();
+    let log = Log::open(dir.path(), LogOptions::default()).unwrap();
 
     let mut group = c.benchmark_group("replay");
     group.sample_size(10);
