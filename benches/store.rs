@@ -62,7 +62,7 @@ fn query_and_replay(c: &mut Criterion) {
     // A quasi-random walk over the run's whole span, with sled's default page cache
     // (the run fits in it) and with a 64 MB one, smaller than the run's log.
     let mut group = c.benchmark_group("query");
-    let mut walk = |log: &Log, cache: &str, group: &mut criterion::BenchmarkGroup<_>| {
+    let walk = |log: &Log, cache: &str, group: &mut criterion::BenchmarkGroup<_>| {
         let mut t = 0.0f64;
         group.bench_function(
             BenchmarkId::new(
