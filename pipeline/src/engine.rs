@@ -379,6 +379,14 @@ impl EngineHandle {
         registry.by_run.contains_key(&run)
     }
 
+    /// The iterations the job for `run` runs to, when one is in flight: a request for
+    /// no more joins it; a request for more extends it (new computation).
+    pub fn in_flight_target(&self, run: RunKey) -> Option<u64> {
+        let registry = self.shared.lock_registry();
+        let id = registry.by_run.get(&run)?;
+        registry.jobs.get(id).map(|state| state.wanted)
+    }
+
     /// Iterations committed by all jobs since the engine started.
     pub fn iterations_committed(&self) -> u64 {
         self.shared

@@ -135,7 +135,7 @@ pub fn peer_ip(peer: &Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAd
 }
 
 /// Starts (or joins) the job for the first `n` iterations of `run`. Joining a run in
-/// flight, or one the log holds far enough, is open to all; a request that would start
+/// flight (for no more than it runs to), or one the log holds far enough, is open to all; a request that would start
 /// computation needs the API token (when one is set), fits under the bound on jobs in
 /// flight, and takes one from the caller's allowance of new runs.
 pub fn start(
@@ -149,8 +149,14 @@ pub fn start(
             nano_pipeline::Error::LogFailed(reason).to_string(),
         ));
     }
-    let joining = state.engine.is_in_flight(run);
-    let computes = !joining && state.log.entry(run)?.is_none_or(|e| e.iterations < n);
+    // Joining a job in flight is open to all, unless it asks for more than the job
+    // runs to: extending it is new computation.
+    let in_flight_target = state.engine.in_flight_target(run);
+    let joining = in_flight_target.is_some();
+    let computes = match in_flight_target {
+        Some(wanted) => wanted < n,
+        None => state.log.entry(run)?.is_none_or(|e| e.iterations < n),
+    };
     if computes {
         state.access.authorize(caller.headers, caller.query_token)?;
     }
