@@ -154,7 +154,7 @@ fn a_base64_token_in_the_link_starts_the_run_and_the_plot_appears() {
         support::http_get(&address, &raw).unwrap().0,
         200 | 202
     ));
-    let wrong = "/api/propagate/1800?seed=77&access_token=k9%20Zx/Qw=R2";
+    let wrong = "/api/propagate/1800?seed=78&access_token=k9%20Zx/Qw=R2";
     assert_eq!(
         support::http_get(&address, wrong).unwrap().0,
         401,
