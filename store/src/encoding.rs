@@ -22,7 +22,11 @@
 //! records, so that values stay small: sled keeps small values inside its tree nodes,
 //! but writes a large one (and a node holding several) as a blob file of its own and
 //! rewrites it whole, which more than tripled the log's size on disk with one chunk
-//! per block.
+//! per block. A leaf of sled's tree holds up to 17 keys, and sled writes a node larger
+//! than 128 KiB (a quarter of its 512 KiB segment) as a blob, whose bytes its page
+//! cache does not count: 112 records (5.8 KiB) per part keep a full leaf inline, so
+//! the cache's bound holds (`store/vendor/sled/PATCH.md`). Logs written with parts of
+//! up to 256 records (before this) read the same.
 //!
 //! A chunk is `crc u32, count u32, t0 f64, end u64` (the block's exclusive last
 //! iteration) then `count` records of 52 bytes: `t1, x, y, vx, vy, nextTimeStep` as
@@ -50,7 +54,7 @@ const CHUNK: u8 = 2;
 const TIME_INDEX: u8 = 3;
 
 /// The most records one chunk holds.
-pub const PART_RECORDS: usize = 256;
+pub const PART_RECORDS: usize = 112;
 
 /// Bytes of one record in a chunk.
 pub const RECORD_SIZE: usize = 6 * 8 + 4;
