@@ -362,6 +362,8 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             "serve runs as process 0 of its cluster; start the others with `sedaro-nano worker`"
         );
     }
+    // Before any thread starts (see its doc).
+    nano_web::budget::limit_allocator_arenas();
     let log = Log::open(&config.data, config.log_options())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -378,7 +380,8 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         log: Some(log.clone()),
     })?;
     let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
-        .with_access(config.access());
+        .with_access(config.access())
+        .with_budget(config.budget());
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await

@@ -283,6 +283,24 @@ fn rows() -> Vec<Row> {
             }),
         },
         Row {
+            name: "--memory-mb: reads of the log share a quarter of the budget",
+            settings: |_| vec![set("--memory-mb", Some("NANO_MEMORY_MB"), "256")],
+            expect: Expect::Serves(|s| {
+                let memory = &s.json("/readyz")["memory"];
+                assert_eq!(memory["reads_capacity_bytes"], 64u64 << 20, "{memory}");
+            }),
+        },
+        Row {
+            name: "--max-log-gb: a run that would pass the quota gets 507 with the reason",
+            settings: |_| vec![set("--max-log-gb", Some("NANO_MAX_LOG_GB"), "0.01")],
+            expect: Expect::Serves(|s| {
+                let (status, body) = s.get("/api/propagate/1000000?seed=5");
+                assert_eq!(status, 507, "{body}");
+                assert!(body.contains("quota"), "{body}");
+                assert!(matches!(s.get("/api/propagate/1000?seed=5").0, 200 | 202));
+            }),
+        },
+        Row {
             name: "--max-steps: a larger n is refused, naming n",
             settings: |_| vec![set("--max-steps", Some("NANO_MAX_STEPS"), "100")],
             expect: Expect::Serves(|s| {

@@ -99,6 +99,16 @@ fn the_checker_refuses_broken_manifests() {
         ),
         ("replicas: 3", "replicas: three", "invalid"),
         (
+            "value: \"768\"",
+            "value: \"2048\"",
+            "NANO_MEMORY_MB (2048.0) is not below",
+        ),
+        (
+            "value: \"1.5\"",
+            "value: \"4\"",
+            "NANO_MAX_LOG_GB (4.0) is not below",
+        ),
+        (
             "  serviceName: nano-peers",
             "  serviceName: nano-peers\n  serviceNmae: typo",
             "invalid",

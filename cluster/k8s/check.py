@@ -18,6 +18,27 @@ KUBERNETES = "1.32.0"
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 
 
+def fail_unless_number(text):
+    """A number from an env value, or None."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def mebibytes(quantity):
+    """A Kubernetes quantity (Mi, Gi, M, G or bytes) in MiB, or None."""
+    if not isinstance(quantity, str):
+        return None
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024, "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
+    for unit, factor in units.items():
+        if quantity.endswith(unit):
+            number = fail_unless_number(quantity[: -len(unit)])
+            return None if number is None else number * factor
+    number = fail_unless_number(quantity)
+    return None if number is None else number / 2**20
+
+
 def check(docs):
     failures = []
     fail = failures.append
@@ -75,6 +96,15 @@ def check(docs):
         env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0].get("env", [])}
         if env.get("NANO_REPLICAS", {}).get("value") != str(sts["spec"]["replicas"]):
             fail("StatefulSet/nano: NANO_REPLICAS does not follow spec.replicas")
+        budget = fail_unless_number(env.get("NANO_MEMORY_MB", {}).get("value"))
+        limit = mebibytes(sts["spec"]["template"]["spec"]["containers"][0].get("resources", {}).get("limits", {}).get("memory"))
+        if budget is None or limit is None or not budget < limit:
+            fail(f"StatefulSet/nano: NANO_MEMORY_MB ({budget}) is not below the container's memory limit ({limit} Mi)")
+        quota = fail_unless_number(env.get("NANO_MAX_LOG_GB", {}).get("value"))
+        claims = sts["spec"].get("volumeClaimTemplates") or [{}]
+        storage = mebibytes(claims[0].get("spec", {}).get("resources", {}).get("requests", {}).get("storage"))
+        if quota is None or storage is None or not quota * 1024 < storage:
+            fail(f"StatefulSet/nano: NANO_MAX_LOG_GB ({quota}) is not below the log's volume claim ({storage} Mi)")
         service = sts["spec"]["serviceName"]
         headless = [s for s in by_kind.get("Service", []) if s["metadata"]["name"] == service]
         if not headless or headless[0]["spec"].get("clusterIP") != "None":

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::TcpStream;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
@@ -98,6 +99,10 @@ struct Shared {
     /// Why the log could not be written, once it could not. sled keeps failing after a
     /// failed flush (its error is sticky), so the engine takes no new job from then on.
     log_failure: Mutex<Option<String>>,
+    /// Set while the log's volume is too full to write (the store refused a block, or
+    /// the log opened read-only): unfinished runs wait, and resume when space returns
+    /// (see [`watch_space`]).
+    waiting_for_space: std::sync::atomic::AtomicBool,
     backlog: Arc<Backlog>,
     log: Option<Log>,
     commands: Sender<Command>,
@@ -161,6 +166,7 @@ impl Engine {
             in_flight,
             committed: Default::default(),
             log_failure: Mutex::default(),
+            waiting_for_space: Default::default(),
             backlog: Arc::default(),
             log: config.log.clone(),
             commands,
@@ -184,9 +190,17 @@ impl Engine {
             guards: Some(guards),
         };
         if let Some(log) = &engine.handle.shared.log {
-            for entry in log.catalog()?.into_iter().filter(|e| !e.complete()) {
-                engine.submit(entry.run, entry.target, false)?;
+            if log.read_only()?.is_some() {
+                engine.shared.waiting_for_space.store(true, SeqCst);
+            } else {
+                engine.resume_unfinished()?;
             }
+            let shared = Arc::downgrade(&engine.handle.shared);
+            let handle = engine.handle.driver.clone();
+            std::thread::Builder::new()
+                .name("nano-space".into())
+                .spawn(move || watch_space(shared, handle))
+                .map_err(|e| Error::Engine(format!("cannot start the space watcher: {e}")))?;
         }
         Ok(engine)
     }
@@ -228,7 +242,52 @@ impl Engine {
     }
 }
 
+/// How often a log waiting for space looks at its volume again.
+const SPACE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// While the engine runs: once the log waits for space and its volume has room again,
+/// resumes every unfinished run (nobody has to restart the service or delete files).
+fn watch_space(shared: std::sync::Weak<Shared>, driver: Thread) {
+    loop {
+        std::thread::sleep(SPACE_CHECK);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if !shared.waiting_for_space.load(SeqCst) {
+            continue;
+        }
+        let Some(log) = &shared.log else { return };
+        if !matches!(log.read_only(), Ok(None)) {
+            continue;
+        }
+        shared.waiting_for_space.store(false, SeqCst);
+        let handle = EngineHandle {
+            shared: Arc::clone(&shared),
+            driver: driver.clone(),
+        };
+        if let Err(e) = handle.resume_unfinished() {
+            eprintln!("sedaro-nano: could not resume the runs after space returned: {e}");
+            shared.waiting_for_space.store(true, SeqCst);
+        }
+    }
+}
+
 impl EngineHandle {
+    /// Submits every unfinished run of the log (each continues from its last block).
+    pub fn resume_unfinished(&self) -> Result<(), Error> {
+        if let Some(log) = &self.shared.log {
+            for entry in log.catalog()?.into_iter().filter(|e| !e.complete()) {
+                self.submit(entry.run, entry.target, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the log is waiting for space on its volume (new computation waits).
+    pub fn waiting_for_space(&self) -> bool {
+        self.shared.waiting_for_space.load(SeqCst)
+    }
+
     /// Requests `target` iterations of `run`. The handle's events report progress,
     /// the records when `records` is set (those after [`JobHandle::joined_at`]; the
     /// log holds the ones before), and completion. A run already in flight is joined,
@@ -556,7 +615,14 @@ impl Committer for Arc<Shared> {
             );
             if let Err(e) = appended {
                 let reason = e.to_string();
-                *self.log_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
+                if matches!(e, nano_store::Error::NoSpace { .. }) {
+                    // Refused by the store before sled wrote anything: not sticky. The
+                    // runs resume from their last block when space returns.
+                    self.waiting_for_space.store(true, SeqCst);
+                } else {
+                    *self.log_failure.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(reason.clone());
+                }
                 let mut registry = self.lock_registry();
                 for b in &blocks {
                     if let Some(state) = registry.finish(b.job) {

@@ -12,6 +12,13 @@
 //!   atomic [`Block`] at a time, with the run [`catalog`], range queries by seek, and
 //!   [`Replay`] without recomputation. [`encoding`] is its byte format (checksummed,
 //!   versioned); [`verify`] checks a whole log.
+//! - [`space`]: the log's disk. A quota checked before a run starts, a reserve kept
+//!   free before every block, a ballast file, and the removal of sled's interrupted
+//!   snapshots, so that a full volume makes the log read-only, never unopenable.
+//!
+//! sled is built from `vendor/sled` (0.34.7 with its page cache's LRU made to count
+//! every access: `vendor/sled/PATCH.md`), so that reading a log holds about
+//! [`LogOptions::cache_bytes`], not what was read.
 //!
 //! ```
 //! use nano_store::{MemoryRangeStore, QRangeStore};
@@ -51,6 +58,7 @@ mod memory;
 mod range_store;
 pub mod record;
 pub mod run;
+pub mod space;
 pub mod verify;
 
 pub use catalog::CatalogEntry;
@@ -109,6 +117,31 @@ pub enum Error {
     /// A block's records do not continue its run.
     #[error("invalid block for run {run}: {detail}")]
     InvalidBlock { run: RunKey, detail: String },
+    /// The log's volume is too full to take a write: refused before sled sees it.
+    #[error(
+        "the log's volume ({path}) has {available} bytes free, and this write needs {needed} with the reserve: \
+         the log is read-only until space returns"
+    )]
+    NoSpace {
+        path: PathBuf,
+        available: u64,
+        needed: u64,
+    },
+    /// New computation would take the log past its quota.
+    #[error(
+        "the log at {path} holds {size} bytes; {iterations} more iterations would add about {estimate} \
+         and pass its quota of {quota} bytes (--max-log-gb): logged runs are still served"
+    )]
+    QuotaReached {
+        path: PathBuf,
+        size: u64,
+        estimate: u64,
+        quota: u64,
+        iterations: u64,
+    },
+    /// The log cannot be written now; the reason says why and until when.
+    #[error("{0}")]
+    ReadOnly(String),
     /// A replay asked for iterations the log does not hold.
     #[error("the log holds {logged} iterations of run {run}, but {requested} were asked for")]
     NotLogged {

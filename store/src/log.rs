@@ -16,6 +16,7 @@ use crate::encoding::{self, Chunk, Key, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY
 use crate::mark;
 use crate::record::{Agent, Record};
 use crate::run::{Checkpoint, RunKey};
+use crate::space::Space;
 use crate::{Error, Result};
 
 /// When the log is flushed to disk.
@@ -61,18 +62,21 @@ impl std::fmt::Display for Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogOptions {
     pub sync: Sync,
-    /// How much sled's page cache should hold. sled treats it as a hint: reading a
-    /// large part of a log holds about as much memory as the data read (see the
-    /// README's notes on sled). A query is about twice as fast when the run's records
-    /// fit in it.
+    /// How much sled's page cache holds: what a read leaves in memory is about this
+    /// plus a few of sled's pages (with sled patched, `store/vendor/sled/PATCH.md`). A
+    /// query is about twice as fast when the run's records fit in it.
     pub cache_bytes: u64,
+    /// The most bytes the log may take on disk: new computation that would pass it is
+    /// refused ([`Log::admit`]). `None`: only the volume bounds it.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for LogOptions {
     fn default() -> Self {
         LogOptions {
             sync: Sync::Batch,
-            cache_bytes: 256 << 20,
+            cache_bytes: 64 << 20,
+            max_bytes: None,
         }
     }
 }
@@ -98,6 +102,7 @@ pub struct Log {
     tree: sled::Tree,
     path: PathBuf,
     options: LogOptions,
+    space: Space,
     /// Serialises appends (each reads and rewrites its run's catalog entry) and holds
     /// the count of commits made durable (see [`crate::mark`]).
     commits: std::sync::Arc<Mutex<u64>>,
@@ -137,6 +142,8 @@ impl Log {
             path: path.clone(),
             source: e,
         })?;
+        // A full volume must not keep sled from opening (see `crate::space`).
+        Space::new(&path, options.max_bytes).prepare_open()?;
         guarded(&path, || Self::open_sled(path.clone(), options))
     }
 
@@ -214,6 +221,7 @@ impl Log {
         Ok(Log {
             db,
             tree,
+            space: Space::new(&path, options.max_bytes),
             path,
             options,
             commits: std::sync::Arc::new(Mutex::new(commits)),
@@ -265,8 +273,26 @@ impl Log {
     /// Appends blocks, each atomically with its run's catalog entry, and makes them
     /// durable as the [`Sync`] option says. A block must start where its run's log
     /// ends, and its records must tile each agent's timeline from where it stands.
+    ///
+    /// A volume too full to keep its reserve after the blocks refuses them with
+    /// [`Error::NoSpace`] before anything is written (see [`crate::space`]).
     pub fn append(&self, blocks: &[Block<'_>]) -> Result<()> {
+        let records: usize = blocks.iter().map(|b| b.records.len()).sum();
+        self.space
+            .room_for(records as u64 * (crate::space::BYTES_PER_ITERATION / 2))?;
         guarded(&self.path, || self.write_blocks(blocks))
+    }
+
+    /// Why the log cannot be written now (its volume is full), if it cannot. Cheap: a
+    /// `statvfs` and a `stat`.
+    pub fn read_only(&self) -> Result<Option<String>> {
+        self.space.read_only()
+    }
+
+    /// Refuses, before it starts, new computation of `iterations` iterations that
+    /// would take the log past its quota, or that its volume cannot take now.
+    pub fn admit(&self, iterations: u64) -> Result<()> {
+        self.space.admit(self.size_on_disk()?, iterations)
     }
 
     fn write_blocks(&self, blocks: &[Block<'_>]) -> Result<()> {

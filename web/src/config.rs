@@ -31,6 +31,7 @@ use nano_pipeline::resume;
 use nano_store::{LogOptions, Sync};
 
 use crate::access::{Access, TrustedProxies};
+use crate::budget::MemoryBudget;
 use crate::{Cache, Limits};
 
 /// `--listen`.
@@ -47,6 +48,8 @@ pub const DEFAULT_MAX_STEPS: u64 = 10_000_000;
 pub const DEFAULT_MAX_JOBS: usize = 64;
 /// `--rate-limit`, new runs per client per minute.
 pub const DEFAULT_RATE_LIMIT: u32 = 120;
+/// `--memory-mb`.
+pub const DEFAULT_MEMORY_MB: u64 = 512;
 
 /// Everything `serve` is told, as flags and environment variables.
 #[derive(Debug, Clone, clap::Args)]
@@ -73,9 +76,22 @@ pub struct ServeConfig {
           value_parser = at_least_one::<u64>("second"))]
     pub cache_ttl: u64,
 
-    /// Megabytes the in-process cache may hold.
+    /// Megabytes the in-process cache may hold; at most a quarter of --memory-mb is used.
     #[arg(long, value_name = "MB", env = "NANO_CACHE_MB", default_value_t = DEFAULT_CACHE_MB)]
     pub cache_mb: u64,
+
+    /// The process's memory budget in MiB (at least 128): sled's cache, the in-process
+    /// cache and the reads of the log are sized from it, and a read that does not fit
+    /// gets 503 with Retry-After. Set it below the container's memory limit.
+    #[arg(long, value_name = "MB", env = "NANO_MEMORY_MB", default_value_t = DEFAULT_MEMORY_MB,
+          value_parser = memory_megabytes)]
+    pub memory_mb: u64,
+
+    /// The most GiB the log may take on disk (its volume's size less a margin): a run
+    /// that would pass it is refused up front with 507 and the reason (at 180 bytes an
+    /// iteration); logged runs are still served. Without it, only the volume bounds it.
+    #[arg(long, value_name = "GB", env = "NANO_MAX_LOG_GB", value_parser = gigabytes)]
+    pub max_log_gb: Option<f64>,
 
     /// The largest n a request may ask for.
     #[arg(long, value_name = "N", env = "NANO_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS,
@@ -175,11 +191,18 @@ impl ServeConfig {
             .with_trusted_proxies(self.trusted_proxies.clone())
     }
 
-    /// How the log is opened.
+    /// The memory budget (`--memory-mb`).
+    pub fn budget(&self) -> MemoryBudget {
+        MemoryBudget::megabytes(self.memory_mb).expect("--memory-mb is checked when parsed")
+    }
+
+    /// How the log is opened: sled's cache from the budget, the quota from
+    /// `--max-log-gb`.
     pub fn log_options(&self) -> LogOptions {
         LogOptions {
             sync: self.sync,
-            ..LogOptions::default()
+            cache_bytes: self.budget().sled_cache(),
+            max_bytes: self.max_log_gb.map(|gb| (gb * (1u64 << 30) as f64) as u64),
         }
     }
 
@@ -190,7 +213,8 @@ impl ServeConfig {
     pub fn cache(&self) -> Result<Cache, ConfigError> {
         let ttl = Duration::from_secs(self.cache_ttl);
         let Some(url) = &self.redis else {
-            return Ok(Cache::memory(self.cache_mb << 20, ttl));
+            let bytes = (self.cache_mb << 20).min(self.budget().memory_cache());
+            return Ok(Cache::memory(bytes, ttl));
         };
         let ca = match &self.redis_ca {
             None => None,
@@ -201,6 +225,23 @@ impl ServeConfig {
             })?),
         };
         Cache::redis_with_ca(url, ttl, ca).map_err(ConfigError::RedisUrl)
+    }
+}
+
+/// `--memory-mb`: a whole number of MiB, at least the service's minimum.
+fn memory_megabytes(text: &str) -> Result<u64, String> {
+    let megabytes = text
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| "expected a whole number of MiB, such as 512".to_owned())?;
+    MemoryBudget::megabytes(megabytes).map(|_| megabytes)
+}
+
+/// `--max-log-gb`: a positive number of GiB.
+fn gigabytes(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(gb) if gb.is_finite() && gb > 0.0 => Ok(gb),
+        _ => Err("expected a positive number of GiB, such as 9 or 0.5".into()),
     }
 }
 

@@ -24,6 +24,12 @@ pub enum ApiError {
     /// The service cannot compute now (the log cannot be written); the reason says why.
     #[error("{0}")]
     Unavailable(String),
+    /// A read of the log does not fit in the memory budget now; the reason says why.
+    #[error("{reason}")]
+    MemoryFull { reason: String },
+    /// The log has reached its disk quota, or its volume is full: no new computation.
+    #[error("{reason}")]
+    LogFull { reason: String },
     /// No credentials, or the wrong ones, for an endpoint that needs them.
     #[error("this endpoint needs the API token: send `Authorization: Bearer <token>`")]
     Unauthorized,
@@ -70,8 +76,12 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": {"field": field, "value": value, "rule": rule, "message": message}}),
             ),
-            ApiError::Busy { .. } | ApiError::Unavailable(_) => (
+            ApiError::Busy { .. } | ApiError::Unavailable(_) | ApiError::MemoryFull { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": {"message": message}}),
+            ),
+            ApiError::LogFull { .. } => (
+                StatusCode::INSUFFICIENT_STORAGE,
                 json!({"error": {"message": message}}),
             ),
             ApiError::Unauthorized => (
@@ -95,7 +105,8 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
             ApiError::Busy { .. } => Some(2),
-            ApiError::Unavailable(_) => Some(30),
+            ApiError::Unavailable(_) | ApiError::LogFull { .. } => Some(30),
+            ApiError::MemoryFull { .. } => Some(1),
             ApiError::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         };
@@ -150,7 +161,14 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
 
 impl From<nano_store::Error> for ApiError {
     fn from(e: nano_store::Error) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            nano_store::Error::NoSpace { .. }
+            | nano_store::Error::QuotaReached { .. }
+            | nano_store::Error::ReadOnly(_) => ApiError::LogFull {
+                reason: e.to_string(),
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -158,6 +176,7 @@ impl From<nano_pipeline::Error> for ApiError {
     fn from(e: nano_pipeline::Error) -> Self {
         match e {
             nano_pipeline::Error::LogFailed(_) => ApiError::Unavailable(e.to_string()),
+            nano_pipeline::Error::Store(store) => store.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod access;
+pub mod budget;
 pub mod cache;
 pub mod config;
 pub mod error;
@@ -121,6 +122,8 @@ pub struct AppState {
     /// Requests holding on with `?wait=` at once (each keeps a blocking-pool thread
     /// while it waits); past it, a request answers 202 at once.
     pub waiters: Arc<tokio::sync::Semaphore>,
+    /// Admission of large reads within the memory budget.
+    pub readers: budget::Readers,
 }
 
 /// Requests that may wait (`?wait=`) at once.
@@ -138,7 +141,14 @@ impl AppState {
             rate: Arc::default(),
             access: Arc::new(access::Access::new(None, config::DEFAULT_RATE_LIMIT)),
             waiters: Arc::new(tokio::sync::Semaphore::new(MAX_WAITERS)),
+            readers: budget::Readers::new(budget::MemoryBudget::default().readers()),
         }
+    }
+
+    /// The same state with large reads admitted within `budget`'s share.
+    pub fn with_budget(mut self, budget: budget::MemoryBudget) -> Self {
+        self.readers = budget::Readers::new(budget.readers());
+        self
     }
 
     /// The same state with these access rules.

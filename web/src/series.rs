@@ -7,6 +7,8 @@ use std::io::{self, Write};
 use axum::body::{Body, Bytes};
 use nano_pipeline::{Agent, Format, RunKey, RunWriter};
 use nano_store::Log;
+
+use crate::budget::ReadPermit;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -55,10 +57,12 @@ impl Write for ChunkWriter {
 }
 
 /// The run's first `n` iterations streamed from the log: memory stays at a few chunks
-/// whatever `n` is.
-pub fn stream(log: Log, seed: u64, n: u64, format: Format) -> Body {
+/// whatever `n` is. `permit` (its share of the memory budget) is held until the last
+/// chunk is handed on or the client goes away.
+pub fn stream(log: Log, seed: u64, n: u64, format: Format, permit: ReadPermit) -> Body {
     let (chunks, receiver) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let writer = ChunkWriter {
             buffer: Vec::with_capacity(1 << 16),
             chunks: chunks.clone(),

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::access::Caller;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{cache, params, series, AppState};
+use crate::{budget, cache, params, series, AppState};
 
 fn content_type(format: Format) -> HeaderValue {
     HeaderValue::from_static(match format {
@@ -165,6 +165,9 @@ pub fn start(
         return Err(ApiError::Busy { in_flight });
     }
     if computes {
+        // Refused up front when the log's quota or its volume cannot take the run.
+        let logged = state.log.entry(run)?.map_or(0, |e| e.iterations);
+        state.log.admit(n - logged)?;
         state.access.admit(caller.address)?;
     }
     let job = state.engine.submit(run, n, false)?;
@@ -201,21 +204,48 @@ async fn ready(
     if logged >= n {
         Metrics::bump(&state.metrics.log_served);
         let log = state.log.clone();
+        // Each read holds its share of the memory budget until it ends (see `budget`).
         if let Some(points) = points {
-            let body = blocking(move || series::decimated(&log, seed, n, points)).await?;
+            let permit = state
+                .readers
+                .admit(budget::STREAM_BYTES, "the series of a run")?;
+            let body = blocking(move || {
+                let _permit = permit;
+                series::decimated(&log, seed, n, points)
+            })
+            .await?;
             return Ok(Some(
                 ([(header::CONTENT_TYPE, content_type(Format::Json))], body).into_response(),
             ));
         }
-        if whole_json && n <= state.limits.cache_max_iterations {
-            let document =
-                Bytes::from(blocking(move || series::document(&log, seed, n, Format::Json)).await?);
+        if whole_json
+            && n <= state.limits.cache_max_iterations
+            && budget::document_bytes(n) <= state.readers.capacity()
+        {
+            let permit = state
+                .readers
+                .admit_within(
+                    budget::document_bytes(n),
+                    "the document of a run",
+                    budget::DOCUMENT_WAIT,
+                )
+                .await?;
+            let document = Bytes::from(
+                blocking(move || {
+                    let _permit = permit;
+                    series::document(&log, seed, n, Format::Json)
+                })
+                .await?,
+            );
             state.cache.put(key, document.clone()).await;
             return Ok(Some(
                 ([(header::CONTENT_TYPE, content_type(format))], document).into_response(),
             ));
         }
-        let body: Body = series::stream(log, seed, n, format);
+        let permit = state
+            .readers
+            .admit(budget::STREAM_BYTES, "a download of a run")?;
+        let body: Body = series::stream(log, seed, n, format, permit);
         return Ok(Some(
             ([(header::CONTENT_TYPE, content_type(format))], body).into_response(),
         ));

@@ -37,7 +37,8 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Ready to serve, with the state of the cache and the cluster. A degraded cache is
 /// reported (`"status": "degraded"`) but the service still serves: from the log, or by
-/// computing.
+/// computing. So is a read-only log (its volume full, `"log": {"status": "read-only",
+/// "reason": ..}`): logged runs are served, and computation resumes when space returns.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready (perhaps with a degraded cache)", body = crate::openapi::Ready),
@@ -57,12 +58,22 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             json!({"kind": "redis", "status": "degraded", "error": error})
         }
     };
-    let log = match state.engine.log_failure() {
-        None => json!({"status": "ok"}),
-        Some(reason) => json!({"status": "failed", "error": reason}),
+    let read_only = {
+        let log = state.log.clone();
+        tokio::task::spawn_blocking(move || log.read_only())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+    };
+    let log = match (state.engine.log_failure(), read_only) {
+        (Some(reason), _) => json!({"status": "failed", "error": reason}),
+        (None, Ok(Some(reason))) => json!({"status": "read-only", "reason": reason}),
+        (None, Err(e)) => json!({"status": "read-only", "reason": e}),
+        (None, Ok(None)) => json!({"status": "ok"}),
     };
     let degraded = cache["status"] != "ok" || log["status"] != "ok";
-    let status = if log["status"] == "ok" {
+    // Read-only still serves every logged run: ready, degraded.
+    let status = if log["status"] != "failed" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -72,6 +83,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "cache": cache,
         "log": log,
         "cluster": {"jobs_in_flight": state.engine.in_flight(), "max_jobs": state.limits.max_jobs},
+        "memory": {"reads_in_use_bytes": state.readers.in_use(), "reads_capacity_bytes": state.readers.capacity()},
     });
     (status, Json(body))
 }

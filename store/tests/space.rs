@@ -1,0 +1,85 @@
+//! Disk space: a log whose last snapshot was interrupted still opens, the ballast is
+//! kept, and a run past the quota is refused before it starts.
+
+use nalgebra::Vector2;
+use nano_store::run::{AgentCursor, Segment};
+use nano_store::space::{BALLAST_BYTES, BALLAST_NAME};
+use nano_store::{Agent, AgentState, Block, Checkpoint, Error, Log, LogOptions, Record, RunKey};
+
+/// Logs one iteration of seed 7 (one Planet record).
+fn log_one_record(log: &Log) -> Record {
+    let state = AgentState {
+        time: 0.5,
+        time_step: 0.1,
+        position: Vector2::new(1.0, 2.0),
+        velocity: Vector2::zeros(),
+    };
+    let record = Record {
+        t0: 0.0,
+        t1: 0.5,
+        agent: Agent::Planet,
+        state,
+        iteration: 0,
+    };
+    let cursor = AgentCursor {
+        steps: 1,
+        latest: Segment {
+            t0: 0.0,
+            t1: 0.5,
+            state,
+        },
+        previous: None,
+    };
+    let checkpoint = Checkpoint {
+        seed: 7,
+        iterations: 1,
+        agents: [cursor, cursor],
+    };
+    log.append(&[Block {
+        run: RunKey::nano(7),
+        target: 1,
+        first_iteration: 0,
+        records: &[record],
+        checkpoint: &checkpoint,
+    }])
+    .unwrap();
+    record
+}
+
+#[test]
+fn a_log_left_with_an_empty_interrupted_snapshot_opens_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = {
+        let log = Log::open(dir.path(), LogOptions::default()).unwrap();
+        log_one_record(&log)
+    };
+    // What sled 0.34 leaves when its snapshot write fails on a full volume; sled alone
+    // then refuses every open with "Read corrupted data".
+    let stale = dir.path().join("snap.00000000FFFFFFFF.generating");
+    std::fs::write(&stale, b"").unwrap();
+    let log = Log::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(log.get(RunKey::nano(7), 0.25).unwrap(), vec![record]);
+    assert!(!stale.exists());
+    assert!(log.verify().unwrap().is_ok());
+}
+
+#[test]
+fn the_log_keeps_a_ballast_and_refuses_runs_past_its_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions {
+        max_bytes: Some(1 << 20),
+        ..LogOptions::default()
+    };
+    let log = Log::open(dir.path(), options).unwrap();
+    log_one_record(&log);
+    let ballast = std::fs::metadata(dir.path().join(BALLAST_NAME)).unwrap();
+    assert_eq!(ballast.len(), BALLAST_BYTES);
+    assert!(log.read_only().unwrap().is_none());
+    log.admit(1_000).unwrap();
+    match log.admit(1_000_000) {
+        Err(e @ Error::QuotaReached { .. }) => {
+            assert!(e.to_string().contains("--max-log-gb"), "{e}")
+        }
+        other => panic!("a million iterations past a 1 MiB quota: {other:?}"),
+    }
+}

@@ -1,0 +1,184 @@
+//! The memory budget, measured: `serve --memory-mb 512` computes a large run, then serves
+//! whole downloads, page series and cached requests at once, and its peak resident size
+//! (the kernel's VmHWM) stays under the budget. Reads beyond the budget's share are
+//! refused with 503 and `Retry-After`, and succeed once others end.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::{http_get, serve, stop};
+
+const BUDGET_MB: u64 = 512;
+
+/// The peak resident size of process `pid` so far, in bytes (VmHWM).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("Linux reports VmHWM");
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb << 10
+}
+
+/// A GET whose body is counted, not kept: the status, the head and the body's bytes
+/// (chunk framing included).
+fn download(address: &str, path: &str) -> (u16, String, u64) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(300)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut head = Vec::new();
+    let mut in_body = false;
+    let mut body = 0u64;
+    loop {
+        let read = stream.read(&mut buffer).unwrap();
+        if read == 0 {
+            break;
+        }
+        if in_body {
+            body += read as u64;
+            continue;
+        }
+        head.extend_from_slice(&buffer[..read]);
+        if let Some(split) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            in_body = true;
+            body = (head.len() - split - 4) as u64;
+            head.truncate(split);
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, body)
+}
+
+/// A download that sends its request and reads nothing: the server's stream stalls
+/// and keeps its share of the budget until the connection closes.
+fn stalled(address: &str, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    stream
+}
+
+fn readyz(address: &str) -> serde_json::Value {
+    let (_, body) = http_get(address, "/readyz").unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[test]
+fn serve_stays_under_its_memory_budget_and_refuses_reads_beyond_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, seed) = (5_000_000u64, 21u64);
+    let (server, address) = serve(
+        &dir.path().join("data"),
+        &["--memory-mb", &BUDGET_MB.to_string()],
+    );
+    let pid = server.0.id();
+
+    // Compute the run, and wait for it in the catalog (not by reading it whole).
+    let (status, _) = http_get(&address, &format!("/api/propagate/{n}?seed={seed}")).unwrap();
+    assert_eq!(status, 202);
+    let started = Instant::now();
+    loop {
+        let (_, body) = http_get(&address, "/api/runs").unwrap();
+        let runs: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let done = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["seed"] == seed && r["iterations"] == n);
+        if done {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the run was not computed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let cached = format!("/api/propagate/2000?seed={seed}");
+    assert_eq!(http_get(&address, &cached).unwrap().0, 200);
+
+    // Three whole CSV downloads, three page series and a hundred cached requests at once.
+    let csv = format!("/api/propagate/{n}?seed={seed}&format=csv");
+    let series = format!("/api/propagate/{n}?seed={seed}&points=5000");
+    let mut readers = Vec::new();
+    for path in [&csv, &csv, &csv, &series, &series, &series] {
+        let (address, path) = (address.clone(), path.clone());
+        readers.push(std::thread::spawn(move || download(&address, &path)));
+    }
+    let mut hits = Vec::new();
+    for _ in 0..100 {
+        let (address, path) = (address.clone(), cached.clone());
+        hits.push(std::thread::spawn(move || download(&address, &path)));
+    }
+    let mut sizes = Vec::new();
+    for reader in readers {
+        let (status, head, body) = reader.join().unwrap();
+        assert_eq!(status, 200, "{head}");
+        sizes.push(body);
+    }
+    for hit in hits {
+        assert_eq!(hit.join().unwrap().0, 200);
+    }
+    // Every CSV download is the whole run (the same size), and far larger than memory.
+    assert!(sizes[..3].iter().all(|&s| s == sizes[0]));
+    assert!(sizes[0] > 700 << 20, "a CSV of {} bytes", sizes[0]);
+    let peak = peak_rss(pid);
+    assert!(
+        peak < BUDGET_MB << 20,
+        "peak RSS {} MB over the budget of {BUDGET_MB} MB",
+        peak >> 20
+    );
+
+    // Stalled downloads take the readers' share; the one beyond it is refused.
+    let capacity = readyz(&address)["memory"]["reads_capacity_bytes"]
+        .as_u64()
+        .unwrap();
+    let slots = capacity / (4 << 20);
+    assert!(slots >= 2, "{slots} reads fit in {capacity} bytes");
+    let mut held: Vec<TcpStream> = (0..slots).map(|_| stalled(&address, &csv)).collect();
+    let started = Instant::now();
+    while readyz(&address)["memory"]["reads_in_use_bytes"].as_u64() < Some(slots * (4 << 20)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the reads were not admitted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, head, _) = download(&address, &series);
+    assert_eq!(status, 503, "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("retry-after: 1"), "{head}");
+    let (_, refusal) = http_get(&address, &series).unwrap();
+    let refusal = String::from_utf8_lossy(&refusal).to_string();
+    assert!(refusal.contains("memory budget"), "{refusal}");
+    // One stalled client goes away: the read is admitted again.
+    drop(held.pop());
+    let started = Instant::now();
+    loop {
+        let (status, _, body) = download(&address, &series);
+        if status == 200 {
+            assert!(body > 0);
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the read was never admitted again"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    drop(held);
+    assert!(peak_rss(pid) < BUDGET_MB << 20);
+    stop(server);
+}

@@ -1,0 +1,202 @@
+//! The process's memory budget (`serve --memory-mb`), and the admission of large reads
+//! that keeps the service inside it.
+//!
+//! The budget is split once, at start, into fixed shares:
+//!
+//! | share | of the budget | what it bounds |
+//! |---|---|---|
+//! | sled's page cache | 1/8 | pages of the log kept after a read (the cache is bounded since `store/vendor/sled/PATCH.md`) |
+//! | the in-process cache | 1/4 | finished documents kept hot (`--cache-mb` may ask for less) |
+//! | large reads | 1/4 | what reads of the log hold while they run (below) |
+//! | the rest | 3/8 | the program, the engine's blocks in flight, connections and their buffers |
+//!
+//! A large read is a read of a logged run that is not a cache hit: a streamed body (CSV
+//! or JSON), a document built for the cache, or the page's decimated series. Each
+//! takes a weight out of the readers' share for as long as it runs (a streamed body
+//! until its last byte is handed on): [`STREAM_BYTES`] for a stream or a series, twice
+//! the document's estimated size for a document (it grows by doubling). A stream or a
+//! series that does not fit is refused at once with 503, `Retry-After` and the reason;
+//! a document waits up to [`DOCUMENT_WAIT`] for its share (they are short: many
+//! requests for one run at once queue), and one larger than the whole share is
+//! streamed instead. Memory never grows with the number of readers.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+use crate::error::ApiError;
+
+/// What one streaming reader holds at most: the channel's chunks, the writer's buffer,
+/// one block of decoded records, a leaf of sled's tree and the socket's buffers.
+pub const STREAM_BYTES: u64 = 4 << 20;
+
+/// The smallest budget `serve` accepts.
+pub const MIN_MEMORY_BYTES: u64 = 128 << 20;
+
+/// The weight of one admission unit (the semaphore counts KiB).
+const UNIT: u64 = 1 << 10;
+
+/// Bytes of JSON per record in a run's document, rounded up (measured: 118 to 130).
+pub const DOCUMENT_BYTES_PER_RECORD: u64 = 140;
+
+/// How long a document for the cache waits for its share before the request gets 503.
+pub const DOCUMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The memory budget and its shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBudget {
+    /// The whole budget, in bytes.
+    pub total: u64,
+}
+
+impl MemoryBudget {
+    /// A budget of `megabytes` MiB; refused under [`MIN_MEMORY_BYTES`].
+    pub fn megabytes(megabytes: u64) -> Result<MemoryBudget, String> {
+        let total = megabytes.saturating_mul(1 << 20);
+        if total < MIN_MEMORY_BYTES {
+            return Err(format!(
+                "a memory budget of {megabytes} MB is too small: the service needs at least {} MB",
+                MIN_MEMORY_BYTES >> 20
+            ));
+        }
+        Ok(MemoryBudget { total })
+    }
+
+    /// The bytes sled's page cache may hold.
+    pub fn sled_cache(&self) -> u64 {
+        self.total / 8
+    }
+
+    /// The bytes the in-process cache may hold at most.
+    pub fn memory_cache(&self) -> u64 {
+        self.total / 4
+    }
+
+    /// The bytes large reads may hold together.
+    pub fn readers(&self) -> u64 {
+        self.total / 4
+    }
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        MemoryBudget { total: 512 << 20 }
+    }
+}
+
+/// Admits large reads while they fit in the readers' share.
+#[derive(Debug, Clone)]
+pub struct Readers {
+    permits: Arc<Semaphore>,
+    capacity: u64,
+}
+
+/// A large read's share of the budget, given back when dropped.
+#[derive(Debug)]
+pub struct ReadPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Readers {
+    /// Admission within `bytes`.
+    pub fn new(bytes: u64) -> Readers {
+        let units = (bytes / UNIT).min(Semaphore::MAX_PERMITS as u64);
+        Readers {
+            permits: Arc::new(Semaphore::new(units as usize)),
+            capacity: units * UNIT,
+        }
+    }
+
+    /// Takes `bytes` for a read, or refuses it with 503 when they do not fit now.
+    pub fn admit(&self, bytes: u64, what: &str) -> Result<ReadPermit, ApiError> {
+        let units = bytes.div_ceil(UNIT).clamp(1, u32::MAX as u64) as u32;
+        match Arc::clone(&self.permits).try_acquire_many_owned(units) {
+            Ok(permit) => Ok(ReadPermit(permit)),
+            Err(TryAcquireError::NoPermits) | Err(TryAcquireError::Closed) => {
+                Err(ApiError::MemoryFull {
+                    reason: format!(
+                        "{what} needs {} MB of the memory budget for reads, and {} of its {} MB are in use; try again shortly",
+                        bytes.div_ceil(1 << 20),
+                        self.in_use().div_ceil(1 << 20),
+                        self.capacity >> 20
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Takes `bytes` for a short read (a document built for the cache), waiting up to
+    /// `wait` for them: many such reads at once queue instead of failing. 503 after.
+    pub async fn admit_within(
+        &self,
+        bytes: u64,
+        what: &str,
+        wait: std::time::Duration,
+    ) -> Result<ReadPermit, ApiError> {
+        let units = bytes.div_ceil(UNIT).clamp(1, u32::MAX as u64) as u32;
+        let acquire = Arc::clone(&self.permits).acquire_many_owned(units);
+        match tokio::time::timeout(wait, acquire).await {
+            Ok(Ok(permit)) => Ok(ReadPermit(permit)),
+            _ => self.admit(bytes, what),
+        }
+    }
+
+    /// The bytes admitted reads hold now.
+    pub fn in_use(&self) -> u64 {
+        self.capacity - self.permits.available_permits() as u64 * UNIT
+    }
+
+    /// The readers' share, in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+}
+
+/// Bounds glibc's malloc to two arenas; call it before any thread starts.
+///
+/// glibc gives each thread that allocates under contention an arena of its own (up to
+/// eight per core), and keeps what each one freed: with tokio's blocking threads
+/// reading the log in parallel, the acceptance workload of `tests/memory.rs` peaked at
+/// 276 MB with the default arenas and at 127 MB with two (`MALLOC_ARENA_MAX=2`, same
+/// workload). A `MALLOC_ARENA_MAX` in the environment is left to rule.
+pub fn limit_allocator_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called before threads start.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+/// The weight of a document of the first `n` iterations built in memory.
+pub fn document_bytes(n: u64) -> u64 {
+    // Up to two records per iteration; the buffer doubles as it grows.
+    2 * n * 2 * DOCUMENT_BYTES_PER_RECORD
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_beyond_the_share_are_refused_until_one_ends() {
+        let readers = Readers::new(3 * STREAM_BYTES);
+        let a = readers.admit(STREAM_BYTES, "a").unwrap();
+        let _b = readers.admit(STREAM_BYTES, "b").unwrap();
+        let _c = readers.admit(STREAM_BYTES, "c").unwrap();
+        let refused = readers.admit(STREAM_BYTES, "a fourth").unwrap_err();
+        assert!(
+            refused.to_string().contains("a fourth needs 4 MB"),
+            "{refused}"
+        );
+        drop(a);
+        assert!(readers.admit(STREAM_BYTES, "again").is_ok());
+    }
+
+    #[test]
+    fn the_shares_fit_in_the_budget_and_small_budgets_are_refused() {
+        let budget = MemoryBudget::megabytes(512).unwrap();
+        assert!(budget.sled_cache() + budget.memory_cache() + budget.readers() < budget.total);
+        let refused = MemoryBudget::megabytes(64).unwrap_err();
+        assert!(refused.contains("64 MB is too small"), "{refused}");
+    }
+}
