@@ -200,7 +200,7 @@ impl Engine {
             std::thread::Builder::new()
                 .name("nano-space".into())
                 .spawn(move || watch_space(shared, handle))
-                .map_err(|e| Error::Engine(format!("cannot start the space watcher: {e}")))?;
+                .map_err(Error::SpaceWatcher)?;
         }
         Ok(engine)
     }

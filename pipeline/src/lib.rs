@@ -55,6 +55,9 @@ pub enum Error {
     /// The threads that carry the cluster's traffic could not start.
     #[error("cannot start the cluster's network threads")]
     Network(#[source] std::io::Error),
+    /// The thread that resumes runs when the log's volume has space again could not start.
+    #[error("cannot start the thread that watches the log's free space")]
+    SpaceWatcher(#[source] std::io::Error),
     /// Worker 0 (the one that takes jobs) ended before it started.
     #[error("the dataflow's worker 0 did not start")]
     DriverMissing,
