@@ -168,7 +168,7 @@ pub fn start(
     if computes {
         // Refused up front when the log's quota or its volume cannot take the run.
         let logged = state.log.entry(run)?.map_or(0, |e| e.iterations);
-        state.log.admit(n - logged)?;
+        state.log.admit(n.saturating_sub(logged))?;
         state.access.admit(caller.address)?;
     }
     let job = state.engine.submit(run, n, false)?;
