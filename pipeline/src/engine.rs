@@ -10,38 +10,23 @@
 //! 0 and pass one sled writer (a few million records per second), so beyond a few
 //! workers the log, not propagation, bounds throughput.
 
-use std::collections::HashMap;
-use std::net::TcpStream;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
-use std::time::Instant;
 
 use nano_store::{Block, Log};
-use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
-use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
-use timely::communication::{Hooks, WorkerGuards};
-use timely::dataflow::operators::{Input, Probe};
-use timely::dataflow::{InputHandleVec, ProbeHandle};
-use timely::WorkerConfig;
+use timely::communication::WorkerGuards;
 
-use crate::dataflow::{self, Committer, Round};
-use crate::job::{Backlog, BlockOut, Job, JobEvent, JobHandle, Order};
+use crate::dataflow::{Committer, Round};
+use crate::driver::{self, Command};
+use crate::job::{Backlog, BlockOut, Job, JobEvent, JobHandle};
 use crate::model::RunKey;
+use crate::network::execute;
+pub use crate::network::Network;
+use crate::registry::{Registry, Subscriber};
 use crate::{propagator, Error};
-
-/// Rounds worker 0 lets the propagation run ahead of the last committed round.
-const WINDOW: Round = 4;
-
-/// How the processes of a cluster reach each other.
-pub struct Network {
-    /// This process's index.
-    pub process: usize,
-    /// A connected stream to every other process, in process order (`None` for this
-    /// one): the mesh `nano-cluster` establishes.
-    pub sockets: Vec<Option<TcpStream>>,
-}
 
 /// How an engine runs.
 pub struct EngineConfig {
@@ -55,47 +40,11 @@ pub struct EngineConfig {
     pub log: Option<Log>,
 }
 
-enum Command {
-    Submit(Box<Job>),
-    Shutdown,
-}
-
-/// A requester of a job.
-struct Subscriber {
-    events: Sender<JobEvent>,
-    target: u64,
-    records: bool,
-}
-
-struct JobState {
-    run: RunKey,
-    /// When the job started (for its log line).
-    started: Instant,
-    /// Iterations committed.
-    committed: u64,
-    /// The most iterations any subscriber asked for (a follow-up job runs to it).
-    wanted: u64,
-    subscribers: Vec<Subscriber>,
-}
-
-/// Jobs in flight, shared by the submitters and the commit stage on worker 0.
-#[derive(Default)]
-struct Registry {
-    jobs: HashMap<u64, JobState>,
-    by_run: HashMap<RunKey, u64>,
-    next_id: u64,
-    /// Jobs started so far: a submitter that read the log without the lock checks
-    /// that no job started meanwhile (see [`EngineHandle::submit`]).
-    starts: u64,
-    /// `jobs.len()`, kept where the driver can read it without the lock.
-    in_flight: Arc<std::sync::atomic::AtomicUsize>,
-}
-
 /// What process 0 shares between its engine handle and worker 0.
-struct Shared {
+pub(crate) struct Shared {
     registry: Mutex<Registry>,
     /// Iterations committed by every job since start (for the service's metrics).
-    committed: std::sync::atomic::AtomicU64,
+    committed: AtomicU64,
     /// Why the log could not be written, once it could not. sled keeps failing after a
     /// failed flush (its error is sticky), so the engine takes no new job from then on.
     log_failure: Mutex<Option<String>>,
@@ -103,11 +52,11 @@ struct Shared {
     /// the log opened read-only): unfinished runs wait, and resume when space returns
     /// (see [`watch_space`]).
     waiting_for_space: std::sync::atomic::AtomicBool,
-    backlog: Arc<Backlog>,
+    pub(crate) backlog: Arc<Backlog>,
     log: Option<Log>,
     commands: Sender<Command>,
     /// The registry's job count, shared with it (see [`Shared::in_flight`]).
-    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Shared {
@@ -117,8 +66,8 @@ impl Shared {
 
     /// Jobs in flight, read without the registry's lock: worker 0's driver asks on
     /// every step.
-    fn in_flight(&self) -> usize {
-        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 }
 
@@ -157,13 +106,10 @@ impl Engine {
     /// one) and resumes every unfinished run in the log.
     pub fn start(config: EngineConfig) -> Result<Engine, Error> {
         let (commands, receiver) = mpsc::channel();
-        let in_flight = Arc::<std::sync::atomic::AtomicUsize>::default();
+        let registry = Registry::default();
         let shared = Arc::new(Shared {
-            registry: Mutex::new(Registry {
-                in_flight: Arc::clone(&in_flight),
-                ..Registry::default()
-            }),
-            in_flight,
+            in_flight: registry.in_flight_counter(),
+            registry: Mutex::new(registry),
             committed: Default::default(),
             log_failure: Mutex::default(),
             waiting_for_space: Default::default(),
@@ -178,7 +124,7 @@ impl Engine {
             let driver = (worker.index() == 0)
                 .then(|| receiver.lock().unwrap_or_else(|e| e.into_inner()).take())
                 .flatten();
-            run_worker(
+            driver::run_worker(
                 worker,
                 config.block,
                 driver.map(|(rx, tx)| (rx, tx, Arc::clone(&for_workers))),
@@ -220,24 +166,7 @@ impl Engine {
                 result.map_err(Error::Timely)?;
             }
         }
-        let mut registry = self
-            .shared
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        for (_, state) in registry.jobs.drain() {
-            state.log_end(state.committed, "stopped");
-            for s in state.subscribers {
-                let _ = s.events.send(JobEvent::Failed(format!(
-                    "the engine stopped at iteration {} of run {}; it resumes from the log on the next start",
-                    state.committed, state.run
-                )));
-            }
-        }
-        registry.by_run.clear();
-        registry
-            .in_flight
-            .store(0, std::sync::atomic::Ordering::SeqCst);
+        self.shared.lock_registry().stop_all();
         Ok(())
     }
 }
@@ -307,7 +236,7 @@ impl EngineHandle {
             backlog: Arc::clone(&self.shared.backlog),
             driver: self.driver.clone(),
         };
-        let subscriber = Subscriber {
+        let mut subscriber = Subscriber {
             events: events.clone(),
             target,
             records,
@@ -320,18 +249,11 @@ impl EngineHandle {
         loop {
             tries += 1;
             let mut registry = self.shared.lock_registry();
-            if let Some(state) = registry
-                .by_run
-                .get(&run)
-                .copied()
-                .and_then(|id| registry.jobs.get_mut(&id))
-            {
-                state.wanted = state.wanted.max(target);
-                let joined_at = state.committed;
-                state.subscribers.push(subscriber);
-                return Ok(handle(joined_at, false));
-            }
-            let starts = registry.starts;
+            subscriber = match registry.join(run, subscriber) {
+                Ok(joined_at) => return Ok(handle(joined_at, false)),
+                Err(subscriber) => subscriber,
+            };
+            let starts = registry.starts();
             let held = if tries <= 3 {
                 drop(registry);
                 None
@@ -358,7 +280,7 @@ impl EngineHandle {
                 Some(registry) => registry,
                 None => self.shared.lock_registry(),
             };
-            if registry.starts != starts {
+            if registry.starts() != starts {
                 continue;
             }
             let id = registry.start(run, target, start.iterations, subscriber);
@@ -430,27 +352,18 @@ impl EngineHandle {
 
     /// Whether a job for `run` is in flight (a request for it joins, not starts).
     pub fn is_in_flight(&self, run: RunKey) -> bool {
-        let registry = self
-            .shared
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        registry.by_run.contains_key(&run)
+        self.shared.lock_registry().is_in_flight(run)
     }
 
     /// The iterations the job for `run` runs to, when one is in flight: a request for
     /// no more joins it; a request for more extends it (new computation).
     pub fn in_flight_target(&self, run: RunKey) -> Option<u64> {
-        let registry = self.shared.lock_registry();
-        let id = registry.by_run.get(&run)?;
-        registry.jobs.get(id).map(|state| state.wanted)
+        self.shared.lock_registry().target(run)
     }
 
     /// Iterations committed by all jobs since the engine started.
     pub fn iterations_committed(&self) -> u64 {
-        self.shared
-            .committed
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.committed.load(Ordering::Relaxed)
     }
 }
 
@@ -467,124 +380,12 @@ impl Drop for Engine {
 /// cluster shuts down.
 pub fn run_peer(workers: usize, network: Network, block: u64) -> Result<(), Error> {
     let guards = execute(workers, Some(network), move |worker| {
-        run_worker(worker, block, None)
+        driver::run_worker(worker, block, None)
     })?;
     for result in guards.join() {
         result.map_err(Error::Timely)?;
     }
     Ok(())
-}
-
-type Driver = (Receiver<Command>, Sender<Thread>, Arc<Shared>);
-
-fn execute<F>(workers: usize, network: Option<Network>, func: F) -> Result<WorkerGuards<()>, Error>
-where
-    F: Fn(&mut timely::worker::Worker) + Send + Sync + 'static,
-{
-    let workers = workers.max(1);
-    let (builders, others): (Vec<AllocatorBuilder>, Box<dyn std::any::Any + Send>) = match network {
-        None => timely::CommunicationConfig::Process(workers)
-            .try_build()
-            .map_err(Error::Timely)?,
-        Some(Network { process, sockets }) => {
-            let hooks = Hooks::default();
-            let local = ProcessBuilder::new_typed_vector(
-                workers,
-                hooks.refill.clone(),
-                hooks.spill.clone(),
-            );
-            let (builders, guard) =
-                initialize_networking_from_sockets(local, sockets, process, workers, hooks)
-                    .map_err(Error::Network)?;
-            (
-                builders.into_iter().map(AllocatorBuilder::Tcp).collect(),
-                Box::new(guard),
-            )
-        }
-    };
-    timely::execute::execute_from(builders, others, WorkerConfig::default(), func)
-        .map_err(Error::Timely)
-}
-
-/// One worker: builds the dataflow; worker 0 then drives it, the others let it run.
-fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver: Option<Driver>) {
-    let mut input = InputHandleVec::<Round, Order>::new();
-    let probe = ProbeHandle::new();
-    let committer = driver.as_ref().map(|(_, _, shared)| Arc::clone(shared));
-    worker.dataflow::<Round, _, _>(|scope| {
-        let orders = scope.input_from(&mut input).container::<Vec<Order>>();
-        let blocks = dataflow::propagate(orders, block);
-        dataflow::commit(blocks, committer).probe_with(&probe);
-    });
-    let Some((commands, driver_tx, shared)) = driver else {
-        // Only worker 0 feeds jobs; closing the other inputs lets rounds advance.
-        drop(input);
-        return;
-    };
-    let _ = driver_tx.send(std::thread::current());
-    let mut shutting_down = false;
-    loop {
-        loop {
-            match commands.try_recv() {
-                Ok(Command::Submit(job)) => input.send(Order::Run(job)),
-                Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {
-                    shutting_down = true;
-                    break;
-                }
-                Err(mpsc::TryRecvError::Empty) => break,
-            }
-        }
-        if shutting_down {
-            for worker in 0..worker.peers() {
-                input.send(Order::Stop {
-                    worker: worker as u64,
-                });
-            }
-            break;
-        }
-        if shared.in_flight() > 0 {
-            // Let propagation run a few rounds ahead of the last committed round,
-            // unless a reader is behind on the records already handed out.
-            let committed = probe
-                .with_frontier(|f| f.first().copied())
-                .unwrap_or(*input.time());
-            let ahead = committed + WINDOW;
-            if *input.time() < ahead && !shared.backlog.full() {
-                input.advance_to(ahead);
-            }
-        }
-        worker.step_or_park(None);
-    }
-}
-
-impl Registry {
-    fn start(&mut self, run: RunKey, target: u64, committed: u64, subscriber: Subscriber) -> u64 {
-        self.next_id += 1;
-        self.starts += 1;
-        let id = self.next_id;
-        self.jobs.insert(
-            id,
-            JobState {
-                run,
-                started: Instant::now(),
-                committed,
-                wanted: target,
-                subscribers: vec![subscriber],
-            },
-        );
-        self.by_run.insert(run, id);
-        self.in_flight
-            .store(self.jobs.len(), std::sync::atomic::Ordering::SeqCst);
-        id
-    }
-
-    fn finish(&mut self, id: u64) -> Option<JobState> {
-        let state = self.jobs.remove(&id)?;
-        self.by_run.remove(&state.run);
-        self.in_flight
-            .store(self.jobs.len(), std::sync::atomic::Ordering::SeqCst);
-        Some(state)
-    }
 }
 
 impl Committer for Arc<Shared> {
@@ -597,7 +398,7 @@ impl Committer for Arc<Shared> {
             let registry = self.lock_registry();
             blocks
                 .into_iter()
-                .filter(|b| registry.jobs.contains_key(&b.job))
+                .filter(|b| registry.contains(b.job))
                 .collect()
         };
         if let Some(log) = &self.log {
@@ -625,12 +426,7 @@ impl Committer for Arc<Shared> {
                 }
                 let mut registry = self.lock_registry();
                 for b in &blocks {
-                    if let Some(state) = registry.finish(b.job) {
-                        state.log_end(state.committed, "failed");
-                        for s in state.subscribers {
-                            let _ = s.events.send(JobEvent::Failed(reason.clone()));
-                        }
-                    }
+                    registry.fail(b.job, &reason);
                 }
                 return;
             }
@@ -639,7 +435,15 @@ impl Committer for Arc<Shared> {
         {
             let mut registry = self.lock_registry();
             for b in blocks {
-                continued.extend(self.deliver(&mut registry, b));
+                let Some(delivery) = registry.deliver(b, &self.backlog) else {
+                    continue;
+                };
+                self.committed
+                    .fetch_add(delivery.iterations, Ordering::Relaxed);
+                if let Some(job) = delivery.continued {
+                    continued.push((job.run, job.target));
+                    let _ = self.commands.send(Command::Submit(Box::new(job)));
+                }
             }
         }
         // A continued run's new target reaches the catalog before its first block
@@ -649,103 +453,5 @@ impl Committer for Arc<Shared> {
                 let _ = log.raise_target(run, target);
             }
         }
-    }
-}
-
-impl JobState {
-    /// The job's line in the service's log, when it ends.
-    fn log_end(&self, iterations: u64, outcome: &str) {
-        tracing::info!(
-            run = %self.run,
-            iterations,
-            duration_ms = self.started.elapsed().as_millis() as u64,
-            outcome,
-            "job ended"
-        );
-    }
-}
-
-impl Shared {
-    /// Reports one committed block to its job's subscribers, and ends or continues the
-    /// job when the block is its last; a continued run and its new target are returned
-    /// for the catalog.
-    fn deliver(&self, registry: &mut Registry, block: BlockOut) -> Option<(RunKey, u64)> {
-        let done = block.checkpoint.iterations;
-        if done < block.target {
-            let state = registry.jobs.get_mut(&block.job)?;
-            state.committed = done;
-            self.notify(&mut state.subscribers, &block);
-            return None;
-        }
-        // The job's last block: it leaves the registry before anyone hears it is
-        // complete, so a subscriber that saw `Complete` never finds it still in flight.
-        let mut state = registry.finish(block.job)?;
-        self.notify(&mut state.subscribers, &block);
-        if state.subscribers.is_empty() || state.wanted <= done {
-            state.log_end(done, "complete");
-            return None;
-        }
-        state.log_end(done, "continued");
-        // Someone asked for more while the job ran: continue from where it ended.
-        let target = state.wanted;
-        let mut subscribers = state.subscribers.into_iter();
-        let first = subscribers.next().expect("checked non-empty");
-        let id = registry.start(state.run, target, done, first);
-        registry
-            .jobs
-            .get_mut(&id)
-            .expect("just started")
-            .subscribers
-            .extend(subscribers);
-        let job = Job {
-            id,
-            run: state.run,
-            target,
-            start: block.checkpoint,
-        };
-        let _ = self.commands.send(Command::Submit(Box::new(job)));
-        Some((state.run, target))
-    }
-
-    /// Counts one committed block and sends its records, progress and (at a
-    /// subscriber's target) completion to each subscriber; keeps those still waiting
-    /// for more.
-    fn notify(&self, subscribers: &mut Vec<Subscriber>, block: &BlockOut) {
-        let done = block.checkpoint.iterations;
-        self.committed.fetch_add(
-            done - block.first_iteration,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        subscribers.retain(|s| {
-            if s.records {
-                let records: Vec<_> = block
-                    .records
-                    .iter()
-                    .filter(|r| r.iteration < s.target)
-                    .copied()
-                    .collect();
-                if !records.is_empty() {
-                    self.backlog.add();
-                    if s.events.send(JobEvent::Records(records)).is_err() {
-                        self.backlog.taken();
-                        return false;
-                    }
-                }
-            }
-            let progress = JobEvent::Progress {
-                iterations: done.min(s.target),
-                target: s.target,
-            };
-            if s.events.send(progress).is_err() {
-                return false;
-            }
-            if done >= s.target {
-                let _ = s.events.send(JobEvent::Complete {
-                    iterations: s.target,
-                });
-                return false;
-            }
-            true
-        });
     }
 }

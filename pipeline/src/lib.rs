@@ -14,7 +14,10 @@
 //! - [`export`]: the JSON and CSV formats, streamed by [`RunWriter`].
 //! - [`dataflow`] and [`engine`]: the timely computation that runs jobs in rounds
 //!   of one block each, across worker threads and processes, committing every round
-//!   to the log; [`job`] is what goes in and comes out.
+//!   to the log; [`job`] is what goes in and comes out. Inside, the engine is three
+//!   parts: the registry of jobs in flight (single flight by run, subscribers,
+//!   follow-ups; no timely in it), the driver (worker 0's loop: rounds, window,
+//!   parking) and the network set-up (timely's allocators from our sockets).
 //! - [`resume`]: a run against the log (`nano_store::Log`): replay what it holds,
 //!   compute and append the rest block by block.
 //!
@@ -29,13 +32,16 @@
 //! ```
 
 pub mod dataflow;
+mod driver;
 pub mod engine;
 pub mod export;
 pub mod generator;
 pub mod integrator;
 pub mod job;
 pub mod model;
+mod network;
 pub mod propagator;
+mod registry;
 pub mod resume;
 
 /// What can go wrong while running the model against the log and writing its output.

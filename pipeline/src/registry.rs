@@ -1,0 +1,523 @@
+//! The jobs in flight on process 0: who asked for each (its subscribers and their
+//! targets), single flight by run, and what happens when a block is committed (progress
+//! and records to the subscribers, completion, a follow-up job for a subscriber that
+//! asked for more while the job ran).
+//!
+//! The registry does no I/O and knows nothing of timely: the engine holds it behind a
+//! lock, the commit stage on worker 0 reports committed blocks to it, and the job it
+//! returns for a follow-up is the engine's to submit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::job::{Backlog, BlockOut, Job, JobEvent};
+use crate::model::RunKey;
+
+/// A requester of a job.
+pub(crate) struct Subscriber {
+    pub(crate) events: Sender<JobEvent>,
+    /// The iterations this requester asked for.
+    pub(crate) target: u64,
+    /// Whether it asked for the records (not only progress).
+    pub(crate) records: bool,
+}
+
+/// One job in flight.
+struct JobState {
+    run: RunKey,
+    /// When the job started (for its log line).
+    started: Instant,
+    /// Iterations committed.
+    committed: u64,
+    /// The most iterations any subscriber asked for (a follow-up job runs to it).
+    wanted: u64,
+    subscribers: Vec<Subscriber>,
+}
+
+/// Jobs in flight, by job id and by run (at most one job per run).
+#[derive(Default)]
+pub(crate) struct Registry {
+    jobs: HashMap<u64, JobState>,
+    by_run: HashMap<RunKey, u64>,
+    next_id: u64,
+    /// Jobs started so far: a submitter that read the log without the lock checks
+    /// that no job started meanwhile (see [`crate::engine::EngineHandle::submit`]).
+    starts: u64,
+    /// `jobs.len()`, kept where the driver can read it without the lock.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// What the registry made of one committed block.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    /// Iterations the block committed (for the engine's count).
+    pub(crate) iterations: u64,
+    /// The follow-up job, when the block ended a job whose subscribers asked for more
+    /// while it ran: the engine submits it and raises the run's target in the catalog.
+    pub(crate) continued: Option<Job>,
+}
+
+impl Registry {
+    /// The job count, shared: it stays current as jobs start and end.
+    pub(crate) fn in_flight_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.in_flight)
+    }
+
+    /// Jobs started so far.
+    pub(crate) fn starts(&self) -> u64 {
+        self.starts
+    }
+
+    /// Joins `subscriber` to the job in flight for `run`, if there is one, raising the
+    /// job's target to the subscriber's; returns the iterations committed so far (the
+    /// log holds their records). Hands the subscriber back when no job is in flight.
+    pub(crate) fn join(&mut self, run: RunKey, subscriber: Subscriber) -> Result<u64, Subscriber> {
+        let Some(state) = self
+            .by_run
+            .get(&run)
+            .copied()
+            .and_then(|id| self.jobs.get_mut(&id))
+        else {
+            return Err(subscriber);
+        };
+        state.wanted = state.wanted.max(subscriber.target);
+        state.subscribers.push(subscriber);
+        Ok(state.committed)
+    }
+
+    /// Registers a new job for `run`, `committed` iterations in, running to `target`;
+    /// returns its id.
+    pub(crate) fn start(
+        &mut self,
+        run: RunKey,
+        target: u64,
+        committed: u64,
+        subscriber: Subscriber,
+    ) -> u64 {
+        self.start_with(run, target, committed, vec![subscriber])
+    }
+
+    fn start_with(
+        &mut self,
+        run: RunKey,
+        target: u64,
+        committed: u64,
+        subscribers: Vec<Subscriber>,
+    ) -> u64 {
+        self.next_id += 1;
+        self.starts += 1;
+        let id = self.next_id;
+        self.jobs.insert(
+            id,
+            JobState {
+                run,
+                started: Instant::now(),
+                committed,
+                wanted: target,
+                subscribers,
+            },
+        );
+        self.by_run.insert(run, id);
+        self.in_flight.store(self.jobs.len(), Ordering::SeqCst);
+        id
+    }
+
+    fn finish(&mut self, id: u64) -> Option<JobState> {
+        let state = self.jobs.remove(&id)?;
+        self.by_run.remove(&state.run);
+        self.in_flight.store(self.jobs.len(), Ordering::SeqCst);
+        Some(state)
+    }
+
+    /// Whether job `id` is still in flight (its blocks are still wanted).
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.jobs.contains_key(&id)
+    }
+
+    /// The iterations the job for `run` runs to, when one is in flight.
+    pub(crate) fn target(&self, run: RunKey) -> Option<u64> {
+        let id = self.by_run.get(&run)?;
+        self.jobs.get(id).map(|state| state.wanted)
+    }
+
+    /// Whether a job for `run` is in flight.
+    pub(crate) fn is_in_flight(&self, run: RunKey) -> bool {
+        self.by_run.contains_key(&run)
+    }
+
+    /// Ends job `id` with `reason`, told to every subscriber.
+    pub(crate) fn fail(&mut self, id: u64, reason: &str) {
+        if let Some(state) = self.finish(id) {
+            state.log_end(state.committed, "failed");
+            for s in state.subscribers {
+                let _ = s.events.send(JobEvent::Failed(reason.to_string()));
+            }
+        }
+    }
+
+    /// Ends every job: the engine stopped. Each subscriber hears where its run stopped.
+    pub(crate) fn stop_all(&mut self) {
+        for (_, state) in self.jobs.drain() {
+            state.log_end(state.committed, "stopped");
+            for s in state.subscribers {
+                let _ = s.events.send(JobEvent::Failed(format!(
+                    "the engine stopped at iteration {} of run {}; it resumes from the log on the next start",
+                    state.committed, state.run
+                )));
+            }
+        }
+        self.by_run.clear();
+        self.in_flight.store(0, Ordering::SeqCst);
+    }
+
+    /// Reports one committed block to its job's subscribers, and ends the job when the
+    /// block is its last (continuing it, as a new job, when a subscriber asked for more
+    /// meanwhile). `None` when the job is no longer in flight.
+    pub(crate) fn deliver(&mut self, block: BlockOut, backlog: &Backlog) -> Option<Delivery> {
+        let done = block.checkpoint.iterations;
+        let iterations = done - block.first_iteration;
+        if done < block.target {
+            let state = self.jobs.get_mut(&block.job)?;
+            state.committed = done;
+            notify(&mut state.subscribers, &block, backlog);
+            return Some(Delivery {
+                iterations,
+                continued: None,
+            });
+        }
+        // The job's last block: it leaves the registry before anyone hears it is
+        // complete, so a subscriber that saw `Complete` never finds it still in flight.
+        let mut state = self.finish(block.job)?;
+        notify(&mut state.subscribers, &block, backlog);
+        if state.subscribers.is_empty() || state.wanted <= done {
+            state.log_end(done, "complete");
+            return Some(Delivery {
+                iterations,
+                continued: None,
+            });
+        }
+        state.log_end(done, "continued");
+        // Someone asked for more while the job ran: continue from where it ended.
+        let target = state.wanted;
+        let id = self.start_with(state.run, target, done, state.subscribers);
+        Some(Delivery {
+            iterations,
+            continued: Some(Job {
+                id,
+                run: state.run,
+                target,
+                start: block.checkpoint,
+            }),
+        })
+    }
+}
+
+/// Sends one committed block's records, progress and (at a subscriber's target)
+/// completion to each subscriber; keeps those still waiting for more.
+fn notify(subscribers: &mut Vec<Subscriber>, block: &BlockOut, backlog: &Backlog) {
+    let done = block.checkpoint.iterations;
+    subscribers.retain(|s| {
+        if s.records {
+            let records: Vec<_> = block
+                .records
+                .iter()
+                .filter(|r| r.iteration < s.target)
+                .copied()
+                .collect();
+            if !records.is_empty() {
+                backlog.add();
+                if s.events.send(JobEvent::Records(records)).is_err() {
+                    backlog.taken();
+                    return false;
+                }
+            }
+        }
+        let progress = JobEvent::Progress {
+            iterations: done.min(s.target),
+            target: s.target,
+        };
+        if s.events.send(progress).is_err() {
+            return false;
+        }
+        if done >= s.target {
+            let _ = s.events.send(JobEvent::Complete {
+                iterations: s.target,
+            });
+            return false;
+        }
+        true
+    });
+}
+
+impl JobState {
+    /// The job's line in the service's log, when it ends.
+    fn log_end(&self, iterations: u64, outcome: &str) {
+        tracing::info!(
+            run = %self.run,
+            iterations,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            outcome,
+            "job ended"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{self, Receiver};
+
+    use super::*;
+    use crate::job::ActiveJob;
+    use crate::propagator;
+
+    const RUN: RunKey = RunKey::nano(7);
+    const BLOCK: u64 = 10;
+
+    fn subscriber(target: u64, records: bool) -> (Subscriber, Receiver<JobEvent>) {
+        let (events, receiver) = mpsc::channel();
+        let subscriber = Subscriber {
+            events,
+            target,
+            records,
+        };
+        (subscriber, receiver)
+    }
+
+    /// The blocks of job `id`, computed by the real propagator, `BLOCK` iterations each.
+    fn blocks(id: u64, run: RunKey, start: crate::model::Checkpoint, target: u64) -> Vec<BlockOut> {
+        let mut job = ActiveJob::new(Box::new(Job {
+            id,
+            run,
+            target,
+            start,
+        }));
+        let mut out = Vec::new();
+        while !job.done() {
+            out.push(job.next_block(BLOCK));
+        }
+        out
+    }
+
+    fn events(receiver: &Receiver<JobEvent>) -> Vec<JobEvent> {
+        receiver.try_iter().collect()
+    }
+
+    #[test]
+    fn a_second_request_for_a_run_in_flight_joins_its_job() {
+        let mut registry = Registry::default();
+        let (first, _first_events) = subscriber(20, false);
+        let id = registry.start(RUN, 20, 0, first);
+        let (second, second_events) = subscriber(20, false);
+        assert_eq!(registry.join(RUN, second).ok(), Some(0));
+        assert_eq!(registry.in_flight_counter().load(Ordering::SeqCst), 1);
+        assert_eq!(registry.starts(), 1);
+        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+            assert!(registry
+                .deliver(block, &Backlog::default())
+                .unwrap()
+                .continued
+                .is_none());
+        }
+        assert_eq!(
+            events(&second_events).last(),
+            Some(&JobEvent::Complete { iterations: 20 })
+        );
+    }
+
+    #[test]
+    fn a_request_joining_later_hears_where_the_job_is() {
+        let mut registry = Registry::default();
+        let (first, _first_events) = subscriber(30, false);
+        let id = registry.start(RUN, 30, 0, first);
+        let mut blocks = blocks(id, RUN, propagator::start(RUN.seed), 30).into_iter();
+        registry.deliver(blocks.next().unwrap(), &Backlog::default());
+        let (second, _) = subscriber(30, false);
+        assert_eq!(registry.join(RUN, second).ok(), Some(BLOCK));
+    }
+
+    #[test]
+    fn a_request_with_no_job_in_flight_is_handed_back() {
+        let mut registry = Registry::default();
+        let (first, _) = subscriber(20, false);
+        registry.start(RunKey::nano(8), 20, 0, first);
+        let (second, _) = subscriber(20, false);
+        assert!(registry.join(RUN, second).is_err());
+        assert!(!registry.is_in_flight(RUN));
+    }
+
+    #[test]
+    fn a_larger_target_extends_the_job_with_a_follow_up() {
+        let mut registry = Registry::default();
+        let (first, first_events) = subscriber(20, false);
+        let id = registry.start(RUN, 20, 0, first);
+        let (second, second_events) = subscriber(40, false);
+        registry.join(RUN, second).ok().unwrap();
+        assert_eq!(registry.target(RUN), Some(40));
+
+        let mut continued = None;
+        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+            continued = registry
+                .deliver(block, &Backlog::default())
+                .unwrap()
+                .continued;
+        }
+        let follow_up = continued.expect("the larger target continues the run");
+        assert_eq!((follow_up.run, follow_up.target), (RUN, 40));
+        assert_eq!(follow_up.start.iterations, 20);
+        assert_ne!(follow_up.id, id);
+        assert!(registry.is_in_flight(RUN));
+        assert_eq!(
+            events(&first_events).last(),
+            Some(&JobEvent::Complete { iterations: 20 })
+        );
+        assert_eq!(
+            events(&second_events).last(),
+            Some(&JobEvent::Progress {
+                iterations: 20,
+                target: 40
+            })
+        );
+
+        for block in blocks(follow_up.id, RUN, follow_up.start, 40) {
+            assert!(registry
+                .deliver(block, &Backlog::default())
+                .unwrap()
+                .continued
+                .is_none());
+        }
+        assert_eq!(
+            events(&second_events).last(),
+            Some(&JobEvent::Complete { iterations: 40 })
+        );
+        assert!(!registry.is_in_flight(RUN));
+    }
+
+    #[test]
+    fn the_last_block_removes_the_job_and_completes_its_subscribers() {
+        let mut registry = Registry::default();
+        let counter = registry.in_flight_counter();
+        let (first, first_events) = subscriber(20, false);
+        let id = registry.start(RUN, 20, 0, first);
+        let blocks = blocks(id, RUN, propagator::start(RUN.seed), 20);
+        assert_eq!(blocks.len(), 2);
+        let mut blocks = blocks.into_iter();
+        registry.deliver(blocks.next().unwrap(), &Backlog::default());
+        assert!(registry.is_in_flight(RUN));
+        assert_eq!(counter.load(Ordering::SeqCst), 1);
+        registry.deliver(blocks.next().unwrap(), &Backlog::default());
+        assert_eq!(
+            events(&first_events).last(),
+            Some(&JobEvent::Complete { iterations: 20 })
+        );
+        // The count the driver reads without the lock, and the registry, agree.
+        assert_eq!(counter.load(Ordering::SeqCst), 0);
+        assert!(!registry.is_in_flight(RUN) && !registry.contains(id));
+        assert_eq!(registry.target(RUN), None);
+        // A new request for the run starts a job rather than joining the ended one.
+        let (again, _) = subscriber(30, false);
+        assert!(registry.join(RUN, again).is_err());
+    }
+
+    #[test]
+    fn a_failure_reaches_every_subscriber_and_ends_the_job() {
+        let mut registry = Registry::default();
+        let (first, first_events) = subscriber(20, false);
+        let id = registry.start(RUN, 20, 0, first);
+        let (second, second_events) = subscriber(30, true);
+        registry.join(RUN, second).ok().unwrap();
+        registry.fail(id, "the disk is full");
+        for receiver in [&first_events, &second_events] {
+            assert_eq!(
+                events(receiver),
+                vec![JobEvent::Failed("the disk is full".into())]
+            );
+        }
+        assert!(!registry.contains(id));
+        assert_eq!(registry.in_flight_counter().load(Ordering::SeqCst), 0);
+        // Blocks of the failed job that arrive later are dropped.
+        let late = blocks(id, RUN, propagator::start(RUN.seed), 20);
+        assert!(registry
+            .deliver(late.into_iter().next().unwrap(), &Backlog::default())
+            .is_none());
+    }
+
+    #[test]
+    fn stopping_tells_every_subscriber_where_its_run_stopped() {
+        let mut registry = Registry::default();
+        let (first, first_events) = subscriber(20, false);
+        registry.start(RUN, 20, 0, first);
+        let (other, other_events) = subscriber(20, false);
+        registry.start(RunKey::nano(8), 20, 0, other);
+        registry.stop_all();
+        for receiver in [&first_events, &other_events] {
+            match events(receiver).as_slice() {
+                [JobEvent::Failed(reason)] => assert!(
+                    reason.starts_with("the engine stopped at iteration 0 of run"),
+                    "{reason}"
+                ),
+                other => panic!("expected one failure, got {other:?}"),
+            }
+        }
+        assert!(!registry.is_in_flight(RUN) && !registry.is_in_flight(RunKey::nano(8)));
+        assert_eq!(registry.in_flight_counter().load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn records_go_only_to_those_who_asked_and_stop_at_their_target() {
+        let mut registry = Registry::default();
+        let backlog = Backlog::default();
+        let (reader, reader_events) = subscriber(15, true);
+        let id = registry.start(RUN, 20, 0, reader);
+        let (watcher, watcher_events) = subscriber(20, false);
+        registry.join(RUN, watcher).ok().unwrap();
+        let blocks = blocks(id, RUN, propagator::start(RUN.seed), 20);
+        let expected: Vec<_> = blocks
+            .iter()
+            .flat_map(|b| b.records.iter().copied())
+            .filter(|r| r.iteration < 15)
+            .collect();
+        let mut delivered = 0;
+        for block in blocks {
+            delivered += registry.deliver(block, &backlog).unwrap().iterations;
+        }
+        assert_eq!(delivered, 20);
+        let records: Vec<_> = events(&reader_events)
+            .into_iter()
+            .filter_map(|e| match e {
+                JobEvent::Records(records) => Some(records),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(records, expected);
+        assert!(events(&watcher_events)
+            .iter()
+            .all(|e| !matches!(e, JobEvent::Records(_))));
+    }
+
+    #[test]
+    fn a_subscriber_that_went_away_is_dropped_and_its_blocks_released() {
+        let mut registry = Registry::default();
+        let backlog = Backlog::default();
+        let (gone, gone_events) = subscriber(20, true);
+        let id = registry.start(RUN, 20, 0, gone);
+        drop(gone_events);
+        let (watcher, watcher_events) = subscriber(20, false);
+        registry.join(RUN, watcher).ok().unwrap();
+        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+            registry.deliver(block, &backlog);
+        }
+        assert_eq!(
+            backlog.taken(),
+            0,
+            "no block waits for a reader that went away"
+        );
+        assert_eq!(
+            events(&watcher_events).last(),
+            Some(&JobEvent::Complete { iterations: 20 })
+        );
+    }
+}
