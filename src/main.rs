@@ -1,22 +1,22 @@
-//! The `sedaro-nano` command: parses the configuration, wires the crates together and
-//! runs one subcommand.
+//! The `sedaro-nano` command: parses the command line and runs one subcommand. The
+//! processes it runs as (the service, a worker, a pod) are wired in
+//! `nano_cluster::process`; the one-shot commands (propagate, replay, runs, verify)
+//! are small enough to live here.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
-use nano_cluster::hostfile::Hostfile;
-use nano_pipeline::engine::{EngineConfig, Network};
+use nano_cluster::process::{self, Placement};
+use nano_pipeline::engine::EngineConfig;
 
 use clap::{Args, Parser, Subcommand};
 use nano_cluster::local::LocalClusterConfig;
 use nano_pipeline::resume::{self, Source};
 use nano_pipeline::{Format, Propagator, RunKey, RunWriter};
 use nano_store::{CatalogEntry, Log, LogOptions, Sync};
+use nano_web::config as web_config;
 use nano_web::config::LogFormat;
-use nano_web::config::{self as web_config, at_least_one};
 use nano_web::ServeConfig;
 
 /// sedaro-nano: a two-body propagation service (a Planet and an orbiting Satellite,
@@ -95,35 +95,13 @@ struct ServeArgs {
     config: ServeConfig,
 
     #[command(flatten)]
-    cluster: ClusterArgs,
-}
-
-/// How this process takes part in the dataflow.
-#[derive(Debug, Clone, Args)]
-struct ClusterArgs {
-    /// Worker threads in this process (default: one per core).
-    #[arg(long, value_name = "W", value_parser = at_least_one::<usize>("worker"))]
-    workers: Option<usize>,
-
-    /// The cluster's processes, one host:port per line in process order; this
-    /// process's own line may be a bind address such as 0.0.0.0:7000. Without it, the
-    /// dataflow runs in this process alone.
-    #[arg(long, value_name = "FILE", env = "NANO_HOSTFILE")]
-    hostfile: Option<PathBuf>,
-
-    /// This process's index in the hostfile.
-    #[arg(long, value_name = "I", default_value_t = 0, env = "NANO_PROCESS")]
-    process: usize,
-
-    /// Seconds to wait for every peer of the hostfile to connect.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    peer_timeout: u64,
+    cluster: Placement,
 }
 
 #[derive(Debug, Args)]
 struct WorkerArgs {
     #[command(flatten)]
-    cluster: ClusterArgs,
+    cluster: Placement,
 
     /// Iterations per block (use the same as process 0).
     #[arg(long, value_name = "B", default_value_t = resume::DEFAULT_BLOCK, value_parser = parse_steps)]
@@ -186,7 +164,7 @@ struct PropagateArgs {
     engine: Option<Engine>,
 
     #[command(flatten)]
-    cluster: ClusterArgs,
+    cluster: Placement,
 }
 
 #[derive(Debug, Args)]
@@ -285,33 +263,6 @@ fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The hostfile and this process's sockets to its peers, when there is a hostfile.
-fn network(cluster: &ClusterArgs) -> anyhow::Result<Option<Network>> {
-    let Some(path) = &cluster.hostfile else {
-        if cluster.process != 0 {
-            anyhow::bail!("--process {} needs a --hostfile", cluster.process);
-        }
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the hostfile {}", path.display()))?;
-    let hosts = Hostfile::parse(&text).with_context(|| format!("in {}", path.display()))?;
-    hosts.check_process(cluster.process)?;
-    nano_cluster::failstop::install(hosts.addresses().to_vec());
-    let timeout = Duration::from_secs(cluster.peer_timeout);
-    let sockets = nano_cluster::mesh::connect(&hosts, cluster.process, workers(cluster), timeout)?;
-    Ok(Some(Network {
-        process: cluster.process,
-        sockets,
-    }))
-}
-
-fn workers(cluster: &ClusterArgs) -> usize {
-    cluster
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
     let run = &args.run;
     if args.cluster.process != 0 {
@@ -325,8 +276,8 @@ fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
         None => None,
     };
     let config = EngineConfig {
-        workers: workers(&args.cluster),
-        network: network(&args.cluster)?,
+        workers: args.cluster.workers(),
+        network: args.cluster.network()?,
         block: args.block,
         log,
     };
@@ -339,139 +290,22 @@ fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
 }
 
 fn worker(args: &WorkerArgs) -> anyhow::Result<()> {
-    let cluster = &args.cluster;
-    if cluster.hostfile.is_none() {
-        anyhow::bail!("a worker needs the cluster's --hostfile");
-    }
-    if cluster.process == 0 {
-        anyhow::bail!(
-            "process 0 is the one that propagates or serves; start workers as processes 1 and up"
-        );
-    }
-    let network = network(cluster)?.expect("checked: there is a hostfile");
-    tracing::info!(process = cluster.process, "worker joined the cluster");
-    nano_pipeline::engine::run_peer(workers(cluster), network, args.block)?;
-    tracing::info!(process = cluster.process, "the cluster shut down");
-    Ok(())
+    Ok(process::worker(&args.cluster, args.block)?)
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let config = &args.config;
-    if args.cluster.process != 0 {
-        anyhow::bail!(
-            "serve runs as process 0 of its cluster; start the others with `sedaro-nano worker`"
-        );
-    }
-    // Before any thread starts (see its doc).
-    nano_web::budget::limit_allocator_arenas();
-    let log = Log::open(&config.data, config.log_options())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let cache = {
-        // The Redis connection manager needs the runtime to exist.
-        let _entered = runtime.enter();
-        config.cache()?
-    };
-    let engine = nano_pipeline::engine::Engine::start(EngineConfig {
-        workers: workers(&args.cluster),
-        network: network(&args.cluster)?,
-        block: config.block,
-        log: Some(log.clone()),
-    })?;
-    let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
-        .with_access(config.access())
-        .with_budget(config.budget());
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let address = listener.local_addr()?;
-        tracing::info!(
-            log = %config.data.display(),
-            cache = if cache.is_memory() { "in-process" } else { "Redis" },
-            "serving on http://{address}/; open http://{address}/propagate/2000"
-        );
-        nano_web::serve(listener, state, shutdown_signal()).await?;
-        anyhow::Ok(())
-    })?;
-    tracing::info!(
-        "stopping; running blocks reach the log, unfinished runs resume on the next start"
-    );
-    engine.shutdown()?;
-    Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
+    Ok(process::serve(&args.config, &args.cluster)?)
 }
 
 fn pod(args: &PodArgs) -> anyhow::Result<()> {
-    let hostname = std::env::var("HOSTNAME").ok();
-    let pod = nano_cluster::pod::Pod::identify(
-        args.pod_name.as_deref(),
-        hostname.as_deref(),
-        &args.replicas,
-    )?;
-    std::fs::write(
-        &args.hostfile_out,
-        pod.hostfile(&args.peer_service, args.peer_port),
-    )
-    .with_context(|| {
-        format!(
-            "cannot write the hostfile to {}",
-            args.hostfile_out.display()
-        )
-    })?;
-    let cluster = ClusterArgs {
-        hostfile: Some(args.hostfile_out.clone()),
-        process: pod.ordinal,
-        ..args.serve.cluster.clone()
+    let pod = process::PodPlacement {
+        replicas: &args.replicas,
+        peer_service: &args.peer_service,
+        peer_port: args.peer_port,
+        pod_name: args.pod_name.as_deref(),
+        hostfile_out: &args.hostfile_out,
     };
-    tracing::info!(
-        statefulset = %pod.statefulset,
-        ordinal = pod.ordinal,
-        replicas = pod.replicas,
-        "this pod is process {} of {}",
-        pod.ordinal,
-        pod.replicas
-    );
-    if pod.ordinal == 0 {
-        serve(&ServeArgs {
-            cluster,
-            ..args.serve.clone()
-        })
-    } else {
-        let health = nano_cluster::health::serve(&args.serve.config.listen).with_context(|| {
-            format!(
-                "cannot serve the health endpoint on {}",
-                args.serve.config.listen
-            )
-        })?;
-        tracing::info!("health endpoint on http://{health}/healthz");
-        worker(&WorkerArgs {
-            cluster,
-            block: args.serve.config.block,
-        })
-    }
+    Ok(process::pod(&args.serve.config, &args.serve.cluster, &pod)?)
 }
 
 fn local_cluster(config: &LocalClusterConfig) -> anyhow::Result<()> {
@@ -482,7 +316,7 @@ fn local_cluster(config: &LocalClusterConfig) -> anyhow::Result<()> {
             .enable_all()
             .build()
         {
-            runtime.block_on(shutdown_signal());
+            runtime.block_on(nano_cluster::process::shutdown_signal());
             on_signal.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     });

@@ -11,6 +11,9 @@
 //!   cannot continue without a process; the cluster restarts and resumes from the log).
 //! - [`pod`]: a Kubernetes pod's process index from its StatefulSet ordinal, and its
 //!   hostfile from the replica count.
+//! - [`process`]: the processes the binary runs as, wired from the crates: the
+//!   service (`serve`), a worker, a pod; and where a process sits in the cluster
+//!   ([`process::Placement`]: workers, hostfile, index).
 //! - [`health`]: a worker pod's `/healthz` responder, for the probes.
 //! - [`redis_server`]: a private `redis-server`, ready (it answered `PING`) when
 //!   started: the local cluster's cache, and the tests'.
@@ -33,5 +36,6 @@ pub mod hostfile;
 pub mod local;
 pub mod mesh;
 pub mod pod;
+pub mod process;
 pub mod redis_server;
 pub mod supervisor;

@@ -1,0 +1,277 @@
+//! The processes `sedaro-nano` runs as, wired together from the crates: the service
+//! (`serve`: log, cache, engine, web state, listener, shutdown on a signal), a worker
+//! of a cluster, and a Kubernetes pod (which is one or the other). The binary parses
+//! its flags and calls these.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use nano_pipeline::engine::{Engine, EngineConfig, Network};
+use nano_store::Log;
+use nano_web::config::at_least_one;
+use nano_web::ServeConfig;
+
+use crate::hostfile::{Hostfile, HostfileError};
+use crate::mesh::MeshError;
+use crate::pod::{Pod, PodError};
+
+/// What can stop a process from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("--process {0} needs a --hostfile")]
+    NoHostfile(usize),
+    #[error("a worker needs the cluster's --hostfile")]
+    WorkerWithoutHostfile,
+    #[error("process 0 is the one that propagates or serves; start workers as processes 1 and up")]
+    WorkerAsProcessZero,
+    #[error("serve runs as process 0 of its cluster; start the others with `sedaro-nano worker`")]
+    ServeNotProcessZero,
+    #[error("cannot read the hostfile {path}")]
+    ReadHostfile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("in {path}")]
+    ParseHostfile {
+        path: PathBuf,
+        #[source]
+        source: HostfileError,
+    },
+    #[error(transparent)]
+    Hostfile(#[from] HostfileError),
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
+    #[error(transparent)]
+    Pod(#[from] PodError),
+    #[error("cannot write the hostfile to {path}")]
+    WriteHostfile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot serve the health endpoint on {address}")]
+    Health {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The async runtime, or the server on it, failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Config(#[from] nano_web::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] nano_store::Error),
+    #[error(transparent)]
+    Engine(#[from] nano_pipeline::Error),
+}
+
+/// How this process takes part in the dataflow.
+#[derive(Debug, Clone, Args)]
+pub struct Placement {
+    /// Worker threads in this process (default: one per core).
+    #[arg(long, value_name = "W", value_parser = at_least_one::<usize>("worker"))]
+    pub workers: Option<usize>,
+
+    /// The cluster's processes, one host:port per line in process order; this
+    /// process's own line may be a bind address such as 0.0.0.0:7000. Without it, the
+    /// dataflow runs in this process alone.
+    #[arg(long, value_name = "FILE", env = "NANO_HOSTFILE")]
+    pub hostfile: Option<PathBuf>,
+
+    /// This process's index in the hostfile.
+    #[arg(long, value_name = "I", default_value_t = 0, env = "NANO_PROCESS")]
+    pub process: usize,
+
+    /// Seconds to wait for every peer of the hostfile to connect.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub peer_timeout: u64,
+}
+
+impl Placement {
+    /// Worker threads in this process: `--workers`, else one per core.
+    pub fn workers(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// The hostfile and this process's sockets to its peers, when there is a hostfile
+    /// (a process that loses a peer from then on exits: [`crate::failstop`]).
+    pub fn network(&self) -> Result<Option<Network>, ProcessError> {
+        let Some(path) = &self.hostfile else {
+            if self.process != 0 {
+                return Err(ProcessError::NoHostfile(self.process));
+            }
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ProcessError::ReadHostfile {
+            path: path.clone(),
+            source,
+        })?;
+        let hosts = Hostfile::parse(&text).map_err(|source| ProcessError::ParseHostfile {
+            path: path.clone(),
+            source,
+        })?;
+        hosts.check_process(self.process)?;
+        crate::failstop::install(hosts.addresses().to_vec());
+        let timeout = Duration::from_secs(self.peer_timeout);
+        let sockets = crate::mesh::connect(&hosts, self.process, self.workers(), timeout)?;
+        Ok(Some(Network {
+            process: self.process,
+            sockets,
+        }))
+    }
+}
+
+/// Works as process 1 or up of a cluster until the cluster shuts down.
+pub fn worker(placement: &Placement, block: u64) -> Result<(), ProcessError> {
+    if placement.hostfile.is_none() {
+        return Err(ProcessError::WorkerWithoutHostfile);
+    }
+    if placement.process == 0 {
+        return Err(ProcessError::WorkerAsProcessZero);
+    }
+    let network = placement.network()?.expect("checked: there is a hostfile");
+    tracing::info!(process = placement.process, "worker joined the cluster");
+    nano_pipeline::engine::run_peer(placement.workers(), network, block)?;
+    tracing::info!(process = placement.process, "the cluster shut down");
+    Ok(())
+}
+
+/// Serves the web pages and the API as process 0 until Ctrl-C or SIGTERM, then lets
+/// the running blocks reach the log.
+pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessError> {
+    if placement.process != 0 {
+        return Err(ProcessError::ServeNotProcessZero);
+    }
+    // Before any thread starts (see its doc).
+    nano_web::budget::limit_allocator_arenas();
+    let log = Log::open(&config.data, config.log_options())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let cache = {
+        // The Redis connection manager needs the runtime to exist.
+        let _entered = runtime.enter();
+        config.cache()?
+    };
+    let engine = Engine::start(EngineConfig {
+        workers: placement.workers(),
+        network: placement.network()?,
+        block: config.block,
+        log: Some(log.clone()),
+    })?;
+    let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
+        .with_access(config.access())
+        .with_budget(config.budget());
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| ProcessError::Listen {
+                address: config.listen.clone(),
+                source,
+            })?;
+        let address = listener.local_addr()?;
+        tracing::info!(
+            log = %config.data.display(),
+            cache = if cache.is_memory() { "in-process" } else { "Redis" },
+            "serving on http://{address}/; open http://{address}/propagate/2000"
+        );
+        nano_web::serve(listener, state, shutdown_signal()).await?;
+        Ok::<(), ProcessError>(())
+    })?;
+    tracing::info!(
+        "stopping; running blocks reach the log, unfinished runs resume on the next start"
+    );
+    engine.shutdown()?;
+    Ok(())
+}
+
+/// A pod of the Kubernetes StatefulSet: where it is in the cluster.
+#[derive(Debug, Clone)]
+pub struct PodPlacement<'a> {
+    /// Replicas of the StatefulSet, as given.
+    pub replicas: &'a str,
+    /// The headless Service through which the pods reach each other.
+    pub peer_service: &'a str,
+    /// The port of the pods' timely mesh.
+    pub peer_port: u16,
+    /// This pod's name, if given; else `HOSTNAME`.
+    pub pod_name: Option<&'a str>,
+    /// Where the rendered hostfile is written.
+    pub hostfile_out: &'a std::path::Path,
+}
+
+/// Runs as a pod: the process index from the pod's ordinal, the hostfile from the
+/// replica count; ordinal 0 serves, the others work (with a health endpoint on
+/// `--listen` for the probes).
+pub fn pod(
+    config: &ServeConfig,
+    placement: &Placement,
+    pod: &PodPlacement<'_>,
+) -> Result<(), ProcessError> {
+    let hostname = std::env::var("HOSTNAME").ok();
+    let identity = Pod::identify(pod.pod_name, hostname.as_deref(), pod.replicas)?;
+    std::fs::write(
+        pod.hostfile_out,
+        identity.hostfile(pod.peer_service, pod.peer_port),
+    )
+    .map_err(|source| ProcessError::WriteHostfile {
+        path: pod.hostfile_out.to_path_buf(),
+        source,
+    })?;
+    let placement = Placement {
+        hostfile: Some(pod.hostfile_out.to_path_buf()),
+        process: identity.ordinal,
+        ..placement.clone()
+    };
+    tracing::info!(
+        statefulset = %identity.statefulset,
+        ordinal = identity.ordinal,
+        replicas = identity.replicas,
+        "this pod is process {} of {}",
+        identity.ordinal,
+        identity.replicas
+    );
+    if identity.ordinal == 0 {
+        serve(config, &placement)
+    } else {
+        let health =
+            crate::health::serve(&config.listen).map_err(|source| ProcessError::Health {
+                address: config.listen.clone(),
+                source,
+            })?;
+        tracing::info!("health endpoint on http://{health}/healthz");
+        worker(&placement, config.block)
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
