@@ -21,7 +21,7 @@ use timely::communication::WorkerGuards;
 
 use crate::dataflow::{Committer, Round};
 use crate::driver::{self, Command};
-use crate::job::{Backlog, BlockOut, Job, JobEvent, JobHandle};
+use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, JobHandle};
 use crate::model::RunKey;
 use crate::network::execute;
 pub use crate::network::Network;
@@ -228,9 +228,10 @@ impl EngineHandle {
         if let Some(reason) = self.log_failure() {
             return Err(Error::LogFailed(reason));
         }
-        let (events, receiver) = mpsc::channel();
+        let (events, receiver, wake) = EventSender::channel();
         let handle = |joined_at, started| JobHandle {
             events: receiver,
+            wake,
             joined_at,
             started,
             backlog: Arc::clone(&self.shared.backlog),

@@ -151,6 +151,12 @@ impl<W: Write> RunWriter<W> {
         records.into_iter().try_for_each(|r| self.record(&r))
     }
 
+    /// The writer, for taking what was written so far (a streamed body hands it on in
+    /// chunks).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Closes the document, flushes, and returns the writer.
     pub fn finish(mut self) -> io::Result<W> {
         if self.format == Format::Json {

@@ -2,12 +2,13 @@
 //! one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 use crate::model::{Checkpoint, Record, RunKey};
 use crate::propagator::Propagator;
@@ -122,9 +123,57 @@ impl Backlog {
     }
 }
 
+/// The engine's end of a requester's events: a plain channel that never blocks the
+/// sender, plus a wake-up for a requester that waits asynchronously
+/// ([`JobHandle::recv`]), so that following a job costs a web server no thread.
+pub(crate) struct EventSender {
+    events: Option<Sender<JobEvent>>,
+    wake: Arc<Notify>,
+}
+
+impl EventSender {
+    /// A connected pair: the sender for the engine, and the receiving half with its
+    /// wake-up for the [`JobHandle`].
+    pub(crate) fn channel() -> (EventSender, Receiver<JobEvent>, Arc<Notify>) {
+        let (events, receiver) = std::sync::mpsc::channel();
+        let wake = Arc::new(Notify::new());
+        let sender = EventSender {
+            events: Some(events),
+            wake: Arc::clone(&wake),
+        };
+        (sender, receiver, wake)
+    }
+
+    /// Queues `event` and wakes the requester; an error once the requester is gone.
+    pub(crate) fn send(&self, event: JobEvent) -> Result<(), SendError<JobEvent>> {
+        let events = self.events.as_ref().expect("set until drop");
+        events.send(event)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+impl Clone for EventSender {
+    fn clone(&self) -> Self {
+        EventSender {
+            events: self.events.clone(),
+            wake: Arc::clone(&self.wake),
+        }
+    }
+}
+
+impl Drop for EventSender {
+    fn drop(&mut self) {
+        // Disconnect first, then wake: a waiting requester must see the channel closed.
+        drop(self.events.take());
+        self.wake.notify_one();
+    }
+}
+
 /// A requester's view of one job.
 pub struct JobHandle {
     pub(crate) events: Receiver<JobEvent>,
+    pub(crate) wake: Arc<Notify>,
     /// Iterations the log already held when the request joined the job: their records
     /// come from the log, not as [`JobEvent::Records`].
     pub joined_at: u64,
@@ -139,6 +188,20 @@ impl JobHandle {
     /// The next event; `None` once the job has ended (after `Complete` or `Failed`).
     pub fn next(&self) -> Option<JobEvent> {
         self.take(self.events.recv().ok())
+    }
+
+    /// The next event, awaited without holding a thread (for async code); `None` once
+    /// the job has ended. (`&mut`: the handle is not `Sync`, and a task that awaits
+    /// this must be `Send`.)
+    pub async fn recv(&mut self) -> Option<JobEvent> {
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => return self.take(Some(event)),
+                Err(TryRecvError::Disconnected) => return None,
+                // A send between `try_recv` and here leaves a permit: no wake-up is lost.
+                Err(TryRecvError::Empty) => self.wake.notified().await,
+            }
+        }
     }
 
     /// The next event, waiting at most `timeout`; `Err(())` on time-out.

@@ -9,16 +9,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::job::{Backlog, BlockOut, Job, JobEvent};
+use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent};
 use crate::model::RunKey;
 
 /// A requester of a job.
 pub(crate) struct Subscriber {
-    pub(crate) events: Sender<JobEvent>,
+    pub(crate) events: EventSender,
     /// The iterations this requester asked for.
     pub(crate) target: u64,
     /// Whether it asked for the records (not only progress).
@@ -267,7 +266,7 @@ impl JobState {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::{self, Receiver};
+    use std::sync::mpsc::Receiver;
 
     use super::*;
     use crate::job::ActiveJob;
@@ -277,7 +276,7 @@ mod tests {
     const BLOCK: u64 = 10;
 
     fn subscriber(target: u64, records: bool) -> (Subscriber, Receiver<JobEvent>) {
-        let (events, receiver) = mpsc::channel();
+        let (events, receiver, _wake) = EventSender::channel();
         let subscriber = Subscriber {
             events,
             target,

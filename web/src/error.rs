@@ -21,6 +21,9 @@ pub enum ApiError {
     /// Too many jobs are in flight to start another.
     #[error("too many runs are being computed ({in_flight}); try again shortly")]
     Busy { in_flight: usize },
+    /// Too many progress streams and streamed bodies are open to open another.
+    #[error("too many streams are open ({open}); try again shortly")]
+    TooManyStreams { open: usize },
     /// The service cannot compute now (the log cannot be written); the reason says why.
     #[error("{0}")]
     Unavailable(String),
@@ -76,7 +79,10 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": {"field": field, "value": value, "rule": rule, "message": message}}),
             ),
-            ApiError::Busy { .. } | ApiError::Unavailable(_) | ApiError::MemoryFull { .. } => (
+            ApiError::Busy { .. }
+            | ApiError::TooManyStreams { .. }
+            | ApiError::Unavailable(_)
+            | ApiError::MemoryFull { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": {"message": message}}),
             ),
@@ -104,7 +110,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
-            ApiError::Busy { .. } => Some(2),
+            ApiError::Busy { .. } | ApiError::TooManyStreams { .. } => Some(2),
             ApiError::Unavailable(_) | ApiError::LogFull { .. } => Some(30),
             ApiError::MemoryFull { .. } => Some(1),
             ApiError::RateLimited { retry_after } => Some(*retry_after),

@@ -33,9 +33,9 @@ pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod series;
+pub mod server;
 pub mod trace;
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,10 +49,12 @@ use nano_pipeline::engine::EngineHandle;
 use nano_store::Log;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 
 pub use cache::Cache;
 pub use config::ServeConfig;
+pub use server::{serve, Stopping};
 pub use error::ApiError;
 pub use metrics::Metrics;
 
@@ -69,6 +71,21 @@ pub struct Limits {
     pub page_points: usize,
     /// How long a request may take (server-sent events are exempt).
     pub request_timeout: Duration,
+    /// Open connections; more wait to be accepted until one closes.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head, and how long a keep-alive
+    /// connection may stay idle.
+    pub header_timeout: Duration,
+    /// How long a response may wait on a client that reads nothing before the
+    /// connection is dropped.
+    pub send_timeout: Duration,
+    /// Progress streams and streamed bodies open at once; beyond, 503.
+    pub max_streams: usize,
+    /// Blocking reads of the log that streamed bodies run at once (each produces one
+    /// bounded chunk).
+    pub stream_reads: usize,
+    /// How long open connections get to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -79,6 +96,12 @@ impl Default for Limits {
             cache_max_iterations: 200_000,
             page_points: 5_000,
             request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(30),
+            max_streams: 256,
+            stream_reads: 4,
+            shutdown_grace: Duration::from_secs(3),
         }
     }
 }
@@ -119,9 +142,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rate: Arc<Mutex<Rate>>,
     pub access: Arc<access::Access>,
-    /// Requests holding on with `?wait=` at once (each keeps a blocking-pool thread
-    /// while it waits); past it, a request answers 202 at once.
-    pub waiters: Arc<tokio::sync::Semaphore>,
+    /// Requests holding on with `?wait=` at once (each an async wait on its job's
+    /// events); past it, a request answers 202 at once.
+    pub waiters: Arc<Semaphore>,
+    /// Set when the service stops: long-lived responses end by themselves.
+    pub stopping: Arc<Stopping>,
+    /// Permits for open progress streams and streamed bodies ([`Limits::max_streams`]).
+    pub streams: Arc<Semaphore>,
+    /// Permits for the blocking reads of streamed bodies ([`Limits::stream_reads`]).
+    pub reads: Arc<Semaphore>,
     /// Admission of large reads within the memory budget.
     pub readers: budget::Readers,
 }
@@ -140,7 +169,10 @@ impl AppState {
             metrics: Arc::default(),
             rate: Arc::default(),
             access: Arc::new(access::Access::new(None, config::DEFAULT_RATE_LIMIT)),
-            waiters: Arc::new(tokio::sync::Semaphore::new(MAX_WAITERS)),
+            waiters: Arc::new(Semaphore::new(MAX_WAITERS)),
+            stopping: Arc::default(),
+            streams: Arc::new(Semaphore::new(limits.max_streams)),
+            reads: Arc::new(Semaphore::new(limits.stream_reads)),
             readers: budget::Readers::new(budget::MemoryBudget::default().readers()),
         }
     }
@@ -219,21 +251,4 @@ async fn count(State(state): State<AppState>, request: Request, next: Next) -> R
     let response = next.run(request).await;
     state.metrics.request(&route, response.status().as_u16());
     response
-}
-
-/// Serves `state` on `listener` until `shutdown` completes, then lets open requests
-/// finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The peer's address goes into each request (`ConnectInfo`): the rate limit is per
-    // client.
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

@@ -1,16 +1,18 @@
 //! Bodies built from the log: the whole run (in memory, for the cache, or streamed),
-//! and a decimated series for the page. All of it is blocking work, for
-//! `spawn_blocking`.
+//! and a decimated series for the page. [`document`] and [`decimated`] are blocking
+//! work, for `spawn_blocking`; [`stream`] reads in bounded pieces on a small pool.
 
-use std::io::{self, Write};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use nano_pipeline::{Agent, Format, RunKey, RunWriter};
-use nano_store::Log;
+use nano_store::{Log, Replay};
 
 use crate::budget::ReadPermit;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
 /// The run's first `n` iterations as one document, read from the log.
@@ -27,58 +29,108 @@ pub fn document(
     Ok(out.finish()?)
 }
 
-/// A `Write` that hands 64 KiB chunks to an async body.
-struct ChunkWriter {
-    buffer: Vec<u8>,
-    chunks: mpsc::Sender<Result<Bytes, io::Error>>,
+/// Bytes a streamed body reads from the log in one go (one chunk).
+const CHUNK: usize = 1 << 16;
+
+/// A streamed body's place in the log: opened by its first piece, carried from one
+/// blocking read to the next.
+struct Pieces {
+    log: Log,
+    seed: u64,
+    n: u64,
+    format: Format,
+    open: Option<(Replay, RunWriter<Vec<u8>>)>,
 }
 
-impl Write for ChunkWriter {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() >= 1 << 16 {
-            self.flush()?;
+impl Pieces {
+    /// The next chunk of about [`CHUNK`] bytes; `None` after the last.
+    fn next(&mut self) -> Result<Option<Bytes>, nano_pipeline::Error> {
+        if self.open.is_none() {
+            let replay = self.log.replay(RunKey::nano(self.seed), 0..self.n)?;
+            let out = RunWriter::begin(
+                Vec::with_capacity(CHUNK + 512),
+                self.format,
+                self.n,
+                self.seed,
+            )?;
+            self.open = Some((replay, out));
         }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(1 << 16),
-        ));
-        self.chunks
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
-    }
-}
-
-/// The run's first `n` iterations streamed from the log: memory stays at a few chunks
-/// whatever `n` is. `permit` (its share of the memory budget) is held until the last
-/// chunk is handed on or the client goes away.
-pub fn stream(log: Log, seed: u64, n: u64, format: Format, permit: ReadPermit) -> Body {
-    let (chunks, receiver) = mpsc::channel(4);
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let writer = ChunkWriter {
-            buffer: Vec::with_capacity(1 << 16),
-            chunks: chunks.clone(),
+        let Some((replay, out)) = &mut self.open else {
+            return Ok(None);
         };
-        let result = (|| -> Result<(), nano_pipeline::Error> {
-            let mut out = RunWriter::begin(writer, format, n, seed)?;
-            for record in log.replay(RunKey::nano(seed), 0..n)? {
-                out.record(&record?)?;
+        while out.get_mut().len() < CHUNK {
+            match replay.next() {
+                Some(record) => out.record(&record?)?,
+                None => {
+                    let (_, out) = self.open.take().expect("open above");
+                    return Ok(Some(Bytes::from(out.finish()?)));
+                }
             }
-            out.finish()?;
-            Ok(())
-        })();
-        if let Err(e) = result {
-            // Ends the body with an error, so the client sees a broken response rather
-            // than a short document that looks whole.
-            let _ = chunks.blocking_send(Err(io::Error::other(e.to_string())));
+        }
+        let chunk = std::mem::replace(out.get_mut(), Vec::with_capacity(CHUNK + 512));
+        Ok(Some(Bytes::from(chunk)))
+    }
+}
+
+/// The run's first `n` iterations streamed from the log. Memory stays at a chunk or two
+/// whatever `n` is, and no thread waits on the client: each chunk is one blocking read
+/// (at most `reads` at once across the service), made only once the client has taken
+/// the previous one. A client that takes nothing for `send_timeout` loses the body;
+/// `permit` (its place among the open streams) and `budget` (its share of the memory
+/// budget) are held until the body ends.
+#[allow(clippy::too_many_arguments)]
+pub fn stream(
+    log: Log,
+    seed: u64,
+    n: u64,
+    format: Format,
+    reads: Arc<Semaphore>,
+    send_timeout: Duration,
+    permit: OwnedSemaphorePermit,
+    budget: ReadPermit,
+) -> Body {
+    let (chunks, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);
+    tokio::spawn(async move {
+        let _permit = (permit, budget);
+        let mut pieces = Some(Pieces {
+            log,
+            seed,
+            n,
+            format,
+            open: None,
+        });
+        loop {
+            let slot = match tokio::time::timeout(send_timeout, chunks.reserve()).await {
+                Ok(Ok(slot)) => slot,
+                // The client went away, or stopped reading.
+                Ok(Err(_)) | Err(_) => return,
+            };
+            let Ok(_read) = reads.acquire().await else {
+                return;
+            };
+            let mut taken = pieces.take().expect("put back after every read");
+            let read = tokio::task::spawn_blocking(move || {
+                let next = taken.next();
+                (taken, next)
+            })
+            .await;
+            match read {
+                Ok((back, Ok(Some(chunk)))) => {
+                    pieces = Some(back);
+                    slot.send(Ok(chunk));
+                }
+                Ok((_, Ok(None))) => return,
+                Ok((_, Err(e))) => {
+                    // Ends the body with an error, so the client sees a broken response
+                    // rather than a short document that looks whole.
+                    slot.send(Err(io::Error::other(e.to_string())));
+                    return;
+                }
+                Err(e) => {
+                    slot.send(Err(io::Error::other(e.to_string())));
+                    return;
+                }
+            }
         }
     });
     Body::from_stream(ReceiverStream::new(receiver))

@@ -2,7 +2,8 @@
 
 use axum::body::{Body, Bytes};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use nano_pipeline::job::JobEvent;
 
@@ -14,6 +15,7 @@ use axum::Extension;
 use axum::Json;
 use nano_pipeline::{Format, RunKey};
 use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::access::Caller;
 use crate::error::ApiError;
@@ -87,12 +89,9 @@ pub async fn run(
         return Ok(ready);
     }
 
-    let caller = Caller {
-        headers: &headers,
-        query_token: query.get("access_token"),
-        address: state.access.client(peer_ip(&peer), &headers),
-    };
-    let job = start(&state, RunKey::nano(seed), n, &caller)?;
+    let address = state.access.client(peer_ip(&peer), &headers);
+    let token = query.get("access_token").map(|t| t.to_string());
+    let job = start_blocking(&state, RunKey::nano(seed), n, headers, token, address).await?;
     let joined_at = job.joined_at;
     if let Some(wait) = wait {
         // Within the request's own time-out, so that a wait ends in 202, not 408.
@@ -133,6 +132,38 @@ pub const POLL_AFTER_SECONDS: u64 = 1;
 pub fn peer_ip(peer: &Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
     peer.as_ref()
         .map(|Extension(ConnectInfo(address))| address.ip())
+}
+
+/// A place among the open streams ([`crate::Limits::max_streams`]), or 503.
+pub fn stream_permit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    Arc::clone(&state.streams)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyStreams {
+            open: state.limits.max_streams,
+        })
+}
+
+/// [`start`] on a blocking thread: it reads the log and may write it (a run's target).
+/// The caller's headers, query token and address are moved there.
+pub async fn start_blocking(
+    state: &AppState,
+    run: RunKey,
+    n: u64,
+    headers: HeaderMap,
+    query_token: Option<String>,
+    address: Option<IpAddr>,
+) -> Result<nano_pipeline::job::JobHandle, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let caller = Caller {
+            headers: &headers,
+            query_token: query_token.as_deref(),
+            address,
+        };
+        start(&state, run, n, &caller)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// Starts (or joins) the job for the first `n` iterations of `run`. Joining a run in
@@ -188,12 +219,18 @@ async fn ready(
     points: Option<usize>,
 ) -> Result<Option<Response>, ApiError> {
     let whole_json = format == Format::Json && points.is_none();
-    let key = cache::key(seed, n);
-    if whole_json {
-        if let Some(document) = state.cache.get(&key).await {
+    // The page's series is cached as the whole documents are: computed from the log
+    // once, then served without reading the log.
+    let key = match points {
+        Some(points) => Some(cache::series_key(seed, n, points)),
+        None if whole_json => Some(cache::key(seed, n)),
+        None => None,
+    };
+    if let Some(key) = &key {
+        if let Some(document) = state.cache.get(key).await {
             Metrics::bump(&state.metrics.cache_hits);
             return Ok(Some(
-                ([(header::CONTENT_TYPE, content_type(format))], document).into_response(),
+                ([(header::CONTENT_TYPE, content_type(Format::Json))], document).into_response(),
             ));
         }
         Metrics::bump(&state.metrics.cache_misses);
@@ -206,23 +243,27 @@ async fn ready(
         Metrics::bump(&state.metrics.log_served);
         let log = state.log.clone();
         // Each read holds its share of the memory budget until it ends (see `budget`).
-        if let Some(points) = points {
+        if let (Some(points), Some(key)) = (points, key.clone()) {
             let permit = state
                 .readers
                 .admit(budget::STREAM_BYTES, "the series of a run")?;
-            let body = blocking(move || {
-                let _permit = permit;
-                series::decimated(&log, seed, n, points)
-            })
-            .await?;
+            let series = Bytes::from(
+                blocking(move || {
+                    let _permit = permit;
+                    series::decimated(&log, seed, n, points)
+                })
+                .await?,
+            );
+            state.cache.put(key, series.clone()).await;
             return Ok(Some(
-                ([(header::CONTENT_TYPE, content_type(Format::Json))], body).into_response(),
+                ([(header::CONTENT_TYPE, content_type(Format::Json))], series).into_response(),
             ));
         }
-        if whole_json
-            && n <= state.limits.cache_max_iterations
-            && budget::document_bytes(n) <= state.readers.capacity()
-        {
+        if let Some(key) = key.filter(|_| {
+            whole_json
+                && n <= state.limits.cache_max_iterations
+                && budget::document_bytes(n) <= state.readers.capacity()
+        }) {
             let permit = state
                 .readers
                 .admit_within(
@@ -243,10 +284,20 @@ async fn ready(
                 ([(header::CONTENT_TYPE, content_type(format))], document).into_response(),
             ));
         }
-        let permit = state
+        let budget = state
             .readers
             .admit(budget::STREAM_BYTES, "a download of a run")?;
-        let body: Body = series::stream(log, seed, n, format, permit);
+        let permit = stream_permit(state)?;
+        let body: Body = series::stream(
+            log,
+            seed,
+            n,
+            format,
+            Arc::clone(&state.reads),
+            state.limits.send_timeout,
+            permit,
+            budget,
+        );
         return Ok(Some(
             ([(header::CONTENT_TYPE, content_type(format))], body).into_response(),
         ));
@@ -261,27 +312,28 @@ async fn ready(
 /// answer at once.
 async fn completes(
     state: &AppState,
-    job: nano_pipeline::job::JobHandle,
+    mut job: nano_pipeline::job::JobHandle,
     wait: Duration,
 ) -> Result<bool, ApiError> {
     let Ok(_permit) = state.waiters.clone().try_acquire_owned() else {
         return Ok(false);
     };
-    let ended = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + wait;
+    // Awaited, not blocked on: a waiting request holds no thread.
+    let ended = tokio::time::timeout(wait, async {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match job.next_timeout(left) {
-                Ok(Some(JobEvent::Complete { .. })) => return Ok(true),
-                Ok(Some(JobEvent::Failed(reason))) => return Err(reason),
-                Ok(Some(_)) if !left.is_zero() => continue,
-                _ => return Ok(false),
+            match job.recv().await {
+                Some(JobEvent::Complete { .. }) => return Ok(true),
+                Some(JobEvent::Failed(reason)) => return Err(reason),
+                Some(_) => continue,
+                None => return Ok(false),
             }
         }
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    ended.map_err(ApiError::Unavailable)
+    .await;
+    match ended {
+        Ok(ended) => ended.map_err(ApiError::Unavailable),
+        Err(_) => Ok(false),
+    }
 }
 
 /// `GET /api/runs`: the catalog.

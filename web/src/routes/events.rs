@@ -15,9 +15,8 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
-use crate::access::Caller;
 use crate::error::ApiError;
-use crate::routes::api::{peer_ip, start};
+use crate::routes::api::{peer_ip, start_blocking, stream_permit};
 use crate::{params, AppState};
 
 fn event(name: &str, data: serde_json::Value) -> Event {
@@ -53,23 +52,50 @@ pub async fn events(
     let query = params::query(raw.as_deref())?;
     let request = params::run_request(&n, &query, state.limits.max_steps)?;
     let n = request.n;
-    let caller = Caller {
-        headers: &headers,
-        query_token: query.get("access_token"),
-        address: state.access.client(peer_ip(&peer), &headers),
-    };
-    let job = start(&state, RunKey::nano(request.seed), n, &caller)?;
+    let permit = stream_permit(&state)?;
+    let address = state.access.client(peer_ip(&peer), &headers);
+    let token = query.get("access_token").map(|t| t.to_string());
+    let mut job = start_blocking(
+        &state,
+        RunKey::nano(request.seed),
+        n,
+        headers,
+        token,
+        address,
+    )
+    .await?;
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
-    // The job's events arrive on a blocking channel: one blocking task per stream.
-    tokio::task::spawn_blocking(move || {
+    let stopping = state.stopping.wait();
+    let send_timeout = state.limits.send_timeout;
+    // An async task, not a thread: it waits on the job's events and on the client. A
+    // client that takes nothing for `send_timeout` loses the stream.
+    tokio::spawn(async move {
+        let _permit = permit;
+        let send = |e: Event| {
+            let sender = sender.clone();
+            async move { sender.send_timeout(e, send_timeout).await.is_ok() }
+        };
         let first = event(
             "progress",
             json!({"iterations_done": job.joined_at.min(n), "n": n}),
         );
-        if sender.blocking_send(first).is_err() {
+        if !send(first).await {
             return;
         }
-        while let Some(e) = job.next() {
+        tokio::pin!(stopping);
+        loop {
+            let next = tokio::select! {
+                next = job.recv() => next,
+                () = &mut stopping => {
+                    send(event(
+                        "error",
+                        json!({"reason": "the service is stopping; the run continues from the log when it restarts"}),
+                    ))
+                    .await;
+                    return;
+                }
+            };
+            let Some(e) = next else { break };
             let (sse, last) = match e {
                 JobEvent::Progress { iterations, .. } => (
                     event("progress", json!({"iterations_done": iterations, "n": n})),
@@ -82,14 +108,15 @@ pub async fn events(
                 JobEvent::Failed(reason) => (event("error", json!({"reason": reason})), true),
                 JobEvent::Records(_) => continue,
             };
-            if sender.blocking_send(sse).is_err() || last {
+            if !send(sse).await || last {
                 return;
             }
         }
-        let _ = sender.blocking_send(event(
+        send(event(
             "error",
             json!({"reason": "the service stopped before the run completed"}),
-        ));
+        ))
+        .await;
     });
     Ok(Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default()))
 }
