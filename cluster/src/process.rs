@@ -192,6 +192,8 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
         "stopping; running blocks reach the log, unfinished runs resume on the next start"
     );
     engine.shutdown()?;
+    // A blocking read still under way belongs to a client that is gone: do not wait.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     Ok(())
 }
 

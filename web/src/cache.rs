@@ -1,6 +1,7 @@
 //! The hot cache of finished runs: Redis when configured, in-process otherwise.
 //!
-//! Keys are namespaced and versioned (`nano:v1:run:{seed}:{n}`). In Redis a value is
+//! Keys are namespaced and versioned (`nano:v1:run:{seed}:{n}` for a run's document,
+//! `nano:v1:series:{seed}:{n}:{points}` for the page's decimated series of it). In Redis a value is
 //! the run's JSON document compressed with LZ4, and one larger than
 //! [`MAX_VALUE_BYTES`] compressed is not cached, so one huge run cannot evict the
 //! rest; the in-process cache keeps documents as they are (up to
@@ -28,6 +29,12 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(300);
 /// The cache key of the first `n` iterations of seed `seed`.
 pub fn key(seed: u64, n: u64) -> String {
     format!("nano:v1:run:{seed}:{n}")
+}
+
+/// The cache key of the page's series of the first `n` iterations of seed `seed`, at
+/// most `points` points per agent.
+pub fn series_key(seed: u64, n: u64, points: usize) -> String {
+    format!("nano:v1:series:{seed}:{n}:{points}")
 }
 
 /// Where finished runs are kept hot.

@@ -51,6 +51,19 @@ pub const DEFAULT_RATE_LIMIT: u32 = 120;
 /// `--memory-mb`.
 pub const DEFAULT_MEMORY_MB: u64 = 512;
 
+/// `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// `--header-timeout`, in seconds.
+pub const DEFAULT_HEADER_TIMEOUT: u64 = 10;
+/// `--send-timeout`, in seconds.
+pub const DEFAULT_SEND_TIMEOUT: u64 = 30;
+/// `--max-streams`.
+pub const DEFAULT_MAX_STREAMS: usize = 256;
+/// `--stream-reads`.
+pub const DEFAULT_STREAM_READS: usize = 4;
+/// `--shutdown-grace`, in seconds.
+pub const DEFAULT_SHUTDOWN_GRACE: u64 = 2;
+
 /// Everything `serve` is told, as flags and environment variables.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeConfig {
@@ -144,6 +157,42 @@ pub struct ServeConfig {
     /// (one object per line, for a cluster's log collector).
     #[arg(long, value_name = "FORMAT", env = "NANO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Connections open at once; further clients wait to be accepted until one closes.
+    /// Keep it below the process's open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", env = "NANO_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = at_least_one::<usize>("connection"))]
+    pub max_connections: usize,
+
+    /// Seconds a client may take to send a request's headers; also how long a
+    /// keep-alive connection may stay idle. Slower clients are disconnected.
+    #[arg(long, value_name = "SECS", env = "NANO_HEADER_TIMEOUT", default_value_t = DEFAULT_HEADER_TIMEOUT,
+          value_parser = at_least_one::<u64>("second"))]
+    pub header_timeout: u64,
+
+    /// Seconds a response may wait on a client that reads nothing (a download, a
+    /// progress stream) before its connection is dropped.
+    #[arg(long, value_name = "SECS", env = "NANO_SEND_TIMEOUT", default_value_t = DEFAULT_SEND_TIMEOUT,
+          value_parser = at_least_one::<u64>("second"))]
+    pub send_timeout: u64,
+
+    /// Progress streams and streamed downloads open at once; beyond, 503 with
+    /// Retry-After.
+    #[arg(long, value_name = "N", env = "NANO_MAX_STREAMS", default_value_t = DEFAULT_MAX_STREAMS,
+          value_parser = at_least_one::<usize>("stream"))]
+    pub max_streams: usize,
+
+    /// Blocking reads of the log that streamed downloads make at once (each reads one
+    /// 64 KiB chunk; the streams take turns).
+    #[arg(long, value_name = "N", env = "NANO_STREAM_READS", default_value_t = DEFAULT_STREAM_READS,
+          value_parser = at_least_one::<usize>("read"))]
+    pub stream_reads: usize,
+
+    /// Seconds open connections get to finish after SIGTERM or Ctrl-C; then they are
+    /// closed and the process stops (running blocks still reach the log).
+    #[arg(long, value_name = "SECS", env = "NANO_SHUTDOWN_GRACE", default_value_t = DEFAULT_SHUTDOWN_GRACE,
+          value_parser = at_least_one::<u64>("second"))]
+    pub shutdown_grace: u64,
 }
 
 /// `--log-format`.
@@ -181,6 +230,12 @@ impl ServeConfig {
         Limits {
             max_steps: self.max_steps,
             max_jobs: self.max_jobs,
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            send_timeout: Duration::from_secs(self.send_timeout),
+            max_streams: self.max_streams,
+            stream_reads: self.stream_reads,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
             ..Limits::default()
         }
     }
@@ -280,6 +335,12 @@ mod tests {
         let (flags, library) = (cli.serve.limits(), Limits::default());
         assert_eq!(flags.max_steps, library.max_steps);
         assert_eq!(flags.max_jobs, library.max_jobs);
+        assert_eq!(flags.max_connections, library.max_connections);
+        assert_eq!(flags.header_timeout, library.header_timeout);
+        assert_eq!(flags.send_timeout, library.send_timeout);
+        assert_eq!(flags.max_streams, library.max_streams);
+        assert_eq!(flags.stream_reads, library.stream_reads);
+        assert_eq!(flags.shutdown_grace, library.shutdown_grace);
     }
 
     #[test]
@@ -290,6 +351,9 @@ mod tests {
             ("--block", "at least 1 iteration"),
             ("--rate-limit", "at least 1 run a minute"),
             ("--cache-ttl", "at least 1 second"),
+            ("--max-connections", "at least 1 connection"),
+            ("--header-timeout", "at least 1 second"),
+            ("--max-streams", "at least 1 stream"),
         ] {
             let error = Cli::try_parse_from(["serve", flag, "0"])
                 .err()

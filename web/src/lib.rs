@@ -47,16 +47,16 @@ use axum::routing::get;
 use axum::Router;
 use nano_pipeline::engine::EngineHandle;
 use nano_store::Log;
+use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 
 pub use cache::Cache;
 pub use config::ServeConfig;
-pub use server::{serve, Stopping};
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use server::{serve, Stopping};
 
 /// The service's limits (see [`ServeConfig::limits`]).
 #[derive(Debug, Clone, Copy)]
@@ -96,12 +96,12 @@ impl Default for Limits {
             cache_max_iterations: 200_000,
             page_points: 5_000,
             request_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-            header_timeout: Duration::from_secs(10),
-            send_timeout: Duration::from_secs(30),
-            max_streams: 256,
-            stream_reads: 4,
-            shutdown_grace: Duration::from_secs(3),
+            max_connections: config::DEFAULT_MAX_CONNECTIONS,
+            header_timeout: Duration::from_secs(config::DEFAULT_HEADER_TIMEOUT),
+            send_timeout: Duration::from_secs(config::DEFAULT_SEND_TIMEOUT),
+            max_streams: config::DEFAULT_MAX_STREAMS,
+            stream_reads: config::DEFAULT_STREAM_READS,
+            shutdown_grace: Duration::from_secs(config::DEFAULT_SHUTDOWN_GRACE),
         }
     }
 }

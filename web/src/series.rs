@@ -40,11 +40,15 @@ struct Pieces {
     n: u64,
     format: Format,
     open: Option<(Replay, RunWriter<Vec<u8>>)>,
+    finished: bool,
 }
 
 impl Pieces {
     /// The next chunk of about [`CHUNK`] bytes; `None` after the last.
     fn next(&mut self) -> Result<Option<Bytes>, nano_pipeline::Error> {
+        if self.finished {
+            return Ok(None);
+        }
         if self.open.is_none() {
             let replay = self.log.replay(RunKey::nano(self.seed), 0..self.n)?;
             let out = RunWriter::begin(
@@ -63,6 +67,7 @@ impl Pieces {
                 Some(record) => out.record(&record?)?,
                 None => {
                     let (_, out) = self.open.take().expect("open above");
+                    self.finished = true;
                     return Ok(Some(Bytes::from(out.finish()?)));
                 }
             }
@@ -98,6 +103,7 @@ pub fn stream(
             n,
             format,
             open: None,
+            finished: false,
         });
         loop {
             let slot = match tokio::time::timeout(send_timeout, chunks.reserve()).await {

@@ -190,7 +190,11 @@ impl<S> SendDeadline<S> {
         }
     }
 
-    fn progress<T>(&mut self, cx: &mut Context<'_>, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    fn progress<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         match result {
             Poll::Pending => self.waiting(cx),
             ready => {

@@ -73,6 +73,34 @@ async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_page_series_is_computed_from_the_log_once_then_served_from_the_cache() {
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
+    let app = app(s.state.clone());
+    let uri = "/api/propagate/3000?seed=8&points=100";
+    let first = until_ready(&app, uri).await;
+    let read_log = |s: &support::Service| s.state.metrics.log_served.load(Ordering::Relaxed);
+    let (hits, reads) = (
+        s.state.metrics.cache_hits.load(Ordering::Relaxed),
+        read_log(&s),
+    );
+    for _ in 0..3 {
+        let (status, headers, again) = get(&app, uri).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "application/json");
+        assert!(
+            again == first,
+            "the cached series differs from the computed one"
+        );
+    }
+    assert_eq!(read_log(&s), reads, "a page view read the log again");
+    assert_eq!(s.state.metrics.cache_hits.load(Ordering::Relaxed), hits + 3);
+    // Another number of points is another series.
+    let other = until_ready(&app, "/api/propagate/3000?seed=8&points=10").await;
+    assert!(other != first);
+    assert_eq!(read_log(&s), reads + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_a_4xx_that_names_the_field_and_the_service_stays_healthy() {
     let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());
