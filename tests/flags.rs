@@ -9,6 +9,7 @@
 mod support;
 
 use std::cell::RefCell;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -153,6 +154,19 @@ fn logged(data: &Path, seed: u64) -> Option<Value> {
 fn free_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
+}
+
+/// Sends a GET for `path` and reads only the status line; the client then stalls.
+fn stalled(address: &str, path: &str) -> (std::net::TcpStream, u16) {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    let status = std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap();
+    (stream, status)
 }
 
 /// What a row expects.
@@ -438,6 +452,89 @@ fn rows() -> Vec<Row> {
                     .parse()
                     .unwrap();
                 assert!(threads > 24, "{threads} threads");
+            }),
+        },
+        Row {
+            name: "--max-streams: streams beyond it get 503",
+            settings: |_| vec![set("--max-streams", Some("NANO_MAX_STREAMS"), "1")],
+            expect: Expect::Serves(|s| {
+                let events = "/api/propagate/10000000/events?seed=1";
+                let (_open, status) = stalled(&s.address, events);
+                assert_eq!(status, 200);
+                let (status, body) = s.get(events);
+                assert_eq!(status, 503, "{body}");
+                assert!(body.contains("too many streams"), "{body}");
+            }),
+        },
+        Row {
+            name: "--header-timeout: a client that sends no request is disconnected",
+            settings: |_| vec![set("--header-timeout", Some("NANO_HEADER_TIMEOUT"), "1")],
+            expect: Expect::Serves(|s| {
+                let mut idle = std::net::TcpStream::connect(&s.address).unwrap();
+                idle.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+                idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut byte = [0u8; 1];
+                match idle.read(&mut byte) {
+                    Ok(0) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                    other => panic!("still connected 5 s later: {other:?}"),
+                }
+            }),
+        },
+        Row {
+            name: "--max-connections: further clients wait until one closes",
+            settings: |_| vec![set("--max-connections", Some("NANO_MAX_CONNECTIONS"), "1")],
+            expect: Expect::Serves(|s| {
+                let first = std::net::TcpStream::connect(&s.address).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                let (sender, answered) = std::sync::mpsc::channel();
+                let address = s.address.clone();
+                std::thread::spawn(move || {
+                    let _ = sender.send(http_get(&address, "/healthz"));
+                });
+                assert!(
+                    answered.recv_timeout(Duration::from_secs(3)).is_err(),
+                    "a second connection was served while the first was open"
+                );
+                drop(first);
+                let answer = answered.recv_timeout(Duration::from_secs(30)).unwrap();
+                assert_eq!(answer.unwrap().0, 200);
+            }),
+        },
+        Row {
+            name: "--send-timeout: a client that stops reading a download is dropped",
+            settings: |_| vec![set("--send-timeout", Some("NANO_SEND_TIMEOUT"), "1")],
+            expect: Expect::Serves(|s| {
+                let csv = "/api/propagate/300000?seed=2&format=csv";
+                let full = until_ok(&s.address, csv).len();
+                let (mut open, status) = stalled(&s.address, csv);
+                assert_eq!(status, 200);
+                std::thread::sleep(Duration::from_secs(4));
+                let mut rest = Vec::new();
+                let _ = open.read_to_end(&mut rest);
+                assert!(rest.len() < full, "the whole body arrived after the stall");
+            }),
+        },
+        Row {
+            name: "--shutdown-grace: after SIGTERM, open responses get that long",
+            settings: |_| vec![set("--shutdown-grace", Some("NANO_SHUTDOWN_GRACE"), "30")],
+            expect: Expect::Serves(|s| {
+                let csv = "/api/propagate/300000?seed=2&format=csv";
+                until_ok(&s.address, csv);
+                let (_open, status) = stalled(&s.address, csv);
+                assert_eq!(status, 200);
+                let pid = s.pid().to_string();
+                let term = std::process::Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status();
+                assert!(term.unwrap().success());
+                std::thread::sleep(Duration::from_secs(5));
+                let server = &mut s.server.as_mut().unwrap().0;
+                assert!(
+                    server.try_wait().unwrap().is_none(),
+                    "serve stopped before its grace ran out"
+                );
+                s.kill();
             }),
         },
         Row {

@@ -59,7 +59,8 @@ pub const DEFAULT_HEADER_TIMEOUT: u64 = 10;
 pub const DEFAULT_SEND_TIMEOUT: u64 = 30;
 /// `--max-streams`.
 pub const DEFAULT_MAX_STREAMS: usize = 256;
-/// `--stream-reads`.
+/// Blocking reads of the log that streamed downloads make at once (each reads one
+/// 64 KiB chunk; the streams take turns).
 pub const DEFAULT_STREAM_READS: usize = 4;
 /// `--shutdown-grace`, in seconds.
 pub const DEFAULT_SHUTDOWN_GRACE: u64 = 2;
@@ -182,12 +183,6 @@ pub struct ServeConfig {
           value_parser = at_least_one::<usize>("stream"))]
     pub max_streams: usize,
 
-    /// Blocking reads of the log that streamed downloads make at once (each reads one
-    /// 64 KiB chunk; the streams take turns).
-    #[arg(long, value_name = "N", env = "NANO_STREAM_READS", default_value_t = DEFAULT_STREAM_READS,
-          value_parser = at_least_one::<usize>("read"))]
-    pub stream_reads: usize,
-
     /// Seconds open connections get to finish after SIGTERM or Ctrl-C; then they are
     /// closed and the process stops (running blocks still reach the log).
     #[arg(long, value_name = "SECS", env = "NANO_SHUTDOWN_GRACE", default_value_t = DEFAULT_SHUTDOWN_GRACE,
@@ -234,7 +229,6 @@ impl ServeConfig {
             header_timeout: Duration::from_secs(self.header_timeout),
             send_timeout: Duration::from_secs(self.send_timeout),
             max_streams: self.max_streams,
-            stream_reads: self.stream_reads,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             ..Limits::default()
         }
@@ -339,7 +333,6 @@ mod tests {
         assert_eq!(flags.header_timeout, library.header_timeout);
         assert_eq!(flags.send_timeout, library.send_timeout);
         assert_eq!(flags.max_streams, library.max_streams);
-        assert_eq!(flags.stream_reads, library.stream_reads);
         assert_eq!(flags.shutdown_grace, library.shutdown_grace);
     }
 

@@ -1,14 +1,16 @@
 //! The web service: `/propagate/<n>` in a browser, the run API, progress events, and the
 //! hot cache, in front of the dataflow engine and the log.
 //!
-//! - [`app`] builds the router (for `main` and for tests); [`serve`] runs it on a
-//!   listener until a shutdown signal.
+//! - [`app`] builds the router (for `main` and for tests); [`serve`] ([`server`]) runs
+//!   it on a listener with our own accept loop, bounding connections in number and
+//!   time, until a shutdown signal, then stops within a deadline.
 //! - [`ServeConfig`]: `serve`'s flags and environment, defined once; it builds the
 //!   limits, the access rules and the cache.
 //! - [`AppState`] holds handles, not data: the engine, the log, the cache, the limits
 //!   and the metrics.
-//! - [`routes`]: one file per concern. [`cache`]: Redis or in-process. [`series`]:
-//!   bodies read from the log. [`error::ApiError`]: every failure as a status and a
+//! - [`routes`]: one file per concern. [`cache`]: Redis or in-process (whole runs, and
+//!   the page's series). [`series`]: bodies read from the log, streamed in bounded
+//!   pieces. [`error::ApiError`]: every failure as a status and a
 //!   JSON body. [`params`]: parameters parsed so that refusals name the field.
 //!
 //! Where a run comes from, cheapest first: the cache, then the log (a logged run with at
