@@ -230,7 +230,11 @@ async fn ready(
         if let Some(document) = state.cache.get(key).await {
             Metrics::bump(&state.metrics.cache_hits);
             return Ok(Some(
-                ([(header::CONTENT_TYPE, content_type(Format::Json))], document).into_response(),
+                (
+                    [(header::CONTENT_TYPE, content_type(Format::Json))],
+                    document,
+                )
+                    .into_response(),
             ));
         }
         Metrics::bump(&state.metrics.cache_misses);
