@@ -86,9 +86,19 @@ fn data_dir(dir: &Path) -> std::path::PathBuf {
 fn six_hundred_clients_that_never_read_leave_the_service_answering() {
     raise_fd_limit();
     let dir = tempfile::tempdir().unwrap();
+    // The memory budget admits a download by a 4 MB weight (`tests/memory.rs` holds it
+    // to its bound); here the budget is large enough for 300 stalled downloads, so what
+    // is tested is the threads and connections they hold, not the budget's refusals.
     let (server, address) = serve(
         &data_dir(dir.path()),
-        &["--max-streams", "700", "--send-timeout", "120"],
+        &[
+            "--max-streams",
+            "700",
+            "--send-timeout",
+            "120",
+            "--memory-mb",
+            "8192",
+        ],
     );
     // A run too large to be cached whole (so it is streamed) and whose CSV (~35 MB) is
     // far more than the socket buffers hold; and a small one for the log read.

@@ -155,6 +155,8 @@ fn serve_stays_under_its_memory_budget_and_refuses_reads_beyond_it() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A series not asked for before (the page's series is cached once read).
+    let series = format!("/api/propagate/{n}?seed={seed}&points=4000");
     let (status, head, _) = download(&address, &series);
     assert_eq!(status, 503, "{head}");
     let head = head.to_ascii_lowercase();
