@@ -20,6 +20,9 @@
 //!   parking) and the network set-up (timely's allocators from our sockets).
 //! - [`resume`]: a run against the log (`nano_store::Log`): replay what it holds,
 //!   compute and append the rest block by block.
+//! - [`scenario`]: what a run computes: the nano model, or an orbit scenario
+//!   (ORBITS.md) read from JSON, checked, in canonical form and named by its hash.
+//! - [`orbit`]: the physics of orbit scenarios.
 //!
 //! ```
 //! use nano_pipeline::{Format, Propagator, RunWriter};
@@ -40,9 +43,11 @@ pub mod integrator;
 pub mod job;
 pub mod model;
 mod network;
+pub mod orbit;
 pub mod propagator;
 mod registry;
 pub mod resume;
+pub mod scenario;
 
 /// What can go wrong while running the model against the log and writing its output.
 #[derive(Debug, thiserror::Error)]
