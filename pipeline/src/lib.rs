@@ -78,6 +78,9 @@ pub enum Error {
     /// A job ended without completing its run.
     #[error("the job for {run} failed: {reason}")]
     JobFailed { run: RunKey, reason: String },
+    /// An orbit body's checkpoint does not belong to the scenario it is resumed under.
+    #[error("cannot resume body {body} from its checkpoint: {reason}")]
+    Checkpoint { body: usize, reason: String },
     /// Writing the records out failed.
     #[error("writing the run failed")]
     Output(#[from] std::io::Error),
