@@ -273,18 +273,26 @@ impl Dense {
     }
 }
 
-#[inline]
-fn axpy_stages(y: &Y, h: f64, row: &[f64; 16], k: &[Y; 16], upto: usize) -> Y {
-    let mut out = [0.0; 6];
-    for (j, kj) in k.iter().enumerate().take(upto) {
-        let a = row[j];
-        if a != 0.0 {
-            for i in 0..6 {
-                out[i] += a * kj[i];
-            }
+/// `y + h * sum_j A[s][j] k[j]` over the stage's nonzero weights only, written out so
+/// that each stage is straight-line code on six numbers. Skipping the zero weights
+/// changes no bit: the sum starts from the first term, and adding `0 * k` would add
+/// zero.
+macro_rules! stage {
+    ($y:expr, $h:expr, $k:expr, $s:literal; $j0:literal $(, $j:literal)*) => {{
+        let (y, k): (&Y, &[Y; 16]) = (&$y, &$k);
+        let mut out = [0.0; 6];
+        for i in 0..6 {
+            out[i] = y[i] + $h * (A[$s][$j0] * k[$j0][i] $(+ A[$s][$j] * k[$j][i])*);
         }
-    }
-    std::array::from_fn(|i| y[i] + h * out[i])
+        out
+    }};
+}
+
+/// `sum_j W[j] k[j][i]` over the listed (nonzero) weights of a row `W`.
+macro_rules! weigh {
+    ($w:expr, $k:expr, $i:expr; $j0:literal $(, $j:literal)*) => {
+        $w[$j0] * $k[$j0][$i] $(+ $w[$j] * $k[$j][$i])*
+    };
 }
 
 impl Dop853 {
@@ -354,44 +362,52 @@ impl Dop853 {
         self.y
     }
 
-    /// The solution at `t`, which must lie in the last accepted step (or be the
-    /// current time when none was taken).
+    /// The solution at `t`, which must lie in the last accepted step, taken with a
+    /// `dense_from` at or before `t` (or be the current time).
     pub fn at(&self, t: f64) -> Y {
+        debug_assert!(
+            t == self.t || self.dense.is_some(),
+            "no dense output for t = {t}"
+        );
         match &self.dense {
             Some(d) if t != self.t => d.at(t),
             _ => self.y,
         }
     }
 
-    /// Takes one accepted step (retrying with smaller steps as the error demands).
-    pub fn step(&mut self, force: &ForceModel) {
+    /// Takes one accepted step (retrying with smaller steps as the error demands), and
+    /// prepares its dense output if the step reaches `dense_from` (the next output
+    /// time: only such a step is ever asked for a state inside it).
+    pub fn step(&mut self, force: &ForceModel, dense_from: f64) {
         let mut k = [[0.0; 6]; 16];
         k[0] = self.f;
         loop {
             let h = self.floor_step(self.h);
-            for s in 1..12 {
-                let ys = axpy_stages(&self.y, h, &A[s], &k, s);
-                k[s] = force.derivative(&ys);
-            }
-            let y_new = axpy_stages(&self.y, h, &A[12], &k, 12);
+            let y = self.y;
+            k[1] = force.derivative(&stage!(y, h, k, 1; 0));
+            k[2] = force.derivative(&stage!(y, h, k, 2; 0, 1));
+            k[3] = force.derivative(&stage!(y, h, k, 3; 0, 2));
+            k[4] = force.derivative(&stage!(y, h, k, 4; 0, 2, 3));
+            k[5] = force.derivative(&stage!(y, h, k, 5; 0, 3, 4));
+            k[6] = force.derivative(&stage!(y, h, k, 6; 0, 3, 4, 5));
+            k[7] = force.derivative(&stage!(y, h, k, 7; 0, 3, 4, 5, 6));
+            k[8] = force.derivative(&stage!(y, h, k, 8; 0, 3, 4, 5, 6, 7));
+            k[9] = force.derivative(&stage!(y, h, k, 9; 0, 3, 4, 5, 6, 7, 8));
+            k[10] = force.derivative(&stage!(y, h, k, 10; 0, 3, 4, 5, 6, 7, 8, 9));
+            k[11] = force.derivative(&stage!(y, h, k, 11; 0, 3, 4, 5, 6, 7, 8, 9, 10));
+            let y_new = stage!(y, h, k, 12; 0, 5, 6, 7, 8, 9, 10, 11);
             self.stats.evaluations += 11;
 
             // Hairer's error norm: the fifth-order estimate, damped by the third-order
             // one where that is much larger, scaled component by component.
             let (mut err5, mut err3) = (0.0, 0.0);
             for i in 0..6 {
-                let sk = self.tolerance + self.tolerance * self.y[i].abs().max(y_new[i].abs());
-                let mut e5 = 0.0;
-                for (s, e) in E5.iter().enumerate() {
-                    e5 += e * k[s][i];
-                }
-                let mut bsum = 0.0;
-                for (s, b) in A[12].iter().enumerate().take(12) {
-                    bsum += b * k[s][i];
-                }
+                let sk = self.tolerance + self.tolerance * y[i].abs().max(y_new[i].abs());
+                let e5 = weigh!(E5, k, i; 0, 5, 6, 7, 8, 9, 10, 11);
+                let bsum = weigh!(A[12], k, i; 0, 5, 6, 7, 8, 9, 10, 11);
                 let e3 = bsum - BHH[0] * k[0][i] - BHH[1] * k[8][i] - BHH[2] * k[11][i];
-                err5 += (e5 / sk).powi(2);
-                err3 += (e3 / sk).powi(2);
+                err5 += (e5 / sk) * (e5 / sk);
+                err3 += (e3 / sk) * (e3 / sk);
             }
             let mut deno = err5 + 0.01 * err3;
             if deno <= 0.0 {
@@ -411,9 +427,11 @@ impl Dop853 {
                     h_new = h_new.min(h);
                 }
                 self.rejected_last = false;
-                self.dense = Some(self.dense_output(force, h, &y_new, &mut k));
+                let t_new = self.t + h;
+                self.dense =
+                    (t_new >= dense_from).then(|| self.dense_output(force, h, &y_new, &mut k));
                 self.stats.steps += 1;
-                self.t += h;
+                self.t = t_new;
                 self.y = y_new;
                 self.f = f_new;
                 self.h = h_new;
@@ -438,33 +456,28 @@ impl Dop853 {
     }
 
     /// Hairer's dense output: three more stages, then the seven coefficients.
-    fn dense_output(&self, force: &ForceModel, h: f64, y_new: &Y, k: &mut [Y; 16]) -> Dense {
-        for s in 13..16 {
-            let ys = axpy_stages(&self.y, h, &A[s], k, s);
-            k[s] = force.derivative(&ys);
-        }
-        let (y_old, f_old, f_new) = (&self.y, &k[0], &k[12]);
+    fn dense_output(&mut self, force: &ForceModel, h: f64, y_new: &Y, k: &mut [Y; 16]) -> Dense {
+        let y = self.y;
+        k[13] = force.derivative(&stage!(y, h, k, 13; 0, 6, 7, 8, 9, 10, 11, 12));
+        k[14] = force.derivative(&stage!(y, h, k, 14; 0, 5, 6, 7, 10, 11, 12, 13));
+        k[15] = force.derivative(&stage!(y, h, k, 15; 0, 5, 6, 7, 8, 12, 13, 14));
+        self.stats.evaluations += 3;
+        let (f_old, f_new) = (&k[0], &k[12]);
         let mut c = [[0.0; 6]; 7];
         for i in 0..6 {
-            let dy = y_new[i] - y_old[i];
+            let dy = y_new[i] - y[i];
             let bspl = h * f_old[i] - dy;
             c[0][i] = dy;
             c[1][i] = bspl;
             c[2][i] = dy - h * f_new[i] - bspl;
             for (r, row) in D.iter().enumerate() {
-                let mut sum = 0.0;
-                for (s, d) in row.iter().enumerate() {
-                    if *d != 0.0 {
-                        sum += d * k[s][i];
-                    }
-                }
-                c[3 + r][i] = h * sum;
+                c[3 + r][i] = h * weigh!(row, k, i; 0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             }
         }
         Dense {
             t_old: self.t,
             h,
-            y_old: *y_old,
+            y_old: y,
             c,
         }
     }
@@ -589,7 +602,7 @@ mod tests {
                     v: [y0[3], y0[4], y0[5]],
                 };
                 let exact = Kepler::new(&start, force.mu()).unwrap();
-                dop.step(&force);
+                dop.step(&force, f64::NEG_INFINITY);
                 for s in [0.1, 0.3, 0.5, 0.7, 0.9] {
                     let t = t0 + s * (dop.time() - t0);
                     let (y, x) = (dop.at(t), exact.at(t));

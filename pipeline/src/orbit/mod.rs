@@ -155,7 +155,7 @@ impl BodyPropagator {
             let y = match &mut self.engine {
                 Engine::Dop853(dop) => {
                     while dop.time() < t {
-                        dop.step(&self.force);
+                        dop.step(&self.force, t);
                     }
                     dop.at(t)
                 }
