@@ -175,7 +175,7 @@ impl<W: Write> RunWriter<W> {
 /// between 1e-5 and 1e-4 ryu writes a plain decimal. Those cases are laid out again
 /// here, in a fixed buffer: formatting never allocates.
 #[derive(Default)]
-struct ShortestFloat {
+pub(crate) struct ShortestFloat {
     ryu: ryu::Buffer,
     out: [u8; 32],
 }
@@ -183,7 +183,7 @@ struct ShortestFloat {
 impl ShortestFloat {
     /// The text of `value`. JSON has no infinities or NaN: there (a collision of the
     /// two bodies could produce them) they are written as `null`.
-    fn format(&mut self, value: f64, format: Format) -> &[u8] {
+    pub(crate) fn format(&mut self, value: f64, format: Format) -> &[u8] {
         if !value.is_finite() {
             return match format {
                 Format::Json => b"null",

@@ -23,6 +23,8 @@
 //! - [`scenario`]: what a run computes: the nano model, or an orbit scenario
 //!   (ORBITS.md) read from JSON, checked, in canonical form and named by its hash.
 //! - [`orbit`]: the physics of orbit scenarios.
+//! - [`ephemeris`]: the formats of orbit runs (CSV, JSON, and the CCSDS Orbit
+//!   Ephemeris Message), streamed by [`ephemeris::EphemerisWriter`].
 //!
 //! ```
 //! use nano_pipeline::{Format, Propagator, RunWriter};
@@ -37,6 +39,7 @@
 pub mod dataflow;
 mod driver;
 pub mod engine;
+pub mod ephemeris;
 pub mod export;
 pub mod generator;
 pub mod integrator;
