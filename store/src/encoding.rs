@@ -9,6 +9,7 @@
 //! | `01` model seed | catalog entry |
 //! | `02` model seed first-iteration agent part | chunk: up to [`PART_RECORDS`] of one block's records of one agent |
 //! | `03` model seed agent !t0 | time index: the block and part of the chunk starting at `t0` |
+//! | `04` model seed n points part | series: part `part` of a view computed from the run's first `n` iterations (the page's decimated series of at most `points` points) |
 //!
 //! Integers in keys are big-endian (so byte order is numeric order); `t0` is a double
 //! mapped to a `u64` whose byte order is numeric order, then inverted (`!t0`), so that
@@ -33,6 +34,15 @@
 //! `f64` and the iteration as a `u32` offset from the chunk's first iteration. A
 //! record's `t0` is not stored: an agent's records tile its timeline, so it is the
 //! previous record's `t1` (the chunk's `t0` for the first).
+//!
+//! A series is bytes the log keeps for whoever computed them (the web service keeps
+//! the page's decimated series, so that a page view costs no scan of the run): the log
+//! does not read them, only checks them. They are cut into parts of at most
+//! [`SERIES_PART_BYTES`] (below a chunk part, for the same reason as chunks), each
+//! `crc u32, total u64` (the whole series' length, so that a missing part is seen)
+//! then its bytes. The tag is new in this format version but changes nothing else:
+//! logs without series read the same, and a build before it reads the runs of a log
+//! with series the same (its `verify` would name the series keys as unknown).
 
 use nalgebra::Vector2;
 
@@ -52,6 +62,11 @@ pub const COMMITS_KEY: &[u8] = b"sedaro-nano/commits";
 const CATALOG: u8 = 1;
 const CHUNK: u8 = 2;
 const TIME_INDEX: u8 = 3;
+const SERIES: u8 = 4;
+
+/// The most bytes of a series one part holds.
+pub const SERIES_PART_BYTES: usize = 5 << 10;
+const SERIES_HEADER: usize = 4 + 8;
 
 /// The most records one chunk holds.
 pub const PART_RECORDS: usize = 112;
@@ -81,6 +96,12 @@ pub enum Key {
         run: RunKey,
         agent: Agent,
         t0: f64,
+    },
+    Series {
+        run: RunKey,
+        n: u64,
+        points: u32,
+        part: u16,
     },
 }
 
@@ -140,6 +161,24 @@ pub fn index_end(run: RunKey, agent: Agent) -> [u8; 19] {
     key
 }
 
+/// The prefix every part of `run`'s series of its first `n` iterations at `points`
+/// points starts with.
+pub fn series_prefix(run: RunKey, n: u64, points: u32) -> [u8; 22] {
+    let mut key = [0u8; 22];
+    key[..10].copy_from_slice(&run_prefix(SERIES, run));
+    key[10..18].copy_from_slice(&n.to_be_bytes());
+    key[18..22].copy_from_slice(&points.to_be_bytes());
+    key
+}
+
+/// The key of part `part` of a series.
+pub fn series_key(run: RunKey, n: u64, points: u32, part: u16) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..22].copy_from_slice(&series_prefix(run, n, points));
+    key[22..].copy_from_slice(&part.to_be_bytes());
+    key
+}
+
 /// Maps a double to a `u64` with the same order (`-0.0` and `0.0` map alike); NaN has
 /// no place in the order and must not be passed.
 pub fn ordered(t: f64) -> u64 {
@@ -187,6 +226,12 @@ pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
             t0: unordered(!u64::from_be_bytes(
                 tail[1..].try_into().expect("eight bytes"),
             )),
+        }),
+        (SERIES, 14) => Ok(Key::Series {
+            run,
+            n: u64::from_be_bytes(tail[..8].try_into().expect("eight bytes")),
+            points: u32::from_be_bytes(tail[8..12].try_into().expect("four bytes")),
+            part: u16::from_be_bytes([tail[12], tail[13]]),
         }),
         _ => Err("key of an unknown kind"),
     }
@@ -415,6 +460,31 @@ pub fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, u16), Invalid> {
     Ok((r.u64(), u16::from_le_bytes(r.take())))
 }
 
+/// A series part's value: `bytes` (at most [`SERIES_PART_BYTES`]) of a series of
+/// `total` bytes.
+pub fn encode_series_part(key: &[u8], total: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(SERIES_HEADER + bytes.len());
+    value.extend_from_slice(&[0; 4]);
+    value.extend_from_slice(&total.to_le_bytes());
+    value.extend_from_slice(bytes);
+    seal(key, &mut value);
+    value
+}
+
+/// Verifies and decodes a series part: the whole series' length and this part's bytes.
+pub fn decode_series_part<'a>(key: &[u8], value: &'a [u8]) -> Result<(u64, &'a [u8]), Invalid> {
+    if value.len() <= SERIES_HEADER || value.len() > SERIES_HEADER + SERIES_PART_BYTES {
+        return Err("series part of the wrong length");
+    }
+    check(key, value)?;
+    let total = Reader(&value[4..]).u64();
+    let bytes = &value[SERIES_HEADER..];
+    if (bytes.len() as u64) > total {
+        return Err("series part longer than its series");
+    }
+    Ok((total, bytes))
+}
+
 fn put_segment(out: &mut Vec<u8>, s: &Segment) {
     let st = &s.state;
     put_f64s(
@@ -585,6 +655,18 @@ mod tests {
                 t0: 1.25
             })
         );
+        assert_eq!(
+            decode_key(&series_key(run, 5_000_000, 5000, 7)),
+            Ok(Key::Series {
+                run,
+                n: 5_000_000,
+                points: 5000,
+                part: 7
+            })
+        );
+        assert!(series_key(run, 9, 5000, 255) < series_key(run, 9, 5000, 256));
+        assert!(series_key(run, 9, 5000, u16::MAX) < series_key(run, 9, 5001, 0));
+        assert!(series_key(run, 9, 5000, 0).starts_with(&series_prefix(run, 9, 5000)));
         assert!(chunk_key(run, 255, Agent::Satellite, 0) < chunk_key(run, 256, Agent::Planet, 0));
         assert!(
             chunk_key(RunKey::nano(1), u64::MAX, Agent::Satellite, 0)
@@ -703,6 +785,31 @@ mod tests {
         assert!(decode_index(&key, &damaged).is_err());
     }
 
+    #[test]
+    fn series_parts_round_trip_and_detect_damage() {
+        let key = series_key(RunKey::nano(4), 100, 10, 2);
+        let value = encode_series_part(&key, 12_000, b"{\"t\":[1.5]}");
+        assert_eq!(
+            decode_series_part(&key, &value),
+            Ok((12_000, &b"{\"t\":[1.5]}"[..]))
+        );
+        let mut damaged = value.clone();
+        damaged[14] ^= 1;
+        assert_eq!(decode_series_part(&key, &damaged), Err("checksum mismatch"));
+        let elsewhere = series_key(RunKey::nano(4), 100, 10, 3);
+        assert!(decode_series_part(&elsewhere, &value).is_err());
+        let longer = encode_series_part(&key, 3, b"four");
+        assert_eq!(
+            decode_series_part(&key, &longer),
+            Err("series part longer than its series")
+        );
+        let empty = encode_series_part(&key, 3, b"");
+        assert_eq!(
+            decode_series_part(&key, &empty),
+            Err("series part of the wrong length")
+        );
+    }
+
     /// A well-formed key of each kind the log writes, with the word its decoder's
     /// errors use for that kind.
     fn sealed_key() -> impl Strategy<Value = (Vec<u8>, &'static str)> {
@@ -719,6 +826,12 @@ mod tests {
                 index_key(RunKey::nano(seed), agent, t0).to_vec(),
                 "time-index"
             )),
+            (any::<u64>(), any::<u64>(), any::<u32>(), any::<u16>()).prop_map(
+                |(seed, n, points, part)| (
+                    series_key(RunKey::nano(seed), n, points, part).to_vec(),
+                    "series"
+                )
+            ),
         ]
     }
 
@@ -759,12 +872,17 @@ mod tests {
                 (0, _) => random_length,
                 (_, "chunk") => CHUNK_HEADER + records * RECORD_SIZE,
                 (_, "catalog") => CATALOG_SIZE,
+                (_, "series") => SERIES_HEADER + 1 + records,
                 (_, _) => INDEX_SIZE,
             };
             let mut value = body[..length].to_vec();
             // Shape 2 of a chunk: its record count agrees with its length.
             if shape == 2 && kind == "chunk" {
                 value[4..8].copy_from_slice(&(records as u32).to_le_bytes());
+            }
+            // Shape 2 of a series: it claims fewer bytes than its part holds.
+            if shape == 2 && kind == "series" {
+                value[4..12].copy_from_slice(&(records as u64).to_le_bytes());
             }
             seal(&key, &mut value);
             prop_assert_eq!(check(&key, &value), Ok(()));
@@ -781,6 +899,11 @@ mod tests {
                     let flag = |cursor: usize| value[4 + 40 + cursor * CURSOR_SIZE + 8 + SEGMENT_SIZE];
                     value.len() == CATALOG_SIZE && flag(0) <= 1 && flag(1) <= 1
                 }
+                "series" => {
+                    let total = u64::from_le_bytes(value[4..12.min(value.len())].try_into().unwrap_or([0; 8]));
+                    (SERIES_HEADER + 1..=SERIES_HEADER + SERIES_PART_BYTES).contains(&value.len())
+                        && (value.len() - SERIES_HEADER) as u64 <= total
+                }
                 _ => value.len() == INDEX_SIZE,
             };
             let outcome = match kind {
@@ -790,6 +913,8 @@ mod tests {
                     (all.len(), chunk.len())
                 }),
                 "catalog" => decode_catalog(&key, &value).map(|e| (encode_catalog(&e).len(), CATALOG_SIZE)),
+                "series" => decode_series_part(&key, &value)
+                    .map(|(_, bytes)| (bytes.len(), value.len() - SERIES_HEADER)),
                 _ => decode_index(&key, &value).map(|_| (0, 0)),
             };
             match outcome {
@@ -811,6 +936,7 @@ mod tests {
             let _ = Chunk::parse(&key, &value).map(|c| c.records().count());
             let _ = decode_catalog(&key, &value);
             let _ = decode_index(&key, &value);
+            let _ = decode_series_part(&key, &value);
         }
     }
 }

@@ -10,7 +10,9 @@
 //!   ([`RunKey`]) and continued ([`Checkpoint`]).
 //! - [`Log`]: every record of every run, persisted as an append-only sled log, one
 //!   atomic [`Block`] at a time, with the run [`catalog`], range queries by seek, and
-//!   [`Replay`] without recomputation. [`encoding`] is its byte format (checksummed,
+//!   [`Replay`] without recomputation. Beside the runs it keeps series derived from
+//!   them ([`Log::put_series`], [`Log::series`]: the page's decimated series, read
+//!   back without a scan of the run). [`encoding`] is its byte format (checksummed,
 //!   versioned); [`verify`] checks a whole log.
 //! - [`space`]: the log's disk. A quota checked before a run starts, a reserve kept
 //!   free before every block, a ballast file, and the removal of sled's interrupted

@@ -8,7 +8,8 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::CatalogEntry;
@@ -105,7 +106,9 @@ pub struct Log {
     space: Space,
     /// Serialises appends (each reads and rewrites its run's catalog entry) and holds
     /// the count of commits made durable (see [`crate::mark`]).
-    commits: std::sync::Arc<Mutex<u64>>,
+    commits: Arc<Mutex<u64>>,
+    /// Chunks read by queries and replays since the log was opened.
+    chunks_read: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Log {
@@ -224,7 +227,8 @@ impl Log {
             space: Space::new(&path, options.max_bytes),
             path,
             options,
-            commits: std::sync::Arc::new(Mutex::new(commits)),
+            commits: Arc::new(Mutex::new(commits)),
+            chunks_read: Arc::default(),
         })
     }
 
@@ -409,6 +413,93 @@ impl Log {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// Chunks of records read since the log was opened, by queries and replays (not
+    /// by [`Log::verify`]): what a caller that should not scan a run can check.
+    pub fn chunks_read(&self) -> u64 {
+        self.chunks_read.load(Ordering::Relaxed)
+    }
+
+    /// Keeps `bytes`, a series computed from the first `n` iterations of `run` (the
+    /// web service's decimated series of at most `points` points), so that it need not
+    /// be computed again; [`Log::series`] reads it back. The log must hold those
+    /// iterations ([`Error::NotLogged`]). A series already kept under the same
+    /// `(run, n, points)` is replaced whole, in one atomic batch.
+    ///
+    /// Not flushed: a series is derived from the run, and one lost in a crash is
+    /// computed again by whoever asks, so it costs no fsync (sled writes it within
+    /// about half a second). A volume too full for it refuses it with
+    /// [`Error::NoSpace`] like any write.
+    pub fn put_series(&self, run: RunKey, n: u64, points: u32, bytes: &[u8]) -> Result<()> {
+        self.space.room_for(bytes.len() as u64)?;
+        guarded(&self.path, || {
+            let logged = self.read_entry(run)?.map_or(0, |e| e.iterations);
+            if logged < n {
+                return Err(Error::NotLogged {
+                    run,
+                    logged,
+                    requested: n,
+                });
+            }
+            let total = bytes.len() as u64;
+            let parts = bytes.chunks(encoding::SERIES_PART_BYTES);
+            if parts.len() > u16::MAX as usize + 1 {
+                return Err(Error::InvalidBlock {
+                    run,
+                    detail: format!("a series of {} bytes is too long to keep", bytes.len()),
+                });
+            }
+            let mut batch = sled::Batch::default();
+            let prefix = encoding::series_prefix(run, n, points);
+            for item in self.tree.scan_prefix(prefix) {
+                batch.remove(item?.0);
+            }
+            for (part, bytes) in parts.enumerate() {
+                let key = encoding::series_key(run, n, points, part as u16);
+                let value = encoding::encode_series_part(&key, total, bytes);
+                batch.insert(&key[..], value);
+            }
+            Ok(self.tree.apply_batch(batch)?)
+        })
+    }
+
+    /// The series kept by [`Log::put_series`] for `(run, n, points)`, checked part by
+    /// part; `None` if none is kept. Reads no chunk of the run.
+    pub fn series(&self, run: RunKey, n: u64, points: u32) -> Result<Option<Vec<u8>>> {
+        guarded(&self.path, || {
+            let mut out: Option<Vec<u8>> = None;
+            let mut total = 0;
+            for (index, item) in self
+                .tree
+                .scan_prefix(encoding::series_prefix(run, n, points))
+                .enumerate()
+            {
+                let (key, value) = item?;
+                let (whole, bytes) = encoding::decode_series_part(&key, &value)
+                    .map_err(|detail| corrupt(describe_key(&key), detail))?;
+                let in_order = matches!(encoding::decode_key(&key),
+                    Ok(Key::Series { part, .. }) if part as usize == index);
+                let buffer = out.get_or_insert_with(|| {
+                    total = whole;
+                    Vec::with_capacity(whole.min(64 << 20) as usize)
+                });
+                if !in_order || whole != total || buffer.len() as u64 + bytes.len() as u64 > total {
+                    return Err(corrupt(
+                        describe_key(&key),
+                        "the series' parts do not follow each other",
+                    ));
+                }
+                buffer.extend_from_slice(bytes);
+            }
+            match out {
+                Some(bytes) if bytes.len() as u64 != total => Err(corrupt(
+                    format!("run {run}, its series of {points} points over {n} iterations"),
+                    "parts of the series are missing",
+                )),
+                other => Ok(other),
+            }
+        })
+    }
+
     /// The range-store query for one run: every agent's record whose range contains
     /// `t`, in agent order. Each agent's record is found by one seek in the time index
     /// and a binary search in one chunk.
@@ -449,6 +540,7 @@ impl Log {
                 "the time index points to a chunk that is missing",
             )
         })?;
+        self.chunks_read.fetch_add(1, Ordering::Relaxed);
         let chunk = Chunk::parse(&chunk_key, &value)
             .map_err(|detail| corrupt(describe_key(&chunk_key), detail))?;
         Ok(chunk.find(t))
@@ -495,6 +587,7 @@ impl Log {
             block: Vec::new(),
             next: 0,
             failed: false,
+            chunks_read: Arc::clone(&self.chunks_read),
         })
     }
 
@@ -595,6 +688,14 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
         Ok(Key::TimeIndex { run, agent, t0 }) => {
             format!("run {run}, time index of {} at t = {t0}", agent.name())
         }
+        Ok(Key::Series {
+            run,
+            n,
+            points,
+            part,
+        }) => {
+            format!("run {run}, part {part} of its series of {points} points over {n} iterations")
+        }
         Err(_) => format!("key {key:02x?}"),
     }
 }
@@ -669,6 +770,7 @@ pub struct Replay {
     block: Vec<Record>,
     next: usize,
     failed: bool,
+    chunks_read: Arc<AtomicU64>,
 }
 
 impl Replay {
@@ -727,6 +829,8 @@ impl Replay {
             end = Some(chunk.end);
             agent_parts.push(chunk);
         }
+        self.chunks_read
+            .fetch_add(parts.len() as u64, Ordering::Relaxed);
         self.expected_start = end.expect("a block has at least one chunk");
         let [planet, satellite] = &by_agent;
         merge(

@@ -16,6 +16,8 @@ pub struct Report {
     pub runs: u64,
     pub blocks: u64,
     pub records: u64,
+    /// Series kept beside the runs ([`Log::put_series`]).
+    pub series: u64,
     /// Every problem found, each naming its place; empty for a sound log.
     pub problems: Vec<String>,
 }
@@ -31,10 +33,11 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "checked {} runs, {} blocks, {} records: {}",
+            "checked {} runs, {} blocks, {} records, {} series: {}",
             self.runs,
             self.blocks,
             self.records,
+            self.series,
             if self.is_ok() {
                 "no problems"
             } else {
@@ -66,7 +69,8 @@ struct Seen {
 impl Log {
     /// Reads every key of the log and checks every checksum, that each run's blocks
     /// follow each other without gaps and tile each agent's timeline, that the time
-    /// index points at the chunks, and that each catalog entry agrees with its blocks.
+    /// index points at the chunks, that each catalog entry agrees with its blocks, and
+    /// that each series is whole and of iterations its run holds.
     /// Only storage failures are errors; what is wrong with the data is in the report.
     pub fn verify(&self) -> Result<Report> {
         crate::log::guarded(self.path(), || self.check_all())
@@ -77,6 +81,7 @@ impl Log {
         let mut catalog: BTreeMap<RunKey, CatalogEntry> = BTreeMap::new();
         let mut seen: BTreeMap<RunKey, Seen> = BTreeMap::new();
         let mut problems = Vec::new();
+        let mut series: Option<SeriesSeen> = None;
         for item in self.tree().iter() {
             let (key, value) = item?;
             let place = describe_key(&key);
@@ -114,7 +119,51 @@ impl Log {
                         Err(e) => problems.push(format!("{place}: {e}")),
                     }
                 }
+                Ok(Key::Series {
+                    run,
+                    n,
+                    points,
+                    part,
+                }) => {
+                    let of = (run, n, points);
+                    if series.as_ref().is_none_or(|s| s.of != of) {
+                        if let Some(done) = series.take() {
+                            done.finish(&mut problems);
+                        }
+                        report.series += 1;
+                        let logged = catalog.get(&run).map_or(0, |e| e.iterations);
+                        if logged < n {
+                            problems.push(format!(
+                                "{place}: the log holds {logged} iterations of the run"
+                            ));
+                        }
+                        series = Some(SeriesSeen {
+                            of,
+                            place: place.clone(),
+                            parts: 0,
+                            total: None,
+                            bytes: 0,
+                        });
+                    }
+                    let seen = series.as_mut().expect("set above");
+                    match encoding::decode_series_part(&key, &value) {
+                        Ok((total, bytes)) => {
+                            if part != seen.parts || seen.total.is_some_and(|t| t != total) {
+                                problems.push(format!(
+                                    "{place}: the series' parts do not follow each other"
+                                ));
+                            }
+                            seen.total = Some(total);
+                            seen.bytes += bytes.len() as u64;
+                        }
+                        Err(e) => problems.push(format!("{place}: {e}")),
+                    }
+                    seen.parts = part.saturating_add(1);
+                }
             }
+        }
+        if let Some(done) = series.take() {
+            done.finish(&mut problems);
         }
         for (run, entry) in &catalog {
             let s = seen.remove(run).unwrap_or_default();
@@ -126,6 +175,26 @@ impl Log {
         report.runs = catalog.len() as u64;
         report.problems.extend(problems);
         Ok(report)
+    }
+}
+
+/// What the walk saw of the series being read.
+struct SeriesSeen {
+    of: (RunKey, u64, u32),
+    place: String,
+    parts: u16,
+    total: Option<u64>,
+    bytes: u64,
+}
+
+impl SeriesSeen {
+    fn finish(self, problems: &mut Vec<String>) {
+        if let Some(total) = self.total.filter(|&t| t != self.bytes) {
+            problems.push(format!(
+                "{}: the series' parts hold {} bytes of {total}",
+                self.place, self.bytes
+            ));
+        }
     }
 }
 

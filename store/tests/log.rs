@@ -444,6 +444,138 @@ fn a_damaged_catalog_entry_is_reported() {
     );
 }
 
+#[test]
+fn a_kept_series_survives_reopening_and_is_read_without_a_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::nano(31);
+    let (records, checkpoints) = synthetic_run(31, 600);
+    let log = open(dir.path());
+    append_run(&log, run, &records, &checkpoints, 0, 200);
+    // Several parts, the last one short.
+    let series: Vec<u8> = (0..3 * nano_store::encoding::SERIES_PART_BYTES + 17)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    assert!(log.series(run, 600, 50).unwrap().is_none());
+    // Of iterations the log does not hold: refused.
+    assert!(matches!(
+        log.put_series(run, 601, 50, &series),
+        Err(Error::NotLogged {
+            logged: 600,
+            requested: 601,
+            ..
+        })
+    ));
+    log.put_series(run, 600, 50, &series).unwrap();
+    log.put_series(run, 300, 50, b"a shorter prefix's").unwrap();
+    // Replaced whole by a shorter one under the same key, then by the long one again.
+    log.put_series(run, 600, 10, &series).unwrap();
+    log.put_series(run, 600, 10, b"short").unwrap();
+    drop(log);
+
+    let log = open(dir.path());
+    assert_eq!(
+        log.series(run, 600, 50).unwrap().as_deref(),
+        Some(&series[..])
+    );
+    assert_eq!(
+        log.series(run, 300, 50).unwrap().as_deref(),
+        Some(&b"a shorter prefix's"[..])
+    );
+    assert_eq!(
+        log.series(run, 600, 10).unwrap().as_deref(),
+        Some(&b"short"[..])
+    );
+    assert!(log.series(run, 600, 51).unwrap().is_none());
+    assert!(log.series(RunKey::nano(32), 600, 50).unwrap().is_none());
+    assert_eq!(
+        log.chunks_read(),
+        0,
+        "reading a series read chunks of the run"
+    );
+    // The counter does count the chunks a replay reads: it can fail.
+    assert_eq!(replay_all(&log, run, 0..600).unwrap(), records);
+    assert!(log.chunks_read() >= 3 * 2, "{}", log.chunks_read());
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.series, 3);
+}
+
+#[test]
+fn a_damaged_or_incomplete_series_is_reported_and_never_served() {
+    let run = RunKey::nano(33);
+    let (records, checkpoints) = synthetic_run(33, 100);
+    let series = vec![7u8; 2 * nano_store::encoding::SERIES_PART_BYTES + 5];
+    let prepare = || {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append_run(&log, run, &records, &checkpoints, 0, 50);
+        log.put_series(run, 100, 20, &series).unwrap();
+        log.flush().unwrap();
+        dir
+    };
+    // A flipped bit in a part.
+    let dir = prepare();
+    let second = nano_store::encoding::series_key(run, 100, 20, 1);
+    damage_value(dir.path(), &second, |v| v[30] ^= 4);
+    let log = open(dir.path());
+    let err = log.series(run, 100, 20).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("part 1 of its series of 20 points over 100 iterations"),
+        "{err}"
+    );
+    let report = log.verify().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("part 1") && p.contains("checksum")),
+        "{report}"
+    );
+    drop(log);
+
+    // A part gone.
+    let dir = prepare();
+    {
+        let db = raw_sled(dir.path());
+        db.open_tree("log").unwrap().remove(second).unwrap();
+        db.flush().unwrap();
+    }
+    let log = open(dir.path());
+    assert!(matches!(
+        log.series(run, 100, 20),
+        Err(Error::Corrupt { .. })
+    ));
+    let report = log.verify().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("do not follow each other")),
+        "{report}"
+    );
+    drop(log);
+
+    // The last part gone: the parts left are whole in themselves, the length is not.
+    let dir = prepare();
+    {
+        let db = raw_sled(dir.path());
+        db.open_tree("log")
+            .unwrap()
+            .remove(nano_store::encoding::series_key(run, 100, 20, 2))
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let log = open(dir.path());
+    let err = log.series(run, 100, 20).unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+    let report = log.verify().unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.contains("bytes of")),
+        "{report}"
+    );
+}
+
 /// Flips bytes all over sled's own files. Whatever sled makes of it, the log must
 /// refuse (on open, on verify, on read) or serve exactly and all of what was written:
 /// never wrong records, and never a shortened history as if it were whole. A read
