@@ -10,7 +10,7 @@
 //!   and the metrics.
 //! - [`routes`]: one file per concern. [`cache`]: Redis or in-process (whole runs, and
 //!   the page's series). [`series`]: bodies read from the log, streamed in bounded
-//!   pieces. [`error::ApiError`]: every failure as a status and a
+//!   pieces, and the page's decimated series (computed once, then kept in the log). [`error::ApiError`]: every failure as a status and a
 //!   JSON body. [`params`]: parameters parsed so that refusals name the field.
 //!
 //! Where a run comes from, cheapest first: the cache, then the log (a logged run with at

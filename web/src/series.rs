@@ -1,6 +1,9 @@
 //! Bodies built from the log: the whole run (in memory, for the cache, or streamed),
 //! and a decimated series for the page. [`document`] and [`decimated`] are blocking
-//! work, for `spawn_blocking`; [`stream`] reads in bounded pieces on a small pool.
+//! work, for `spawn_blocking`; [`stream`] reads in bounded pieces on a small pool. A
+//! decimated series is computed once per `(run, n, points)` and kept in the log
+//! ([`nano_store::Log::put_series`]), so that later views, after a restart too, read
+//! it back instead of scanning the run.
 
 use std::io;
 use std::sync::Arc;

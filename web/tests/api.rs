@@ -101,6 +101,48 @@ async fn the_page_series_is_computed_from_the_log_once_then_served_from_the_cach
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn after_a_restart_the_page_series_of_a_big_run_is_served_without_reading_its_records() {
+    let cache = || Cache::memory(64 << 20, Duration::from_secs(60));
+    let s = service(cache());
+    let uri = "/api/propagate/200000?seed=5&points=5000";
+    let first = until_ready(&app(s.state.clone()), uri).await;
+    // Computing it read every chunk of the run (about 1.6 records per iteration, up
+    // to 112 a chunk): the counter sees a scan.
+    let scanned = s.state.log.chunks_read();
+    assert!(
+        scanned >= 2800,
+        "{scanned} chunks read to compute the series"
+    );
+
+    let s = s.restart(cache());
+    let app = app(s.state.clone());
+    let (status, headers, again) = get(&app, uri).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&again)
+    );
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(
+        again == first,
+        "the kept series differs from the computed one"
+    );
+    assert_eq!(
+        s.state.log.chunks_read(),
+        0,
+        "the page's series read the run's records after a restart"
+    );
+    // Another number of points was never kept: it is computed, and reads the run.
+    let other = until_ready(&app, "/api/propagate/200000?seed=5&points=100").await;
+    assert!(other != first);
+    assert!(s.state.log.chunks_read() >= 2800);
+    let report = s.state.log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.series, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_a_4xx_that_names_the_field_and_the_service_stays_healthy() {
     let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
     let app = app(s.state.clone());

@@ -219,8 +219,9 @@ async fn ready(
     points: Option<usize>,
 ) -> Result<Option<Response>, ApiError> {
     let whole_json = format == Format::Json && points.is_none();
-    // The page's series is cached as the whole documents are: computed from the log
-    // once, then served without reading the log.
+    // The page's series is cached as the whole documents are, and kept in the log
+    // beside its run: computed from the run's records once, then served without a scan
+    // of them, after a restart too.
     let key = match points {
         Some(points) => Some(cache::series_key(seed, n, points)),
         None if whole_json => Some(cache::key(seed, n)),
@@ -251,10 +252,21 @@ async fn ready(
             let permit = state
                 .readers
                 .admit(budget::STREAM_BYTES, "the series of a run")?;
+            let kept_points =
+                u32::try_from(points).expect("points are checked to be at most 100,000");
             let series = Bytes::from(
                 blocking(move || {
                     let _permit = permit;
-                    series::decimated(&log, seed, n, points)
+                    if let Some(kept) = log.series(run, n, kept_points)? {
+                        return Ok(kept);
+                    }
+                    let series = series::decimated(&log, seed, n, points)?;
+                    // Kept for the next view; a log that cannot take it now (its
+                    // volume full) still serves this one, and the next computes it.
+                    if let Err(e) = log.put_series(run, n, kept_points, &series) {
+                        tracing::warn!(%run, n, points, error = %e, "the page's series is not kept");
+                    }
+                    Ok(series)
                 })
                 .await?,
             );

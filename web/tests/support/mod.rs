@@ -25,7 +25,25 @@ pub struct Service {
 }
 
 pub fn service(cache: Cache) -> Service {
-    let dir = tempfile::tempdir().unwrap();
+    service_in(tempfile::tempdir().unwrap(), cache)
+}
+
+impl Service {
+    /// The service stopped, and started again on the same log with `cache`: what a
+    /// restart keeps is what the log holds.
+    pub fn restart(self, cache: Cache) -> Service {
+        let Service {
+            state,
+            _engine: engine,
+            _dir: dir,
+        } = self;
+        drop(state);
+        engine.shutdown().unwrap();
+        service_in(dir, cache)
+    }
+}
+
+fn service_in(dir: tempfile::TempDir, cache: Cache) -> Service {
     let log = Log::open(dir.path(), LogOptions::default()).unwrap();
     let engine = Engine::start(EngineConfig {
         workers: 2,
