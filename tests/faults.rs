@@ -276,3 +276,80 @@ fn a_run_that_would_pass_the_log_quota_is_refused_up_front() {
     assert!(again == small);
     stop(server);
 }
+
+#[test]
+fn runs_asked_for_together_cannot_pass_the_log_quota_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Small blocks make each run take hundreds of rounds, so that every request of the
+    // burst is admitted while the runs admitted before it are still in flight.
+    let (n, fit, clients) = (50_000u64, 3u64, 24u64);
+    let estimate = n * nano_store::space::BYTES_PER_ITERATION;
+    let (server, address) = serve(&data, &[]);
+    let empty = metric(&address, "nano_log_bytes");
+    stop(server);
+    let quota = empty + fit * estimate + estimate / 2;
+    let gb = format!("{}", quota as f64 / (1u64 << 30) as f64);
+    let (server, address) = serve(&data, &["--max-log-gb", &gb, "--block", "100"]);
+    let size = metric(&address, "nano_log_bytes");
+    assert_eq!((quota - size) / estimate, fit, "the quota fits {fit} runs");
+
+    let start = std::sync::Arc::new(std::sync::Barrier::new(clients as usize));
+    let askers: Vec<_> = (0..clients)
+        .map(|seed| {
+            let (address, start) = (address.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let (status, body) =
+                    http_get(&address, &format!("/api/propagate/{n}?seed={seed}")).unwrap();
+                (seed, status, String::from_utf8_lossy(&body).to_string())
+            })
+        })
+        .collect();
+    let answers: Vec<_> = askers.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut admitted = Vec::new();
+    for (seed, status, body) in answers {
+        match status {
+            200 | 202 => admitted.push(seed),
+            507 => assert!(
+                body.contains("quota")
+                    && body.contains("--max-log-gb")
+                    && body.contains("reserved"),
+                "{body}"
+            ),
+            _ => panic!("seed {seed}: {status} {body}"),
+        }
+    }
+    assert_eq!(
+        admitted.len() as u64,
+        fit,
+        "of {clients} runs asked for at once, only those the quota fits start: {admitted:?}"
+    );
+
+    // The admitted runs complete and are served; the log ends under its quota.
+    let mut served = Vec::new();
+    for &seed in &admitted {
+        served.push(until_ok(
+            &address,
+            &format!("/api/propagate/{n}?seed={seed}"),
+        ));
+    }
+    let after = metric(&address, "nano_log_bytes");
+    assert!(
+        after <= quota,
+        "the log holds {after} bytes, past its quota of {quota}"
+    );
+    for seed in (0..clients).filter(|s| !admitted.contains(s)) {
+        assert_eq!(logged(&address, seed), 0, "refused seed {seed} was logged");
+    }
+    // The completed runs gave their reservations back: a small run fits again.
+    until_ok(&address, "/api/propagate/1000?seed=1000");
+    let (status, again) = http_get(
+        &address,
+        &format!("/api/propagate/{n}?seed={}", admitted[0]),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "logged runs are still served");
+    assert!(again == served[0]);
+    stop(server);
+}

@@ -16,6 +16,7 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
+use nano_store::space::Reservation;
 use nano_store::{Block, Log};
 use timely::communication::WorkerGuards;
 
@@ -203,10 +204,13 @@ fn watch_space(shared: std::sync::Weak<Shared>, driver: Thread) {
 
 impl EngineHandle {
     /// Submits every unfinished run of the log (each continues from its last block).
+    /// They were admitted before: each reserves what it has left under the quota
+    /// without being checked against it.
     pub fn resume_unfinished(&self) -> Result<(), Error> {
         if let Some(log) = &self.shared.log {
             for entry in log.catalog()?.into_iter().filter(|e| !e.complete()) {
-                self.submit(entry.run, entry.target, false)?;
+                let reservation = log.reserve(entry.target.saturating_sub(entry.iterations));
+                self.submit_with(entry.run, entry.target, false, Some(reservation))?;
             }
         }
         Ok(())
@@ -225,6 +229,28 @@ impl EngineHandle {
     /// A requester of records must keep reading them: while too many blocks of records
     /// wait for their readers, the engine starts no new rounds, for any job.
     pub fn submit(&self, run: RunKey, target: u64, records: bool) -> Result<JobHandle, Error> {
+        self.submit_with(run, target, records, None)
+    }
+
+    /// [`EngineHandle::submit`] for a request admitted under the log's quota
+    /// ([`Log::admit`]): the job keeps `reservation` until it completes or fails, so
+    /// that runs admitted meanwhile count its bytes as if written.
+    pub fn submit_admitted(
+        &self,
+        run: RunKey,
+        target: u64,
+        reservation: Reservation,
+    ) -> Result<JobHandle, Error> {
+        self.submit_with(run, target, false, Some(reservation))
+    }
+
+    fn submit_with(
+        &self,
+        run: RunKey,
+        target: u64,
+        records: bool,
+        reservation: Option<Reservation>,
+    ) -> Result<JobHandle, Error> {
         if let Some(reason) = self.log_failure() {
             return Err(Error::LogFailed(reason));
         }
@@ -251,7 +277,12 @@ impl EngineHandle {
             tries += 1;
             let mut registry = self.shared.lock_registry();
             subscriber = match registry.join(run, subscriber) {
-                Ok(joined_at) => return Ok(handle(joined_at, false)),
+                Ok(joined_at) => {
+                    if let Some(reservation) = reservation {
+                        registry.hold(run, reservation);
+                    }
+                    return Ok(handle(joined_at, false));
+                }
                 Err(subscriber) => subscriber,
             };
             let starts = registry.starts();
@@ -285,6 +316,9 @@ impl EngineHandle {
                 continue;
             }
             let id = registry.start(run, target, start.iterations, subscriber);
+            if let Some(reservation) = reservation {
+                registry.hold(run, reservation);
+            }
             let job = Job {
                 id,
                 run,

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent};
 use crate::model::RunKey;
+use nano_store::space::Reservation;
 
 /// A requester of a job.
 pub(crate) struct Subscriber {
@@ -34,6 +35,9 @@ struct JobState {
     /// The most iterations any subscriber asked for (a follow-up job runs to it).
     wanted: u64,
     subscribers: Vec<Subscriber>,
+    /// What the run was admitted with under the log's quota: held while the job is in
+    /// flight (a follow-up job takes it over), given back when it ends.
+    reservations: Vec<Reservation>,
 }
 
 /// Jobs in flight, by job id and by run (at most one job per run).
@@ -96,7 +100,7 @@ impl Registry {
         committed: u64,
         subscriber: Subscriber,
     ) -> u64 {
-        self.start_with(run, target, committed, vec![subscriber])
+        self.start_with(run, target, committed, vec![subscriber], Vec::new())
     }
 
     fn start_with(
@@ -105,6 +109,7 @@ impl Registry {
         target: u64,
         committed: u64,
         subscribers: Vec<Subscriber>,
+        reservations: Vec<Reservation>,
     ) -> u64 {
         self.next_id += 1;
         self.starts += 1;
@@ -117,6 +122,7 @@ impl Registry {
                 committed,
                 wanted: target,
                 subscribers,
+                reservations,
             },
         );
         self.by_run.insert(run, id);
@@ -129,6 +135,14 @@ impl Registry {
         self.by_run.remove(&state.run);
         self.in_flight.store(self.jobs.len(), Ordering::SeqCst);
         Some(state)
+    }
+
+    /// Keeps `reservation` with the job in flight for `run` until the job ends; gives
+    /// it back at once when none is in flight.
+    pub(crate) fn hold(&mut self, run: RunKey, reservation: Reservation) {
+        if let Some(state) = self.by_run.get(&run).and_then(|id| self.jobs.get_mut(id)) {
+            state.reservations.push(reservation);
+        }
     }
 
     /// Whether job `id` is still in flight (its blocks are still wanted).
@@ -201,7 +215,8 @@ impl Registry {
         state.log_end(done, "continued");
         // Someone asked for more while the job ran: continue from where it ended.
         let target = state.wanted;
-        let id = self.start_with(state.run, target, done, state.subscribers);
+        let reservations = std::mem::take(&mut state.reservations);
+        let id = self.start_with(state.run, target, done, state.subscribers, reservations);
         Some(Delivery {
             iterations,
             continued: Some(Job {
@@ -418,6 +433,46 @@ mod tests {
         // A new request for the run starts a job rather than joining the ended one.
         let (again, _) = subscriber(30, false);
         assert!(registry.join(RUN, again).is_err());
+    }
+
+    #[test]
+    fn a_jobs_reservation_is_held_until_it_ends_and_carried_to_a_follow_up() {
+        let space = nano_store::space::Space::new(std::path::Path::new("unused"), None);
+        let mut registry = Registry::default();
+        let (first, _first_events) = subscriber(20, false);
+        let id = registry.start(RUN, 20, 0, first);
+        registry.hold(RUN, space.reserve(20));
+        let (second, _second_events) = subscriber(40, false);
+        registry.join(RUN, second).ok().unwrap();
+        registry.hold(RUN, space.reserve(20));
+        let both = space.reserved();
+        assert!(both > 0);
+        let mut continued = None;
+        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+            continued = registry
+                .deliver(block, &Backlog::default())
+                .unwrap()
+                .continued;
+            assert_eq!(space.reserved(), both, "held while the runs are in flight");
+        }
+        let follow_up = continued.expect("the larger target continues the run");
+        for block in blocks(follow_up.id, RUN, follow_up.start, 40) {
+            assert_eq!(space.reserved(), both);
+            registry.deliver(block, &Backlog::default());
+        }
+        assert_eq!(space.reserved(), 0, "given back when the job completes");
+
+        let (third, _) = subscriber(20, false);
+        let id = registry.start(RunKey::nano(8), 20, 0, third);
+        registry.hold(RunKey::nano(8), space.reserve(20));
+        registry.hold(RUN, space.reserve(20));
+        assert_eq!(
+            space.reserved(),
+            both / 2,
+            "a run with no job in flight holds nothing"
+        );
+        registry.fail(id, "the disk is full");
+        assert_eq!(space.reserved(), 0, "given back when the job fails");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   them ([`Log::put_series`], [`Log::series`]: the page's decimated series, read
 //!   back without a scan of the run). [`encoding`] is its byte format (checksummed,
 //!   versioned); [`verify`] checks a whole log.
-//! - [`space`]: the log's disk. A quota checked before a run starts, a reserve kept
+//! - [`space`]: the log's disk. A quota checked before a run starts (its estimate held
+//!   as a [`space::Reservation`] until it ends), a reserve kept
 //!   free before every block, a ballast file, and the removal of sled's interrupted
 //!   snapshots, so that a full volume makes the log read-only, never unopenable.
 //!
@@ -131,12 +132,14 @@ pub enum Error {
     },
     /// New computation would take the log past its quota.
     #[error(
-        "the log at {path} holds {size} bytes; {iterations} more iterations would add about {estimate} \
-         and pass its quota of {quota} bytes (--max-log-gb): logged runs are still served"
+        "the log at {path} holds {size} bytes and the runs in flight have {reserved} more reserved; \
+         {iterations} more iterations would add about {estimate} and pass its quota of {quota} bytes \
+         (--max-log-gb): logged runs are still served"
     )]
     QuotaReached {
         path: PathBuf,
         size: u64,
+        reserved: u64,
         estimate: u64,
         quota: u64,
         iterations: u64,

@@ -17,7 +17,7 @@ use crate::encoding::{self, Chunk, Key, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY
 use crate::mark;
 use crate::record::{Agent, Record};
 use crate::run::{Checkpoint, RunKey};
-use crate::space::Space;
+use crate::space::{Reservation, Space};
 use crate::{Error, Result};
 
 /// When the log is flushed to disk.
@@ -294,9 +294,22 @@ impl Log {
     }
 
     /// Refuses, before it starts, new computation of `iterations` iterations that
-    /// would take the log past its quota, or that its volume cannot take now.
-    pub fn admit(&self, iterations: u64) -> Result<()> {
+    /// would take the log past its quota (counting what the runs in flight reserved),
+    /// or that its volume cannot take now. Admitted, its estimate stays reserved while
+    /// the [`Reservation`] is kept: keep it until the run completes or fails.
+    pub fn admit(&self, iterations: u64) -> Result<Reservation> {
         self.space.admit(self.size_on_disk()?, iterations)
+    }
+
+    /// Reserves `iterations` iterations' estimate without checking the quota: for a
+    /// run admitted before a restart, resumed now.
+    pub fn reserve(&self, iterations: u64) -> Reservation {
+        self.space.reserve(iterations)
+    }
+
+    /// The bytes the runs in flight hold reserved under the quota.
+    pub fn reserved(&self) -> u64 {
+        self.space.reserved()
     }
 
     fn write_blocks(&self, blocks: &[Block<'_>]) -> Result<()> {

@@ -24,9 +24,16 @@
 //!   read as usual, and writing resumes by itself once space returns.
 //! - **counts a quota** ([`Space::admit`]): a run whose estimated size would take the
 //!   log past its `max_bytes` is refused before it starts, at [`BYTES_PER_ITERATION`].
+//!   An admitted run's estimate is held as a [`Reservation`] until the run completes or
+//!   fails (the engine keeps it with the job), so runs admitted together cannot pass
+//!   the quota between them: each is weighed against the log's size plus what the runs
+//!   in flight may still write. While a run writes, its bytes count twice (in the size
+//!   and in its reservation): the quota errs on the side of the disk. Runs resumed
+//!   after a restart reserve their remainder unconditionally ([`Space::reserve`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 
 use fs2::FileExt;
@@ -56,6 +63,30 @@ pub struct Space {
     /// read-only until the volume has that much, so that runs do not resume only to be
     /// refused again.
     refused_need: Arc<AtomicU64>,
+    /// The bytes reserved by admitted runs still in flight (see [`Reservation`]).
+    reserved: Arc<AtomicU64>,
+}
+
+/// The estimated bytes of a run admitted under the quota, held against it until
+/// dropped (when the run completes or fails): admission counts them as if written.
+#[derive(Debug)]
+#[must_use = "a reservation holds its bytes only while it is kept"]
+pub struct Reservation {
+    bytes: u64,
+    reserved: Arc<AtomicU64>,
+}
+
+impl Reservation {
+    /// The bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.reserved.fetch_sub(self.bytes, SeqCst);
+    }
 }
 
 /// Free space beyond the reserve below which the log is read-only: room for a few
@@ -84,6 +115,7 @@ impl Space {
             dir: dir.to_path_buf(),
             max_bytes,
             refused_need: Arc::default(),
+            reserved: Arc::default(),
         }
     }
 
@@ -177,25 +209,62 @@ impl Space {
         Ok(())
     }
 
-    /// Refuses new computation of `iterations` iterations when the log would pass its
-    /// quota (`size` is the log's size now) or the volume cannot take it.
-    pub fn admit(&self, size: u64, iterations: u64) -> Result<()> {
+    /// Admits new computation of `iterations` iterations, or refuses it when the log
+    /// would pass its quota (`size` is the log's size now, and the runs in flight hold
+    /// their reservations) or the volume cannot take it. The estimate stays reserved
+    /// while the returned [`Reservation`] is kept.
+    pub fn admit(&self, size: u64, iterations: u64) -> Result<Reservation> {
         let estimate = iterations.saturating_mul(BYTES_PER_ITERATION);
-        if let Some(quota) = self.max_bytes {
-            if size.saturating_add(estimate) > quota {
-                return Err(Error::QuotaReached {
-                    path: self.dir.clone(),
-                    size,
-                    estimate,
-                    quota,
-                    iterations,
+        let reservation = match self.max_bytes {
+            None => self.reserve_bytes(estimate),
+            Some(quota) => {
+                // Check and reserve in one step: requests admitted at the same moment
+                // each see the others' reservations.
+                let taken = self.reserved.fetch_update(SeqCst, SeqCst, |reserved| {
+                    let total = size.saturating_add(reserved).saturating_add(estimate);
+                    (total <= quota).then(|| reserved + estimate)
                 });
+                match taken {
+                    Ok(_) => Reservation {
+                        bytes: estimate,
+                        reserved: Arc::clone(&self.reserved),
+                    },
+                    Err(reserved) => {
+                        return Err(Error::QuotaReached {
+                            path: self.dir.clone(),
+                            size,
+                            reserved,
+                            estimate,
+                            quota,
+                            iterations,
+                        })
+                    }
+                }
             }
-        }
+        };
         if let Some(reason) = self.read_only()? {
             return Err(Error::ReadOnly(reason));
         }
-        Ok(())
+        Ok(reservation)
+    }
+
+    /// Reserves the estimate of `iterations` iterations without checking the quota:
+    /// for runs admitted before a restart, which resume whatever the quota says now.
+    pub fn reserve(&self, iterations: u64) -> Reservation {
+        self.reserve_bytes(iterations.saturating_mul(BYTES_PER_ITERATION))
+    }
+
+    fn reserve_bytes(&self, bytes: u64) -> Reservation {
+        self.reserved.fetch_add(bytes, SeqCst);
+        Reservation {
+            bytes,
+            reserved: Arc::clone(&self.reserved),
+        }
+    }
+
+    /// The bytes runs in flight hold reserved.
+    pub fn reserved(&self) -> u64 {
+        self.reserved.load(SeqCst)
     }
 }
 

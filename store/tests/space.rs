@@ -1,9 +1,9 @@
 //! Disk space: a log whose last snapshot was interrupted still opens, the ballast is
-//! kept, and a run past the quota is refused before it starts.
+//! kept, a run past the quota is refused before it starts, and runs admitted together hold it.
 
 use nalgebra::Vector2;
 use nano_store::run::{AgentCursor, Segment};
-use nano_store::space::{BALLAST_BYTES, BALLAST_NAME};
+use nano_store::space::{BALLAST_BYTES, BALLAST_NAME, BYTES_PER_ITERATION};
 use nano_store::{Agent, AgentState, Block, Checkpoint, Error, Log, LogOptions, Record, RunKey};
 
 /// Logs one iteration of seed 7 (one Planet record).
@@ -75,11 +75,43 @@ fn the_log_keeps_a_ballast_and_refuses_runs_past_its_quota() {
     let ballast = std::fs::metadata(dir.path().join(BALLAST_NAME)).unwrap();
     assert_eq!(ballast.len(), BALLAST_BYTES);
     assert!(log.read_only().unwrap().is_none());
-    log.admit(1_000).unwrap();
+    let admitted = log.admit(1_000).unwrap();
+    assert_eq!(admitted.bytes(), 1_000 * BYTES_PER_ITERATION);
     match log.admit(1_000_000) {
         Err(e @ Error::QuotaReached { .. }) => {
             assert!(e.to_string().contains("--max-log-gb"), "{e}")
         }
         other => panic!("a million iterations past a 1 MiB quota: {other:?}"),
     }
+}
+
+#[test]
+fn runs_admitted_together_hold_the_quota_until_they_end() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for exactly three runs of 100,000 iterations beside what the log holds (its
+    // size changes as sled opens it, but stays under 1 MiB, a fraction of a run).
+    let run = 100_000 * BYTES_PER_ITERATION;
+    let options = LogOptions {
+        max_bytes: Some((1 << 20) + 3 * run + run / 2),
+        ..LogOptions::default()
+    };
+    let log = Log::open(dir.path(), options).unwrap();
+    assert!(log.size_on_disk().unwrap() < 1 << 20);
+    let mut held: Vec<_> = (0..3).map(|_| log.admit(100_000).unwrap()).collect();
+    assert_eq!(log.reserved(), 3 * run);
+    match log.admit(100_000) {
+        Err(e @ Error::QuotaReached { .. }) => {
+            assert!(e.to_string().contains("more reserved"), "{e}")
+        }
+        other => panic!("a fourth run beside three in flight: {other:?}"),
+    }
+    // A run that ends gives its room back; a resumed run takes room unchecked.
+    held.pop();
+    assert_eq!(log.reserved(), 2 * run);
+    held.push(log.admit(100_000).unwrap());
+    let resumed = log.reserve(100_000);
+    assert_eq!(log.reserved(), 4 * run);
+    assert!(log.admit(1).is_err());
+    drop((held, resumed));
+    assert_eq!(log.reserved(), 0);
 }

@@ -196,13 +196,16 @@ pub fn start(
     if in_flight >= state.limits.max_jobs && !joining {
         return Err(ApiError::Busy { in_flight });
     }
-    if computes {
-        // Refused up front when the log's quota or its volume cannot take the run.
+    let job = if computes {
+        // Refused up front when the log's quota or its volume cannot take the run; its
+        // estimate stays reserved with the job until the job ends.
         let logged = state.log.entry(run)?.map_or(0, |e| e.iterations);
-        state.log.admit(n.saturating_sub(logged))?;
+        let reservation = state.log.admit(n.saturating_sub(logged))?;
         state.access.admit(caller.address)?;
-    }
-    let job = state.engine.submit(run, n, false)?;
+        state.engine.submit_admitted(run, n, reservation)?
+    } else {
+        state.engine.submit(run, n, false)?
+    };
     if job.started {
         Metrics::bump(&state.metrics.jobs_started);
     }
