@@ -9,12 +9,15 @@
 //! its last output with [`Kepler`]'s state at the same time.
 //!
 //! The errors are those of what a run returns: for `dop853` the outputs come from the
-//! dense output, so its interpolation error is included.
+//! dense output, so its interpolation error is included. The run is read in chunks,
+//! so memory does not grow with the number of orbits; [`write_table`] and
+//! [`write_json`] print the report (`sedaro-nano accuracy`).
 
+use std::io::{self, Write};
 use std::time::Instant;
 
 use super::kepler::{self, Kepler};
-use super::{BodyPropagator, OrbitState};
+use super::BodyPropagator;
 use crate::scenario::{Scenario, ScenarioLimits, EARTH_MU};
 
 /// Outputs per orbit.
@@ -29,6 +32,8 @@ pub const PERIGEE_KM: f64 = 7000.0;
 pub const ECCENTRICITIES: [f64; 3] = [0.0, 0.1, 0.7];
 /// The integrators of the report, by method name.
 pub const METHODS: [&str; 3] = ["dop853", "yoshida4", "rk4"];
+/// The most orbits a report may ask for (100,000 take a few minutes).
+pub const MAX_ORBITS: u64 = 100_000;
 /// Points in each decimated energy-error series.
 pub const SERIES_POINTS: usize = 500;
 
@@ -104,28 +109,47 @@ pub fn run(method: &str, e: f64, orbits: u64) -> AccuracyRow {
     let s0 = scenario.body(0).expect("one body").state0;
     let outputs = orbits * SAMPLES_PER_ORBIT;
 
-    let started = Instant::now();
-    let mut propagator = BodyPropagator::new(&scenario, 0);
-    let mut states = Vec::with_capacity(outputs as usize);
-    propagator.advance(outputs, &mut states);
-    let seconds = started.elapsed().as_secs_f64();
-
     let mu = EARTH_MU;
     let e0 = kepler::energy(&s0, mu);
     let h0 = kepler::angular_momentum(&s0);
     let h0n = norm(h0);
-    let energy_err = |s: &OrbitState| ((kepler::energy(s, mu) - e0) / e0).abs();
-    let errors: Vec<f64> = states.iter().map(energy_err).collect();
-    let max_of = |xs: &[f64]| xs.iter().copied().fold(0.0, f64::max);
-    let tenth = errors.len() / 10;
-    let max_rel_h_err = states
-        .iter()
-        .map(|s| {
+    let tenth = outputs / 10;
+    // The run is read in chunks so that memory does not grow with `orbits`; each
+    // stretch of the series keeps its largest error.
+    let per_point = outputs.div_ceil(SERIES_POINTS as u64).max(1);
+    let mut series: Vec<(f64, f64)> = Vec::with_capacity(SERIES_POINTS);
+    let (mut max_e, mut first_e, mut last_e, mut max_h) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut last = s0;
+    let mut seconds = 0.0;
+    let mut propagator = BodyPropagator::new(&scenario, 0);
+    let mut chunk = Vec::with_capacity(CHUNK as usize);
+    while propagator.steps_done() < outputs {
+        chunk.clear();
+        let started = Instant::now();
+        propagator.advance((propagator.steps_done() + CHUNK).min(outputs), &mut chunk);
+        seconds += started.elapsed().as_secs_f64();
+        let first_k = propagator.steps_done() - chunk.len() as u64;
+        for (offset, s) in chunk.iter().enumerate() {
+            let index = first_k + offset as u64; // 0-based among the outputs
+            let err = ((kepler::energy(s, mu) - e0) / e0).abs();
             let h = kepler::angular_momentum(s);
-            norm([h[0] - h0[0], h[1] - h0[1], h[2] - h0[2]]) / h0n
-        })
-        .fold(0.0, f64::max);
-    let last = states.last().copied().unwrap_or(s0);
+            max_h = max_h.max(norm([h[0] - h0[0], h[1] - h0[1], h[2] - h0[2]]) / h0n);
+            max_e = max_e.max(err);
+            if index < tenth {
+                first_e = first_e.max(err);
+            }
+            if index >= outputs - tenth {
+                last_e = last_e.max(err);
+            }
+            let point = (index / per_point) as usize;
+            match series.get_mut(point) {
+                Some(p) if err > p.1 => *p = (s.t / period_s, err),
+                Some(_) => {}
+                None => series.push((s.t / period_s, err)),
+            }
+        }
+        last = chunk.last().copied().unwrap_or(last);
+    }
     let exact = Kepler::new(&s0, mu).expect("an elliptic orbit").at(last.t);
     let miss = [
         last.r[0] - exact.r[0],
@@ -140,42 +164,72 @@ pub fn run(method: &str, e: f64, orbits: u64) -> AccuracyRow {
         a_km,
         period_s,
         orbits,
-        max_rel_energy_err: max_of(&errors),
-        max_rel_energy_err_first_tenth: max_of(&errors[..tenth]),
-        max_rel_energy_err_last_tenth: max_of(&errors[errors.len() - tenth..]),
-        max_rel_h_err,
+        max_rel_energy_err: max_e,
+        max_rel_energy_err_first_tenth: first_e,
+        max_rel_energy_err_last_tenth: last_e,
+        max_rel_h_err: max_h,
         final_position_err_m: norm(miss) * 1000.0,
         steps: stats.steps,
         rejected: stats.rejected,
         evaluations: stats.evaluations,
         seconds,
-        energy_series: decimate(&states, &errors, period_s),
+        energy_series: series,
     }
+}
+
+/// Outputs read from the propagator at a time.
+const CHUNK: u64 = 10_000;
+
+/// The report as a table, one row per line, for a terminal.
+pub fn write_table(rows: &[AccuracyRow], out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<9} {:<26} {:>4} {:>7} {:>12} {:>12} {:>14} {:>9} {:>9} {:>8}",
+        "method",
+        "setting",
+        "e",
+        "orbits",
+        "max |dE/E|",
+        "max |dh/h|",
+        "final pos (m)",
+        "steps",
+        "rejected",
+        "time (s)"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "{:<9} {:<26} {:>4} {:>7} {:>12.3e} {:>12.3e} {:>14.4} {:>9} {:>9} {:>8.3}",
+            r.integrator,
+            r.setting,
+            r.e,
+            r.orbits,
+            r.max_rel_energy_err,
+            r.max_rel_h_err,
+            r.final_position_err_m,
+            r.steps,
+            r.rejected,
+            r.seconds
+        )?;
+    }
+    Ok(())
+}
+
+/// The report as one JSON document: `{"orbits", "samples_per_orbit", "rows": [...]}`,
+/// each row with every field of [`AccuracyRow`] (its series as `[t_orbits, err]` pairs).
+pub fn write_json(rows: &[AccuracyRow], orbits: u64, out: &mut impl Write) -> io::Result<()> {
+    let doc = serde_json::json!({
+        "orbits": orbits,
+        "samples_per_orbit": SAMPLES_PER_ORBIT,
+        "perigee_km": PERIGEE_KM,
+        "rows": rows,
+    });
+    serde_json::to_writer(&mut *out, &doc)?;
+    writeln!(out)
 }
 
 fn norm(a: [f64; 3]) -> f64 {
     (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
-}
-
-/// The largest error of each of [`SERIES_POINTS`] equal stretches, at the time it
-/// occurs (in orbits): a log plot of it shows the envelope, which is what matters.
-fn decimate(states: &[OrbitState], errors: &[f64], period_s: f64) -> Vec<(f64, f64)> {
-    let per = errors.len().div_ceil(SERIES_POINTS).max(1);
-    errors
-        .chunks(per)
-        .zip(states.chunks(per))
-        .map(|(errs, sts)| {
-            let (i, err) =
-                errs.iter()
-                    .copied()
-                    .enumerate()
-                    .fold(
-                        (0, f64::NEG_INFINITY),
-                        |best, x| if x.1 > best.1 { x } else { best },
-                    );
-            (sts[i].t / period_s, err)
-        })
-        .collect()
 }
 
 #[cfg(test)]
