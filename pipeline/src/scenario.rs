@@ -50,6 +50,13 @@ pub const EARTH_J2: f64 = 1.082_626_68e-3;
 /// under ten units of roundoff for the same reason).
 pub const MIN_TOLERANCE: f64 = 1e-14;
 
+/// The most fixed steps one output step may take (`output_step_s / step_s`): the work
+/// of a run is bounded by its number of outputs, which the service limits, only if
+/// each output costs a bounded number of steps. A hundred thousand is far beyond any
+/// useful setting (a thousandth of a period per step and a hundred outputs per orbit
+/// is ten).
+pub const MAX_STEPS_PER_OUTPUT: f64 = 100_000.0;
+
 /// Bounds a scenario must keep (the service's configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScenarioLimits {
@@ -643,6 +650,18 @@ impl OrbitScenario {
             None => return refuse("output_step_s", "is required (seconds between states, > 0)"),
             Some(v) => positive(v, "output_step_s")?,
         };
+        if let Integrator::Yoshida4 { step_s } | Integrator::Rk4 { step_s } = integrator {
+            if output_step_s / step_s > MAX_STEPS_PER_OUTPUT {
+                return refuse(
+                    "integrator.step_s",
+                    format!(
+                        "must be at least output_step_s / {MAX_STEPS_PER_OUTPUT} = {} s \
+                         (at most {MAX_STEPS_PER_OUTPUT} steps per output), got {step_s}",
+                        output_step_s / MAX_STEPS_PER_OUTPUT
+                    ),
+                );
+            }
+        }
         let walker = doc.get("walker").map(walker).transpose()?;
         if let Some(w) = walker {
             if w.total > limits.max_bodies as u64 {
@@ -1363,6 +1382,7 @@ mod tests {
             (edit("/integrator", Some(json!({"method": "rk4"}))), "integrator.step_s", "is required"),
             (edit("/integrator", Some(json!({"method": "rk4", "step_s": -1.0}))), "integrator.step_s", "greater than 0, got -1"),
             (edit("/integrator", Some(json!({"method": "yoshida4", "step_s": 0}))), "integrator.step_s", "greater than 0"),
+            (edit("/integrator", Some(json!({"method": "yoshida4", "step_s": 1e-5}))), "integrator.step_s", "at most 100000 steps per output"),
             (edit("/output_step_s", Some(json!(0))), "output_step_s", "greater than 0"),
             (edit("/output_step_s", Some(json!(-10.0))), "output_step_s", "got -10"),
             (edit("/output_step_s", Some(json!("10"))), "output_step_s", "finite number"),
