@@ -32,6 +32,8 @@ fn the_document_describes_every_route() {
         paths,
         [
             "/",
+            "/accuracy",
+            "/api/accuracy",
             "/api/openapi.json",
             "/api/propagate/{n}",
             "/api/propagate/{n}/events",

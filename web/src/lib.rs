@@ -155,6 +155,8 @@ pub struct AppState {
     pub reads: Arc<Semaphore>,
     /// Admission of large reads within the memory budget.
     pub readers: budget::Readers,
+    /// The accuracy report, once a request has asked for it.
+    pub accuracy: routes::accuracy::Computed,
 }
 
 /// Requests that may wait (`?wait=`) at once.
@@ -176,6 +178,7 @@ impl AppState {
             streams: Arc::new(Semaphore::new(limits.max_streams)),
             reads: Arc::new(Semaphore::new(limits.stream_reads)),
             readers: budget::Readers::new(budget::MemoryBudget::default().readers()),
+            accuracy: Arc::default(),
         }
     }
 
@@ -205,6 +208,8 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{name}", get(routes::page::asset))
         .route("/api/propagate/{n}", get(routes::api::run))
         .route("/api/runs", get(routes::api::runs))
+        .route("/accuracy", get(routes::accuracy::page))
+        .route("/api/accuracy", get(routes::accuracy::json))
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))

@@ -22,6 +22,8 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::page::go,
         crate::routes::page::run_page,
         crate::routes::page::asset,
+        crate::routes::accuracy::json,
+        crate::routes::accuracy::page,
         crate::routes::ops::healthz,
         crate::routes::ops::readyz,
         crate::routes::ops::metrics,
@@ -36,7 +38,9 @@ use utoipa::{OpenApi, ToSchema};
         Series,
         Runs,
         Status,
-        Ready
+        Ready,
+        AccuracyReport,
+        AccuracyRow
     ))
 )]
 pub struct ApiDoc;
@@ -136,4 +140,41 @@ pub struct Ready {
     log: serde_json::Value,
     #[schema(value_type = Object)]
     cluster: serde_json::Value,
+}
+
+/// `GET /api/accuracy`: the report over `orbits` orbits.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AccuracyReport {
+    orbits: u64,
+    /// Outputs per orbit.
+    samples_per_orbit: u64,
+    /// Every case's perigee radius.
+    perigee_km: f64,
+    rows: Vec<AccuracyRow>,
+}
+
+/// One integrator on one orbit (`nano_pipeline::orbit::accuracy::AccuracyRow`).
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AccuracyRow {
+    /// `dop853`, `yoshida4` or `rk4`.
+    integrator: String,
+    /// `tolerance=1e-12` or `step_s=...`.
+    setting: String,
+    e: f64,
+    a_km: f64,
+    period_s: f64,
+    orbits: u64,
+    max_rel_energy_err: f64,
+    max_rel_energy_err_first_tenth: f64,
+    max_rel_energy_err_last_tenth: f64,
+    max_rel_h_err: f64,
+    final_position_err_m: f64,
+    steps: u64,
+    rejected: u64,
+    evaluations: u64,
+    seconds: f64,
+    /// `[t in orbits, relative energy error]` pairs.
+    energy_series: Vec<[f64; 2]>,
 }

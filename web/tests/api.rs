@@ -480,3 +480,76 @@ async fn a_script_can_wait_for_its_run_and_gets_it_in_one_request() {
         assert_eq!(error["error"]["field"], "wait", "{error}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_accuracy_report_is_computed_once_and_its_page_has_no_inline_script() {
+    let s = service(Cache::memory(64 << 20, Duration::from_secs(60)));
+    let app = app(s.state.clone());
+    let (status, _, body) = get(&app, "/accuracy").await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(
+        html.contains("<script src=\"/assets/accuracy.js\""),
+        "{html}"
+    );
+    assert!(html.contains("id=\"plot\"") && html.contains("id=\"report\""));
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=").count(),
+        "inline script"
+    );
+    assert!(
+        s.state.accuracy.get().is_none(),
+        "the page computes nothing"
+    );
+    let (status, _, body) = get(&app, "/assets/accuracy.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(body).unwrap().contains("/api/accuracy"));
+
+    // Two requests at once share one computation.
+    let (a, b) = tokio::join!(get(&app, "/api/accuracy"), get(&app, "/api/accuracy"));
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(a.2, b.2, "one report for both");
+    let report: serde_json::Value = serde_json::from_slice(&a.2).unwrap();
+    assert_eq!(report["orbits"], 1000);
+    let rows = report["rows"].as_array().unwrap();
+    let cases: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["integrator"].as_str().unwrap().to_owned(),
+                r["e"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let mut want = Vec::new();
+    for m in ["dop853", "yoshida4", "rk4"] {
+        for e in [0.0, 0.1, 0.7] {
+            want.push((m.to_owned(), e));
+        }
+    }
+    assert_eq!(cases, want);
+    // The bounds for dop853 at 1e-12 over 1,000 orbits, as the page shows them.
+    for (row, (energy, metres)) in rows
+        .iter()
+        .zip([(1e-10, 10.0), (1e-9, 100.0), (1e-8, 5000.0)])
+    {
+        assert!(
+            row["max_rel_energy_err"].as_f64().unwrap() < energy,
+            "{row}"
+        );
+        assert!(
+            row["final_position_err_m"].as_f64().unwrap() < metres,
+            "{row}"
+        );
+    }
+    let computed = s.state.accuracy.get().expect("kept").clone();
+    let (_, _, again) = get(&app, "/api/accuracy").await;
+    assert_eq!(again, a.2);
+    // The same bytes, not a second computation (whose times would differ).
+    assert_eq!(
+        computed.as_ptr(),
+        s.state.accuracy.get().unwrap().as_ptr(),
+        "not computed again"
+    );
+}

@@ -14,7 +14,7 @@ const INDEX: &str = include_str!("../../assets/index.html");
 /// An embedded asset, by name: the page's script and style, and Plotly (vendored,
 /// MIT; its licence is served beside it).
 #[utoipa::path(get, path = "/assets/{name}", tag = "pages",
-    params(("name" = String, Path, description = "app.js, style.css, plotly-basic.min.js or LICENSE-plotly.txt", example = "app.js")),
+    params(("name" = String, Path, description = "app.js, accuracy.js, style.css, plotly-basic.min.js or LICENSE-plotly.txt", example = "app.js")),
     responses(
         (status = 200, description = "The asset", content(
             (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
@@ -30,6 +30,10 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let (body, kind): (&'static [u8], &str) = match name.as_str() {
         "app.js" => (
             include_bytes!("../../assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "accuracy.js" => (
+            include_bytes!("../../assets/accuracy.js"),
             "text/javascript; charset=utf-8",
         ),
         "style.css" => (
