@@ -57,7 +57,10 @@ fn query_and_replay(c: &mut Criterion) {
     let log = log_run(dir.path(), LOGGED, Sync::Batch);
     let run = RunKey::nano(7);
     let entry = log.entry(run).unwrap().unwrap();
-    let end = entry.checkpoint.agents[0].time();
+    let end = nano_pipeline::model::logged_checkpoint(&log, 7)
+        .unwrap()
+        .agents[0]
+        .time();
 
     // A quasi-random walk over the run's whole span, with sled's default page cache
     // (the run fits in it) and with a 64 MB one, smaller than the run's log.
@@ -99,7 +102,7 @@ fn query_and_replay(c: &mut Criterion) {
         BenchmarkId::new("decode", format!("records={}", entry.records)),
         |b| {
             b.iter(|| {
-                log.replay(run, 0..LOGGED)
+                nano_pipeline::model::replay(&log, 7, 0..LOGGED)
                     .unwrap()
                     .map(|r| r.unwrap())
                     .fold(0.0, |acc, r: Record| acc + r.t1)

@@ -356,7 +356,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let run = &args.run;
     let log = open_log(&args.data.data, Sync::Never)?;
     // Refuse before the first byte of output, so a missing run prints no half document.
-    let mut records = log.replay(RunKey::nano(run.seed), 0..run.steps)?;
+    let mut records = nano_pipeline::model::replay(&log, run.seed, 0..run.steps)?;
     let mut out = stdout_writer(run)?;
     records.try_for_each(|r| anyhow::Ok(out.record(&r?)?))?;
     out.finish()?;
@@ -387,7 +387,10 @@ fn runs(args: &RunsArgs) -> anyhow::Result<()> {
             out,
             "{:<6} {:>20} {:>12} {:>12} {:>12} {:<9} {:<20}",
             e.run.model.name(),
-            e.run.seed,
+            // An orbit run's id (32 hex digits) in the seed's column.
+            e.run
+                .seed()
+                .map_or_else(|| e.run.id.hex(), |seed| seed.to_string()),
             e.iterations,
             e.target,
             e.records,

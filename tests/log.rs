@@ -361,12 +361,7 @@ fn a_damaged_chunk_stops_a_replay_with_status_1_after_a_true_prefix() {
             }
         };
         let tree = db.open_tree("log").unwrap();
-        let key = nano_store::encoding::chunk_key(
-            nano_store::RunKey::nano(seed),
-            2 * block,
-            nano_store::Agent::Satellite,
-            0,
-        );
+        let key = nano_store::encoding::chunk_key(nano_store::RunKey::nano(seed), 2 * block, 1, 0);
         let mut value = tree
             .get(key)
             .unwrap()

@@ -23,7 +23,7 @@ use timely::communication::WorkerGuards;
 use crate::dataflow::{Committer, Round};
 use crate::driver::{self, Command};
 use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, JobHandle};
-use crate::model::RunKey;
+use crate::model::{Record, RunKey};
 use crate::network::execute;
 pub use crate::network::Network;
 use crate::registry::{Registry, Subscriber};
@@ -292,12 +292,13 @@ impl EngineHandle {
             } else {
                 Some(registry)
             };
+            let seed = run.seed().ok_or_else(|| Error::JobFailed {
+                run,
+                reason: "the engine runs nano runs only".into(),
+            })?;
             let start = match &self.shared.log {
-                Some(log) => match log.entry(run)? {
-                    Some(entry) => entry.checkpoint,
-                    None => propagator::start(run.seed),
-                },
-                None => propagator::start(run.seed),
+                Some(log) => crate::model::logged_checkpoint(log, seed)?,
+                None => propagator::start(seed),
             };
             if start.iterations >= target {
                 let _ = events.send(JobEvent::Complete {
@@ -352,8 +353,8 @@ impl EngineHandle {
         Error: From<E>,
     {
         let job = self.submit(run, iterations, true)?;
-        if let Some(log) = &self.shared.log {
-            for record in log.replay(run, 0..job.joined_at.min(iterations))? {
+        if let (Some(log), Some(seed)) = (&self.shared.log, run.seed()) {
+            for record in crate::model::replay(log, seed, 0..job.joined_at.min(iterations))? {
                 sink(&record?)?;
             }
         }
@@ -437,15 +438,30 @@ impl Committer for Arc<Shared> {
                 .collect()
         };
         if let Some(log) = &self.log {
+            // The log's form of each block: one allocation per block, none per record.
+            let stored: Vec<(Vec<nano_store::Record>, [Vec<u8>; 1], String)> = blocks
+                .iter()
+                .map(|b| {
+                    (
+                        b.records.iter().map(Record::to_stored).collect(),
+                        [b.checkpoint.to_bytes()],
+                        crate::model::document(b.checkpoint.seed),
+                    )
+                })
+                .collect();
             let appended = log.append(
                 &blocks
                     .iter()
-                    .map(|b| Block {
+                    .zip(&stored)
+                    .map(|(b, (records, checkpoint, document))| Block {
                         run: b.run,
+                        bodies: crate::model::BODIES,
                         target: b.target,
                         first_iteration: b.first_iteration,
-                        records: &b.records,
-                        checkpoint: &b.checkpoint,
+                        end: b.checkpoint.iterations,
+                        records,
+                        checkpoint,
+                        document: (b.first_iteration == 0).then_some(document.as_str()),
                     })
                     .collect::<Vec<_>>(),
             );

@@ -5,8 +5,9 @@
 //! from a counter-based generator, so that a run is a pure function of
 //! `(iterations, seed)`.
 //!
-//! - [`model`]: the vocabulary ([`Agent`], [`AgentState`], [`Record`], [`Checkpoint`]),
-//!   defined in `nano-store` so that the log can store it, and the initial conditions.
+//! - [`model`]: the vocabulary ([`Agent`], [`AgentState`], [`Record`], [`Checkpoint`])
+//!   and the initial conditions, and how they meet the log (`nano-store` keeps bodies
+//!   and fixed-width states, not agents; a checkpoint is bytes this crate defines).
 //! - [`generator`]: the counter-based draw `u(seed, agent, k)`.
 //! - [`integrator`]: one agent's step, in the model's exact operation order.
 //! - [`propagator`]: the single-threaded reference [`Propagator`], an iterator over a
@@ -78,6 +79,9 @@ pub enum Error {
     /// The dataflow has stopped: no job can be submitted.
     #[error("the dataflow has stopped")]
     Stopped,
+    /// The log's checkpoint of a run cannot be read as its model's.
+    #[error("the checkpoint of run {run} in the log is unreadable: {detail}")]
+    Checkpoint { run: RunKey, detail: String },
     /// A job ended without completing its run.
     #[error("the job for {run} failed: {reason}")]
     JobFailed { run: RunKey, reason: String },

@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(registry.join(RUN, second).ok(), Some(0));
         assert_eq!(registry.in_flight_counter().load(Ordering::SeqCst), 1);
         assert_eq!(registry.starts(), 1);
-        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+        for block in blocks(id, RUN, propagator::start(7), 20) {
             assert!(registry
                 .deliver(block, &Backlog::default())
                 .unwrap()
@@ -346,7 +346,7 @@ mod tests {
         let mut registry = Registry::default();
         let (first, _first_events) = subscriber(30, false);
         let id = registry.start(RUN, 30, 0, first);
-        let mut blocks = blocks(id, RUN, propagator::start(RUN.seed), 30).into_iter();
+        let mut blocks = blocks(id, RUN, propagator::start(7), 30).into_iter();
         registry.deliver(blocks.next().unwrap(), &Backlog::default());
         let (second, _) = subscriber(30, false);
         assert_eq!(registry.join(RUN, second).ok(), Some(BLOCK));
@@ -372,7 +372,7 @@ mod tests {
         assert_eq!(registry.target(RUN), Some(40));
 
         let mut continued = None;
-        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+        for block in blocks(id, RUN, propagator::start(7), 20) {
             continued = registry
                 .deliver(block, &Backlog::default())
                 .unwrap()
@@ -415,7 +415,7 @@ mod tests {
         let counter = registry.in_flight_counter();
         let (first, first_events) = subscriber(20, false);
         let id = registry.start(RUN, 20, 0, first);
-        let blocks = blocks(id, RUN, propagator::start(RUN.seed), 20);
+        let blocks = blocks(id, RUN, propagator::start(7), 20);
         assert_eq!(blocks.len(), 2);
         let mut blocks = blocks.into_iter();
         registry.deliver(blocks.next().unwrap(), &Backlog::default());
@@ -492,7 +492,7 @@ mod tests {
         assert!(!registry.contains(id));
         assert_eq!(registry.in_flight_counter().load(Ordering::SeqCst), 0);
         // Blocks of the failed job that arrive later are dropped.
-        let late = blocks(id, RUN, propagator::start(RUN.seed), 20);
+        let late = blocks(id, RUN, propagator::start(7), 20);
         assert!(registry
             .deliver(late.into_iter().next().unwrap(), &Backlog::default())
             .is_none());
@@ -527,7 +527,7 @@ mod tests {
         let id = registry.start(RUN, 20, 0, reader);
         let (watcher, watcher_events) = subscriber(20, false);
         registry.join(RUN, watcher).ok().unwrap();
-        let blocks = blocks(id, RUN, propagator::start(RUN.seed), 20);
+        let blocks = blocks(id, RUN, propagator::start(7), 20);
         let expected: Vec<_> = blocks
             .iter()
             .flat_map(|b| b.records.iter().copied())
@@ -561,7 +561,7 @@ mod tests {
         drop(gone_events);
         let (watcher, watcher_events) = subscriber(20, false);
         registry.join(RUN, watcher).ok().unwrap();
-        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+        for block in blocks(id, RUN, propagator::start(7), 20) {
             registry.deliver(block, &backlog);
         }
         assert_eq!(

@@ -5,7 +5,7 @@
 use nano_store::{Block, Log, RunKey};
 
 use crate::model::Record;
-use crate::propagator::{self, Propagator};
+use crate::propagator::Propagator;
 use crate::Error;
 
 /// Iterations per block when none is chosen: a block is the unit of durability and of
@@ -55,19 +55,22 @@ where
         Source::Continued { logged } => logged,
         Source::Computed => 0,
     };
-    for record in log.replay(run, 0..logged)? {
+    let seed = run.seed().ok_or_else(|| Error::JobFailed {
+        run,
+        reason: "propagate_logged runs nano runs only".into(),
+    })?;
+    for record in crate::model::replay(log, seed, 0..logged)? {
         sink(&record?)?;
     }
     if logged == iterations {
         return Ok(source);
     }
     log.raise_target(run, iterations)?;
-    let start = match log.entry(run)? {
-        Some(entry) => entry.checkpoint,
-        None => propagator::start(run.seed),
-    };
+    let start = crate::model::logged_checkpoint(log, seed)?;
     let mut propagator = Propagator::resume(start, iterations);
     let mut records = Vec::new();
+    let mut stored = Vec::new();
+    let document = crate::model::document(seed);
     let block = block.max(1);
     while propagator.iterations_done() < iterations {
         let first_iteration = propagator.iterations_done();
@@ -76,12 +79,17 @@ where
         let checkpoint = propagator
             .checkpoint()
             .expect("run_until stops between iterations");
+        stored.clear();
+        stored.extend(records.iter().map(Record::to_stored));
         log.append(&[Block {
             run,
+            bodies: crate::model::BODIES,
             target: iterations,
             first_iteration,
-            records: &records,
-            checkpoint: &checkpoint,
+            end: checkpoint.iterations,
+            records: &stored,
+            checkpoint: &[checkpoint.to_bytes()],
+            document: (first_iteration == 0).then_some(document.as_str()),
         }])?;
         records.iter().try_for_each(&mut sink)?;
     }

@@ -127,8 +127,7 @@ fn requests_for_a_run_in_flight_share_one_job_and_extend_it() {
                 assert_eq!(last, JobEvent::Complete { iterations: n });
                 // A request that joined late gets the records after it joined; the log
                 // holds the earlier ones.
-                let mut all: Vec<Record> = log
-                    .replay(RunKey::nano(5), 0..job.joined_at)
+                let mut all: Vec<Record> = nano_pipeline::model::replay(log, 5, 0..job.joined_at)
                     .unwrap()
                     .map(|r| r.unwrap())
                     .collect();
@@ -161,8 +160,7 @@ fn unfinished_runs_in_the_log_resume_when_the_engine_starts() {
     assert!(job.joined_at >= 3000);
     let (_, last, _) = follow(&job);
     assert_eq!(last, JobEvent::Complete { iterations: 8000 });
-    let replayed: Vec<_> = log
-        .replay(RunKey::nano(9), 0..8000)
+    let replayed: Vec<_> = nano_pipeline::model::replay(&log, 9, 0..8000)
         .unwrap()
         .map(|r| r.unwrap())
         .collect();

@@ -1,12 +1,16 @@
-//! The run catalog: for each run in the log, how far it got and how to continue it.
+//! The run catalog: for each run in the log, how far it got. How to continue it (the
+//! model's checkpoint) and what the run is (its scenario's canonical document) are
+//! kept beside it, under the run's own keys ([`crate::encoding`]).
 
-use crate::run::{Checkpoint, RunKey};
+use crate::run::RunKey;
 
 /// What the log knows of one run. It is written in the same atomic batch as the block
 /// it describes, so it never disagrees with the records.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogEntry {
     pub run: RunKey,
+    /// The run's bodies (records name them `0..bodies`).
+    pub bodies: u32,
     /// The most iterations anyone asked of this run.
     pub target: u64,
     /// Iterations logged: the records of iterations `0..iterations` are all in the log.
@@ -17,8 +21,6 @@ pub struct CatalogEntry {
     pub created_ms: u64,
     /// When its latest block was logged, likewise.
     pub updated_ms: u64,
-    /// The state after iteration `iterations - 1`, to continue from.
-    pub checkpoint: Checkpoint,
 }
 
 impl CatalogEntry {
@@ -31,7 +33,8 @@ impl CatalogEntry {
     pub fn summary(&self) -> Summary {
         Summary {
             model: self.run.model.name(),
-            seed: self.run.seed,
+            seed: self.run.seed(),
+            id: self.run.seed().is_none().then(|| self.run.id.hex()),
             iterations: self.iterations,
             target: self.target,
             records: self.records,
@@ -46,7 +49,12 @@ impl CatalogEntry {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     pub model: &'static str,
-    pub seed: u64,
+    /// A nano run's seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Any other run's id (32 hex digits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub iterations: u64,
     pub target: u64,
     pub records: u64,

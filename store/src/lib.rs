@@ -6,14 +6,18 @@
 //! - [`QRangeStore`], the abstraction, with [`TimeRange`] (a validated left-inclusive,
 //!   right-exclusive interval) and [`MemoryRangeStore`], the in-memory form: an
 //!   augmented balanced interval tree that answers a query without scanning.
-//! - [`record`] and [`run`]: what runs write ([`Record`]) and how a run is named
-//!   ([`RunKey`]) and continued ([`Checkpoint`]).
+//! - [`record`] and [`run`]: what runs write ([`Record`]: one body's step, its state
+//!   a fixed number of words its model defines) and how a run is named ([`RunKey`]: a
+//!   [`Model`] and a [`RunId`]). The store knows bodies by index, not what they are: the
+//!   models live in `nano-pipeline`, and what one needs to continue a run (its
+//!   checkpoint) is bytes it defines and the log keeps.
 //! - [`Log`]: every record of every run, persisted as an append-only sled log, one
-//!   atomic [`Block`] at a time, with the run [`catalog`], range queries by seek, and
-//!   [`Replay`] without recomputation. Beside the runs it keeps series derived from
-//!   them ([`Log::put_series`], [`Log::series`]: the page's decimated series, read
-//!   back without a scan of the run). [`encoding`] is its byte format (checksummed,
-//!   versioned); [`verify`] checks a whole log.
+//!   atomic [`Block`] at a time, with the run [`catalog`] (and each run's checkpoint
+//!   and scenario document), range queries by seek, and [`Replay`] without
+//!   recomputation. Beside the runs it keeps series derived from them
+//!   ([`Log::put_series`], [`Log::series`]: the page's decimated series, read back
+//!   without a scan of the run). [`encoding`] is its byte format (checksummed,
+//!   versioned: logs of version 1 are converted on open); [`verify`] checks a whole log.
 //! - [`space`]: the log's disk. A quota checked before a run starts (its estimate held
 //!   as a [`space::Reservation`] until it ends), a reserve kept
 //!   free before every block, a ballast file, and the removal of sled's interrupted
@@ -34,22 +38,24 @@
 //! # Ok::<(), nano_store::Error>(())
 //! ```
 //!
-//! The log, for one run written in one block and read back:
+//! The log, for one run of one body written in one block and read back:
 //!
 //! ```
-//! # use nano_store::{*, run::*};
-//! # use nalgebra::Vector2;
+//! use nano_store::{Block, Log, LogOptions, Record, RunId, RunKey};
 //! let dir = tempfile::tempdir().unwrap();
 //! let log = Log::open(dir.path(), LogOptions::default())?;
-//! let state = AgentState { time: 0.5, time_step: 0.1, position: Vector2::new(1.0, 2.0), velocity: Vector2::zeros() };
-//! let record = Record { t0: 0.0, t1: 0.5, agent: Agent::Planet, state, iteration: 0 };
-//! let cursor = AgentCursor { steps: 1, latest: Segment { t0: 0.0, t1: 0.5, state }, previous: None };
-//! let checkpoint = Checkpoint { seed: 7, iterations: 1, agents: [cursor, cursor] };
-//! let run = RunKey::nano(7);
-//! log.append(&[Block { run, target: 1, first_iteration: 0, records: &[record], checkpoint: &checkpoint }])?;
-//! assert_eq!(log.get(run, 0.25)?, vec![record]);
+//! let state = [7000.0, 0.0, 0.0, 0.0, 7.5, 0.0];
+//! let record = Record { t0: 0.0, t1: 10.0, body: 0, iteration: 0, state };
+//! let run = RunKey::orbit(RunId([1; 16]));
+//! let checkpoint = vec![b"the model's bytes".to_vec()];
+//! log.append(&[Block {
+//!     run, bodies: 1, target: 1, first_iteration: 0, end: 1,
+//!     records: &[record], checkpoint: &checkpoint, document: Some("{}"),
+//! }])?;
+//! assert_eq!(log.get(run, 5.0)?, vec![record]);
 //! assert_eq!(log.replay(run, 0..1)?.collect::<Result<Vec<_>, _>>()?, vec![record]);
 //! assert!(log.entry(run)?.unwrap().complete());
+//! assert_eq!(log.checkpoint(run)?, checkpoint);
 //! # Ok::<(), nano_store::Error>(())
 //! ```
 
@@ -68,8 +74,8 @@ pub use catalog::CatalogEntry;
 pub use log::{Block, Log, LogOptions, Replay, Sync};
 pub use memory::MemoryRangeStore;
 pub use range_store::{QRangeStore, TimeRange};
-pub use record::{Agent, AgentState, Record};
-pub use run::{Checkpoint, RunKey};
+pub use record::{Record, State};
+pub use run::{Model, RunId, RunKey};
 pub use verify::Report;
 
 use std::path::PathBuf;
@@ -98,7 +104,7 @@ pub enum Error {
     )]
     InUse { path: PathBuf },
     /// The log was written in a format this build does not read.
-    #[error("the log at {path} has format version {found}, but this build reads only version {supported}")]
+    #[error("the log at {path} has format version {found}, but this build reads versions 1 to {supported}")]
     FormatVersion {
         path: PathBuf,
         found: u32,

@@ -1,9 +1,9 @@
 //! The persistent QRangeStore: an append-only log of every run's records in sled.
 //!
-//! Records arrive a [`Block`] at a time (a block is one step range of one run). Each
-//! block is written as one atomic sled batch holding its records (a chunk per agent),
-//! their time-index entries and the run's updated catalog entry, so the catalog and
-//! the records can never disagree. How often the log is flushed to disk is the
+//! Records arrive a [`Block`] at a time (a block is one step range of one run, for
+//! every body). Each block is written as one atomic sled batch holding its records (a
+//! chunk per body), their time-index entries, the run's checkpoint and its updated
+//! catalog entry, so the catalog, the checkpoint and the records can never disagree. How often the log is flushed to disk is the
 //! [`Sync`] option. The byte format is in [`crate::encoding`].
 
 use std::ops::Range;
@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::catalog::CatalogEntry;
 use crate::encoding::{self, Chunk, Key, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY};
 use crate::mark;
-use crate::record::{Agent, Record};
-use crate::run::{Checkpoint, RunKey};
+use crate::record::Record;
+use crate::run::RunKey;
 use crate::space::{Reservation, Space};
 use crate::{Error, Result};
 
@@ -86,14 +86,21 @@ impl Default for LogOptions {
 #[derive(Debug, Clone, Copy)]
 pub struct Block<'a> {
     pub run: RunKey,
+    /// The run's bodies: its records name bodies `0..bodies` (the same in every block).
+    pub bodies: u32,
     /// The most iterations asked of the run so far (kept in the catalog).
     pub target: u64,
     /// The block's first iteration: the iterations the log already holds for the run.
     pub first_iteration: u64,
-    /// The block's records in the order written (by iteration, then agent).
+    /// The block's exclusive last iteration.
+    pub end: u64,
+    /// The block's records in the order written (by iteration, then body).
     pub records: &'a [Record],
-    /// The run's state after the block; `checkpoint.iterations` ends the block.
-    pub checkpoint: &'a Checkpoint,
+    /// What the run's model needs to continue after the block, in slots (bytes the
+    /// model defines; nano has one slot, orbit one per body). Every slot is rewritten.
+    pub checkpoint: &'a [Vec<u8>],
+    /// The run's scenario, in canonical form: kept with the run's first block.
+    pub document: Option<&'a str>,
 }
 
 /// The log; cheap to clone, and shared between threads.
@@ -207,7 +214,9 @@ impl Log {
                         position: format!("the format version in {}", path.display()),
                         detail: "not a 4-byte version number".into(),
                     })?;
-                if found != FORMAT_VERSION {
+                if found == 1 {
+                    convert_v1(&db, &path)?;
+                } else if found != FORMAT_VERSION {
                     return Err(Error::FormatVersion {
                         path,
                         found,
@@ -263,9 +272,8 @@ impl Log {
     }
 
     fn read_catalog(&self) -> Result<Vec<CatalogEntry>> {
-        let prefix = &encoding::catalog_key(RunKey::nano(0))[..1];
         self.tree
-            .scan_prefix(prefix)
+            .scan_prefix([encoding::CATALOG_TAG])
             .map(|item| {
                 let (key, value) = item?;
                 encoding::decode_catalog(&key, &value)
@@ -274,9 +282,48 @@ impl Log {
             .collect()
     }
 
+    /// `run`'s checkpoint after its last logged block, slot by slot (empty when the
+    /// log holds nothing of the run).
+    pub fn checkpoint(&self, run: RunKey) -> Result<Vec<Vec<u8>>> {
+        guarded(&self.path, || {
+            self.tree
+                .scan_prefix(encoding::checkpoint_prefix(run))
+                .enumerate()
+                .map(|(i, item)| {
+                    let (key, value) = item?;
+                    let place = describe_key(&key);
+                    match encoding::decode_key(&key) {
+                        Ok(Key::Checkpoint { slot, .. }) if slot as usize == i => {}
+                        _ => return Err(corrupt(place, "a checkpoint slot is missing before it")),
+                    }
+                    encoding::decode_sealed(&key, &value)
+                        .map(<[u8]>::to_vec)
+                        .map_err(|detail| corrupt(place, detail))
+                })
+                .collect()
+        })
+    }
+
+    /// `run`'s scenario in canonical form, if the log keeps it (runs of version 1
+    /// logs, and nano runs, may have none).
+    pub fn document(&self, run: RunKey) -> Result<Option<String>> {
+        guarded(&self.path, || {
+            let key = encoding::document_key(run);
+            let Some(value) = self.tree.get(key)? else {
+                return Ok(None);
+            };
+            let place = || describe_key(&key);
+            let bytes =
+                encoding::decode_sealed(&key, &value).map_err(|detail| corrupt(place(), detail))?;
+            String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|_| corrupt(place(), "the document is not UTF-8"))
+        })
+    }
+
     /// Appends blocks, each atomically with its run's catalog entry, and makes them
     /// durable as the [`Sync`] option says. A block must start where its run's log
-    /// ends, and its records must tile each agent's timeline from where it stands.
+    /// ends, and its records must tile each body's timeline from where it stands.
     ///
     /// A volume too full to keep its reserve after the blocks refuses them with
     /// [`Error::NoSpace`] before anything is written (see [`crate::space`]).
@@ -315,60 +362,73 @@ impl Log {
     fn write_blocks(&self, blocks: &[Block<'_>]) -> Result<()> {
         let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
         let mut value = Vec::new();
-        let mut by_agent: [Vec<Record>; 2] = Default::default();
+        let mut by_body = Vec::new();
         for block in blocks {
             let previous = self.read_entry(block.run)?;
-            check_block(block, previous.as_ref())?;
-            for records in &mut by_agent {
-                records.clear();
-            }
-            for r in block.records {
-                by_agent[r.agent.index()].push(*r);
-            }
-            let end = block.checkpoint.iterations;
+            self.check_block(block, previous.as_ref())?;
+            let words = block.run.model.state_words();
+            let starts = group_by_body(block.records, block.bodies, &mut by_body);
+            let end = block.end;
             let mut batch = sled::Batch::default();
-            for (agent, records) in Agent::ALL.iter().zip(&by_agent) {
-                // A block in which every agent waited still leaves an (empty Planet)
-                // chunk, so that the blocks of a run follow each other without gaps.
-                let empty_block = block.records.is_empty() && *agent == Agent::Planet;
-                let parts = records.chunks(encoding::PART_RECORDS);
-                let parts: Vec<&[Record]> = if empty_block {
-                    vec![&[]]
-                } else {
-                    parts.collect()
-                };
-                if parts.len() > u16::MAX as usize {
+            for body in 0..block.bodies {
+                let records = &by_body[starts[body as usize]..starts[body as usize + 1]];
+                // A block in which every body waited still leaves an (empty) chunk of
+                // body 0, so that the blocks of a run follow each other without gaps.
+                let empty_block = block.records.is_empty() && body == 0;
+                if records.is_empty() && !empty_block {
+                    continue;
+                }
+                let parts = records.len().div_ceil(encoding::PART_RECORDS).max(1);
+                if parts > u16::MAX as usize {
                     return Err(Error::InvalidBlock {
                         run: block.run,
                         detail: format!(
-                            "{} records of one agent are too many for one block",
+                            "{} records of one body are too many for one block",
                             records.len()
                         ),
                     });
                 }
-                for (part, records) in parts.into_iter().enumerate() {
+                for part in 0..parts {
+                    let from = (part * encoding::PART_RECORDS).min(records.len());
+                    let to = (from + encoding::PART_RECORDS).min(records.len());
+                    let records = &records[from..to];
                     let key =
-                        encoding::chunk_key(block.run, block.first_iteration, *agent, part as u16);
+                        encoding::chunk_key(block.run, block.first_iteration, body, part as u16);
                     value.clear();
-                    encoding::encode_chunk(&key, block.first_iteration, end, records, &mut value);
+                    encoding::encode_chunk(
+                        &key,
+                        words,
+                        block.first_iteration,
+                        end,
+                        records,
+                        &mut value,
+                    );
                     batch.insert(&key[..], &value[..]);
                     if let Some(first) = records.first() {
-                        let index = encoding::index_key(block.run, *agent, first.t0);
+                        let index = encoding::index_key(block.run, body, first.t0);
                         let entry =
                             encoding::encode_index(&index, block.first_iteration, part as u16);
                         batch.insert(&index[..], &entry[..]);
                     }
                 }
             }
+            for (slot, bytes) in block.checkpoint.iter().enumerate() {
+                let key = encoding::checkpoint_key(block.run, slot as u32);
+                batch.insert(&key[..], encoding::encode_sealed(&key, bytes));
+            }
+            if let (None, Some(document)) = (previous, block.document) {
+                let key = encoding::document_key(block.run);
+                batch.insert(&key[..], encoding::encode_sealed(&key, document.as_bytes()));
+            }
             let now = now_ms();
             let entry = CatalogEntry {
                 run: block.run,
+                bodies: block.bodies,
                 target: block.target.max(previous.map_or(0, |p| p.target)),
                 iterations: end,
                 records: previous.map_or(0, |p| p.records) + block.records.len() as u64,
                 created_ms: previous.map_or(now, |p| p.created_ms),
                 updated_ms: now,
-                checkpoint: *block.checkpoint,
             };
             batch.insert(
                 &encoding::catalog_key(block.run)[..],
@@ -513,40 +573,53 @@ impl Log {
         })
     }
 
-    /// The range-store query for one run: every agent's record whose range contains
-    /// `t`, in agent order. Each agent's record is found by one seek in the time index
-    /// and a binary search in one chunk.
+    /// The range-store query for one run: every body's record whose range contains
+    /// `t`, in the order written. Each body's record is found by one seek in the time
+    /// index and a binary search in one chunk.
     pub fn get(&self, run: RunKey, t: f64) -> Result<Vec<Record>> {
-        let mut found = Vec::with_capacity(Agent::ALL.len());
-        for agent in Agent::ALL {
-            found.extend(self.get_agent(run, agent, t)?);
+        let bodies = self.entry(run)?.map_or(0, |e| e.bodies);
+        let mut found = Vec::with_capacity(bodies as usize);
+        for body in 0..bodies {
+            found.extend(self.get_body(run, body, t)?);
         }
         if found.is_empty() {
             return Err(Error::NotFound { t });
         }
         // The order they were written in, as the in-memory store keeps insertion order.
-        found.sort_by_key(|r| (r.iteration, r.agent));
+        found.sort_by_key(|r| (r.iteration, r.body));
         Ok(found)
     }
 
-    /// `agent`'s record of `run` whose range contains `t`, if the log holds one.
-    pub fn get_agent(&self, run: RunKey, agent: Agent, t: f64) -> Result<Option<Record>> {
-        guarded(&self.path, || self.find_record(run, agent, t))
+    /// `body`'s record of `run` whose range contains `t`, if the log holds one.
+    pub fn get_body(&self, run: RunKey, body: u32, t: f64) -> Result<Option<Record>> {
+        guarded(&self.path, || self.find_record(run, body, t))
     }
 
-    fn find_record(&self, run: RunKey, agent: Agent, t: f64) -> Result<Option<Record>> {
+    fn find_record(&self, run: RunKey, body: u32, t: f64) -> Result<Option<Record>> {
         if t.is_nan() {
             return Ok(None);
         }
-        let from = encoding::index_key(run, agent, t);
-        let end = encoding::index_end(run, agent);
-        let Some(item) = self.tree.range(&from[..]..=&end[..]).next() else {
+        let from = encoding::index_key(run, body, t);
+        self.chunk_at(run, body, &from, |chunk| chunk.find(t))
+    }
+
+    /// Reads the chunk the first time-index key of `run` and `body` at or after `from`
+    /// points to, and hands it to `read`.
+    fn chunk_at<T>(
+        &self,
+        run: RunKey,
+        body: u32,
+        from: &[u8],
+        read: impl FnOnce(&Chunk<'_>) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let end = encoding::index_end(run, body);
+        let Some(item) = self.tree.range(from..=&end[..]).next() else {
             return Ok(None);
         };
         let (key, value) = item?;
         let (first_iteration, part) = encoding::decode_index(&key, &value)
             .map_err(|detail| corrupt(describe_key(&key), detail))?;
-        let chunk_key = encoding::chunk_key(run, first_iteration, agent, part);
+        let chunk_key = encoding::chunk_key(run, first_iteration, body, part);
         let value = self.tree.get(chunk_key)?.ok_or_else(|| {
             corrupt(
                 describe_key(&chunk_key),
@@ -556,11 +629,18 @@ impl Log {
         self.chunks_read.fetch_add(1, Ordering::Relaxed);
         let chunk = Chunk::parse(&chunk_key, &value)
             .map_err(|detail| corrupt(describe_key(&chunk_key), detail))?;
-        Ok(chunk.find(t))
+        Ok(read(&chunk))
+    }
+
+    /// Where `body`'s latest logged record of `run` ends, if the log holds one: the
+    /// first key of its time index (which runs backwards) names its latest chunk.
+    fn body_end(&self, run: RunKey, body: u32) -> Result<Option<f64>> {
+        let from = encoding::index_prefix(run, body);
+        self.chunk_at(run, body, &from, |chunk| chunk.end_time())
     }
 
     /// The records of iterations `iterations` of `run`, in the order written, read back
-    /// chunk by chunk. The log must hold them all: see [`Error::NotLogged`].
+    /// block by block. The log must hold them all: see [`Error::NotLogged`].
     pub fn replay(&self, run: RunKey, iterations: Range<u64>) -> Result<Replay> {
         guarded(&self.path, || self.start_replay(run, iterations))
     }
@@ -576,7 +656,7 @@ impl Log {
         }
         // Start at the block holding the first wanted iteration.
         let prefix = encoding::chunk_prefix(run);
-        let probe = encoding::chunk_key(run, iterations.start, Agent::Satellite, u16::MAX);
+        let probe = encoding::chunk_key(run, iterations.start, u32::MAX, u16::MAX);
         let start = match self.tree.range(&prefix[..]..=&probe[..]).next_back() {
             Some(item) => {
                 let (key, _) = item?;
@@ -589,8 +669,8 @@ impl Log {
             }
             None => 0,
         };
-        let from = encoding::chunk_key(run, start, Agent::Planet, 0);
-        let to = encoding::chunk_key(run, iterations.end.max(1) - 1, Agent::Satellite, u16::MAX);
+        let from = encoding::chunk_key(run, start, 0, 0);
+        let to = encoding::chunk_key(run, iterations.end.max(1) - 1, u32::MAX, u16::MAX);
         Ok(Replay {
             path: self.path.clone(),
             chunks: self.tree.range(&from[..]..=&to[..]),
@@ -611,38 +691,46 @@ impl Log {
         from: f64,
         to: f64,
     ) -> Result<impl Iterator<Item = Result<Record>>> {
-        let logged = self.entry(run)?.map_or(0, |e| e.iterations);
-        // The earliest iteration any agent's record overlapping `from` was written in.
+        let (logged, bodies) = self
+            .entry(run)?
+            .map_or((0, 0), |e| (e.iterations, e.bodies));
+        // The earliest iteration any body's record overlapping `from` was written in.
         let mut start = logged;
-        for agent in Agent::ALL {
-            let iteration = match self.get_agent(run, agent, from)? {
+        for body in 0..bodies {
+            let iteration = match self.get_body(run, body, from)? {
                 Some(r) => r.iteration,
-                None if from < self.first_t0(run, agent)? => 0,
+                None if from < self.first_t0(run, body)? => 0,
                 None => logged,
             };
             start = start.min(iteration);
         }
         let mut replay = self.replay(run, start..logged)?;
-        // Each agent's records are in time order: once both have passed `to`, stop.
-        let mut past = [false; 2];
+        // Each body's records are in time order: once all have passed `to`, stop.
+        let mut past = vec![false; bodies as usize];
+        let mut passed = 0;
         Ok(std::iter::from_fn(move || loop {
-            if past.iter().all(|&p| p) {
+            if passed == past.len() {
                 return None;
             }
             match replay.next()? {
-                Ok(r) if r.t0 >= to => past[r.agent.index()] = true,
+                Ok(r) if r.t0 >= to => {
+                    if let Some(p) = past.get_mut(r.body as usize).filter(|p| !**p) {
+                        *p = true;
+                        passed += 1;
+                    }
+                }
                 Ok(r) if r.t1 <= from => {}
                 other => return Some(other),
             }
         }))
     }
 
-    /// Where `agent`'s first logged record of `run` starts (infinity if none): the last
+    /// Where `body`'s first logged record of `run` starts (infinity if none): the last
     /// key of its time index, which runs backwards.
-    fn first_t0(&self, run: RunKey, agent: Agent) -> Result<f64> {
+    fn first_t0(&self, run: RunKey, body: u32) -> Result<f64> {
         match self
             .tree
-            .scan_prefix(encoding::index_prefix(run, agent))
+            .scan_prefix(encoding::index_prefix(run, body))
             .next_back()
         {
             Some(item) => match encoding::decode_key(&item?.0) {
@@ -652,6 +740,129 @@ impl Log {
             None => Ok(f64::INFINITY),
         }
     }
+
+    /// Checks that `block` continues its run where the log (`previous`) ends.
+    fn check_block(&self, block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<()> {
+        let run = block.run;
+        let logged = previous.map_or(0, |p| p.iterations);
+        if block.first_iteration != logged {
+            return Err(Error::OutOfOrder {
+                run,
+                logged,
+                first_iteration: block.first_iteration,
+            });
+        }
+        let invalid = |detail: String| Err(Error::InvalidBlock { run, detail });
+        let end = block.end;
+        if end <= block.first_iteration || end - block.first_iteration > u32::MAX as u64 {
+            return invalid(format!(
+                "it must cover 1 to 2^32 iterations, from {} to {end}",
+                block.first_iteration
+            ));
+        }
+        if let Some(p) = previous.filter(|p| p.bodies != block.bodies) {
+            return invalid(format!(
+                "it has {} bodies, the run {}",
+                block.bodies, p.bodies
+            ));
+        }
+        // Where each body stands: unknown (NaN) until its first record in the block
+        // asks the log.
+        let mut ends = vec![f64::NAN; block.bodies as usize];
+        let mut last = None;
+        for r in block.records {
+            let position = (r.iteration, r.body);
+            if !(block.first_iteration..end).contains(&r.iteration)
+                || r.body >= block.bodies
+                || last.is_some_and(|l| l >= position)
+            {
+                return invalid(format!(
+                    "record of body {} in iteration {} is out of order",
+                    r.body, r.iteration
+                ));
+            }
+            last = Some(position);
+            crate::TimeRange::new(r.t0, r.t1)?;
+            let stands = &mut ends[r.body as usize];
+            if stands.is_nan() && previous.is_some() {
+                *stands = self.body_end(run, r.body)?.unwrap_or(f64::NAN);
+            }
+            if !stands.is_nan() && r.t0 != *stands {
+                return invalid(format!(
+                    "the record of body {} in iteration {} starts at {} but the body stands at {}",
+                    r.body, r.iteration, r.t0, stands
+                ));
+            }
+            *stands = r.t1;
+        }
+        Ok(())
+    }
+}
+
+/// Puts `records` (by iteration, then body) into `out` grouped by body, each body's in
+/// their order (a counting sort); returns where each body's records start, with the
+/// end last.
+fn group_by_body(records: &[Record], bodies: u32, out: &mut Vec<Record>) -> Vec<usize> {
+    let mut starts = vec![0usize; bodies as usize + 1];
+    for r in records {
+        if let Some(count) = starts.get_mut(r.body as usize + 1) {
+            *count += 1;
+        }
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    out.clear();
+    out.resize(
+        records.len(),
+        records.first().copied().unwrap_or(Record {
+            t0: 0.0,
+            t1: 0.0,
+            body: 0,
+            iteration: 0,
+            state: [0.0; crate::run::MAX_STATE_WORDS],
+        }),
+    );
+    let mut next = starts.clone();
+    for r in records {
+        // Bodies past the run's were refused by `check_block`.
+        let slot = &mut next[r.body as usize];
+        out[*slot] = *r;
+        *slot += 1;
+    }
+    starts
+}
+
+/// Converts a version-1 log to this version, in batches that each move some keys and
+/// delete them (so a conversion cut short continues on the next open), then records
+/// the new version.
+fn convert_v1(db: &sled::Db, path: &Path) -> Result<()> {
+    const BATCH_KEYS: usize = 4096;
+    let tree = db.open_tree("log")?;
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut moved = 0;
+        for item in tree.range(..&encoding::v1::END[..]).take(BATCH_KEYS) {
+            let (key, value) = item?;
+            let converted =
+                encoding::v1::convert(&key, &value).map_err(|detail| Error::Corrupt {
+                    position: format!("version-1 key {:02x?} in {}", &key[..], path.display()),
+                    detail: detail.to_owned(),
+                })?;
+            for (new_key, new_value) in converted {
+                batch.insert(new_key, new_value);
+            }
+            batch.remove(key);
+            moved += 1;
+        }
+        if moved == 0 {
+            break;
+        }
+        tree.apply_batch(batch)?;
+    }
+    db.insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())?;
+    db.flush()?;
+    Ok(())
 }
 
 /// Runs sled operations on the log in `path`, turning a panic inside sled (it asserts
@@ -692,15 +903,16 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
         Ok(Key::Chunk {
             run,
             first_iteration,
-            agent,
+            body,
             part,
         }) => format!(
-            "run {run}, {} records (part {part}) of the block from iteration {first_iteration}",
-            agent.name()
+            "run {run}, records of body {body} (part {part}) of the block from iteration {first_iteration}"
         ),
-        Ok(Key::TimeIndex { run, agent, t0 }) => {
-            format!("run {run}, time index of {} at t = {t0}", agent.name())
+        Ok(Key::TimeIndex { run, body, t0 }) => {
+            format!("run {run}, time index of body {body} at t = {t0}")
         }
+        Ok(Key::Checkpoint { run, slot }) => format!("run {run}, checkpoint slot {slot}"),
+        Ok(Key::Document(run)) => format!("run {run}, scenario document"),
         Ok(Key::Series {
             run,
             n,
@@ -713,63 +925,6 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
     }
 }
 
-/// Checks that `block` continues its run where the log (`previous`) ends.
-fn check_block(block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<()> {
-    let run = block.run;
-    let logged = previous.map_or(0, |p| p.iterations);
-    if block.first_iteration != logged {
-        return Err(Error::OutOfOrder {
-            run,
-            logged,
-            first_iteration: block.first_iteration,
-        });
-    }
-    let invalid = |detail: String| Err(Error::InvalidBlock { run, detail });
-    let end = block.checkpoint.iterations;
-    if block.checkpoint.seed != run.seed {
-        return invalid(format!(
-            "its checkpoint is of seed {}",
-            block.checkpoint.seed
-        ));
-    }
-    if end <= block.first_iteration || end - block.first_iteration > u32::MAX as u64 {
-        return invalid(format!(
-            "it must cover 1 to 2^32 iterations, from {} to {end}",
-            block.first_iteration
-        ));
-    }
-    let mut ends = previous.map(|p| p.checkpoint.agents.map(|a| a.time()));
-    let mut last = None;
-    for r in block.records {
-        let position = (r.iteration, r.agent);
-        if !(block.first_iteration..end).contains(&r.iteration)
-            || last.is_some_and(|l| l >= position)
-        {
-            return invalid(format!(
-                "record of {} in iteration {} is out of order",
-                r.agent.name(),
-                r.iteration
-            ));
-        }
-        last = Some(position);
-        crate::TimeRange::new(r.t0, r.t1)?;
-        if let Some(ends) = &mut ends {
-            let end = &mut ends[r.agent.index()];
-            if r.t0 != *end {
-                return invalid(format!(
-                    "{} record of iteration {} starts at {} but the agent stands at {}",
-                    r.agent.name(),
-                    r.iteration,
-                    r.t0,
-                    end
-                ));
-            }
-            *end = r.t1;
-        }
-    }
-    Ok(())
-}
-
 /// An iterator over logged records, in the order written; see [`Log::replay`].
 pub struct Replay {
     path: PathBuf,
@@ -779,7 +934,7 @@ pub struct Replay {
     expected_start: u64,
     /// A chunk read ahead: the first of the next block.
     pending: Option<(sled::IVec, sled::IVec)>,
-    /// The current block's records, merged across agents.
+    /// The current block's records, in the order written.
     block: Vec<Record>,
     next: usize,
     failed: bool,
@@ -791,7 +946,6 @@ impl Replay {
     fn load_block(&mut self) -> Result<bool> {
         self.block.clear();
         self.next = 0;
-        let mut parts: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(2);
         let first = match self.pending.take() {
             Some(kv) => kv,
             None => match self.chunks.next() {
@@ -811,28 +965,24 @@ impl Replay {
                 None => return Ok(false),
             },
         };
-        parts.push(first);
-        for item in self.chunks.by_ref() {
-            let kv = item?;
-            if kv.0[..encoding::BLOCK_KEY_LEN] == parts[0].0[..encoding::BLOCK_KEY_LEN] {
-                parts.push(kv);
-            } else {
-                self.pending = Some(kv);
-                break;
-            }
-        }
-        // The block's parts come in key order: the Planet's, then the Satellite's.
-        let mut by_agent: [Vec<Chunk>; 2] = Default::default();
+        let block_key = first.0[..encoding::BLOCK_KEY_LEN].to_vec();
         let mut end = None;
-        for (key, value) in &parts {
-            let chunk = Chunk::parse(key, value).map_err(|d| corrupt(describe_key(key), d))?;
-            let agent_parts = &mut by_agent[chunk.agent.index()];
+        // The body whose parts are being read, and the part expected next.
+        let mut at: Option<(u32, u16)> = None;
+        let mut item = Some(first);
+        while let Some((key, value)) = item.take() {
+            let chunk = Chunk::parse(&key, &value).map_err(|d| corrupt(describe_key(&key), d))?;
+            let expected_part = match at {
+                Some((body, part)) if body == chunk.body => part.saturating_add(1),
+                Some((body, _)) if body > chunk.body => u16::MAX,
+                _ => 0,
+            };
             if chunk.first_iteration != self.expected_start
                 || end.is_some_and(|end| end != chunk.end)
-                || chunk.part as usize != agent_parts.len()
+                || chunk.part != expected_part
             {
                 return Err(corrupt(
-                    describe_key(key),
+                    describe_key(&key),
                     &format!(
                         "a gap in the log: the block was expected at iteration {}",
                         self.expected_start
@@ -840,31 +990,25 @@ impl Replay {
                 ));
             }
             end = Some(chunk.end);
-            agent_parts.push(chunk);
+            at = Some((chunk.body, chunk.part));
+            self.chunks_read.fetch_add(1, Ordering::Relaxed);
+            self.block.extend(chunk.records());
+            if let Some(kv) = self.chunks.next() {
+                let kv = kv?;
+                if kv.0[..encoding::BLOCK_KEY_LEN] == block_key[..] {
+                    item = Some(kv);
+                } else {
+                    self.pending = Some(kv);
+                }
+            }
         }
-        self.chunks_read
-            .fetch_add(parts.len() as u64, Ordering::Relaxed);
         self.expected_start = end.expect("a block has at least one chunk");
-        let [planet, satellite] = &by_agent;
-        merge(
-            planet.iter().flat_map(|c| c.records()),
-            satellite.iter().flat_map(|c| c.records()),
-            &mut self.block,
-        );
+        // The block's chunks come body by body, each body's in iteration order: a
+        // stable sort by iteration merges them into the order written (by iteration,
+        // then body), in one pass per body.
+        self.block.sort_by_key(|r| r.iteration);
         Ok(true)
     }
-}
-
-/// Merges two agents' records of one block into the order written.
-fn merge(a: impl Iterator<Item = Record>, b: impl Iterator<Item = Record>, out: &mut Vec<Record>) {
-    let mut b = b.peekable();
-    for ra in a {
-        while let Some(rb) = b.next_if(|rb| (rb.iteration, rb.agent) < (ra.iteration, ra.agent)) {
-            out.push(rb);
-        }
-        out.push(ra);
-    }
-    out.extend(b);
 }
 
 impl Iterator for Replay {

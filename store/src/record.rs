@@ -1,64 +1,25 @@
-//! What a run writes: agents, their states and the records of their steps.
+//! What a run writes: one record per step of one body.
 //!
-//! These are plain data, shared by the model (in `nano-pipeline`, which gives them
-//! their dynamics) and the log (which stores them).
+//! A record is plain data the store does not interpret beyond its range: body `body`
+//! stepped over `[t0, t1)` during iteration `iteration` and reached `state`, whose
+//! first [`crate::run::Model::state_words`] words the run's model defines (the words
+//! past them are zero). The models (in `nano-pipeline`) turn their own states into
+//! records and back.
 
-use nalgebra::Vector2;
 use serde::{Deserialize, Serialize};
 
-/// One of the two bodies of the model. The discriminant is the agent's index, which
-/// orders the agents within an iteration and feeds the generator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Agent {
-    Planet = 0,
-    Satellite = 1,
-}
+use crate::run::MAX_STATE_WORDS;
 
-impl Agent {
-    /// Every agent, in the order an iteration visits them.
-    pub const ALL: [Agent; 2] = [Agent::Planet, Agent::Satellite];
+/// A body's state as the store keeps it: fixed-width words the model defines.
+pub type State = [f64; MAX_STATE_WORDS];
 
-    /// The agent's index: its position in [`Agent::ALL`].
-    pub const fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The agent's name as it appears in exported runs.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Agent::Planet => "Planet",
-            Agent::Satellite => "Satellite",
-        }
-    }
-
-    /// The agent with index `index`, if there is one.
-    pub const fn from_index(index: usize) -> Option<Agent> {
-        match index {
-            0 => Some(Agent::Planet),
-            1 => Some(Agent::Satellite),
-            _ => None,
-        }
-    }
-}
-
-/// An agent's state at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct AgentState {
-    /// The instant this state describes.
-    pub time: f64,
-    /// The length of the agent's next step (drawn when the state was made).
-    pub time_step: f64,
-    pub position: Vector2<f64>,
-    pub velocity: Vector2<f64>,
-}
-
-/// One record of a run: agent `agent` stepped over `[t0, t1)` during iteration
-/// `iteration` and reached `state` (so `state.time == t1`).
+/// One record of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub t0: f64,
     pub t1: f64,
-    pub agent: Agent,
-    pub state: AgentState,
+    /// The body's index within its run (a nano run's Planet is 0, its Satellite 1).
+    pub body: u32,
     pub iteration: u64,
+    pub state: State,
 }

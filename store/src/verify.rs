@@ -6,8 +6,7 @@ use std::fmt;
 use crate::catalog::CatalogEntry;
 use crate::encoding::{self, Chunk, Key};
 use crate::log::{describe_key, Log};
-use crate::record::Agent;
-use crate::run::{RunKey, Segment};
+use crate::run::RunKey;
 use crate::{Result, TimeRange};
 
 /// What [`Log::verify`] found.
@@ -59,19 +58,23 @@ struct Seen {
     /// Where the next block must start.
     next_block: u64,
     records: u64,
-    /// Each agent's record count and latest record.
-    steps: [u64; 2],
-    last: [Option<Segment>; 2],
+    /// Each body's latest record's end, by body.
+    ends: BTreeMap<u32, f64>,
+    /// The highest body seen, plus one.
+    bodies: u32,
     /// The chunks' first times, to match against the time index.
-    chunk_starts: BTreeMap<(usize, u64, u16), u64>,
+    chunk_starts: BTreeMap<(u32, u64, u16), u64>,
+    /// Checkpoint slots seen.
+    slots: u32,
 }
 
 impl Log {
     /// Reads every key of the log and checks every checksum, that each run's blocks
-    /// follow each other without gaps and tile each agent's timeline, that the time
-    /// index points at the chunks, that each catalog entry agrees with its blocks, and
-    /// that each series is whole and of iterations its run holds.
-    /// Only storage failures are errors; what is wrong with the data is in the report.
+    /// follow each other without gaps and tile each body's timeline, that the time
+    /// index points at the chunks, that the checkpoint's slots are whole, and that each
+    /// catalog entry agrees with its blocks, and that each series is whole and of
+    /// iterations its run holds. Only storage failures are errors; what is wrong with
+    /// the data is in the report.
     pub fn verify(&self) -> Result<Report> {
         crate::log::guarded(self.path(), || self.check_all())
     }
@@ -106,12 +109,12 @@ impl Log {
                     }
                     Err(e) => problems.push(format!("{place}: {e}")),
                 },
-                Ok(Key::TimeIndex { run, agent, t0 }) => {
+                Ok(Key::TimeIndex { run, body, t0 }) => {
                     match encoding::decode_index(&key, &value) {
                         Ok((first, part)) => {
                             let start = seen
                                 .get(&run)
-                                .and_then(|s| s.chunk_starts.get(&(agent.index(), first, part)));
+                                .and_then(|s| s.chunk_starts.get(&(body, first, part)));
                             if start != Some(&encoding::ordered(t0)) {
                                 problems.push(format!("{place}: points to no chunk starting there (block {first}, part {part})"));
                             }
@@ -119,6 +122,23 @@ impl Log {
                         Err(e) => problems.push(format!("{place}: {e}")),
                     }
                 }
+                Ok(Key::Checkpoint { run, slot }) => {
+                    let s = seen.entry(run).or_default();
+                    if slot != s.slots {
+                        problems.push(format!("{place}: slot {} is missing before it", s.slots));
+                    }
+                    s.slots = slot + 1;
+                    if let Err(e) = encoding::decode_sealed(&key, &value) {
+                        problems.push(format!("{place}: {e}"));
+                    }
+                }
+                Ok(Key::Document(_)) => match encoding::decode_sealed(&key, &value) {
+                    Ok(bytes) if std::str::from_utf8(bytes).is_err() => {
+                        problems.push(format!("{place}: not UTF-8"))
+                    }
+                    Ok(_) => {}
+                    Err(e) => problems.push(format!("{place}: {e}")),
+                },
                 Ok(Key::Series {
                     run,
                     n,
@@ -208,7 +228,7 @@ fn check_chunk(
 ) {
     let block = (chunk.first_iteration, chunk.end);
     if seen.block != Some(block) {
-        // Chunks sort by first iteration then agent: this one opens a new block.
+        // Chunks sort by first iteration then body: this one opens a new block.
         if chunk.first_iteration != seen.next_block || chunk.end <= chunk.first_iteration {
             problems.push(format!(
                 "{place}: a gap: the run's blocks reached iteration {}",
@@ -219,31 +239,26 @@ fn check_chunk(
         seen.block = Some(block);
         seen.next_block = chunk.end;
     }
-    let a = chunk.agent.index();
+    seen.bodies = seen.bodies.max(chunk.body.saturating_add(1));
     if !chunk.is_empty() {
         seen.chunk_starts.insert(
-            (a, chunk.first_iteration, chunk.part),
+            (chunk.body, chunk.first_iteration, chunk.part),
             encoding::ordered(chunk.t0),
         );
     }
     for r in chunk.records() {
-        let continues = seen.last[a].is_none_or(|last| last.t1 == r.t0);
-        if !continues
+        let end = seen.ends.entry(chunk.body).or_insert(r.t0);
+        if *end != r.t0
             || TimeRange::new(r.t0, r.t1).is_err()
             || !(chunk.first_iteration..chunk.end).contains(&r.iteration)
         {
             problems.push(format!(
-                "{place}: the record of iteration {} does not continue the agent's timeline",
+                "{place}: the record of iteration {} does not continue the body's timeline",
                 r.iteration
             ));
         }
-        seen.steps[a] += 1;
+        *end = r.t1;
         seen.records += 1;
-        seen.last[a] = Some(Segment {
-            t0: r.t0,
-            t1: r.t1,
-            state: r.state,
-        });
     }
 }
 
@@ -262,16 +277,14 @@ fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
             entry.records, seen.records
         ));
     }
-    for agent in Agent::ALL {
-        let a = agent.index();
-        let cursor = &entry.checkpoint.agents[a];
-        if seen.steps[a] > 0
-            && (cursor.steps != seen.steps[a] || Some(cursor.latest) != seen.last[a])
-        {
-            problems.push(format!(
-                "run {run}: the checkpoint of {} does not match its latest record",
-                agent.name()
-            ));
-        }
+    if seen.bodies > entry.bodies {
+        problems.push(format!(
+            "run {run}: the catalog says {} bodies, the blocks hold records of body {}",
+            entry.bodies,
+            seen.bodies - 1
+        ));
+    }
+    if entry.iterations > 0 && seen.slots == 0 {
+        problems.push(format!("run {run}: no checkpoint to continue from"));
     }
 }

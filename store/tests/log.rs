@@ -4,16 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use nalgebra::Vector2;
-use nano_store::run::{AgentCursor, Segment};
 use nano_store::{
-    Agent, AgentState, Block, Checkpoint, Error, Log, LogOptions, MemoryRangeStore, QRangeStore,
-    Record, RunKey,
+    Block, Error, Log, LogOptions, MemoryRangeStore, QRangeStore, Record, RunId, RunKey,
 };
 use proptest::prelude::*;
 
 /// A small deterministic generator for synthetic runs (the store does not know the
-/// model; any records that tile each agent's timeline will do).
+/// model; any records that tile each body's timeline will do).
 struct Lcg(u64);
 
 impl Lcg {
@@ -26,73 +23,67 @@ impl Lcg {
     }
 }
 
-/// A synthetic run of `iterations` iterations: in each, each agent steps (by 0.01 to
-/// 0.1) or, now and then, waits. Returns the records and the checkpoint after each
-/// iteration.
-fn synthetic_run(seed: u64, iterations: u64) -> (Vec<Record>, Vec<Checkpoint>) {
+/// The checkpoint a synthetic run "needs" after `iterations`: bytes the store must
+/// keep as they are (one slot per body, of different lengths).
+fn checkpoint(seed: u64, iterations: u64, bodies: u32) -> Vec<Vec<u8>> {
+    (0..bodies)
+        .map(|b| {
+            let mut bytes = iterations.to_le_bytes().to_vec();
+            bytes.extend(seed.to_le_bytes());
+            bytes.resize(16 + b as usize, b as u8);
+            bytes
+        })
+        .collect()
+}
+
+/// A synthetic run of `iterations` iterations of two bodies: in each, each body steps
+/// (by 0.01 to 0.1) or, now and then, waits.
+fn synthetic_run(seed: u64, iterations: u64) -> Vec<Record> {
+    synthetic_bodies(seed, iterations, 2, 0.2)
+}
+
+/// A synthetic run of `bodies` bodies, each waiting in a fraction `wait` of the
+/// iterations.
+fn synthetic_bodies(seed: u64, iterations: u64, bodies: u32, wait: f64) -> Vec<Record> {
     let mut rng = Lcg(seed);
-    let mut cursors = [0, 1].map(|_| AgentCursor {
-        steps: 0,
-        latest: Segment {
-            t0: f64::NEG_INFINITY,
-            t1: 0.0,
-            state: state(0.0, 0.0),
-        },
-        previous: None,
-    });
-    let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
+    let mut ends = vec![0.0f64; bodies as usize];
+    let mut records = Vec::new();
     for iteration in 0..iterations {
-        for agent in Agent::ALL {
-            if rng.next() < 0.2 {
+        for body in 0..bodies {
+            if rng.next() < wait {
                 continue;
             }
-            let c = &mut cursors[agent.index()];
-            let t0 = c.latest.t1;
+            let t0 = ends[body as usize];
             let t1 = t0 + 0.01 + 0.09 * rng.next();
-            let record = Record {
+            let u = rng.next();
+            records.push(Record {
                 t0,
                 t1,
-                agent,
-                state: state(t1, rng.next()),
+                body,
                 iteration,
-            };
-            c.previous = Some(c.latest);
-            c.latest = Segment {
-                t0,
-                t1,
-                state: record.state,
-            };
-            c.steps += 1;
-            records.push(record);
+                state: [u, -t1, t1 * u, 1.0 - u, 0.01 + u / 10.0, 0.0],
+            });
+            ends[body as usize] = t1;
         }
-        checkpoints.push(Checkpoint {
-            seed,
-            iterations: iteration + 1,
-            agents: cursors,
-        });
     }
-    (records, checkpoints)
+    records
 }
 
-fn state(t: f64, u: f64) -> AgentState {
-    AgentState {
-        time: t,
-        time_step: 0.01 + u / 10.0,
-        position: Vector2::new(u, -t),
-        velocity: Vector2::new(t * u, 1.0 - u),
-    }
+/// Appends `records` of a two-body run of `target` iterations to `log` in blocks of
+/// `block` iterations from `from`.
+fn append_run(log: &Log, run: RunKey, records: &[Record], target: u64, from: u64, block: u64) {
+    append_bodies(log, run, 2, records, target, from, block)
 }
 
-/// Appends `records` to `log` in blocks of `block` iterations from `from`.
-fn append_run(
+fn append_bodies(
     log: &Log,
     run: RunKey,
+    bodies: u32,
     records: &[Record],
-    checkpoints: &[Checkpoint],
+    target: u64,
     from: u64,
     block: u64,
 ) {
-    let target = checkpoints.len() as u64;
     let mut start = from;
     while start < target {
         let end = (start + block).min(target);
@@ -100,10 +91,13 @@ fn append_run(
         let hi = records.partition_point(|r| r.iteration < end);
         log.append(&[Block {
             run,
+            bodies,
             target,
             first_iteration: start,
+            end,
             records: &records[lo..hi],
-            checkpoint: &checkpoints[end as usize - 1],
+            checkpoint: &checkpoint(run.seed().unwrap_or(0), end, bodies),
+            document: None,
         }])
         .unwrap();
         start = end;
@@ -127,10 +121,10 @@ fn runs_round_trip_whole_by_iterations_and_by_time() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
     let (a, b) = (RunKey::nano(1), RunKey::nano(2));
-    let (records_a, checkpoints_a) = synthetic_run(1, 1000);
-    let (records_b, checkpoints_b) = synthetic_run(2, 300);
-    append_run(&log, a, &records_a, &checkpoints_a, 0, 64);
-    append_run(&log, b, &records_b, &checkpoints_b, 0, 1);
+    let records_a = synthetic_run(1, 1000);
+    let records_b = synthetic_run(2, 300);
+    append_run(&log, a, &records_a, 1000, 0, 64);
+    append_run(&log, b, &records_b, 300, 0, 1);
 
     assert_eq!(replay_all(&log, a, 0..1000).unwrap(), records_a);
     assert_eq!(replay_all(&log, b, 0..300).unwrap(), records_b);
@@ -162,7 +156,8 @@ fn runs_round_trip_whole_by_iterations_and_by_time() {
         (1000, records_a.len() as u64, 1000)
     );
     assert!(entry.complete());
-    assert_eq!(entry.checkpoint, checkpoints_a[999]);
+    assert_eq!(entry.bodies, 2);
+    assert_eq!(log.checkpoint(a).unwrap(), checkpoint(1, 1000, 2));
     let catalog = log.catalog().unwrap();
     assert_eq!(
         catalog.iter().map(|e| e.run).collect::<Vec<_>>(),
@@ -178,19 +173,82 @@ fn runs_round_trip_whole_by_iterations_and_by_time() {
 }
 
 #[test]
+fn runs_of_many_bodies_keep_their_records_checkpoint_and_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let run = RunKey::orbit(RunId([5; 16]));
+    let bodies = 300;
+    let mut records = synthetic_bodies(5, 40, bodies, 0.0);
+    // Orbit states have six words: the sixth survives too.
+    records.iter_mut().for_each(|r| r.state[5] = r.t1 * 3.0);
+    let document = r#"{"model":"orbit","bodies":"..."}"#;
+    for (first, end) in [(0, 7), (7, 30), (30, 40)] {
+        let lo = records.partition_point(|r| r.iteration < first);
+        let hi = records.partition_point(|r| r.iteration < end);
+        log.append(&[Block {
+            run,
+            bodies,
+            target: 40,
+            first_iteration: first,
+            end,
+            records: &records[lo..hi],
+            checkpoint: &checkpoint(0, end, bodies),
+            document: Some(if first == 0 { document } else { "not kept" }),
+        }])
+        .unwrap();
+    }
+    assert_eq!(replay_all(&log, run, 0..40).unwrap(), records);
+    let some = &records[records.len() / 2];
+    let at = log.get(run, (some.t0 + some.t1) / 2.0).unwrap();
+    assert_eq!(at.len(), bodies as usize);
+    assert!(at.contains(some));
+    let entry = log.entry(run).unwrap().unwrap();
+    assert_eq!(
+        (entry.bodies, entry.iterations, entry.records),
+        (bodies, 40, records.len() as u64)
+    );
+    assert_eq!(log.checkpoint(run).unwrap(), checkpoint(0, 40, bodies));
+    assert_eq!(log.document(run).unwrap().as_deref(), Some(document));
+    assert_eq!(log.document(RunKey::nano(5)).unwrap(), None);
+    assert!(log.checkpoint(RunKey::nano(5)).unwrap().is_empty());
+    assert_eq!(
+        log.catalog().unwrap()[0].summary().id,
+        Some("05".repeat(16))
+    );
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.records, records.len() as u64);
+
+    // A block of another number of bodies does not continue the run.
+    let err = log
+        .append(&[Block {
+            run,
+            bodies: bodies + 1,
+            target: 41,
+            first_iteration: 40,
+            end: 41,
+            records: &[],
+            checkpoint: &[],
+            document: None,
+        }])
+        .unwrap_err();
+    assert!(err.to_string().contains("bodies"), "{err}");
+}
+
+#[test]
 fn the_log_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunKey::nano(9);
-    let (records, checkpoints) = synthetic_run(9, 500);
+    let records = synthetic_run(9, 500);
     {
         let log = open(dir.path());
-        append_run(&log, run, &records[..], &checkpoints[..250], 0, 100);
+        append_run(&log, run, &records[..], 250, 0, 100);
     }
     let log = open(dir.path());
     let entry = log.entry(run).unwrap().unwrap();
     assert_eq!(entry.iterations, 250);
     // Continue where it stopped, as a resumed job would.
-    append_run(&log, run, &records, &checkpoints, 250, 100);
+    append_run(&log, run, &records, 500, 250, 100);
     assert_eq!(replay_all(&log, run, 0..500).unwrap(), records);
     assert!(log.verify().unwrap().is_ok());
 }
@@ -200,8 +258,8 @@ fn replay_past_the_logged_iterations_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
     let run = RunKey::nano(4);
-    let (records, checkpoints) = synthetic_run(4, 100);
-    append_run(&log, run, &records, &checkpoints, 0, 30);
+    let records = synthetic_run(4, 100);
+    append_run(&log, run, &records, 100, 0, 30);
     let err = log.replay(run, 0..101).err().unwrap();
     assert!(
         matches!(
@@ -229,8 +287,8 @@ fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
     let run = RunKey::nano(6);
-    let (records, checkpoints) = synthetic_run(6, 100);
-    append_run(&log, run, &records, &checkpoints[..50], 0, 50);
+    let records = synthetic_run(6, 100);
+    append_run(&log, run, &records, 50, 0, 50);
     let after = |i: u64| records.partition_point(|r| r.iteration < i);
 
     // Starting anywhere but where the log ends.
@@ -238,9 +296,12 @@ fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
         .append(&[Block {
             run,
             target: 100,
+            bodies: 2,
             first_iteration: 60,
+            end: 70,
             records: &records[after(60)..after(70)],
-            checkpoint: &checkpoints[69],
+            checkpoint: &checkpoint(6, 70, 2),
+            document: None,
         }])
         .unwrap_err();
     assert!(
@@ -255,16 +316,19 @@ fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
         "{err}"
     );
 
-    // A record that does not start where its agent stands.
+    // A record that does not start where its body stands.
     let mut shifted = records[after(50)..after(60)].to_vec();
     shifted[0].t0 += 1e-9;
     let err = log
         .append(&[Block {
             run,
             target: 100,
+            bodies: 2,
             first_iteration: 50,
+            end: 60,
             records: &shifted,
-            checkpoint: &checkpoints[59],
+            checkpoint: &checkpoint(6, 60, 2),
+            document: None,
         }])
         .unwrap_err();
     assert!(matches!(err, Error::InvalidBlock { .. }), "{err}");
@@ -276,9 +340,12 @@ fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
         .append(&[Block {
             run,
             target: 100,
+            bodies: 2,
             first_iteration: 50,
+            end: 60,
             records: &swapped,
-            checkpoint: &checkpoints[59],
+            checkpoint: &checkpoint(6, 60, 2),
+            document: None,
         }])
         .unwrap_err();
     assert!(matches!(err, Error::InvalidBlock { .. }), "{err}");
@@ -297,8 +364,8 @@ fn a_log_another_handle_holds_is_reported_as_in_use() {
     assert!(err.to_string().contains("in use"), "{err}");
     // Once the holder is gone the log opens, with what the holder left in it.
     let run = RunKey::nano(3);
-    let (records, checkpoints) = synthetic_run(3, 20);
-    append_run(&holder, run, &records, &checkpoints, 0, 10);
+    let records = synthetic_run(3, 20);
+    append_run(&holder, run, &records, 20, 0, 10);
     drop(holder);
     let log = open(dir.path());
     assert_eq!(replay_all(&log, run, 0..20).unwrap(), records);
@@ -320,7 +387,7 @@ fn a_log_of_another_format_version_is_refused_clearly() {
             err,
             Error::FormatVersion {
                 found: 7,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -328,7 +395,7 @@ fn a_log_of_another_format_version_is_refused_clearly() {
     );
     let message = err.to_string();
     assert!(
-        message.contains("format version 7") && message.contains("only version 1"),
+        message.contains("format version 7") && message.contains("versions 1 to 2"),
         "{message}"
     );
     assert!(
@@ -378,7 +445,7 @@ fn damage_value(dir: &Path, prefix: &[u8], damage: impl Fn(&mut Vec<u8>)) {
 #[test]
 fn a_damaged_chunk_is_reported_by_verify_and_by_reads_and_never_served() {
     let run = RunKey::nano(12);
-    let (records, checkpoints) = synthetic_run(12, 400);
+    let records = synthetic_run(12, 400);
     type Damage = fn(&mut Vec<u8>);
     let damages: [(&str, Damage); 3] = [
         ("a flipped bit", |v| v[40] ^= 0x10),
@@ -387,9 +454,9 @@ fn a_damaged_chunk_is_reported_by_verify_and_by_reads_and_never_served() {
     ];
     for (what, damage) in damages {
         let dir = tempfile::tempdir().unwrap();
-        append_run(&open(dir.path()), run, &records, &checkpoints, 0, 100);
-        // The chunk of the Planet's records in the block from iteration 100.
-        let key = nano_store::encoding::chunk_key(run, 100, Agent::Planet, 0);
+        append_run(&open(dir.path()), run, &records, 400, 0, 100);
+        // The chunk of body 0's records in the block from iteration 100.
+        let key = nano_store::encoding::chunk_key(run, 100, 0, 0);
         damage_value(dir.path(), &key, damage);
 
         let log = open(dir.path());
@@ -415,7 +482,7 @@ fn a_damaged_chunk_is_reported_by_verify_and_by_reads_and_never_served() {
         );
         let inside = records
             .iter()
-            .find(|r| r.iteration >= 150 && r.agent == Agent::Planet)
+            .find(|r| r.iteration >= 150 && r.body == 0)
             .unwrap();
         assert!(inside.iteration < 200);
         assert!(
@@ -429,8 +496,8 @@ fn a_damaged_chunk_is_reported_by_verify_and_by_reads_and_never_served() {
 fn a_damaged_catalog_entry_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunKey::nano(13);
-    let (records, checkpoints) = synthetic_run(13, 50);
-    append_run(&open(dir.path()), run, &records, &checkpoints, 0, 10);
+    let records = synthetic_run(13, 50);
+    append_run(&open(dir.path()), run, &records, 50, 0, 10);
     damage_value(dir.path(), &nano_store::encoding::catalog_key(run), |v| {
         v[12] ^= 1
     });
@@ -448,9 +515,9 @@ fn a_damaged_catalog_entry_is_reported() {
 fn a_kept_series_survives_reopening_and_is_read_without_a_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunKey::nano(31);
-    let (records, checkpoints) = synthetic_run(31, 600);
+    let records = synthetic_run(31, 600);
     let log = open(dir.path());
-    append_run(&log, run, &records, &checkpoints, 0, 200);
+    append_run(&log, run, &records, 600, 0, 200);
     // Several parts, the last one short.
     let series: Vec<u8> = (0..3 * nano_store::encoding::SERIES_PART_BYTES + 17)
         .map(|i| (i * 7 % 251) as u8)
@@ -503,12 +570,12 @@ fn a_kept_series_survives_reopening_and_is_read_without_a_chunk() {
 #[test]
 fn a_damaged_or_incomplete_series_is_reported_and_never_served() {
     let run = RunKey::nano(33);
-    let (records, checkpoints) = synthetic_run(33, 100);
+    let records = synthetic_run(33, 100);
     let series = vec![7u8; 2 * nano_store::encoding::SERIES_PART_BYTES + 5];
     let prepare = || {
         let dir = tempfile::tempdir().unwrap();
         let log = open(dir.path());
-        append_run(&log, run, &records, &checkpoints, 0, 50);
+        append_run(&log, run, &records, 100, 0, 50);
         log.put_series(run, 100, 20, &series).unwrap();
         log.flush().unwrap();
         dir
@@ -585,12 +652,12 @@ fn a_damaged_or_incomplete_series_is_reported_and_never_served() {
 fn bytes_flipped_in_the_database_files_are_never_served() {
     let run = RunKey::nano(21);
     let iterations = 3000;
-    let (records, checkpoints) = synthetic_run(21, iterations);
+    let records = synthetic_run(21, iterations);
     let trials = 24;
     let mut refused = 0;
     for trial in 0..trials {
         let dir = tempfile::tempdir().unwrap();
-        append_run(&open(dir.path()), run, &records, &checkpoints, 0, 500);
+        append_run(&open(dir.path()), run, &records, iterations, 0, 500);
         let db_file = dir.path().join("db");
         let mut bytes = std::fs::read(&db_file).unwrap();
         // Spread the damage over the file: 16 bytes at a different place each trial.
@@ -658,10 +725,10 @@ fn a_database_with_fewer_commits_than_marked_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let earlier = tempfile::tempdir().unwrap();
     let run = RunKey::nano(31);
-    let (records, checkpoints) = synthetic_run(31, 200);
+    let records = synthetic_run(31, 200);
     {
         let log = open(dir.path());
-        append_run(&log, run, &records, &checkpoints[..100], 0, 100);
+        append_run(&log, run, &records, 100, 0, 100);
     }
     // sled's files after the first block (the mark beside them is not sled's).
     let sled_files = |from: &Path, to: &Path| {
@@ -677,7 +744,7 @@ fn a_database_with_fewer_commits_than_marked_is_refused_and_left_alone() {
     sled_files(dir.path(), earlier.path());
     {
         let log = open(dir.path());
-        append_run(&log, run, &records, &checkpoints, 100, 100);
+        append_run(&log, run, &records, 200, 100, 100);
         assert_eq!(log.entry(run).unwrap().unwrap().iterations, 200);
     }
     drop(raw_sled(dir.path()));
@@ -723,6 +790,8 @@ proptest! {
     #[test]
     fn range_queries_agree_with_the_in_memory_store(
         seed in any::<u64>(),
+        bodies in 1u32..5,
+        nano in any::<bool>(),
         iterations in 1u64..400,
         block in 1u64..90,
         queries in prop::collection::vec(-0.5f64..30.0, 1..60),
@@ -730,9 +799,12 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let log = open(dir.path());
-        let run = RunKey::nano(seed);
-        let (records, checkpoints) = synthetic_run(seed, iterations);
-        append_run(&log, run, &records, &checkpoints, 0, block);
+        let run = if nano { RunKey::nano(seed) } else { RunKey::orbit(RunId([seed as u8; 16])) };
+        let mut records = synthetic_bodies(seed, iterations, bodies, 0.2);
+        if !nano {
+            records.iter_mut().for_each(|r| r.state[5] = r.t0 * 0.5);
+        }
+        append_bodies(&log, run, bodies, &records, iterations, 0, block);
         let memory = memory_store(&records);
         // Random times, and the exact ends of random records (the edges of ranges).
         let edges = exact.iter().filter(|_| !records.is_empty()).flat_map(|i| {

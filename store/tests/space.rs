@@ -1,46 +1,27 @@
 //! Disk space: a log whose last snapshot was interrupted still opens, the ballast is
 //! kept, a run past the quota is refused before it starts, and runs admitted together hold it.
 
-use nalgebra::Vector2;
-use nano_store::run::{AgentCursor, Segment};
 use nano_store::space::{BALLAST_BYTES, BALLAST_NAME, BYTES_PER_ITERATION};
-use nano_store::{Agent, AgentState, Block, Checkpoint, Error, Log, LogOptions, Record, RunKey};
+use nano_store::{Block, Error, Log, LogOptions, Record, RunKey};
 
-/// Logs one iteration of seed 7 (one Planet record).
+/// Logs one iteration of seed 7 (one record of body 0).
 fn log_one_record(log: &Log) -> Record {
-    let state = AgentState {
-        time: 0.5,
-        time_step: 0.1,
-        position: Vector2::new(1.0, 2.0),
-        velocity: Vector2::zeros(),
-    };
     let record = Record {
         t0: 0.0,
         t1: 0.5,
-        agent: Agent::Planet,
-        state,
+        body: 0,
         iteration: 0,
-    };
-    let cursor = AgentCursor {
-        steps: 1,
-        latest: Segment {
-            t0: 0.0,
-            t1: 0.5,
-            state,
-        },
-        previous: None,
-    };
-    let checkpoint = Checkpoint {
-        seed: 7,
-        iterations: 1,
-        agents: [cursor, cursor],
+        state: [1.0, 2.0, 0.0, 0.0, 0.1, 0.0],
     };
     log.append(&[Block {
         run: RunKey::nano(7),
+        bodies: 2,
         target: 1,
         first_iteration: 0,
+        end: 1,
         records: &[record],
-        checkpoint: &checkpoint,
+        checkpoint: &[vec![1, 2, 3]],
+        document: None,
     }])
     .unwrap();
     record

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use nano_pipeline::{Agent, Format, RunKey, RunWriter};
+use nano_pipeline::{Agent, Format, Record, RunKey, RunWriter};
 use nano_store::{Log, Replay};
 
 use crate::budget::ReadPermit;
@@ -26,7 +26,7 @@ pub fn document(
     format: Format,
 ) -> Result<Vec<u8>, nano_pipeline::Error> {
     let mut out = RunWriter::begin(Vec::new(), format, n, seed)?;
-    for record in log.replay(RunKey::nano(seed), 0..n)? {
+    for record in nano_pipeline::model::replay(log, seed, 0..n)? {
         out.record(&record?)?;
     }
     Ok(out.finish()?)
@@ -67,7 +67,9 @@ impl Pieces {
         };
         while out.get_mut().len() < CHUNK {
             match replay.next() {
-                Some(record) => out.record(&record?)?,
+                Some(record) => {
+                    out.record(&Record::from_logged(RunKey::nano(self.seed), record?)?)?
+                }
                 None => {
                     let (_, out) = self.open.take().expect("open above");
                     self.finished = true;
@@ -158,7 +160,7 @@ pub fn decimated(
     let mut series: Vec<[Vec<f64>; 3]> = Agent::ALL.iter().map(|_| Default::default()).collect();
     let mut seen = [0u64; 2];
     let mut last = [None; 2];
-    for record in log.replay(RunKey::nano(seed), 0..n)? {
+    for record in nano_pipeline::model::replay(log, seed, 0..n)? {
         let r = record?;
         let a = r.agent.index();
         if seen[a] % stride == 0 {

@@ -90,12 +90,13 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiErr
     catalog.sort_by_key(|e| std::cmp::Reverse(e.updated_ms));
     let rows: String = catalog
         .iter()
+        .filter_map(|e| Some((e, e.run.seed()?)))
         .take(20)
-        .map(|e| {
+        .map(|(e, seed)| {
             format!(
                 "<tr><td><a href=\"/propagate/{n}?seed={seed}\">seed {seed}</a></td><td>{n}</td><td>{target}</td><td>{status}</td><td>{updated}</td></tr>\n",
                 n = e.iterations.max(1),
-                seed = e.run.seed,
+                seed = seed,
                 target = e.target,
                 status = if e.complete() { "complete" } else { "partial" },
                 updated = nano_store::catalog::utc(e.updated_ms),
