@@ -81,7 +81,7 @@ pub enum Error {
     Stopped,
     /// The log's checkpoint of a run cannot be read as its model's.
     #[error("the checkpoint of run {run} in the log is unreadable: {detail}")]
-    Checkpoint { run: RunKey, detail: String },
+    UnreadableCheckpoint { run: RunKey, detail: String },
     /// A job ended without completing its run.
     #[error("the job for {run} failed: {reason}")]
     JobFailed { run: RunKey, reason: String },

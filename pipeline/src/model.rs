@@ -284,12 +284,12 @@ pub fn logged_checkpoint(log: &Log, seed: u64) -> Result<Checkpoint, Error> {
         return Ok(crate::propagator::start(seed));
     };
     let slots = log.checkpoint(run)?;
-    let bytes = slots.first().ok_or_else(|| Error::Checkpoint {
+    let bytes = slots.first().ok_or_else(|| Error::UnreadableCheckpoint {
         run,
         detail: "the log holds none".into(),
     })?;
     Checkpoint::from_bytes(seed, entry.iterations, bytes)
-        .map_err(|detail| Error::Checkpoint { run, detail })
+        .map_err(|detail| Error::UnreadableCheckpoint { run, detail })
 }
 
 /// The logged records of iterations `iterations` of the nano run of `seed`, in order.

@@ -448,7 +448,7 @@ mod tests {
         let both = space.reserved();
         assert!(both > 0);
         let mut continued = None;
-        for block in blocks(id, RUN, propagator::start(RUN.seed), 20) {
+        for block in blocks(id, RUN, propagator::start(7), 20) {
             continued = registry
                 .deliver(block, &Backlog::default())
                 .unwrap()
