@@ -538,6 +538,42 @@ fn rows() -> Vec<Row> {
             }),
         },
         Row {
+            name: "--blocking-threads: blocking work never takes more threads than that",
+            settings: |_| {
+                vec![set(
+                    "--blocking-threads",
+                    Some("NANO_BLOCKING_THREADS"),
+                    "2",
+                )]
+            },
+            expect: Expect::Serves(|s| {
+                until_ok(&s.address, "/api/propagate/300000?seed=2");
+                let threads = || {
+                    std::fs::read_dir(format!("/proc/{}/task", s.pid()))
+                        .unwrap()
+                        .count()
+                };
+                let before = threads();
+                // Two dozen reads of the log at once: each runs on a blocking thread.
+                let readers: Vec<_> = (0..24)
+                    .map(|i| {
+                        let address = s.address.clone();
+                        std::thread::spawn(move || {
+                            http_get(
+                                &address,
+                                &format!("/api/propagate/{}?seed=2&points=10", 299_000 + i),
+                            )
+                        })
+                    })
+                    .collect();
+                for reader in readers {
+                    assert_eq!(reader.join().unwrap().unwrap().0, 200);
+                }
+                let after = threads();
+                assert!(after <= before + 2, "{before} threads became {after}");
+            }),
+        },
+        Row {
             name: "--hostfile: runs are computed by the cluster it names",
             settings: |c| {
                 let hosts = hostfile(c.dir, 2);

@@ -37,7 +37,9 @@ fn open_and_stall(address: &str, path: &str) -> (TcpStream, u16) {
         .unwrap();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).expect("a status line");
+    stream
+        .read_exact(&mut head)
+        .unwrap_or_else(|e| panic!("{path}: no status line within 60 s ({e})"));
     let status = std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap();
     (stream, status)
 }
@@ -89,6 +91,8 @@ fn six_hundred_clients_that_never_read_leave_the_service_answering() {
     // The memory budget admits a download by a 4 MB weight (`tests/memory.rs` holds it
     // to its bound); here the budget is large enough for 300 stalled downloads, so what
     // is tested is the threads and connections they hold, not the budget's refusals.
+    // The blocking pool is far smaller than the clients: a client that held a blocking
+    // thread (a progress stream or a download on a thread of its own) would exhaust it.
     let (server, address) = serve(
         &data_dir(dir.path()),
         &[
@@ -98,6 +102,11 @@ fn six_hundred_clients_that_never_read_leave_the_service_answering() {
             "120",
             "--memory-mb",
             "8192",
+            "--blocking-threads",
+            "64",
+            // Small blocks: the progress streams' run stays in flight throughout.
+            "--block",
+            "256",
         ],
     );
     // A run too large to be cached whole (so it is streamed) and whose CSV (~35 MB) is
@@ -125,6 +134,19 @@ fn six_hundred_clients_that_never_read_leave_the_service_answering() {
     let csv = answers(&address, "/api/propagate/1000?seed=4&format=csv", 200);
     assert!(csv.starts_with(b"t0,t1,agent"));
     answers(&address, "/api/propagate/500?seed=6", 200);
+    // The progress streams' run was in flight all along (so were the streams).
+    let (_, runs) = http_get(&address, "/api/runs").unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
+    let done = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["seed"] == 5)
+        .map_or(0, |r| r["iterations"].as_u64().unwrap());
+    assert!(
+        done < 10_000_000,
+        "the streams' run completed during the test"
+    );
     drop(stalled);
     drop(server);
 }

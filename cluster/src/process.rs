@@ -156,6 +156,7 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
     nano_web::budget::limit_allocator_arenas();
     let log = Log::open(&config.data, config.log_options())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(config.blocking_threads)
         .enable_all()
         .build()?;
     let cache = {

@@ -64,6 +64,8 @@ pub const DEFAULT_MAX_STREAMS: usize = 256;
 pub const DEFAULT_STREAM_READS: usize = 4;
 /// `--shutdown-grace`, in seconds.
 pub const DEFAULT_SHUTDOWN_GRACE: u64 = 2;
+/// `--blocking-threads`: tokio's own default.
+pub const DEFAULT_BLOCKING_THREADS: usize = 512;
 
 /// Everything `serve` is told, as flags and environment variables.
 #[derive(Debug, Clone, clap::Args)]
@@ -188,6 +190,13 @@ pub struct ServeConfig {
     #[arg(long, value_name = "SECS", env = "NANO_SHUTDOWN_GRACE", default_value_t = DEFAULT_SHUTDOWN_GRACE,
           value_parser = at_least_one::<u64>("second"))]
     pub shutdown_grace: u64,
+
+    /// Threads for blocking work (reads of the log, starting jobs), shared by all
+    /// clients: no client holds one for longer than one bounded read, so a small pool
+    /// serves any number of clients (tests run with few to show it).
+    #[arg(long, value_name = "N", env = "NANO_BLOCKING_THREADS", default_value_t = DEFAULT_BLOCKING_THREADS,
+          value_parser = at_least_one::<usize>("thread"))]
+    pub blocking_threads: usize,
 }
 
 /// `--log-format`.
@@ -347,6 +356,7 @@ mod tests {
             ("--max-connections", "at least 1 connection"),
             ("--header-timeout", "at least 1 second"),
             ("--max-streams", "at least 1 stream"),
+            ("--blocking-threads", "at least 1 thread"),
         ] {
             let error = Cli::try_parse_from(["serve", flag, "0"])
                 .err()
