@@ -26,6 +26,7 @@
 //! - [`kepler`]: the exact two-body solution, independent of all the above: the oracle
 //!   of the tests and the accuracy report.
 //! - [`accuracy`]: the accuracy report (every integrator against the oracle).
+//! - [`interpolant`]: [`hermite`], a body's state between two output times.
 //!
 //! # One body at a time
 //!
@@ -58,7 +59,10 @@ pub mod accuracy;
 pub mod dop853;
 pub mod fixed_step;
 pub mod force;
+pub mod interpolant;
 pub mod kepler;
+
+pub use interpolant::hermite;
 
 use crate::scenario::{Integrator, OrbitScenario};
 use dop853::Dop853;
