@@ -4,7 +4,9 @@
 //! are small enough to live here.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use std::process::ExitCode;
 
 use nano_cluster::process::{self, Placement};
@@ -12,7 +14,9 @@ use nano_pipeline::engine::EngineConfig;
 
 use clap::{Args, Parser, Subcommand};
 use nano_cluster::local::LocalClusterConfig;
+use nano_pipeline::ephemeris::{self, OrbitFormat};
 use nano_pipeline::resume::{self, Source};
+use nano_pipeline::scenario::{Scenario, ScenarioLimits};
 use nano_pipeline::{Format, Propagator, RunKey, RunWriter};
 use nano_store::{CatalogEntry, Log, LogOptions, Sync};
 use nano_web::config as web_config;
@@ -149,15 +153,53 @@ struct RunArgs {
     seed: u64,
 
     /// Output format: `json` (one document, the golden format) or `csv` (a header
-    /// line, then one line per record).
-    #[arg(long, value_name = "FORMAT", default_value_t = Format::Json)]
-    format: Format,
+    /// line, then one line per record); for an orbit scenario also `oem` (a CCSDS
+    /// Orbit Ephemeris Message, one segment per body).
+    #[arg(long, value_name = "FORMAT", default_value_t = OrbitFormat::Json)]
+    format: OrbitFormat,
 }
+
+impl RunArgs {
+    /// The nano model's format (it has no OEM).
+    fn nano_format(&self) -> Result<Format, Usage> {
+        match self.format {
+            OrbitFormat::Json => Ok(Format::Json),
+            OrbitFormat::Csv => Ok(Format::Csv),
+            OrbitFormat::Oem => Err(Usage(
+                "--format oem is for orbit scenarios (--scenario FILE): the nano model has no orbit ephemeris".into(),
+            )),
+        }
+    }
+}
+
+/// A command line that parsed but asks for something that cannot be done: printed as
+/// clap prints its own errors, with exit status 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 #[derive(Debug, Args)]
 struct PropagateArgs {
     #[command(flatten)]
     run: RunArgs,
+
+    /// Propagate the orbit scenario in this JSON file (ORBITS.md) instead of the nano
+    /// model: `--steps N` output steps of every body, states at `k * output_step_s`
+    /// for k = 0..N. CSV columns `t,body,x,y,z,vx,vy,vz` (km, km/s, s since the
+    /// epoch), by time then body.
+    #[arg(long, value_name = "FILE", conflicts_with = "seed")]
+    scenario: Option<PathBuf>,
+
+    /// The most bodies a scenario may have (generated and listed).
+    #[arg(long, value_name = "N", default_value_t = ScenarioLimits::default().max_bodies, value_parser = parse_max_bodies)]
+    max_bodies: usize,
 
     /// Log the run in this directory (created if missing), block by block; a run the
     /// log already holds in part continues from its last block, one it holds whole is
@@ -228,6 +270,12 @@ fn parse_orbits(text: &str) -> Result<u64, String> {
     }
 }
 
+/// `--max-bodies` takes a whole number of at least 1.
+fn parse_max_bodies(text: &str) -> Result<usize, String> {
+    let n = parse_steps(text)?;
+    usize::try_from(n).map_err(|_| format!("at most {}", usize::MAX))
+}
+
 /// `--seed` takes any unsigned 64-bit integer.
 fn parse_seed(text: &str) -> Result<u64, String> {
     text.parse::<u64>()
@@ -242,13 +290,24 @@ fn open_log(dir: &PathBuf, sync: Sync) -> anyhow::Result<Log> {
     Ok(Log::open(dir, options)?)
 }
 
-fn stdout_writer(run: &RunArgs) -> io::Result<RunWriter<io::BufWriter<io::StdoutLock<'static>>>> {
+fn stdout_writer(
+    run: &RunArgs,
+) -> anyhow::Result<RunWriter<io::BufWriter<io::StdoutLock<'static>>>> {
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    RunWriter::begin(out, run.format, run.steps, run.seed)
+    Ok(RunWriter::begin(
+        out,
+        run.nano_format()?,
+        run.steps,
+        run.seed,
+    )?)
 }
 
 fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
+    if let Some(file) = &args.scenario {
+        return propagate_scenario(args, file);
+    }
     let run = &args.run;
+    run.nano_format()?;
     let cluster = &args.cluster;
     let engine =
         args.engine
@@ -286,6 +345,45 @@ fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
     let mut out = stdout_writer(run)?;
     resume::propagate_logged(&log, key, run.steps, args.block, |r| out.record(r))?;
     out.finish()?;
+    Ok(())
+}
+
+/// An orbit scenario, computed by one propagator per body (no log yet: the engine and
+/// the log take orbit runs in the change that teaches them bodies).
+fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the scenario {}", file.display()))?;
+    let limits = ScenarioLimits {
+        max_bodies: args.max_bodies,
+    };
+    // Checked before anything else, so a broken document touches no log.
+    let scenario = Scenario::parse(&text, &limits)
+        .map_err(|e| Usage(format!("--scenario {}: {e}", file.display())))?;
+    let Scenario::Orbit(orbit) = scenario else {
+        return Err(Usage(format!(
+            "--scenario {}: a nano scenario runs as `propagate --seed S`",
+            file.display()
+        ))
+        .into());
+    };
+    if args.data.is_some()
+        || args.cluster.workers.is_some()
+        || args.cluster.hostfile.is_some()
+        || args.engine == Some(Engine::Dataflow)
+    {
+        return Err(Usage(
+            "--scenario runs on the reference propagator only: --data, --workers, --hostfile and --engine dataflow are for nano runs".into(),
+        )
+        .into());
+    }
+    let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    ephemeris::write_run(
+        out,
+        args.run.format,
+        &orbit,
+        args.run.steps,
+        &ephemeris::now_utc(),
+    )?;
     Ok(())
 }
 
@@ -356,6 +454,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let run = &args.run;
     let log = open_log(&args.data.data, Sync::Never)?;
     // Refuse before the first byte of output, so a missing run prints no half document.
+    run.nano_format()?;
     let mut records = nano_pipeline::model::replay(&log, run.seed, 0..run.steps)?;
     let mut out = stdout_writer(run)?;
     records.try_for_each(|r| anyhow::Ok(out.record(&r?)?))?;
@@ -463,6 +562,10 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         // A reader that stops early (`| head`) is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Usage>().is_some() => {
+            let _ = writeln!(io::stderr(), "error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             let _ = writeln!(io::stderr(), "sedaro-nano: {e:#}");
             ExitCode::FAILURE

@@ -38,7 +38,7 @@ use std::io::{self, Write};
 use std::str::FromStr;
 
 use crate::export::{Format, ShortestFloat};
-use crate::orbit::OrbitState;
+use crate::orbit::{BodyPropagator, OrbitState};
 use crate::scenario::{civil_from_days, days_from_civil, Epoch, OrbitScenario, Scenario};
 
 /// The columns of the CSV and JSON formats, in the order every state lists its values.
@@ -338,6 +338,89 @@ impl<W: Write> EphemerisWriter<W> {
     }
 }
 
+/// Bytes of buffered states a [`write_run`] by time may hold across all bodies: the
+/// chunk of output steps it computes at once shrinks as the bodies grow in number.
+pub const RUN_BUFFER_BYTES: usize = 32 << 20;
+
+/// Computes the run of `steps` output steps of `scenario` with one [`BodyPropagator`]
+/// per body (the reference computation: no log, one thread) and writes its states
+/// `k = 0 ..= steps` of every body in `format`, returning the writer. Memory stays
+/// bounded whatever the run's length: by body, one body is computed at a time, chunk by
+/// chunk; by time, every body advances one chunk of at most [`RUN_BUFFER_BYTES`] of
+/// states, which is written out before the next.
+pub fn write_run<W: Write>(
+    out: W,
+    format: OrbitFormat,
+    scenario: &OrbitScenario,
+    steps: u64,
+    created: &str,
+) -> io::Result<W> {
+    let per_state = std::mem::size_of::<OrbitState>();
+    let chunk = RUN_BUFFER_BYTES / per_state / scenario.body_count().max(1);
+    write_in_chunks(
+        out,
+        format,
+        scenario,
+        steps,
+        created,
+        chunk.clamp(1, 4096) as u64,
+    )
+}
+
+fn write_in_chunks<W: Write>(
+    out: W,
+    format: OrbitFormat,
+    scenario: &OrbitScenario,
+    steps: u64,
+    created: &str,
+    chunk: u64,
+) -> io::Result<W> {
+    let mut writer = EphemerisWriter::begin(out, format, scenario, steps, created)?;
+    let bodies = scenario.body_count();
+    let start = |body: usize| scenario.body(body).expect("index below body_count").state0;
+    match format.order() {
+        Order::ByBody => {
+            let mut states = Vec::with_capacity(chunk as usize);
+            for body in 0..bodies {
+                writer.state(body as u32, &start(body))?;
+                let mut propagator = BodyPropagator::new(scenario, body);
+                while propagator.steps_done() < steps {
+                    let end = (propagator.steps_done() + chunk).min(steps);
+                    states.clear();
+                    propagator.advance(end, &mut states);
+                    states
+                        .iter()
+                        .try_for_each(|s| writer.state(body as u32, s))?;
+                }
+            }
+        }
+        Order::ByTime => {
+            for body in 0..bodies {
+                writer.state(body as u32, &start(body))?;
+            }
+            let mut propagators: Vec<BodyPropagator> = (0..bodies)
+                .map(|body| BodyPropagator::new(scenario, body))
+                .collect();
+            let mut states: Vec<Vec<OrbitState>> = vec![Vec::with_capacity(chunk as usize); bodies];
+            let mut done = 0;
+            while done < steps {
+                let end = (done + chunk).min(steps);
+                for (propagator, out) in propagators.iter_mut().zip(&mut states) {
+                    out.clear();
+                    propagator.advance(end, out);
+                }
+                for k in 0..(end - done) as usize {
+                    for (body, out) in states.iter().enumerate() {
+                        writer.state(body as u32, &out[k])?;
+                    }
+                }
+                done = end;
+            }
+        }
+    }
+    writer.finish()
+}
+
 /// The UTC text of `epoch + t` without an allocation per state: the date changes once
 /// a day, so it is kept and only the time of day is laid out each time. It gives
 /// exactly [`Epoch::iso_at`]'s text (the tests compare the two).
@@ -612,5 +695,49 @@ mod tests {
             "xml".parse::<OrbitFormat>().unwrap_err().to_string(),
             "unknown format 'xml': expected csv, json or oem"
         );
+    }
+
+    #[test]
+    fn a_computed_run_is_the_same_states_in_every_format() {
+        let sc = scenario(30.0, "2026-01-01T00:00:00Z");
+        let n = 300;
+        let csv = String::from_utf8(write_run(Vec::new(), OrbitFormat::Csv, &sc, n, "x").unwrap())
+            .unwrap();
+        let oem = String::from_utf8(write_run(Vec::new(), OrbitFormat::Oem, &sc, n, "x").unwrap())
+            .unwrap();
+        let rows: Vec<Vec<f64>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|f| f.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(rows.len(), 2 * (n as usize + 1));
+        // Cut into chunks of 7 output steps, the bytes do not change.
+        for format in [OrbitFormat::Csv, OrbitFormat::Oem] {
+            let whole = write_run(Vec::new(), format, &sc, n, "x").unwrap();
+            let cut = write_in_chunks(Vec::new(), format, &sc, n, "x", 7).unwrap();
+            assert!(whole == cut, "{format} in chunks of 7");
+        }
+        for body in 0..2usize {
+            let mut whole = vec![sc.body(body).unwrap().state0];
+            BodyPropagator::new(&sc, body).advance(n, &mut whole);
+            let from_csv: Vec<&Vec<f64>> = rows.iter().filter(|r| r[1] == body as f64).collect();
+            let segment = oem.split("META_START\n").nth(body + 1).unwrap();
+            let data: Vec<Vec<f64>> = segment
+                .split("META_STOP\n")
+                .nth(1)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.split(' ').skip(1).map(|f| f.parse().unwrap()).collect())
+                .collect();
+            assert_eq!(from_csv.len(), whole.len());
+            assert_eq!(data.len(), whole.len());
+            for ((s, row), line) in whole.iter().zip(from_csv).zip(&data) {
+                let values = [s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]];
+                assert_eq!(row[0], s.t);
+                assert_eq!(row[2..], values);
+                assert_eq!(line[..], values);
+            }
+        }
     }
 }
