@@ -25,7 +25,8 @@
 //!   (ORBITS.md) read from JSON, checked, in canonical form and named by its hash.
 //! - [`orbit`]: the physics of orbit scenarios.
 //! - [`ephemeris`]: the formats of orbit runs (CSV, JSON, and the CCSDS Orbit
-//!   Ephemeris Message), streamed by [`ephemeris::EphemerisWriter`].
+//!   Ephemeris Message), streamed by [`ephemeris::EphemerisWriter`];
+//!   [`ephemeris::write_run`] computes a run on one thread straight into a format.
 //!
 //! ```
 //! use nano_pipeline::{Format, Propagator, RunWriter};

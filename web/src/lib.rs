@@ -1,5 +1,6 @@
 //! The web service: `/propagate/<n>` in a browser, the run API, progress events, and the
-//! hot cache, in front of the dataflow engine and the log.
+//! hot cache, in front of the dataflow engine and the log; and `/accuracy`, the orbit
+//! integrators against Kepler (computed once per process, [`routes::accuracy`]).
 //!
 //! - [`app`] builds the router (for `main` and for tests); [`serve`] ([`server`]) runs
 //!   it on a listener with our own accept loop, bounding connections in number and
