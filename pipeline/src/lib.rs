@@ -24,6 +24,8 @@
 //! - [`scenario`]: what a run computes: the nano model, or an orbit scenario
 //!   (ORBITS.md) read from JSON, checked, in canonical form and named by its hash.
 //! - [`orbit`]: the physics of orbit scenarios.
+//! - [`screening`]: conjunctions (close approaches) of a run's bodies, by brute force
+//!   and as a differential-dataflow computation kept current under manoeuvres.
 //! - [`ephemeris`]: the formats of orbit runs (CSV, JSON, and the CCSDS Orbit
 //!   Ephemeris Message), streamed by [`ephemeris::EphemerisWriter`];
 //!   [`ephemeris::write_run`] computes a run on one thread straight into a format.
@@ -53,6 +55,7 @@ pub mod propagator;
 mod registry;
 pub mod resume;
 pub mod scenario;
+pub mod screening;
 
 /// What can go wrong while running the model against the log and writing its output.
 #[derive(Debug, thiserror::Error)]

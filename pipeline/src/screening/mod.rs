@@ -1,0 +1,127 @@
+//! Conjunction screening (issue 15; ORBITS.md "Conjunctions"): every local minimum of
+//! the distance between two bodies' Hermite interpolants that is below a screening
+//! distance `D`, as the pair (lower body index first), the time of closest approach
+//! and the miss distance.
+//!
+//! # The parts
+//!
+//! - [`approach`]: the exact minima of one pair over one interval between output
+//!   times, shared by everything below, so each answers the same question.
+//! - [`oracle`]: the brute force over every pair and every interval, the reference the
+//!   dataflow is tested against.
+//! - [`grid`]: the differential-dataflow computation: each body's samples become
+//!   segments (two consecutive samples), keyed by `(interval, spatial cell)`; each
+//!   segment meets the segments of the neighbouring cells it could come within `D` of,
+//!   and the candidate pairs are refined by [`approach`]. Written as one generic
+//!   function over collections, so differential keeps it current when a body's
+//!   samples are retracted and new ones inserted.
+//! - [`screener`]: a small driver running [`grid`] on `N` worker threads: it inserts a
+//!   run's samples, applies manoeuvres (a body's samples from some output on replaced)
+//!   and reports each change as the conjunctions added and removed.
+//!
+//! Output times are shared: all bodies have their `k`-th state at the same `t_k`.
+
+pub mod approach;
+pub mod grid;
+pub mod oracle;
+pub mod screener;
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::orbit::OrbitState;
+
+/// A close approach of bodies `a < b`: at `tca_s` (seconds since the epoch) their
+/// interpolated distance has a local minimum `miss_km` below the screening distance.
+///
+/// Ordered (and equal) by its fields' bits, so it can be a record of a differential
+/// collection; the order is by pair, then time.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Conjunction {
+    pub a: u32,
+    pub b: u32,
+    pub tca_s: f64,
+    pub miss_km: f64,
+}
+
+impl Conjunction {
+    fn key(&self) -> (u32, u32, u64, u64) {
+        (self.a, self.b, order(self.tca_s), order(self.miss_km))
+    }
+}
+
+/// `f64` bits mapped so that integer order is numeric order (total_cmp's order).
+fn order(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+impl std::hash::Hash for Conjunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialEq for Conjunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Conjunction {}
+impl PartialOrd for Conjunction {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Conjunction {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// One body's state at output `k`, as a record of the dataflow's input: the state's
+/// seven numbers kept as bits, so samples compare and hash exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Sample {
+    pub body: u32,
+    pub k: u32,
+    state: [u64; 7],
+}
+
+impl Sample {
+    pub fn new(body: u32, k: u32, s: &OrbitState) -> Sample {
+        let y = [s.t, s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]];
+        Sample {
+            body,
+            k,
+            state: y.map(f64::to_bits),
+        }
+    }
+
+    pub fn state(&self) -> OrbitState {
+        let y = self.state.map(f64::from_bits);
+        OrbitState {
+            t: y[0],
+            r: [y[1], y[2], y[3]],
+            v: [y[4], y[5], y[6]],
+        }
+    }
+}
+
+/// How far a body can be from its position at `s0.t` while between `s0` and `s1` (km):
+/// the Hermite cubic lies in the convex hull of its Bezier points `r0`, `r0 + h v0 / 3`,
+/// `r1 - h v1 / 3`, `r1`, so the farthest of them from `r0` bounds it.
+pub fn reach(s0: &OrbitState, s1: &OrbitState) -> f64 {
+    let h = s1.t - s0.t;
+    let p1: [f64; 3] = std::array::from_fn(|i| s0.r[i] + h * s0.v[i] / 3.0);
+    let p2: [f64; 3] = std::array::from_fn(|i| s1.r[i] - h * s1.v[i] / 3.0);
+    let d = |p: [f64; 3]| {
+        ((p[0] - s0.r[0]).powi(2) + (p[1] - s0.r[1]).powi(2) + (p[2] - s0.r[2]).powi(2)).sqrt()
+    };
+    d(p1).max(d(p2)).max(d(s1.r))
+}

@@ -1,0 +1,282 @@
+//! Issue 15's screening core: the differential-dataflow screening against the brute
+//! force over every pair (pairs equal, TCA within 1 ms, miss within 1 m), kept current
+//! under manoeuvres, on 1, 2 and 4 workers; the exact-minimum code against a dense
+//! sampling of the interpolated distance; and the edges (a minimum exactly at an output
+//! time, an approach straddling cells).
+
+use nano_pipeline::orbit::kepler::Kepler;
+use nano_pipeline::orbit::{hermite, OrbitState};
+use nano_pipeline::scenario::EARTH_MU;
+use nano_pipeline::screening::approach::closest_approaches;
+use nano_pipeline::screening::grid::Grid;
+use nano_pipeline::screening::screener::Screener;
+use nano_pipeline::screening::{oracle, reach, Conjunction, Sample};
+use proptest::prelude::*;
+
+const STEP: f64 = 10.0;
+const OUTPUTS: usize = 61;
+/// Every crossing body passes near the meeting point at this time.
+const MEET: f64 = 305.0;
+
+fn norm(a: [f64; 3]) -> f64 {
+    (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
+}
+
+/// The states at the output times of the point-mass orbit through `s`.
+fn track(s: &OrbitState, from: usize) -> Vec<OrbitState> {
+    let orbit = Kepler::new(s, EARTH_MU).unwrap();
+    (from..OUTPUTS).map(|k| orbit.at(k as f64 * STEP)).collect()
+}
+
+/// A circular orbit through `P + offset` at `MEET`, its velocity at `angle` in the
+/// plane normal to the position.
+fn crossing(offset: [f64; 3], angle: f64) -> Vec<OrbitState> {
+    let r = [7000.0 + offset[0], offset[1], offset[2]];
+    let rn = norm(r);
+    let u = r.map(|x| x / rn);
+    // Two unit vectors normal to u.
+    let e1 = {
+        let z = [0.0, 0.0, 1.0];
+        let c = [
+            u[1] * z[2] - u[2] * z[1],
+            u[2] * z[0] - u[0] * z[2],
+            u[0] * z[1] - u[1] * z[0],
+        ];
+        let n = norm(c);
+        c.map(|x| x / n)
+    };
+    let e2 = [
+        u[1] * e1[2] - u[2] * e1[1],
+        u[2] * e1[0] - u[0] * e1[2],
+        u[0] * e1[1] - u[1] * e1[0],
+    ];
+    let speed = (EARTH_MU / rn).sqrt();
+    let v: [f64; 3] = std::array::from_fn(|i| speed * (angle.cos() * e1[i] + angle.sin() * e2[i]));
+    track(&OrbitState { t: MEET, r, v }, 0)
+}
+
+fn grid_for(bodies: &[Vec<OrbitState>], distance_km: f64) -> Grid {
+    let most = bodies
+        .iter()
+        .flat_map(|b| b.windows(2).map(|w| reach(&w[0], &w[1])))
+        .fold(0.0, f64::max);
+    // Room for the manoeuvres' changed speeds.
+    Grid {
+        distance_km,
+        max_reach_km: 1.2 * most,
+    }
+}
+
+/// Pairs equal, TCA within 1 ms, miss within 1 m.
+fn assert_same(got: &[Conjunction], want: &[Conjunction], what: &str) {
+    let pairs = |c: &[Conjunction]| c.iter().map(|c| (c.a, c.b)).collect::<Vec<_>>();
+    assert_eq!(pairs(got), pairs(want), "{what}: the pairs differ");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g.tca_s - w.tca_s).abs() < 1e-3,
+            "{what}: TCA {g:?} against {w:?}"
+        );
+        assert!(
+            (g.miss_km - w.miss_km).abs() < 1e-3,
+            "{what}: miss {g:?} against {w:?}"
+        );
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    bodies: Vec<([f64; 3], f64)>,
+    manoeuvres: Vec<(usize, usize, [f64; 3])>,
+}
+
+fn cases() -> impl Strategy<Value = Case> {
+    let body = (
+        prop::array::uniform3(-30.0..30.0f64),
+        0.0..std::f64::consts::TAU,
+    );
+    let manoeuvre = (
+        0..64usize,
+        1..OUTPUTS - 1,
+        prop::array::uniform3(-0.05..0.05f64),
+    );
+    (
+        prop::collection::vec(body, 12..30),
+        prop::collection::vec(manoeuvre, 3),
+    )
+        .prop_map(|(bodies, manoeuvres)| Case { bodies, manoeuvres })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dataflow_screening_equals_the_brute_force_and_follows_manoeuvres(case in cases()) {
+        const D: f64 = 20.0;
+        let initial: Vec<Vec<OrbitState>> =
+            case.bodies.iter().map(|&(offset, angle)| crossing(offset, angle)).collect();
+        let grid = grid_for(&initial, D);
+        let mut finals = Vec::new();
+        for workers in [1, 2, 4] {
+            let mut bodies = initial.clone();
+            let mut screener = Screener::start(workers, grid).unwrap();
+            let first = screener.insert(bodies.clone()).unwrap();
+            let want = oracle::screen(&bodies, D);
+            prop_assert!(!want.is_empty(), "the case has no conjunction to find");
+            assert_same(&screener.conjunctions(), &want, "first screening");
+            prop_assert!(first.removed.is_empty());
+            assert_same(&first.added, &want, "first screening's additions");
+            for &(body, from, dv) in &case.manoeuvres {
+                let body = body % bodies.len();
+                let mut s = bodies[body][from];
+                for (v, dv) in s.v.iter_mut().zip(dv) {
+                    *v += dv;
+                }
+                let new = track(&s, from);
+                let old_set = screener.conjunctions();
+                let changes = screener.replace(body as u32, from, new.clone()).unwrap();
+                bodies[body].truncate(from);
+                bodies[body].extend(new);
+                let want = oracle::screen(&bodies, D);
+                assert_same(&screener.conjunctions(), &want, "after a manoeuvre");
+                // The reported changes turn the old set into the new one.
+                let mut applied: Vec<Conjunction> = old_set
+                    .into_iter()
+                    .filter(|c| !changes.removed.contains(c))
+                    .chain(changes.added.iter().copied())
+                    .collect();
+                applied.sort();
+                assert_same(&applied, &want, "old set with the changes applied");
+            }
+            finals.push(screener.conjunctions());
+            screener.shutdown().unwrap();
+        }
+        prop_assert_eq!(&finals[0], &finals[1], "1 and 2 workers differ");
+        prop_assert_eq!(&finals[0], &finals[2], "1 and 4 workers differ");
+    }
+
+    #[test]
+    fn exact_minima_match_a_dense_sampling(
+        a in (prop::array::uniform3(-30.0..30.0f64), 0.0..std::f64::consts::TAU),
+        b in (prop::array::uniform3(-30.0..30.0f64), 0.0..std::f64::consts::TAU),
+    ) {
+        // Independent of the root finding: the distance sampled every millisecond
+        // over the interval holding the meeting; its discrete minima against the exact
+        // ones.
+        const D: f64 = 100.0;
+        let (ta, tb) = (crossing(a.0, a.1), crossing(b.0, b.1));
+        for k in 25..35 {
+            let exact: Vec<Conjunction> =
+                closest_approaches(0, (&ta[k], &ta[k + 1]), 1, (&tb[k], &tb[k + 1]), D)
+                    .into_iter()
+                    .collect();
+            let n = 10_000;
+            let dist = |j: usize| {
+                let t = ta[k].t + STEP * j as f64 / n as f64;
+                let (p, q) = (hermite(&ta[k], &ta[k + 1], t), hermite(&tb[k], &tb[k + 1], t));
+                (t, norm([p.r[0] - q.r[0], p.r[1] - q.r[1], p.r[2] - q.r[2]]))
+            };
+            let sampled: Vec<(f64, f64)> = (1..n)
+                .filter(|&j| dist(j).1 < dist(j - 1).1 && dist(j).1 <= dist(j + 1).1)
+                .map(dist)
+                .filter(|&(_, d)| d < D)
+                .collect();
+            // A minimum within a sample of the interval's ends may fall on either side
+            // of the sampling; compare the rest.
+            let inside = |t: f64| t - ta[k].t > 2e-3 && ta[k + 1].t - t > 2e-3;
+            let exact_in: Vec<_> = exact.iter().filter(|c| inside(c.tca_s)).collect();
+            let sampled_in: Vec<_> = sampled.iter().filter(|s| inside(s.0)).collect();
+            prop_assert_eq!(exact_in.len(), sampled_in.len(), "interval {}: {:?} against {:?}", k, exact, sampled);
+            for (c, s) in exact_in.iter().zip(sampled_in) {
+                prop_assert!((c.tca_s - s.0).abs() <= 1e-3, "TCA {} against {}", c.tca_s, s.0);
+                prop_assert!(c.miss_km <= s.1 + 1e-12, "miss {} above the sampled {}", c.miss_km, s.1);
+                prop_assert!(s.1 - c.miss_km < 1e-3, "miss {} against the sampled {}", c.miss_km, s.1);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_minimum_exactly_at_an_output_time_is_reported_once() {
+    // At t = 300 (output 30) the pair is 1 km apart along z and its relative velocity
+    // has no z part, so the distance's derivative is exactly zero there.
+    let k = 30;
+    let t = k as f64 * STEP;
+    let a = OrbitState {
+        t,
+        r: [7000.0, 0.0, 0.0],
+        v: [0.0, 7.5, 0.0],
+    };
+    let b = OrbitState {
+        t,
+        r: [7000.0, 0.0, 1.0],
+        v: [0.0, 7.4, 0.0],
+    };
+    let mut bodies = vec![track(&a, 0), track(&b, 0)];
+    bodies[0][k] = a;
+    bodies[1][k] = b;
+    let found = oracle::screen(&bodies, 5.0);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].tca_s, t);
+    assert!((found[0].miss_km - 1.0).abs() < 1e-12, "{found:?}");
+    let mut screener = Screener::start(2, grid_for(&bodies, 5.0)).unwrap();
+    screener.insert(bodies).unwrap();
+    assert_eq!(screener.conjunctions(), found);
+}
+
+#[test]
+fn an_approach_straddling_cells_is_found() {
+    // Two bodies meet at a corner of the grid's cells, each coming from a different
+    // cell: their segments' homes differ in every axis.
+    let grid = Grid {
+        distance_km: 10.0,
+        max_reach_km: 100.0,
+    };
+    let c = grid.cell_km();
+    let corner = [(7000.0 / c).round() * c, 3.0 * c, -2.0 * c];
+    // At output 30 they sit half a kilometre either side of the corner on every axis,
+    // and pass each other along y a fraction of a second later.
+    let t = 30.0 * STEP;
+    let a = OrbitState {
+        t,
+        r: corner.map(|x| x - 0.5),
+        v: [0.0, 7.5, 1.5],
+    };
+    let b = OrbitState {
+        t,
+        r: corner.map(|x| x + 0.5),
+        v: [0.0, -7.5, 1.6],
+    };
+    let bodies = vec![track(&a, 0), track(&b, 0)];
+    let want = oracle::screen(&bodies, 10.0);
+    assert_eq!(want.len(), 1, "{want:?}");
+    // The segments of the interval holding the approach have different homes.
+    let k = (want[0].tca_s / STEP).ceil() as usize - 1;
+    let home = |b: usize, body: &[OrbitState]| {
+        grid.home(&(
+            Sample::new(b as u32, k as u32, &body[k]),
+            Sample::new(b as u32, k as u32 + 1, &body[k + 1]),
+        ))
+        .1
+    };
+    let (ha, hb) = (home(0, &bodies[0]), home(1, &bodies[1]));
+    assert_eq!(k, 30);
+    assert!((0..3).all(|i| ha[i] != hb[i]), "homes {ha:?} and {hb:?}");
+    let mut screener = Screener::start(1, grid).unwrap();
+    screener.insert(bodies).unwrap();
+    assert_same(&screener.conjunctions(), &want, "across cells");
+}
+
+#[test]
+fn samples_beyond_the_grids_reach_are_refused() {
+    let bodies = vec![crossing([0.0; 3], 0.3), crossing([1.0, 0.0, 0.0], 1.0)];
+    let grid = Grid {
+        distance_km: 5.0,
+        max_reach_km: 1.0,
+    };
+    let mut screener = Screener::start(1, grid).unwrap();
+    let err = screener.insert(bodies).unwrap_err().to_string();
+    assert!(
+        err.contains("body 0") && err.contains("reach_km") && err.contains("max_reach_km 1"),
+        "{err}"
+    );
+}
