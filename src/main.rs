@@ -14,9 +14,9 @@ use nano_pipeline::engine::EngineConfig;
 
 use clap::{Args, Parser, Subcommand};
 use nano_cluster::local::LocalClusterConfig;
-use nano_pipeline::ephemeris::{self, OrbitFormat};
+use nano_pipeline::ephemeris::{self, EphemerisWriter, OrbitFormat};
 use nano_pipeline::resume::{self, Source};
-use nano_pipeline::scenario::{Scenario, ScenarioLimits};
+use nano_pipeline::scenario::{OrbitScenario, Scenario, ScenarioLimits};
 use nano_pipeline::{Format, Propagator, RunKey, RunWriter};
 use nano_store::{CatalogEntry, Log, LogOptions, Sync};
 use nano_web::config as web_config;
@@ -239,6 +239,15 @@ struct ReplayArgs {
     run: RunArgs,
     #[command(flatten)]
     data: DataArgs,
+
+    /// Replay the logged run of the orbit scenario in this JSON file (as `propagate
+    /// --scenario` logged it with --data) instead of a nano run.
+    #[arg(long, value_name = "FILE", conflicts_with = "seed")]
+    scenario: Option<PathBuf>,
+
+    /// The most bodies a scenario may have (generated and listed).
+    #[arg(long, value_name = "N", default_value_t = ScenarioLimits::default().max_bodies, value_parser = parse_max_bodies)]
+    max_bodies: usize,
 }
 
 #[derive(Debug, Args)]
@@ -348,42 +357,114 @@ fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An orbit scenario, computed by one propagator per body (no log yet: the engine and
-/// the log take orbit runs in the change that teaches them bodies).
-fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
+/// The orbit scenario in `file`, checked; one that breaks a rule is a [`Usage`] error
+/// naming the field and the rule.
+fn read_orbit_scenario(
+    file: &Path,
+    max_bodies: usize,
+) -> anyhow::Result<(Scenario, OrbitScenario)> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the scenario {}", file.display()))?;
-    let limits = ScenarioLimits {
-        max_bodies: args.max_bodies,
-    };
-    // Checked before anything else, so a broken document touches no log.
+    let limits = ScenarioLimits { max_bodies };
     let scenario = Scenario::parse(&text, &limits)
         .map_err(|e| Usage(format!("--scenario {}: {e}", file.display())))?;
-    let Scenario::Orbit(orbit) = scenario else {
+    let Scenario::Orbit(orbit) = &scenario else {
         return Err(Usage(format!(
             "--scenario {}: a nano scenario runs as `propagate --seed S`",
             file.display()
         ))
         .into());
     };
-    if args.data.is_some()
-        || args.cluster.workers.is_some()
-        || args.cluster.hostfile.is_some()
-        || args.engine == Some(Engine::Dataflow)
-    {
+    let orbit = orbit.clone();
+    Ok((scenario, orbit))
+}
+
+/// An orbit scenario: by one propagator per body straight to stdout, or, with
+/// --data, --workers, --hostfile or --engine dataflow, on the dataflow engine (bodies
+/// dealt out over its workers and processes, logged per epoch).
+fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
+    // Checked before anything else, so a broken document touches no log.
+    let (scenario, orbit) = read_orbit_scenario(file, args.max_bodies)?;
+    let cluster = &args.cluster;
+    let dataflow = args.data.is_some()
+        || cluster.workers.is_some()
+        || cluster.hostfile.is_some()
+        || args.engine == Some(Engine::Dataflow);
+    if !dataflow {
+        let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        ephemeris::write_run(
+            out,
+            args.run.format,
+            &orbit,
+            args.run.steps,
+            &ephemeris::now_utc(),
+        )?;
+        return Ok(());
+    }
+    if args.engine == Some(Engine::Reference) {
         return Err(Usage(
-            "--scenario runs on the reference propagator only: --data, --workers, --hostfile and --engine dataflow are for nano runs".into(),
+            "--engine reference writes an orbit scenario to stdout only: --data, --workers and --hostfile take the dataflow engine".into(),
         )
         .into());
     }
+    if args.run.format == OrbitFormat::Oem {
+        return Err(Usage(
+            "--format oem is written body by body, from one propagator per body: without --data, --workers and --hostfile".into(),
+        )
+        .into());
+    }
+    if cluster.process != 0 {
+        anyhow::bail!(
+            "propagate runs as process 0 of its cluster, not {}; start the others with `sedaro-nano worker`",
+            cluster.process
+        );
+    }
+    let log = match &args.data {
+        Some(dir) => Some(open_log(dir, args.sync)?),
+        None => None,
+    };
+    let config = EngineConfig {
+        workers: cluster.workers(),
+        network: cluster.network()?,
+        block: args.block,
+        log,
+    };
+    let engine = nano_pipeline::engine::Engine::start(config)?;
+    let job = engine.submit_scenario(&scenario, args.run.steps, true)?;
+    let mut out = orbit_writer(&args.run, &orbit)?;
+    engine.stream_records(&job, scenario.run_key(), args.run.steps, |r| out.record(r))?;
+    out.finish()?;
+    drop(job);
+    engine.shutdown()?;
+    Ok(())
+}
+
+/// A writer of `orbit`'s run to stdout in `--format`, its states at `t = 0` written.
+fn orbit_writer(
+    run: &RunArgs,
+    orbit: &OrbitScenario,
+) -> io::Result<EphemerisWriter<io::BufWriter<io::StdoutLock<'static>>>> {
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    ephemeris::write_run(
-        out,
-        args.run.format,
-        &orbit,
-        args.run.steps,
-        &ephemeris::now_utc(),
-    )?;
+    let mut writer =
+        EphemerisWriter::begin(out, run.format, orbit, run.steps, &ephemeris::now_utc())?;
+    writer.initial_states(orbit)?;
+    Ok(writer)
+}
+
+/// `replay --scenario`: a logged orbit run, by time then body, computing nothing.
+fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
+    let (scenario, orbit) = read_orbit_scenario(file, args.max_bodies)?;
+    if args.run.format == OrbitFormat::Oem {
+        return Err(Usage("replay writes orbit runs by time: --format csv or json".into()).into());
+    }
+    let log = open_log(&args.data.data, Sync::Never)?;
+    // Refused before the first byte of output when the log lacks the steps.
+    let records = log.replay(scenario.run_key(), 0..args.run.steps)?;
+    let mut out = orbit_writer(&args.run, &orbit)?;
+    for record in records {
+        out.record(&record?)?;
+    }
+    out.finish()?;
     Ok(())
 }
 
@@ -451,6 +532,9 @@ fn local_cluster(config: &LocalClusterConfig) -> anyhow::Result<()> {
 }
 
 fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
+    if let Some(file) = &args.scenario {
+        return replay_scenario(args, file);
+    }
     let run = &args.run;
     let log = open_log(&args.data.data, Sync::Never)?;
     // Refuse before the first byte of output, so a missing run prints no half document.

@@ -103,7 +103,9 @@ fn sixty_four_runs_at_once_on_two_processes_each_equal_their_reference() {
                         .next_timeout(Duration::from_secs(60))
                         .expect("progress within a minute")
                     {
-                        Some(JobEvent::Records(block)) => records.extend(block),
+                        Some(JobEvent::Records(block)) => records.extend(block.iter().map(|r| {
+                            nano_pipeline::Record::from_stored(r).expect("a nano record")
+                        })),
                         Some(JobEvent::Progress { .. }) => {}
                         Some(JobEvent::Complete { iterations }) => {
                             assert_eq!(iterations, 3000 + 37 * i);

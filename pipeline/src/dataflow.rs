@@ -31,6 +31,7 @@ pub type Round = u64;
 fn route(order: &Order) -> u64 {
     match order {
         Order::Run(job) => job.id,
+        Order::Share(share) => share.worker,
         Order::Stop { worker } => *worker,
     }
 }
@@ -46,14 +47,19 @@ pub fn propagate<'s>(
         Exchange::new(route),
         "Propagate",
         move |_initial, _info| {
-            let mut active: Vec<ActiveJob> = Vec::new();
+            // Each job with the round it entered: it computes its first block then, so
+            // that every worker's share of an orbit job computes the same epoch in the
+            // same round (a worker already busy would otherwise start it earlier).
+            let mut active: Vec<(Round, ActiveJob)> = Vec::new();
             // Held while any job is active, at the next round to compute.
             let mut round: Option<Capability<Round>> = None;
             move |(input, frontier), output| {
                 input.for_each(|stamp, orders| {
+                    let from = stamp.least().copied().unwrap_or_default();
                     for order in orders.drain(..) {
                         match order {
-                            Order::Run(job) => active.push(ActiveJob::new(job)),
+                            Order::Run(job) => active.push((from, ActiveJob::new(job))),
+                            Order::Share(share) => active.push((from, ActiveJob::share(*share))),
                             Order::Stop { .. } => active.clear(),
                         }
                     }
@@ -71,11 +77,11 @@ pub fn propagate<'s>(
                         break; // jobs may still arrive for this round
                     }
                     let mut session = output.session(&*cap);
-                    for job in &mut active {
+                    for (_, job) in active.iter_mut().filter(|(from, _)| *from <= now) {
                         session.give(job.next_block(block));
                     }
                     drop(session);
-                    active.retain(|job| !job.done());
+                    active.retain(|(_, job)| !job.done());
                     if active.is_empty() {
                         round = None;
                     } else {

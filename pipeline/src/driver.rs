@@ -46,7 +46,11 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver
     loop {
         loop {
             match commands.try_recv() {
-                Ok(Command::Submit(job)) => input.send(Order::Run(job)),
+                Ok(Command::Submit(job)) => {
+                    for order in job.orders(worker.peers(), block) {
+                        input.send(order);
+                    }
+                }
                 Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {
                     shutting_down = true;
                     break;

@@ -22,11 +22,15 @@ use timely::communication::WorkerGuards;
 
 use crate::dataflow::{Committer, Round};
 use crate::driver::{self, Command};
-use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, JobHandle};
+use crate::job::{
+    Backlog, BlockOut, EventSender, Job, JobEvent, JobHandle, OrbitStart, Saved, Start, Stored,
+};
 use crate::model::{Record, RunKey};
 use crate::network::execute;
 pub use crate::network::Network;
+use crate::orbit::BodyPropagator;
 use crate::registry::{Registry, Subscriber};
+use crate::scenario::{OrbitScenario, Scenario, ScenarioLimits};
 use crate::{propagator, Error};
 
 /// How an engine runs.
@@ -209,8 +213,25 @@ impl EngineHandle {
     pub fn resume_unfinished(&self) -> Result<(), Error> {
         if let Some(log) = &self.shared.log {
             for entry in log.catalog()?.into_iter().filter(|e| !e.complete()) {
+                let orbit = match entry.run.seed() {
+                    Some(_) => None,
+                    // An orbit run continues under the scenario the log keeps with it.
+                    None => match logged_orbit(log, entry.run) {
+                        Ok(orbit) => Some(orbit),
+                        Err(e) => {
+                            tracing::warn!(run = %entry.run, error = %e, "cannot resume the run");
+                            continue;
+                        }
+                    },
+                };
                 let reservation = log.reserve(entry.target.saturating_sub(entry.iterations));
-                self.submit_with(entry.run, entry.target, false, Some(reservation))?;
+                self.submit_with(
+                    entry.run,
+                    entry.target,
+                    false,
+                    Some(reservation),
+                    orbit.as_ref(),
+                )?;
             }
         }
         Ok(())
@@ -229,7 +250,27 @@ impl EngineHandle {
     /// A requester of records must keep reading them: while too many blocks of records
     /// wait for their readers, the engine starts no new rounds, for any job.
     pub fn submit(&self, run: RunKey, target: u64, records: bool) -> Result<JobHandle, Error> {
-        self.submit_with(run, target, records, None)
+        self.submit_with(run, target, records, None, None)
+    }
+
+    /// [`EngineHandle::submit`] for any scenario: `target` output steps of an orbit
+    /// scenario (its run key is [`Scenario::run_key`]), or iterations of a nano one.
+    pub fn submit_scenario(
+        &self,
+        scenario: &Scenario,
+        target: u64,
+        records: bool,
+    ) -> Result<JobHandle, Error> {
+        match scenario {
+            Scenario::Nano { seed } => self.submit(RunKey::nano(*seed), target, records),
+            Scenario::Orbit(orbit) => {
+                let orbit = OrbitRun {
+                    scenario: orbit.clone(),
+                    canonical: scenario.canonical().into(),
+                };
+                self.submit_with(scenario.run_key(), target, records, None, Some(&orbit))
+            }
+        }
     }
 
     /// [`EngineHandle::submit`] for a request admitted under the log's quota
@@ -241,7 +282,7 @@ impl EngineHandle {
         target: u64,
         reservation: Reservation,
     ) -> Result<JobHandle, Error> {
-        self.submit_with(run, target, false, Some(reservation))
+        self.submit_with(run, target, false, Some(reservation), None)
     }
 
     fn submit_with(
@@ -250,6 +291,7 @@ impl EngineHandle {
         target: u64,
         records: bool,
         reservation: Option<Reservation>,
+        orbit: Option<&OrbitRun>,
     ) -> Result<JobHandle, Error> {
         if let Some(reason) = self.log_failure() {
             return Err(Error::LogFailed(reason));
@@ -292,18 +334,13 @@ impl EngineHandle {
             } else {
                 Some(registry)
             };
-            let seed = run.seed().ok_or_else(|| Error::JobFailed {
-                run,
-                reason: "the engine runs nano runs only".into(),
-            })?;
-            let start = match &self.shared.log {
-                Some(log) => crate::model::logged_checkpoint(log, seed)?,
-                None => propagator::start(seed),
+            let start = self.start_of(run, orbit)?;
+            let logged = match &start {
+                Start::Nano(checkpoint) => checkpoint.iterations,
+                Start::Orbit(start) => start.iterations,
             };
-            if start.iterations >= target {
-                let _ = events.send(JobEvent::Complete {
-                    iterations: start.iterations,
-                });
+            if logged >= target {
+                let _ = events.send(JobEvent::Complete { iterations: logged });
                 return Ok(handle(target, false));
             }
             if let Some(log) = &self.shared.log {
@@ -316,9 +353,12 @@ impl EngineHandle {
             if registry.starts() != starts {
                 continue;
             }
-            let id = registry.start(run, target, start.iterations, subscriber);
+            let id = registry.start(run, target, logged, subscriber);
             if let Some(reservation) = reservation {
                 registry.hold(run, reservation);
+            }
+            if let Some(orbit) = orbit {
+                registry.keep_scenario(id, Arc::clone(&orbit.canonical));
             }
             let job = Job {
                 id,
@@ -328,8 +368,41 @@ impl EngineHandle {
             };
             drop(registry);
             self.send(Command::Submit(Box::new(job)))?;
-            return Ok(handle(start.iterations, true));
+            return Ok(handle(logged, true));
         }
+    }
+
+    /// Where a job for `run` starts: where the log leaves it, or the beginning.
+    fn start_of(&self, run: RunKey, orbit: Option<&OrbitRun>) -> Result<Start, Error> {
+        let log = self.shared.log.as_ref();
+        let Some(orbit) = orbit else {
+            let seed = run.seed().ok_or_else(|| Error::JobFailed {
+                run,
+                reason: "an orbit run needs its scenario".into(),
+            })?;
+            return Ok(Start::Nano(match log {
+                Some(log) => crate::model::logged_checkpoint(log, seed)?,
+                None => propagator::start(seed),
+            }));
+        };
+        let bodies = orbit.scenario.body_count() as u32;
+        let (iterations, checkpoint) = match log {
+            Some(log) => match log.entry(run)? {
+                Some(entry) if entry.iterations > 0 => {
+                    let slots = log.checkpoint(run)?;
+                    check_orbit_checkpoint(run, &orbit.scenario, entry.iterations, &slots)?;
+                    (entry.iterations, slots)
+                }
+                _ => (0, Vec::new()),
+            },
+            None => (0, Vec::new()),
+        };
+        Ok(Start::Orbit(OrbitStart {
+            scenario: orbit.canonical.to_string(),
+            bodies,
+            iterations,
+            checkpoint,
+        }))
     }
 
     fn send(&self, command: Command) -> Result<(), Error> {
@@ -353,8 +426,27 @@ impl EngineHandle {
         Error: From<E>,
     {
         let job = self.submit(run, iterations, true)?;
-        if let (Some(log), Some(seed)) = (&self.shared.log, run.seed()) {
-            for record in crate::model::replay(log, seed, 0..job.joined_at.min(iterations))? {
+        self.stream_records::<Error>(&job, run, iterations, |r: &Stored| {
+            sink(&Record::from_logged(run, *r)?).map_err(Error::from)
+        })
+    }
+
+    /// Hands every record of the first `iterations` iterations of `run` to `sink`, in
+    /// order and as the log keeps them, for `job`, a job submitted for them with
+    /// `records` set: those the log holds from the log, the rest as the dataflow
+    /// commits them.
+    pub fn stream_records<E>(
+        &self,
+        job: &JobHandle,
+        run: RunKey,
+        iterations: u64,
+        mut sink: impl FnMut(&Stored) -> Result<(), E>,
+    ) -> Result<(), Error>
+    where
+        Error: From<E>,
+    {
+        if let Some(log) = &self.shared.log {
+            for record in log.replay(run, 0..job.joined_at.min(iterations))? {
                 sink(&record?)?;
             }
         }
@@ -424,44 +516,160 @@ pub fn run_peer(workers: usize, network: Network, block: u64) -> Result<(), Erro
     Ok(())
 }
 
+/// An orbit run as the engine submits it: its scenario, and the scenario's canonical
+/// document (what the workers read and the log keeps).
+struct OrbitRun {
+    scenario: OrbitScenario,
+    canonical: Arc<str>,
+}
+
+/// The orbit run `run` as the log keeps its scenario.
+fn logged_orbit(log: &Log, run: RunKey) -> Result<OrbitRun, Error> {
+    let unreadable = |detail: String| Error::UnreadableCheckpoint { run, detail };
+    let document = log
+        .document(run)?
+        .ok_or_else(|| unreadable("the log keeps no scenario for it".into()))?;
+    // It was accepted when the run started: its bodies were within the limit then.
+    let limits = ScenarioLimits {
+        max_bodies: usize::MAX,
+    };
+    match Scenario::parse(&document, &limits) {
+        Ok(Scenario::Orbit(scenario)) => Ok(OrbitRun {
+            scenario,
+            canonical: document.into(),
+        }),
+        Ok(_) => Err(unreadable("its scenario is not an orbit scenario".into())),
+        Err(e) => Err(unreadable(format!("its scenario does not parse: {e}"))),
+    }
+}
+
+/// Checks that `slots`, the log's checkpoint of orbit run `run` after `iterations`
+/// steps, resumes every body of `scenario` there (so that the workers cannot fail to).
+fn check_orbit_checkpoint(
+    run: RunKey,
+    scenario: &OrbitScenario,
+    iterations: u64,
+    slots: &[Vec<u8>],
+) -> Result<(), Error> {
+    let unreadable = |detail: String| Error::UnreadableCheckpoint { run, detail };
+    if slots.len() != scenario.body_count() {
+        return Err(unreadable(format!(
+            "{} slots for {} bodies",
+            slots.len(),
+            scenario.body_count()
+        )));
+    }
+    for (body, bytes) in slots.iter().enumerate() {
+        let propagator =
+            BodyPropagator::resume(scenario, body, bytes).map_err(|e| unreadable(e.to_string()))?;
+        if propagator.steps_done() != iterations {
+            return Err(unreadable(format!(
+                "body {body} stands at step {}, the catalog at {iterations}",
+                propagator.steps_done()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Gathers one round's blocks into one per job: an orbit job's shares (one per worker)
+/// become one block of every body, its records by iteration then body and its
+/// checkpoints by body.
+fn gather(blocks: Vec<BlockOut>) -> Vec<BlockOut> {
+    let mut out: Vec<BlockOut> = Vec::with_capacity(blocks.len());
+    let mut by_job = std::collections::HashMap::new();
+    for b in blocks {
+        let existing = by_job.get(&(b.job, b.first_iteration)).copied();
+        match (existing, b.saved) {
+            (Some(i), Saved::Bodies(saved)) => {
+                let into: &mut BlockOut = &mut out[i];
+                into.records.extend(b.records);
+                if let Saved::Bodies(all) = &mut into.saved {
+                    all.extend(saved);
+                }
+            }
+            (_, saved) => {
+                by_job.insert((b.job, b.first_iteration), out.len());
+                out.push(BlockOut { saved, ..b });
+            }
+        }
+    }
+    for b in &mut out {
+        if let Saved::Bodies(saved) = &mut b.saved {
+            saved.sort_unstable_by_key(|(body, _)| *body);
+            b.records.sort_unstable_by_key(|r| (r.iteration, r.body));
+        }
+    }
+    out
+}
+
 impl Committer for Arc<Shared> {
     fn commit(&mut self, _round: Round, blocks: Vec<BlockOut>) {
         // Blocks of jobs that failed earlier are dropped, not logged. The lock is not
         // held across the append: only this stage (worker 0) ends jobs, so the jobs
         // seen here are still in flight after it; submitters that join meanwhile hear
         // of these blocks when they are delivered.
-        let blocks: Vec<BlockOut> = {
-            let registry = self.lock_registry();
-            blocks
-                .into_iter()
-                .filter(|b| registry.contains(b.job))
-                .collect()
+        let (blocks, documents): (Vec<BlockOut>, Vec<Option<String>>) = {
+            let mut registry = self.lock_registry();
+            let mut kept = Vec::with_capacity(blocks.len());
+            for b in gather(blocks) {
+                if !registry.contains(b.job) {
+                    continue;
+                }
+                if let Saved::Bodies(saved) = &b.saved {
+                    // Every body of the run, once each: anything else is a bug in the
+                    // dealing of bodies, and logging it would lose a body's states.
+                    if saved.len() != b.bodies as usize
+                        || saved
+                            .iter()
+                            .enumerate()
+                            .any(|(i, (body, _))| *body as usize != i)
+                    {
+                        registry.fail(
+                            b.job,
+                            &format!(
+                                "the block from step {} holds {} of the run's {} bodies",
+                                b.first_iteration,
+                                saved.len(),
+                                b.bodies
+                            ),
+                        );
+                        continue;
+                    }
+                }
+                let document = (b.first_iteration == 0)
+                    .then(|| match &b.saved {
+                        Saved::Nano(checkpoint) => Some(crate::model::document(checkpoint.seed)),
+                        Saved::Bodies(_) => registry.scenario(b.job).map(|s| s.to_string()),
+                    })
+                    .flatten();
+                kept.push((b, document));
+            }
+            kept.into_iter().unzip()
         };
         if let Some(log) = &self.log {
-            // The log's form of each block: one allocation per block, none per record.
-            let stored: Vec<(Vec<nano_store::Record>, [Vec<u8>; 1], String)> = blocks
+            // The checkpoints as the log keeps them: one allocation per block and body.
+            let checkpoints: Vec<Vec<Vec<u8>>> = blocks
                 .iter()
-                .map(|b| {
-                    (
-                        b.records.iter().map(Record::to_stored).collect(),
-                        [b.checkpoint.to_bytes()],
-                        crate::model::document(b.checkpoint.seed),
-                    )
+                .map(|b| match &b.saved {
+                    Saved::Nano(checkpoint) => vec![checkpoint.to_bytes()],
+                    Saved::Bodies(saved) => saved.iter().map(|(_, bytes)| bytes.clone()).collect(),
                 })
                 .collect();
             let appended = log.append(
                 &blocks
                     .iter()
-                    .zip(&stored)
-                    .map(|(b, (records, checkpoint, document))| Block {
+                    .zip(&checkpoints)
+                    .zip(&documents)
+                    .map(|((b, checkpoint), document)| Block {
                         run: b.run,
-                        bodies: crate::model::BODIES,
+                        bodies: b.bodies,
                         target: b.target,
                         first_iteration: b.first_iteration,
-                        end: b.checkpoint.iterations,
-                        records,
+                        end: b.end,
+                        records: &b.records,
                         checkpoint,
-                        document: (b.first_iteration == 0).then_some(document.as_str()),
+                        document: document.as_deref(),
                     })
                     .collect::<Vec<_>>(),
             );

@@ -322,6 +322,27 @@ impl<W: Write> EphemerisWriter<W> {
         }
     }
 
+    /// Writes every body's state at `t = 0` (the scenario's own: a run's records hold
+    /// the states from `t_1` on), in body order.
+    pub fn initial_states(&mut self, scenario: &OrbitScenario) -> io::Result<()> {
+        for index in 0..scenario.body_count() {
+            let body = scenario.body(index).expect("index below body_count");
+            self.state(index as u32, &body.state0)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the state a record of an orbit run holds: its body's state at `t1`.
+    pub fn record(&mut self, r: &nano_store::Record) -> io::Result<()> {
+        let [x, y, z, vx, vy, vz] = r.state;
+        let state = OrbitState {
+            t: r.t1,
+            r: [x, y, z],
+            v: [vx, vy, vz],
+        };
+        self.state(r.body, &state)
+    }
+
     /// The writer, for taking what was written so far (a streamed body hands it on in
     /// chunks).
     pub fn get_mut(&mut self) -> &mut W {

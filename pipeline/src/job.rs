@@ -10,8 +10,36 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::model::{Checkpoint, Record, RunKey};
+use crate::model::{Checkpoint, RunKey};
+use crate::orbit::{BodyPropagator, OrbitState};
 use crate::propagator::Propagator;
+use crate::scenario::{OrbitScenario, Scenario, ScenarioLimits};
+
+/// A record as the log keeps it (one body's step, a fixed-width state).
+pub type Stored = nano_store::Record;
+
+/// Where a job starts.
+// One per job: the nano variant's size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Start {
+    /// A nano run, from its checkpoint.
+    Nano(Checkpoint),
+    /// An orbit run.
+    Orbit(OrbitStart),
+}
+
+/// Where an orbit job starts: `iterations` output steps in, each body from its
+/// propagator's checkpoint (none: from the scenario's initial states).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrbitStart {
+    /// The scenario's canonical document (each worker reads its own copy).
+    pub scenario: String,
+    pub bodies: u32,
+    pub iterations: u64,
+    /// By body index; empty at the start of the run.
+    pub checkpoint: Vec<Vec<u8>>,
+}
 
 /// A request for the dataflow: continue `run` from `start` to `target` iterations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,68 +47,275 @@ pub struct Job {
     pub id: u64,
     pub run: RunKey,
     pub target: u64,
-    pub start: Checkpoint,
+    pub start: Start,
+}
+
+impl Job {
+    /// The iterations the log held when the job started.
+    pub fn iterations(&self) -> u64 {
+        match &self.start {
+            Start::Nano(checkpoint) => checkpoint.iterations,
+            Start::Orbit(start) => start.iterations,
+        }
+    }
+
+    /// What worker 0 feeds the dataflow for this job on a cluster of `peers` workers:
+    /// a nano job whole (it goes to one worker); an orbit job as one share per worker,
+    /// body `b` on worker `b mod peers`, each with its bodies' checkpoints. Every
+    /// share advances its bodies by the same `epoch` steps per round.
+    pub(crate) fn orders(self: Box<Self>, peers: usize, block: u64) -> Vec<Order> {
+        let Start::Orbit(start) = &self.start else {
+            return vec![Order::Run(self)];
+        };
+        let peers = peers.max(1);
+        let epoch = epoch_steps(block, start.bodies);
+        (0..peers)
+            .filter(|&w| (w as u32) < start.bodies)
+            .map(|worker| {
+                let bodies = (worker as u32..start.bodies).step_by(peers);
+                let share = bodies
+                    .map(|b| {
+                        let bytes = start
+                            .checkpoint
+                            .get(b as usize)
+                            .cloned()
+                            .unwrap_or_default();
+                        (b, bytes)
+                    })
+                    .collect();
+                Order::Share(Box::new(Share {
+                    worker: worker as u64,
+                    job: self.id,
+                    run: self.run,
+                    target: self.target,
+                    scenario: start.scenario.clone(),
+                    bodies: start.bodies,
+                    iterations: start.iterations,
+                    epoch,
+                    share,
+                }))
+            })
+            .collect()
+    }
+}
+
+/// Output steps of an orbit run per round (an epoch: a step range of every body),
+/// so that a round holds about `16 * block` records whatever the number of bodies.
+pub fn epoch_steps(block: u64, bodies: u32) -> u64 {
+    (block.saturating_mul(16) / u64::from(bodies.max(1))).clamp(1, block.max(1))
+}
+
+/// One worker's part of an orbit job: its bodies (by index) and where each stands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Share {
+    pub worker: u64,
+    pub job: u64,
+    pub run: RunKey,
+    pub target: u64,
+    pub scenario: String,
+    /// The run's bodies, all workers' together.
+    pub bodies: u32,
+    pub iterations: u64,
+    /// Output steps per round.
+    pub epoch: u64,
+    /// This worker's bodies, each with its checkpoint (empty: from the scenario).
+    pub share: Vec<(u32, Vec<u8>)>,
 }
 
 /// What worker 0 feeds the dataflow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Order {
-    /// Propagate a job (on the worker its job id routes to: the dataflow exchanges
-    /// orders by job id).
+    /// Propagate a nano job (on the worker its job id routes to: the dataflow
+    /// exchanges orders by job id).
     Run(Box<Job>),
+    /// Propagate one worker's bodies of an orbit job (on the worker it names).
+    Share(Box<Share>),
     /// Drop every job (sent once to each worker, by index, when the engine stops;
     /// the log keeps what was committed and the jobs resume on the next start).
     Stop { worker: u64 },
 }
 
-/// One step range of one job: the records of iterations
-/// `first_iteration..checkpoint.iterations`, and the state after them.
+/// What a block leaves to continue from.
+// One per block: the nano variant's size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Saved {
+    /// A nano run's checkpoint.
+    Nano(Checkpoint),
+    /// Orbit bodies' checkpoints, by body index (a worker's share; all bodies once the
+    /// commit stage has gathered the shares).
+    Bodies(Vec<(u32, Vec<u8>)>),
+}
+
+/// One step range of one job: the records of iterations `first_iteration..end` (of
+/// one worker's bodies, for an orbit job, until the commit stage gathers them), and
+/// where the run stands after them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BlockOut {
     pub job: u64,
     pub run: RunKey,
     pub target: u64,
+    /// The run's bodies.
+    pub bodies: u32,
     pub first_iteration: u64,
-    pub records: Vec<Record>,
-    pub checkpoint: Checkpoint,
+    pub end: u64,
+    /// By iteration, then body.
+    pub records: Vec<Stored>,
+    pub saved: Saved,
 }
 
 /// A job being propagated by one worker.
-pub(crate) struct ActiveJob {
-    job: Box<Job>,
-    propagator: Propagator,
+// A few per worker: the nano variant's size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum ActiveJob {
+    Nano {
+        job: Box<Job>,
+        propagator: Propagator,
+    },
+    Orbit(OrbitShare),
+}
+
+/// One worker's bodies of an orbit job, each with its propagator kept between rounds.
+pub(crate) struct OrbitShare {
+    job: u64,
+    run: RunKey,
+    target: u64,
+    bodies: u32,
+    epoch: u64,
+    done: u64,
+    output_step_s: f64,
+    propagators: Vec<(u32, BodyPropagator)>,
+    states: Vec<OrbitState>,
+}
+
+/// The scenario of an orbit job, as a worker reads its canonical document. The engine
+/// parsed the same document before it submitted the job, so it cannot fail here.
+fn orbit_scenario(canonical: &str) -> OrbitScenario {
+    let limits = ScenarioLimits {
+        max_bodies: usize::MAX,
+    };
+    match Scenario::parse(canonical, &limits) {
+        Ok(Scenario::Orbit(scenario)) => scenario,
+        other => panic!("the engine submits only orbit scenarios it parsed: {other:?}"),
+    }
 }
 
 impl ActiveJob {
+    /// A nano job.
     pub(crate) fn new(job: Box<Job>) -> Self {
-        ActiveJob {
-            propagator: Propagator::resume(job.start, job.target),
+        let Start::Nano(start) = job.start else {
+            panic!("orbit jobs enter the dataflow as shares");
+        };
+        ActiveJob::Nano {
+            propagator: Propagator::resume(start, job.target),
             job,
         }
     }
 
-    /// Computes the job's next block of `block` iterations.
+    /// One worker's share of an orbit job.
+    pub(crate) fn share(share: Share) -> Self {
+        let scenario = orbit_scenario(&share.scenario);
+        let propagators = share
+            .share
+            .iter()
+            .map(|(body, bytes)| {
+                let propagator = if bytes.is_empty() {
+                    BodyPropagator::new(&scenario, *body as usize)
+                } else {
+                    BodyPropagator::resume(&scenario, *body as usize, bytes)
+                        .expect("the engine resumed every checkpoint before it submitted the job")
+                };
+                (*body, propagator)
+            })
+            .collect();
+        ActiveJob::Orbit(OrbitShare {
+            job: share.job,
+            run: share.run,
+            target: share.target,
+            bodies: share.bodies,
+            epoch: share.epoch,
+            done: share.iterations,
+            output_step_s: scenario.output_step_s(),
+            propagators,
+            states: Vec::new(),
+        })
+    }
+
+    /// Computes the job's next block: `block` iterations of a nano job, an epoch of an
+    /// orbit job's bodies on this worker.
     pub(crate) fn next_block(&mut self, block: u64) -> BlockOut {
-        let first_iteration = self.propagator.iterations_done();
-        let until = first_iteration.saturating_add(block).min(self.job.target);
-        // A block has about 1.6 records per iteration; one allocation per block.
-        let mut records = Vec::with_capacity(((until - first_iteration) as usize * 13) / 8 + 2);
-        self.propagator.run_until(until, |r| records.push(r));
-        BlockOut {
-            job: self.job.id,
-            run: self.job.run,
-            target: self.job.target,
-            first_iteration,
-            records,
-            checkpoint: self
-                .propagator
-                .checkpoint()
-                .expect("run_until stops between iterations"),
+        match self {
+            ActiveJob::Nano { job, propagator } => {
+                let first_iteration = propagator.iterations_done();
+                let until = first_iteration.saturating_add(block).min(job.target);
+                // A block has about 1.6 records per iteration; one allocation per block.
+                let mut records =
+                    Vec::with_capacity(((until - first_iteration) as usize * 13) / 8 + 2);
+                propagator.run_until(until, |r| records.push(r.to_stored()));
+                let checkpoint = propagator
+                    .checkpoint()
+                    .expect("run_until stops between iterations");
+                BlockOut {
+                    job: job.id,
+                    run: job.run,
+                    target: job.target,
+                    bodies: crate::model::BODIES,
+                    first_iteration,
+                    end: checkpoint.iterations,
+                    records,
+                    saved: Saved::Nano(checkpoint),
+                }
+            }
+            ActiveJob::Orbit(share) => share.next_block(),
         }
     }
 
     pub(crate) fn done(&self) -> bool {
-        self.propagator.iterations_done() >= self.job.target
+        match self {
+            ActiveJob::Nano { job, propagator } => propagator.iterations_done() >= job.target,
+            ActiveJob::Orbit(share) => share.done >= share.target,
+        }
+    }
+}
+
+impl OrbitShare {
+    /// Advances every body of the share by one epoch. The record of iteration `k - 1`
+    /// holds the state at `t_k = k * output_step_s` over `[t_(k-1), t_k)` (the state
+    /// at `t_0` is the scenario's).
+    fn next_block(&mut self) -> BlockOut {
+        let first = self.done;
+        let end = first.saturating_add(self.epoch).min(self.target);
+        let steps = (end - first) as usize;
+        let mut records = Vec::with_capacity(steps * self.propagators.len());
+        let mut saved = Vec::with_capacity(self.propagators.len());
+        for (body, propagator) in &mut self.propagators {
+            self.states.clear();
+            propagator.advance(end, &mut self.states);
+            for (i, s) in self.states.iter().enumerate() {
+                let k = first + 1 + i as u64;
+                records.push(Stored {
+                    t0: (k - 1) as f64 * self.output_step_s,
+                    t1: s.t,
+                    body: *body,
+                    iteration: k - 1,
+                    state: [s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]],
+                });
+            }
+            saved.push((*body, propagator.checkpoint()));
+        }
+        // Body by body above; the order written is by iteration, then body.
+        records.sort_unstable_by_key(|r| (r.iteration, r.body));
+        self.done = end;
+        BlockOut {
+            job: self.job,
+            run: self.run,
+            target: self.target,
+            bodies: self.bodies,
+            first_iteration: first,
+            end,
+            records,
+            saved: Saved::Bodies(saved),
+        }
     }
 }
 
@@ -89,8 +324,9 @@ impl ActiveJob {
 pub enum JobEvent {
     /// Iterations `0..iterations` are committed (durable, when there is a log).
     Progress { iterations: u64, target: u64 },
-    /// The next records of the run, in order (only for requesters that asked).
-    Records(Vec<Record>),
+    /// The next records of the run, in order, as the log keeps them (only for
+    /// requesters that asked).
+    Records(Vec<Stored>),
     /// The run reached the requested iterations.
     Complete { iterations: u64 },
     /// The job failed; the reason says why.

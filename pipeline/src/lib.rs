@@ -15,7 +15,11 @@
 //! - [`export`]: the JSON and CSV formats, streamed by [`RunWriter`].
 //! - [`dataflow`] and [`engine`]: the timely computation that runs jobs in rounds
 //!   of one block each, across worker threads and processes, committing every round
-//!   to the log; [`job`] is what goes in and comes out. Inside, the engine is three
+//!   to the log; [`job`] is what goes in and comes out. A nano job runs on one
+//!   worker; an orbit job is dealt out by body index (body `b` on worker `b mod W`, over
+//!   all processes), each worker keeping its bodies' propagators between rounds, and a
+//!   round (an epoch: a step range of every body) is gathered on worker 0 into one
+//!   block, durable before its progress is reported. Inside, the engine is three
 //!   parts: the registry of jobs in flight (single flight by run, subscribers,
 //!   follow-ups; no timely in it), the driver (worker 0's loop: rounds, window,
 //!   parking) and the network set-up (timely's allocators from our sockets).

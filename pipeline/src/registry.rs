@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent};
+use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, OrbitStart, Saved, Start};
 use crate::model::RunKey;
 use nano_store::space::Reservation;
 
@@ -38,6 +38,9 @@ struct JobState {
     /// What the run was admitted with under the log's quota: held while the job is in
     /// flight (a follow-up job takes it over), given back when it ends.
     reservations: Vec<Reservation>,
+    /// An orbit run's scenario (its canonical document): logged with its first block,
+    /// and what a follow-up job runs.
+    scenario: Option<Arc<str>>,
 }
 
 /// Jobs in flight, by job id and by run (at most one job per run).
@@ -123,6 +126,7 @@ impl Registry {
                 wanted: target,
                 subscribers,
                 reservations,
+                scenario: None,
             },
         );
         self.by_run.insert(run, id);
@@ -143,6 +147,18 @@ impl Registry {
         if let Some(state) = self.by_run.get(&run).and_then(|id| self.jobs.get_mut(id)) {
             state.reservations.push(reservation);
         }
+    }
+
+    /// Keeps the scenario (canonical document) of the orbit run of job `id`.
+    pub(crate) fn keep_scenario(&mut self, id: u64, scenario: Arc<str>) {
+        if let Some(state) = self.jobs.get_mut(&id) {
+            state.scenario = Some(scenario);
+        }
+    }
+
+    /// The scenario of the orbit run of job `id`, if it is one and still in flight.
+    pub(crate) fn scenario(&self, id: u64) -> Option<Arc<str>> {
+        self.jobs.get(&id)?.scenario.clone()
     }
 
     /// Whether job `id` is still in flight (its blocks are still wanted).
@@ -190,7 +206,7 @@ impl Registry {
     /// block is its last (continuing it, as a new job, when a subscriber asked for more
     /// meanwhile). `None` when the job is no longer in flight.
     pub(crate) fn deliver(&mut self, block: BlockOut, backlog: &Backlog) -> Option<Delivery> {
-        let done = block.checkpoint.iterations;
+        let done = block.end;
         let iterations = done - block.first_iteration;
         if done < block.target {
             let state = self.jobs.get_mut(&block.job)?;
@@ -217,13 +233,26 @@ impl Registry {
         let target = state.wanted;
         let reservations = std::mem::take(&mut state.reservations);
         let id = self.start_with(state.run, target, done, state.subscribers, reservations);
+        let start = match block.saved {
+            Saved::Nano(checkpoint) => Start::Nano(checkpoint),
+            Saved::Bodies(saved) => {
+                let scenario = state.scenario.clone()?;
+                self.keep_scenario(id, Arc::clone(&scenario));
+                Start::Orbit(OrbitStart {
+                    scenario: scenario.to_string(),
+                    bodies: block.bodies,
+                    iterations: done,
+                    checkpoint: saved.into_iter().map(|(_, bytes)| bytes).collect(),
+                })
+            }
+        };
         Some(Delivery {
             iterations,
             continued: Some(Job {
                 id,
                 run: state.run,
                 target,
-                start: block.checkpoint,
+                start,
             }),
         })
     }
@@ -232,7 +261,7 @@ impl Registry {
 /// Sends one committed block's records, progress and (at a subscriber's target)
 /// completion to each subscriber; keeps those still waiting for more.
 fn notify(subscribers: &mut Vec<Subscriber>, block: &BlockOut, backlog: &Backlog) {
-    let done = block.checkpoint.iterations;
+    let done = block.end;
     subscribers.retain(|s| {
         if s.records {
             let records: Vec<_> = block
@@ -306,7 +335,7 @@ mod tests {
             id,
             run,
             target,
-            start,
+            start: crate::job::Start::Nano(start),
         }));
         let mut out = Vec::new();
         while !job.done() {
@@ -380,7 +409,7 @@ mod tests {
         }
         let follow_up = continued.expect("the larger target continues the run");
         assert_eq!((follow_up.run, follow_up.target), (RUN, 40));
-        assert_eq!(follow_up.start.iterations, 20);
+        assert_eq!(follow_up.iterations(), 20);
         assert_ne!(follow_up.id, id);
         assert!(registry.is_in_flight(RUN));
         assert_eq!(
@@ -395,7 +424,10 @@ mod tests {
             })
         );
 
-        for block in blocks(follow_up.id, RUN, follow_up.start, 40) {
+        let crate::job::Start::Nano(start) = follow_up.start else {
+            panic!("a nano job follows a nano job");
+        };
+        for block in blocks(follow_up.id, RUN, start, 40) {
             assert!(registry
                 .deliver(block, &Backlog::default())
                 .unwrap()
@@ -456,7 +488,10 @@ mod tests {
             assert_eq!(space.reserved(), both, "held while the runs are in flight");
         }
         let follow_up = continued.expect("the larger target continues the run");
-        for block in blocks(follow_up.id, RUN, follow_up.start, 40) {
+        let crate::job::Start::Nano(start) = follow_up.start else {
+            panic!("a nano job follows a nano job");
+        };
+        for block in blocks(follow_up.id, RUN, start, 40) {
             assert_eq!(space.reserved(), both);
             registry.deliver(block, &Backlog::default());
         }

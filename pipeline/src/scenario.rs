@@ -194,6 +194,14 @@ impl Scenario {
         out
     }
 
+    /// The run's key in the log: the model and the run id.
+    pub fn run_key(&self) -> nano_store::RunKey {
+        match self.run_id() {
+            RunId::Nano(seed) => nano_store::RunKey::nano(seed),
+            RunId::Orbit(id) => nano_store::RunKey::orbit(nano_store::RunId(id)),
+        }
+    }
+
     /// The run's name (see [`RunId`]).
     pub fn run_id(&self) -> RunId {
         match self {

@@ -27,7 +27,11 @@ fn follow(job: &JobHandle) -> (Vec<Record>, JobEvent, Vec<u64>) {
             .expect("the job made no progress for two minutes")
             .expect("the job ended without completing");
         match event {
-            JobEvent::Records(block) => records.extend(block),
+            JobEvent::Records(block) => records.extend(
+                block
+                    .iter()
+                    .map(|r| Record::from_stored(r).expect("a nano record")),
+            ),
             JobEvent::Progress { iterations, .. } => progress.push(iterations),
             last => return (records, last, progress),
         }
