@@ -283,3 +283,89 @@ fn oem_is_refused_for_the_nano_model_by_name() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// The peak resident size of process `pid` so far, in bytes (VmHWM); 0 once it is gone.
+fn peak_rss(pid: u32) -> u64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |kb| kb << 10)
+}
+
+/// Runs `propagate` on `scenario`, reading its output as it comes and counting it, and
+/// returns the lines written and the largest peak resident size seen meanwhile.
+fn streamed(scenario: &Path, steps: &str, format: &str) -> (u64, u64) {
+    use std::io::Read;
+    let mut child = support::bin()
+        .args([
+            "propagate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--steps",
+            steps,
+            "--format",
+            format,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (mut lines, mut peak, mut buf, mut read) = (0u64, 0u64, vec![0u8; 1 << 16], 0u64);
+    loop {
+        let n = stdout.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        read += n as u64;
+        if read >= 1 << 20 {
+            read = 0;
+            peak = peak.max(peak_rss(child.id()));
+        }
+    }
+    assert!(child.wait().unwrap().success(), "{format}");
+    (lines, peak)
+}
+
+#[test]
+fn a_long_run_streams_in_bounded_memory_in_either_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two bodies, a million output steps: 2,000,002 states (112 MB held whole).
+    let long = dir.path().join("long.json");
+    std::fs::write(
+        &long,
+        SCENARIO.replace("\"output_step_s\": 7.5", "\"output_step_s\": 1"),
+    )
+    .unwrap();
+    // 20,000 bodies (a Walker shell), 200 steps: 4,020,000 states (225 MB held whole).
+    let wide = dir.path().join("wide.json");
+    std::fs::write(
+        &wide,
+        r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": 10,
+            "integrator": {"method": "rk4", "step_s": 10},
+            "walker": {"i_deg": 53, "total": 20000, "planes": 100, "phasing": 1, "altitude_km": 550}}"#,
+    )
+    .unwrap();
+    for (file, steps, format, states, bound_mb) in [
+        (&long, "1000000", "oem", 2_000_002u64, 24u64),
+        (&long, "1000000", "csv", 2_000_002, 24),
+        (&wide, "200", "csv", 4_020_000, 96),
+    ] {
+        let (lines, peak) = streamed(file, steps, format);
+        assert!(
+            lines >= states,
+            "{format}: {lines} lines for {states} states"
+        );
+        assert!(peak > 0, "{format}: no sample of the peak");
+        eprintln!("{format}, {states} states: peak RSS {} MB", peak >> 20);
+        assert!(
+            peak < bound_mb << 20,
+            "{format} of {states} states peaked at {} MB (bound {bound_mb} MB)",
+            peak >> 20
+        );
+    }
+}
