@@ -112,8 +112,8 @@ pub struct Log {
     options: LogOptions,
     space: Space,
     /// Serialises appends (each reads and rewrites its run's catalog entry) and holds
-    /// the count of commits made durable (see [`crate::mark`]).
-    commits: Arc<Mutex<u64>>,
+    /// the count of commits made durable and its mark (see [`crate::mark`]).
+    commits: Arc<Mutex<Commits>>,
     /// Chunks read by queries and replays since the log was opened.
     chunks_read: Arc<AtomicU64>,
 }
@@ -131,6 +131,13 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The count of commits made durable, and the mark that records it.
+#[derive(Debug)]
+struct Commits {
+    count: u64,
+    mark: mark::Mark,
 }
 
 /// How long [`Log::open`] waits for a held lock before saying the log is in use.
@@ -230,13 +237,17 @@ impl Log {
             }
         }
         let tree = db.open_tree("log")?;
+        let commits = Arc::new(Mutex::new(Commits {
+            count: commits,
+            mark: mark::Mark::new(&path),
+        }));
         Ok(Log {
             db,
             tree,
             space: Space::new(&path, options.max_bytes),
             path,
             options,
-            commits: Arc::new(Mutex::new(commits)),
+            commits,
             chunks_read: Arc::default(),
         })
     }
@@ -471,14 +482,17 @@ impl Log {
     }
 
     /// Counts one more commit in sled, flushes, then records it in the commit mark.
-    fn commit(&self, commits: &mut u64) -> Result<()> {
-        *commits += 1;
-        self.db.insert(COMMITS_KEY, &commits.to_be_bytes())?;
+    fn commit(&self, commits: &mut Commits) -> Result<()> {
+        commits.count += 1;
+        self.db.insert(COMMITS_KEY, &commits.count.to_be_bytes())?;
         self.db.flush()?;
-        mark::write(&self.path, *commits).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })
+        commits
+            .mark
+            .write(commits.count)
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// The bytes the log takes on disk.
