@@ -1,9 +1,7 @@
 //! Web errors as values: every failure a handler can meet, with the status and the JSON
 //! body it becomes.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -138,8 +136,7 @@ impl IntoResponse for ApiError {
 /// extractor rejections, 404/405, the body limit's 413, the time-out's 408) come as
 /// plain text or empty; they become [`ApiError::Refused`] with the same status and
 /// headers (`Allow`, ...), and what they said as the message.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+pub async fn as_json(response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

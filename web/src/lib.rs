@@ -42,7 +42,7 @@ pub mod trace;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -52,7 +52,6 @@ use nano_pipeline::engine::EngineHandle;
 use nano_store::Log;
 use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use cache::Cache;
@@ -135,9 +134,23 @@ impl Rate {
     }
 }
 
-/// Shared by every handler: handles to the engine, the log and the cache.
+/// Shared by every handler: handles to the engine, the log and the cache ([`Handles`]).
+/// axum clones the state for every request many times over (each layer and extractor
+/// that takes it), so it is one reference count to clone, not one per handle.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Handles>);
+
+impl std::ops::Deref for AppState {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Clone)]
+pub struct Handles {
     pub engine: EngineHandle,
     pub log: Log,
     pub cache: Cache,
@@ -166,7 +179,7 @@ pub const MAX_WAITERS: usize = 64;
 impl AppState {
     /// State over a running engine and its log, open to all (see [`AppState::with_access`]).
     pub fn new(engine: EngineHandle, log: Log, cache: Cache, limits: Limits) -> Self {
-        AppState {
+        AppState(Arc::new(Handles {
             engine,
             log,
             cache,
@@ -180,18 +193,18 @@ impl AppState {
             reads: Arc::new(Semaphore::new(limits.stream_reads)),
             readers: budget::Readers::new(budget::MemoryBudget::default().readers()),
             accuracy: Arc::default(),
-        }
+        }))
     }
 
     /// The same state with large reads admitted within `budget`'s share.
     pub fn with_budget(mut self, budget: budget::MemoryBudget) -> Self {
-        self.readers = budget::Readers::new(budget.readers());
+        Arc::make_mut(&mut self.0).readers = budget::Readers::new(budget.readers());
         self
     }
 
     /// The same state with these access rules.
     pub fn with_access(mut self, access: access::Access) -> Self {
-        self.access = Arc::new(access);
+        Arc::make_mut(&mut self.0).access = Arc::new(access);
         self
     }
 }
@@ -226,37 +239,36 @@ pub fn app(state: AppState) -> Router {
         .fallback(|request: Request| async move {
             ApiError::NotFound(request.uri().path().chars().take(60).collect())
         })
-        .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
-        .layer(middleware::from_fn(error::json_errors))
-        .layer(middleware::from_fn(trace::log_requests))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)
 }
 
-/// Counts every request by its route (the pattern, not the path) and status.
-async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_owned();
-    let response = next.run(request).await;
-    state.metrics.request(&route, response.status().as_u16());
+/// What every response goes through, in one layer (each layer of its own cost a clone
+/// of the services beneath it per request): errors made before a handler ran get the
+/// JSON form ([`error::as_json`]), the request is counted by route and status and
+/// logged ([`trace`]), and the security headers are set.
+async fn around(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let traced = trace::Traced::start(&request);
+    let response = error::as_json(next.run(request).await).await;
+    state
+        .metrics
+        .request(traced.route(), response.status().as_u16());
+    let mut response = response;
+    traced.finish(&mut response);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }

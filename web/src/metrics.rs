@@ -8,7 +8,8 @@ use std::sync::Mutex;
 /// The service's counters. Requests are counted per route and status, once each.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// By route, then status: a route seen before is counted without an allocation.
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
     pub jobs_started: AtomicU64,
@@ -19,7 +20,14 @@ impl Metrics {
     /// Counts one request to `route` answered with `status`.
     pub fn request(&self, route: &str, status: u16) {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *requests.entry((route.to_owned(), status)).or_default() += 1;
+        if let Some(by_status) = requests.get_mut(route) {
+            *by_status.entry(status).or_default() += 1;
+            return;
+        }
+        requests
+            .entry(route.to_owned())
+            .or_default()
+            .insert(status, 1);
     }
 
     /// Adds one to a counter.
@@ -40,16 +48,18 @@ impl Metrics {
             "# HELP nano_requests_total HTTP requests by route and status."
         );
         let _ = writeln!(out, "# TYPE nano_requests_total counter");
-        for ((route, status), count) in self
+        for (route, by_status) in self
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            let _ = writeln!(
-                out,
-                "nano_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
-            );
+            for (status, count) in by_status {
+                let _ = writeln!(
+                    out,
+                    "nano_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+                );
+            }
         }
         let counters = [
             (
@@ -106,7 +116,8 @@ impl Metrics {
     pub fn requests(&self, route: &str, status: u16) -> u64 {
         let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         requests
-            .get(&(route.to_owned(), status))
+            .get(route)
+            .and_then(|by_status| by_status.get(&status))
             .copied()
             .unwrap_or(0)
     }

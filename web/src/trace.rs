@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
 
 use crate::error::Detail;
@@ -45,30 +44,48 @@ fn request_id(request: &Request) -> String {
     format!("{started:x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Logs the request when its response is ready (the head: a streamed body may go on),
-/// and echoes the request id.
-pub async fn log_requests(request: Request, next: Next) -> Response {
-    let id = request_id(&request);
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_owned();
-    let started = Instant::now();
-    let mut response = next.run(request).await;
-    let latency_ms = started.elapsed().as_micros() as f64 / 1e3;
-    let status = response.status().as_u16();
-    if let Some(Detail(detail)) = response.extensions_mut().remove::<Detail>() {
-        tracing::error!(request_id = %id, %method, route, status, detail, "internal error");
+/// One request being answered: what its log line needs, taken before the request is
+/// handed on.
+pub struct Traced {
+    id: String,
+    method: Method,
+    route: Option<MatchedPath>,
+    started: Instant,
+}
+
+impl Traced {
+    /// Starts tracing `request`.
+    pub fn start(request: &Request) -> Traced {
+        Traced {
+            id: request_id(request),
+            method: request.method().clone(),
+            // A clone of the route's shared name, not a copy of it.
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            started: Instant::now(),
+        }
     }
-    if response.status().is_server_error() {
-        tracing::warn!(request_id = %id, %method, route, status, latency_ms, "request");
-    } else {
-        tracing::info!(request_id = %id, %method, route, status, latency_ms, "request");
+
+    /// The route's pattern, or "unmatched".
+    pub fn route(&self) -> &str {
+        self.route.as_ref().map_or("unmatched", |m| m.as_str())
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID.clone(), value);
+
+    /// Logs the request once its response is ready (the head: a streamed body may go
+    /// on), and echoes the request id.
+    pub fn finish(self, response: &mut Response) {
+        let latency_ms = self.started.elapsed().as_micros() as f64 / 1e3;
+        let (id, method, route) = (&self.id, &self.method, self.route());
+        let status = response.status().as_u16();
+        if let Some(Detail(detail)) = response.extensions_mut().remove::<Detail>() {
+            tracing::error!(request_id = %id, %method, route, status, detail, "internal error");
+        }
+        if response.status().is_server_error() {
+            tracing::warn!(request_id = %id, %method, route, status, latency_ms, "request");
+        } else {
+            tracing::info!(request_id = %id, %method, route, status, latency_ms, "request");
+        }
+        if let Ok(value) = HeaderValue::from_str(id) {
+            response.headers_mut().insert(REQUEST_ID.clone(), value);
+        }
     }
-    response
 }
