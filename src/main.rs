@@ -3,6 +3,8 @@
 //! `nano_cluster::process`; the one-shot commands (propagate, replay, runs, verify)
 //! are small enough to live here.
 
+mod progress;
+
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,7 @@ use std::process::ExitCode;
 
 use nano_cluster::process::{self, Placement};
 use nano_pipeline::engine::EngineConfig;
+use progress::Progress;
 
 use clap::{Args, Parser, Subcommand};
 use nano_cluster::local::LocalClusterConfig;
@@ -333,8 +336,10 @@ fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
     }
     let Some(dir) = &args.data else {
         let mut out = stdout_writer(run)?;
-        out.records(Propagator::new(run.seed, run.steps))?;
+        let mut bar = Progress::new("propagate", "iterations", run.steps);
+        out.records(Propagator::new(run.seed, run.steps).inspect(|r| bar.set(r.iteration + 1)))?;
         out.finish()?;
+        bar.finish();
         return Ok(());
     };
     let log = open_log(dir, args.sync)?;
@@ -352,8 +357,13 @@ fn propagate(args: &PropagateArgs) -> anyhow::Result<()> {
         Source::Computed => eprintln!("sedaro-nano: seed {}: computing, logging to {where_}", run.seed),
     }
     let mut out = stdout_writer(run)?;
-    resume::propagate_logged(&log, key, run.steps, args.block, |r| out.record(r))?;
+    let mut bar = Progress::new("propagate", "iterations", run.steps);
+    resume::propagate_logged(&log, key, run.steps, args.block, |r| {
+        bar.set(r.iteration + 1);
+        out.record(r)
+    })?;
     out.finish()?;
+    bar.finish();
     Ok(())
 }
 
@@ -488,8 +498,13 @@ fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
     };
     let engine = nano_pipeline::engine::Engine::start(config)?;
     let mut out = stdout_writer(run)?;
-    engine.stream(RunKey::nano(run.seed), run.steps, |r| out.record(r))?;
+    let mut bar = Progress::new("propagate", "iterations", run.steps);
+    engine.stream(RunKey::nano(run.seed), run.steps, |r| {
+        bar.set(r.iteration + 1);
+        out.record(r)
+    })?;
     out.finish()?;
+    bar.finish();
     engine.shutdown()?;
     Ok(())
 }
@@ -541,8 +556,14 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     run.nano_format()?;
     let mut records = nano_pipeline::model::replay(&log, run.seed, 0..run.steps)?;
     let mut out = stdout_writer(run)?;
-    records.try_for_each(|r| anyhow::Ok(out.record(&r?)?))?;
+    let mut bar = Progress::new("replay", "iterations", run.steps);
+    records.try_for_each(|r| {
+        let r = r?;
+        bar.set(r.iteration + 1);
+        anyhow::Ok(out.record(&r)?)
+    })?;
     out.finish()?;
+    bar.finish();
     Ok(())
 }
 
@@ -586,7 +607,7 @@ fn runs(args: &RunsArgs) -> anyhow::Result<()> {
 
 fn verify(args: &DataArgs) -> anyhow::Result<bool> {
     let log = open_log(&args.data, Sync::Never)?;
-    let report = log.verify()?;
+    let report = progress::while_running("verify", || log.verify())?;
     print!("{}: {report}", args.data.display());
     Ok(report.is_ok())
 }
