@@ -11,22 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{assert_reference, assert_verified, http_get, serve, until_ok, Proc};
-
-/// Raises this process's open-file limit to its hard limit (the clients' sockets), which
-/// the served child inherits.
-fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        limit.rlim_cur = limit.rlim_max;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-    }
-}
+use support::{assert_reference, assert_verified, http_get, raise_fd_limit, serve, until_ok, Proc};
 
 /// Opens `path` and reads only the response's status line: the client then reads
 /// nothing more.

@@ -170,6 +170,7 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
         block: config.block,
         log: Some(log.clone()),
     })?;
+    engine.bound_blocks(config.budget().engine_blocks());
     let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
         .with_access(config.access())
         .with_budget(config.budget());

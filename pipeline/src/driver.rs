@@ -13,7 +13,8 @@ use crate::dataflow::{self, Round};
 use crate::engine::Shared;
 use crate::job::{Job, Order};
 
-/// Rounds worker 0 lets the propagation run ahead of the last committed round.
+/// Rounds worker 0 lets the propagation run ahead of the last committed round, at
+/// most (fewer when the blocks in flight would pass their bound: `Shared::rounds_ahead`).
 const WINDOW: Round = 4;
 
 /// What the engine asks of worker 0.
@@ -72,7 +73,7 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver
             let committed = probe
                 .with_frontier(|f| f.first().copied())
                 .unwrap_or(*input.time());
-            let ahead = committed + WINDOW;
+            let ahead = committed + shared.rounds_ahead(block, WINDOW);
             if *input.time() < ahead && !shared.backlog.full() {
                 input.advance_to(ahead);
             }

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     commands: Sender<Command>,
     /// The registry's job count, shared with it (see [`Shared::in_flight`]).
     in_flight: Arc<AtomicUsize>,
+    /// The bytes the blocks in flight may take (see [`EngineHandle::bound_blocks`]).
+    blocks_bytes: AtomicU64,
 }
 
 impl Shared {
@@ -74,7 +76,28 @@ impl Shared {
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }
+
+    /// Rounds worker 0 may open ahead of the last committed one, at most `window`: as
+    /// many as keep the blocks in flight within their bound, and at least one.
+    ///
+    /// A round holds one block of every job in flight, [`BLOCK_BYTES_PER_ITERATION`]
+    /// an iteration; the round being committed counts three times (its records, the
+    /// form the log keeps them in, and their encoding in the log's batch). So `k`
+    /// rounds ahead hold about `k + 2` rounds.
+    pub(crate) fn rounds_ahead(&self, block: u64, window: u64) -> u64 {
+        let round = (self.in_flight() as u64)
+            .saturating_mul(block)
+            .saturating_mul(BLOCK_BYTES_PER_ITERATION)
+            .max(1);
+        (self.blocks_bytes.load(Ordering::Relaxed) / round)
+            .saturating_sub(2)
+            .clamp(1, window)
+    }
 }
+
+/// What one iteration of a block takes in memory while the block is in flight: about
+/// 1.6 records (one agent steps more often than the other), each a [`Record`].
+pub const BLOCK_BYTES_PER_ITERATION: u64 = (std::mem::size_of::<Record>() * 13 / 8) as u64;
 
 /// Process 0's running cluster: owns the worker threads; dereferences to the
 /// [`EngineHandle`] through which jobs are submitted.
@@ -121,6 +144,7 @@ impl Engine {
             backlog: Arc::default(),
             log: config.log.clone(),
             commands,
+            blocks_bytes: AtomicU64::new(u64::MAX),
         });
         let (driver_tx, driver_rx) = mpsc::channel();
         let receiver = Mutex::new(Some((receiver, driver_tx)));
@@ -462,6 +486,14 @@ impl EngineHandle {
             run,
             reason: "its events ended before it completed".into(),
         })
+    }
+
+    /// Bounds the memory the blocks in flight take to about `bytes`: worker 0 opens
+    /// fewer rounds ahead of the log while many jobs are in flight (at least one, so
+    /// the floor is three rounds: jobs in flight × block × [`BLOCK_BYTES_PER_ITERATION`]
+    /// each). Unbounded until called: the driver's whole window.
+    pub fn bound_blocks(&self, bytes: u64) {
+        self.shared.blocks_bytes.store(bytes, Ordering::Relaxed);
     }
 
     /// Jobs in flight.

@@ -453,3 +453,18 @@ pub fn assert_same_output(mut a: std::process::Child, mut b: std::process::Child
     }
     total
 }
+
+/// Raises this process's open-file limit to its hard limit (the clients' sockets), which
+/// the served child inherits.
+pub fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+}

@@ -8,7 +8,26 @@
 //! | sled's page cache | 1/8 | pages of the log kept after a read (the cache is bounded since `store/vendor/sled/PATCH.md`) |
 //! | the in-process cache | 1/4 | finished documents kept hot (`--cache-mb` may ask for less) |
 //! | large reads | 1/4 | what reads of the log hold while they run (below) |
-//! | the rest | 3/8 | the program, the engine's blocks in flight, connections and their buffers |
+//! | the engine's blocks in flight | 1/8 | records computed and not yet in the log (below) |
+//! | the rest | 1/4 | the program (8 MB idle) and the connections (below) |
+//!
+//! **Blocks in flight.** Each round of the dataflow holds one block of every job in
+//! flight: jobs × `--block` × [`BLOCK_BYTES_PER_ITERATION`] (130 bytes), and the round
+//! being committed about three times over (its records, their stored form, their
+//! encoding). The engine opens only as many rounds ahead of the log as keep that
+//! within the share ([`nano_pipeline::engine::EngineHandle::bound_blocks`]), and at
+//! least one, so the floor is three rounds: at the defaults (64 jobs, blocks of 4,096)
+//! a round is 34 MB and the floor 102 MB, against the 220 MB measured with the four
+//! rounds ahead the engine opened before (64 runs of 100,000 iterations, peak RSS
+//! 317 MB at `--memory-mb 512`). Keep `--max-jobs` × `--block` × 390 bytes within an
+//! eighth of the budget for the share to hold as written.
+//!
+//! **Connections.** hyper's buffers grow with what a client sends (a request head of
+//! 300 KB held 300 KB per connection: 1,000 such clients took the process to 307 MB).
+//! Each connection's read and write buffers are capped at [`CONNECTION_BUFFER_BYTES`]
+//! (a longer request head gets 431), so one holds at most [`CONNECTION_BYTES`]
+//! (measured: 10 KB idle) beside the body it is sent, which a stream's weight below
+//! already counts: 1,024 connections (`--max-connections`' default) hold 48 MB.
 //!
 //! A large read is a read of a logged run that is not a cache hit: a streamed body (CSV
 //! or JSON), a document built for the cache, or the page's decimated series. Each
@@ -29,6 +48,18 @@ use crate::error::ApiError;
 /// What one streaming reader holds at most: the channel's chunks, the writer's buffer,
 /// one block of decoded records, a leaf of sled's tree and the socket's buffers.
 pub const STREAM_BYTES: u64 = 4 << 20;
+
+/// The most each connection's read buffer, and its write buffer, hold (hyper's
+/// `max_buf_size`, whose default of about 400 KB would let 1,024 connections hold
+/// 800 MB). A request head longer than this is refused with 431.
+pub const CONNECTION_BUFFER_BYTES: usize = 16 << 10;
+
+/// What one open connection holds at most, beside the body it is sent: its two
+/// buffers and hyper's state (measured at 10 KB idle), rounded up.
+pub const CONNECTION_BYTES: u64 = 2 * CONNECTION_BUFFER_BYTES as u64 + (16 << 10);
+
+/// What one iteration of a block in flight takes (see the module docs).
+pub use nano_pipeline::engine::BLOCK_BYTES_PER_ITERATION;
 
 /// The smallest budget `serve` accepts.
 pub const MIN_MEMORY_BYTES: u64 = 128 << 20;
@@ -75,6 +106,11 @@ impl MemoryBudget {
     /// The bytes large reads may hold together.
     pub fn readers(&self) -> u64 {
         self.total / 4
+    }
+
+    /// The bytes the engine's blocks in flight may hold (see the module docs).
+    pub fn engine_blocks(&self) -> u64 {
+        self.total / 8
     }
 }
 
@@ -195,7 +231,12 @@ mod tests {
     #[test]
     fn the_shares_fit_in_the_budget_and_small_budgets_are_refused() {
         let budget = MemoryBudget::megabytes(512).unwrap();
-        assert!(budget.sled_cache() + budget.memory_cache() + budget.readers() < budget.total);
+        let shares =
+            budget.sled_cache() + budget.memory_cache() + budget.readers() + budget.engine_blocks();
+        assert!(shares < budget.total);
+        // What the connections hold at most fits beside them, in the last quarter.
+        let connections = crate::config::DEFAULT_MAX_CONNECTIONS as u64 * CONNECTION_BYTES;
+        assert!(shares + connections < budget.total, "{connections}");
         let refused = MemoryBudget::megabytes(64).unwrap_err();
         assert!(refused.contains("64 MB is too small"), "{refused}");
     }

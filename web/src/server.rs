@@ -1,6 +1,8 @@
 //! The HTTP server: our own accept loop over hyper's HTTP/1 connections, so that every
 //! connection is bounded in number and in time.
 //!
+//! - **Bounded buffers**: each connection's read and write buffers hold at most
+//!   [`crate::budget::CONNECTION_BUFFER_BYTES`] (a longer request head gets 431).
 //! - **A cap on open connections**: a semaphore is acquired before each `accept`
 //!   ([`Limits::max_connections`]); beyond it, new connections wait in the kernel's
 //!   backlog until one closes (mini-redis's server does the same).
@@ -143,6 +145,8 @@ async fn connection(
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // hyper's default lets a client grow each buffer to about 400 KB.
+        .max_buf_size(crate::budget::CONNECTION_BUFFER_BYTES)
         .keep_alive(true)
         .serve_connection(io, service);
     tokio::pin!(connection);
