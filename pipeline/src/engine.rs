@@ -660,7 +660,7 @@ impl Committer for Arc<Shared> {
                         registry.fail(
                             b.job,
                             &format!(
-                                "the block from step {} holds {} of the run's {} bodies",
+                                "the block from step {} holds {} checkpoints, not one for each of the run's {} bodies in order",
                                 b.first_iteration,
                                 saved.len(),
                                 b.bodies
