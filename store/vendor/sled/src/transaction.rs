@@ -348,8 +348,12 @@ impl TransactionalTree {
         self.tree.context.pagecache.generate_id_inner()
     }
 
+    // Patched (PATCH.md, change 3): the published 0.34.7 left this method unimplemented,
+    // a panic on the retry path of a conflicting transaction. Unstaging drops what the
+    // attempt staged and read, so nothing of it survives into a retry.
     fn unstage(&self) {
-        unimplemented!()
+        self.writes.borrow_mut().clear();
+        self.read_cache.borrow_mut().clear();
     }
 
     const fn validate(&self) -> bool {
