@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::run;
+use support::{run, stdout_of};
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/log-v1")
@@ -31,17 +31,6 @@ fn arg(dir: &Path) -> &str {
 
 fn expected(name: &str) -> Vec<u8> {
     std::fs::read(testdata().join(name)).unwrap()
-}
-
-/// Runs the binary and returns its stdout, asserting that it succeeded.
-fn output(args: &[&str]) -> Vec<u8> {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// The log's sled database, opened beneath the store. sled lets go of its lock a
@@ -68,19 +57,19 @@ fn format_version(dir: &Path) -> u32 {
 
 /// Replays both runs and lists the catalog: each as that build printed it.
 fn assert_reads_as_version_1_did(data: &str) {
-    let seven = output(&["replay", "--steps", "300", "--seed", "7", "--data", data]);
+    let seven = stdout_of(&["replay", "--steps", "300", "--seed", "7", "--data", data]);
     assert!(
         seven == expected("replay-seed7-300.json"),
         "seed 7 replays other bytes"
     );
-    let eight = output(&[
+    let eight = stdout_of(&[
         "replay", "--steps", "450", "--seed", "8", "--format", "csv", "--data", data,
     ]);
     assert!(
         eight == expected("replay-seed8-450.csv"),
         "seed 8 replays other bytes"
     );
-    let runs = output(&["runs", "--json", "--data", data]);
+    let runs = stdout_of(&["runs", "--json", "--data", data]);
     assert_eq!(
         String::from_utf8(runs).unwrap(),
         String::from_utf8(expected("runs.json")).unwrap()
@@ -92,7 +81,7 @@ fn a_version_1_log_opens_verifies_clean_and_replays_the_bytes_it_replayed_then()
     let dir = copy_of_v1_log();
     let data = arg(dir.path());
     assert_eq!(format_version(dir.path()), 1);
-    let report = String::from_utf8(output(&["verify", "--data", data])).unwrap();
+    let report = String::from_utf8(stdout_of(&["verify", "--data", data])).unwrap();
     assert!(
         report.contains("checked 2 runs, 19 blocks, 1198 records, 0 series: no problems"),
         "{report}"
@@ -135,7 +124,7 @@ fn a_conversion_cut_short_is_finished_by_the_next_open() {
         assert_eq!(tree.range(..&nano_store::encoding::v1::END[..]).count(), 46);
     }
     let data = arg(dir.path());
-    let report = String::from_utf8(output(&["verify", "--data", data])).unwrap();
+    let report = String::from_utf8(stdout_of(&["verify", "--data", data])).unwrap();
     assert!(
         report.contains("1198 records, 0 series: no problems"),
         "{report}"
@@ -145,7 +134,7 @@ fn a_conversion_cut_short_is_finished_by_the_next_open() {
 
 #[test]
 fn a_run_cut_short_in_a_version_1_log_continues_to_the_fresh_runs_output() {
-    let fresh = output(&[
+    let fresh = stdout_of(&[
         "propagate",
         "--steps",
         "20000",
@@ -186,14 +175,14 @@ fn a_run_cut_short_in_a_version_1_log_continues_to_the_fresh_runs_output() {
                 "{said}"
             );
         }
-        let report = String::from_utf8(output(&["verify", "--data", data])).unwrap();
+        let report = String::from_utf8(stdout_of(&["verify", "--data", data])).unwrap();
         assert!(report.contains("no problems"), "{engine}: {report}");
-        let replayed = output(&[
+        let replayed = stdout_of(&[
             "replay", "--steps", "20000", "--seed", "8", "--format", "csv", "--data", data,
         ]);
         assert!(replayed == fresh, "{engine}: the log replays other bytes");
         let runs: serde_json::Value =
-            serde_json::from_slice(&output(&["runs", "--json", "--data", data])).unwrap();
+            serde_json::from_slice(&stdout_of(&["runs", "--json", "--data", data])).unwrap();
         assert_eq!(runs[1]["iterations"], 20000, "{runs}");
         assert_eq!(runs[1]["complete"], true, "{runs}");
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nano_pipeline::orbit::{BodyPropagator, OrbitState};
 use nano_pipeline::scenario::{Scenario, ScenarioLimits};
-use support::{assert_verified, bin, hostfile, run, spawn_worker, Proc};
+use support::{assert_verified, bin, hostfile, run, spawn_worker, stdout_of, Proc};
 
 /// Three bodies, J2, DOP853: one from elements, one from a state, one retrograde-ish.
 const THREE: &str = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
@@ -38,16 +38,6 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-fn csv(args: &[&str]) -> Vec<u8> {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 fn propagate(scenario: &str, steps: &str, extra: &[&str]) -> Vec<u8> {
     let args = [
         &[
@@ -62,7 +52,7 @@ fn propagate(scenario: &str, steps: &str, extra: &[&str]) -> Vec<u8> {
         extra,
     ]
     .concat();
-    csv(&args)
+    stdout_of(&args)
 }
 
 #[test]
@@ -84,7 +74,7 @@ fn the_same_scenario_gives_the_same_bytes_on_1_2_and_4_workers_and_on_2_processe
     let data = data.to_str().unwrap();
     let logged = propagate(&scenario, "700", &["--workers", "3", "--data", data]);
     assert!(logged == one, "the logged run wrote other bytes");
-    let replayed = csv(&[
+    let replayed = stdout_of(&[
         "replay",
         "--scenario",
         &scenario,
@@ -217,9 +207,13 @@ fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
     doomed.kill().unwrap();
     doomed.wait().unwrap();
 
-    let runs: serde_json::Value =
-        serde_json::from_slice(&csv(&["runs", "--json", "--data", data.to_str().unwrap()]))
-            .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&stdout_of(&[
+        "runs",
+        "--json",
+        "--data",
+        data.to_str().unwrap(),
+    ]))
+    .unwrap();
     let logged = runs[0]["iterations"].as_u64().unwrap();
     assert_eq!(runs[0]["model"], "orbit");
     assert!(
@@ -246,7 +240,7 @@ fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
         "the resumed run differs from a fresh one (killed at {logged})"
     );
     assert_verified(&data);
-    let replayed = csv(&[
+    let replayed = stdout_of(&[
         "replay",
         "--scenario",
         &scenario,

@@ -27,6 +27,18 @@ pub fn run(args: &[&str]) -> Output {
         .expect("the sedaro-nano binary runs")
 }
 
+/// Runs the binary with `args` and returns its stdout, asserting that it succeeded
+/// (its stderr is the failure's message).
+pub fn stdout_of(args: &[&str]) -> Vec<u8> {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// One golden run from `testdata/golden`: made by an independent implementation of
 /// MODEL.md.
 pub struct Golden {
