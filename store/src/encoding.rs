@@ -480,15 +480,26 @@ impl<'a> Chunk<'a> {
         })
     }
 
-    /// The record whose range contains `t`, found by binary search on the ends.
-    pub fn find(&self, t: f64) -> Option<Record> {
+    /// Record `i` (which must be below [`Chunk::len`]).
+    pub fn record(&self, i: usize) -> Record {
+        self.record_from(i, if i == 0 { self.t0 } else { self.t1(i - 1) })
+    }
+
+    /// Where in the chunk the record whose range contains `t` is, found by binary
+    /// search on the ends.
+    pub fn locate(&self, t: f64) -> Option<usize> {
         if self.is_empty() || t.is_nan() || t < self.t0 {
             return None;
         }
         // The first record ending after `t` contains it: the one before ends at or
         // before `t`, and that end is this record's start.
         let i = partition_point(self.len(), |i| self.t1(i) <= t);
-        (i < self.len()).then(|| self.record_from(i, if i == 0 { self.t0 } else { self.t1(i - 1) }))
+        (i < self.len()).then_some(i)
+    }
+
+    /// The record whose range contains `t`.
+    pub fn find(&self, t: f64) -> Option<Record> {
+        self.locate(t).map(|i| self.record(i))
     }
 }
 

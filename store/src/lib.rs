@@ -13,7 +13,8 @@
 //!   checkpoint) is bytes it defines and the log keeps.
 //! - [`Log`]: every record of every run, persisted as an append-only sled log, one
 //!   atomic [`Block`] at a time, with the run [`catalog`] (and each run's checkpoint
-//!   and scenario document), range queries by seek, and [`Replay`] without
+//!   and scenario document), range queries by seek, window reads (one body's
+//!   [`Log::track`], every body at a time by [`Log::states_at`]), and [`Replay`] without
 //!   recomputation. Beside the runs it keeps series derived from them
 //!   ([`Log::put_series`], [`Log::series`]: the page's decimated series, read back
 //!   without a scan of the run). [`encoding`] is its byte format (checksummed,
@@ -71,7 +72,7 @@ pub mod space;
 pub mod verify;
 
 pub use catalog::CatalogEntry;
-pub use log::{Block, Log, LogOptions, Replay, Sync};
+pub use log::{Block, Log, LogOptions, Replay, Sync, Track, Window};
 pub use memory::MemoryRangeStore;
 pub use range_store::{QRangeStore, TimeRange};
 pub use record::{Record, State};

@@ -630,7 +630,18 @@ impl Log {
         let Some(item) = self.tree.range(from..=&end[..]).next() else {
             return Ok(None);
         };
-        let (key, value) = item?;
+        self.indexed_chunk(run, body, item?, read)
+    }
+
+    /// Reads the chunk the time-index entry `(key, value)` of `run` and `body` points
+    /// to, verified, and hands it to `read`.
+    fn indexed_chunk<T>(
+        &self,
+        run: RunKey,
+        body: u32,
+        (key, value): (sled::IVec, sled::IVec),
+        read: impl FnOnce(&Chunk<'_>) -> Option<T>,
+    ) -> Result<Option<T>> {
         let (first_iteration, part) = encoding::decode_index(&key, &value)
             .map_err(|detail| corrupt(describe_key(&key), detail))?;
         let chunk_key = encoding::chunk_key(run, first_iteration, body, part);
@@ -669,20 +680,7 @@ impl Log {
             });
         }
         // Start at the block holding the first wanted iteration.
-        let prefix = encoding::chunk_prefix(run);
-        let probe = encoding::chunk_key(run, iterations.start, u32::MAX, u16::MAX);
-        let start = match self.tree.range(&prefix[..]..=&probe[..]).next_back() {
-            Some(item) => {
-                let (key, _) = item?;
-                match encoding::decode_key(&key) {
-                    Ok(Key::Chunk {
-                        first_iteration, ..
-                    }) => first_iteration,
-                    _ => return Err(corrupt(describe_key(&key), "not a chunk key")),
-                }
-            }
-            None => 0,
-        };
+        let start = self.block_holding(run, iterations.start)?;
         let from = encoding::chunk_key(run, start, 0, 0);
         let to = encoding::chunk_key(run, iterations.end.max(1) - 1, u32::MAX, u16::MAX);
         Ok(Replay {
@@ -696,6 +694,154 @@ impl Log {
             failed: false,
             chunks_read: Arc::clone(&self.chunks_read),
         })
+    }
+
+    /// The first iteration of the logged block of `run` that holds `iteration` (0 if
+    /// the log holds no block at or before it): one backward seek in the chunk keys.
+    fn block_holding(&self, run: RunKey, iteration: u64) -> Result<u64> {
+        let prefix = encoding::chunk_prefix(run);
+        let probe = encoding::chunk_key(run, iteration, u32::MAX, u16::MAX);
+        match self.tree.range(&prefix[..]..=&probe[..]).next_back() {
+            Some(item) => {
+                let (key, _) = item?;
+                match encoding::decode_key(&key) {
+                    Ok(Key::Chunk {
+                        first_iteration, ..
+                    }) => Ok(first_iteration),
+                    _ => Err(corrupt(describe_key(&key), "not a chunk key")),
+                }
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// One body's records of iterations `iterations` of `run`, in iteration order.
+    ///
+    /// Only that body's chunks are read: its time index is walked from the back (the
+    /// index runs from the latest chunk to the earliest), entered at the body's chunk
+    /// in the block holding the first wanted iteration, and each chunk it points to is
+    /// verified (checksum, body, start time, continuity with the chunk before) before
+    /// a record of it is served. At most one chunk's records are held at a time. The
+    /// log must hold the iterations ([`Error::NotLogged`]); a body the run does not
+    /// have has no records.
+    pub fn track(&self, run: RunKey, body: u32, iterations: Range<u64>) -> Result<Track> {
+        guarded(&self.path, || self.start_track(run, body, iterations))
+    }
+
+    fn start_track(&self, run: RunKey, body: u32, iterations: Range<u64>) -> Result<Track> {
+        let logged = self.entry(run)?.map_or(0, |e| e.iterations);
+        if iterations.end > logged {
+            return Err(Error::NotLogged {
+                run,
+                logged,
+                requested: iterations.end,
+            });
+        }
+        let block = self.block_holding(run, iterations.start)?;
+        // The body's first chunk in that block names the index key to enter at; a body
+        // with no records in that block (a nano body that waited through it) is read
+        // from the start of its index, its earlier chunks skipped by their block.
+        let first = encoding::chunk_key(run, block, body, 0);
+        let enter = match self.tree.get(first)? {
+            Some(value) => {
+                let chunk = Chunk::parse(&first, &value)
+                    .map_err(|detail| corrupt(describe_key(&first), detail))?;
+                if chunk.is_empty() {
+                    encoding::index_end(run, body).to_vec()
+                } else {
+                    encoding::index_key(run, body, chunk.t0).to_vec()
+                }
+            }
+            None => encoding::index_end(run, body).to_vec(),
+        };
+        let prefix = encoding::index_prefix(run, body);
+        Ok(Track {
+            path: self.path.clone(),
+            tree: self.tree.clone(),
+            run,
+            body,
+            index: self.tree.range(&prefix[..]..=&enter[..]),
+            skip_before: block,
+            wanted: iterations.clone(),
+            records: Vec::with_capacity(encoding::PART_RECORDS),
+            next: 0,
+            stands: None,
+            done: iterations.is_empty(),
+            chunks_read: Arc::clone(&self.chunks_read),
+        })
+    }
+
+    /// The window read: for every body of `run` whose logged records reach `t`, the
+    /// record whose range contains `t` and the state at that record's start, by body,
+    /// into `out` (cleared first; reuse it between calls).
+    ///
+    /// Each body costs one seek in its time index and the read of one chunk; only when
+    /// `t` falls in a chunk's first record is the chunk before it read too (the next key
+    /// of the same seek), for the state the record starts from. A record that is its
+    /// body's first has no logged start: the run's initial state, which the log does
+    /// not know ([`Window::start`] is `None`). Nothing is allocated per body beyond
+    /// `out`'s rows.
+    pub fn states_at(&self, run: RunKey, t: f64, out: &mut Vec<Window>) -> Result<()> {
+        out.clear();
+        if t.is_nan() {
+            return Ok(());
+        }
+        let bodies = self.entry(run)?.map_or(0, |e| e.bodies);
+        out.reserve(bodies as usize);
+        guarded(&self.path, || {
+            for body in 0..bodies {
+                if let Some(window) = self.window(run, body, t)? {
+                    out.push(window);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn window(&self, run: RunKey, body: u32, t: f64) -> Result<Option<Window>> {
+        let from = encoding::index_key(run, body, t);
+        let end = encoding::index_end(run, body);
+        let mut index = self.tree.range(&from[..]..=&end[..]);
+        let Some(item) = index.next() else {
+            return Ok(None);
+        };
+        let found = self.indexed_chunk(run, body, item?, |chunk| {
+            let i = chunk.locate(t)?;
+            Some((chunk.record(i), (i > 0).then(|| chunk.record(i - 1).state)))
+        })?;
+        let Some((record, start)) = found else {
+            return Ok(None);
+        };
+        if start.is_some() {
+            return Ok(Some(Window { record, start }));
+        }
+        // The record is its chunk's first: the state it starts from ends the chunk
+        // before, the next key of the same seek.
+        let Some(item) = index.next() else {
+            return Ok(Some(Window {
+                record,
+                start: None,
+            }));
+        };
+        let (key, value) = item?;
+        let place = describe_key(&key);
+        let before = self.indexed_chunk(run, body, (key, value), |chunk| {
+            let last = chunk.record(chunk.len().checked_sub(1)?);
+            Some((last.t1, last.state))
+        })?;
+        match before {
+            Some((t1, state)) if t1 == record.t0 => Ok(Some(Window {
+                record,
+                start: Some(state),
+            })),
+            _ => Err(corrupt(
+                place,
+                &format!(
+                    "body {body}'s chunk before the one holding t = {t} does not end where that one starts ({})",
+                    record.t0
+                ),
+            )),
+        }
     }
 
     /// The records of `run` whose ranges overlap `[from, to)`, in the order written.
@@ -1049,6 +1195,133 @@ impl Iterator for Replay {
                 Ok(false) => return None,
                 Err(e) => {
                     self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// One body's window at a time `t`; see [`Log::states_at`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// The body's record whose range `[t0, t1)` contains `t` (its state is the one at
+    /// `t1`).
+    pub record: Record,
+    /// The body's state at `record.t0`: the previous record's state, or `None` when
+    /// the record is the body's first (its start is the run's initial state, which
+    /// the log does not hold: the caller knows it from the scenario).
+    pub start: Option<crate::State>,
+}
+
+/// One body's records over a range of iterations; see [`Log::track`].
+pub struct Track {
+    path: PathBuf,
+    tree: sled::Tree,
+    run: RunKey,
+    body: u32,
+    /// The body's time index from the entry point, walked from the back (earliest
+    /// chunk first).
+    index: sled::Iter,
+    /// Chunks of blocks before this one hold no wanted iteration.
+    skip_before: u64,
+    wanted: Range<u64>,
+    /// The current chunk's records.
+    records: Vec<Record>,
+    next: usize,
+    /// Where the body stands after the chunks read so far (its last record's end).
+    stands: Option<(f64, u64)>,
+    done: bool,
+    chunks_read: Arc<AtomicU64>,
+}
+
+impl Track {
+    /// Reads the body's next chunk into `self.records`; false at the end of its index.
+    fn load_chunk(&mut self) -> Result<bool> {
+        self.records.clear();
+        self.next = 0;
+        loop {
+            let Some(item) = self.index.next_back() else {
+                return Ok(false);
+            };
+            let (key, value) = item?;
+            let place = || describe_key(&key);
+            let Ok(Key::TimeIndex { t0, .. }) = encoding::decode_key(&key) else {
+                return Err(corrupt(place(), "not a time-index key"));
+            };
+            let (first_iteration, part) =
+                encoding::decode_index(&key, &value).map_err(|detail| corrupt(place(), detail))?;
+            if first_iteration < self.skip_before {
+                continue;
+            }
+            if first_iteration >= self.wanted.end {
+                return Ok(false);
+            }
+            let chunk_key = encoding::chunk_key(self.run, first_iteration, self.body, part);
+            let value = self.tree.get(chunk_key)?.ok_or_else(|| {
+                corrupt(
+                    describe_key(&chunk_key),
+                    "the time index points to a chunk that is missing",
+                )
+            })?;
+            self.chunks_read.fetch_add(1, Ordering::Relaxed);
+            let chunk = Chunk::parse(&chunk_key, &value)
+                .map_err(|detail| corrupt(describe_key(&chunk_key), detail))?;
+            if chunk.is_empty() || chunk.t0 != t0 {
+                return Err(corrupt(
+                    describe_key(&chunk_key),
+                    &format!("the time index says it starts at t = {t0}, but it does not"),
+                ));
+            }
+            for record in chunk.records() {
+                let continues = match self.stands {
+                    Some((t1, iteration)) => record.t0 == t1 && record.iteration > iteration,
+                    None => true,
+                };
+                if !continues {
+                    return Err(corrupt(
+                        describe_key(&chunk_key),
+                        &format!(
+                            "a gap in body {}'s track: its record of iteration {} does not follow the one before",
+                            self.body, record.iteration
+                        ),
+                    ));
+                }
+                self.stands = Some((record.t1, record.iteration));
+                self.records.push(record);
+            }
+            return Ok(true);
+        }
+    }
+}
+
+impl Iterator for Track {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            while let Some(r) = self.records.get(self.next) {
+                self.next += 1;
+                if r.iteration >= self.wanted.end {
+                    self.done = true;
+                    return None;
+                }
+                if r.iteration >= self.wanted.start {
+                    return Some(Ok(*r));
+                }
+            }
+            let path = self.path.clone();
+            match guarded(&path, || self.load_chunk()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
                     return Some(Err(e));
                 }
             }

@@ -776,6 +776,215 @@ fn a_database_with_fewer_commits_than_marked_is_refused_and_left_alone() {
     assert!(std::fs::read(dir.path().join("db")).unwrap() == db_before);
 }
 
+/// `body`'s records of `records` in iterations `wanted`: what `Log::track` must read.
+fn body_track(records: &[Record], body: u32, wanted: std::ops::Range<u64>) -> Vec<Record> {
+    records
+        .iter()
+        .filter(|r| r.body == body && wanted.contains(&r.iteration))
+        .copied()
+        .collect()
+}
+
+/// The chunks (parts) of `body` in the blocks of `block` iterations that overlap
+/// `wanted`: the most `Log::track` may read, with one more read to see past the end.
+fn body_parts(records: &[Record], body: u32, block: u64, wanted: &std::ops::Range<u64>) -> u64 {
+    let first = wanted.start / block * block;
+    let mut parts = 0;
+    let mut start = first;
+    while start < wanted.end {
+        let count = records
+            .iter()
+            .filter(|r| r.body == body && (start..start + block).contains(&r.iteration))
+            .count();
+        parts += count.div_ceil(nano_store::encoding::PART_RECORDS) as u64;
+        start += block;
+    }
+    parts
+}
+
+fn track_all(
+    log: &Log,
+    run: RunKey,
+    body: u32,
+    wanted: std::ops::Range<u64>,
+) -> Result<Vec<Record>, Error> {
+    log.track(run, body, wanted)?.collect()
+}
+
+#[test]
+fn a_track_is_the_replay_of_one_body_and_reads_only_its_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let run = RunKey::orbit(RunId([8; 16]));
+    let bodies = 60;
+    let (iterations, block) = (700, 300);
+    // Blocks of 300 iterations: three parts of 112 records per body and block.
+    let records = synthetic_bodies(8, iterations, bodies, 0.0);
+    append_bodies(&log, run, bodies, &records, iterations, 0, block);
+    let replayed = replay_all(&log, run, 0..iterations).unwrap();
+    assert_eq!(replayed, records);
+
+    let total_chunks = bodies as u64 * (3 + 3 + 1);
+    for body in [0, 1, 31, bodies - 1] {
+        for wanted in [
+            0..700,
+            0..1,
+            111..113,
+            112..336,
+            250..650,
+            299..301,
+            699..700,
+            400..400,
+        ] {
+            let before = log.chunks_read();
+            let track = track_all(&log, run, body, wanted.clone()).unwrap();
+            let read = log.chunks_read() - before;
+            let from_replay: Vec<_> = replayed
+                .iter()
+                .filter(|r| r.body == body && wanted.contains(&r.iteration))
+                .copied()
+                .collect();
+            assert_eq!(track, from_replay, "body {body}, iterations {wanted:?}");
+            assert_eq!(track.len() as u64, wanted.end - wanted.start);
+            let most = body_parts(&records, body, block, &wanted) + 1;
+            assert!(
+                read <= most && read < total_chunks / 10,
+                "body {body}, {wanted:?}: {read} chunks read, at most {most} of its own expected"
+            );
+        }
+    }
+    // A body the run does not have has no track.
+    assert_eq!(track_all(&log, run, bodies, 0..700).unwrap(), vec![]);
+    // Iterations the log does not hold are refused, naming what it holds.
+    let err = log.track(run, 3, 600..701).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::NotLogged {
+                logged: 700,
+                requested: 701,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_track_of_a_body_that_waits_skips_the_blocks_it_is_absent_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let run = RunKey::nano(21);
+    // Blocks of one or two iterations in which a body often waits: its index has no
+    // entry in many blocks, and a track must still start at the right record.
+    let records = synthetic_bodies(21, 300, 3, 0.5);
+    append_bodies(&log, run, 3, &records, 300, 0, 2);
+    for body in 0..3 {
+        for wanted in [0..300, 1..2, 37..211, 298..300, 150..151] {
+            assert_eq!(
+                track_all(&log, run, body, wanted.clone()).unwrap(),
+                body_track(&records, body, wanted.clone()),
+                "body {body}, {wanted:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_damaged_chunk_stops_a_track_that_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::nano(22);
+    let records = synthetic_run(22, 400);
+    append_run(&open(dir.path()), run, &records, 400, 0, 100);
+    damage_value(
+        dir.path(),
+        &nano_store::encoding::chunk_key(run, 200, 1, 0),
+        |v| v[30] ^= 0x01,
+    );
+    let log = open(dir.path());
+    let err = track_all(&log, run, 1, 0..400).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("body 1 (part 0) of the block from iteration 200"),
+        "{err}"
+    );
+    // Before the damage, and the other body, read as they were written.
+    assert_eq!(
+        track_all(&log, run, 1, 0..200).unwrap(),
+        body_track(&records, 1, 0..200)
+    );
+    assert_eq!(
+        track_all(&log, run, 0, 0..400).unwrap(),
+        body_track(&records, 0, 0..400)
+    );
+}
+
+/// What `Log::states_at(t)` must find, from the records themselves: each body's record
+/// containing `t` and the state of the body's record before it.
+fn windows_at(records: &[Record], bodies: u32, t: f64) -> Vec<nano_store::Window> {
+    (0..bodies)
+        .filter_map(|body| {
+            let mine: Vec<_> = records.iter().filter(|r| r.body == body).collect();
+            let i = mine.iter().position(|r| r.t0 <= t && t < r.t1)?;
+            Some(nano_store::Window {
+                record: *mine[i],
+                start: i.checked_sub(1).map(|p| mine[p].state),
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn states_at_a_time_give_every_body_its_record_and_the_state_it_starts_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let run = RunKey::orbit(RunId([9; 16]));
+    let bodies = 40;
+    let records = synthetic_bodies(9, 500, bodies, 0.1);
+    append_bodies(&log, run, bodies, &records, 500, 0, 130);
+    let mut out = Vec::new();
+    let mut times: Vec<f64> = vec![0.0, 1e-9, 3.3, 11.0, 24.9, -1.0, 1e9];
+    // Exact starts of records, among them the first of chunks (parts of 112 records
+    // and blocks of 130 iterations), whose start state is in the chunk before.
+    times.extend(records.iter().step_by(97).map(|r| r.t0));
+    times.extend(
+        records
+            .iter()
+            .filter(|r| r.iteration % 130 == 0)
+            .take(20)
+            .map(|r| r.t0),
+    );
+    times.extend(
+        records
+            .iter()
+            .filter(|r| r.body == 7)
+            .skip(111)
+            .step_by(112)
+            .map(|r| r.t0),
+    );
+    let mut served = 0;
+    for t in times {
+        log.states_at(run, t, &mut out).unwrap();
+        let expected = windows_at(&records, bodies, t);
+        assert_eq!(out, expected, "t = {t}");
+        served += out.len();
+    }
+    assert!(served > 1000, "{served} windows compared");
+    let first = records.iter().find(|r| r.body == 3).unwrap();
+    log.states_at(run, first.t0, &mut out).unwrap();
+    assert_eq!(
+        out.iter().find(|w| w.record.body == 3).unwrap().start,
+        None,
+        "a body's first record starts from the scenario's initial state"
+    );
+    // Reading every body costs at most two chunks a body.
+    let before = log.chunks_read();
+    log.states_at(run, 7.7, &mut out).unwrap();
+    assert!(log.chunks_read() - before <= 2 * bodies as u64);
+    assert_eq!(out.len(), bodies as usize);
+}
+
 fn memory_store(records: &[Record]) -> MemoryRangeStore<Record> {
     let mut store = MemoryRangeStore::new();
     for r in records {
@@ -817,6 +1026,42 @@ proptest! {
                 (Err(Error::NotFound { .. }), Err(Error::NotFound { .. })) => {}
                 (found, expected) => prop_assert!(false, "t = {}: log {:?}, memory {:?}", t, found, expected),
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn tracks_and_windows_agree_with_the_records(
+        seed in any::<u64>(),
+        bodies in 1u32..6,
+        iterations in 1u64..400,
+        block in 1u64..150,
+        wait in 0.0f64..0.6,
+        from in 0u64..400,
+        length in 0u64..400,
+        times in prop::collection::vec(-0.5f64..30.0, 1..20),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let run = RunKey::orbit(RunId([seed as u8; 16]));
+        let records = synthetic_bodies(seed, iterations, bodies, wait);
+        append_bodies(&log, run, bodies, &records, iterations, 0, block);
+        let from = from.min(iterations);
+        let wanted = from..(from + length).min(iterations);
+        for body in 0..bodies {
+            prop_assert_eq!(
+                track_all(&log, run, body, wanted.clone()).unwrap(),
+                body_track(&records, body, wanted.clone())
+            );
+        }
+        let mut out = Vec::new();
+        let edges = records.iter().step_by(7).map(|r| r.t0);
+        for t in times.into_iter().chain(edges) {
+            log.states_at(run, t, &mut out).unwrap();
+            prop_assert_eq!(&out, &windows_at(&records, bodies, t), "t = {}", t);
         }
     }
 }
