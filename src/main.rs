@@ -18,8 +18,10 @@ use progress::Progress;
 use clap::{Args, Parser, Subcommand};
 use nano_cluster::local::LocalClusterConfig;
 use nano_pipeline::ephemeris::{self, EphemerisWriter, OrbitFormat};
+use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::resume::{self, Source};
 use nano_pipeline::scenario::{OrbitScenario, Scenario, ScenarioLimits};
+use nano_pipeline::screening::{self, report::ScreenFormat};
 use nano_pipeline::{Format, Propagator, RunKey, RunWriter};
 use nano_store::{CatalogEntry, Log, LogOptions, Sync};
 use nano_web::config as web_config;
@@ -56,6 +58,10 @@ enum Command {
     /// Run the cluster's topology as local processes on 127.0.0.1, supervised: when any
     /// process dies, all restart (runs resume from the log). Ctrl-C stops everything.
     LocalCluster(LocalClusterConfig),
+    /// Screen an orbit scenario's run for conjunctions (ORBITS.md): every local minimum
+    /// of two bodies' interpolated distance below --distance, closest first. The run is
+    /// propagated first (with --data, read from the log when it holds it).
+    Screen(ScreenArgs),
     /// The orbit integrators against the exact Kepler solution: for dop853 (1e-12),
     /// yoshida4 and rk4 (a thousandth of the period) on e = 0, 0.1 and 0.7 (perigee
     /// 7,000 km), the largest energy and angular-momentum errors, the final position
@@ -229,6 +235,44 @@ struct PropagateArgs {
     cluster: Placement,
 }
 
+/// The most states `screen` holds in memory (bodies times output times): about 1 GB
+/// of states, with the dataflow's copies on top.
+const MAX_SCREENED_STATES: u64 = 20_000_000;
+
+#[derive(Debug, Args)]
+struct ScreenArgs {
+    /// The orbit scenario (ORBITS.md JSON) whose run is screened.
+    #[arg(long, value_name = "FILE")]
+    scenario: PathBuf,
+
+    /// Output steps of the run (at least 1): states at `k * output_step_s` for
+    /// k = 0..N.
+    #[arg(long, value_name = "N", value_parser = parse_steps, allow_negative_numbers = true)]
+    steps: u64,
+
+    /// The screening distance D (km, above 0): minima of the distance below it are
+    /// reported.
+    #[arg(long, value_name = "D", value_parser = parse_distance, allow_negative_numbers = true)]
+    distance: f64,
+
+    /// Output format: `json` (`{"distance_km","bodies","conjunctions":[{"a","b",
+    /// "tca_s","miss_km"}]}`) or `csv` (`a,b,tca_s,miss_km`), closest first.
+    #[arg(long, value_name = "FORMAT", default_value_t = ScreenFormat::Json)]
+    format: ScreenFormat,
+
+    /// The most bodies a scenario may have (generated and listed).
+    #[arg(long, value_name = "N", default_value_t = ScenarioLimits::default().max_bodies, value_parser = parse_max_bodies)]
+    max_bodies: usize,
+
+    /// Log the run in this directory (created if missing), or read it from there when
+    /// the log already holds it.
+    #[arg(long, value_name = "DIR", env = "NANO_DATA")]
+    data: Option<PathBuf>,
+
+    #[command(flatten)]
+    cluster: Placement,
+}
+
 #[derive(Debug, Args)]
 struct DataArgs {
     /// The log's directory.
@@ -270,6 +314,15 @@ fn parse_steps(text: &str) -> Result<u64, String> {
         Ok(n) => Ok(n),
         Err(_) if text.starts_with('-') => Err("cannot be negative".into()),
         Err(e) => Err(format!("expected a whole number of at least 1 ({e})")),
+    }
+}
+
+/// `--distance` takes a finite number of kilometres above 0.
+fn parse_distance(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(d) if d.is_finite() && d > 0.0 => Ok(d),
+        Ok(d) => Err(format!("must be a finite distance above 0 km, got {d}")),
+        Err(e) => Err(format!("expected a distance in km ({e})")),
     }
 }
 
@@ -509,6 +562,89 @@ fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `screen`: the run's states (propagated on the engine's workers in this process, or
+/// read from the log), screened, written closest first.
+fn screen(args: &ScreenArgs) -> anyhow::Result<()> {
+    let (scenario, orbit) = read_orbit_scenario(&args.scenario, args.max_bodies)?;
+    let states = (orbit.body_count() as u64).saturating_mul(args.steps.saturating_add(1));
+    if states > MAX_SCREENED_STATES {
+        return Err(Usage(format!(
+            "--steps {}: {} bodies at {} output times are {states} states, more than the {MAX_SCREENED_STATES} a screening holds in memory",
+            args.steps,
+            orbit.body_count(),
+            args.steps + 1
+        ))
+        .into());
+    }
+    let bodies = orbit_states(args, &scenario, &orbit)?;
+    let found = progress::while_running("screen", || {
+        nano_pipeline::screening::screen(bodies, args.distance, args.cluster.workers())
+    })?;
+    let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    screening::report::write(out, args.format, args.distance, orbit.body_count(), &found)?;
+    Ok(())
+}
+
+/// Every body's states at the run's output times, `t = 0` first: computed on the
+/// engine (logged with --data), or replayed from the log when it holds the run.
+fn orbit_states(
+    args: &ScreenArgs,
+    scenario: &Scenario,
+    orbit: &OrbitScenario,
+) -> anyhow::Result<Vec<Vec<OrbitState>>> {
+    let log = match &args.data {
+        Some(dir) => Some(open_log(dir, Sync::Batch)?),
+        None => None,
+    };
+    let config = EngineConfig {
+        workers: args.cluster.workers(),
+        network: None,
+        block: resume::DEFAULT_BLOCK,
+        log,
+    };
+    let steps = args.steps;
+    let mut bodies: Vec<Vec<OrbitState>> = orbit
+        .bodies()
+        .into_iter()
+        .map(|b| {
+            let mut states = Vec::with_capacity(steps as usize + 1);
+            states.push(b.state0);
+            states
+        })
+        .collect();
+    let engine = nano_pipeline::engine::Engine::start(config)?;
+    let job = engine.submit_scenario(scenario, steps, true)?;
+    let mut bar = Progress::new("propagate", "iterations", steps);
+    engine.stream_records(&job, scenario.run_key(), steps, |r| {
+        let [x, y, z, vx, vy, vz] = r.state;
+        let states = bodies
+            .get_mut(r.body as usize)
+            .ok_or_else(|| io::Error::other(format!("the run has no body {}", r.body)))?;
+        // Each body's records arrive in time order, the next one at index iteration + 1.
+        if states.len() as u64 != r.iteration + 1 {
+            return Err(io::Error::other(format!(
+                "body {}: record of iteration {} after {} states",
+                r.body,
+                r.iteration,
+                states.len()
+            )));
+        }
+        states.push(OrbitState {
+            t: r.t1,
+            r: [x, y, z],
+            v: [vx, vy, vz],
+        });
+        if r.body == 0 {
+            bar.set(r.iteration + 1);
+        }
+        Ok(())
+    })?;
+    bar.finish();
+    drop(job);
+    engine.shutdown()?;
+    Ok(bodies)
+}
+
 fn worker(args: &WorkerArgs) -> anyhow::Result<()> {
     Ok(process::worker(&args.cluster, args.block)?)
 }
@@ -661,6 +797,7 @@ fn main() -> ExitCode {
         Command::Pod(args) => pod(args).map(|()| true),
         Command::LocalCluster(args) => local_cluster(args).map(|()| true),
         Command::Accuracy(args) => accuracy(args).map(|()| true),
+        Command::Screen(args) => screen(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

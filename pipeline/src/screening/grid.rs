@@ -19,6 +19,8 @@ use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
 use timely::progress::Timestamp;
 
+use crate::orbit::OrbitState;
+
 use super::approach::closest_approaches;
 use super::{reach, Conjunction, Sample};
 
@@ -36,6 +38,20 @@ pub struct Grid {
 }
 
 impl Grid {
+    /// The grid for screening `bodies` (each body's states at the shared output
+    /// times) at `distance_km`: its reach the largest any of their segments has, so
+    /// that none is refused and the cells are no larger than the motion needs.
+    pub fn for_states(bodies: &[Vec<OrbitState>], distance_km: f64) -> Grid {
+        let max_reach_km = bodies
+            .iter()
+            .flat_map(|b| b.windows(2).map(|w| reach(&w[0], &w[1])))
+            .fold(0.0, f64::max);
+        Grid {
+            distance_km,
+            max_reach_km,
+        }
+    }
+
     /// The cells' edge (km).
     pub fn cell_km(&self) -> f64 {
         2.0 * (2.0 * self.max_reach_km + self.distance_km)

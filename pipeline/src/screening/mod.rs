@@ -19,11 +19,15 @@
 //!   run's samples, applies manoeuvres (a body's samples from some output on replaced)
 //!   and reports each change as the conjunctions added and removed.
 //!
+//! - [`report`]: the answer sorted by miss distance, written as JSON or CSV.
+//! - [`screen`]: one screening of a whole run, start to finish.
+//!
 //! Output times are shared: all bodies have their `k`-th state at the same `t_k`.
 
 pub mod approach;
 pub mod grid;
 pub mod oracle;
+pub mod report;
 pub mod screener;
 
 use std::cmp::Ordering;
@@ -31,6 +35,9 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use crate::orbit::OrbitState;
+
+use grid::Grid;
+use screener::{Screener, ScreeningError};
 
 /// A close approach of bodies `a < b`: at `tca_s` (seconds since the epoch) their
 /// interpolated distance has a local minimum `miss_km` below the screening distance.
@@ -124,4 +131,20 @@ pub fn reach(s0: &OrbitState, s1: &OrbitState) -> f64 {
         ((p[0] - s0.r[0]).powi(2) + (p[1] - s0.r[1]).powi(2) + (p[2] - s0.r[2]).powi(2)).sqrt()
     };
     d(p1).max(d(p2)).max(d(s1.r))
+}
+
+/// Screens `bodies` (each body's states at the run's shared output times) once at
+/// `distance_km` on `workers` worker threads: every conjunction, closest first.
+pub fn screen(
+    bodies: Vec<Vec<OrbitState>>,
+    distance_km: f64,
+    workers: usize,
+) -> Result<Vec<Conjunction>, ScreeningError> {
+    let grid = Grid::for_states(&bodies, distance_km);
+    let mut screener = Screener::start(workers, grid)?;
+    screener.insert(bodies)?;
+    let mut found = screener.conjunctions();
+    screener.shutdown()?;
+    report::by_miss(&mut found);
+    Ok(found)
 }

@@ -1,0 +1,266 @@
+//! `sedaro-nano screen` through the binary: on a small constellation whose orbits
+//! cross, its answer equals the brute force over every pair of the states `propagate`
+//! writes (pairs equal, TCA within 1 ms, miss within 1 m), closest first, the same on
+//! 1, 2 and 4 workers, from the log, and on a 2-process cluster; bad input exits 2
+//! naming the flag or field.
+
+mod support;
+
+use std::path::Path;
+
+use nano_pipeline::orbit::kepler::Kepler;
+use nano_pipeline::orbit::OrbitState;
+use nano_pipeline::scenario::EARTH_MU;
+use nano_pipeline::screening::{oracle, report, Conjunction};
+use support::{run, stdout_of};
+
+const STEP: f64 = 10.0;
+const STEPS: usize = 60;
+/// Every body passes near the meeting point at this time.
+const MEET: f64 = 305.0;
+const D: &str = "20";
+
+fn norm(a: [f64; 3]) -> f64 {
+    (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
+}
+
+/// The state at `t = 0` of the circular orbit through `(7000, 0, 0) + offset` at
+/// `MEET`, its velocity at `angle` in the plane normal to the position.
+fn crossing(offset: [f64; 3], angle: f64) -> OrbitState {
+    let r = [7000.0 + offset[0], offset[1], offset[2]];
+    let rn = norm(r);
+    let u = r.map(|x| x / rn);
+    let e1 = {
+        let c = [u[1], -u[0], 0.0];
+        let n = norm(c);
+        c.map(|x| x / n)
+    };
+    let e2 = [
+        u[1] * e1[2] - u[2] * e1[1],
+        u[2] * e1[0] - u[0] * e1[2],
+        u[0] * e1[1] - u[1] * e1[0],
+    ];
+    let speed = (EARTH_MU / rn).sqrt();
+    let v: [f64; 3] = std::array::from_fn(|i| speed * (angle.cos() * e1[i] + angle.sin() * e2[i]));
+    Kepler::new(&OrbitState { t: MEET, r, v }, EARTH_MU)
+        .unwrap()
+        .at(0.0)
+}
+
+/// Sixteen bodies through the meeting point from every direction, a few km apart.
+fn scenario(dir: &Path) -> String {
+    let bodies: Vec<String> = (0..16)
+        .map(|i| {
+            let f = i as f64;
+            let offset = [
+                (f * 7.3) % 17.0 - 8.0,
+                (f * 5.1) % 23.0 - 11.0,
+                (f * 3.7) % 19.0 - 9.0,
+            ];
+            let s = crossing(offset, f * 0.39);
+            format!(
+                r#"{{"name": "c-{i}", "state": [{:?}, {:?}, {:?}, {:?}, {:?}, {:?}]}}"#,
+                s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]
+            )
+        })
+        .collect();
+    let text = format!(
+        r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+  "integrator": {{"method": "dop853", "tolerance": 1e-12}}, "output_step_s": {STEP},
+  "bodies": [{}]}}"#,
+        bodies.join(",\n")
+    );
+    let path = dir.join("crossing.json");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// The brute force over the states `propagate` writes, closest first.
+fn oracle_of(scenario: &str) -> Vec<Conjunction> {
+    let csv = stdout_of(&[
+        "propagate",
+        "--scenario",
+        scenario,
+        "--steps",
+        &STEPS.to_string(),
+        "--format",
+        "csv",
+    ]);
+    let text = String::from_utf8(csv).unwrap();
+    let mut bodies: Vec<Vec<OrbitState>> = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        let body = f[1] as usize;
+        if bodies.len() <= body {
+            bodies.resize(body + 1, Vec::new());
+        }
+        bodies[body].push(OrbitState {
+            t: f[0],
+            r: [f[2], f[3], f[4]],
+            v: [f[5], f[6], f[7]],
+        });
+    }
+    assert!(bodies.iter().all(|b| b.len() == STEPS + 1));
+    let mut want = oracle::screen(&bodies, D.parse().unwrap());
+    report::by_miss(&mut want);
+    want
+}
+
+/// `screen`'s CSV, parsed.
+fn rows(csv: &[u8]) -> Vec<Conjunction> {
+    let text = std::str::from_utf8(csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("a,b,tca_s,miss_km"));
+    lines
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f.len(), 4, "{line}");
+            Conjunction {
+                a: f[0].parse().unwrap(),
+                b: f[1].parse().unwrap(),
+                tca_s: f[2].parse().unwrap(),
+                miss_km: f[3].parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn screen(scenario: &str, extra: &[&str]) -> Vec<u8> {
+    let steps = STEPS.to_string();
+    let args = [
+        &[
+            "screen",
+            "--scenario",
+            scenario,
+            "--steps",
+            &steps,
+            "--distance",
+            D,
+        ][..],
+        extra,
+    ]
+    .concat();
+    stdout_of(&args)
+}
+
+/// Pairs equal (in the same order), TCA within 1 ms, miss within 1 m.
+fn assert_same(got: &[Conjunction], want: &[Conjunction], what: &str) {
+    let pairs = |c: &[Conjunction]| c.iter().map(|c| (c.a, c.b)).collect::<Vec<_>>();
+    assert_eq!(pairs(got), pairs(want), "{what}: the pairs differ");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g.tca_s - w.tca_s).abs() < 1e-3,
+            "{what}: TCA {g:?} against {w:?}"
+        );
+        assert!(
+            (g.miss_km - w.miss_km).abs() < 1e-3,
+            "{what}: miss {g:?} against {w:?}"
+        );
+    }
+}
+
+#[test]
+fn screen_equals_the_brute_force_closest_first_on_any_workers_and_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path());
+    let want = oracle_of(&scenario);
+    assert!(want.len() >= 10, "too few conjunctions to test: {want:?}");
+    assert!(want.windows(2).all(|w| w[0].miss_km <= w[1].miss_km));
+
+    let one = screen(&scenario, &["--format", "csv", "--workers", "1"]);
+    assert_same(&rows(&one), &want, "1 worker");
+    for workers in ["2", "4"] {
+        let out = screen(&scenario, &["--format", "csv", "--workers", workers]);
+        assert!(out == one, "{workers} workers wrote other bytes");
+    }
+
+    // JSON holds the same rows.
+    let json = screen(&scenario, &["--workers", "2"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(doc["distance_km"], 20.0);
+    assert_eq!(doc["bodies"], 16);
+    let from_json: Vec<Conjunction> = serde_json::from_value(doc["conjunctions"].clone()).unwrap();
+    assert_eq!(from_json, rows(&one));
+
+    // Logged with --data, then screened again from the log alone: the same bytes.
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let logged = screen(&scenario, &["--format", "csv", "--data", data]);
+    assert!(logged == one, "the logged run screened differently");
+    let runs = stdout_of(&["runs", "--data", data, "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
+    let replayed = screen(&scenario, &["--format", "csv", "--data", data]);
+    assert!(replayed == one, "the replayed run screened differently");
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_flag_or_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path());
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&scenario)
+            .unwrap()
+            .replace("\"output_step_s\": 10", "\"output_step_s\": -10"),
+    )
+    .unwrap();
+    let broken = broken.to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--scenario", &scenario, "--steps", "60", "--distance", "0"],
+            "--distance",
+        ),
+        (
+            &[
+                "--scenario",
+                &scenario,
+                "--steps",
+                "60",
+                "--distance",
+                "NaN",
+            ],
+            "--distance",
+        ),
+        (
+            &["--scenario", &scenario, "--steps", "0", "--distance", "5"],
+            "--steps",
+        ),
+        (
+            &[
+                "--scenario",
+                &scenario,
+                "--steps",
+                "60",
+                "--distance",
+                "5",
+                "--format",
+                "oem",
+            ],
+            "--format",
+        ),
+        (
+            &["--scenario", broken, "--steps", "60", "--distance", "5"],
+            "output_step_s",
+        ),
+        (
+            &[
+                "--scenario",
+                &scenario,
+                "--steps",
+                "2000000",
+                "--distance",
+                "5",
+            ],
+            "--steps 2000000",
+        ),
+    ];
+    for (args, named) in cases {
+        let out = run(&[&["screen"][..], args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} wrote output");
+    }
+}
