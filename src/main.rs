@@ -295,6 +295,26 @@ struct ReplayArgs {
     /// The most bodies a scenario may have (generated and listed).
     #[arg(long, value_name = "N", default_value_t = ScenarioLimits::default().max_bodies, value_parser = parse_max_bodies)]
     max_bodies: usize,
+
+    /// With --scenario: only this body's states (its index, from 0), read from its
+    /// own records in the log.
+    #[arg(
+        long,
+        value_name = "K",
+        requires = "scenario",
+        allow_negative_numbers = true
+    )]
+    body: Option<u32>,
+
+    /// With --scenario: only the states at output times from this many seconds
+    /// after the epoch on.
+    #[arg(long, value_name = "A", requires = "scenario", value_parser = parse_seconds, allow_negative_numbers = true)]
+    from: Option<f64>,
+
+    /// With --scenario: only the states at output times up to this many seconds
+    /// after the epoch (at most the run's end, steps * output_step_s).
+    #[arg(long, value_name = "B", requires = "scenario", value_parser = parse_seconds, allow_negative_numbers = true)]
+    to: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +343,15 @@ fn parse_distance(text: &str) -> Result<f64, String> {
         Ok(d) if d.is_finite() && d > 0.0 => Ok(d),
         Ok(d) => Err(format!("must be a finite distance above 0 km, got {d}")),
         Err(e) => Err(format!("expected a distance in km ({e})")),
+    }
+}
+
+/// `--from` and `--to` take a finite number of seconds, at least 0.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t + 0.0),
+        Ok(t) if t < 0.0 => Err("cannot be negative".into()),
+        _ => Err("expected a finite number of seconds since the epoch".into()),
     }
 }
 
@@ -520,10 +549,62 @@ fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
     if args.run.format == OrbitFormat::Oem {
         return Err(Usage("replay writes orbit runs by time: --format csv or json".into()).into());
     }
+    let steps = args.run.steps;
+    let end = steps as f64 * orbit.output_step_s();
+    if let Some(body) = args.body.filter(|&b| b as usize >= orbit.body_count()) {
+        return Err(Usage(format!(
+            "--body {body}: the scenario has {} bodies, 0 to {}",
+            orbit.body_count(),
+            orbit.body_count().saturating_sub(1)
+        ))
+        .into());
+    }
+    if let Some(to) = args.to.filter(|&to| to > end) {
+        return Err(Usage(format!(
+            "--to {to}: the run ends at t = {end} s (--steps {steps} of {} s)",
+            orbit.output_step_s()
+        ))
+        .into());
+    }
+    let (from, to) = (args.from.unwrap_or(0.0), args.to.unwrap_or(end));
+    if from > to {
+        return Err(Usage(format!("--from {from} is after --to {to}")).into());
+    }
     let log = open_log(&args.data.data, Sync::Never)?;
+    let run = scenario.run_key();
+    let times = ephemeris::output_steps(from, to, orbit.output_step_s(), steps);
+    // The record of iteration k - 1 holds the state at t_k; t_0 is the scenario's.
+    let iterations = match &times {
+        Some(times) => times.start().max(&1) - 1..*times.end(),
+        None => 0..0,
+    };
+    let with_initial = times.is_some_and(|times| *times.start() == 0);
     // Refused before the first byte of output when the log lacks the steps.
-    let records = log.replay(scenario.run_key(), 0..args.run.steps)?;
-    let mut out = orbit_writer(&args.run, &orbit)?;
+    let logged = log.entry(run)?.map_or(0, |e| e.iterations);
+    if logged < steps {
+        return Err(nano_store::Error::NotLogged {
+            run,
+            logged,
+            requested: steps,
+        }
+        .into());
+    }
+    let records: Box<dyn Iterator<Item = nano_store::Result<nano_store::Record>>> = match args.body
+    {
+        Some(body) => Box::new(log.track(run, body, iterations)?),
+        None => Box::new(log.replay(run, iterations)?),
+    };
+    let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut out =
+        EphemerisWriter::begin(out, args.run.format, &orbit, steps, &ephemeris::now_utc())?;
+    if with_initial {
+        for index in 0..orbit.body_count() as u32 {
+            if args.body.is_none_or(|b| b == index) {
+                let body = orbit.body(index as usize).expect("index below body_count");
+                out.state(index, &body.state0)?;
+            }
+        }
+    }
     for record in records {
         out.record(&record?)?;
     }

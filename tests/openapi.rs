@@ -38,6 +38,8 @@ fn the_document_describes_every_route() {
             "/api/propagate/{n}",
             "/api/propagate/{n}/events",
             "/api/runs",
+            "/api/runs/{id}/bodies/{k}",
+            "/api/runs/{id}/states",
             "/assets/{name}",
             "/go",
             "/healthz",

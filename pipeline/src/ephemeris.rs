@@ -35,6 +35,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use crate::export::{Format, ShortestFloat};
@@ -226,6 +227,36 @@ impl<W: Write> EphemerisWriter<W> {
             body: None,
             t: f64::NEG_INFINITY,
             oem,
+        })
+    }
+
+    /// A writer of bare rows by time then body, for documents other than a whole run
+    /// (the states of every body at one time, one body's track): CSV writes its header
+    /// line; JSON writes only the rows `[t,body,x,y,z,vx,vy,vz]`, after an opening
+    /// the caller wrote up to `"records":[`, and [`EphemerisWriter::finish`] closes it
+    /// with `]}`. OEM has no bare rows: it is refused.
+    pub fn rows(mut out: W, format: OrbitFormat) -> io::Result<Self> {
+        match format {
+            OrbitFormat::Csv => {
+                out.write_all(COLUMNS.join(",").as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+            OrbitFormat::Json => {}
+            OrbitFormat::Oem => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "an OEM is written whole, body by body: it has no bare rows",
+                ))
+            }
+        }
+        Ok(EphemerisWriter {
+            out,
+            format,
+            float: ShortestFloat::default(),
+            int: itoa::Buffer::new(),
+            body: None,
+            t: f64::NEG_INFINITY,
+            oem: None,
         })
     }
 
@@ -523,9 +554,46 @@ impl EpochText {
     }
 }
 
+/// The output steps `k` (at most `n`) whose times `k * step` lie in `[from, to]`, as a
+/// run computes its times; `None` when none does.
+pub fn output_steps(from: f64, to: f64, step: f64, n: u64) -> Option<RangeInclusive<u64>> {
+    let time = |k: u64| k as f64 * step;
+    // From the quotients, then corrected for their rounding against the times
+    // themselves, as the engine computes them.
+    let mut first = (from / step).ceil().min(n as f64 + 1.0) as u64;
+    while first > 0 && time(first - 1) >= from {
+        first -= 1;
+    }
+    while first <= n && time(first) < from {
+        first += 1;
+    }
+    let mut last = (to / step).floor().min(n as f64) as u64;
+    while last < n && time(last + 1) <= to {
+        last += 1;
+    }
+    while last > 0 && time(last) > to {
+        last -= 1;
+    }
+    (time(last) <= to && first <= last).then_some(first..=last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_steps_are_those_inside_the_window() {
+        assert_eq!(output_steps(0.0, 100.0, 10.0, 20), Some(0..=10));
+        assert_eq!(output_steps(5.0, 95.0, 10.0, 20), Some(1..=9));
+        assert_eq!(output_steps(10.0, 10.0, 10.0, 20), Some(1..=1));
+        assert_eq!(output_steps(0.0, 1e9, 10.0, 20), Some(0..=20));
+        assert_eq!(output_steps(11.0, 19.0, 10.0, 20), None);
+        assert_eq!(output_steps(300.0, 400.0, 10.0, 20), None);
+        // 0.1 * 3 is 0.30000000000000004: t = 0.3 is not the time of step 3.
+        assert_eq!(output_steps(0.0, 0.3, 0.1, 10), Some(0..=2));
+        assert_eq!(output_steps(0.3, 0.5, 0.1, 10), Some(3..=5));
+    }
+
     use crate::scenario::ScenarioLimits;
 
     fn scenario(step: f64, epoch: &str) -> OrbitScenario {

@@ -222,6 +222,8 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{name}", get(routes::page::asset))
         .route("/api/propagate/{n}", get(routes::api::run))
         .route("/api/runs", get(routes::api::runs))
+        .route("/api/runs/{id}/states", get(routes::windows::states))
+        .route("/api/runs/{id}/bodies/{k}", get(routes::windows::track))
         .route("/accuracy", get(routes::accuracy::page))
         .route("/api/accuracy", get(routes::accuracy::json))
         .route("/api/openapi.json", get(openapi::document))

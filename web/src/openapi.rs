@@ -17,6 +17,8 @@ use utoipa::{OpenApi, ToSchema};
     paths(
         crate::routes::api::run,
         crate::routes::api::runs,
+        crate::routes::windows::states,
+        crate::routes::windows::track,
         crate::routes::events::events,
         crate::routes::page::index,
         crate::routes::page::go,
@@ -37,6 +39,8 @@ use utoipa::{OpenApi, ToSchema};
         RunDocument,
         Series,
         Runs,
+        States,
+        Track,
         Status,
         Ready,
         AccuracyReport,
@@ -119,6 +123,32 @@ pub struct Series {
 pub struct Runs {
     #[schema(value_type = Vec<Object>)]
     runs: Vec<serde_json::Value>,
+}
+
+/// `GET /api/runs/{id}/states`: every body's state at `t`, by body.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct States {
+    t: f64,
+    /// `["t", "body", "x", "y", "z", "vx", "vy", "vz"]`.
+    columns: Vec<String>,
+    /// `[t, body, x, y, z, vx, vy, vz]` (km, km/s), one per body.
+    records: Vec<Vec<f64>>,
+}
+
+/// `GET /api/runs/{id}/bodies/{k}`: one body's states at the output times in
+/// `[from, to]`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Track {
+    id: String,
+    body: u32,
+    name: Option<String>,
+    from: f64,
+    to: f64,
+    columns: Vec<String>,
+    /// `[t, body, x, y, z, vx, vy, vz]`, in time order.
+    records: Vec<Vec<f64>>,
 }
 
 /// `/healthz`.

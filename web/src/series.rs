@@ -33,7 +33,7 @@ pub fn document(
 }
 
 /// Bytes a streamed body reads from the log in one go (one chunk).
-const CHUNK: usize = 1 << 16;
+pub const CHUNK: usize = 1 << 16;
 
 /// A streamed body's place in the log: opened by its first piece, carried from one
 /// blocking read to the next.
@@ -82,12 +82,21 @@ impl Pieces {
     }
 }
 
-/// The run's first `n` iterations streamed from the log. Memory stays at a chunk or two
-/// whatever `n` is, and no thread waits on the client: each chunk is one blocking read
-/// (at most `reads` at once across the service), made only once the client has taken
-/// the previous one. A client that takes nothing for `send_timeout` loses the body;
-/// `permit` (its place among the open streams) and `budget` (its share of the memory
-/// budget) are held until the body ends.
+/// A body read from the log a piece at a time, each piece one blocking read (see
+/// [`stream_pieces`]).
+pub trait Piecewise: Send + 'static {
+    /// The next piece of about [`CHUNK`] bytes; `None` after the last. An error ends
+    /// the body broken, so that a client never takes a cut document for a whole one.
+    fn next_piece(&mut self) -> Result<Option<Bytes>, String>;
+}
+
+impl Piecewise for Pieces {
+    fn next_piece(&mut self) -> Result<Option<Bytes>, String> {
+        self.next().map_err(|e| e.to_string())
+    }
+}
+
+/// The run's first `n` iterations streamed from the log (see [`stream_pieces`]).
 #[allow(clippy::too_many_arguments)]
 pub fn stream(
     log: Log,
@@ -99,17 +108,34 @@ pub fn stream(
     permit: OwnedSemaphorePermit,
     budget: ReadPermit,
 ) -> Body {
+    let pieces = Pieces {
+        log,
+        seed,
+        n,
+        format,
+        open: None,
+        finished: false,
+    };
+    stream_pieces(pieces, reads, send_timeout, permit, budget)
+}
+
+/// A body streamed from the log piece by piece. Memory stays at a piece or two
+/// whatever the body's length, and no thread waits on the client: each piece is one
+/// blocking read (at most `reads` at once across the service), made only once the
+/// client has taken the previous one. A client that takes nothing for `send_timeout`
+/// loses the body; `permit` (its place among the open streams) and `budget` (its share
+/// of the memory budget) are held until the body ends.
+pub fn stream_pieces(
+    pieces: impl Piecewise,
+    reads: Arc<Semaphore>,
+    send_timeout: Duration,
+    permit: OwnedSemaphorePermit,
+    budget: ReadPermit,
+) -> Body {
     let (chunks, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);
     tokio::spawn(async move {
         let _permit = (permit, budget);
-        let mut pieces = Some(Pieces {
-            log,
-            seed,
-            n,
-            format,
-            open: None,
-            finished: false,
-        });
+        let mut pieces = Some(pieces);
         loop {
             let slot = match tokio::time::timeout(send_timeout, chunks.reserve()).await {
                 Ok(Ok(slot)) => slot,
@@ -121,7 +147,7 @@ pub fn stream(
             };
             let mut taken = pieces.take().expect("put back after every read");
             let read = tokio::task::spawn_blocking(move || {
-                let next = taken.next();
+                let next = taken.next_piece();
                 (taken, next)
             })
             .await;

@@ -1,8 +1,10 @@
 //! The routes, one file per concern: the pages and assets, the run API, progress
-//! events, the accuracy report, and the operational endpoints.
+//! events, the accuracy report, the operational endpoints, and reads of orbit runs by
+//! window.
 
 pub mod accuracy;
 pub mod api;
 pub mod events;
 pub mod ops;
 pub mod page;
+pub mod windows;

@@ -1,0 +1,510 @@
+//! Reads of an orbit run by window, from the log: every body at one time
+//! (`/api/runs/{id}/states?t=`) and one body over a time range
+//! (`/api/runs/{id}/bodies/{k}?from=&to=`). Neither scans the run: the states at `t`
+//! cost one seek per body ([`nano_store::Log::states_at`]), a track reads only its
+//! body's chunks ([`nano_store::Log::track`]), streamed in bounded pieces.
+//!
+//! A run's states are at the output times `t_k = k * output_step_s`, `k = 0 ..=
+//! iterations_done` (the durable frontier): the state at `t_0` is the scenario's, the
+//! others are logged. Between two output times a state is the cubic Hermite
+//! interpolant of the two around it ([`nano_pipeline::orbit::hermite`], ORBITS.md); at
+//! an output time it is the logged state exactly.
+
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use nano_pipeline::ephemeris::{self, EphemerisWriter, OrbitFormat, COLUMNS};
+use nano_pipeline::orbit::{hermite, OrbitState};
+use nano_pipeline::scenario::{OrbitScenario, RunId, Scenario, ScenarioLimits};
+use nano_pipeline::Format;
+use nano_store::{Log, RunKey, Track, Window};
+
+use crate::error::ApiError;
+use crate::params::{self, Query};
+use crate::series::{self, Piecewise};
+use crate::{budget, AppState};
+
+/// What a window read holds per body while it runs: the body's window and its row,
+/// rounded up (a `Window` is 136 bytes, a CSV row at most about 180).
+const BYTES_PER_BODY: u64 = 400;
+
+/// An orbit run the log holds: its key, its scenario, and how far it is durable.
+struct Logged {
+    id: RunId,
+    key: RunKey,
+    scenario: OrbitScenario,
+    /// Iterations durable: states up to `t_n` are served.
+    iterations: u64,
+    bodies: u32,
+}
+
+impl Logged {
+    fn step(&self) -> f64 {
+        self.scenario.output_step_s()
+    }
+
+    /// The time of the durable frontier, `t_n`.
+    fn frontier(&self) -> f64 {
+        self.iterations as f64 * self.step()
+    }
+
+    /// Body `body`'s state at `t_0`: the scenario's (the log holds states from `t_1`).
+    fn initial(&self, body: u32) -> Result<OrbitState, ApiError> {
+        self.scenario
+            .body(body as usize)
+            .map(|b| b.state0)
+            .ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "run {}: the log has body {body}, its scenario {} bodies",
+                    self.id,
+                    self.scenario.body_count()
+                ))
+            })
+    }
+}
+
+/// Reads `id`'s catalog entry and scenario: 400 for an id that is not one, 404 for a
+/// run the log does not hold or one that is not an orbit run.
+fn logged(log: &Log, id: &str) -> Result<Logged, ApiError> {
+    let parsed = RunId::from_str(id).map_err(|e| ApiError::bad("id", id, e.rule))?;
+    let key = match parsed {
+        RunId::Orbit(bytes) => RunKey::orbit(nano_store::RunId(bytes)),
+        RunId::Nano(seed) => {
+            return Err(ApiError::NotFound(format!(
+                "run {seed} is a nano run: states and tracks are read from orbit runs"
+            )))
+        }
+    };
+    let Some(entry) = log.entry(key)? else {
+        return Err(ApiError::NotFound(format!(
+            "run {id}: the log holds no such run"
+        )));
+    };
+    let document = log
+        .document(key)?
+        .ok_or_else(|| ApiError::Internal(format!("run {id}: the log keeps no scenario for it")))?;
+    // The document was checked when the run started; it is read back whatever limit
+    // on bodies the service has now.
+    let limits = ScenarioLimits {
+        max_bodies: usize::MAX,
+    };
+    let scenario = match Scenario::parse(&document, &limits) {
+        Ok(Scenario::Orbit(scenario)) => scenario,
+        Ok(Scenario::Nano { .. }) | Err(_) => {
+            return Err(ApiError::Internal(format!(
+                "run {id}: the scenario the log keeps is not an orbit scenario"
+            )))
+        }
+    };
+    Ok(Logged {
+        id: parsed,
+        key,
+        scenario,
+        iterations: entry.iterations,
+        bodies: entry.bodies,
+    })
+}
+
+/// A time parameter: a finite number of seconds, at least 0.
+fn seconds(query: &Query, field: &'static str) -> Result<Option<f64>, ApiError> {
+    let Some(text) = query.get(field) else {
+        return Ok(None);
+    };
+    match text.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(Some(t + 0.0)),
+        Ok(t) if t < 0.0 => Err(ApiError::bad(field, text, "must not be negative")),
+        _ => Err(ApiError::bad(
+            field,
+            text,
+            "must be a finite number of seconds since the run's epoch",
+        )),
+    }
+}
+
+/// A time past the durable frontier: 404 naming the parameter and the frontier.
+fn past_frontier(field: &str, t: f64, run: &Logged) -> ApiError {
+    ApiError::NotFound(format!(
+        "{field} = {t} s is past run {}'s durable frontier t = {} s ({} of its output steps of {} s are logged)",
+        run.id,
+        run.frontier(),
+        run.iterations,
+        run.step()
+    ))
+}
+
+fn content_type(format: OrbitFormat) -> HeaderValue {
+    HeaderValue::from_static(format.content_type())
+}
+
+fn orbit_format(query: &Query) -> Result<OrbitFormat, ApiError> {
+    Ok(match params::format(query)? {
+        Format::Json => OrbitFormat::Json,
+        Format::Csv => OrbitFormat::Csv,
+    })
+}
+
+/// The JSON array of the columns.
+fn columns() -> String {
+    serde_json::to_string(&COLUMNS).expect("strings serialise")
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// `GET /api/runs/{id}/states?t=T[&format=json|csv]`: every body's state at `T`.
+#[utoipa::path(get, path = "/api/runs/{id}/states", tag = "runs",
+    params(
+        ("id" = String, Path, description = "The run's id: 32 lowercase hex digits for an orbit run"),
+        ("t" = f64, Query, description = "Seconds since the run's epoch, from 0 to the durable frontier (iterations_done * output_step_s)", minimum = 0),
+        ("format" = Option<String>, Query, description = "json (default) or csv", pattern = "^(json|csv)$"),
+    ),
+    responses(
+        (status = 200, description = "Every body's state at t, by body: the logged state at an output time, the cubic Hermite interpolant of the two around it between", content(
+            (crate::openapi::States = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad parameter (t, id, format), named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such orbit run, or t past its durable frontier (named)", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The read does not fit in the memory budget now (Retry-After)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn states(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let format = orbit_format(&query)?;
+    let t = seconds(&query, "t")?.ok_or_else(|| {
+        ApiError::bad(
+            "t",
+            "",
+            "is required: seconds since the run's epoch, from 0 to the durable frontier",
+        )
+    })?;
+    let log = state.log.clone();
+    let readers = state.readers.clone();
+    let body = blocking(move || {
+        let run = logged(&log, &id)?;
+        if t > run.frontier() {
+            return Err(past_frontier("t", t, &run));
+        }
+        let _permit = readers.admit(
+            run.bodies as u64 * BYTES_PER_BODY,
+            "the states of a run at a time",
+        )?;
+        states_at(&log, &run, t, format)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
+}
+
+/// Every body's state at `t` (at most the frontier), written by body.
+fn states_at(log: &Log, run: &Logged, t: f64, format: OrbitFormat) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(run.bodies as usize * 160 + 256);
+    if format == OrbitFormat::Json {
+        out.extend_from_slice(b"{\"t\":");
+        out.extend_from_slice(serde_json::to_string(&t).expect("finite").as_bytes());
+        out.extend_from_slice(b",\"columns\":");
+        out.extend_from_slice(columns().as_bytes());
+        out.extend_from_slice(b",\"records\":[");
+    }
+    let mut writer = EphemerisWriter::rows(out, format).map_err(internal)?;
+    if run.iterations == 0 {
+        // Nothing logged yet: the frontier is t_0 = t, the scenario's own states.
+        for body in 0..run.bodies {
+            writer
+                .state(
+                    body,
+                    &OrbitState {
+                        t,
+                        ..run.initial(body)?
+                    },
+                )
+                .map_err(internal)?;
+        }
+        return writer.finish().map_err(internal);
+    }
+    // The record containing `t`; at the frontier, which no record contains, the last
+    // record (its end is the frontier).
+    let at = if t >= run.frontier() {
+        (run.iterations - 1) as f64 * run.step()
+    } else {
+        t
+    };
+    let mut windows: Vec<Window> = Vec::new();
+    log.states_at(run.key, at, &mut windows)?;
+    if windows.len() != run.bodies as usize {
+        return Err(ApiError::Internal(format!(
+            "run {}: {} of its {} bodies have a record at t = {at}",
+            run.id,
+            windows.len(),
+            run.bodies
+        )));
+    }
+    for w in &windows {
+        let r = &w.record;
+        let [x, y, z, vx, vy, vz] = match w.start {
+            Some(state) => state,
+            None => {
+                let s = run.initial(r.body)?;
+                [s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]]
+            }
+        };
+        let s0 = OrbitState {
+            t: r.t0,
+            r: [x, y, z],
+            v: [vx, vy, vz],
+        };
+        let [x, y, z, vx, vy, vz] = r.state;
+        let s1 = OrbitState {
+            t: r.t1,
+            r: [x, y, z],
+            v: [vx, vy, vz],
+        };
+        let s = hermite(&s0, &s1, t);
+        writer
+            .state(r.body, &OrbitState { t, ..s })
+            .map_err(internal)?;
+    }
+    writer.finish().map_err(internal)
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// `GET /api/runs/{id}/bodies/{k}?from=A&to=B[&points=K][&format=json|csv]`: body k's
+/// states at the output times in `[A, B]`, streamed.
+#[utoipa::path(get, path = "/api/runs/{id}/bodies/{k}", tag = "runs",
+    params(
+        ("id" = String, Path, description = "The run's id: 32 lowercase hex digits for an orbit run"),
+        ("k" = u32, Path, description = "The body's index, from 0 to bodies - 1", minimum = 0),
+        ("from" = Option<f64>, Query, description = "Seconds since the epoch (default 0)", minimum = 0),
+        ("to" = Option<f64>, Query, description = "Seconds since the epoch, at most the durable frontier (default: the frontier)", minimum = 0),
+        ("points" = Option<u32>, Query, description = "At most this many output times (every m-th, the first and last kept)", minimum = 2, maximum = 100000),
+        ("format" = Option<String>, Query, description = "json (default) or csv", pattern = "^(json|csv)$"),
+    ),
+    responses(
+        (status = 200, description = "Body k's states at the output times in [from, to], in time order", content(
+            (crate::openapi::Track = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad parameter (k, from, to, points, id, format), named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such orbit run, no body k in it, or a time past its durable frontier (named)", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many streams open, or the read does not fit in the memory budget now (Retry-After)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn track(
+    State(state): State<AppState>,
+    Path((id, k)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let format = orbit_format(&query)?;
+    let points = params::points(&query)?;
+    let body = k
+        .parse::<u32>()
+        .map_err(|_| ApiError::bad("k", &k, "must be a body's index, a whole number from 0"))?;
+    let from = seconds(&query, "from")?;
+    let to = seconds(&query, "to")?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            return Err(ApiError::bad(
+                "from",
+                &from.to_string(),
+                format!("must be at most to ({to})"),
+            ));
+        }
+    }
+    let log = state.log.clone();
+    let run = blocking(move || logged(&log, &id)).await?;
+    if body >= run.bodies {
+        return Err(ApiError::NotFound(format!(
+            "k = {body}: run {} has {} bodies (0 to {})",
+            run.id,
+            run.bodies,
+            run.bodies.saturating_sub(1)
+        )));
+    }
+    let to = match to {
+        Some(to) if to > run.frontier() => return Err(past_frontier("to", to, &run)),
+        Some(to) => to,
+        None => run.frontier(),
+    };
+    let from = from.unwrap_or(0.0);
+    if from > to {
+        return Err(ApiError::bad(
+            "from",
+            &from.to_string(),
+            format!("must be at most to ({to}, the durable frontier)"),
+        ));
+    }
+    let times = ephemeris::output_steps(from, to, run.step(), run.iterations);
+    let budget = state
+        .readers
+        .admit(budget::STREAM_BYTES, "a body's track")?;
+    let permit = crate::routes::api::stream_permit(&state)?;
+    let header = match format {
+        OrbitFormat::Json => {
+            let name = run.scenario.body(body as usize).map(|b| b.name);
+            format!(
+                "{{\"id\":\"{}\",\"body\":{body},\"name\":{},\"from\":{},\"to\":{},\"columns\":{},\"records\":[",
+                run.id,
+                serde_json::to_string(&name).expect("a string serialises"),
+                serde_json::to_string(&from).expect("finite"),
+                serde_json::to_string(&to).expect("finite"),
+                columns()
+            )
+        }
+        _ => String::new(),
+    };
+    let pieces = TrackPieces {
+        log: state.log.clone(),
+        initial: run.initial(body)?,
+        run,
+        body,
+        stride: stride(&times, points),
+        times,
+        header: Some(header),
+        format,
+        open: None,
+        finished: false,
+    };
+    let stream = series::stream_pieces(
+        pieces,
+        Arc::clone(&state.reads),
+        state.limits.send_timeout,
+        permit,
+        budget,
+    );
+    Ok(([(header::CONTENT_TYPE, content_type(format))], stream).into_response())
+}
+
+/// Every how many output times a track keeps one, for at most `points` of them (the
+/// first and the last always kept).
+fn stride(times: &Option<RangeInclusive<u64>>, points: Option<usize>) -> u64 {
+    let count = times.as_ref().map_or(0, |t| t.end() - t.start() + 1);
+    match points {
+        Some(points) if count > points as u64 => (count - 1).div_ceil(points as u64 - 1),
+        _ => 1,
+    }
+}
+
+/// A track's place in the log, carried from one blocking read to the next.
+struct TrackPieces {
+    log: Log,
+    run: Logged,
+    body: u32,
+    initial: OrbitState,
+    /// The output steps wanted (none: the window holds no output time), and every
+    /// how many one is kept.
+    times: Option<RangeInclusive<u64>>,
+    stride: u64,
+    /// The JSON opening, written with the first piece.
+    header: Option<String>,
+    format: OrbitFormat,
+    open: Option<(Track, EphemerisWriter<Vec<u8>>)>,
+    finished: bool,
+}
+
+impl TrackPieces {
+    fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
+        if self.finished {
+            return Ok(None);
+        }
+        if self.open.is_none() {
+            let mut out = Vec::with_capacity(series::CHUNK + 512);
+            out.extend_from_slice(self.header.take().unwrap_or_default().as_bytes());
+            let mut writer = EphemerisWriter::rows(out, self.format).map_err(internal)?;
+            // The record of iteration k - 1 holds the state at t_k.
+            let iterations = match &self.times {
+                Some(times) => times.start().max(&1) - 1..*times.end(),
+                None => 0..0,
+            };
+            if self.times.as_ref().is_some_and(|t| *t.start() == 0) {
+                writer.state(self.body, &self.initial).map_err(internal)?;
+            }
+            let track = self.log.track(self.run.key, self.body, iterations)?;
+            self.open = Some((track, writer));
+        }
+        let Some((track, writer)) = &mut self.open else {
+            return Ok(None);
+        };
+        while writer.get_mut().len() < series::CHUNK {
+            match track.next() {
+                Some(record) => {
+                    let r = record?;
+                    let k = r.iteration + 1;
+                    let kept = self
+                        .times
+                        .as_ref()
+                        .is_some_and(|t| (k - t.start()) % self.stride == 0 || k == *t.end());
+                    if kept {
+                        let [x, y, z, vx, vy, vz] = r.state;
+                        let s = OrbitState {
+                            t: r.t1,
+                            r: [x, y, z],
+                            v: [vx, vy, vz],
+                        };
+                        writer.state(self.body, &s).map_err(internal)?;
+                    }
+                }
+                None => {
+                    let (_, writer) = self.open.take().expect("open above");
+                    self.finished = true;
+                    return Ok(Some(Bytes::from(writer.finish().map_err(internal)?)));
+                }
+            }
+        }
+        let chunk = std::mem::replace(writer.get_mut(), Vec::with_capacity(series::CHUNK + 512));
+        Ok(Some(Bytes::from(chunk)))
+    }
+}
+
+impl Piecewise for TrackPieces {
+    fn next_piece(&mut self) -> Result<Option<Bytes>, String> {
+        self.next().map_err(|e| match e {
+            ApiError::Internal(detail) => detail,
+            other => other.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stride_keeps_at_most_the_points_asked_for() {
+        for count in 1..60u64 {
+            for points in 2..12usize {
+                let times = 0..=count - 1;
+                let m = stride(&Some(times.clone()), Some(points));
+                let kept = times.filter(|k| k % m == 0 || *k == count - 1).count();
+                assert!(kept <= points, "{count} times, {points} points: {kept}");
+                // Never fewer than half of what was asked for (or all there are).
+                assert!(
+                    kept >= (points / 2).min(count as usize),
+                    "{count}, {points}: {kept}"
+                );
+            }
+        }
+    }
+}
