@@ -609,28 +609,58 @@ fn check_orbit_checkpoint(
 /// checkpoints by body.
 fn gather(blocks: Vec<BlockOut>) -> Vec<BlockOut> {
     let mut out: Vec<BlockOut> = Vec::with_capacity(blocks.len());
-    let mut by_job = std::collections::HashMap::new();
+    // Per gathered block, the records of each share after the first (each share's
+    // are already by iteration then body), merged below.
+    let mut shares: Vec<Vec<Vec<Stored>>> = Vec::with_capacity(blocks.len());
+    let mut by_job: std::collections::HashMap<(u64, u64), usize> = std::collections::HashMap::new();
     for b in blocks {
         let existing = by_job.get(&(b.job, b.first_iteration)).copied();
         match (existing, b.saved) {
             (Some(i), Saved::Bodies(saved)) => {
-                let into: &mut BlockOut = &mut out[i];
-                into.records.extend(b.records);
-                if let Saved::Bodies(all) = &mut into.saved {
+                shares[i].push(b.records);
+                if let Saved::Bodies(all) = &mut out[i].saved {
                     all.extend(saved);
                 }
             }
             (_, saved) => {
                 by_job.insert((b.job, b.first_iteration), out.len());
                 out.push(BlockOut { saved, ..b });
+                shares.push(Vec::new());
             }
         }
     }
-    for b in &mut out {
+    for (b, mut rest) in out.iter_mut().zip(shares) {
         if let Saved::Bodies(saved) = &mut b.saved {
             saved.sort_unstable_by_key(|(body, _)| *body);
-            b.records.sort_unstable_by_key(|r| (r.iteration, r.body));
+            if !rest.is_empty() {
+                rest.push(std::mem::take(&mut b.records));
+                b.records = merge(rest);
+            }
         }
+    }
+    out
+}
+
+/// The records of several shares of one block in one vector by iteration, then body:
+/// a merge of runs each already in that order (a worker computes its share so), each
+/// record copied once, where sorting the concatenation moved each many times.
+fn merge(runs: Vec<Vec<Stored>>) -> Vec<Stored> {
+    let key = |r: &Stored| (r.iteration, r.body);
+    let total = runs.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total);
+    let mut heads = vec![0usize; runs.len()];
+    while out.len() < total {
+        let mut best: Option<usize> = None;
+        for (i, run) in runs.iter().enumerate() {
+            if let Some(r) = run.get(heads[i]) {
+                if best.is_none_or(|b| key(r) < key(&runs[b][heads[b]])) {
+                    best = Some(i);
+                }
+            }
+        }
+        let i = best.expect("a run has records left while out is short of the total");
+        out.push(runs[i][heads[i]]);
+        heads[i] += 1;
     }
     out
 }

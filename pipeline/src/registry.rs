@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, OrbitStart, Saved, Start};
+use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, OrbitStart, Saved, Start, Stored};
 use crate::model::RunKey;
 use nano_store::space::Reservation;
 
@@ -205,13 +205,14 @@ impl Registry {
     /// Reports one committed block to its job's subscribers, and ends the job when the
     /// block is its last (continuing it, as a new job, when a subscriber asked for more
     /// meanwhile). `None` when the job is no longer in flight.
-    pub(crate) fn deliver(&mut self, block: BlockOut, backlog: &Backlog) -> Option<Delivery> {
+    pub(crate) fn deliver(&mut self, mut block: BlockOut, backlog: &Backlog) -> Option<Delivery> {
         let done = block.end;
+        let records = std::mem::take(&mut block.records);
         let iterations = done - block.first_iteration;
         if done < block.target {
             let state = self.jobs.get_mut(&block.job)?;
             state.committed = done;
-            notify(&mut state.subscribers, &block, backlog);
+            notify(&mut state.subscribers, done, records, backlog);
             return Some(Delivery {
                 iterations,
                 continued: None,
@@ -220,7 +221,7 @@ impl Registry {
         // The job's last block: it leaves the registry before anyone hears it is
         // complete, so a subscriber that saw `Complete` never finds it still in flight.
         let mut state = self.finish(block.job)?;
-        notify(&mut state.subscribers, &block, backlog);
+        notify(&mut state.subscribers, done, records, backlog);
         if state.subscribers.is_empty() || state.wanted <= done {
             state.log_end(done, "complete");
             return Some(Delivery {
@@ -260,16 +261,24 @@ impl Registry {
 
 /// Sends one committed block's records, progress and (at a subscriber's target)
 /// completion to each subscriber; keeps those still waiting for more.
-fn notify(subscribers: &mut Vec<Subscriber>, block: &BlockOut, backlog: &Backlog) {
-    let done = block.end;
+/// The block's records go to the last subscriber that wants them all as they are (the
+/// usual one), and as copies to the others.
+fn notify(subscribers: &mut Vec<Subscriber>, done: u64, records: Vec<Stored>, backlog: &Backlog) {
+    let mut readers = subscribers.iter().filter(|s| s.records).count();
+    let mut block = Some(records);
     subscribers.retain(|s| {
         if s.records {
-            let records: Vec<_> = block
-                .records
-                .iter()
-                .filter(|r| r.iteration < s.target)
-                .copied()
-                .collect();
+            readers -= 1;
+            let all = block.as_ref().expect("taken by the last reader only");
+            let records: Vec<_> =
+                if readers == 0 && all.last().is_none_or(|r| r.iteration < s.target) {
+                    block.take().expect("the last reader")
+                } else {
+                    all.iter()
+                        .filter(|r| r.iteration < s.target)
+                        .copied()
+                        .collect()
+                };
             if !records.is_empty() {
                 backlog.add();
                 if s.events.send(JobEvent::Records(records)).is_err() {
