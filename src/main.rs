@@ -524,8 +524,13 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
     let engine = nano_pipeline::engine::Engine::start(config)?;
     let job = engine.submit_scenario(&scenario, args.run.steps, true)?;
     let mut out = orbit_writer(&args.run, &orbit)?;
-    engine.stream_records(&job, scenario.run_key(), args.run.steps, |r| out.record(r))?;
+    let mut bar = Progress::new("propagate", "steps", args.run.steps);
+    engine.stream_records(&job, scenario.run_key(), args.run.steps, |r| {
+        bar.set(r.iteration + 1);
+        out.record(r)
+    })?;
     out.finish()?;
+    bar.finish();
     drop(job);
     engine.shutdown()?;
     Ok(())
@@ -589,6 +594,8 @@ fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
         }
         .into());
     }
+    // The bar counts the steps of the window replayed.
+    let window = iterations.clone();
     let records: Box<dyn Iterator<Item = nano_store::Result<nano_store::Record>>> = match args.body
     {
         Some(body) => Box::new(log.track(run, body, iterations)?),
@@ -605,10 +612,14 @@ fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    let mut bar = Progress::new("replay", "steps", window.end - window.start);
     for record in records {
-        out.record(&record?)?;
+        let record = record?;
+        bar.set(record.iteration + 1 - window.start);
+        out.record(&record)?;
     }
     out.finish()?;
+    bar.finish();
     Ok(())
 }
 

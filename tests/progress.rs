@@ -106,3 +106,52 @@ fn verify_shows_its_time_on_a_terminal_only() {
     assert!(quiet.status.success());
     assert_no_bar("verify", &quiet.stderr);
 }
+
+/// Twelve satellites for a day at a 10 s step: some 100,000 records, long enough for
+/// the bar to draw more than once on a slow machine, and short for a test.
+const SHELL: &str = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
+  "forces": ["point_mass", "j2"], "integrator": {"method": "dop853", "tolerance": 1e-10},
+  "output_step_s": 10.0,
+  "walker": {"i_deg": 53, "total": 12, "planes": 3, "phasing": 1, "altitude_km": 550}}"#;
+
+#[test]
+fn orbit_propagate_data_and_replay_draw_a_bar_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let data = data.to_str().unwrap();
+    let scenario = dir.path().join("shell.json");
+    std::fs::write(&scenario, SHELL).unwrap();
+    let scenario = scenario.to_str().unwrap();
+
+    let steps = ["--steps", "8640", "--scenario", scenario, "--data", data];
+    let shown = on_terminal(&[&["propagate"], &steps[..]].concat());
+    assert!(
+        shown.contains("propagate [") && shown.contains("100% 8640/8640 steps"),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains("/s") && shown.contains("left"),
+        "rate and time left: {shown:?}"
+    );
+    let shown = on_terminal(&[&["replay"], &steps[..]].concat());
+    assert!(
+        shown.contains("replay [") && shown.contains("100% 8640/8640 steps"),
+        "{shown:?}"
+    );
+
+    // Not a terminal: the same commands (the run now logged, and a new one) write
+    // nothing but the log's own lines to stderr.
+    for args in [
+        [&["replay"], &steps[..]].concat(),
+        [&["propagate"], &steps[..]].concat(),
+        [
+            &["propagate", "--workers", "2"],
+            &["--steps", "100", "--scenario", scenario, "--data", data][..],
+        ]
+        .concat(),
+    ] {
+        let quiet = run(&args);
+        assert!(quiet.status.success(), "{args:?}: {quiet:?}");
+        assert_no_bar(&args.join(" "), &quiet.stderr);
+    }
+}
