@@ -615,7 +615,7 @@ fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
     let mut bar = Progress::new("replay", "steps", window.end - window.start);
     for record in records {
         let record = record?;
-        bar.set(record.iteration + 1 - window.start);
+        bar.set((record.iteration + 1).saturating_sub(window.start));
         out.record(&record)?;
     }
     out.finish()?;
