@@ -655,7 +655,9 @@ fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
 }
 
 /// `screen`: the run's states (propagated on the engine's workers in this process, or
-/// read from the log), screened, written closest first.
+/// read from the log), screened on this process's workers and those of the processes
+/// of --hostfile (which run `screen --process P` with the same flags), written
+/// closest first.
 fn screen(args: &ScreenArgs) -> anyhow::Result<()> {
     let (scenario, orbit) = read_orbit_scenario(&args.scenario, args.max_bodies)?;
     let states = (orbit.body_count() as u64).saturating_mul(args.steps.saturating_add(1));
@@ -668,9 +670,21 @@ fn screen(args: &ScreenArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let cluster = &args.cluster;
+    if cluster.process != 0 {
+        // A peer: the same command line, checked the same way, then this process's
+        // workers join process 0's screening until it ends.
+        let network = cluster
+            .network()?
+            .expect("a process above 0 has a hostfile");
+        screening::screener::run_peer(cluster.workers(), network)?;
+        return Ok(());
+    }
+    // The mesh first, so the peers wait in it while this process propagates.
+    let network = cluster.network()?;
     let bodies = orbit_states(args, &scenario, &orbit)?;
     let found = progress::while_running("screen", || {
-        nano_pipeline::screening::screen(bodies, args.distance, args.cluster.workers())
+        screening::screen(bodies, args.distance, cluster.workers(), network)
     })?;
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     screening::report::write(out, args.format, args.distance, orbit.body_count(), &found)?;

@@ -6,13 +6,14 @@
 
 mod support;
 
+use std::io::Read;
 use std::path::Path;
 
 use nano_pipeline::orbit::kepler::Kepler;
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::EARTH_MU;
 use nano_pipeline::screening::{oracle, report, Conjunction};
-use support::{run, stdout_of};
+use support::{bin, hostfile, run, stdout_of};
 
 const STEP: f64 = 10.0;
 const STEPS: usize = 60;
@@ -192,6 +193,63 @@ fn screen_equals_the_brute_force_closest_first_on_any_workers_and_from_the_log()
     assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
     let replayed = screen(&scenario, &["--format", "csv", "--data", data]);
     assert!(replayed == one, "the replayed run screened differently");
+}
+
+#[test]
+fn a_two_process_cluster_screens_to_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path());
+    let want = oracle_of(&scenario);
+    let one = screen(&scenario, &["--format", "csv", "--workers", "1"]);
+    assert_same(&rows(&one), &want, "1 worker");
+
+    let hosts = hostfile(dir.path(), 2);
+    let hosts = hosts.to_str().unwrap();
+    let steps = STEPS.to_string();
+    let flags = [
+        "screen",
+        "--scenario",
+        &scenario,
+        "--steps",
+        &steps,
+        "--distance",
+        D,
+        "--format",
+        "csv",
+        "--hostfile",
+        hosts,
+        "--workers",
+        "2",
+        "--peer-timeout",
+        "30",
+    ];
+    let peer = bin()
+        .args(flags)
+        .args(["--process", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut peer = support::Proc(peer);
+    let out = stdout_of(&flags);
+    assert!(out == one, "a 2-process cluster screened differently");
+    // The peer ends with the screening, cleanly and silently.
+    let status = peer.0.wait().unwrap();
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    peer.0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    peer.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "the peer: {stderr}");
+    assert!(stdout.is_empty(), "the peer wrote {stdout}");
 }
 
 #[test]

@@ -15,8 +15,9 @@
 //!   and the candidate pairs are refined by [`approach`]. Written as one generic
 //!   function over collections, so differential keeps it current when a body's
 //!   samples are retracted and new ones inserted.
-//! - [`screener`]: a small driver running [`grid`] on `N` worker threads: it inserts a
-//!   run's samples, applies manoeuvres (a body's samples from some output on replaced)
+//! - [`screener`]: a small driver running [`grid`] on `N` worker threads (and on the
+//!   workers of a cluster's other processes, over its TCP mesh): it inserts a run's
+//!   samples, applies manoeuvres (a body's samples from some output on replaced)
 //!   and reports each change as the conjunctions added and removed.
 //!
 //! - [`report`]: the answer sorted by miss distance, written as JSON or CSV.
@@ -34,6 +35,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use crate::network::Network;
 use crate::orbit::OrbitState;
 
 use grid::Grid;
@@ -134,14 +136,17 @@ pub fn reach(s0: &OrbitState, s1: &OrbitState) -> f64 {
 }
 
 /// Screens `bodies` (each body's states at the run's shared output times) once at
-/// `distance_km` on `workers` worker threads: every conjunction, closest first.
+/// `distance_km` on `workers` worker threads, and on every worker of the other
+/// processes of `network` (which run [`screener::run_peer`]): every conjunction,
+/// closest first.
 pub fn screen(
     bodies: Vec<Vec<OrbitState>>,
     distance_km: f64,
     workers: usize,
+    network: Option<Network>,
 ) -> Result<Vec<Conjunction>, ScreeningError> {
     let grid = Grid::for_states(&bodies, distance_km);
-    let mut screener = Screener::start(workers, grid)?;
+    let mut screener = Screener::start_on(workers, network, grid)?;
     screener.insert(bodies)?;
     let mut found = screener.conjunctions();
     screener.shutdown()?;

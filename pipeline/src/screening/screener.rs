@@ -1,25 +1,40 @@
-//! A small driver for [`super::grid`]: `N` timely worker threads in this process, a
-//! run's samples inserted once, then manoeuvres (one body's samples from output `k`
-//! on retracted and new ones inserted), each change answered with the conjunctions it
-//! added and removed.
+//! A small driver for [`super::grid`]: `N` timely worker threads in this process
+//! (and, on a cluster, every worker of its other processes), a run's samples
+//! inserted once, then manoeuvres (one body's samples from output `k` on retracted and
+//! new ones inserted), each change answered with the conjunctions it added and
+//! removed.
 //!
-//! Each change is one epoch of the dataflow's input. Every worker receives it; each
-//! inserts its share of the samples (every `N`-th), all advance to the next epoch and
-//! step until the probe passes it, then send what their part of the output changed.
-//! The output is consolidated (records routed by their value) before it is watched, so
-//! a conjunction that moved between workers but did not change reports nothing.
-
+//! Each change is one epoch of the dataflow's input. Every worker of this process
+//! receives it; each inserts its share of the samples (every `N`-th), all advance to
+//! the next epoch and step until the probe passes it, then send what the output
+//! changed. The output is consolidated (records routed by their value) and then
+//! exchanged to worker 0 before it is watched, so the changes made on any process
+//! reach this one, and a conjunction that moved between workers but did not change
+//! reports nothing.
+//!
+//! # On a cluster
+//!
+//! The driver is process 0; the other processes run [`run_peer`] on the same mesh.
+//! Their workers build the same dataflow, insert nothing and close their inputs at
+//! once, so the epochs are process 0's alone; the exchanges inside [`super::grid`]
+//! spread the segments, the cells and the refinement over every worker of every
+//! process. The grid (two numbers) is known to process 0 only: a first small dataflow
+//! broadcasts it from worker 0 before the screening is built.
 use std::collections::BTreeMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use differential_dataflow::input::Input;
+use differential_dataflow::VecCollection;
 use timely::dataflow::operators::probe::Handle;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Exchange, Input as _, Inspect, Probe};
 
+use crate::network::{execute, Network};
 use crate::orbit::OrbitState;
 
-use super::grid::{conjunctions, Grid};
+use super::grid::{conjunctions, Grid, Segment};
 use super::{reach, Conjunction, Sample};
 
 /// Why samples were refused, or the workers failed.
@@ -37,6 +52,8 @@ pub enum ScreeningError {
     Body { body: u32, rule: String },
     #[error("workers: {0}")]
     Workers(String),
+    #[error("grid: {0}")]
+    Grid(String),
 }
 
 /// What one change did to the conjunction set.
@@ -49,9 +66,27 @@ pub struct Changes {
 }
 
 enum Command {
-    Update(Arc<Vec<(Sample, isize)>>),
+    /// Whole bodies, numbered from `first`: each worker inserts the segments of every
+    /// `N`-th, made where they are inserted (no copy of the run's segments is held).
+    Insert {
+        bodies: Arc<Vec<Arc<Vec<OrbitState>>>>,
+        first: u32,
+    },
+    /// A few segments retracted and inserted (a manoeuvre).
+    Update(Arc<Vec<(Segment, isize)>>),
     Stop,
 }
+
+/// Body `body`'s segment from output `k` (state `s0`) to `k + 1` (`s1`).
+fn segment(body: u32, k: usize, s0: &OrbitState, s1: &OrbitState) -> Segment {
+    (
+        Sample::new(body, k as u32, s0),
+        Sample::new(body, k as u32 + 1, s1),
+    )
+}
+
+/// What a worker watches: the conjunctions its part of the output changed.
+type Seen = std::rc::Rc<std::cell::RefCell<Vec<(Conjunction, isize)>>>;
 
 /// The screening of one run, kept current.
 pub struct Screener {
@@ -59,8 +94,8 @@ pub struct Screener {
     commands: Vec<Sender<Command>>,
     reports: Receiver<Vec<(Conjunction, isize)>>,
     workers: Option<JoinHandle<Result<(), String>>>,
-    /// Each body's current states.
-    bodies: Vec<Vec<OrbitState>>,
+    /// Each body's current states (shared with the workers while they insert them).
+    bodies: Vec<Arc<Vec<OrbitState>>>,
     /// The output times (those of the first body inserted).
     times: Vec<f64>,
     current: BTreeMap<Conjunction, isize>,
@@ -69,8 +104,37 @@ pub struct Screener {
 impl Screener {
     /// Starts `workers` (at least 1) worker threads screening at `grid`.
     pub fn start(workers: usize, grid: Grid) -> Result<Screener, ScreeningError> {
+        Screener::start_on(workers, None, grid)
+    }
+
+    /// Starts `workers` (at least 1) worker threads screening at `grid`, as process 0
+    /// of the cluster `network` when there is one (its other processes run
+    /// [`run_peer`]).
+    pub fn start_on(
+        workers: usize,
+        network: Option<Network>,
+        grid: Grid,
+    ) -> Result<Screener, ScreeningError> {
         if workers == 0 {
             return Err(ScreeningError::Workers("workers = 0: at least 1".into()));
+        }
+        if network.as_ref().is_some_and(|n| n.process != 0) {
+            return Err(ScreeningError::Workers(
+                "the screening's driver is process 0 of its cluster; the others run as peers"
+                    .into(),
+            ));
+        }
+        if !(grid.distance_km.is_finite() && grid.distance_km > 0.0) {
+            return Err(ScreeningError::Grid(format!(
+                "distance_km = {} must be finite and above 0",
+                grid.distance_km
+            )));
+        }
+        if !(grid.max_reach_km.is_finite() && grid.max_reach_km >= 0.0) {
+            return Err(ScreeningError::Grid(format!(
+                "max_reach_km = {} must be finite and at least 0",
+                grid.max_reach_km
+            )));
         }
         let (report_tx, reports) = channel();
         let mut commands = Vec::with_capacity(workers);
@@ -82,46 +146,52 @@ impl Screener {
         }
         let receivers = Arc::new(Mutex::new(receivers));
         let report_tx = Mutex::new(report_tx);
-        let config = timely::Config::process(workers);
-        let handle = std::thread::spawn(move || {
-            let guards = timely::execute(config, move |worker| {
-                let index = worker.index();
-                let commands: Option<Receiver<Command>> = receivers
-                    .lock()
-                    .ok()
-                    .and_then(|mut r| r.get_mut(index).and_then(Option::take));
-                let Some(commands) = commands else {
-                    return;
-                };
-                let Some(report) = report_tx.lock().ok().map(|tx| tx.clone()) else {
-                    return;
-                };
-                let peers = worker.peers();
-                let changes = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-                let seen = std::rc::Rc::clone(&changes);
-                let probe = Handle::new();
-                let mut input = worker.dataflow::<u64, _, _>(|scope| {
-                    let (input, samples) = scope.new_collection();
-                    conjunctions(samples, grid)
-                        .consolidate()
-                        .inspect(move |(c, _, diff)| seen.borrow_mut().push((*c, *diff)))
-                        .probe_with(&probe);
-                    input
-                });
-                while let Ok(Command::Update(updates)) = commands.recv() {
-                    for (sample, diff) in updates.iter().skip(index).step_by(peers) {
-                        input.update(*sample, *diff);
+        let guards = execute(workers, network, move |worker| {
+            // Process 0's workers are the cluster's first: their index is local.
+            let index = worker.index();
+            let commands: Option<Receiver<Command>> = receivers
+                .lock()
+                .ok()
+                .and_then(|mut r| r.get_mut(index).and_then(Option::take));
+            let Some(commands) = commands else {
+                return;
+            };
+            let Some(report) = report_tx.lock().ok().map(|tx| tx.clone()) else {
+                return;
+            };
+            let grid = share_grid(worker, Some(grid));
+            let changes: Seen = Default::default();
+            let probe = Handle::new();
+            let mut input = build(worker, grid, std::rc::Rc::clone(&changes), &probe);
+            loop {
+                match commands.recv() {
+                    Ok(Command::Insert { bodies, first }) => {
+                        for (i, states) in bodies.iter().enumerate().skip(index).step_by(workers) {
+                            let body = first + i as u32;
+                            for (k, w) in states.windows(2).enumerate() {
+                                input.update(segment(body, k, &w[0], &w[1]), 1);
+                            }
+                        }
                     }
-                    let next = input.time() + 1;
-                    input.advance_to(next);
-                    input.flush();
-                    worker.step_while(|| probe.less_than(input.time()));
-                    let batch = std::mem::take(&mut *changes.borrow_mut());
-                    if report.send(batch).is_err() {
-                        return;
+                    Ok(Command::Update(updates)) => {
+                        for (seg, diff) in updates.iter().skip(index).step_by(workers) {
+                            input.update(*seg, *diff);
+                        }
                     }
+                    Ok(Command::Stop) | Err(_) => return,
                 }
-            })?;
+                let next = input.time() + 1;
+                input.advance_to(next);
+                input.flush();
+                worker.step_while(|| probe.less_than(input.time()));
+                let batch = std::mem::take(&mut *changes.borrow_mut());
+                if report.send(batch).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| ScreeningError::Workers(e.to_string()))?;
+        let handle = std::thread::spawn(move || {
             for result in guards.join() {
                 result?;
             }
@@ -152,19 +222,15 @@ impl Screener {
                 self.times = b.iter().map(|s| s.t).collect();
             }
         }
-        let mut updates = Vec::new();
         for (i, states) in bodies.iter().enumerate() {
-            let body = first + i as u32;
-            self.check(body, 0, states)?;
-            updates.extend(
-                states
-                    .iter()
-                    .enumerate()
-                    .map(|(k, s)| (Sample::new(body, k as u32, s), 1)),
-            );
+            self.check(first + i as u32, 0, states)?;
         }
-        self.bodies.extend(bodies);
-        self.apply(updates)
+        let bodies: Vec<Arc<Vec<OrbitState>>> = bodies.into_iter().map(Arc::new).collect();
+        self.bodies.extend(bodies.iter().cloned());
+        self.apply(|| Command::Insert {
+            bodies: Arc::new(bodies.clone()),
+            first,
+        })
     }
 
     /// A manoeuvre: `body`'s states from output `from` on become `states` (its
@@ -190,19 +256,21 @@ impl Screener {
         let mut whole = old[..from].to_vec();
         whole.extend_from_slice(&states);
         self.check(body, from, &whole)?;
-        let mut updates: Vec<(Sample, isize)> = old[from..]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (Sample::new(body, (from + i) as u32, s), -1))
-            .collect();
-        updates.extend(
-            states
-                .iter()
+        // The segments from the one ending at `from` on: the old retracted, the new
+        // inserted.
+        let start = from.saturating_sub(1);
+        let segments = |track: &[OrbitState], diff: isize| {
+            track[start..]
+                .windows(2)
                 .enumerate()
-                .map(|(i, s)| (Sample::new(body, (from + i) as u32, s), 1)),
-        );
-        self.bodies[body as usize] = whole;
-        self.apply(updates)
+                .map(|(i, w)| (segment(body, start + i, &w[0], &w[1]), diff))
+                .collect::<Vec<_>>()
+        };
+        let mut updates = segments(&old[..], -1);
+        updates.extend(segments(&whole, 1));
+        self.bodies[body as usize] = Arc::new(whole);
+        let updates = Arc::new(updates);
+        self.apply(|| Command::Update(Arc::clone(&updates)))
     }
 
     /// The states of a body must be finite, at the run's output times, and within the
@@ -257,11 +325,11 @@ impl Screener {
         Ok(())
     }
 
-    fn apply(&mut self, updates: Vec<(Sample, isize)>) -> Result<Changes, ScreeningError> {
-        let updates = Arc::new(updates);
+    /// Sends every worker the command `make` makes, and gathers what the epoch
+    /// changed.
+    fn apply(&mut self, make: impl Fn() -> Command) -> Result<Changes, ScreeningError> {
         for tx in &self.commands {
-            tx.send(Command::Update(Arc::clone(&updates)))
-                .map_err(|_| self.failed())?;
+            tx.send(make()).map_err(|_| self.failed())?;
         }
         let mut net: BTreeMap<Conjunction, isize> = BTreeMap::new();
         for _ in 0..self.commands.len() {
@@ -314,4 +382,76 @@ impl Drop for Screener {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// The screening's dataflow, the same on every worker of every process (timely
+/// matches operators by the order they are built in): the conjunctions,
+/// consolidated, gathered on worker 0 and watched there into `seen`.
+fn build(
+    worker: &mut timely::worker::Worker,
+    grid: Grid,
+    seen: Seen,
+    probe: &Handle<u64>,
+) -> differential_dataflow::input::InputSession<u64, Segment, isize> {
+    worker.dataflow::<u64, _, _>(|scope| {
+        let (input, segments) = scope.new_collection();
+        let found = conjunctions(segments, grid).consolidate();
+        VecCollection::new(found.inner.exchange(|_| 0))
+            .inspect(move |(c, _, diff)| seen.borrow_mut().push((*c, *diff)))
+            .probe_with(probe);
+        input
+    })
+}
+
+/// The grid, from worker 0 (which knows it) to every worker of every process: a
+/// dataflow of one record, broadcast, run to its end before the screening is built.
+fn share_grid(worker: &mut timely::worker::Worker, known: Option<Grid>) -> Grid {
+    let received = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = std::rc::Rc::clone(&received);
+    let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
+        let (input, stream) = scope.new_input::<Vec<(u64, u64)>>();
+        let (probe, _) = stream
+            .broadcast()
+            .inspect(move |&(d, r)| seen.set(Some((d, r))))
+            .probe();
+        (input, probe)
+    });
+    if worker.index() == 0 {
+        if let Some(grid) = known {
+            input.send((grid.distance_km.to_bits(), grid.max_reach_km.to_bits()));
+        }
+    }
+    input.close();
+    while !probe.done() {
+        worker.step_or_park(None);
+    }
+    let (distance, reach) = received
+        .get()
+        .expect("worker 0 sends the grid before closing its input");
+    Grid {
+        distance_km: f64::from_bits(distance),
+        max_reach_km: f64::from_bits(reach),
+    }
+}
+
+/// Runs process `network.process` (1 or more) of a screening cluster whose driver
+/// ([`Screener::start_on`]) is process 0, until the driver stops.
+pub fn run_peer(workers: usize, network: Network) -> Result<(), ScreeningError> {
+    if network.process == 0 {
+        return Err(ScreeningError::Workers(
+            "process 0 drives the screening; peers are processes 1 and up".into(),
+        ));
+    }
+    let guards = execute(workers, Some(network), move |worker| {
+        let grid = share_grid(worker, None);
+        // Built as process 0 builds it, then closed at once: the epochs are process
+        // 0's. Timely steps this worker until the dataflow ends, when process 0 stops.
+        let input = build(worker, grid, Seen::default(), &Handle::new());
+        drop(input);
+    })
+    .map_err(|e| ScreeningError::Workers(e.to_string()))?;
+    for result in guards.join() {
+        result.map_err(ScreeningError::Workers)?;
+    }
+    Ok(())
 }
