@@ -70,7 +70,9 @@ fn states(scenario: &OrbitScenario) -> Vec<Vec<OrbitState>> {
 fn first_screening(bodies: &[Vec<OrbitState>]) -> usize {
     let grid = Grid::for_states(bodies, D_KM);
     let mut screener = Screener::start(WORKERS, grid).expect("the workers start");
-    screener.insert(bodies.to_vec()).expect("the states fit the grid");
+    screener
+        .insert(bodies.to_vec())
+        .expect("the states fit the grid");
     let found = screener.conjunctions().len();
     screener.shutdown().expect("the workers stop");
     found
@@ -135,7 +137,9 @@ fn screening(c: &mut Criterion) {
         ..grid
     };
     let mut screener = Screener::start(WORKERS, grid).expect("the workers start");
-    screener.insert(bodies.clone()).expect("the states fit the grid");
+    screener
+        .insert(bodies.clone())
+        .expect("the states fit the grid");
     let (body, from) = (700, STEPS as usize / 2);
     let tracks = [
         manoeuvred(&bodies[body], from, 0.001),
