@@ -104,16 +104,17 @@ impl Job {
 /// Output steps of an orbit run per round (an epoch: a step range of every body).
 ///
 /// A round holds at most `ROUND_RECORDS_PER_BLOCK * block` records whatever the
-/// number of bodies (some 21 MB with the default block): the memory a round takes
+/// number of bodies (some 10 MB with the default block): the memory a round takes
 /// bounds it, not a count of steps. Every epoch costs the log a commit (a flush) and
 /// each body a chunk, an index entry and a checkpoint (some 600 bytes for `dop853`),
-/// so long epochs write less: Starlink's 1,584 bodies took 211 epochs a day at a
-/// quarter of this bound, 1.8 s of CPU for a tenth of a day, and take 77 (1.1 s).
-/// Above a chunk part ([`PART_RECORDS`] records) the epoch is a whole number of
-/// parts, so that no chunk is a short one. A body's epoch stays within `16 * block`
-/// steps (one body: 65,536 at the default block, 5 commits for 300,000 steps, where
-/// the cap at `block` made 73): longer ones measured slower, because the workers, the
-/// log's writer and the disk then take turns instead of overlapping.
+/// so long epochs write less: Starlink's 1,584 bodies took 211 epochs a day at half
+/// this bound and take 106, with a third less CPU (BENCHMARKS.md). Twice this bound
+/// saved a little more CPU and took 80 MB more memory. Above a chunk part
+/// ([`PART_RECORDS`] records) the epoch is a whole number of parts, so that no chunk
+/// is a short one. A body's epoch stays within `16 * block` steps (one body: 65,536
+/// at the default block, 5 commits for 300,000 steps, where the cap at `block` made
+/// 73): longer ones measured slower, because the workers, the log's writer and the
+/// disk then take turns instead of overlapping.
 pub fn epoch_steps(block: u64, bodies: u32) -> u64 {
     let part = PART_RECORDS as u64;
     let steps = block.saturating_mul(ROUND_RECORDS_PER_BLOCK) / u64::from(bodies.max(1));
@@ -126,7 +127,7 @@ pub fn epoch_steps(block: u64, bodies: u32) -> u64 {
 }
 
 /// Records per round of an orbit job, per iteration of the block.
-pub const ROUND_RECORDS_PER_BLOCK: u64 = 64;
+pub const ROUND_RECORDS_PER_BLOCK: u64 = 32;
 
 /// The most output steps of one body in one block: the log cuts a body's records of
 /// a block into at most `u16::MAX` parts of 112 records, and a million is well below.
@@ -371,29 +372,33 @@ pub enum JobEvent {
     Failed(String),
 }
 
-/// Counts the record blocks handed to requesters and not yet taken, so that the
-/// dataflow can wait for a slow reader instead of queueing a whole run in memory.
+/// Counts the records handed to requesters and not yet taken, so that the dataflow
+/// can wait for a slow reader instead of queueing a whole run in memory.
 #[derive(Debug, Default)]
 pub(crate) struct Backlog {
     queued: AtomicUsize,
 }
 
-/// Record blocks that may wait for their readers before the dataflow stops starting
-/// rounds (about 30 MB with the default block).
-pub(crate) const MAX_QUEUED_BLOCKS: usize = 64;
+/// Records that may wait for their readers before the dataflow stops starting rounds:
+/// 64 blocks of a nano run at the default block (some 34 MB). Counted in records, not
+/// blocks: an orbit job's block is a round of all its bodies, up to 20 times a nano
+/// block's records at the default block (64 of them: some 670 MB).
+pub(crate) const MAX_QUEUED_RECORDS: usize = 64 * 4096 * 13 / 8;
 
 impl Backlog {
-    pub(crate) fn add(&self) {
-        self.queued.fetch_add(1, Ordering::SeqCst);
+    /// Counts a block of `records` handed over.
+    pub(crate) fn add(&self, records: usize) {
+        self.queued.fetch_add(records, Ordering::SeqCst);
     }
 
-    /// Takes back a block that was counted but never handed over.
-    pub(crate) fn taken(&self) -> usize {
-        self.queued.fetch_sub(1, Ordering::SeqCst)
+    /// Takes back a block of `records` (taken by its reader, or never handed over);
+    /// the count before.
+    pub(crate) fn taken(&self, records: usize) -> usize {
+        self.queued.fetch_sub(records, Ordering::SeqCst)
     }
 
     pub(crate) fn full(&self) -> bool {
-        self.queued.load(Ordering::SeqCst) >= MAX_QUEUED_BLOCKS
+        self.queued.load(Ordering::SeqCst) >= MAX_QUEUED_RECORDS
     }
 }
 
@@ -489,9 +494,9 @@ impl JobHandle {
     }
 
     fn take(&self, event: Option<JobEvent>) -> Option<JobEvent> {
-        if let Some(JobEvent::Records(_)) = event {
-            let before = self.backlog.taken();
-            if before == MAX_QUEUED_BLOCKS {
+        if let Some(JobEvent::Records(records)) = &event {
+            let before = self.backlog.taken(records.len());
+            if before >= MAX_QUEUED_RECORDS && before - records.len() < MAX_QUEUED_RECORDS {
                 // The dataflow may be waiting for this reader: wake its driver.
                 self.driver.unpark();
             }

@@ -280,9 +280,10 @@ fn notify(subscribers: &mut Vec<Subscriber>, done: u64, records: Vec<Stored>, ba
                         .collect()
                 };
             if !records.is_empty() {
-                backlog.add();
+                let count = records.len();
+                backlog.add(count);
                 if s.events.send(JobEvent::Records(records)).is_err() {
-                    backlog.taken();
+                    backlog.taken(count);
                     return false;
                 }
             }
@@ -609,7 +610,7 @@ mod tests {
             registry.deliver(block, &backlog);
         }
         assert_eq!(
-            backlog.taken(),
+            backlog.taken(0),
             0,
             "no block waits for a reader that went away"
         );
