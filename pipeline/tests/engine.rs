@@ -187,3 +187,51 @@ fn a_run_the_log_holds_completes_at_once() {
     assert_eq!(job.next(), Some(JobEvent::Complete { iterations: 5000 }));
     engine.shutdown().unwrap();
 }
+
+/// A reader that does not read holds the engine back: an orbit run's blocks are whole
+/// rounds of its bodies (tens of thousands of records each), and the records waiting
+/// for their reader stay within the engine's bound, counted in records (some 426,000,
+/// plus the rounds already open), not in blocks (64 such blocks would be 4 million).
+/// Once the reader reads, the run completes.
+#[test]
+fn an_orbit_run_waits_for_a_reader_that_does_not_read() {
+    use nano_pipeline::scenario::{Scenario, ScenarioLimits};
+    const STEPS: u64 = 20_000;
+    let scenario = Scenario::parse(
+        r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+            "integrator": {"method": "rk4", "step_s": 10}, "output_step_s": 10,
+            "walker": {"i_deg": 53, "total": 200, "planes": 10, "phasing": 1, "altitude_km": 550}}"#,
+        &ScenarioLimits::default(),
+    )
+    .unwrap();
+    let engine = engine(2, 4096, None);
+    let job = engine.submit_scenario(&scenario, STEPS, true).unwrap();
+    // Wait until the engine stops: the count of committed steps holds still.
+    let mut committed = engine.iterations_committed();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = engine.iterations_committed();
+        if now == committed {
+            break;
+        }
+        committed = now;
+    }
+    let held = committed * 200;
+    assert!(
+        committed < STEPS && held <= 1_200_000,
+        "{committed} of {STEPS} steps ({held} records) went to a reader that read none"
+    );
+    let mut records = 0u64;
+    loop {
+        match job.next_timeout(Duration::from_secs(120)) {
+            Ok(Some(JobEvent::Records(block))) => records += block.len() as u64,
+            Ok(Some(JobEvent::Complete { iterations })) => {
+                assert_eq!(iterations, STEPS);
+                break;
+            }
+            Ok(Some(JobEvent::Progress { .. })) => {}
+            other => panic!("the run did not complete once read: {other:?}"),
+        }
+    }
+    assert_eq!(records, STEPS * 200);
+}
