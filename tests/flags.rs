@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use redis::Commands;
 use serde_json::Value;
 use support::{
-    assert_reference, hostfile, http, http_get, private_ca, run, serve_with, spawn_worker,
-    until_ok, Proc, RedisServer,
+    assert_reference, hostfile, http, http_get, http_post, private_ca, run, serve_with,
+    spawn_worker, until_ok, Proc, RedisServer,
 };
 
 /// What every row may use: two private Redis servers (one plain, one TLS-only with a
@@ -322,6 +322,31 @@ fn rows() -> Vec<Row> {
                 assert_eq!(status, 400, "{body}");
                 assert!(body.contains("\"field\":\"n\""), "{body}");
                 assert!(matches!(s.get("/api/propagate/100").0, 200 | 202));
+            }),
+        },
+        Row {
+            name: "--max-bodies: a scenario with more bodies is refused, naming them",
+            settings: |_| vec![set("--max-bodies", Some("NANO_MAX_BODIES"), "2")],
+            expect: Expect::Serves(|s| {
+                let scenario = |bodies: usize| {
+                    let bodies: Vec<Value> = (0..bodies)
+                        .map(|i| serde_json::json!({"name": format!("sat-{i}"), "state": [7000, 0, 0, 0, 7.5, 0]}))
+                        .collect();
+                    serde_json::json!({
+                        "scenario": {"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
+                                     "output_step_s": 60, "bodies": bodies},
+                        "steps": 10,
+                    })
+                    .to_string()
+                };
+                let refused = http_post(&s.address, "/api/runs", &scenario(3)).unwrap();
+                let body = String::from_utf8_lossy(&refused.body);
+                assert_eq!(refused.status, 400, "{body}");
+                assert!(body.contains("\"field\":\"scenario.bodies\""), "{body}");
+                assert!(body.contains("at most 2 bodies"), "{body}");
+                let taken = http_post(&s.address, "/api/runs", &scenario(2)).unwrap();
+                let body = String::from_utf8_lossy(&taken.body);
+                assert!(matches!(taken.status, 200 | 202), "{} {body}", taken.status);
             }),
         },
         Row {

@@ -38,8 +38,11 @@ fn the_document_describes_every_route() {
             "/api/propagate/{n}",
             "/api/propagate/{n}/events",
             "/api/runs",
+            "/api/runs/{id}",
             "/api/runs/{id}/bodies/{k}",
+            "/api/runs/{id}/events",
             "/api/runs/{id}/states",
+            "/api/runs/{id}/status",
             "/assets/{name}",
             "/go",
             "/healthz",
@@ -53,6 +56,17 @@ fn the_document_describes_every_route() {
         assert!(
             run["responses"][status].is_object(),
             "{status} undocumented"
+        );
+    }
+    let post = &doc["paths"]["/api/runs"]["post"];
+    assert!(
+        post["requestBody"]["content"]["application/json"].is_object(),
+        "{post}"
+    );
+    for status in ["200", "202", "400", "401", "413", "429", "503"] {
+        assert!(
+            post["responses"][status].is_object(),
+            "POST {status} undocumented"
         );
     }
     let params: Vec<&str> = run["parameters"]

@@ -309,6 +309,34 @@ impl EngineHandle {
         self.submit_with(run, target, false, Some(reservation), None)
     }
 
+    /// [`EngineHandle::submit_scenario`] for a request admitted under the log's quota
+    /// (see [`EngineHandle::submit_admitted`]): how the service starts orbit runs.
+    pub fn submit_scenario_admitted(
+        &self,
+        scenario: &Scenario,
+        target: u64,
+        reservation: Reservation,
+    ) -> Result<JobHandle, Error> {
+        match scenario {
+            Scenario::Nano { seed } => {
+                self.submit_admitted(RunKey::nano(*seed), target, reservation)
+            }
+            Scenario::Orbit(orbit) => {
+                let orbit = OrbitRun {
+                    scenario: orbit.clone(),
+                    canonical: scenario.canonical().into(),
+                };
+                self.submit_with(
+                    scenario.run_key(),
+                    target,
+                    false,
+                    Some(reservation),
+                    Some(&orbit),
+                )
+            }
+        }
+    }
+
     fn submit_with(
         &self,
         run: RunKey,
@@ -519,6 +547,12 @@ impl EngineHandle {
     /// no more joins it; a request for more extends it (new computation).
     pub fn in_flight_target(&self, run: RunKey) -> Option<u64> {
         self.shared.lock_registry().target(run)
+    }
+
+    /// The scenario (canonical document) of the orbit run `run` while a job for it is in
+    /// flight: the log keeps it only from the run's first block on.
+    pub fn in_flight_scenario(&self, run: RunKey) -> Option<Arc<str>> {
+        self.shared.lock_registry().run_scenario(run)
     }
 
     /// Iterations committed by all jobs since the engine started.

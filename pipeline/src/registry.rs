@@ -161,6 +161,11 @@ impl Registry {
         self.jobs.get(&id)?.scenario.clone()
     }
 
+    /// The scenario of the orbit run `run`, when a job for it is in flight.
+    pub(crate) fn run_scenario(&self, run: RunKey) -> Option<Arc<str>> {
+        self.scenario(*self.by_run.get(&run)?)
+    }
+
     /// Whether job `id` is still in flight (its blocks are still wanted).
     pub(crate) fn contains(&self, id: u64) -> bool {
         self.jobs.contains_key(&id)

@@ -261,6 +261,31 @@ pub fn http(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Option<HttpResponse> {
+    http_request(address, from, "GET", path, headers, b"")
+}
+
+/// An HTTP/1.1 POST of the JSON `body` to `path` on `address`, from 127.0.0.1.
+pub fn http_post(address: &str, path: &str, body: &str) -> Option<HttpResponse> {
+    http_request(
+        address,
+        "127.0.0.1",
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+/// An HTTP/1.1 request with `method`, extra `headers` and `body` (its length sent),
+/// from the loopback address `from`, to `address`.
+pub fn http_request(
+    address: &str,
+    from: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<HttpResponse> {
     use std::io::Write;
     let local: std::net::IpAddr = from.parse().expect("a loopback address");
     assert!(local.is_loopback(), "tests only talk over loopback");
@@ -287,11 +312,17 @@ pub fn http(
         .iter()
         .map(|(name, value)| format!("{name}: {value}\r\n"))
         .collect();
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}{length}\r\n"
     )
     .ok()?;
+    stream.write_all(body).ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
     let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;

@@ -16,6 +16,10 @@ pub enum ApiError {
         value: String,
         rule: String,
     },
+    /// A field of a request's JSON body broke its rule: named by its path in the body
+    /// (`scenario.bodies[2].elements.e`), with the rule (which quotes the value).
+    #[error("{field}: {rule}")]
+    BadField { field: String, rule: String },
     /// Too many jobs are in flight to start another.
     #[error("too many runs are being computed ({in_flight}); try again shortly")]
     Busy { in_flight: usize },
@@ -76,6 +80,10 @@ impl IntoResponse for ApiError {
             ApiError::BadParam { field, value, rule } => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": {"field": field, "value": value, "rule": rule, "message": message}}),
+            ),
+            ApiError::BadField { field, rule } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"field": field, "rule": rule, "message": message}}),
             ),
             ApiError::Busy { .. }
             | ApiError::TooManyStreams { .. }

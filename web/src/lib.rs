@@ -65,6 +65,8 @@ pub use server::{serve, Stopping};
 pub struct Limits {
     /// The largest `n` a request may ask for.
     pub max_steps: u64,
+    /// The most bodies an orbit scenario may have (`--max-bodies`).
+    pub max_bodies: usize,
     /// Jobs in flight beyond which a request for a new run gets 503.
     pub max_jobs: usize,
     /// Runs up to this many iterations are cached whole; longer ones are streamed.
@@ -94,6 +96,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_steps: config::DEFAULT_MAX_STEPS,
+            max_bodies: config::DEFAULT_MAX_BODIES,
             max_jobs: config::DEFAULT_MAX_JOBS,
             cache_max_iterations: 200_000,
             page_points: 5_000,
@@ -221,9 +224,14 @@ pub fn app(state: AppState) -> Router {
         .route("/propagate/{n}", get(routes::page::run_page))
         .route("/assets/{name}", get(routes::page::asset))
         .route("/api/propagate/{n}", get(routes::api::run))
-        .route("/api/runs", get(routes::api::runs))
         .route("/api/runs/{id}/states", get(routes::windows::states))
         .route("/api/runs/{id}/bodies/{k}", get(routes::windows::track))
+        .route(
+            "/api/runs",
+            get(routes::api::runs).post(routes::runs::create),
+        )
+        .route("/api/runs/{id}", get(routes::runs::data))
+        .route("/api/runs/{id}/status", get(routes::runs::status))
         .route("/accuracy", get(routes::accuracy::page))
         .route("/api/accuracy", get(routes::accuracy::json))
         .route("/api/openapi.json", get(openapi::document))
@@ -237,13 +245,41 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         // Server-sent events last as long as the run: no request timeout.
         .route("/api/propagate/{n}/events", get(routes::events::events))
+        .route("/api/runs/{id}/events", get(routes::runs::run_events))
         .merge(timed)
         .fallback(|request: Request| async move {
             ApiError::NotFound(request.uri().path().chars().take(60).collect())
         })
-        .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .layer(middleware::from_fn(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)
+}
+
+/// The largest request body of every route but `POST /api/runs`
+/// ([`routes::runs::RUN_BODY_BYTES`]): no other handler reads one.
+pub const BODY_BYTES: usize = 16 * 1024;
+
+/// Bounds every request's body: [`BODY_BYTES`], or [`routes::runs::RUN_BODY_BYTES`]
+/// for a scenario posted to `/api/runs`. A larger body gets 413 (at once when its
+/// length is declared, otherwise when the handler reads past the limit).
+async fn body_limit(request: Request, next: Next) -> Response {
+    use tower::{Layer, ServiceExt};
+    let limit =
+        if request.method() == axum::http::Method::POST && request.uri().path() == "/api/runs" {
+            routes::runs::RUN_BODY_BYTES
+        } else {
+            BODY_BYTES
+        };
+    // The limit wraps the body in `Limited`; the rest of the stack takes axum's `Body`.
+    let inner = next.map_request(|r: axum::http::Request<_>| r.map(axum::body::Body::new));
+    match RequestBodyLimitLayer::new(limit)
+        .layer(inner)
+        .oneshot(request)
+        .await
+    {
+        Ok(response) => response.map(axum::body::Body::new),
+        Err(never) => match never {},
+    }
 }
 
 /// What every response goes through, in one layer (each layer of its own cost a clone

@@ -20,6 +20,10 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::windows::states,
         crate::routes::windows::track,
         crate::routes::events::events,
+        crate::routes::runs::create,
+        crate::routes::runs::status,
+        crate::routes::runs::data,
+        crate::routes::runs::run_events,
         crate::routes::page::index,
         crate::routes::page::go,
         crate::routes::page::run_page,
@@ -41,6 +45,10 @@ use utoipa::{OpenApi, ToSchema};
         Runs,
         States,
         Track,
+        RunRequest,
+        RunStatus,
+        RunLinks,
+        OrbitRunDocument,
         Status,
         Ready,
         AccuracyReport,
@@ -149,6 +157,73 @@ pub struct Track {
     columns: Vec<String>,
     /// `[t, body, x, y, z, vx, vy, vz]`, in time order.
     records: Vec<Vec<f64>>,
+}
+
+/// `POST /api/runs`: a run to start.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RunRequest {
+    /// An orbit scenario document (ORBITS.md) or `{"model":"nano","seed":S}`.
+    #[schema(value_type = Object)]
+    scenario: serde_json::Value,
+    /// Output steps (orbit) or iterations (nano), from 1 to --max-steps.
+    #[schema(minimum = 1)]
+    steps: u64,
+}
+
+/// A run's status (`POST /api/runs`, `GET /api/runs/{id}/status`, and the 202 of
+/// `GET /api/runs/{id}`).
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RunStatus {
+    /// 32 lowercase hex digits (orbit) or the seed (nano).
+    id: String,
+    /// `orbit` or `nano`.
+    model: String,
+    /// `running`, `complete` or `stopped` (not in flight and short of its steps).
+    status: String,
+    /// The steps wanted.
+    steps: u64,
+    /// Steps the log holds (durable), at most `steps`.
+    iterations_done: u64,
+    bodies: u64,
+    /// Seconds between output states (orbit; null for nano).
+    output_step_s: Option<f64>,
+    /// The UTC instant of t = 0 (orbit; null for nano).
+    epoch: Option<String>,
+    /// The bodies' names, at most the first 100,000 (orbit only).
+    names: Option<Vec<String>>,
+    /// The canonical scenario document.
+    #[schema(value_type = Object)]
+    scenario: serde_json::Value,
+    links: RunLinks,
+}
+
+/// Where to follow a run.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RunLinks {
+    #[serde(rename = "self")]
+    #[schema(rename = "self")]
+    self_: String,
+    events: String,
+    page: String,
+}
+
+/// An orbit run (`format=json`): one state per row, by time then body; or, for a nano
+/// run, the document or series of `/api/propagate`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct OrbitRunDocument {
+    model: String,
+    id: Option<String>,
+    n: u64,
+    #[schema(value_type = Option<Object>)]
+    scenario: Option<serde_json::Value>,
+    bodies: Option<Vec<String>>,
+    columns: Option<Vec<String>>,
+    /// `[t, body, x, y, z, vx, vy, vz]` (orbit).
+    records: Option<Vec<Vec<serde_json::Value>>>,
 }
 
 /// `/healthz`.

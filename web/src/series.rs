@@ -3,13 +3,17 @@
 //! work, for `spawn_blocking`; [`stream`] reads in bounded pieces on a small pool. A
 //! decimated series is computed once per `(run, n, points)` and kept in the log
 //! ([`nano_store::Log::put_series`]), so that later views, after a restart too, read
-//! it back instead of scanning the run.
+//! it back instead of scanning the run. [`OrbitPieces`] streams an orbit run the same
+//! way, in any of its formats (the OEM body by body), every state or those [`Keep`]
+//! keeps.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use nano_pipeline::ephemeris::{EphemerisWriter, OrbitFormat};
+use nano_pipeline::scenario::OrbitScenario;
 use nano_pipeline::{Agent, Format, Record, RunKey, RunWriter};
 use nano_store::{Log, Replay};
 
@@ -215,4 +219,201 @@ pub fn decimated(
         .collect();
     let body = json!({"model": "nano", "n": n, "seed": seed, "points": points, "agents": agents});
     Ok(serde_json::to_vec(&body).expect("a JSON value serialises"))
+}
+
+/// Which output steps a `points=K` download keeps: every `every`-th of `0..=steps`,
+/// and the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    every: u64,
+    last: u64,
+}
+
+impl Keep {
+    /// Every step of `0..=steps`, or, given `points`, at most that many (at least 2).
+    pub fn new(steps: u64, points: Option<u64>) -> Keep {
+        let Some(points) = points else {
+            return Keep {
+                every: 1,
+                last: steps,
+            };
+        };
+        let kept = |every: u64| steps / every + 1 + u64::from(!steps.is_multiple_of(every));
+        let mut every = steps.div_ceil(points.max(2) - 1).max(1);
+        while kept(every) > points.max(2) {
+            every += 1;
+        }
+        Keep { every, last: steps }
+    }
+
+    /// Whether output step `k` (the state at `k * output_step_s`) is kept.
+    pub fn keeps(&self, k: u64) -> bool {
+        k.is_multiple_of(self.every) || k == self.last
+    }
+}
+
+/// The states of a logged orbit run in one format, chunk by chunk: by time then body
+/// (CSV, JSON) from [`Log::replay`], or body by body (OEM) from [`Log::track`].
+pub struct OrbitPieces {
+    log: Log,
+    key: RunKey,
+    scenario: OrbitScenario,
+    steps: u64,
+    format: OrbitFormat,
+    keep: Keep,
+    created: String,
+    writer: Option<EphemerisWriter<Vec<u8>>>,
+    /// By time: the next body whose initial state is due; by body: the body being
+    /// written.
+    body: usize,
+    by_time: Option<Replay>,
+    by_body: Option<nano_store::Track>,
+    finished: bool,
+}
+
+impl OrbitPieces {
+    /// The first `steps` steps of the orbit run `key` of `scenario`, as the log holds
+    /// them, with the states `keep` keeps; `created` is the OEM's `CREATION_DATE`.
+    pub fn new(
+        log: Log,
+        key: RunKey,
+        scenario: OrbitScenario,
+        steps: u64,
+        format: OrbitFormat,
+        keep: Keep,
+        created: String,
+    ) -> OrbitPieces {
+        OrbitPieces {
+            log,
+            key,
+            scenario,
+            steps,
+            format,
+            keep,
+            created,
+            writer: None,
+            body: 0,
+            by_time: None,
+            by_body: None,
+            finished: false,
+        }
+    }
+
+    /// Writes until the writer holds a chunk; true when the run is all written.
+    fn fill(&mut self) -> Result<bool, nano_pipeline::Error> {
+        let writer = self.writer.as_mut().expect("opened by next");
+        let bodies = self.scenario.body_count();
+        let initial = |body: usize| {
+            self.scenario
+                .body(body)
+                .expect("index below body_count")
+                .state0
+        };
+        while writer.get_mut().len() < CHUNK {
+            if self.format == OrbitFormat::Oem {
+                let Some(track) = &mut self.by_body else {
+                    if self.body == bodies {
+                        return Ok(true);
+                    }
+                    writer.state(self.body as u32, &initial(self.body))?;
+                    self.by_body =
+                        Some(self.log.track(self.key, self.body as u32, 0..self.steps)?);
+                    continue;
+                };
+                match track.next() {
+                    Some(record) => {
+                        let record = record?;
+                        if self.keep.keeps(record.iteration + 1) {
+                            writer.record(&record)?;
+                        }
+                    }
+                    None => {
+                        self.by_body = None;
+                        self.body += 1;
+                    }
+                }
+                continue;
+            }
+            if self.body < bodies {
+                writer.state(self.body as u32, &initial(self.body))?;
+                self.body += 1;
+                continue;
+            }
+            let replay = match &mut self.by_time {
+                Some(replay) => replay,
+                None => self
+                    .by_time
+                    .insert(self.log.replay(self.key, 0..self.steps)?),
+            };
+            match replay.next() {
+                Some(record) => {
+                    let record = record?;
+                    if self.keep.keeps(record.iteration + 1) {
+                        writer.record(&record)?;
+                    }
+                }
+                None => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl OrbitPieces {
+    /// The next chunk of about [`CHUNK`] bytes; `None` after the last.
+    pub fn next_chunk(&mut self) -> Result<Option<Bytes>, nano_pipeline::Error> {
+        if self.finished {
+            return Ok(None);
+        }
+        if self.writer.is_none() {
+            self.writer = Some(EphemerisWriter::begin(
+                Vec::with_capacity(CHUNK + 1024),
+                self.format,
+                &self.scenario,
+                self.steps,
+                &self.created,
+            )?);
+        }
+        if self.fill()? {
+            self.finished = true;
+            let writer = self.writer.take().expect("opened above");
+            return Ok(Some(Bytes::from(writer.finish()?)));
+        }
+        let writer = self.writer.as_mut().expect("opened above");
+        let chunk = std::mem::replace(writer.get_mut(), Vec::with_capacity(CHUNK + 1024));
+        Ok(Some(Bytes::from(chunk)))
+    }
+}
+
+impl Piecewise for OrbitPieces {
+    fn next_piece(&mut self) -> Result<Option<Bytes>, String> {
+        self.next_chunk().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_keeps_at_most_points_with_the_first_and_last() {
+        for steps in [1u64, 2, 3, 10, 99, 100, 101, 1000, 12_345] {
+            for points in [2u64, 3, 7, 10, 100, 5000] {
+                let keep = Keep::new(steps, Some(points));
+                let kept: Vec<u64> = (0..=steps).filter(|&k| keep.keeps(k)).collect();
+                assert!(
+                    kept.len() as u64 <= points,
+                    "{steps} {points}: {}",
+                    kept.len()
+                );
+                assert_eq!(kept[0], 0);
+                assert_eq!(*kept.last().unwrap(), steps);
+                if steps < points {
+                    assert_eq!(kept.len() as u64, steps + 1, "all fit");
+                }
+            }
+        }
+        let all = Keep::new(50, None);
+        assert!((0..=50).all(|k| all.keeps(k)));
+    }
 }

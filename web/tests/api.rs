@@ -404,7 +404,7 @@ async fn every_refusal_is_the_json_error_even_before_a_handler_runs() {
     let big = vec![b'x'; 20 * 1024];
     let cases: Vec<(Method, &str, Vec<u8>, StatusCode)> = vec![
         (
-            Method::POST,
+            Method::PUT,
             "/api/runs",
             vec![],
             StatusCode::METHOD_NOT_ALLOWED,

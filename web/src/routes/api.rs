@@ -13,6 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
+use nano_pipeline::scenario::Scenario;
 use nano_pipeline::{Format, RunKey};
 use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
@@ -153,6 +154,31 @@ pub async fn start_blocking(
     query_token: Option<String>,
     address: Option<IpAddr>,
 ) -> Result<nano_pipeline::job::JobHandle, ApiError> {
+    let seed = run.seed().ok_or_else(|| {
+        ApiError::Internal(format!(
+            "run {run} is not a nano run: start it by its scenario"
+        ))
+    })?;
+    start_scenario_blocking(
+        state,
+        Scenario::Nano { seed },
+        n,
+        headers,
+        query_token,
+        address,
+    )
+    .await
+}
+
+/// [`start_blocking`] for any scenario (an orbit run needs its scenario to start).
+pub async fn start_scenario_blocking(
+    state: &AppState,
+    scenario: Scenario,
+    n: u64,
+    headers: HeaderMap,
+    query_token: Option<String>,
+    address: Option<IpAddr>,
+) -> Result<nano_pipeline::job::JobHandle, ApiError> {
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let caller = Caller {
@@ -160,7 +186,7 @@ pub async fn start_blocking(
             query_token: query_token.as_deref(),
             address,
         };
-        start(&state, run, n, &caller)
+        start_scenario(&state, &scenario, n, &caller)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -176,6 +202,23 @@ pub fn start(
     n: u64,
     caller: &Caller<'_>,
 ) -> Result<nano_pipeline::job::JobHandle, ApiError> {
+    let seed = run.seed().ok_or_else(|| {
+        ApiError::Internal(format!(
+            "run {run} is not a nano run: start it by its scenario"
+        ))
+    })?;
+    start_scenario(state, &Scenario::Nano { seed }, n, caller)
+}
+
+/// [`start`] for any scenario: the first `n` output steps (orbit) or iterations (nano)
+/// of the run `scenario` names, under the same rules.
+pub fn start_scenario(
+    state: &AppState,
+    scenario: &Scenario,
+    n: u64,
+    caller: &Caller<'_>,
+) -> Result<nano_pipeline::job::JobHandle, ApiError> {
+    let run = scenario.run_key();
     if let Some(reason) = state.engine.log_failure() {
         return Err(ApiError::Unavailable(
             nano_pipeline::Error::LogFailed(reason).to_string(),
@@ -202,9 +245,11 @@ pub fn start(
         let logged = state.log.entry(run)?.map_or(0, |e| e.iterations);
         let reservation = state.log.admit(n.saturating_sub(logged))?;
         state.access.admit(caller.address)?;
-        state.engine.submit_admitted(run, n, reservation)?
+        state
+            .engine
+            .submit_scenario_admitted(scenario, n, reservation)?
     } else {
-        state.engine.submit(run, n, false)?
+        state.engine.submit_scenario(scenario, n, false)?
     };
     if job.started {
         Metrics::bump(&state.metrics.jobs_started);
@@ -214,7 +259,7 @@ pub fn start(
 
 /// The run when it is ready, cheapest first: the cache, then the log (a logged run with
 /// at least `n` iterations serves its prefix); `None` when it must be computed.
-async fn ready(
+pub(crate) async fn ready(
     state: &AppState,
     n: u64,
     seed: u64,

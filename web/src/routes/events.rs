@@ -9,9 +9,10 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
-use nano_pipeline::job::JobEvent;
+use nano_pipeline::job::{JobEvent, JobHandle};
 use nano_pipeline::RunKey;
 use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
@@ -55,7 +56,7 @@ pub async fn events(
     let permit = stream_permit(&state)?;
     let address = state.access.client(peer_ip(&peer), &headers);
     let token = query.get("access_token").map(|t| t.to_string());
-    let mut job = start_blocking(
+    let job = start_blocking(
         &state,
         RunKey::nano(request.seed),
         n,
@@ -64,6 +65,21 @@ pub async fn events(
         address,
     )
     .await?;
+    Ok(follow(&state, job, n, "n", permit))
+}
+
+/// The progress of `job`, a run of `n` steps, as server-sent events: `progress` and
+/// then `complete` or `error`, each `{"iterations_done": K, <total>: n}`. An async
+/// task, not a thread, follows the job; a client that takes nothing for the send
+/// timeout loses the stream. `permit` (a place among the open streams) is held until
+/// the stream ends.
+pub fn follow(
+    state: &AppState,
+    mut job: JobHandle,
+    n: u64,
+    total: &'static str,
+    permit: OwnedSemaphorePermit,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     let stopping = state.stopping.wait();
     let send_timeout = state.limits.send_timeout;
@@ -77,7 +93,7 @@ pub async fn events(
         };
         let first = event(
             "progress",
-            json!({"iterations_done": job.joined_at.min(n), "n": n}),
+            json!({"iterations_done": job.joined_at.min(n), total: n}),
         );
         if !send(first).await {
             return;
@@ -98,11 +114,11 @@ pub async fn events(
             let Some(e) = next else { break };
             let (sse, last) = match e {
                 JobEvent::Progress { iterations, .. } => (
-                    event("progress", json!({"iterations_done": iterations, "n": n})),
+                    event("progress", json!({"iterations_done": iterations, total: n})),
                     false,
                 ),
                 JobEvent::Complete { .. } => (
-                    event("complete", json!({"iterations_done": n, "n": n})),
+                    event("complete", json!({"iterations_done": n, total: n})),
                     true,
                 ),
                 JobEvent::Failed(reason) => (event("error", json!({"reason": reason})), true),
@@ -118,5 +134,5 @@ pub async fn events(
         ))
         .await;
     });
-    Ok(Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default()))
+    Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default())
 }

@@ -43,7 +43,16 @@ impl Service {
     }
 }
 
+/// A service over a fresh log with these limits (`--max-steps`, `--max-bodies`, ...).
+pub fn service_with(cache: Cache, limits: Limits) -> Service {
+    service_limited(tempfile::tempdir().unwrap(), cache, limits)
+}
+
 fn service_in(dir: tempfile::TempDir, cache: Cache) -> Service {
+    service_limited(dir, cache, Limits::default())
+}
+
+fn service_limited(dir: tempfile::TempDir, cache: Cache, limits: Limits) -> Service {
     let log = Log::open(dir.path(), LogOptions::default()).unwrap();
     let engine = Engine::start(EngineConfig {
         workers: 2,
@@ -52,7 +61,7 @@ fn service_in(dir: tempfile::TempDir, cache: Cache) -> Service {
         log: Some(log.clone()),
     })
     .unwrap();
-    let state = AppState::new(engine.handle(), log, cache, Limits::default());
+    let state = AppState::new(engine.handle(), log, cache, limits);
     Service {
         state,
         _engine: engine,
@@ -64,6 +73,32 @@ pub async fn get(app: &Router, uri: &str) -> (StatusCode, axum::http::HeaderMap,
     let response = app
         .clone()
         .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    (
+        parts.status,
+        parts.headers,
+        to_bytes(body, usize::MAX).await.unwrap().to_vec(),
+    )
+}
+
+/// POSTs `body` as JSON to `uri`, with extra `headers`.
+pub async fn post(
+    app: &Router,
+    uri: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = Request::post(uri)
+        .header("content-type", "application/json")
+        .header("content-length", body.len());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
         .await
         .unwrap();
     let (parts, body) = response.into_parts();

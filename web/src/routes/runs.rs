@@ -1,0 +1,535 @@
+//! `/api/runs/...`: runs named by their scenario. `POST /api/runs` starts (or joins)
+//! the run of a scenario document; `GET /api/runs/{id}/status` says how far it is;
+//! `GET /api/runs/{id}` is its data once complete; `GET /api/runs/{id}/events` streams
+//! its progress.
+//!
+//! An orbit run is named by the hash of its canonical scenario (32 hex digits), a nano
+//! run by its seed ([`RunId`]). What the service knows of a run it reads from the log
+//! (its catalog entry and the scenario kept with its first block) or, before that
+//! block, from the engine's job in flight: a bad scenario is refused before either
+//! hears of it, so nothing is logged for it.
+//!
+//! The rules of computation are `/api/propagate`'s ([`api::start_scenario`]): the
+//! token, the rate limit and `--max-jobs` apply to requests that would compute; joining
+//! a run in flight and reading a logged one are open.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use nano_pipeline::ephemeris::{self, OrbitFormat};
+use nano_pipeline::scenario::{RunId, Scenario, ScenarioLimits};
+use nano_pipeline::{Format, RunKey};
+use nano_store::CatalogEntry;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::routes::api::{self, peer_ip, stream_permit, POLL_AFTER_SECONDS};
+use crate::routes::events;
+use crate::series::{self, Keep, OrbitPieces};
+use crate::{budget, params, AppState};
+
+/// The largest body `POST /api/runs` takes (every other route takes 16 KiB): room for
+/// a scenario that lists some thousands of bodies.
+pub const RUN_BODY_BYTES: usize = 1 << 20;
+
+/// The most body names a status object lists.
+pub const MAX_NAMES: usize = 100_000;
+
+/// A run the service knows: its key in the log and engine, and its scenario.
+struct Known {
+    id: RunId,
+    key: RunKey,
+    scenario: Scenario,
+    /// The log's catalog entry, once the run has logged a block.
+    entry: Option<CatalogEntry>,
+    /// The steps the job in flight runs to, if one is.
+    in_flight: Option<u64>,
+}
+
+impl Known {
+    /// The steps the run is wanted to: the most anyone asked of it.
+    fn target(&self) -> u64 {
+        self.entry
+            .map_or(0, |e| e.target)
+            .max(self.in_flight.unwrap_or(0))
+    }
+
+    /// Steps logged (durable).
+    fn logged(&self) -> u64 {
+        self.entry.map_or(0, |e| e.iterations)
+    }
+
+    /// The status object of the contract, for a client that wants `steps` steps.
+    fn status(&self, steps: u64) -> Value {
+        let done = self.logged();
+        let status = if done >= steps {
+            "complete"
+        } else if self.in_flight.is_some() {
+            "running"
+        } else {
+            "stopped"
+        };
+        let id = self.id.to_string();
+        let mut object = json!({
+            "id": id,
+            "model": match self.scenario { Scenario::Nano { .. } => "nano", Scenario::Orbit(_) => "orbit" },
+            "status": status,
+            "steps": steps,
+            "iterations_done": done.min(steps),
+            "scenario": self.scenario,
+            "links": {
+                "self": format!("/api/runs/{id}"),
+                "events": format!("/api/runs/{id}/events"),
+                "page": match self.scenario {
+                    Scenario::Nano { seed } => format!("/propagate/{steps}?seed={seed}"),
+                    Scenario::Orbit(_) => format!("/runs/{id}"),
+                },
+            },
+        });
+        let fields = match &self.scenario {
+            Scenario::Nano { .. } => json!({
+                "bodies": nano_pipeline::model::BODIES,
+                "output_step_s": null,
+                "epoch": null,
+            }),
+            Scenario::Orbit(orbit) => {
+                let names: Vec<String> = (0..orbit.body_count().min(MAX_NAMES))
+                    .map(|i| orbit.body(i).expect("index below body_count").name)
+                    .collect();
+                json!({
+                    "bodies": orbit.body_count(),
+                    "output_step_s": orbit.output_step_s(),
+                    "epoch": orbit.epoch().to_string(),
+                    "names": names,
+                })
+            }
+        };
+        if let (Some(object), Value::Object(fields)) = (object.as_object_mut(), fields) {
+            object.extend(fields);
+        }
+        object
+    }
+}
+
+/// The id in a path, or 400 naming `id`.
+fn parse_id(text: &str) -> Result<RunId, ApiError> {
+    text.parse::<RunId>().map_err(|_| {
+        ApiError::bad(
+            "id",
+            text,
+            "must be 32 lowercase hex digits (an orbit run) or a decimal seed (a nano run)",
+        )
+    })
+}
+
+fn key_of(id: RunId) -> RunKey {
+    match id {
+        RunId::Nano(seed) => RunKey::nano(seed),
+        RunId::Orbit(bytes) => RunKey::orbit(nano_store::RunId(bytes)),
+    }
+}
+
+/// What the service knows of run `id` (blocking: it reads the log), or 404.
+fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
+    let key = key_of(id);
+    let entry = state.log.entry(key)?;
+    let in_flight = state.engine.in_flight_target(key);
+    let unknown = || ApiError::NotFound(format!("run {id}"));
+    let scenario = match id {
+        RunId::Nano(seed) if entry.is_some() || in_flight.is_some() => Scenario::Nano { seed },
+        RunId::Nano(_) => return Err(unknown()),
+        RunId::Orbit(_) => {
+            let document = match state.log.document(key)? {
+                Some(document) => document,
+                None => match state.engine.in_flight_scenario(key) {
+                    Some(document) => document.to_string(),
+                    None if entry.is_some() => {
+                        return Err(ApiError::Internal(format!(
+                            "run {id} is in the catalog without its scenario"
+                        )))
+                    }
+                    None => return Err(unknown()),
+                },
+            };
+            // It was accepted when the run started, within the bound of then.
+            let limits = ScenarioLimits {
+                max_bodies: usize::MAX,
+            };
+            Scenario::parse(&document, &limits).map_err(|e| {
+                ApiError::Internal(format!(
+                    "the logged scenario of run {id} does not parse: {e}"
+                ))
+            })?
+        }
+    };
+    Ok(Known {
+        id,
+        key,
+        scenario,
+        entry,
+        in_flight,
+    })
+}
+
+/// [`lookup`] on a blocking thread.
+async fn lookup_blocking(state: &AppState, id: RunId) -> Result<Known, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || lookup(&state, id))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// A run request's body: `{"scenario": {...}, "steps": N}`, checked; each refusal
+/// names the field by its path in the body.
+pub fn parse_request(
+    body: &[u8],
+    max_steps: u64,
+    max_bodies: usize,
+) -> Result<(Scenario, u64), ApiError> {
+    let bad = |field: &str, rule: String| ApiError::BadField {
+        field: field.to_owned(),
+        rule,
+    };
+    let shape = "must be a JSON object {\"scenario\": {...}, \"steps\": N}";
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad("body", format!("{shape}; it is not JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(bad("body", format!("{shape}, not {}", kind(&value))));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["scenario", "steps"].contains(&k.as_str()))
+    {
+        return Err(bad(
+            unknown,
+            "is not a field of a run request (it has scenario and steps)".into(),
+        ));
+    }
+    let steps_rule = format!("must be a whole number from 1 to {max_steps} (--max-steps)");
+    let steps = match fields.get("steps") {
+        None => return Err(bad("steps", format!("is required: {steps_rule}"))),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=max_steps).contains(&n) => n,
+            _ => return Err(bad("steps", format!("{steps_rule}, got {v}"))),
+        },
+    };
+    let Some(document) = fields.get("scenario") else {
+        return Err(bad(
+            "scenario",
+            "is required: an orbit scenario document (ORBITS.md) or {\"model\":\"nano\",\"seed\":S}".into(),
+        ));
+    };
+    let scenario = Scenario::from_value(document, &ScenarioLimits { max_bodies }).map_err(|e| {
+        let field = if e.field.is_empty() {
+            "scenario".to_owned()
+        } else {
+            format!("scenario.{}", e.field)
+        };
+        bad(&field, e.rule)
+    })?;
+    Ok((scenario, steps))
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `Location` of run `id`.
+fn location(id: RunId) -> HeaderValue {
+    HeaderValue::from_str(&format!("/api/runs/{id}")).expect("digits and ASCII letters")
+}
+
+/// `POST /api/runs`: starts (or joins) the run of `steps` steps of the scenario.
+#[utoipa::path(post, path = "/api/runs", tag = "runs",
+    request_body(content = crate::openapi::RunRequest, content_type = "application/json",
+        description = "The scenario (an orbit document of ORBITS.md, or {\"model\":\"nano\",\"seed\":S}) and its steps; at most 1 MiB"),
+    params(
+        ("access_token" = Option<String>, Query, description = "The API token, for clients that cannot send headers"),
+    ),
+    responses(
+        (status = 200, description = "The log already holds the steps", body = crate::openapi::RunStatus, headers(
+            ("Location" = String, description = "The run's URL"),
+        )),
+        (status = 202, description = "Started, or joined in flight", body = crate::openapi::RunStatus, headers(
+            ("Location" = String, description = "The run's URL"),
+            ("Retry-After" = u64, description = "Seconds to wait before asking"),
+        )),
+        (status = 400, description = "A bad field of the request, named by its path (`scenario.bodies[2].elements.e`); nothing is logged", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 1 MiB", body = crate::openapi::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many runs in flight, or the log cannot be written", body = crate::openapi::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return Err(ApiError::Refused {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "the body must be sent as Content-Type: application/json".into(),
+        });
+    }
+    // Checked on a blocking thread: a scenario of a hundred thousand bodies takes a
+    // while to expand.
+    let (max_steps, max_bodies) = (state.limits.max_steps, state.limits.max_bodies);
+    let (scenario, steps) =
+        tokio::task::spawn_blocking(move || parse_request(&body, max_steps, max_bodies))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let id = scenario.run_id();
+    let address = state.access.client(peer_ip(&peer), &headers);
+    let token = query.get("access_token").map(|t| t.to_string());
+    let job =
+        api::start_scenario_blocking(&state, scenario, steps, headers, token, address).await?;
+    let known = lookup_blocking(&state, id).await?;
+    drop(job);
+    let status = known.status(steps);
+    if known.logged() >= steps {
+        return Ok((
+            StatusCode::OK,
+            [(header::LOCATION, location(id))],
+            Json(status),
+        )
+            .into_response());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        [
+            (header::LOCATION, location(id)),
+            (header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS)),
+        ],
+        Json(status),
+    )
+        .into_response())
+}
+
+/// `GET /api/runs/{id}/status`: how far the run is.
+#[utoipa::path(get, path = "/api/runs/{id}/status", tag = "runs",
+    params(("id" = String, Path, description = "The run's id: 32 lowercase hex digits (orbit) or a decimal seed (nano)")),
+    responses(
+        (status = 200, description = "The run's status", body = crate::openapi::RunStatus),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let known = lookup_blocking(&state, parse_id(&id)?).await?;
+    Ok(Json(known.status(known.target())))
+}
+
+/// `GET /api/runs/{id}`: the run's data once complete, otherwise 202 and its status.
+#[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
+    params(
+        ("id" = String, Path, description = "The run's id: 32 lowercase hex digits (orbit) or a decimal seed (nano)"),
+        ("format" = Option<String>, Query, description = "json (default), csv, or oem (orbit runs)", pattern = "^(json|csv|oem)$"),
+        ("points" = Option<u32>, Query, description = "At most this many output times per body (every m-th, first and last kept); for a nano run, the page's series", minimum = 2, maximum = 100000),
+    ),
+    responses(
+        (status = 200, description = "The run: JSON, CSV (t,body,x,y,z,vx,vy,vz by time then body) or a CCSDS OEM (one segment per body)", content(
+            (crate::openapi::OrbitRunDocument = "application/json"),
+            (String = "text/csv"),
+            (String = "text/plain"),
+        )),
+        (status = 202, description = "Not complete yet: its status; ask again at Location", body = crate::openapi::RunStatus, headers(
+            ("Location" = String, description = "The URL to ask again"),
+            ("Retry-After" = u64, description = "Seconds to wait before asking"),
+        )),
+        (status = 400, description = "A malformed id or a bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many streams open, or the read does not fit in the memory budget (Retry-After)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn data(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let id = parse_id(&id)?;
+    let points = params::points(&query)?;
+    let format_text = query.get("format").unwrap_or("json");
+    let format: OrbitFormat = format_text
+        .parse()
+        .map_err(|_| ApiError::bad("format", format_text, "must be json, csv or oem"))?;
+    let known = lookup_blocking(&state, id).await?;
+    let steps = known.target();
+    let running = || {
+        (
+            StatusCode::ACCEPTED,
+            [
+                (header::LOCATION, location(id)),
+                (header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS)),
+            ],
+            Json(known.status(steps)),
+        )
+            .into_response()
+    };
+    if steps == 0 || known.logged() < steps {
+        return Ok(running());
+    }
+    let orbit = match &known.scenario {
+        Scenario::Nano { seed } => {
+            let format = match format {
+                OrbitFormat::Json => Format::Json,
+                OrbitFormat::Csv => Format::Csv,
+                OrbitFormat::Oem => {
+                    return Err(ApiError::bad(
+                        "format",
+                        format_text,
+                        "must be json or csv for a nano run (OEM is for orbit runs)",
+                    ))
+                }
+            };
+            // The same bytes as `/api/propagate/{steps}?seed=S`, from the same place.
+            return Ok(api::ready(&state, steps, *seed, format, points)
+                .await?
+                .unwrap_or_else(running));
+        }
+        Scenario::Orbit(orbit) => orbit.clone(),
+    };
+
+    Metrics::bump(&state.metrics.log_served);
+    let budget = state
+        .readers
+        .admit(budget::STREAM_BYTES, "a download of a run")?;
+    let permit = stream_permit(&state)?;
+    let pieces = OrbitPieces::new(
+        state.log.clone(),
+        known.key,
+        orbit,
+        steps,
+        format,
+        Keep::new(steps, points.map(|p| p as u64)),
+        ephemeris::now_utc(),
+    );
+    let body: Body = series::stream_pieces(
+        pieces,
+        Arc::clone(&state.reads),
+        state.limits.send_timeout,
+        permit,
+        budget,
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /api/runs/{id}/events`: the run's progress; a stopped run is resumed (which,
+/// being computation, needs the token).
+#[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
+    params(
+        ("id" = String, Path, description = "The run's id: 32 lowercase hex digits (orbit) or a decimal seed (nano)"),
+        ("access_token" = Option<String>, Query, description = "The API token (EventSource cannot send headers)"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent `progress` events ({\"iterations_done\":K,\"steps\":N}), ending with `complete` or `error`", content_type = "text/event-stream"),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Resuming a stopped run needs the API token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many streams or runs, or the log cannot be written", body = crate::openapi::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full) or the run would pass its quota", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn run_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let known = lookup_blocking(&state, parse_id(&id)?).await?;
+    let steps = known.target();
+    let permit = stream_permit(&state)?;
+    let address = state.access.client(peer_ip(&peer), &headers);
+    let token = query.get("access_token").map(|t| t.to_string());
+    let job = api::start_scenario_blocking(&state, known.scenario, steps, headers, token, address)
+        .await?;
+    Ok(events::follow(&state, job, steps, "steps", permit).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_of_a_request_names_its_field() {
+        let good = r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","output_step_s":60,"bodies":[{"name":"a","elements":{"a_km":7000,"e":0.1}}]}"#;
+        let cases = [
+            ("[]".to_owned(), "body"),
+            ("{".to_owned(), "body"),
+            (format!(r#"{{"scenario":{good}}}"#), "steps"),
+            (format!(r#"{{"scenario":{good},"steps":0}}"#), "steps"),
+            (format!(r#"{{"scenario":{good},"steps":-3}}"#), "steps"),
+            (format!(r#"{{"scenario":{good},"steps":1001}}"#), "steps"),
+            (
+                format!(r#"{{"scenario":{good},"steps":5,"colour":1}}"#),
+                "colour",
+            ),
+            (r#"{"steps":5}"#.to_owned(), "scenario"),
+            (
+                format!(r#"{{"scenario":{},"steps":5}}"#, good.replace("0.1", "1.5")),
+                "scenario.bodies[0].elements.e",
+            ),
+        ];
+        for (body, field) in cases {
+            match parse_request(body.as_bytes(), 1000, 10) {
+                Err(ApiError::BadField { field: f, .. }) => assert_eq!(f, field, "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let (scenario, steps) = parse_request(
+            format!(r#"{{"scenario":{good},"steps":5}}"#).as_bytes(),
+            1000,
+            10,
+        )
+        .unwrap();
+        assert_eq!(steps, 5);
+        assert!(matches!(scenario, Scenario::Orbit(_)));
+    }
+}
