@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use nano_cluster::process::{self, Placement};
 use nano_pipeline::engine::EngineConfig;
+use nano_pipeline::job::JobEvent;
 use progress::Progress;
 
 use clap::{Args, Parser, Subcommand};
@@ -499,9 +500,9 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
         )
         .into());
     }
-    if args.run.format == OrbitFormat::Oem {
+    if args.run.format == OrbitFormat::Oem && args.data.is_none() {
         return Err(Usage(
-            "--format oem is written body by body, from one propagator per body: without --data, --workers and --hostfile".into(),
+            "--format oem is written body by body: through the dataflow engine it is read back from the log, so give --data (or drop --workers and --hostfile to write it from one propagator per body)".into(),
         )
         .into());
     }
@@ -515,6 +516,7 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
         Some(dir) => Some(open_log(dir, args.sync)?),
         None => None,
     };
+    let log_for_oem = log.clone();
     let config = EngineConfig {
         workers: cluster.workers(),
         network: cluster.network()?,
@@ -522,6 +524,29 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
         log,
     };
     let engine = nano_pipeline::engine::Engine::start(config)?;
+    if let (OrbitFormat::Oem, Some(log)) = (args.run.format, &log_for_oem) {
+        // The run is logged first (time by time, as the engine commits it), then read
+        // back body by body.
+        let job = engine.submit_scenario(&scenario, args.run.steps, false)?;
+        let mut bar = Progress::new("propagate", "steps", args.run.steps);
+        let completed = loop {
+            match job.next() {
+                Some(JobEvent::Progress { iterations, .. }) => bar.set(iterations),
+                Some(JobEvent::Complete { .. }) => break Ok(()),
+                Some(JobEvent::Failed(reason)) => break Err(reason),
+                Some(JobEvent::Records(_)) => {}
+                None => break Err("its events ended before it completed".to_owned()),
+            }
+        };
+        bar.finish();
+        drop(job);
+        engine.shutdown()?;
+        completed.map_err(|reason| nano_pipeline::Error::JobFailed {
+            run: scenario.run_key(),
+            reason,
+        })?;
+        return write_logged_oem(log, scenario.run_key(), &orbit, args.run.steps);
+    }
     let job = engine.submit_scenario(&scenario, args.run.steps, true)?;
     let mut out = orbit_writer(&args.run, &orbit)?;
     let mut bar = Progress::new("propagate", "steps", args.run.steps);
@@ -533,6 +558,35 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
     bar.finish();
     drop(job);
     engine.shutdown()?;
+    Ok(())
+}
+
+/// Writes the OEM of the first `steps` steps of the logged orbit run `run` to stdout,
+/// body by body from the log (each body's records through its time index), a chunk at
+/// a time: the same bytes as the run computed without a log, but its CREATION_DATE.
+fn write_logged_oem(
+    log: &Log,
+    run: RunKey,
+    orbit: &OrbitScenario,
+    steps: u64,
+) -> anyhow::Result<()> {
+    let mut pieces = nano_web::series::OrbitPieces::new(
+        log.clone(),
+        run,
+        orbit.clone(),
+        steps,
+        OrbitFormat::Oem,
+        nano_web::series::Keep::new(steps, None),
+        ephemeris::now_utc(),
+    );
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut bar = Progress::new("oem", "bodies", orbit.body_count() as u64);
+    while let Some(chunk) = pieces.next_chunk()? {
+        out.write_all(&chunk)?;
+        bar.set(pieces.bodies_written() as u64);
+    }
+    out.flush()?;
+    bar.finish();
     Ok(())
 }
 
@@ -551,10 +605,16 @@ fn orbit_writer(
 /// `replay --scenario`: a logged orbit run, by time then body, computing nothing.
 fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
     let (scenario, orbit) = read_orbit_scenario(file, args.max_bodies)?;
-    if args.run.format == OrbitFormat::Oem {
-        return Err(Usage("replay writes orbit runs by time: --format csv or json".into()).into());
-    }
     let steps = args.run.steps;
+    // The OEM of every body is read body by body; one body's (--body) is its window.
+    let every_body_oem = args.run.format == OrbitFormat::Oem && args.body.is_none();
+    if every_body_oem && (args.from.is_some() || args.to.is_some()) {
+        return Err(Usage(
+            "--format oem of every body covers the whole run: drop --from and --to, or give --body"
+                .into(),
+        )
+        .into());
+    }
     let end = steps as f64 * orbit.output_step_s();
     if let Some(body) = args.body.filter(|&b| b as usize >= orbit.body_count()) {
         return Err(Usage(format!(
@@ -593,6 +653,9 @@ fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
             requested: steps,
         }
         .into());
+    }
+    if every_body_oem {
+        return write_logged_oem(&log, run, &orbit, steps);
     }
     // The bar counts the steps of the window replayed.
     let window = iterations.clone();

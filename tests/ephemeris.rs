@@ -178,6 +178,114 @@ fn oem_holds_every_state_of_the_csv_under_a_header_and_a_segment_per_body() {
     assert_eq!(found, 2 * (steps + 1));
 }
 
+/// The lines of an OEM but its `CREATION_DATE`, which says when it was written.
+fn without_creation_date(oem: &str) -> Vec<&str> {
+    oem.lines()
+        .filter(|l| !l.starts_with("CREATION_DATE = "))
+        .collect()
+}
+
+#[test]
+fn the_oem_read_from_the_log_is_the_computed_one_but_for_its_creation_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.json");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let data = dir.path().join("data");
+    let (file, data) = (file.to_str().unwrap(), data.to_str().unwrap());
+    // Blocks of 100 steps: each body's track crosses blocks.
+    let steps = "1000";
+    let reference = propagate(Path::new(file), steps, "oem");
+    let oem_of = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let logged = oem_of(&[
+        "propagate",
+        "--scenario",
+        file,
+        "--steps",
+        steps,
+        "--format",
+        "oem",
+        "--data",
+        data,
+        "--block",
+        "100",
+        "--workers",
+        "2",
+    ]);
+    let replayed = oem_of(&[
+        "replay",
+        "--scenario",
+        file,
+        "--steps",
+        steps,
+        "--format",
+        "oem",
+        "--data",
+        data,
+    ]);
+    // Logged already: propagate reads it back again without computing.
+    let again = oem_of(&[
+        "propagate",
+        "--scenario",
+        file,
+        "--steps",
+        "600",
+        "--format",
+        "oem",
+        "--data",
+        data,
+    ]);
+    let want = without_creation_date(&reference);
+    // Three header lines (less CREATION_DATE), eleven a segment, a data line a state.
+    assert_eq!(
+        want.len(),
+        3 + 2 * 11 + 2 * 1001,
+        "the reference's own lines"
+    );
+    for (what, oem) in [("propagate --data", &logged), ("replay", &replayed)] {
+        let got = without_creation_date(oem);
+        assert_eq!(got.len(), want.len(), "{what}");
+        if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
+            panic!(
+                "{what}: line {i} is {:?}, the reference's {:?}",
+                got[i], want[i]
+            );
+        }
+        let (header, segments) = parse_oem(oem);
+        assert!(header.contains_key("CREATION_DATE"), "{what}");
+        assert_eq!(segments.len(), 2, "{what}");
+    }
+    let (_, segments) = parse_oem(&again);
+    assert!(segments.iter().all(|s| s.data.len() == 601));
+    let shorter = propagate(Path::new(file), "600", "oem");
+    assert_eq!(
+        without_creation_date(&again),
+        without_creation_date(&shorter)
+    );
+    // Through the dataflow without a log there is nothing to read back body by body.
+    let out = run(&[
+        "propagate",
+        "--scenario",
+        file,
+        "--steps",
+        "10",
+        "--format",
+        "oem",
+        "--workers",
+        "2",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--data"), "{stderr}");
+}
+
 fn segment_state(segment: &Segment, at: f64) -> &(String, [f64; 6]) {
     segment
         .data

@@ -385,6 +385,18 @@ impl OrbitPieces {
     }
 }
 
+impl OrbitPieces {
+    /// How many bodies are written whole so far (the OEM's progress; by time, all or
+    /// none).
+    pub fn bodies_written(&self) -> usize {
+        match (self.format, self.finished) {
+            (_, true) => self.scenario.body_count(),
+            (OrbitFormat::Oem, false) => self.body,
+            (_, false) => 0,
+        }
+    }
+}
+
 impl Piecewise for OrbitPieces {
     fn next_piece(&mut self) -> Result<Option<Bytes>, String> {
         self.next_chunk().map_err(|e| e.to_string())
