@@ -347,20 +347,25 @@ impl Reader<'_> {
 
 /// Appends the chunk for `key` holding `records` (one body's, in order, all from the
 /// block `[first_iteration, end)`), each with the `words` state words of its model,
-/// to `out`.
-pub fn encode_chunk(
+/// to `out`. The records may be a slice or a strided walk over a block's records
+/// (one body of a block by iteration then body), so that no copy groups them first.
+pub fn encode_chunk<'r, I>(
     key: &[u8],
     words: usize,
     first_iteration: u64,
     end: u64,
-    records: &[Record],
+    records: I,
     out: &mut Vec<u8>,
-) {
+) where
+    I: IntoIterator<Item = &'r Record>,
+    I::IntoIter: ExactSizeIterator + Clone,
+{
+    let records = records.into_iter();
     let start = out.len();
     out.reserve(CHUNK_HEADER + records.len() * record_size(words));
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&(records.len() as u32).to_le_bytes());
-    out.extend_from_slice(&records.first().map_or(0.0, |r| r.t0).to_le_bytes());
+    out.extend_from_slice(&records.clone().next().map_or(0.0, |r| r.t0).to_le_bytes());
     out.extend_from_slice(&end.to_le_bytes());
     for r in records {
         out.extend_from_slice(&r.t1.to_le_bytes());

@@ -378,31 +378,52 @@ impl Log {
             let previous = self.read_entry(block.run)?;
             self.check_block(block, previous.as_ref())?;
             let words = block.run.model.state_words();
-            let starts = group_by_body(block.records, block.bodies, &mut by_body);
+            // A block by iteration then body with every body in every iteration (an
+            // orbit round) is read body by body in place, with a stride of the bodies;
+            // any other (a nano block) is first grouped by body, in a copy.
+            let bodies = block.bodies as usize;
+            let strided = is_round(block.records, bodies);
+            let starts = if strided {
+                Vec::new()
+            } else {
+                group_by_body(block.records, block.bodies, &mut by_body)
+            };
             let end = block.end;
             let mut batch = sled::Batch::default();
             for body in 0..block.bodies {
-                let records = &by_body[starts[body as usize]..starts[body as usize + 1]];
+                let (records, stride) = if strided {
+                    (&block.records[body as usize..], bodies)
+                } else {
+                    (
+                        &by_body[starts[body as usize]..starts[body as usize + 1]],
+                        1,
+                    )
+                };
+                // The body's records: every `stride`-th of `records`, from the first.
+                let count = records.len().div_ceil(stride);
+                let body_part = |from: usize, to: usize| {
+                    records[(from * stride).min(records.len())..]
+                        .iter()
+                        .step_by(stride)
+                        .take(to - from)
+                };
                 // A block in which every body waited still leaves an (empty) chunk of
                 // body 0, so that the blocks of a run follow each other without gaps.
                 let empty_block = block.records.is_empty() && body == 0;
-                if records.is_empty() && !empty_block {
+                if count == 0 && !empty_block {
                     continue;
                 }
-                let parts = records.len().div_ceil(encoding::PART_RECORDS).max(1);
+                let parts = count.div_ceil(encoding::PART_RECORDS).max(1);
                 if parts > u16::MAX as usize {
                     return Err(Error::InvalidBlock {
                         run: block.run,
-                        detail: format!(
-                            "{} records of one body are too many for one block",
-                            records.len()
-                        ),
+                        detail: format!("{count} records of one body are too many for one block"),
                     });
                 }
                 for part in 0..parts {
-                    let from = (part * encoding::PART_RECORDS).min(records.len());
-                    let to = (from + encoding::PART_RECORDS).min(records.len());
-                    let records = &records[from..to];
+                    let from = (part * encoding::PART_RECORDS).min(count);
+                    let to = (from + encoding::PART_RECORDS).min(count);
+                    let records = body_part(from, to);
                     let key =
                         encoding::chunk_key(block.run, block.first_iteration, body, part as u16);
                     value.clear();
@@ -411,11 +432,11 @@ impl Log {
                         words,
                         block.first_iteration,
                         end,
-                        records,
+                        records.clone(),
                         &mut value,
                     );
                     batch.insert(&key[..], &value[..]);
-                    if let Some(first) = records.first() {
+                    if let Some(first) = records.clone().next() {
                         let index = encoding::index_key(block.run, body, first.t0);
                         let entry =
                             encoding::encode_index(&index, block.first_iteration, part as u16);
@@ -957,6 +978,17 @@ impl Log {
         }
         Ok(())
     }
+}
+
+/// Whether `records` are whole rounds of `bodies` bodies: by iteration, then body,
+/// each body once per iteration (what an orbit job's block is).
+fn is_round(records: &[Record], bodies: usize) -> bool {
+    bodies > 0
+        && !records.is_empty()
+        && records.len().is_multiple_of(bodies)
+        && records.iter().enumerate().all(|(i, r)| {
+            r.body as usize == i % bodies && r.iteration == records[i - i % bodies].iteration
+        })
 }
 
 /// Puts `records` (by iteration, then body) into `out` grouped by body, each body's in
