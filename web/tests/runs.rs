@@ -182,6 +182,17 @@ async fn every_broken_scenario_is_a_400_naming_its_field_and_nothing_is_logged()
         );
         assert!(!error["rule"].as_str().unwrap().is_empty(), "{what}");
     }
+    // A body not declared as JSON is refused before it is read.
+    let response = tower::ServiceExt::oneshot(
+        app.clone(),
+        axum::http::Request::post("/api/runs")
+            .header("content-type", "text/plain")
+            .body(axum::body::Body::from(request(&two_body(60.0), 10)))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // The good document under the same limits is accepted: the refusals were the edits.
     let (status, _, answer) = post(&app, "/api/runs", &request(&two_body(60.0), 10), &[]).await;
     assert!(
