@@ -8,31 +8,8 @@ const seed = body.dataset.seed;
 const points = body.dataset.points;
 const bar = document.getElementById("progress");
 
-// When the service needs an API token, open the page as /propagate/N#token=T: the
-// fragment never reaches the server; the page keeps the token for this tab and sends
-// it as a bearer token (and as access_token to EventSource, which cannot send headers).
-// The token is read as written: URLSearchParams would turn a `+` of a base64 token
-// into a space, so only %XX escapes are decoded (decodeURIComponent).
-function tokenFromHash(hash) {
-  for (const part of hash.replace(/^#/, "").split("&")) {
-    if (part.startsWith("token=")) {
-      try {
-        return decodeURIComponent(part.slice("token=".length));
-      } catch {
-        return part.slice("token=".length);
-      }
-    }
-  }
-  return null;
-}
-const fromHash = tokenFromHash(location.hash);
-if (fromHash) {
-  sessionStorage.setItem("nano-token", fromHash);
-  history.replaceState(null, "", location.pathname + location.search);
-}
-const token = sessionStorage.getItem("nano-token");
-const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
-const tokenParam = token ? `&access_token=${encodeURIComponent(token)}` : "";
+const auth = { headers: nanoAuth.headers };
+const tokenParam = nanoAuth.param ? `&${nanoAuth.param}` : "";
 const status = document.getElementById("status");
 
 function show(done) {

@@ -222,6 +222,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(routes::page::index))
         .route("/go", get(routes::page::go))
         .route("/propagate/{n}", get(routes::page::run_page))
+        .route("/runs/{id}", get(routes::page::orbit_page))
         .route("/assets/{name}", get(routes::page::asset))
         .route("/api/propagate/{n}", get(routes::api::run))
         .route("/api/runs/{id}/states", get(routes::windows::states))

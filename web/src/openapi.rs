@@ -27,6 +27,7 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::page::index,
         crate::routes::page::go,
         crate::routes::page::run_page,
+        crate::routes::page::orbit_page,
         crate::routes::page::asset,
         crate::routes::accuracy::json,
         crate::routes::accuracy::page,

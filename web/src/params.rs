@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use nano_pipeline::scenario::RunId;
 use nano_pipeline::Format;
 
 use crate::error::ApiError;
@@ -137,6 +138,19 @@ pub fn points(query: &Query) -> Result<Option<usize>, ApiError> {
             )),
         },
     }
+}
+
+/// A run's id in a path: [`RunId`]'s `Display` form (32 lowercase hex digits for an
+/// orbit run, a decimal seed for nano). Anything but ASCII is refused before
+/// `RunId::from_str` slices it (a 32-byte string of multi-byte characters would be
+/// cut inside a character).
+pub fn run_id(text: &str) -> Result<RunId, ApiError> {
+    const RULE: &str = "must be 32 lowercase hex digits (an orbit run) or a decimal seed";
+    if !text.is_ascii() {
+        return Err(ApiError::bad("id", text, RULE));
+    }
+    text.parse::<RunId>()
+        .map_err(|_| ApiError::bad("id", text, RULE))
 }
 
 #[cfg(test)]

@@ -10,11 +10,17 @@ use crate::AppState;
 
 const PAGE: &str = include_str!("../../assets/page.html");
 const INDEX: &str = include_str!("../../assets/index.html");
+const RUN: &str = include_str!("../../assets/run.html");
 
-/// An embedded asset, by name: the page's script and style, and Plotly (vendored,
-/// MIT; its licence is served beside it).
+/// Output times per body the orbit run page asks for: enough for a smooth track and
+/// error curve, few enough for Plotly to draw twelve bodies at once.
+pub const RUN_PAGE_POINTS: usize = 2000;
+
+/// An embedded asset, by name: the pages' scripts and style, and Plotly (vendored,
+/// MIT; its licence is served beside it): the basic bundle for the 2D pages, the gl3d
+/// bundle (3D traces, and 2D scatter too) for the orbit run page.
 #[utoipa::path(get, path = "/assets/{name}", tag = "pages",
-    params(("name" = String, Path, description = "app.js, accuracy.js, style.css, plotly-basic.min.js or LICENSE-plotly.txt", example = "app.js")),
+    params(("name" = String, Path, description = "app.js, auth.js, index.js, run.js, accuracy.js, style.css, plotly-basic.min.js, plotly-gl3d.min.js or LICENSE-plotly.txt", example = "app.js")),
     responses(
         (status = 200, description = "The asset", content(
             (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
@@ -32,6 +38,18 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
             include_bytes!("../../assets/app.js"),
             "text/javascript; charset=utf-8",
         ),
+        "auth.js" => (
+            include_bytes!("../../assets/auth.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "index.js" => (
+            include_bytes!("../../assets/index.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "run.js" => (
+            include_bytes!("../../assets/run.js"),
+            "text/javascript; charset=utf-8",
+        ),
         "accuracy.js" => (
             include_bytes!("../../assets/accuracy.js"),
             "text/javascript; charset=utf-8",
@@ -42,6 +60,10 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
         ),
         "plotly-basic.min.js" => (
             include_bytes!("../../assets/vendor/plotly-basic.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "plotly-gl3d.min.js" => (
+            include_bytes!("../../assets/vendor/plotly-gl3d.min.js"),
             "text/javascript; charset=utf-8",
         ),
         "LICENSE-plotly.txt" => (
@@ -90,13 +112,25 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiErr
     catalog.sort_by_key(|e| std::cmp::Reverse(e.updated_ms));
     let rows: String = catalog
         .iter()
-        .filter_map(|e| Some((e, e.run.seed()?)))
         .take(20)
-        .map(|(e, seed)| {
+        .map(|e| {
+            // A nano run's page is by seed and iterations; an orbit run's by its id.
+            let link = match e.run.seed() {
+                Some(seed) => format!(
+                    "<a href=\"/propagate/{n}?seed={seed}\">seed {seed}</a>",
+                    n = e.iterations.max(1)
+                ),
+                None => format!(
+                    "<a href=\"/runs/{id}\">orbit {short}… ({bodies} bod{ies})</a>",
+                    id = e.run.id.hex(),
+                    short = &e.run.id.hex()[..8],
+                    bodies = e.bodies,
+                    ies = if e.bodies == 1 { "y" } else { "ies" },
+                ),
+            };
             format!(
-                "<tr><td><a href=\"/propagate/{n}?seed={seed}\">seed {seed}</a></td><td>{n}</td><td>{target}</td><td>{status}</td><td>{updated}</td></tr>\n",
+                "<tr><td>{link}</td><td>{n}</td><td>{target}</td><td>{status}</td><td>{updated}</td></tr>\n",
                 n = e.iterations.max(1),
-                seed = seed,
                 target = e.target,
                 status = if e.complete() { "complete" } else { "partial" },
                 updated = nano_store::catalog::utc(e.updated_ms),
@@ -171,5 +205,28 @@ pub async fn run_page(
         .replace("{{n}}", &run.n.to_string())
         .replace("{{seed}}", &run.seed.to_string())
         .replace("{{points}}", &state.limits.page_points.to_string());
+    Ok((StatusCode::OK, Html(page)).into_response())
+}
+
+/// `/runs/{id}`: the page of an orbit run, at once; it asks for the run's status and
+/// then draws the tracks (up to 12 bodies) or plays the run back (a constellation).
+/// An id that is no run's is the page's to say (it asks `/api/runs/{id}/status`); an
+/// id that cannot be one is a 400 here.
+#[utoipa::path(get, path = "/runs/{id}", tag = "pages",
+    params(("id" = String, Path, description = "The run's id: 32 lowercase hex digits (an orbit run) or a decimal seed (nano)", example = "0123456789abcdef0123456789abcdef")),
+    responses(
+        (status = 200, description = "The run's page: progress, then the 3D plot and the error plot, or the playback", content_type = "text/html", body = String),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn orbit_page(Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = params::run_id(&id)?;
+    let page = RUN
+        .replace("{{id}}", &id.to_string())
+        .replace("{{points}}", &RUN_PAGE_POINTS.to_string());
     Ok((StatusCode::OK, Html(page)).into_response())
 }

@@ -1,0 +1,222 @@
+// Drives Debian's Chromium (headless, WebGL by SwiftShader) through the orbit pages
+// and prints what it saw as one JSON line, with every console error and every request
+// that left 127.0.0.1. tests/browser.rs runs it against the real binary.
+//
+// Usage: node run.mjs MODE BASE_URL SCREENSHOT [SCENARIO_FILE STEPS]
+//   tracks    POST the scenario to /api/runs, open its /runs/{id}, wait for the plots:
+//             the 3D traces (type, name, points, the sphere's radius), the error
+//             plot's traces (how many of their values are positive and finite), legend.
+//   playback  the same for a constellation: wait for the first frame, press play for
+//             a few seconds, read the points' positions (Plotly's gd.data) before and
+//             after, the time shown, the states the API gives at that time, and pick
+//             a satellite by its name.
+//   form      on /, submit the orbit form once with e = 1.5 (a 400 shown beside the
+//             form), then with its defaults (to /runs/{id}, plotted).
+//   unknown   open BASE_URL (a /runs/{id} of no run) and read the message.
+import { readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [mode, base, screenshot, scenarioFile, steps] = process.argv.slice(2);
+const origin = new URL(base).origin;
+const PLAY_MS = 4000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    // WebGL without a GPU: ANGLE over SwiftShader, Chromium's software renderer.
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--ignore-gpu-blocklist",
+  ],
+});
+
+// Starts a run as a client would, and returns its status object.
+async function start() {
+  const scenario = JSON.parse(readFileSync(scenarioFile, "utf8"));
+  const response = await fetch(`${origin}/api/runs`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ scenario, steps: Number(steps) }),
+  });
+  const text = await response.text();
+  if (![200, 202].includes(response.status)) {
+    throw new Error(`POST /api/runs: ${response.status}: ${text}`);
+  }
+  return JSON.parse(text);
+}
+
+// For page.waitForFunction: whether the page's state is one of `wanted`.
+const settled = (wanted) => wanted.includes(document.body.dataset.state);
+
+async function tracksSeen(page) {
+  return page.evaluate(() => {
+    const gd = document.getElementById("orbits");
+    const errors = document.getElementById("errors");
+    return {
+      state: document.body.dataset.state,
+      status: document.getElementById("status").textContent,
+      canvases: gd.querySelectorAll("canvas").length,
+      traces: (gd.data ?? []).map((t) => {
+        const flat = (a) => (Array.isArray(a?.[0]) ? a.flat() : Array.from(a ?? []));
+        const [x, y, z] = [flat(t.x), flat(t.y), flat(t.z)];
+        const radii = x.map((_, i) => Math.hypot(x[i], y[i], z[i]));
+        return {
+          type: t.type,
+          mode: t.mode ?? null,
+          name: t.name,
+          points: x.length,
+          minRadius: radii.length ? Math.min(...radii) : null,
+          maxRadius: radii.length ? Math.max(...radii) : null,
+          hovertemplate: t.hovertemplate ?? null,
+        };
+      }),
+      errorTraces: (errors.data ?? []).map((t) => ({
+        name: t.name,
+        yaxis: t.yaxis ?? "y",
+        points: t.x.length,
+        positive: Array.from(t.y).filter((v) => v !== null && Number.isFinite(v) && v > 0).length,
+        max: Math.max(...Array.from(t.y).filter((v) => v !== null)),
+      })),
+      errorAxes: errors._fullLayout
+        ? [errors._fullLayout.yaxis?.type, errors._fullLayout.yaxis2?.type]
+        : [],
+      legend: [...document.querySelectorAll("#orbits .legendtext")].map((e) => e.textContent),
+    };
+  });
+}
+
+async function playbackSeen(page, names) {
+  await page.waitForFunction(settled, ["ready", "failed", "unknown"], { timeout: 60_000 });
+  const positions = () =>
+    page.evaluate(() => {
+      const t = document.getElementById("orbits").data[0];
+      return {
+        t: Number(document.body.dataset.t),
+        x: Array.from(t.x),
+        y: Array.from(t.y),
+        z: Array.from(t.z),
+      };
+    });
+  const first = await page.evaluate(() => document.body.dataset.state);
+  if (first !== "ready") {
+    return { state: first, status: await page.locator("#status").textContent() };
+  }
+  const before = await positions();
+  const shotBefore = await page.locator("#orbits").screenshot();
+  await page.selectOption("#speed", "3600");
+  await page.click("#play");
+  const playingState = await page.evaluate(() => document.body.dataset.state);
+  await page.waitForTimeout(PLAY_MS);
+  await page.click("#play"); // pause
+  // Let the frame in flight land.
+  await page.waitForFunction(() => document.body.dataset.state === "paused");
+  await page.waitForTimeout(500);
+  const after = await positions();
+  const shotAfter = await page.locator("#orbits").screenshot();
+  // The states the API gives at the time the page shows, fetched by the page itself.
+  const api = await page.evaluate(async (t) => {
+    const r = await fetch(`/api/runs/${document.body.dataset.id}/states?t=${t}`);
+    return r.ok ? r.json() : { status: r.status };
+  }, after.t);
+  // Pick a satellite by its name.
+  const name = names[Math.min(7, names.length - 1)];
+  await page.fill("#pick-name", name);
+  await page.click("#pick button[type=submit]");
+  await page.waitForFunction(() => document.body.dataset.picked !== undefined, null, {
+    timeout: 30_000,
+  });
+  const track = await page.evaluate(() => {
+    const gd = document.getElementById("orbits");
+    const t = gd.data[2];
+    return {
+      picked: Number(document.body.dataset.picked),
+      name: t.name,
+      visible: t.visible,
+      points: t.x.length,
+      x: Array.from(t.x),
+      y: Array.from(t.y),
+      z: Array.from(t.z),
+      text: document.getElementById("picked").textContent,
+    };
+  });
+  return {
+    state: "ready",
+    playingState,
+    before,
+    after,
+    apiAtShown: api,
+    screenChanged: !shotBefore.equals(shotAfter),
+    pickedName: name,
+    track,
+    traces: await page.evaluate(() =>
+      document.getElementById("orbits").data.map((t) => ({ type: t.type, name: t.name, mode: t.mode ?? null })),
+    ),
+    max: await page.evaluate(() => Number(document.getElementById("time").max)),
+  };
+}
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors = [];
+  const external = [];
+  const requests = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => {
+    const url = new URL(r.url());
+    // data: and blob: URLs never leave the page; anything else must go to 127.0.0.1.
+    const local = ["data:", "blob:"].includes(url.protocol) || url.hostname === "127.0.0.1";
+    if (!local) external.push(r.url());
+    requests.push(url.pathname + url.search);
+  });
+  let seen;
+  if (mode === "tracks") {
+    const run = await start();
+    await page.goto(`${origin}/runs/${run.id}`);
+    await page.waitForFunction(settled, ["plotted", "failed", "unknown"], { timeout: 90_000 });
+    seen = { id: run.id, ...(await tracksSeen(page)) };
+  } else if (mode === "playback") {
+    const run = await start();
+    await page.goto(`${origin}/runs/${run.id}`);
+    seen = { id: run.id, ...(await playbackSeen(page, run.names)) };
+  } else if (mode === "form") {
+    await page.goto(`${origin}/`);
+    await page.fill("#orbit-form input[name=e]", "1.5");
+    await page.click("#orbit-form button[type=submit]");
+    await page.waitForSelector("#orbit-error:not([hidden])", { timeout: 30_000 });
+    const refusal = {
+      url: page.url(),
+      message: await page.locator("#orbit-error").textContent(),
+    };
+    await page.fill("#orbit-form input[name=e]", "0.05");
+    await page.selectOption("#orbit-form select[name=forces]", "j2");
+    await page.selectOption("#orbit-form select[name=method]", "rk4");
+    await page.fill("#orbit-form input[name=step_s]", "5");
+    await page.fill("#orbit-form input[name=steps]", "300");
+    await Promise.all([
+      page.waitForURL(/\/runs\/[0-9a-f]{32}$/, { timeout: 30_000 }),
+      page.click("#orbit-form button[type=submit]"),
+    ]);
+    await page.waitForFunction(settled, ["plotted", "failed", "unknown"], { timeout: 90_000 });
+    seen = { refusal, url: page.url(), ...(await tracksSeen(page)) };
+  } else if (mode === "unknown") {
+    await page.goto(base);
+    await page.waitForFunction(settled, ["plotted", "failed", "unknown"], { timeout: 30_000 });
+    seen = {
+      state: await page.evaluate(() => document.body.dataset.state),
+      status: await page.locator("#status").textContent(),
+    };
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify({ mode, errors, external, requests, ...seen }));
+} finally {
+  await browser.close();
+}
