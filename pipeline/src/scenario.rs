@@ -123,7 +123,8 @@ impl FromStr for RunId {
     type Err = ScenarioError;
 
     fn from_str(text: &str) -> Result<Self, ScenarioError> {
-        if text.len() == 32 {
+        // ASCII first: 32 bytes of multi-byte characters would be sliced inside one.
+        if text.len() == 32 && text.is_ascii() {
             let mut bytes = [0u8; 16];
             for (i, byte) in bytes.iter_mut().enumerate() {
                 *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).or_else(|_| {
