@@ -49,6 +49,7 @@ fn the_document_describes_every_route() {
             "/metrics",
             "/propagate/{n}",
             "/readyz",
+            "/runs/{id}",
         ]
     );
     let run = &doc["paths"]["/api/propagate/{n}"]["get"];
