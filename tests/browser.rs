@@ -1,7 +1,12 @@
-//! The run page in real headless Chromium (Debian's, driven by playwright-core): the
-//! progress bar moving while the run computes, then a plot with both named
-//! trajectories holding the golden run's decimated values, drawn without a reload, no
-//! console errors, and nothing fetched from beyond 127.0.0.1.
+//! The pages in real headless Chromium (Debian's, driven by playwright-core; WebGL by
+//! SwiftShader), each checked for console errors and for anything fetched from beyond
+//! 127.0.0.1:
+//! - the nano run page (`web/e2e/page.mjs`): the progress bar moving while the run
+//!   computes, then a plot with both named trajectories holding the golden run's
+//!   decimated values, drawn without a reload;
+//! - the orbit pages (`web/e2e/run.mjs`): `/runs/{id}` of a two-body run (3D tracks, the
+//!   Earth as a sphere, the error plot), of an unknown id, the orbit form of `/`, and
+//!   the playback of a 100-satellite constellation.
 
 mod support;
 
@@ -159,5 +164,347 @@ fn a_base64_token_in_the_link_starts_the_run_and_the_plot_appears() {
         support::http_get(&address, wrong).unwrap().0,
         401,
         "a space is not a plus"
+    );
+}
+
+/// Runs `web/e2e/run.mjs` in `mode` against the service at `address` and returns what
+/// it saw (a scenario, when given, is posted to `/api/runs` by the script first).
+fn drive(mode: &str, url: &str, scenario: Option<(&Path, u64)>) -> serde_json::Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let screenshot = root.join(format!("target/run-{mode}.png"));
+    let mut args = vec![
+        "run.mjs".to_owned(),
+        mode.to_owned(),
+        url.to_owned(),
+        screenshot.to_str().unwrap().to_owned(),
+    ];
+    if let Some((file, steps)) = scenario {
+        args.push(file.to_str().unwrap().to_owned());
+        args.push(steps.to_string());
+    }
+    let out = Command::new("node")
+        .current_dir(root.join("web/e2e"))
+        .args(&args)
+        .output()
+        .expect("node runs (.ci/run installs the browser test's packages)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser script failed: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+/// `seen` without its long arrays, for failure messages.
+fn brief(seen: &serde_json::Value) -> String {
+    let mut s = seen.clone();
+    for key in ["before", "after", "apiAtShown", "requests"] {
+        if s.get(key).is_some() {
+            s[key] = serde_json::json!("(left out)");
+        }
+    }
+    if let Some(track) = s.get_mut("track") {
+        for axis in ["x", "y", "z"] {
+            track[axis] = serde_json::json!("(left out)");
+        }
+    }
+    s.to_string()
+}
+
+/// No request of the page left 127.0.0.1, and the console stayed clean but for the
+/// `expected` resource errors (Chromium logs each 4xx a page fetches).
+fn assert_clean(seen: &serde_json::Value, expected: &[&str]) {
+    assert_eq!(
+        seen["external"],
+        serde_json::json!([]),
+        "requests beyond 127.0.0.1: {}",
+        brief(seen)
+    );
+    let errors: Vec<&str> = seen["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), expected.len(), "console errors: {errors:?}");
+    for (error, want) in errors.iter().zip(expected) {
+        assert!(
+            error.contains(want),
+            "console error {error:?}, wanted {want:?}"
+        );
+    }
+}
+
+const EARTH_RADIUS_KM: f64 = 6378.137;
+
+/// The sphere of the central body: one `surface` trace, every vertex at radius R.
+fn assert_sphere(seen: &serde_json::Value) {
+    let spheres: Vec<&serde_json::Value> = seen["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "surface")
+        .collect();
+    assert_eq!(spheres.len(), 1, "no central body: {}", brief(seen));
+    for key in ["minRadius", "maxRadius"] {
+        let r = spheres[0][key].as_f64().unwrap();
+        assert!(
+            (r - EARTH_RADIUS_KM).abs() < 1e-6 * EARTH_RADIUS_KM,
+            "the sphere's {key} is {r}, not R"
+        );
+    }
+}
+
+/// A two-body orbit run: `/runs/{id}` draws both tracks in 3D (named, with t and the
+/// position on hover) around the Earth as a sphere, and the energy and
+/// angular-momentum errors on log axes, with values a dop853 run at 1e-12 has.
+#[test]
+fn an_orbit_runs_page_draws_both_bodies_around_the_earth_and_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, address) = serve(&dir.path().join("data"), &[]);
+    let scenario = dir.path().join("two.json");
+    std::fs::write(
+        &scenario,
+        r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","forces":["point_mass"],
+            "integrator":{"method":"dop853","tolerance":1e-12},"output_step_s":30.0,
+            "bodies":[
+              {"name":"leo","elements":{"a_km":7200.0,"e":0.05,"i_deg":53.0,"raan_deg":0.0,"argp_deg":0.0,"nu_deg":0.0}},
+              {"name":"meo","elements":{"a_km":12000.0,"e":0.3,"i_deg":20.0,"raan_deg":40.0,"argp_deg":10.0,"nu_deg":0.0}}]}"#,
+    )
+    .unwrap();
+    let steps = 600u64;
+    let seen = drive(
+        "tracks",
+        &format!("http://{address}/"),
+        Some((&scenario, steps)),
+    );
+    assert_eq!(seen["state"], "plotted", "{}", brief(&seen));
+    assert_clean(&seen, &[]);
+    assert!(seen["canvases"].as_u64().unwrap() >= 1, "no WebGL canvas");
+
+    let tracks: Vec<&serde_json::Value> = seen["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "scatter3d")
+        .collect();
+    let names: Vec<&str> = tracks.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["leo", "meo"], "{}", brief(&seen));
+    for track in &tracks {
+        assert_eq!(track["mode"], "lines");
+        assert_eq!(
+            track["points"],
+            steps + 1,
+            "every output time (within points=2000)"
+        );
+        let hover = track["hovertemplate"].as_str().unwrap();
+        assert!(hover.contains("t = ") && hover.contains("x = "), "{hover}");
+        // Each track goes round the Earth, above it.
+        assert!(track["minRadius"].as_f64().unwrap() > EARTH_RADIUS_KM);
+    }
+    assert_sphere(&seen);
+    let legend = seen["legend"].as_array().unwrap();
+    assert!(
+        legend.iter().any(|l| l == "leo") && legend.iter().any(|l| l == "meo"),
+        "legend: {legend:?}"
+    );
+
+    // Two errors a body, each on a log axis, with positive values, as small as a
+    // dop853 run at 1e-12 makes them (a wrong mu or state would make them large).
+    assert_eq!(seen["errorAxes"], serde_json::json!(["log", "log"]));
+    let errors = seen["errorTraces"].as_array().unwrap();
+    assert_eq!(errors.len(), 4, "{}", brief(&seen));
+    for e in errors {
+        assert!(e["positive"].as_u64().unwrap() > steps / 2, "{e}");
+        assert!(e["max"].as_f64().unwrap() < 1e-9, "{e}");
+    }
+    let ask = format!(
+        "/api/runs/{}?format=json&points=2000",
+        seen["id"].as_str().unwrap()
+    );
+    assert!(
+        seen["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == &ask),
+        "the page never asked {ask}"
+    );
+}
+
+/// `/runs/{id}` of no run says so; an id that cannot be one is a 400 naming it.
+#[test]
+fn the_page_of_an_unknown_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, address) = serve(&dir.path().join("data"), &[]);
+    let seen = drive(
+        "unknown",
+        &format!("http://{address}/runs/0123456789abcdef0123456789abcdef"),
+        None,
+    );
+    assert_eq!(seen["state"], "unknown", "{}", brief(&seen));
+    assert!(
+        seen["status"]
+            .as_str()
+            .unwrap()
+            .contains("no run has the id 0123456789abcdef0123456789abcdef"),
+        "{}",
+        brief(&seen)
+    );
+    assert_clean(&seen, &["404"]);
+    let (status, body) = support::http_get(&address, "/runs/not-a-run").unwrap();
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("\"field\":\"id\""));
+}
+
+/// The orbit form of `/`: a broken element is refused beside the form (the 400's
+/// message naming it), and a good one starts the run and goes to its page, drawn.
+#[test]
+fn the_orbit_form_shows_a_refusal_then_starts_a_run_and_goes_to_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, address) = serve(&dir.path().join("data"), &[]);
+    let seen = drive("form", &format!("http://{address}/"), None);
+    let refusal = seen["refusal"]["message"].as_str().unwrap();
+    assert!(
+        refusal.contains("400") && refusal.contains("elements.e"),
+        "{}",
+        brief(&seen)
+    );
+    assert_eq!(seen["refusal"]["url"], format!("http://{address}/"));
+    assert!(
+        seen["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("http://{address}/runs/")),
+        "{}",
+        brief(&seen)
+    );
+    assert_eq!(seen["state"], "plotted", "{}", brief(&seen));
+    // The refused POST is the one error the console shows.
+    assert_clean(&seen, &["400"]);
+    let names: Vec<&str> = seen["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "scatter3d")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sat-1"], "{}", brief(&seen));
+    assert_sphere(&seen);
+    // The form asked for 300 steps with J2 and rk4: the errors are the J2-aware ones.
+    assert_eq!(seen["errorTraces"].as_array().unwrap().len(), 2);
+}
+
+/// A constellation of 100 satellites plays back: every satellite a point around the
+/// Earth's sphere; after a few seconds of play the points have moved, and they are
+/// the states the API gives at the time the page shows; a satellite picked by name
+/// shows its track; the page never asks for the whole run.
+#[test]
+fn a_constellation_plays_back_and_a_satellite_picked_by_name_shows_its_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, address) = serve(&dir.path().join("data"), &[]);
+    let scenario = dir.path().join("walker.json");
+    std::fs::write(
+        &scenario,
+        r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","forces":["point_mass","j2"],
+            "integrator":{"method":"dop853","tolerance":1e-10},"output_step_s":60.0,
+            "walker":{"i_deg":53,"total":100,"planes":10,"phasing":1,"altitude_km":550}}"#,
+    )
+    .unwrap();
+    let steps = 240u64; // four hours
+    let seen = drive(
+        "playback",
+        &format!("http://{address}/"),
+        Some((&scenario, steps)),
+    );
+    assert_eq!(seen["state"], "ready", "{}", brief(&seen));
+    assert_eq!(seen["playingState"], "playing", "{}", brief(&seen));
+    assert_clean(&seen, &[]);
+    let kinds: Vec<(&str, &str)> = seen["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["type"].as_str().unwrap(),
+                t["mode"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("scatter3d", "markers"),
+            ("surface", ""),
+            ("scatter3d", "lines")
+        ],
+        "{}",
+        brief(&seen)
+    );
+    assert_eq!(seen["max"].as_f64().unwrap(), steps as f64 * 60.0);
+
+    // The points moved: the time shown went on and (almost) every satellite with it.
+    let (before, after) = (&seen["before"], &seen["after"]);
+    let (t0, t1) = (before["t"].as_f64().unwrap(), after["t"].as_f64().unwrap());
+    assert_eq!(t0, 0.0);
+    assert!(t1 > 60.0, "played to t = {t1} only");
+    let xyz = |v: &serde_json::Value| -> Vec<[f64; 3]> {
+        let (x, y, z) = (floats(&v["x"]), floats(&v["y"]), floats(&v["z"]));
+        (0..x.len()).map(|i| [x[i], y[i], z[i]]).collect()
+    };
+    let (p0, p1) = (xyz(before), xyz(after));
+    assert_eq!((p0.len(), p1.len()), (100, 100));
+    let moved = p0
+        .iter()
+        .zip(&p1)
+        .filter(|(a, b)| (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt() > 1.0)
+        .count();
+    assert_eq!(moved, 100, "satellites that moved more than 1 km");
+    assert_eq!(
+        seen["screenChanged"], true,
+        "the canvas showed the same image"
+    );
+    // What the page shows at t1 is what the API gives at t1.
+    let records = seen["apiAtShown"]["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("states?t={t1}: {}", seen["apiAtShown"]));
+    assert_eq!(records.len(), 100);
+    for (record, shown) in records.iter().zip(&p1) {
+        let state = floats(record);
+        for k in 0..3 {
+            assert!(
+                (state[2 + k] - shown[k]).abs() < 1e-9,
+                "{record} against {shown:?}"
+            );
+        }
+    }
+
+    // The satellite picked by name: its whole track so far, on its circle.
+    let track = &seen["track"];
+    assert_eq!(track["picked"], 7);
+    assert_eq!(track["name"], seen["pickedName"]);
+    assert_eq!(track["visible"], true);
+    let points = xyz(track);
+    assert!(points.len() > 100, "{}", brief(&seen));
+    for p in points {
+        let r = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+        assert!((r - (EARTH_RADIUS_KM + 550.0)).abs() < 30.0, "r = {r}");
+    }
+
+    // Window by window: many states requests, and never the whole run.
+    let id = seen["id"].as_str().unwrap();
+    let requests: Vec<&str> = seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let states = requests
+        .iter()
+        .filter(|r| r.starts_with(&format!("/api/runs/{id}/states?t=")))
+        .count();
+    assert!(states > 3, "{requests:?}");
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with(&format!("/api/runs/{id}?")) || *r == format!("/api/runs/{id}")),
+        "the page fetched the whole run: {requests:?}"
     );
 }

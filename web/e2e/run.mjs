@@ -109,11 +109,13 @@ async function playbackSeen(page, names) {
   }
   const before = await positions();
   const shotBefore = await page.locator("#orbits").screenshot();
-  await page.selectOption("#speed", "3600");
+  await page.selectOption("#speed", "600");
   await page.click("#play");
   const playingState = await page.evaluate(() => document.body.dataset.state);
   await page.waitForTimeout(PLAY_MS);
-  await page.click("#play"); // pause
+  if ((await page.evaluate(() => document.body.dataset.state)) === "playing") {
+    await page.click("#play"); // pause
+  }
   // Let the frame in flight land.
   await page.waitForFunction(() => document.body.dataset.state === "paused");
   await page.waitForTimeout(500);
