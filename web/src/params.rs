@@ -140,14 +140,14 @@ pub fn points(query: &Query) -> Result<Option<usize>, ApiError> {
     }
 }
 
-/// A run's id in a path: [`RunId`]'s `Display` form (32 lowercase hex digits for an
-/// orbit run, a decimal seed for nano).
+/// A run's id in a path (`/runs/{id}`, `/api/runs/{id}...`): [`RunId`]'s `Display`
+/// form, or 400 naming `id`.
 pub fn run_id(text: &str) -> Result<RunId, ApiError> {
     text.parse::<RunId>().map_err(|_| {
         ApiError::bad(
             "id",
             text,
-            "must be 32 lowercase hex digits (an orbit run) or a decimal seed",
+            "must be 32 lowercase hex digits (an orbit run) or a decimal seed (a nano run)",
         )
     })
 }

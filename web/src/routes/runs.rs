@@ -117,17 +117,6 @@ impl Known {
     }
 }
 
-/// The id in a path, or 400 naming `id`.
-fn parse_id(text: &str) -> Result<RunId, ApiError> {
-    text.parse::<RunId>().map_err(|_| {
-        ApiError::bad(
-            "id",
-            text,
-            "must be 32 lowercase hex digits (an orbit run) or a decimal seed (a nano run)",
-        )
-    })
-}
-
 fn key_of(id: RunId) -> RunKey {
     match id {
         RunId::Nano(seed) => RunKey::nano(seed),
@@ -347,7 +336,7 @@ pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let known = lookup_blocking(&state, parse_id(&id)?).await?;
+    let known = lookup_blocking(&state, params::run_id(&id)?).await?;
     Ok(Json(known.status(known.target())))
 }
 
@@ -382,7 +371,7 @@ pub async fn data(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
-    let id = parse_id(&id)?;
+    let id = params::run_id(&id)?;
     let points = params::points(&query)?;
     let format_text = query.get("format").unwrap_or("json");
     let format: OrbitFormat = format_text
@@ -483,7 +472,7 @@ pub async fn run_events(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
-    let known = lookup_blocking(&state, parse_id(&id)?).await?;
+    let known = lookup_blocking(&state, params::run_id(&id)?).await?;
     let steps = known.target();
     let permit = stream_permit(&state)?;
     let address = state.access.client(peer_ip(&peer), &headers);

@@ -11,7 +11,6 @@
 //! an output time it is the logged state exactly.
 
 use std::ops::RangeInclusive;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -71,7 +70,7 @@ impl Logged {
 /// Reads `id`'s catalog entry and scenario: 400 for an id that is not one, 404 for a
 /// run the log does not hold or one that is not an orbit run.
 fn logged(log: &Log, id: &str) -> Result<Logged, ApiError> {
-    let parsed = RunId::from_str(id).map_err(|e| ApiError::bad("id", id, e.rule))?;
+    let parsed = params::run_id(id)?;
     let key = match parsed {
         RunId::Orbit(bytes) => RunKey::orbit(nano_store::RunId(bytes)),
         RunId::Nano(seed) => {
