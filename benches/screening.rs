@@ -177,9 +177,16 @@ fn main() {
             .into_iter()
             .find(|&(t, _)| t == n)
             .expect("one of the shells");
+        let start = std::time::Instant::now();
         let bodies = states(&shell(total, planes));
+        let propagated = start.elapsed();
         let found = first_screening(&bodies);
-        println!("{} MB peak, {found} conjunctions", peak_rss_kb() / 1024);
+        println!(
+            "{} MB peak, {found} conjunctions, states in {:.1} s, screened in {:.1} s",
+            peak_rss_kb() / 1024,
+            propagated.as_secs_f64(),
+            (start.elapsed() - propagated).as_secs_f64()
+        );
         return;
     }
     benches();

@@ -19,10 +19,12 @@
 //! The cells are [`CELL_FACTOR`] times `2 max_reach + D` wide, so a segment visits
 //! about two cells on each axis it moves along and one or two on the others. The
 //! homes and the visitors carry only the body and the envelope (rounded outwards to
-//! `f32`); where they meet, two envelopes further apart than `D` on some axis cannot
-//! hold a conjunction and are dropped before anything else is looked up. Only the
-//! pairs left fetch their two segments (`by_id`, the one arrangement of whole states)
-//! and are refined by [`closest_approaches`].
+//! `f32`), each marked whether it is the segment's home; the cells are joined with
+//! themselves, and where a home meets a visitor, two envelopes further apart than `D`
+//! on some axis cannot hold a conjunction and are dropped before anything else is
+//! looked up. Only the pairs left fetch their four samples (`by_id`, the one
+//! arrangement of whole states, each state once) and are refined by
+//! [`closest_approaches`].
 
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
@@ -39,7 +41,7 @@ pub type Segment = (Sample, Sample);
 
 /// The cells' edge in units of `2 max_reach + D`: measured on Starlink shell 1
 /// (BENCHMARKS.md), larger cells visit fewer cells and meet more neighbours.
-pub const CELL_FACTOR: f64 = 2.0;
+pub const CELL_FACTOR: f64 = 4.0;
 
 /// The screening distance and the cell size that follows from the segments' reach.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -171,9 +173,16 @@ impl Grid {
     }
 }
 
-/// The conjunctions below `grid.distance_km` of the bodies whose segments are
-/// `segments`, kept current by differential as segments come and go.
+/// The conjunctions below `grid.distance_km` of the bodies whose samples are
+/// `samples` and whose segments (consecutive samples) are `segments`, kept current by
+/// differential as both come and go.
+///
+/// Only the samples are kept whole (one arrangement by body and output); the
+/// segments flow through to the cells, which keep each visit as a body and an
+/// envelope. The cells are joined with themselves: a record marked as its segment's
+/// home meets the other visitors of its cell.
 pub fn conjunctions<'scope, T>(
+    samples: VecCollection<'scope, T, Sample>,
     segments: VecCollection<'scope, T, Segment>,
     grid: Grid,
 ) -> VecCollection<'scope, T, Conjunction>
@@ -181,35 +190,47 @@ where
     T: Timestamp + Lattice + Ord,
 {
     let d = grid.distance_km;
-    let by_id = segments
-        .clone()
-        .map(|seg| ((seg.0.body, seg.0.k), seg))
-        .arrange_by_key();
-    let homes = segments
-        .clone()
-        .map(move |seg| (grid.home(&seg), (seg.0.body, Envelope::of(&seg))));
+    let by_id = samples.map(|s| ((s.body, s.k), s)).arrange_by_key();
     let visitors = segments
         .flat_map(move |seg| {
             let envelope = Envelope::of(&seg);
-            let body = seg.0.body;
+            let (body, home) = (seg.0.body, grid.home(&seg));
             grid.visits(&seg, &envelope)
-                .map(move |cell| (cell, (body, envelope)))
+                .map(move |cell| (cell, (body, envelope, cell == home)))
         })
         .arrange_by_key();
-    let pairs = homes.join_core(
+    type Visit = (u32, Envelope, bool);
+    let pairs = visitors.clone().join_core(
         visitors,
-        move |&(k, _): &Cell, &(a, ea): &(u32, Envelope), &(b, eb): &(u32, Envelope)| {
-            (a < b && ea.near(&eb, d)).then_some(((a, k), b))
+        move |&(k, _): &Cell, &(a, ea, home): &Visit, &(b, eb, _): &Visit| {
+            (home && a < b && ea.near(&eb, d)).then_some(((a, k), b))
         },
     );
-    let with_a = pairs.join_core(
+    // The four samples of the pair's two segments, one lookup each.
+    let a0 = pairs.join_core(by_id.clone(), |&(a, k), &b: &u32, s: &Sample| {
+        Some(((a, k + 1), (b, *s)))
+    });
+    let a1 = a0.join_core(
         by_id.clone(),
-        |&(_, k): &(u32, u32), &b: &u32, a: &Segment| Some(((b, k), *a)),
+        |&(_, k1), &(b, a0): &(u32, Sample), s: &Sample| Some(((b, k1 - 1), (a0, *s))),
     );
-    with_a.join_core(by_id, move |_, a: &Segment, b: &Segment| {
-        let (a0, a1, b0, b1) = (a.0.state(), a.1.state(), b.0.state(), b.1.state());
-        closest_approaches(a.0.body, (&a0, &a1), b.0.body, (&b0, &b1), d)
-    })
+    let b0 = a1.join_core(
+        by_id.clone(),
+        |&(b, k), a: &(Sample, Sample), s: &Sample| Some(((b, k + 1), (a.0, a.1, *s))),
+    );
+    b0.join_core(
+        by_id,
+        move |_, a: &(Sample, Sample, Sample), b1: &Sample| {
+            let (a0, a1, b0) = *a;
+            closest_approaches(
+                a0.body,
+                (&a0.state(), &a1.state()),
+                b0.body,
+                (&b0.state(), &b1.state()),
+                d,
+            )
+        },
+    )
 }
 
 #[cfg(test)]

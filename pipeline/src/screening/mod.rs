@@ -9,12 +9,14 @@
 //!   times, shared by everything below, so each answers the same question.
 //! - [`oracle`]: the brute force over every pair and every interval, the reference the
 //!   dataflow is tested against.
-//! - [`grid`]: the differential-dataflow computation: each body's samples become
-//!   segments (two consecutive samples), keyed by `(interval, spatial cell)`; each
-//!   segment meets the segments of the neighbouring cells it could come within `D` of,
-//!   and the candidate pairs are refined by [`approach`]. Written as one generic
-//!   function over collections, so differential keeps it current when a body's
-//!   samples are retracted and new ones inserted.
+//! - [`grid`]: the differential-dataflow computation over a body's samples and its
+//!   segments (two consecutive samples): each segment visits the `(interval, spatial
+//!   cell)`s it could come within `D` of another's home in, keeping only its body and
+//!   envelope there; a home meets the visitors of its cell, pairs whose envelopes are
+//!   further apart than `D` are dropped, and the rest fetch their four samples and are
+//!   refined by [`approach`]. Written as one generic function over collections, so
+//!   differential keeps it current when a body's samples and segments are retracted
+//!   and new ones inserted.
 //! - [`screener`]: a small driver running [`grid`] on `N` worker threads (and on the
 //!   workers of a cluster's other processes, over its TCP mesh): it inserts a run's
 //!   samples, applies manoeuvres (a body's samples from some output on replaced)

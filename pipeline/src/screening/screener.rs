@@ -72,8 +72,8 @@ enum Command {
         bodies: Arc<Vec<Arc<Vec<OrbitState>>>>,
         first: u32,
     },
-    /// A few segments retracted and inserted (a manoeuvre).
-    Update(Arc<Vec<(Segment, isize)>>),
+    /// A few samples and segments retracted and inserted (a manoeuvre).
+    Update(Arc<Updates>),
     Stop,
 }
 
@@ -84,6 +84,15 @@ fn segment(body: u32, k: usize, s0: &OrbitState, s1: &OrbitState) -> Segment {
         Sample::new(body, k as u32 + 1, s1),
     )
 }
+
+/// A change to the samples and to the segments.
+type Updates = (Vec<(Sample, isize)>, Vec<(Segment, isize)>);
+
+/// The dataflow's two inputs: the samples and the segments.
+type Inputs = (
+    differential_dataflow::input::InputSession<u64, Sample, isize>,
+    differential_dataflow::input::InputSession<u64, Segment, isize>,
+);
 
 /// What a worker watches: the conjunctions its part of the output changed.
 type Seen = std::rc::Rc<std::cell::RefCell<Vec<(Conjunction, isize)>>>;
@@ -168,22 +177,36 @@ impl Screener {
                     Ok(Command::Insert { bodies, first }) => {
                         for (i, states) in bodies.iter().enumerate().skip(index).step_by(workers) {
                             let body = first + i as u32;
-                            for (k, w) in states.windows(2).enumerate() {
-                                input.update(segment(body, k, &w[0], &w[1]), 1);
+                            for (k, s) in states.iter().enumerate() {
+                                input.0.update(Sample::new(body, k as u32, s), 1);
                             }
+                            for (k, w) in states.windows(2).enumerate() {
+                                input.1.update(segment(body, k, &w[0], &w[1]), 1);
+                            }
+                            // Moves what is inserted on into the arrangements' batchers
+                            // body by body, rather than queueing a whole run in the
+                            // channels first.
+                            input.0.flush();
+                            input.1.flush();
+                            worker.step();
                         }
                     }
                     Ok(Command::Update(updates)) => {
-                        for (seg, diff) in updates.iter().skip(index).step_by(workers) {
-                            input.update(*seg, *diff);
+                        for (sample, diff) in updates.0.iter().skip(index).step_by(workers) {
+                            input.0.update(*sample, *diff);
+                        }
+                        for (seg, diff) in updates.1.iter().skip(index).step_by(workers) {
+                            input.1.update(*seg, *diff);
                         }
                     }
                     Ok(Command::Stop) | Err(_) => return,
                 }
-                let next = input.time() + 1;
-                input.advance_to(next);
-                input.flush();
-                worker.step_while(|| probe.less_than(input.time()));
+                let next = input.0.time() + 1;
+                input.0.advance_to(next);
+                input.1.advance_to(next);
+                input.0.flush();
+                input.1.flush();
+                worker.step_while(|| probe.less_than(&next));
                 let batch = std::mem::take(&mut *changes.borrow_mut());
                 if report.send(batch).is_err() {
                     return;
@@ -256,8 +279,8 @@ impl Screener {
         let mut whole = old[..from].to_vec();
         whole.extend_from_slice(&states);
         self.check(body, from, &whole)?;
-        // The segments from the one ending at `from` on: the old retracted, the new
-        // inserted.
+        // The samples from `from` on and the segments from the one ending at `from`
+        // on: the old retracted, the new inserted.
         let start = from.saturating_sub(1);
         let segments = |track: &[OrbitState], diff: isize| {
             track[start..]
@@ -266,8 +289,16 @@ impl Screener {
                 .map(|(i, w)| (segment(body, start + i, &w[0], &w[1]), diff))
                 .collect::<Vec<_>>()
         };
-        let mut updates = segments(&old[..], -1);
-        updates.extend(segments(&whole, 1));
+        let samples = |track: &[OrbitState], diff: isize| {
+            track[from..]
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Sample::new(body, (from + i) as u32, s), diff))
+                .collect::<Vec<_>>()
+        };
+        let mut updates = (samples(&old[..], -1), segments(&old[..], -1));
+        updates.0.extend(samples(&whole, 1));
+        updates.1.extend(segments(&whole, 1));
         self.bodies[body as usize] = Arc::new(whole);
         let updates = Arc::new(updates);
         self.apply(|| Command::Update(Arc::clone(&updates)))
@@ -392,10 +423,12 @@ fn build(
     grid: Grid,
     seen: Seen,
     probe: &Handle<u64>,
-) -> differential_dataflow::input::InputSession<u64, Segment, isize> {
+) -> Inputs {
     worker.dataflow::<u64, _, _>(|scope| {
-        let (input, segments) = scope.new_collection();
-        let found = conjunctions(segments, grid).consolidate();
+        let (samples_in, samples) = scope.new_collection();
+        let (segments_in, segments) = scope.new_collection();
+        let input = (samples_in, segments_in);
+        let found = conjunctions(samples, segments, grid).consolidate();
         VecCollection::new(found.inner.exchange(|_| 0))
             .inspect(move |(c, _, diff)| seen.borrow_mut().push((*c, *diff)))
             .probe_with(probe);
