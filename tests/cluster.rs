@@ -189,7 +189,11 @@ fn a_killed_process_stops_the_cluster_and_a_restart_completes_the_run_from_the_l
     drop(p2); // SIGKILL to process 2
     let killed = Instant::now();
 
-    // The others stop on their own, promptly, naming the peer they lost.
+    // The others stop on their own, promptly, each naming a peer it lost. Process 1
+    // stops when it loses process 2, so process 0 may lose process 1's connection
+    // before it notices process 2's: which one it names first is a race. At least one
+    // of them names process 2.
+    let mut named_the_killed = false;
     for (name, child) in [("process 0", &mut p0), ("process 1", &mut p1.0)] {
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -206,8 +210,10 @@ fn a_killed_process_stops_the_cluster_and_a_restart_completes_the_run_from_the_l
             "{name} exited successfully after losing a peer"
         );
         let said = stderr_of(child);
-        assert!(said.contains("lost process 2"), "{name} said: {said}");
+        assert!(said.contains("lost process "), "{name} said: {said}");
+        named_the_killed |= said.contains("lost process 2");
     }
+    assert!(named_the_killed, "neither survivor named process 2");
 
     // Restart the whole cluster: the run completes from its last committed block.
     let _p1 = spawn_worker(&hosts, 1, 1);
