@@ -240,15 +240,16 @@ mod tests {
 
     #[test]
     fn the_envelope_holds_the_whole_path_and_near_is_conservative() {
+        // The path bulges out in x and z: beyond the box of its two ends.
         let s0 = OrbitState {
             t: 10.0,
             r: [7000.123456789, -20.5, 3.25],
-            v: [-0.3, 7.4, 1.1],
+            v: [1.0, 7.4, -0.8],
         };
         let s1 = OrbitState {
             t: 20.0,
-            r: [6999.0, 53.7, 14.3],
-            v: [-0.5, 7.3, 1.0],
+            r: [7000.123456789, 53.7, 3.25],
+            v: [-1.0, 7.3, 0.9],
         };
         let seg = (Sample::new(0, 1, &s0), Sample::new(0, 2, &s1));
         let e = Envelope::of(&seg);
