@@ -514,3 +514,60 @@ fn a_constellation_plays_back_and_a_satellite_picked_by_name_shows_its_track() {
         "the page fetched the whole run: {requests:?}"
     );
 }
+
+/// A constellation still computing plays what is durable and follows the frontier:
+/// the slider's end grows with the run's progress, the time shown never passes it,
+/// and the points move while the run computes. The run is minutes long, so that it is
+/// still computing whatever the machine's load; the test ends it with the server.
+#[test]
+fn a_constellation_still_computing_plays_up_to_the_frontier_and_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Blocks of 25: an orbit round of 32 blocks is 800 states, 8 steps of the 100
+    // satellites, each made durable and reported on its own.
+    let (_server, address) = serve(&dir.path().join("data"), &["--block", "25"]);
+    let scenario = dir.path().join("slow.json");
+    // rk4 at 5 ms: 1.2e6 steps a round (under a second), 1.2e10 in all (minutes).
+    std::fs::write(
+        &scenario,
+        r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","forces":["point_mass","j2"],
+            "integrator":{"method":"rk4","step_s":0.005},"output_step_s":60.0,
+            "walker":{"i_deg":53,"total":100,"planes":10,"phasing":1,"altitude_km":550}}"#,
+    )
+    .unwrap();
+    let steps = 10_000u64;
+    let seen = drive(
+        "follow",
+        &format!("http://{address}/"),
+        Some((&scenario, steps)),
+    );
+    assert_clean(&seen, &[]);
+    let end = steps as f64 * 60.0;
+    let samples = seen["samples"].as_array().unwrap();
+    let field = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap();
+    assert_eq!(seen["firstStatus"], "running", "{seen}");
+    for pair in samples.windows(2) {
+        assert!(field(&pair[0], "max") <= field(&pair[1], "max"), "{seen}");
+    }
+    for s in samples {
+        assert!(field(s, "max") < end, "the run completed: {s}");
+        assert!(
+            field(s, "t") <= field(s, "max") + 1e-9,
+            "past the frontier: {s}"
+        );
+    }
+    let distinct = |k: &str| -> std::collections::BTreeSet<u64> {
+        samples
+            .iter()
+            .filter(|s| field(s, "t") > 0.0)
+            .map(|s| field(s, k).to_bits())
+            .collect()
+    };
+    assert!(
+        distinct("max").len() >= 3,
+        "the frontier did not move: {seen}"
+    );
+    assert!(
+        distinct("t").len() >= 3,
+        "the page did not play while the run computed: {seen}"
+    );
+}

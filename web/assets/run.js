@@ -331,9 +331,16 @@ function playback(status) {
     }
   }
 
+  // Resolved once some steps are durable: the log knows a run only from its first
+  // block, so before it even t = 0 has nothing to read.
+  let durable;
+  const firstDurable = new Promise((resolve) => (durable = resolve));
+  if (status.iterations_done > 0 || complete) durable();
+
   function setFrontier(iterations) {
     frontier = Math.max(frontier, iterations * dt);
     slider.max = String(frontier);
+    if (iterations > 0) durable();
   }
 
   function setPlaying(on) {
@@ -428,6 +435,8 @@ function playback(status) {
   }
 
   async function start() {
+    if (!complete) say("running: waiting for the first steps to reach the log…");
+    await firstDurable;
     say(complete ? "complete" : "running: playing what is already in the log");
     const s = await statesAt(0);
     let reach = central.radius;
@@ -509,6 +518,7 @@ function playback(status) {
       () => {
         complete = true;
         setFrontier(status.steps);
+        say("complete");
         showProgress(status.steps, status.steps);
         if (pickedBody !== null) pick(pickedBody).catch(() => {});
       },

@@ -10,6 +10,9 @@
 //             a few seconds, read the points' positions (Plotly's gd.data) before and
 //             after, the time shown, the states the API gives at that time, and pick
 //             a satellite by its name.
+//   follow    the same for a constellation still computing: press play at once and
+//             sample (the time shown, the slider's end, the state) every 150 ms
+//             until the frontier has moved three times.
 //   form      on /, submit the orbit form once with e = 1.5 (a 400 shown beside the
 //             form), then with its defaults (to /runs/{id}, plotted).
 //   unknown   open BASE_URL (a /runs/{id} of no run) and read the message.
@@ -187,6 +190,34 @@ try {
     const run = await start();
     await page.goto(`${origin}/runs/${run.id}`);
     seen = { id: run.id, ...(await playbackSeen(page, run.names)) };
+  } else if (mode === "follow") {
+    const run = await start();
+    await page.goto(`${origin}/runs/${run.id}`);
+    await page.waitForFunction(settled, ["ready", "failed", "unknown"], { timeout: 60_000 });
+    const sample = () =>
+      page.evaluate(() => ({
+        t: Number(document.body.dataset.t),
+        max: Number(document.getElementById("time").max),
+        state: document.body.dataset.state,
+        status: document.getElementById("status").textContent,
+      }));
+    const samples = [await sample()];
+    const end = run.steps * run.output_step_s;
+    if (samples[0].state === "ready") {
+      await page.selectOption("#speed", "3600");
+      await page.click("#play");
+      // Until the frontier has moved three times and the points with it (or a minute).
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        await page.waitForTimeout(150);
+        const s = await sample();
+        samples.push(s);
+        const ends = new Set(samples.map((x) => x.max)).size;
+        const times = new Set(samples.filter((x) => x.t > 0).map((x) => x.t)).size;
+        if ((ends >= 4 && times >= 3) || s.state === "failed") break;
+      }
+    }
+    seen = { id: run.id, firstStatus: run.status, end, samples };
   } else if (mode === "form") {
     await page.goto(`${origin}/`);
     await page.fill("#orbit-form input[name=e]", "1.5");
