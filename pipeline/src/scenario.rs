@@ -139,10 +139,24 @@ impl FromStr for RunId {
             }
             return Ok(RunId::Orbit(bytes));
         }
+        // Only the form `Display` writes: `u64`'s parser also takes "+5" and "007", and
+        // two spellings of one run would be two URLs (and two cache keys) for it.
+        let canonical = !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text == "0" || !text.starts_with('0'));
+        if !canonical {
+            return refuse(
+                "id",
+                format!(
+                    "must be 32 lowercase hex digits or a decimal seed without a sign or \
+                     leading zeros, got '{text}'"
+                ),
+            );
+        }
         text.parse::<u64>().map(RunId::Nano).or_else(|_| {
             refuse(
                 "id",
-                format!("must be 32 lowercase hex digits or a decimal seed, got '{text}'"),
+                format!("a decimal seed must be at most 2^64-1, got '{text}'"),
             )
         })
     }
@@ -1521,6 +1535,22 @@ mod tests {
         assert_eq!(nano.canonical(), r#"{"model":"nano","seed":42}"#);
         assert_eq!("42".parse::<RunId>().unwrap(), RunId::Nano(42));
         assert!("xyz".parse::<RunId>().is_err());
+        assert_eq!("0".parse::<RunId>().unwrap(), RunId::Nano(0));
+        assert_eq!(
+            "18446744073709551615".parse::<RunId>().unwrap(),
+            RunId::Nano(u64::MAX)
+        );
+        for other_spelling in [
+            "00",
+            "042",
+            &"0".repeat(31),
+            "+42",
+            "",
+            "18446744073709551616",
+        ] {
+            let e = other_spelling.parse::<RunId>().unwrap_err();
+            assert_eq!(e.field, "id", "{other_spelling}");
+        }
         assert!(hex.to_uppercase().parse::<RunId>().is_err());
     }
 

@@ -48,6 +48,7 @@ use utoipa::{OpenApi, ToSchema};
         Track,
         RunRequest,
         RunStatus,
+        StoppedRun,
         RunLinks,
         OrbitRunDocument,
         Status,
@@ -198,6 +199,16 @@ pub struct RunStatus {
     #[schema(value_type = Object)]
     scenario: serde_json::Value,
     links: RunLinks,
+}
+
+/// A 409 of `GET /api/runs/{id}`: the run is stopped short of its steps.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StoppedRun {
+    /// How far the log holds the run, and how to continue it.
+    error: ErrorDetail,
+    /// Its status object (`status` is `stopped`).
+    run: RunStatus,
 }
 
 /// Where to follow a run.

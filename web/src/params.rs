@@ -147,7 +147,7 @@ pub fn run_id(text: &str) -> Result<RunId, ApiError> {
         ApiError::bad(
             "id",
             text,
-            "must be 32 lowercase hex digits (an orbit run) or a decimal seed (a nano run)",
+            "must be 32 lowercase hex digits (an orbit run) or a decimal seed without a sign or leading zeros (a nano run)",
         )
     })
 }

@@ -11,7 +11,7 @@ use nano_pipeline::ephemeris::{self, OrbitFormat};
 use nano_pipeline::scenario::{Scenario, ScenarioLimits};
 use nano_web::{app, Cache, Limits};
 use serde_json::{json, Value};
-use support::{get, post, service, service_with, until_ready};
+use support::{get, post, service, service_in, service_with, until_ready, Tmpfs};
 
 fn cache() -> Cache {
     Cache::memory(16 << 20, Duration::from_secs(60))
@@ -448,6 +448,10 @@ async fn unknown_ids_are_404_and_malformed_ones_400_naming_the_id() {
             "0000000000000000000000000000000g",
             "ABCDEF00000000000000000000000000",
             "-1",
+            // Seed 0 and seed 5 in spellings `Display` never writes.
+            "0000000000000000000000000000000",
+            "005",
+            "+5",
         ] {
             let (status, _, body) = get(&app, &format!("/api/runs/{id}{route}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{id}{route}");
@@ -588,4 +592,116 @@ async fn the_oem_of_a_logged_run_is_the_reference_oem_but_for_its_creation_date(
             assert!(want.contains(&line.to_string()), "{line} is not in the run");
         }
     }
+}
+
+/// `bodies` bodies on nearby orbits: enough work that a run of a few blocks takes a
+/// while.
+fn swarm(bodies: usize) -> Value {
+    let listed: Vec<Value> = (0..bodies)
+        .map(|i| json!({"name": format!("sat-{i:03}"), "elements": {"a_km": 7000 + 10 * i, "e": 0.01}}))
+        .collect();
+    let mut doc = two_body(60.0);
+    doc["bodies"] = json!(listed);
+    doc
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_stopped_short_is_a_409_saying_how_far_the_log_holds_it() {
+    // A volume with room for a block or two of the run (beside the log's 4 MiB
+    // ballast and 4 MiB reserve): the job fails when the next block does not fit.
+    let disk = Tmpfs::mount("16m");
+    let s = service_in(tempfile::tempdir_in(&disk.path).unwrap(), cache());
+    let scenario = swarm(100);
+    let steps = 20_000;
+    let (status, _, answer) = post(
+        &app(s.state.clone()),
+        "/api/runs",
+        &request(&scenario, steps),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = nano_pipeline::RunKey::orbit(nano_store::RunId(
+        u128::from_str_radix(&id, 16).unwrap().to_be_bytes(),
+    ));
+    // A client polling Location hears 202 while the job runs, then the truth.
+    let mut answer = None;
+    for _ in 0..3000 {
+        let (status, headers, body) = get(&app(s.state.clone()), &format!("/api/runs/{id}")).await;
+        if status != StatusCode::ACCEPTED {
+            answer = Some((status, headers, body));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let answer = answer.expect("still 202 after 30 s");
+    let held = s
+        .state
+        .log
+        .entry(key)
+        .unwrap()
+        .expect("a block logged")
+        .iterations;
+    assert!(
+        held > 0 && held < steps,
+        "the log holds {held} of {steps} steps: the run was not stopped short"
+    );
+    assert_stopped(answer, &id, held, steps);
+
+    // A fresh process over that log: the volume is still full, so nothing resumes the
+    // run, and asking again says so (it used to be 202 for ever).
+    let s = s.restart(cache());
+    let app = app(s.state.clone());
+    assert_eq!(s.state.log.entry(key).unwrap().unwrap().iterations, held);
+    for _ in 0..3 {
+        assert_stopped(
+            get(&app, &format!("/api/runs/{id}")).await,
+            &id,
+            held,
+            steps,
+        );
+    }
+    let (status, _, body) = get(&app, &format!("/api/runs/{id}/status")).await;
+    assert_eq!(status, StatusCode::OK);
+    let known: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(known["status"], "stopped");
+    assert_eq!(known["iterations_done"], held);
+    assert_eq!(s.state.metrics.jobs_started.load(Ordering::Relaxed), 0);
+}
+
+/// The 409 of a stopped run: named, how far the log holds it, how to continue it, and
+/// its status object.
+fn assert_stopped(
+    (status, headers, body): (StatusCode, axum::http::HeaderMap, Vec<u8>),
+    id: &str,
+    held: u64,
+    steps: u64,
+) {
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(
+        headers.get("retry-after").is_none(),
+        "waiting will not help"
+    );
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains(id), "{message}");
+    assert!(message.contains("is stopped"), "{message}");
+    assert!(
+        message.contains(&format!("{held} of its {steps} steps")),
+        "{message}"
+    );
+    assert!(message.contains("POST /api/runs"), "{message}");
+    assert_eq!(doc["run"]["status"], "stopped");
+    assert_eq!(doc["run"]["iterations_done"], held);
+    assert_eq!(doc["run"]["steps"], steps);
+    assert_eq!(doc["run"]["id"], id);
 }

@@ -65,16 +65,23 @@ impl Known {
         self.entry.map_or(0, |e| e.iterations)
     }
 
-    /// The status object of the contract, for a client that wants `steps` steps.
-    fn status(&self, steps: u64) -> Value {
-        let done = self.logged();
-        let status = if done >= steps {
+    /// `complete`, `running`, or `stopped` (not in flight and short of `steps`: its job
+    /// failed, or the process stopped under it); nothing continues a stopped run until
+    /// someone asks for it again.
+    fn state(&self, steps: u64) -> &'static str {
+        if steps > 0 && self.logged() >= steps {
             "complete"
         } else if self.in_flight.is_some() {
             "running"
         } else {
             "stopped"
-        };
+        }
+    }
+
+    /// The status object of the contract, for a client that wants `steps` steps.
+    fn status(&self, steps: u64) -> Value {
+        let done = self.logged();
+        let status = self.state(steps);
         let id = self.id.to_string();
         let mut object = json!({
             "id": id,
@@ -340,7 +347,9 @@ pub async fn status(
     Ok(Json(known.status(known.target())))
 }
 
-/// `GET /api/runs/{id}`: the run's data once complete, otherwise 202 and its status.
+/// `GET /api/runs/{id}`: the run's data once complete; 202 and its status while it is
+/// computed; 409 once it is stopped short (a client polling `Location` must hear that
+/// waiting will not finish it).
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
     params(
         ("id" = String, Path, description = "The run's id: 32 lowercase hex digits (orbit) or a decimal seed (nano)"),
@@ -353,12 +362,13 @@ pub async fn status(
             (String = "text/csv"),
             (String = "text/plain"),
         )),
-        (status = 202, description = "Not complete yet: its status; ask again at Location", body = crate::openapi::RunStatus, headers(
+        (status = 202, description = "Being computed: its status; ask again at Location", body = crate::openapi::RunStatus, headers(
             ("Location" = String, description = "The URL to ask again"),
             ("Retry-After" = u64, description = "Seconds to wait before asking"),
         )),
         (status = 400, description = "A malformed id or a bad parameter, named", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The run is stopped (not in flight and short of its steps: its job failed, or the process stopped under it): asking again will not complete it; POST /api/runs with its scenario and steps, or open its events, to continue it. The message says how far the log holds it; `run` is its status object", body = crate::openapi::StoppedRun),
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
@@ -390,8 +400,11 @@ pub async fn data(
         )
             .into_response()
     };
-    if steps == 0 || known.logged() < steps {
-        return Ok(running());
+    match known.state(steps) {
+        "running" => return Ok(running()),
+        // Asking again would never end: no job is computing the rest.
+        "stopped" => return Ok(stopped(&known, steps)),
+        _ => {}
     }
     let orbit = match &known.scenario {
         Scenario::Nano { seed } => {
@@ -443,6 +456,23 @@ pub async fn data(
         body,
     )
         .into_response())
+}
+
+/// The 409 of `GET /api/runs/{id}` for a stopped run: what the log holds and how to
+/// continue it, with the status object under `run`.
+fn stopped(known: &Known, steps: u64) -> Response {
+    let id = known.id;
+    let message = format!(
+        "run {id} is stopped: the log holds {} of its {steps} steps and no job is computing \
+         the rest; POST /api/runs with its scenario and steps (or open /api/runs/{id}/events) \
+         to continue it",
+        known.logged().min(steps)
+    );
+    (
+        StatusCode::CONFLICT,
+        Json(json!({"error": {"message": message}, "run": known.status(steps)})),
+    )
+        .into_response()
 }
 
 /// `GET /api/runs/{id}/events`: the run's progress; a stopped run is resumed (which,

@@ -48,7 +48,8 @@ pub fn service_with(cache: Cache, limits: Limits) -> Service {
     service_limited(tempfile::tempdir().unwrap(), cache, limits)
 }
 
-fn service_in(dir: tempfile::TempDir, cache: Cache) -> Service {
+/// A service over the log in `dir` (a fresh one if `dir` is empty).
+pub fn service_in(dir: tempfile::TempDir, cache: Cache) -> Service {
     service_limited(dir, cache, Limits::default())
 }
 
@@ -134,3 +135,38 @@ pub fn golden(name: &str) -> Vec<u8> {
 /// A private redis-server (the one `local-cluster` runs), ready when started.
 #[allow(unused_imports)] // not every test file uses them
 pub use nano_cluster::redis_server::{private_ca, RedisServer};
+
+/// A small tmpfs mounted for a test and unmounted after it (a volume the test can
+/// fill; the tests run as root, as `tests/faults.rs`'s do).
+pub struct Tmpfs {
+    pub path: std::path::PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Tmpfs {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("disk");
+        std::fs::create_dir_all(&path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "cannot mount a tmpfs (the tests run as root in CI)"
+        );
+        Tmpfs {
+            path,
+            _parent: parent,
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
