@@ -20,7 +20,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::Stream;
 
-use crate::job::{ActiveJob, BlockOut, Order};
+use crate::job::{ActiveJob, BlockOut, Order, Stored};
 
 /// A round of the dataflow.
 pub type Round = u64;
@@ -97,6 +97,10 @@ pub fn propagate<'s>(
 pub trait Committer: 'static {
     /// Called once per round, in round order, with every block of the round.
     fn commit(&mut self, round: Round, blocks: Vec<BlockOut>);
+
+    /// Told, once an activation, the bytes of records the stage holds (received, not
+    /// yet committed): what the rounds opened ahead of the log really take.
+    fn holding(&mut self, _bytes: u64) {}
 }
 
 /// Gathers every block on worker 0 and hands each round's blocks to `committer` once
@@ -123,6 +127,15 @@ pub fn commit<'s, C: Committer>(
                             .append(blocks);
                     }
                 });
+                if let Some(committer) = committer.as_mut() {
+                    // Once an activation, a sum over blocks (not records).
+                    let records: usize = pending
+                        .values()
+                        .flat_map(|(_, blocks)| blocks)
+                        .map(|b| b.records.len())
+                        .sum();
+                    committer.holding((records * std::mem::size_of::<Stored>()) as u64);
+                }
                 while let Some(entry) = pending.first_entry() {
                     if frontier.less_equal(entry.key()) {
                         break;

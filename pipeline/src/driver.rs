@@ -73,7 +73,7 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver
             let committed = probe
                 .with_frontier(|f| f.first().copied())
                 .unwrap_or(*input.time());
-            let ahead = committed + shared.rounds_ahead(block, WINDOW);
+            let ahead = committed + shared.rounds_ahead(WINDOW);
             if *input.time() < ahead && !shared.backlog.full() {
                 input.advance_to(ahead);
             }

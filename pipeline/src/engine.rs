@@ -64,6 +64,14 @@ pub(crate) struct Shared {
     in_flight: Arc<AtomicUsize>,
     /// The bytes the blocks in flight may take (see [`EngineHandle::bound_blocks`]).
     blocks_bytes: AtomicU64,
+    /// What one round of every job in flight holds: the registry's sum of
+    /// [`Job::round_bytes`], read without its lock.
+    round_bytes: Arc<AtomicU64>,
+    /// Iterations per block (what a job's round holds depends on it).
+    block: u64,
+    /// The most bytes of records the commit stage has held at once, received and not
+    /// yet in the log (see [`EngineHandle::peak_blocks_held`]).
+    peak_held: AtomicU64,
 }
 
 impl Shared {
@@ -80,23 +88,22 @@ impl Shared {
     /// Rounds worker 0 may open ahead of the last committed one, at most `window`: as
     /// many as keep the blocks in flight within their bound, and at least one.
     ///
-    /// A round holds one block of every job in flight, [`BLOCK_BYTES_PER_ITERATION`]
-    /// an iteration; the round being committed counts three times (its records, the
+    /// A round holds one block of every job in flight, each weighed by what it really
+    /// holds ([`Job::round_bytes`]: an orbit round is some 20 times a nano block of the
+    /// same `block`); the round being committed counts three times (its records, the
     /// form the log keeps them in, and their encoding in the log's batch). So `k`
     /// rounds ahead hold about `k + 2` rounds.
-    pub(crate) fn rounds_ahead(&self, block: u64, window: u64) -> u64 {
-        let round = (self.in_flight() as u64)
-            .saturating_mul(block)
-            .saturating_mul(BLOCK_BYTES_PER_ITERATION)
-            .max(1);
+    pub(crate) fn rounds_ahead(&self, window: u64) -> u64 {
+        let round = self.round_bytes.load(Ordering::SeqCst).max(1);
         (self.blocks_bytes.load(Ordering::Relaxed) / round)
             .saturating_sub(2)
             .clamp(1, window)
     }
 }
 
-/// What one iteration of a block takes in memory while the block is in flight: about
-/// 1.6 records (one agent steps more often than the other), each a [`Record`].
+/// What one iteration of a nano block takes in memory while the block is in flight:
+/// about 1.6 records (one agent steps more often than the other), each a [`Record`].
+/// An orbit round is weighed by its records instead ([`Job::round_bytes`]).
 pub const BLOCK_BYTES_PER_ITERATION: u64 = (std::mem::size_of::<Record>() * 13 / 8) as u64;
 
 /// Process 0's running cluster: owns the worker threads; dereferences to the
@@ -137,6 +144,9 @@ impl Engine {
         let registry = Registry::default();
         let shared = Arc::new(Shared {
             in_flight: registry.in_flight_counter(),
+            round_bytes: registry.round_bytes_counter(),
+            block: config.block,
+            peak_held: AtomicU64::new(0),
             registry: Mutex::new(registry),
             committed: Default::default(),
             log_failure: Mutex::default(),
@@ -418,6 +428,7 @@ impl EngineHandle {
                 target,
                 start,
             };
+            registry.weigh(id, job.round_bytes(self.shared.block));
             drop(registry);
             self.send(Command::Submit(Box::new(job)))?;
             return Ok(handle(logged, true));
@@ -517,11 +528,20 @@ impl EngineHandle {
     }
 
     /// Bounds the memory the blocks in flight take to about `bytes`: worker 0 opens
-    /// fewer rounds ahead of the log while many jobs are in flight (at least one, so
-    /// the floor is three rounds: jobs in flight × block × [`BLOCK_BYTES_PER_ITERATION`]
-    /// each). Unbounded until called: the driver's whole window.
+    /// fewer rounds ahead of the log while many jobs, or large ones, are in flight (at
+    /// least one, so the floor is three rounds, a round one block of every job in
+    /// flight weighed by [`Job::round_bytes`]: block × [`BLOCK_BYTES_PER_ITERATION`] for
+    /// a nano job, some 32 × block records for an orbit one). Unbounded until called:
+    /// the driver's whole window.
     pub fn bound_blocks(&self, bytes: u64) {
         self.shared.blocks_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The most bytes of records the commit stage has held at once since the engine
+    /// started: blocks received on worker 0 and not yet in the log, the rounds opened
+    /// ahead of it. What [`EngineHandle::bound_blocks`] bounds, measured.
+    pub fn peak_blocks_held(&self) -> u64 {
+        self.shared.peak_held.load(Ordering::Relaxed)
     }
 
     /// Jobs in flight.
@@ -700,6 +720,10 @@ fn merge(runs: Vec<Vec<Stored>>) -> Vec<Stored> {
 }
 
 impl Committer for Arc<Shared> {
+    fn holding(&mut self, bytes: u64) {
+        self.peak_held.fetch_max(bytes, Ordering::Relaxed);
+    }
+
     fn commit(&mut self, _round: Round, blocks: Vec<BlockOut>) {
         // Blocks of jobs that failed earlier are dropped, not logged. The lock is not
         // held across the append: only this stage (worker 0) ends jobs, so the jobs

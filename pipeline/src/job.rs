@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use nano_store::encoding::PART_RECORDS;
 
+use crate::engine::BLOCK_BYTES_PER_ITERATION;
 use crate::model::{Checkpoint, RunKey};
 use crate::orbit::{BodyPropagator, OrbitState};
 use crate::propagator::Propagator;
@@ -58,6 +59,20 @@ impl Job {
         match &self.start {
             Start::Nano(checkpoint) => checkpoint.iterations,
             Start::Orbit(start) => start.iterations,
+        }
+    }
+
+    /// The bytes one round of this job holds while it is in flight, `block` iterations
+    /// a round: a nano block's [`BLOCK_BYTES_PER_ITERATION`] an iteration; an orbit
+    /// round's epoch of every body ([`epoch_steps`] steps each, some `32 x block`
+    /// records), each a [`Stored`] record. Weighing both as nano blocks made an orbit
+    /// round look some 20 times lighter than it is (see `Shared::rounds_ahead`).
+    pub fn round_bytes(&self, block: u64) -> u64 {
+        match &self.start {
+            Start::Nano(_) => block.saturating_mul(BLOCK_BYTES_PER_ITERATION),
+            Start::Orbit(start) => epoch_steps(block, start.bodies)
+                .saturating_mul(u64::from(start.bodies))
+                .saturating_mul(std::mem::size_of::<Stored>() as u64),
         }
     }
 

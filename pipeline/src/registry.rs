@@ -8,7 +8,7 @@
 //! returns for a follow-up is the engine's to submit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,6 +41,8 @@ struct JobState {
     /// An orbit run's scenario (its canonical document): logged with its first block,
     /// and what a follow-up job runs.
     scenario: Option<Arc<str>>,
+    /// The bytes one round of the job holds (see [`Registry::weigh`]).
+    round_bytes: u64,
 }
 
 /// Jobs in flight, by job id and by run (at most one job per run).
@@ -54,6 +56,9 @@ pub(crate) struct Registry {
     starts: u64,
     /// `jobs.len()`, kept where the driver can read it without the lock.
     in_flight: Arc<AtomicUsize>,
+    /// The sum of the jobs' round bytes, kept where the driver can read it without
+    /// the lock: what one round of every job in flight holds.
+    round_bytes: Arc<AtomicU64>,
 }
 
 /// What the registry made of one committed block.
@@ -70,6 +75,23 @@ impl Registry {
     /// The job count, shared: it stays current as jobs start and end.
     pub(crate) fn in_flight_counter(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.in_flight)
+    }
+
+    /// What one round of every job in flight holds, shared: it stays current as jobs
+    /// are weighed and end.
+    pub(crate) fn round_bytes_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.round_bytes)
+    }
+
+    /// Sets what one round of job `id` holds ([`Job::round_bytes`]): the engine
+    /// weighs each job it starts, a follow-up job keeps its predecessor's weight.
+    pub(crate) fn weigh(&mut self, id: u64, bytes: u64) {
+        if let Some(state) = self.jobs.get_mut(&id) {
+            let old = std::mem::replace(&mut state.round_bytes, bytes);
+            // Up first: the driver may read between the two, and an overestimate is safe.
+            self.round_bytes.fetch_add(bytes, Ordering::SeqCst);
+            self.round_bytes.fetch_sub(old, Ordering::SeqCst);
+        }
     }
 
     /// Jobs started so far.
@@ -127,6 +149,7 @@ impl Registry {
                 subscribers,
                 reservations,
                 scenario: None,
+                round_bytes: 0,
             },
         );
         self.by_run.insert(run, id);
@@ -137,6 +160,8 @@ impl Registry {
     fn finish(&mut self, id: u64) -> Option<JobState> {
         let state = self.jobs.remove(&id)?;
         self.by_run.remove(&state.run);
+        self.round_bytes
+            .fetch_sub(state.round_bytes, Ordering::SeqCst);
         self.in_flight.store(self.jobs.len(), Ordering::SeqCst);
         Some(state)
     }
@@ -205,6 +230,7 @@ impl Registry {
         }
         self.by_run.clear();
         self.in_flight.store(0, Ordering::SeqCst);
+        self.round_bytes.store(0, Ordering::SeqCst);
     }
 
     /// Reports one committed block to its job's subscribers, and ends the job when the
@@ -239,6 +265,7 @@ impl Registry {
         let target = state.wanted;
         let reservations = std::mem::take(&mut state.reservations);
         let id = self.start_with(state.run, target, done, state.subscribers, reservations);
+        self.weigh(id, state.round_bytes);
         let start = match block.saved {
             Saved::Nano(checkpoint) => Start::Nano(checkpoint),
             Saved::Bodies(saved) => {
@@ -404,6 +431,35 @@ mod tests {
         let (second, _) = subscriber(20, false);
         assert!(registry.join(RUN, second).is_err());
         assert!(!registry.is_in_flight(RUN));
+    }
+
+    #[test]
+    fn the_round_bytes_in_flight_follow_jobs_as_they_are_weighed_continue_and_end() {
+        let mut registry = Registry::default();
+        let counter = registry.round_bytes_counter();
+        let (first, _) = subscriber(20, false);
+        let id = registry.start(RUN, 20, 0, first);
+        registry.weigh(id, 1_000);
+        let (other, _) = subscriber(20, false);
+        let other = registry.start(RunKey::nano(8), 20, 0, other);
+        registry.weigh(other, 30);
+        assert_eq!(counter.load(Ordering::SeqCst), 1_030);
+        let (more, _more_events) = subscriber(40, false);
+        registry.join(RUN, more).ok().unwrap();
+        let mut continued = None;
+        for block in blocks(id, RUN, propagator::start(7), 20) {
+            continued = registry
+                .deliver(block, &Backlog::default())
+                .unwrap()
+                .continued;
+        }
+        let follow_up = continued.expect("the larger target continues the run");
+        // The follow-up keeps its predecessor's weight; the ended job's is given back.
+        assert_eq!(counter.load(Ordering::SeqCst), 1_030);
+        registry.fail(follow_up.id, "test");
+        assert_eq!(counter.load(Ordering::SeqCst), 30);
+        registry.stop_all();
+        assert_eq!(counter.load(Ordering::SeqCst), 0);
     }
 
     #[test]

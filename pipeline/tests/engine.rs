@@ -235,3 +235,48 @@ fn an_orbit_run_waits_for_a_reader_that_does_not_read() {
     }
     assert_eq!(records, STEPS * 200);
 }
+
+#[test]
+fn orbit_rounds_opened_ahead_of_the_log_stay_within_the_blocks_bound() {
+    use nano_pipeline::scenario::{Scenario, ScenarioLimits};
+    const BLOCK: u64 = 256;
+    const JOBS: u64 = 4;
+    // An orbit round is at most 32 x block records of every job (fewer here: whole
+    // chunk parts), each a stored record; room for three such rounds is the floor the
+    // engine keeps (one round ahead, one being committed counted twice more). The
+    // old weighing (1.6 records an iteration) saw a fifth of a round of one job here
+    // and opened the whole window, four rounds, ahead.
+    let round = JOBS * 32 * BLOCK * std::mem::size_of::<nano_store::Record>() as u64;
+    let bound = 3 * round;
+    let engine = engine(1, BLOCK, None);
+    engine.bound_blocks(bound);
+    let jobs: Vec<_> = (0..JOBS)
+        .map(|j| {
+            let scenario = Scenario::parse(
+                &format!(
+                    r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+                        "integrator": {{"method": "rk4", "step_s": 10}}, "output_step_s": 10,
+                        "walker": {{"i_deg": 53, "total": 64, "planes": 8, "phasing": 1, "altitude_km": {}}}}}"#,
+                    550 + 10 * j
+                ),
+                &ScenarioLimits::default(),
+            )
+            .unwrap();
+            engine.submit_scenario(&scenario, 2_000, false).unwrap()
+        })
+        .collect();
+    for job in &jobs {
+        let (_, last, _) = follow(job);
+        assert!(
+            matches!(last, JobEvent::Complete { iterations: 2_000 }),
+            "{last:?}"
+        );
+    }
+    let held = engine.peak_blocks_held();
+    assert!(held > 0, "the commit stage reported no records held");
+    assert!(
+        held <= bound,
+        "the commit stage held {held} bytes of records at once, over the blocks' bound of {bound}"
+    );
+    engine.shutdown().unwrap();
+}

@@ -20,7 +20,10 @@
 //! a round is 34 MB and the floor 102 MB, against the 220 MB measured with the four
 //! rounds ahead the engine opened before (64 runs of 100,000 iterations, peak RSS
 //! 317 MB at `--memory-mb 512`). Keep `--max-jobs` × `--block` × 390 bytes within an
-//! eighth of the budget for the share to hold as written.
+//! eighth of the budget for the share to hold as written. An orbit job's round is
+//! weighed by its records (`Job::round_bytes`: some 32 × `--block` records of 80 bytes,
+//! 20 times a nano block), so orbit runs in flight open fewer rounds ahead; the floor
+//! of one round ahead still holds three of their rounds (10 MB each at the defaults).
 //!
 //! **Connections.** hyper's buffers grow with what a client sends (a request head of
 //! 300 KB held 300 KB per connection: 1,000 such clients took the process to 307 MB).
