@@ -18,6 +18,7 @@ use nano_pipeline::{Format, RunKey};
 use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::blocking;
 use crate::access::Caller;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -28,15 +29,6 @@ fn content_type(format: Format) -> HeaderValue {
         Format::Json => "application/json",
         Format::Csv => "text/csv; charset=utf-8",
     })
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, nano_pipeline::Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 /// `GET /api/propagate/{n}?seed=S[&format=csv][&points=K][&wait=W]`: 200 with the run
@@ -291,7 +283,7 @@ pub(crate) async fn ready(
 
     let run = RunKey::nano(seed);
     let log = state.log.clone();
-    let logged = blocking(move || Ok(log.entry(run)?.map_or(0, |e| e.iterations))).await?;
+    let logged = blocking(move || log.entry(run).map(|e| e.map_or(0, |e| e.iterations))).await?;
     if logged >= n {
         Metrics::bump(&state.metrics.log_served);
         let log = state.log.clone();
@@ -303,7 +295,7 @@ pub(crate) async fn ready(
             let kept_points =
                 u32::try_from(points).expect("points are checked to be at most 100,000");
             let series = Bytes::from(
-                blocking(move || {
+                blocking(move || -> Result<_, nano_pipeline::Error> {
                     let _permit = permit;
                     if let Some(kept) = log.series(run, n, kept_points)? {
                         return Ok(kept);
@@ -413,7 +405,7 @@ async fn completes(
 )]
 pub async fn runs(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let log = state.log.clone();
-    let catalog = blocking(move || Ok(log.catalog()?)).await?;
+    let catalog = blocking(move || log.catalog()).await?;
     let entries: Vec<_> = catalog
         .iter()
         .map(nano_store::CatalogEntry::summary)

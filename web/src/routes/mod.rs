@@ -9,3 +9,19 @@ pub mod ops;
 pub mod page;
 pub mod runs;
 pub mod windows;
+
+use crate::error::ApiError;
+
+/// Runs `work` (a read or write of the log, a parse that may take a while) on the
+/// blocking pool, never on an async worker thread; its error becomes the response's.
+pub async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    ApiError: From<E>,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}

@@ -106,9 +106,7 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
 )]
 pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let log = state.log.clone();
-    let mut catalog = tokio::task::spawn_blocking(move || log.catalog())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let mut catalog = super::blocking(move || log.catalog()).await?;
     catalog.sort_by_key(|e| std::cmp::Reverse(e.updated_ms));
     let rows: String = catalog
         .iter()

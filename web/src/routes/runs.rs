@@ -176,9 +176,7 @@ fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
 /// [`lookup`] on a blocking thread.
 async fn lookup_blocking(state: &AppState, id: RunId) -> Result<Known, ApiError> {
     let state = state.clone();
-    tokio::task::spawn_blocking(move || lookup(&state, id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    super::blocking(move || lookup(&state, id)).await
 }
 
 /// A run request's body: `{"scenario": {...}, "steps": N}`, checked; each refusal
@@ -297,9 +295,7 @@ pub async fn create(
     // while to expand.
     let (max_steps, max_bodies) = (state.limits.max_steps, state.limits.max_bodies);
     let (scenario, steps) =
-        tokio::task::spawn_blocking(move || parse_request(&body, max_steps, max_bodies))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        super::blocking(move || parse_request(&body, max_steps, max_bodies)).await?;
     let id = scenario.run_id();
     let address = state.access.client(peer_ip(&peer), &headers);
     let token = query.get("access_token").map(|t| t.to_string());

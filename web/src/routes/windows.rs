@@ -23,6 +23,7 @@ use nano_pipeline::scenario::{OrbitScenario, RunId, Scenario, ScenarioLimits};
 use nano_pipeline::Format;
 use nano_store::{Log, RunKey, Track, Window};
 
+use super::blocking;
 use crate::error::ApiError;
 use crate::params::{self, Query};
 use crate::series::{self, Piecewise};
@@ -150,14 +151,6 @@ fn orbit_format(query: &Query) -> Result<OrbitFormat, ApiError> {
 /// The JSON array of the columns.
 fn columns() -> String {
     serde_json::to_string(&COLUMNS).expect("strings serialise")
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// `GET /api/runs/{id}/states?t=T[&format=json|csv]`: every body's state at `T`.
