@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{assert_verified, bin, hostfile, http_get, spawn_worker, stdout_of, Proc};
+use support::{
+    assert_verified, bin, hostfile, http_get, propagate_csv, spawn_worker, stdout_of, write_file,
+    Proc,
+};
 
 /// 200 satellites in 10 planes, J2, RK4 at 0.05 s: some 25 microseconds of
 /// computation per state, so that a run of a few thousand steps lasts long enough to
@@ -20,29 +23,6 @@ const SHELL: &str = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
   "forces": ["point_mass", "j2"], "integrator": {"method": "rk4", "step_s": 0.05},
   "output_step_s": 10.0,
   "walker": {"i_deg": 53, "total": 200, "planes": 10, "phasing": 1, "altitude_km": 550}}"#;
-
-fn write_scenario(dir: &Path) -> String {
-    let path = dir.join("shell.json");
-    std::fs::write(&path, SHELL).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn propagate(scenario: &str, steps: &str, extra: &[&str]) -> Vec<u8> {
-    let args = [
-        &[
-            "propagate",
-            "--scenario",
-            scenario,
-            "--steps",
-            steps,
-            "--format",
-            "csv",
-        ][..],
-        extra,
-    ]
-    .concat();
-    stdout_of(&args)
-}
 
 /// What the log says of its one run: `(iterations, target)`.
 fn logged(data: &Path) -> Option<(u64, u64)> {
@@ -55,11 +35,11 @@ fn logged(data: &Path) -> Option<(u64, u64)> {
 #[test]
 fn a_constellation_writes_the_same_bytes_on_1_and_4_workers_and_3_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(dir.path());
-    let one = propagate(&scenario, "400", &["--workers", "1"]);
+    let scenario = write_file(dir.path(), "shell.json", SHELL);
+    let one = propagate_csv(&scenario, "400", &["--workers", "1"]);
     // A header, then 200 bodies at each of 401 output times.
     assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), 1 + 200 * 401);
-    let four = propagate(&scenario, "400", &["--workers", "4"]);
+    let four = propagate_csv(&scenario, "400", &["--workers", "4"]);
     assert!(four == one, "4 workers wrote other bytes");
 
     // Three processes of two workers over TCP on 127.0.0.1, logging as they go, in
@@ -67,7 +47,7 @@ fn a_constellation_writes_the_same_bytes_on_1_and_4_workers_and_3_processes() {
     let hosts = hostfile(dir.path(), 3);
     let _peers: Vec<Proc> = (1..3).map(|p| spawn_worker(&hosts, p, 2)).collect();
     let data = dir.path().join("data");
-    let three = propagate(
+    let three = propagate_csv(
         &scenario,
         "400",
         &[
@@ -105,7 +85,7 @@ fn a_worker_process_killed_mid_run_on_a_supervised_3_process_cluster_loses_nothi
     const STEPS: &str = "3000";
     let steps: u64 = STEPS.parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(dir.path());
+    let scenario = write_file(dir.path(), "shell.json", SHELL);
     let data = dir.path().join("data");
 
     // The run starts in one process (epochs of 81 steps), which is killed once its
@@ -235,7 +215,7 @@ fn a_worker_process_killed_mid_run_on_a_supervised_3_process_cluster_loses_nothi
     support::stop(supervisor);
 
     // Nothing lost, nothing duplicated: the log replays a fresh run's bytes.
-    let fresh = propagate(&scenario, STEPS, &["--workers", "1"]);
+    let fresh = propagate_csv(&scenario, STEPS, &["--workers", "1"]);
     let replayed = stdout_of(&[
         "replay",
         "--scenario",

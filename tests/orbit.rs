@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use nano_pipeline::orbit::{BodyPropagator, OrbitState};
 use nano_pipeline::scenario::{Scenario, ScenarioLimits};
-use support::{assert_verified, bin, hostfile, run, spawn_worker, stdout_of, Proc};
+use support::{
+    assert_verified, bin, hostfile, propagate_csv, run, spawn_worker, stdout_of, write_file, Proc,
+};
 
 /// Three bodies, J2, DOP853: one from elements, one from a state, one retrograde-ish.
 const THREE: &str = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
@@ -32,47 +34,24 @@ const SHELL: &str = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
   "output_step_s": 10.0,
   "walker": {"i_deg": 53, "total": 60, "planes": 6, "phasing": 1, "altitude_km": 550}}"#;
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn propagate(scenario: &str, steps: &str, extra: &[&str]) -> Vec<u8> {
-    let args = [
-        &[
-            "propagate",
-            "--scenario",
-            scenario,
-            "--steps",
-            steps,
-            "--format",
-            "csv",
-        ][..],
-        extra,
-    ]
-    .concat();
-    stdout_of(&args)
-}
-
 #[test]
 fn the_same_scenario_gives_the_same_bytes_on_1_2_and_4_workers_and_on_2_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = write(dir.path(), "three.json", THREE);
-    let one = propagate(&scenario, "700", &["--workers", "1"]);
+    let scenario = write_file(dir.path(), "three.json", THREE);
+    let one = propagate_csv(&scenario, "700", &["--workers", "1"]);
     // A header, then 3 bodies at each of 701 output times.
     assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), 1 + 3 * 701);
     for workers in ["2", "4"] {
-        let out = propagate(&scenario, "700", &["--workers", workers]);
+        let out = propagate_csv(&scenario, "700", &["--workers", workers]);
         assert!(out == one, "{workers} workers wrote other bytes");
     }
     // One propagator per body, straight to stdout: the same bytes again.
-    let reference = propagate(&scenario, "700", &[]);
+    let reference = propagate_csv(&scenario, "700", &[]);
     assert!(reference == one, "the reference path wrote other bytes");
     // Through the log, on 3 workers: the same bytes, and the same again replayed.
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    let logged = propagate(&scenario, "700", &["--workers", "3", "--data", data]);
+    let logged = propagate_csv(&scenario, "700", &["--workers", "3", "--data", data]);
     assert!(logged == one, "the logged run wrote other bytes");
     let replayed = stdout_of(&[
         "replay",
@@ -133,9 +112,9 @@ fn rows(csv: &[u8]) -> Vec<(f64, u32, [f64; 6])> {
 #[test]
 fn the_csv_holds_the_body_propagators_own_states_by_time_then_body() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = write(dir.path(), "three.json", THREE);
+    let scenario = write_file(dir.path(), "three.json", THREE);
     let steps = 400;
-    let rows = rows(&propagate(
+    let rows = rows(&propagate_csv(
         &scenario,
         &steps.to_string(),
         &["--workers", "2"],
@@ -169,7 +148,7 @@ fn the_csv_holds_the_body_propagators_own_states_by_time_then_body() {
 #[test]
 fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = write(dir.path(), "shell.json", SHELL);
+    let scenario = write_file(dir.path(), "shell.json", SHELL);
     let data = dir.path().join("data");
     let steps = "3000";
     let mut doomed = bin()
@@ -222,7 +201,7 @@ fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
     );
     assert_verified(&data);
 
-    let resumed = propagate(
+    let resumed = propagate_csv(
         &scenario,
         steps,
         &[
@@ -234,7 +213,7 @@ fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
             data.to_str().unwrap(),
         ],
     );
-    let fresh = propagate(&scenario, steps, &["--workers", "1"]);
+    let fresh = propagate_csv(&scenario, steps, &["--workers", "1"]);
     assert!(
         resumed == fresh,
         "the resumed run differs from a fresh one (killed at {logged})"
@@ -296,7 +275,7 @@ fn bad_scenarios_exit_2_naming_the_field_and_log_nothing() {
         ("{not json".to_owned(), "scenario", &[][..]),
     ];
     for (i, (doc, field, extra)) in cases.iter().enumerate() {
-        let scenario = write(dir.path(), &format!("bad-{i}.json"), doc);
+        let scenario = write_file(dir.path(), &format!("bad-{i}.json"), doc);
         let out = run(&[
             &["propagate", "--scenario", &scenario, "--steps", "10"][..],
             &["--data", data.to_str().unwrap()],

@@ -13,7 +13,7 @@ use nano_pipeline::orbit::kepler::Kepler;
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::EARTH_MU;
 use nano_pipeline::screening::{oracle, report, Conjunction};
-use support::{bin, hostfile, run, stdout_of};
+use support::{bin, hostfile, run, stdout_of, write_file};
 
 const STEP: f64 = 10.0;
 const STEPS: usize = 60;
@@ -71,9 +71,7 @@ fn scenario(dir: &Path) -> String {
   "bodies": [{}]}}"#,
         bodies.join(",\n")
     );
-    let path = dir.join("crossing.json");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
+    write_file(dir, "crossing.json", &text)
 }
 
 /// The brute force over the states `propagate` writes, closest first.

@@ -39,6 +39,32 @@ pub fn stdout_of(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
+/// Writes `text` to `dir/name` (a scenario document, say) and returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// The CSV `propagate --scenario` writes for `steps` steps of `scenario`, with the
+/// `extra` flags (workers, hostfile, data...).
+pub fn propagate_csv(scenario: &str, steps: &str, extra: &[&str]) -> Vec<u8> {
+    let args = [
+        &[
+            "propagate",
+            "--scenario",
+            scenario,
+            "--steps",
+            steps,
+            "--format",
+            "csv",
+        ][..],
+        extra,
+    ]
+    .concat();
+    stdout_of(&args)
+}
+
 /// One golden run from `testdata/golden`: made by an independent implementation of
 /// MODEL.md.
 pub struct Golden {
