@@ -3,10 +3,10 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::tmpfs::Tmpfs;
 use support::{
     assert_reference, assert_verified, http_get, metric, redis_server, serve, stop, until_ok,
 };
@@ -130,39 +130,6 @@ fn a_paused_redis_does_not_hold_requests_back() {
     stop(server);
 }
 
-/// A small tmpfs mounted for the test and unmounted after it.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(path: PathBuf, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(&path).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "cannot mount a tmpfs (the tests run as root in CI)"
-        );
-        Tmpfs(path)
-    }
-
-    fn resize(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// Fills what is left of the volume at `dir` with a file, until the volume is full.
 fn fill(dir: &std::path::Path) {
     use std::io::Write;
@@ -182,7 +149,7 @@ fn readyz(address: &str) -> (u16, serde_json::Value) {
 fn a_full_disk_makes_the_log_read_only_and_it_resumes_by_itself_when_space_returns() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Tmpfs::mount(dir.path().join("disk"), "16m");
-    let data = disk.0.join("log");
+    let data = disk.path().join("log");
     let (n, seed) = (300_000u64, 1u64);
     let (server, address) = serve(&data, &[]);
     // A small run fits; it stays servable throughout.
@@ -220,7 +187,7 @@ fn a_full_disk_makes_the_log_read_only_and_it_resumes_by_itself_when_space_retur
     // The service restarts on a volume something else has filled to the last byte,
     // with the empty snapshot sled 0.34 leaves when its open fails there.
     stop(server);
-    fill(&disk.0);
+    fill(disk.path());
     std::fs::write(data.join("snap.00000000FFFFFFFF.generating"), b"").unwrap();
     let (server, address) = serve(&data, &[]);
     let (status, ready) = readyz(&address);

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of the support module
 
 pub mod series;
+pub mod tmpfs;
 
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};

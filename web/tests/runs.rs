@@ -11,7 +11,8 @@ use nano_pipeline::ephemeris::{self, OrbitFormat};
 use nano_pipeline::scenario::{Scenario, ScenarioLimits};
 use nano_web::{app, Cache, Limits};
 use serde_json::{json, Value};
-use support::{get, post, service, service_in, service_with, until_ready, Tmpfs};
+use support::tmpfs::Tmpfs;
+use support::{get, post, service, service_in, service_with, until_ready};
 
 fn cache() -> Cache {
     Cache::memory(16 << 20, Duration::from_secs(60))
@@ -609,8 +610,9 @@ fn swarm(bodies: usize) -> Value {
 async fn a_run_stopped_short_is_a_409_saying_how_far_the_log_holds_it() {
     // A volume with room for a block or two of the run (beside the log's 4 MiB
     // ballast and 4 MiB reserve): the job fails when the next block does not fit.
-    let disk = Tmpfs::mount("16m");
-    let s = service_in(tempfile::tempdir_in(&disk.path).unwrap(), cache());
+    let parent = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(parent.path().join("disk"), "16m");
+    let s = service_in(tempfile::tempdir_in(disk.path()).unwrap(), cache());
     let scenario = swarm(100);
     let steps = 20_000;
     let (status, _, answer) = post(

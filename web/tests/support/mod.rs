@@ -136,37 +136,6 @@ pub fn golden(name: &str) -> Vec<u8> {
 #[allow(unused_imports)] // not every test file uses them
 pub use nano_cluster::redis_server::{private_ca, RedisServer};
 
-/// A small tmpfs mounted for a test and unmounted after it (a volume the test can
-/// fill; the tests run as root, as `tests/faults.rs`'s do).
-pub struct Tmpfs {
-    pub path: std::path::PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    pub fn mount(size: &str) -> Tmpfs {
-        let parent = tempfile::tempdir().unwrap();
-        let path = parent.path().join("disk");
-        std::fs::create_dir_all(&path).unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "cannot mount a tmpfs (the tests run as root in CI)"
-        );
-        Tmpfs {
-            path,
-            _parent: parent,
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(&self.path)
-            .status();
-    }
-}
+/// A small tmpfs for a test to fill, shared with the whole-process tests.
+#[path = "../../../tests/support/tmpfs.rs"]
+pub mod tmpfs;
