@@ -6,6 +6,10 @@
 
 mod support;
 
+#[path = "../pipeline/tests/support/conjunctions.rs"]
+mod conjunctions;
+
+use conjunctions::assert_same;
 use std::io::Read;
 use std::path::Path;
 
@@ -140,22 +144,6 @@ fn screen(scenario: &str, extra: &[&str]) -> Vec<u8> {
     ]
     .concat();
     stdout_of(&args)
-}
-
-/// Pairs equal (in the same order), TCA within 1 ms, miss within 1 m.
-fn assert_same(got: &[Conjunction], want: &[Conjunction], what: &str) {
-    let pairs = |c: &[Conjunction]| c.iter().map(|c| (c.a, c.b)).collect::<Vec<_>>();
-    assert_eq!(pairs(got), pairs(want), "{what}: the pairs differ");
-    for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g.tca_s - w.tca_s).abs() < 1e-3,
-            "{what}: TCA {g:?} against {w:?}"
-        );
-        assert!(
-            (g.miss_km - w.miss_km).abs() < 1e-3,
-            "{what}: miss {g:?} against {w:?}"
-        );
-    }
 }
 
 #[test]

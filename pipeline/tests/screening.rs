@@ -4,6 +4,10 @@
 //! sampling of the interpolated distance; and the edges (a minimum exactly at an output
 //! time, an approach straddling cells).
 
+#[path = "support/conjunctions.rs"]
+mod conjunctions;
+
+use conjunctions::assert_same;
 use nano_pipeline::orbit::kepler::Kepler;
 use nano_pipeline::orbit::{hermite, OrbitState};
 use nano_pipeline::scenario::EARTH_MU;
@@ -64,22 +68,6 @@ fn grid_for(bodies: &[Vec<OrbitState>], distance_km: f64) -> Grid {
     Grid {
         distance_km,
         max_reach_km: 1.2 * most,
-    }
-}
-
-/// Pairs equal, TCA within 1 ms, miss within 1 m.
-fn assert_same(got: &[Conjunction], want: &[Conjunction], what: &str) {
-    let pairs = |c: &[Conjunction]| c.iter().map(|c| (c.a, c.b)).collect::<Vec<_>>();
-    assert_eq!(pairs(got), pairs(want), "{what}: the pairs differ");
-    for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g.tca_s - w.tca_s).abs() < 1e-3,
-            "{what}: TCA {g:?} against {w:?}"
-        );
-        assert!(
-            (g.miss_km - w.miss_km).abs() < 1e-3,
-            "{what}: miss {g:?} against {w:?}"
-        );
     }
 }
 
