@@ -27,6 +27,7 @@
 //!   of the tests and the accuracy report.
 //! - [`accuracy`]: the accuracy report (every integrator against the oracle).
 //! - [`interpolant`]: [`hermite`], a body's state between two output times.
+//! - [`manoeuvre`]: an impulse on one body and its states after it, propagated anew.
 //!
 //! # One body at a time
 //!
@@ -61,6 +62,7 @@ pub mod fixed_step;
 pub mod force;
 pub mod interpolant;
 pub mod kepler;
+pub mod manoeuvre;
 
 pub use interpolant::hermite;
 
@@ -100,6 +102,32 @@ enum Engine {
     Fixed(FixedStep),
 }
 
+impl Engine {
+    /// `integrator` at its time 0 in state `y0`.
+    fn start(integrator: Integrator, force: &ForceModel, y0: [f64; 6]) -> Engine {
+        match integrator {
+            Integrator::Dop853 { tolerance } => Engine::Dop853(Dop853::new(force, y0, tolerance)),
+            Integrator::Yoshida4 { step_s } => {
+                Engine::Fixed(FixedStep::new(Method::Yoshida4, step_s, y0))
+            }
+            Integrator::Rk4 { step_s } => Engine::Fixed(FixedStep::new(Method::Rk4, step_s, y0)),
+        }
+    }
+
+    /// The state at `t` (in the engine's own time, from 0), at or after the last asked.
+    fn advance_to(&mut self, force: &ForceModel, t: f64) -> [f64; 6] {
+        match self {
+            Engine::Dop853(dop) => {
+                while dop.time() < t {
+                    dop.step(force, t);
+                }
+                dop.at(t)
+            }
+            Engine::Fixed(fixed) => fixed.advance_to(force, t),
+        }
+    }
+}
+
 /// One body of an orbit scenario, integrated from output to output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BodyPropagator {
@@ -128,13 +156,7 @@ impl BodyPropagator {
         let s = start.state0;
         let y0 = [s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]];
         let force = ForceModel::new(&scenario.central_body(), scenario.forces());
-        let engine = match scenario.integrator() {
-            Integrator::Dop853 { tolerance } => Engine::Dop853(Dop853::new(&force, y0, tolerance)),
-            Integrator::Yoshida4 { step_s } => {
-                Engine::Fixed(FixedStep::new(Method::Yoshida4, step_s, y0))
-            }
-            Integrator::Rk4 { step_s } => Engine::Fixed(FixedStep::new(Method::Rk4, step_s, y0)),
-        };
+        let engine = Engine::start(scenario.integrator(), &force, y0);
         BodyPropagator {
             force,
             output_step_s: scenario.output_step_s(),
@@ -156,15 +178,7 @@ impl BodyPropagator {
         while self.k < k_end {
             let k = self.k + 1;
             let t = k as f64 * self.output_step_s;
-            let y = match &mut self.engine {
-                Engine::Dop853(dop) => {
-                    while dop.time() < t {
-                        dop.step(&self.force, t);
-                    }
-                    dop.at(t)
-                }
-                Engine::Fixed(fixed) => fixed.advance_to(&self.force, t),
-            };
+            let y = self.engine.advance_to(&self.force, t);
             out.push(OrbitState::from_y(t, y));
             self.k = k;
         }
