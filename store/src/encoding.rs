@@ -14,6 +14,9 @@
 //! | `14` run slot | checkpoint part: `crc u32`, then bytes the run's model defines (nano: one slot; orbit: one per body) |
 //! | `15` run | the scenario's canonical document: `crc u32`, then UTF-8 text |
 //! | `16` run n points part | series: part `part` of a view computed from the run's first `n` iterations (the page's decimated series of at most `points` points) |
+//! | `17` run version | a version of an orbit run after a manoeuvre: `crc u32, parent u32, body u32, t f64, dv_kms 3 f64, from_output u64, states u64` |
+//! | `18` run version part | the manoeuvred body's states of that version: part `part` of its states from `from_output` on, `crc u32, count u32`, then `count` states of 6 `f64` |
+//! | `19` run version d_bits part | a screening kept for whoever computed it (the web service's conjunctions of a version at distance `f64::from_bits(d_bits)`), cut like a series |
 //!
 //! Integers in keys are big-endian (so byte order is numeric order: the first
 //! iteration `u64`, the body and the slot `u32`, the part `u16`); `t0` is a double
@@ -40,6 +43,16 @@
 //! iteration as a `u32` offset from the chunk's first iteration. A record's `t0` is
 //! not stored: a body's records tile its timeline, so it is the previous record's
 //! `t1` (the chunk's `t0` for the first).
+//!
+//! A version (issue 15) is the run as propagated (version 0, the chunks) changed by
+//! manoeuvres: version `V >= 1` is version `V - 1` with one body's states from output
+//! `from_output` on replaced by the `states` stored under `18`, at most
+//! [`VERSION_PART_STATES`] a part (the reason chunks are cut). The state at output `k`
+//! is `t_k = k * output_step_s`, which the store does not know: it keeps the six
+//! words, the model the times. A version's `17` and its `18` parts are one atomic
+//! batch, written after its parent's. Screening results (`19`) are derived, and laid
+//! out as series parts are; `d_bits` is big-endian, so a version's screenings sort by
+//! the distance's bits.
 //!
 //! A series is bytes the log keeps for whoever computed them (the web service keeps
 //! the page's decimated series, so that a page view costs no scan of the run): the log
@@ -79,6 +92,15 @@ const TIME_INDEX: u8 = 0x13;
 const CHECKPOINT: u8 = 0x14;
 const DOCUMENT: u8 = 0x15;
 const SERIES: u8 = 0x16;
+const VERSION: u8 = 0x17;
+const VERSION_STATES: u8 = 0x18;
+const SCREENING: u8 = 0x19;
+
+/// The most states one part of a version's states holds (a chunk part's 112 records
+/// of 68 bytes, in states of 48).
+pub const VERSION_PART_STATES: usize = 150;
+const VERSION_SIZE: usize = 4 + 4 + 4 + 8 + 3 * 8 + 8 + 8;
+const VERSION_STATES_HEADER: usize = 4 + 4;
 
 /// The most bytes of a series one part holds.
 pub const SERIES_PART_BYTES: usize = 5 << 10;
@@ -129,6 +151,37 @@ pub enum Key {
         points: u32,
         part: u16,
     },
+    Version {
+        run: RunKey,
+        version: u32,
+    },
+    VersionStates {
+        run: RunKey,
+        version: u32,
+        part: u32,
+    },
+    Screening {
+        run: RunKey,
+        version: u32,
+        d_bits: u64,
+        part: u16,
+    },
+}
+
+/// A version of an orbit run after version 0: the manoeuvre that made it (tag `17`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Version {
+    pub version: u32,
+    pub parent: u32,
+    /// The manoeuvred body.
+    pub body: u32,
+    /// The manoeuvre's time (seconds since the epoch) and impulse (km/s).
+    pub t: f64,
+    pub dv_kms: [f64; 3],
+    /// The first output whose state this version replaces.
+    pub from_output: u64,
+    /// How many states it keeps: outputs `from_output .. from_output + states`.
+    pub states: u64,
 }
 
 fn run_prefix(tag: u8, run: RunKey) -> [u8; RUN_PREFIX_LEN] {
@@ -245,6 +298,45 @@ fn unordered(key: u64) -> f64 {
     })
 }
 
+/// The key of version `version`'s metadata (`version >= 1`).
+pub fn version_key(run: RunKey, version: u32) -> [u8; 22] {
+    let mut key = [0u8; 22];
+    key[..RUN_PREFIX_LEN].copy_from_slice(&run_prefix(VERSION, run));
+    key[18..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+/// The prefix every version key of `run` starts with.
+pub fn version_prefix(run: RunKey) -> [u8; RUN_PREFIX_LEN] {
+    run_prefix(VERSION, run)
+}
+
+/// The key of part `part` of version `version`'s states.
+pub fn version_states_key(run: RunKey, version: u32, part: u32) -> [u8; 26] {
+    let mut key = [0u8; 26];
+    key[..RUN_PREFIX_LEN].copy_from_slice(&run_prefix(VERSION_STATES, run));
+    key[18..22].copy_from_slice(&version.to_be_bytes());
+    key[22..].copy_from_slice(&part.to_be_bytes());
+    key
+}
+
+/// The prefix every part of version `version`'s screening at `d_bits` starts with.
+pub fn screening_prefix(run: RunKey, version: u32, d_bits: u64) -> [u8; 30] {
+    let mut key = [0u8; 30];
+    key[..RUN_PREFIX_LEN].copy_from_slice(&run_prefix(SCREENING, run));
+    key[18..22].copy_from_slice(&version.to_be_bytes());
+    key[22..].copy_from_slice(&d_bits.to_be_bytes());
+    key
+}
+
+/// The key of part `part` of a screening.
+pub fn screening_key(run: RunKey, version: u32, d_bits: u64, part: u16) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..30].copy_from_slice(&screening_prefix(run, version, d_bits));
+    key[30..].copy_from_slice(&part.to_be_bytes());
+    key
+}
+
 fn be_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(bytes.try_into().expect("eight bytes"))
 }
@@ -256,7 +348,7 @@ fn be_u32(bytes: &[u8]) -> u32 {
 /// Decodes any key of the log.
 pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
     let (&tag, rest) = key.split_first().ok_or("empty key")?;
-    if !(CATALOG..=SERIES).contains(&tag) {
+    if !(CATALOG..=SCREENING).contains(&tag) {
         return Err("key of an unknown kind");
     }
     let model = Model::from_tag(*rest.first().ok_or("key without a model")?)
@@ -293,6 +385,21 @@ pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
             run,
             n: be_u64(&tail[..8]),
             points: be_u32(&tail[8..12]),
+            part: u16::from_be_bytes([tail[12], tail[13]]),
+        }),
+        (VERSION, 4) => Ok(Key::Version {
+            run,
+            version: be_u32(tail),
+        }),
+        (VERSION_STATES, 8) => Ok(Key::VersionStates {
+            run,
+            version: be_u32(&tail[..4]),
+            part: be_u32(&tail[4..]),
+        }),
+        (SCREENING, 14) => Ok(Key::Screening {
+            run,
+            version: be_u32(&tail[..4]),
+            d_bits: be_u64(&tail[4..12]),
             part: u16::from_be_bytes([tail[12], tail[13]]),
         }),
         _ => Err("key of an unknown kind"),
@@ -606,6 +713,103 @@ pub fn decode_series_part<'a>(key: &[u8], value: &'a [u8]) -> Result<(u64, &'a [
     let bytes = &value[SERIES_HEADER..];
     if (bytes.len() as u64) > total {
         return Err("series part longer than its series");
+    }
+    Ok((total, bytes))
+}
+
+/// A version's metadata value, for its key.
+pub fn encode_version(key: &[u8], v: &Version) -> Vec<u8> {
+    let mut value = Vec::with_capacity(VERSION_SIZE);
+    value.extend_from_slice(&[0; 4]);
+    value.extend_from_slice(&v.parent.to_le_bytes());
+    value.extend_from_slice(&v.body.to_le_bytes());
+    value.extend_from_slice(&v.t.to_le_bytes());
+    for x in v.dv_kms {
+        value.extend_from_slice(&x.to_le_bytes());
+    }
+    value.extend_from_slice(&v.from_output.to_le_bytes());
+    value.extend_from_slice(&v.states.to_le_bytes());
+    seal(key, &mut value);
+    value
+}
+
+/// Verifies and decodes a version's metadata.
+pub fn decode_version(key: &[u8], value: &[u8]) -> Result<Version, Invalid> {
+    let Ok(Key::Version { version, .. }) = decode_key(key) else {
+        return Err("not a version key");
+    };
+    if value.len() != VERSION_SIZE {
+        return Err("version of the wrong length");
+    }
+    check(key, value)?;
+    let mut r = Reader(&value[4..]);
+    Ok(Version {
+        version,
+        parent: r.u32(),
+        body: r.u32(),
+        t: r.f64(),
+        dv_kms: [r.f64(), r.f64(), r.f64()],
+        from_output: r.u64(),
+        states: r.u64(),
+    })
+}
+
+/// A part of a version's states (at most [`VERSION_PART_STATES`]), for its key.
+pub fn encode_version_states(key: &[u8], states: &[[f64; 6]]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(VERSION_STATES_HEADER + 48 * states.len());
+    value.extend_from_slice(&[0; 4]);
+    value.extend_from_slice(&(states.len() as u32).to_le_bytes());
+    for s in states {
+        for x in s {
+            value.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    seal(key, &mut value);
+    value
+}
+
+/// Verifies and decodes a part of a version's states.
+pub fn decode_version_states(key: &[u8], value: &[u8]) -> Result<Vec<[f64; 6]>, Invalid> {
+    if !matches!(decode_key(key), Ok(Key::VersionStates { .. })) {
+        return Err("not a version-states key");
+    }
+    if value.len() < VERSION_STATES_HEADER {
+        return Err("version states too short for their header");
+    }
+    check(key, value)?;
+    let count = Reader(&value[4..8]).u32() as usize;
+    if count == 0
+        || count > VERSION_PART_STATES
+        || value.len() != VERSION_STATES_HEADER + 48 * count
+    {
+        return Err("version states of the wrong length");
+    }
+    let mut r = Reader(&value[VERSION_STATES_HEADER..]);
+    Ok((0..count)
+        .map(|_| [r.f64(), r.f64(), r.f64(), r.f64(), r.f64(), r.f64()])
+        .collect())
+}
+
+/// A screening part's value: `bytes` (at most [`SERIES_PART_BYTES`]) of a screening
+/// of `total` bytes, laid out as a series part (an empty screening is one empty part).
+pub fn encode_screening_part(key: &[u8], total: u64, bytes: &[u8]) -> Vec<u8> {
+    encode_series_part(key, total, bytes)
+}
+
+/// Verifies and decodes a screening part: the whole screening's length and this
+/// part's bytes.
+pub fn decode_screening_part<'a>(key: &[u8], value: &'a [u8]) -> Result<(u64, &'a [u8]), Invalid> {
+    if !matches!(decode_key(key), Ok(Key::Screening { .. })) {
+        return Err("not a screening key");
+    }
+    if value.len() < SERIES_HEADER || value.len() > SERIES_HEADER + SERIES_PART_BYTES {
+        return Err("screening part of the wrong length");
+    }
+    check(key, value)?;
+    let total = Reader(&value[4..]).u64();
+    let bytes = &value[SERIES_HEADER..];
+    if (bytes.len() as u64) > total || (bytes.is_empty() && total != 0) {
+        return Err("screening part longer than its screening, or empty in a non-empty one");
     }
     Ok((total, bytes))
 }

@@ -17,7 +17,9 @@
 //!   [`Log::track`], every body at a time by [`Log::states_at`]), and [`Replay`] without
 //!   recomputation. Beside the runs it keeps series derived from them
 //!   ([`Log::put_series`], [`Log::series`]: the page's decimated series, read back
-//!   without a scan of the run). [`encoding`] is its byte format (checksummed,
+//!   without a scan of the run), and the versions of an orbit run made by manoeuvres
+//!   with their screenings ([`Log::put_version`], [`Log::versions`],
+//!   [`Log::version_states`], [`Log::put_screening`], [`Log::screening`]). [`encoding`] is its byte format (checksummed,
 //!   versioned: logs of version 1 are converted on open); [`verify`] checks a whole log.
 //! - [`space`]: the log's disk. A quota checked before a run starts (its estimate held
 //!   as a [`space::Reservation`] until it ends), a reserve kept
@@ -70,8 +72,10 @@ pub mod record;
 pub mod run;
 pub mod space;
 pub mod verify;
+mod version;
 
 pub use catalog::CatalogEntry;
+pub use encoding::Version;
 pub use log::{Block, Log, LogOptions, Replay, Sync, Track, Window};
 pub use memory::MemoryRangeStore;
 pub use range_store::{QRangeStore, TimeRange};
@@ -154,6 +158,9 @@ pub enum Error {
     /// The log cannot be written now; the reason says why and until when.
     #[error("{0}")]
     ReadOnly(String),
+    /// A version that does not follow its run's latest, or a read of one it lacks.
+    #[error("run {run}: {detail}")]
+    InvalidVersion { run: RunKey, detail: String },
     /// A replay asked for iterations the log does not hold.
     #[error("the log holds {logged} iterations of run {run}, but {requested} were asked for")]
     NotLogged {

@@ -110,10 +110,10 @@ pub struct Log {
     tree: sled::Tree,
     path: PathBuf,
     options: LogOptions,
-    space: Space,
+    pub(crate) space: Space,
     /// Serialises appends (each reads and rewrites its run's catalog entry) and holds
     /// the count of commits made durable and its mark (see [`crate::mark`]).
-    commits: Arc<Mutex<Commits>>,
+    pub(crate) commits: Arc<Mutex<Commits>>,
     /// Chunks read by queries and replays since the log was opened.
     chunks_read: Arc<AtomicU64>,
 }
@@ -135,7 +135,7 @@ fn now_ms() -> u64 {
 
 /// The count of commits made durable, and the mark that records it.
 #[derive(Debug)]
-struct Commits {
+pub(crate) struct Commits {
     count: u64,
     mark: mark::Mark,
 }
@@ -267,7 +267,7 @@ impl Log {
         guarded(&self.path, || self.read_entry(run))
     }
 
-    fn read_entry(&self, run: RunKey) -> Result<Option<CatalogEntry>> {
+    pub(crate) fn read_entry(&self, run: RunKey) -> Result<Option<CatalogEntry>> {
         let key = encoding::catalog_key(run);
         let Some(value) = self.tree.get(key)? else {
             return Ok(None);
@@ -503,7 +503,7 @@ impl Log {
     }
 
     /// Counts one more commit in sled, flushes, then records it in the commit mark.
-    fn commit(&self, commits: &mut Commits) -> Result<()> {
+    pub(crate) fn commit(&self, commits: &mut Commits) -> Result<()> {
         commits.count += 1;
         self.db.insert(COMMITS_KEY, &commits.count.to_be_bytes())?;
         self.db.flush()?;
@@ -1081,7 +1081,7 @@ fn create_private_dir(path: &Path) -> std::io::Result<()> {
     builder.create(path)
 }
 
-fn corrupt(position: String, detail: &str) -> Error {
+pub(crate) fn corrupt(position: String, detail: &str) -> Error {
     Error::Corrupt {
         position,
         detail: detail.to_owned(),
@@ -1113,6 +1113,19 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
         }) => {
             format!("run {run}, part {part} of its series of {points} points over {n} iterations")
         }
+        Ok(Key::Version { run, version }) => format!("run {run}, version {version}"),
+        Ok(Key::VersionStates { run, version, part }) => {
+            format!("run {run}, part {part} of version {version}'s states")
+        }
+        Ok(Key::Screening {
+            run,
+            version,
+            d_bits,
+            part,
+        }) => format!(
+            "run {run}, part {part} of version {version}'s screening at {} km",
+            f64::from_bits(d_bits)
+        ),
         Err(_) => format!("key {key:02x?}"),
     }
 }

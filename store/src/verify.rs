@@ -17,6 +17,10 @@ pub struct Report {
     pub records: u64,
     /// Series kept beside the runs ([`Log::put_series`]).
     pub series: u64,
+    /// Versions of orbit runs after version 0 ([`Log::put_version`]).
+    pub versions: u64,
+    /// Screenings kept for versions ([`Log::put_screening`]).
+    pub screenings: u64,
     /// Every problem found, each naming its place; empty for a sound log.
     pub problems: Vec<String>,
 }
@@ -30,13 +34,22 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "checked {} runs, {} blocks, {} records, {} series",
+            self.runs, self.blocks, self.records, self.series
+        )?;
+        // Logs without versions read as they did before there were any.
+        if self.versions + self.screenings > 0 {
+            write!(
+                f,
+                ", {} versions, {} screenings",
+                self.versions, self.screenings
+            )?;
+        }
         writeln!(
             f,
-            "checked {} runs, {} blocks, {} records, {} series: {}",
-            self.runs,
-            self.blocks,
-            self.records,
-            self.series,
+            ": {}",
             if self.is_ok() {
                 "no problems"
             } else {
@@ -66,6 +79,11 @@ struct Seen {
     chunk_starts: BTreeMap<(u32, u64, u16), u64>,
     /// Checkpoint slots seen.
     slots: u32,
+    /// The versions seen, with how many states each says it keeps.
+    versions: Vec<u64>,
+    /// The states of each version seen in its parts, and where the next part of the
+    /// version being read must be.
+    version_states: BTreeMap<u32, (u64, u32)>,
 }
 
 impl Log {
@@ -139,6 +157,80 @@ impl Log {
                     Ok(_) => {}
                     Err(e) => problems.push(format!("{place}: {e}")),
                 },
+                Ok(Key::Version { run, version }) => {
+                    report.versions += 1;
+                    let s = seen.entry(run).or_default();
+                    match encoding::decode_version(&key, &value) {
+                        Ok(v) => {
+                            if version as usize != s.versions.len() + 1 || v.parent + 1 != version {
+                                problems.push(format!(
+                                    "{place}: the versions do not follow each other"
+                                ));
+                            }
+                            s.versions.push(v.states);
+                        }
+                        Err(e) => problems.push(format!("{place}: {e}")),
+                    }
+                }
+                Ok(Key::VersionStates { run, version, part }) => {
+                    let s = seen.entry(run).or_default();
+                    let (states, next) = s.version_states.entry(version).or_default();
+                    if part != *next {
+                        problems.push(format!(
+                            "{place}: the version's parts do not follow each other"
+                        ));
+                    }
+                    *next = part.saturating_add(1);
+                    match encoding::decode_version_states(&key, &value) {
+                        Ok(part) => *states += part.len() as u64,
+                        Err(e) => problems.push(format!("{place}: {e}")),
+                    }
+                }
+                Ok(Key::Screening {
+                    run,
+                    version,
+                    d_bits,
+                    part,
+                }) => {
+                    let of = (run, u64::from(version), 0);
+                    if series
+                        .as_ref()
+                        .is_none_or(|s| s.of != of || s.screening != Some(d_bits))
+                    {
+                        if let Some(done) = series.take() {
+                            done.finish(&mut problems);
+                        }
+                        report.screenings += 1;
+                        let versions = seen.get(&run).map_or(0, |s| s.versions.len());
+                        if version as usize > versions {
+                            problems.push(format!(
+                                "{place}: the log holds {versions} versions of the run after version 0"
+                            ));
+                        }
+                        series = Some(SeriesSeen {
+                            of,
+                            screening: Some(d_bits),
+                            place: place.clone(),
+                            parts: 0,
+                            total: None,
+                            bytes: 0,
+                        });
+                    }
+                    let seen = series.as_mut().expect("set above");
+                    match encoding::decode_screening_part(&key, &value) {
+                        Ok((total, bytes)) => {
+                            if part != seen.parts || seen.total.is_some_and(|t| t != total) {
+                                problems.push(format!(
+                                    "{place}: the screening's parts do not follow each other"
+                                ));
+                            }
+                            seen.total = Some(total);
+                            seen.bytes += bytes.len() as u64;
+                        }
+                        Err(e) => problems.push(format!("{place}: {e}")),
+                    }
+                    seen.parts = part.saturating_add(1);
+                }
                 Ok(Key::Series {
                     run,
                     n,
@@ -146,7 +238,10 @@ impl Log {
                     part,
                 }) => {
                     let of = (run, n, points);
-                    if series.as_ref().is_none_or(|s| s.of != of) {
+                    if series
+                        .as_ref()
+                        .is_none_or(|s| s.of != of || s.screening.is_some())
+                    {
                         if let Some(done) = series.take() {
                             done.finish(&mut problems);
                         }
@@ -159,6 +254,7 @@ impl Log {
                         }
                         series = Some(SeriesSeen {
                             of,
+                            screening: None,
                             place: place.clone(),
                             parts: 0,
                             total: None,
@@ -201,6 +297,8 @@ impl Log {
 /// What the walk saw of the series being read.
 struct SeriesSeen {
     of: (RunKey, u64, u32),
+    /// For a screening ([`Log::put_screening`]): its distance's bits.
+    screening: Option<u64>,
     place: String,
     parts: u16,
     total: Option<u64>,
@@ -282,6 +380,24 @@ fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
             "run {run}: the catalog says {} bodies, the blocks hold records of body {}",
             entry.bodies,
             seen.bodies - 1
+        ));
+    }
+    for (i, &states) in seen.versions.iter().enumerate() {
+        let version = i as u32 + 1;
+        let found = seen.version_states.get(&version).map_or(0, |s| s.0);
+        if found != states {
+            problems.push(format!(
+                "run {run}, version {version}: it says {states} states, its parts hold {found}"
+            ));
+        }
+    }
+    if seen
+        .version_states
+        .keys()
+        .any(|&v| v as usize > seen.versions.len())
+    {
+        problems.push(format!(
+            "run {run}: states of a version the log does not hold"
         ));
     }
     if entry.iterations > 0 && seen.slots == 0 {

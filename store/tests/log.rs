@@ -1065,3 +1065,168 @@ proptest! {
         }
     }
 }
+
+fn version(version: u32, body: u32, from_output: u64, states: u64) -> nano_store::Version {
+    nano_store::Version {
+        version,
+        parent: version - 1,
+        body,
+        t: from_output as f64 * 10.0 - 2.5,
+        dv_kms: [0.1, -0.2, 0.3 * f64::from(version)],
+        from_output,
+        states,
+    }
+}
+
+fn version_track(version: u32, states: u64) -> Vec<[f64; 6]> {
+    (0..states)
+        .map(|i| std::array::from_fn(|w| f64::from(version) * 1e6 + i as f64 * 10.0 + w as f64))
+        .collect()
+}
+
+#[test]
+fn versions_follow_each_other_survive_reopening_and_read_by_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::orbit(RunId([7; 16]));
+    let records = synthetic_run(7, 400);
+    {
+        let log = open(dir.path());
+        // Not before the run is logged.
+        let one = version(1, 1, 11, 390);
+        let refused = log.put_version(run, &one, &version_track(1, 390));
+        assert!(
+            matches!(refused, Err(Error::InvalidVersion { .. })),
+            "{refused:?}"
+        );
+        append_run(&log, run, &records, 400, 0, 100);
+        assert!(log.versions(run).unwrap().is_empty());
+        log.put_version(run, &one, &version_track(1, 390)).unwrap();
+        // Out of order, from the wrong parent, or with the wrong count: refused, and
+        // nothing written.
+        for (v, states) in [
+            (version(3, 0, 5, 396), 396),
+            (
+                nano_store::Version {
+                    parent: 0,
+                    ..version(2, 0, 5, 396)
+                },
+                396,
+            ),
+            (version(2, 0, 5, 396), 395),
+            (version(1, 0, 5, 396), 396),
+        ] {
+            let refused = log.put_version(run, &v, &version_track(2, states));
+            assert!(
+                matches!(refused, Err(Error::InvalidVersion { .. })),
+                "{v:?}"
+            );
+        }
+        log.put_version(run, &version(2, 0, 5, 396), &version_track(2, 396))
+            .unwrap();
+    }
+    let log = open(dir.path());
+    let versions = log.versions(run).unwrap();
+    assert_eq!(
+        versions,
+        vec![version(1, 1, 11, 390), version(2, 0, 5, 396)]
+    );
+    let whole = version_track(1, 390);
+    for range in [0..390, 0..1, 149..151, 150..300, 389..390, 7..7] {
+        assert_eq!(
+            log.version_states(run, &versions[0], range.clone())
+                .unwrap(),
+            whole[range.start as usize..range.end as usize],
+            "{range:?}"
+        );
+    }
+    assert!(log.version_states(run, &versions[0], 380..391).is_err());
+    // Version 0 is untouched.
+    assert_eq!(replay_all(&log, run, 0..400).unwrap(), records);
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.versions, 2);
+}
+
+#[test]
+fn screenings_are_kept_per_version_and_distance_and_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::orbit(RunId([8; 16]));
+    let log = open(dir.path());
+    append_run(&log, run, &synthetic_run(8, 100), 100, 0, 100);
+    log.put_version(run, &version(1, 0, 3, 98), &version_track(1, 98))
+        .unwrap();
+    let d5 = 5.0f64.to_bits();
+    assert!(log.screening(run, 0, d5).unwrap().is_none());
+    let long: Vec<u8> = (0..2 * nano_store::encoding::SERIES_PART_BYTES + 24)
+        .map(|i| (i % 253) as u8)
+        .collect();
+    log.put_screening(run, 0, d5, &long).unwrap();
+    log.put_screening(run, 1, d5, &[]).unwrap();
+    log.put_screening(run, 1, 1.5f64.to_bits(), &long[..48])
+        .unwrap();
+    assert_eq!(log.screening(run, 0, d5).unwrap().unwrap(), long);
+    // Kept and empty is not "none kept".
+    assert_eq!(log.screening(run, 1, d5).unwrap(), Some(Vec::new()));
+    assert_eq!(
+        log.screening(run, 1, 1.5f64.to_bits()).unwrap().unwrap(),
+        long[..48]
+    );
+    // Replaced whole by a shorter one: no part of the old one stays.
+    log.put_screening(run, 0, d5, &long[..24]).unwrap();
+    assert_eq!(log.screening(run, 0, d5).unwrap().unwrap(), long[..24]);
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.screenings, 3);
+    assert!(report
+        .to_string()
+        .contains("1 versions, 3 screenings: no problems"));
+}
+
+#[test]
+fn a_damaged_version_or_screening_is_reported_by_verify_and_by_reads_and_never_served() {
+    for (tag, what) in [
+        (0x17u8, "version 1"),
+        (0x18, "version 1's states"),
+        (0x19, "screening"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunKey::orbit(RunId([9; 16]));
+        {
+            let log = open(dir.path());
+            append_run(&log, run, &synthetic_run(9, 200), 200, 0, 100);
+            log.put_version(run, &version(1, 1, 2, 199), &version_track(1, 199))
+                .unwrap();
+            log.put_screening(run, 1, 5.0f64.to_bits(), &[1; 48])
+                .unwrap();
+            assert!(log.verify().unwrap().is_ok());
+        }
+        let mut prefix = vec![tag, run.model as u8];
+        prefix.extend_from_slice(&run.id.0);
+        damage_value(dir.path(), &prefix, |bytes| {
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x10;
+        });
+        let log = open(dir.path());
+        let report = log.verify().unwrap();
+        assert!(!report.is_ok(), "{tag:x}: {report}");
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains(what) && p.contains("checksum")),
+            "{tag:x}: {report}"
+        );
+        let read = match tag {
+            0x17 => log.versions(run).map(|_| ()),
+            0x18 => {
+                let v = log.versions(run).unwrap()[0];
+                log.version_states(run, &v, 0..199).map(|_| ())
+            }
+            _ => log.screening(run, 1, 5.0f64.to_bits()).map(|_| ()),
+        };
+        assert!(
+            matches!(&read, Err(Error::Corrupt { position, .. }) if position.contains(what)),
+            "{tag:x}: {read:?}"
+        );
+    }
+}
