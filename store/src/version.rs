@@ -111,8 +111,7 @@ impl Log {
             let (first, last) = (range.start / per, (range.end - 1) / per);
             let from = encoding::version_states_key(run, v.version, first as u32);
             let to = encoding::version_states_key(run, v.version, last as u32);
-            let mut part = first;
-            for item in self.tree().range(&from[..]..=&to[..]) {
+            for (part, item) in (first..).zip(self.tree().range(&from[..]..=&to[..])) {
                 let (key, value) = item?;
                 let states = encoding::decode_version_states(&key, &value)
                     .map_err(|detail| corrupt(describe_key(&key), detail))?;
@@ -132,7 +131,6 @@ impl Log {
                         out.push(s);
                     }
                 }
-                part += 1;
             }
             if out.len() as u64 != range.end - range.start {
                 return Err(corrupt(

@@ -187,8 +187,8 @@ mod tests {
                 let track = after_impulse(&sc, &at_floor, &impulse, 200);
                 assert_eq!(track.len() as u64, 201 - from_output);
                 let mut hit = before.at(t);
-                for i in 0..3 {
-                    hit.v[i] += dv[i];
+                for (v, dv) in hit.v.iter_mut().zip(dv) {
+                    *v += dv;
                 }
                 let after = Kepler::new(&hit, mu).unwrap();
                 let mut worst: f64 = 0.0;
