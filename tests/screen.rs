@@ -13,11 +13,9 @@ use conjunctions::assert_same;
 use std::io::Read;
 use std::path::Path;
 
-use nano_pipeline::orbit::kepler::Kepler;
 use nano_pipeline::orbit::OrbitState;
-use nano_pipeline::scenario::EARTH_MU;
 use nano_pipeline::screening::{oracle, report, Conjunction};
-use support::{bin, hostfile, run, stdout_of, write_file};
+use support::{bin, crossing, hostfile, run, stdout_of, write_file};
 
 const STEP: f64 = 10.0;
 const STEPS: usize = 60;
@@ -25,56 +23,16 @@ const STEPS: usize = 60;
 const MEET: f64 = 305.0;
 const D: &str = "20";
 
-fn norm(a: [f64; 3]) -> f64 {
-    (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
-}
-
-/// The state at `t = 0` of the circular orbit through `(7000, 0, 0) + offset` at
-/// `MEET`, its velocity at `angle` in the plane normal to the position.
-fn crossing(offset: [f64; 3], angle: f64) -> OrbitState {
-    let r = [7000.0 + offset[0], offset[1], offset[2]];
-    let rn = norm(r);
-    let u = r.map(|x| x / rn);
-    let e1 = {
-        let c = [u[1], -u[0], 0.0];
-        let n = norm(c);
-        c.map(|x| x / n)
-    };
-    let e2 = [
-        u[1] * e1[2] - u[2] * e1[1],
-        u[2] * e1[0] - u[0] * e1[2],
-        u[0] * e1[1] - u[1] * e1[0],
-    ];
-    let speed = (EARTH_MU / rn).sqrt();
-    let v: [f64; 3] = std::array::from_fn(|i| speed * (angle.cos() * e1[i] + angle.sin() * e2[i]));
-    Kepler::new(&OrbitState { t: MEET, r, v }, EARTH_MU)
-        .unwrap()
-        .at(0.0)
-}
-
 /// Sixteen bodies through the meeting point from every direction, a few km apart.
 fn scenario(dir: &Path) -> String {
-    let bodies: Vec<String> = (0..16)
-        .map(|i| {
-            let f = i as f64;
-            let offset = [
-                (f * 7.3) % 17.0 - 8.0,
-                (f * 5.1) % 23.0 - 11.0,
-                (f * 3.7) % 19.0 - 9.0,
-            ];
-            let s = crossing(offset, f * 0.39);
-            format!(
-                r#"{{"name": "c-{i}", "state": [{:?}, {:?}, {:?}, {:?}, {:?}, {:?}]}}"#,
-                s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]
-            )
-        })
-        .collect();
-    let text = format!(
-        r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
-  "integrator": {{"method": "dop853", "tolerance": 1e-12}}, "output_step_s": {STEP},
-  "bodies": [{}]}}"#,
-        bodies.join(",\n")
-    );
+    let text = crossing::scenario(16, MEET, STEP, |i| {
+        let f = i as f64;
+        [
+            (f * 7.3) % 17.0 - 8.0,
+            (f * 5.1) % 23.0 - 11.0,
+            (f * 3.7) % 19.0 - 9.0,
+        ]
+    });
     write_file(dir, "crossing.json", &text)
 }
 
