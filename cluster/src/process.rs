@@ -173,7 +173,8 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
     engine.bound_blocks(config.budget().engine_blocks());
     let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
         .with_access(config.access())
-        .with_budget(config.budget());
+        .with_budget(config.budget())
+        .with_screen_workers(placement.workers());
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await

@@ -6,9 +6,10 @@
 //! | share | of the budget | what it bounds |
 //! |---|---|---|
 //! | sled's page cache | 1/8 | pages of the log kept after a read (the cache is bounded since `store/vendor/sled/PATCH.md`) |
-//! | the in-process cache | 1/4 | finished documents kept hot (`--cache-mb` may ask for less) |
+//! | the in-process cache | 1/8 | finished documents kept hot (`--cache-mb` may ask for less) |
 //! | large reads | 1/4 | what reads of the log hold while they run (below) |
 //! | the engine's blocks in flight | 1/8 | records computed and not yet in the log (below) |
+//! | screenings | 1/8 | conjunction screeners kept alive between manoeuvres (below) |
 //! | the rest | 1/4 | the program (8 MB idle) and the connections (below) |
 //!
 //! **Blocks in flight.** Each round of the dataflow holds one block of every job in
@@ -31,6 +32,18 @@
 //! (a longer request head gets 431), so one holds at most [`CONNECTION_BYTES`]
 //! (measured: 10 KB idle) beside the body it is sent, which a stream's weight below
 //! already counts: 1,024 connections (`--max-connections`' default) hold 48 MB.
+//!
+//! **Screenings.** A screening of a version of an orbit run holds about
+//! [`SCREENING_BYTES_PER_SAMPLE`] per sample (a body's state at an output time: the
+//! states read from the log, the dataflow's arrangements of samples, segments and
+//! cells; measured at 473 to 503 bytes, Starlink shell 1 over six hours and 500
+//! satellites, `benches/screening.rs` and `tests/screen.rs`). Its weight is taken out
+//! of the screenings' share before it starts, and the screener is kept while the
+//! share has room, so that a manoeuvre updates it instead of screening again; when
+//! room is needed the least recently used are dropped first
+//! ([`crate::screenings`]). One that could never fit is refused with 413 and told to
+//! use `sedaro-nano screen`. The share came out of the in-process cache's quarter,
+//! which `--cache-mb` (256 MB by default) seldom filled.
 //!
 //! A large read is a read of a logged run that is not a cache hit: a streamed body (CSV
 //! or JSON), a document built for the cache, or the page's decimated series. Each
@@ -63,6 +76,9 @@ pub const CONNECTION_BYTES: u64 = 2 * CONNECTION_BUFFER_BYTES as u64 + (16 << 10
 
 /// What one iteration of a block in flight takes (see the module docs).
 pub use nano_pipeline::engine::BLOCK_BYTES_PER_ITERATION;
+
+/// What a screening holds per sample (see the module docs), rounded up.
+pub const SCREENING_BYTES_PER_SAMPLE: u64 = 640;
 
 /// The smallest budget `serve` accepts.
 pub const MIN_MEMORY_BYTES: u64 = 128 << 20;
@@ -103,7 +119,7 @@ impl MemoryBudget {
 
     /// The bytes the in-process cache may hold at most.
     pub fn memory_cache(&self) -> u64 {
-        self.total / 4
+        self.total / 8
     }
 
     /// The bytes large reads may hold together.
@@ -113,6 +129,11 @@ impl MemoryBudget {
 
     /// The bytes the engine's blocks in flight may hold (see the module docs).
     pub fn engine_blocks(&self) -> u64 {
+        self.total / 8
+    }
+
+    /// The bytes screenings kept alive (and those under way) may hold together.
+    pub fn screenings(&self) -> u64 {
         self.total / 8
     }
 }
@@ -234,8 +255,11 @@ mod tests {
     #[test]
     fn the_shares_fit_in_the_budget_and_small_budgets_are_refused() {
         let budget = MemoryBudget::megabytes(512).unwrap();
-        let shares =
-            budget.sled_cache() + budget.memory_cache() + budget.readers() + budget.engine_blocks();
+        let shares = budget.sled_cache()
+            + budget.memory_cache()
+            + budget.readers()
+            + budget.engine_blocks()
+            + budget.screenings();
         assert!(shares < budget.total);
         // What the connections hold at most fits beside them, in the last quarter.
         let connections = crate::config::DEFAULT_MAX_CONNECTIONS as u64 * CONNECTION_BYTES;

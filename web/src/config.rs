@@ -94,7 +94,7 @@ pub struct ServeConfig {
           value_parser = at_least_one::<u64>("second"))]
     pub cache_ttl: u64,
 
-    /// Megabytes the in-process cache may hold; at most a quarter of --memory-mb is used.
+    /// Megabytes the in-process cache may hold; at most an eighth of --memory-mb is used.
     #[arg(long, value_name = "MB", env = "NANO_CACHE_MB", default_value_t = DEFAULT_CACHE_MB)]
     pub cache_mb: u64,
 

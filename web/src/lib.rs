@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod screenings;
 pub mod series;
 pub mod server;
 pub mod trace;
@@ -174,6 +175,8 @@ pub struct Handles {
     pub readers: budget::Readers,
     /// The accuracy report, once a request has asked for it.
     pub accuracy: routes::accuracy::Computed,
+    /// Conjunction screeners kept alive between manoeuvres, within their share.
+    pub screenings: Arc<screenings::Screenings>,
 }
 
 /// Requests that may wait (`?wait=`) at once.
@@ -196,12 +199,31 @@ impl AppState {
             reads: Arc::new(Semaphore::new(limits.stream_reads)),
             readers: budget::Readers::new(budget::MemoryBudget::default().readers()),
             accuracy: Arc::default(),
+            screenings: Arc::new(screenings::Screenings::new(
+                budget::MemoryBudget::default().screenings(),
+                1,
+            )),
         }))
     }
 
     /// The same state with large reads admitted within `budget`'s share.
     pub fn with_budget(mut self, budget: budget::MemoryBudget) -> Self {
-        Arc::make_mut(&mut self.0).readers = budget::Readers::new(budget.readers());
+        let handles = Arc::make_mut(&mut self.0);
+        handles.readers = budget::Readers::new(budget.readers());
+        handles.screenings = Arc::new(screenings::Screenings::new(
+            budget.screenings(),
+            handles.screenings.workers(),
+        ));
+        self
+    }
+
+    /// The same state with screenings on `workers` worker threads.
+    pub fn with_screen_workers(mut self, workers: usize) -> Self {
+        let handles = Arc::make_mut(&mut self.0);
+        handles.screenings = Arc::new(screenings::Screenings::new(
+            handles.screenings.capacity(),
+            workers,
+        ));
         self
     }
 
@@ -233,6 +255,15 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/runs/{id}", get(routes::runs::data))
         .route("/api/runs/{id}/status", get(routes::runs::status))
+        .route(
+            "/api/runs/{id}/manoeuvres",
+            axum::routing::post(routes::versions::manoeuvre),
+        )
+        .route("/api/runs/{id}/versions", get(routes::versions::versions))
+        .route(
+            "/api/runs/{id}/conjunctions",
+            get(routes::conjunctions::conjunctions),
+        )
         .route("/accuracy", get(routes::accuracy::page))
         .route("/api/accuracy", get(routes::accuracy::json))
         .route("/api/openapi.json", get(openapi::document))
@@ -247,6 +278,10 @@ pub fn app(state: AppState) -> Router {
         // Server-sent events last as long as the run: no request timeout.
         .route("/api/propagate/{n}/events", get(routes::events::events))
         .route("/api/runs/{id}/events", get(routes::runs::run_events))
+        .route(
+            "/api/runs/{id}/conjunctions/events",
+            get(routes::conjunctions::events),
+        )
         .merge(timed)
         .fallback(|request: Request| async move {
             ApiError::NotFound(request.uri().path().chars().take(60).collect())

@@ -14,6 +14,14 @@ pub struct Metrics {
     pub cache_misses: AtomicU64,
     pub jobs_started: AtomicU64,
     pub log_served: AtomicU64,
+    /// Conjunctions served from a screening the log keeps (no screening done).
+    pub conjunctions_from_log: AtomicU64,
+    /// Conjunctions served from a screener kept in memory.
+    pub conjunctions_from_memory: AtomicU64,
+    /// Screenings done from scratch.
+    pub screenings: AtomicU64,
+    /// Manoeuvres applied to a kept screener incrementally.
+    pub screenings_updated: AtomicU64,
 }
 
 impl Metrics {
@@ -81,6 +89,26 @@ impl Metrics {
                 "nano_log_served_total",
                 "Runs served from the log without computing.",
                 &self.log_served,
+            ),
+            (
+                "nano_conjunctions_from_log_total",
+                "Conjunction sets served from a screening the log keeps.",
+                &self.conjunctions_from_log,
+            ),
+            (
+                "nano_conjunctions_from_memory_total",
+                "Conjunction sets served from a screener kept in memory.",
+                &self.conjunctions_from_memory,
+            ),
+            (
+                "nano_screenings_total",
+                "Screenings of a version done from scratch.",
+                &self.screenings,
+            ),
+            (
+                "nano_screenings_updated_total",
+                "Kept screeners updated incrementally by a manoeuvre.",
+                &self.screenings_updated,
             ),
         ];
         for (name, help, value) in counters {

@@ -24,6 +24,10 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::runs::status,
         crate::routes::runs::data,
         crate::routes::runs::run_events,
+        crate::routes::versions::manoeuvre,
+        crate::routes::versions::versions,
+        crate::routes::conjunctions::conjunctions,
+        crate::routes::conjunctions::events,
         crate::routes::page::index,
         crate::routes::page::go,
         crate::routes::page::run_page,
@@ -54,7 +58,15 @@ use utoipa::{OpenApi, ToSchema};
         Status,
         Ready,
         AccuracyReport,
-        AccuracyRow
+        AccuracyRow,
+        ManoeuvreRequest,
+        Manoeuvre,
+        ManoeuvreResult,
+        ConjunctionChanges,
+        Conjunction,
+        Conjunctions,
+        VersionEntry,
+        Versions
     ))
 )]
 pub struct ApiDoc;
@@ -294,4 +306,98 @@ pub struct AccuracyRow {
     seconds: f64,
     /// `[t in orbits, relative energy error]` pairs.
     energy_series: Vec<[f64; 2]>,
+}
+
+/// `POST /api/runs/{id}/manoeuvres`: an impulse on one body.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ManoeuvreRequest {
+    /// The body's index, from 0 to bodies - 1.
+    #[schema(minimum = 0)]
+    body: u32,
+    /// Seconds since the run's epoch, `0 <= t < t_end` (steps x output_step_s).
+    #[schema(minimum = 0)]
+    t: f64,
+    /// The impulse in the inertial frame, km/s: three finite numbers, magnitude at
+    /// most 10.
+    dv_kms: [f64; 3],
+}
+
+/// A manoeuvre as a version records it.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Manoeuvre {
+    body: u32,
+    /// The body's name.
+    name: Option<String>,
+    t: f64,
+    dv_kms: [f64; 3],
+}
+
+/// The 201 of a manoeuvre: the version it made.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ManoeuvreResult {
+    run: String,
+    version: u32,
+    parent: u32,
+    manoeuvre: Manoeuvre,
+    /// The first output whose state the version replaced.
+    from_output: u64,
+    /// One entry per screening distance kept current in memory (may be empty).
+    conjunctions: Vec<ConjunctionChanges>,
+}
+
+/// What a version changed in the conjunctions at one distance.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ConjunctionChanges {
+    d_km: f64,
+    added: Vec<Conjunction>,
+    removed: Vec<Conjunction>,
+}
+
+/// A close approach of bodies `a < b`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Conjunction {
+    a: u32,
+    b: u32,
+    a_name: Option<String>,
+    b_name: Option<String>,
+    /// The time of closest approach, seconds since the epoch.
+    tca_s: f64,
+    miss_km: f64,
+}
+
+/// `GET /api/runs/{id}/conjunctions`: a version's conjunctions at `d_km`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Conjunctions {
+    run: String,
+    version: u32,
+    d_km: f64,
+    bodies: u32,
+    count: u64,
+    /// Sorted by miss distance, then pair and time.
+    conjunctions: Vec<Conjunction>,
+}
+
+/// One version: 0 has only its number.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct VersionEntry {
+    version: u32,
+    parent: Option<u32>,
+    manoeuvre: Option<Manoeuvre>,
+    from_output: Option<u64>,
+}
+
+/// `GET /api/runs/{id}/versions`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Versions {
+    run: String,
+    latest: u32,
+    versions: Vec<VersionEntry>,
 }

@@ -1,13 +1,16 @@
 //! The routes, one file per concern: the pages and assets, the run API (`api`: nano
 //! runs by seed; `runs`: runs by scenario), progress events, the accuracy report,
-//! the operational endpoints, and reads of orbit runs by window.
+//! the operational endpoints, reads of orbit runs by window, the versions of an orbit
+//! run made by manoeuvres, and their conjunctions.
 
 pub mod accuracy;
 pub mod api;
+pub mod conjunctions;
 pub mod events;
 pub mod ops;
 pub mod page;
 pub mod runs;
+pub mod versions;
 pub mod windows;
 
 use crate::error::ApiError;

@@ -346,6 +346,10 @@ pub async fn status(
 /// `GET /api/runs/{id}`: the run's data once complete; 202 and its status while it is
 /// computed; 409 once it is stopped short (a client polling `Location` must hear that
 /// waiting will not finish it).
+///
+/// Always version 0, the run as propagated: a manoeuvre's version (the `Location` of
+/// `POST /api/runs/{id}/manoeuvres` names it with `?version=`) is read through
+/// `states`, `bodies/{k}` and `conjunctions`, which take `version=`.
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
     params(
         ("id" = String, Path, description = "The run's id: 32 lowercase hex digits (orbit) or a decimal seed (nano)"),
@@ -353,7 +357,7 @@ pub async fn status(
         ("points" = Option<u32>, Query, description = "At most this many output times per body (every m-th, first and last kept); for a nano run, the page's series", minimum = 2, maximum = 100000),
     ),
     responses(
-        (status = 200, description = "The run: JSON, CSV (t,body,x,y,z,vx,vy,vz by time then body) or a CCSDS OEM (one segment per body)", content(
+        (status = 200, description = "The run as propagated (version 0, whatever `version=` says; the versions made by manoeuvres are read through states, bodies/{k} and conjunctions): JSON, CSV (t,body,x,y,z,vx,vy,vz by time then body) or a CCSDS OEM (one segment per body)", content(
             (crate::openapi::OrbitRunDocument = "application/json"),
             (String = "text/csv"),
             (String = "text/plain"),

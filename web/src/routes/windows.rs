@@ -9,6 +9,9 @@
 //! others are logged. Between two output times a state is the cubic Hermite
 //! interpolant of the two around it ([`nano_pipeline::orbit::hermite`], ORBITS.md); at
 //! an output time it is the logged state exactly.
+//!
+//! Both take `version=` (default: the latest; [`super::versions`]): a body a
+//! manoeuvre changed is read from its version's states where they replace version 0's.
 
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -24,27 +27,35 @@ use nano_pipeline::Format;
 use nano_store::{Log, RunKey, Track, Window};
 
 use super::blocking;
+use super::versions::{body_states, changes, pick, version_param};
 use crate::error::ApiError;
 use crate::params::{self, Query};
 use crate::series::{self, Piecewise};
 use crate::{budget, AppState};
+use nano_store::Version;
 
 /// What a window read holds per body while it runs: the body's window and its row,
 /// rounded up (a `Window` is 136 bytes, a CSV row at most about 180).
 const BYTES_PER_BODY: u64 = 400;
 
+/// What a manoeuvred body's track holds per output time while it is built in memory
+/// (its state, 56 bytes, and its row, at most about 180), rounded up.
+const VERSIONED_BYTES_PER_STATE: u64 = 256;
+
 /// An orbit run the log holds: its key, its scenario, and how far it is durable.
-struct Logged {
-    id: RunId,
-    key: RunKey,
-    scenario: OrbitScenario,
+pub(crate) struct Logged {
+    pub id: RunId,
+    pub key: RunKey,
+    pub scenario: OrbitScenario,
     /// Iterations durable: states up to `t_n` are served.
-    iterations: u64,
-    bodies: u32,
+    pub iterations: u64,
+    pub bodies: u32,
+    /// Whether the run reached the steps it was asked for.
+    pub complete: bool,
 }
 
 impl Logged {
-    fn step(&self) -> f64 {
+    pub fn step(&self) -> f64 {
         self.scenario.output_step_s()
     }
 
@@ -54,7 +65,7 @@ impl Logged {
     }
 
     /// Body `body`'s state at `t_0`: the scenario's (the log holds states from `t_1`).
-    fn initial(&self, body: u32) -> Result<OrbitState, ApiError> {
+    pub fn initial(&self, body: u32) -> Result<OrbitState, ApiError> {
         self.scenario
             .body(body as usize)
             .map(|b| b.state0)
@@ -70,7 +81,7 @@ impl Logged {
 
 /// Reads `id`'s catalog entry and scenario: 400 for an id that is not one, 404 for a
 /// run the log does not hold or one that is not an orbit run.
-fn logged(log: &Log, id: &str) -> Result<Logged, ApiError> {
+pub(crate) fn logged(log: &Log, id: &str) -> Result<Logged, ApiError> {
     let parsed = params::run_id(id)?;
     let key = match parsed {
         RunId::Orbit(bytes) => RunKey::orbit(nano_store::RunId(bytes)),
@@ -107,11 +118,12 @@ fn logged(log: &Log, id: &str) -> Result<Logged, ApiError> {
         scenario,
         iterations: entry.iterations,
         bodies: entry.bodies,
+        complete: entry.complete(),
     })
 }
 
 /// A time parameter: a finite number of seconds, at least 0.
-fn seconds(query: &Query, field: &'static str) -> Result<Option<f64>, ApiError> {
+pub(crate) fn seconds(query: &Query, field: &'static str) -> Result<Option<f64>, ApiError> {
     let Some(text) = query.get(field) else {
         return Ok(None);
     };
@@ -158,6 +170,7 @@ fn columns() -> String {
     params(
         ("id" = String, Path, description = "The run's id: 32 lowercase hex digits for an orbit run"),
         ("t" = f64, Query, description = "Seconds since the run's epoch, from 0 to the durable frontier (iterations_done * output_step_s)", minimum = 0),
+        ("version" = Option<u32>, Query, description = "The run's version (default: the latest; 0 is the run as propagated)", minimum = 0),
         ("format" = Option<String>, Query, description = "json (default) or csv", pattern = "^(json|csv)$"),
     ),
     responses(
@@ -166,7 +179,7 @@ fn columns() -> String {
             (String = "text/csv"),
         )),
         (status = 400, description = "A bad parameter (t, id, format), named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such orbit run, or t past its durable frontier (named)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such orbit run, no such version (the latest named), or t past its durable frontier (named)", body = crate::openapi::ErrorBody),
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
@@ -187,10 +200,13 @@ pub async fn states(
             "is required: seconds since the run's epoch, from 0 to the durable frontier",
         )
     })?;
+    let version = version_param(&query)?;
     let log = state.log.clone();
     let readers = state.readers.clone();
     let body = blocking(move || {
         let run = logged(&log, &id)?;
+        let versions = log.versions(run.key)?;
+        let version = pick(&run, &versions, version)?;
         if t > run.frontier() {
             return Err(past_frontier("t", t, &run));
         }
@@ -198,14 +214,21 @@ pub async fn states(
             run.bodies as u64 * BYTES_PER_BODY,
             "the states of a run at a time",
         )?;
-        states_at(&log, &run, t, format)
+        states_at(&log, &run, t, format, &versions[..version as usize])
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
 }
 
-/// Every body's state at `t` (at most the frontier), written by body.
-fn states_at(log: &Log, run: &Logged, t: f64, format: OrbitFormat) -> Result<Vec<u8>, ApiError> {
+/// Every body's state at `t` (at most the frontier) in the version made by
+/// `versions` (every version up to it), written by body.
+fn states_at(
+    log: &Log,
+    run: &Logged,
+    t: f64,
+    format: OrbitFormat,
+    versions: &[Version],
+) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::with_capacity(run.bodies as usize * 160 + 256);
     if format == OrbitFormat::Json {
         out.extend_from_slice(b"{\"t\":");
@@ -247,8 +270,19 @@ fn states_at(log: &Log, run: &Logged, t: f64, format: OrbitFormat) -> Result<Vec
             run.bodies
         )));
     }
+    let version = versions.len() as u32;
     for w in &windows {
         let r = &w.record;
+        // The outputs around t: the record of iteration k runs from t_k to t_{k+1}.
+        let outputs = r.iteration..r.iteration + 2;
+        if changes(versions, version, r.body, &outputs) {
+            let around = body_states(log, run, versions, version, r.body, outputs.clone())?;
+            let s = hermite(&around[0], &around[1], t);
+            writer
+                .state(r.body, &OrbitState { t, ..s })
+                .map_err(internal)?;
+            continue;
+        }
         let [x, y, z, vx, vy, vz] = match w.start {
             Some(state) => state,
             None => {
@@ -285,6 +319,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     params(
         ("id" = String, Path, description = "The run's id: 32 lowercase hex digits for an orbit run"),
         ("k" = u32, Path, description = "The body's index, from 0 to bodies - 1", minimum = 0),
+        ("version" = Option<u32>, Query, description = "The run's version (default: the latest; 0 is the run as propagated)", minimum = 0),
         ("from" = Option<f64>, Query, description = "Seconds since the epoch (default 0)", minimum = 0),
         ("to" = Option<f64>, Query, description = "Seconds since the epoch, at most the durable frontier (default: the frontier)", minimum = 0),
         ("points" = Option<u32>, Query, description = "At most this many output times (every m-th, the first and last kept)", minimum = 2, maximum = 100000),
@@ -296,7 +331,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
             (String = "text/csv"),
         )),
         (status = 400, description = "A bad parameter (k, from, to, points, id, format), named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such orbit run, no body k in it, or a time past its durable frontier (named)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such orbit run, no body k in it, no such version (the latest named), or a time past its durable frontier (named)", body = crate::openapi::ErrorBody),
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
@@ -325,8 +360,15 @@ pub async fn track(
             ));
         }
     }
+    let version = version_param(&query)?;
     let log = state.log.clone();
-    let run = blocking(move || logged(&log, &id)).await?;
+    let (run, versions, version) = blocking(move || {
+        let run = logged(&log, &id)?;
+        let versions = log.versions(run.key)?;
+        let version = pick(&run, &versions, version)?;
+        Ok::<_, ApiError>((run, versions, version))
+    })
+    .await?;
     if body >= run.bodies {
         return Err(ApiError::NotFound(format!(
             "k = {body}: run {} has {} bodies (0 to {})",
@@ -349,10 +391,6 @@ pub async fn track(
         ));
     }
     let times = ephemeris::output_steps(from, to, run.step(), run.iterations);
-    let budget = state
-        .readers
-        .admit(budget::STREAM_BYTES, "a body's track")?;
-    let permit = crate::routes::api::stream_permit(&state)?;
     let header = match format {
         OrbitFormat::Json => {
             let name = run.scenario.body(body as usize).map(|b| b.name);
@@ -367,6 +405,37 @@ pub async fn track(
         }
         _ => String::new(),
     };
+    if let Some(range) = &times {
+        let outputs = *range.start()..*range.end() + 1;
+        if changes(&versions, version, body, &outputs) {
+            let stride = stride(&times, points);
+            let log = state.log.clone();
+            let budget = state.readers.admit(
+                (outputs.end - outputs.start) * VERSIONED_BYTES_PER_STATE,
+                "a manoeuvred body's track",
+            )?;
+            let bytes = blocking(move || {
+                let _budget = budget;
+                let states = body_states(&log, &run, &versions, version, body, outputs.clone())?;
+                let mut out = header.into_bytes();
+                out.reserve(states.len() * 160);
+                let mut writer = EphemerisWriter::rows(out, format).map_err(internal)?;
+                let end = outputs.end - 1;
+                for (k, s) in (outputs.start..).zip(&states) {
+                    if (k - outputs.start) % stride == 0 || k == end {
+                        writer.state(body, s).map_err(internal)?;
+                    }
+                }
+                writer.finish().map_err(internal)
+            })
+            .await?;
+            return Ok(([(header::CONTENT_TYPE, content_type(format))], bytes).into_response());
+        }
+    }
+    let budget = state
+        .readers
+        .admit(budget::STREAM_BYTES, "a body's track")?;
+    let permit = crate::routes::api::stream_permit(&state)?;
     let pieces = TrackPieces {
         log: state.log.clone(),
         initial: run.initial(body)?,

@@ -1,0 +1,352 @@
+//! Issue 15's acceptance through the binary: a small constellation with crossing
+//! orbits served by `serve --workers 2`, random manoeuvres posted over HTTP; after
+//! each, the conjunctions served for the new version equal a from-scratch screening
+//! (`nano_pipeline::screening::oracle`, the brute force) of that version's states as
+//! the API serves them, the `change` events of `/conjunctions/events` turn the old set
+//! into the new one, and version 0 is still served unchanged. Then the service is
+//! restarted, and the conjunctions are served from the log without screening again.
+
+mod support;
+
+#[path = "../pipeline/tests/support/conjunctions.rs"]
+mod conjunctions;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nano_pipeline::orbit::OrbitState;
+use nano_pipeline::screening::{oracle, Conjunction};
+use serde_json::{json, Value};
+use support::{assert_verified, http, http_post, metric, serve, stop, until_ok};
+
+const D_KM: f64 = 60.0;
+const STEPS: u64 = 360;
+const STEP_S: f64 = 30.0;
+const BODIES: usize = 8;
+
+/// Eight satellites near 7,000 km on planes that cross: the first five start
+/// together at the common node (so they meet there every half period), the others at
+/// other phases.
+fn scenario() -> Value {
+    let bodies: Vec<Value> = (0..BODIES)
+        .map(|i| {
+            let nu = if i < 5 { 0.0 } else { 40.0 * i as f64 };
+            json!({"name": format!("sat-{i}"), "elements": {
+                "a_km": 7000.0 + 0.5 * i as f64, "e": 0.0005, "i_deg": 10.0 + 20.0 * i as f64,
+                "raan_deg": 0.0, "argp_deg": 0.0, "nu_deg": nu}})
+        })
+        .collect();
+    json!({"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": STEP_S,
+           "bodies": bodies})
+}
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn get_json(address: &str, path: &str) -> (Value, Option<String>) {
+    let response = http(address, "127.0.0.1", path, &[]).expect("the service answers");
+    assert_eq!(
+        response.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let source = response.header("x-conjunctions-source").map(str::to_owned);
+    (serde_json::from_slice(&response.body).unwrap(), source)
+}
+
+/// Every body's states of `version`, read back through `/bodies/{k}`.
+fn states(address: &str, id: &str, version: u32) -> Vec<Vec<OrbitState>> {
+    (0..BODIES)
+        .map(|k| {
+            let (track, _) = get_json(
+                address,
+                &format!("/api/runs/{id}/bodies/{k}?version={version}"),
+            );
+            let rows = track["records"].as_array().unwrap();
+            assert_eq!(rows.len() as u64, STEPS + 1);
+            rows.iter()
+                .map(|row| {
+                    let x: Vec<f64> = row
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_f64().unwrap())
+                        .collect();
+                    OrbitState {
+                        t: x[0],
+                        r: [x[2], x[3], x[4]],
+                        v: [x[5], x[6], x[7]],
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn conjunction(c: &Value) -> Conjunction {
+    Conjunction {
+        a: c["a"].as_u64().unwrap() as u32,
+        b: c["b"].as_u64().unwrap() as u32,
+        tca_s: c["tca_s"].as_f64().unwrap(),
+        miss_km: c["miss_km"].as_f64().unwrap(),
+    }
+}
+
+fn set_of(list: &Value) -> Vec<Conjunction> {
+    let mut out: Vec<Conjunction> = list.as_array().unwrap().iter().map(conjunction).collect();
+    out.sort();
+    out
+}
+
+/// The version's conjunctions as served, checked against the oracle on its states.
+fn served_and_checked(address: &str, id: &str, version: u32) -> (Vec<Conjunction>, Value) {
+    let (doc, _) = get_json(
+        address,
+        &format!("/api/runs/{id}/conjunctions?d={D_KM}&version={version}"),
+    );
+    assert_eq!(doc["version"], version);
+    assert_eq!(doc["bodies"], BODIES);
+    let list = doc["conjunctions"].as_array().unwrap();
+    assert_eq!(doc["count"], list.len());
+    // Sorted by miss distance, with the bodies' names.
+    for pair in list.windows(2) {
+        assert!(pair[0]["miss_km"].as_f64() <= pair[1]["miss_km"].as_f64());
+    }
+    for c in list {
+        assert_eq!(c["a_name"], format!("sat-{}", c["a"]));
+    }
+    let got = set_of(&doc["conjunctions"]);
+    let want = oracle::screen(&states(address, id, version), D_KM);
+    conjunctions::assert_same(&got, &want, &format!("version {version}"));
+    (got, doc["conjunctions"].clone())
+}
+
+/// A server-sent event stream read on a thread; the events parsed on demand.
+struct EventStream {
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl EventStream {
+    fn open(address: &str, path: &str) -> EventStream {
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                into.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        });
+        EventStream { seen }
+    }
+
+    /// The events so far: (name, data). axum writes each event in one chunk, so the
+    /// chunk-size lines between them are skipped as lines of no field.
+    fn events(&self) -> Vec<(String, Value)> {
+        let text = String::from_utf8_lossy(&self.seen.lock().unwrap()).to_string();
+        let mut out = Vec::new();
+        let mut name = None;
+        for line in text.lines() {
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = Some(n.to_owned());
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                if let Some(n) = name.take() {
+                    out.push((n, serde_json::from_str(data).unwrap()));
+                }
+            }
+        }
+        out
+    }
+
+    fn wait_for(&self, count: usize) -> Vec<(String, Value)> {
+        let started = Instant::now();
+        loop {
+            let events = self.events();
+            if events.len() >= count {
+                return events;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{} events of {count} within a minute",
+                events.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `removed` taken out of `set`, then `added` put in (each must be absent / present).
+fn apply(set: &[Conjunction], removed: &Value, added: &Value) -> Vec<Conjunction> {
+    let mut out: Vec<Conjunction> = set.to_vec();
+    for c in set_of(removed) {
+        let at = out
+            .iter()
+            .position(|x| *x == c)
+            .expect("a removed conjunction was there");
+        out.remove(at);
+    }
+    for c in set_of(added) {
+        assert!(!out.contains(&c), "an added conjunction was there already");
+        out.push(c);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_serves_them_from_the_log(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, address) = serve(&data, &["--memory-mb", "256"]);
+    let request = json!({"scenario": scenario(), "steps": STEPS}).to_string();
+    let created = http_post(&address, "/api/runs", &request).unwrap();
+    assert!(
+        created.status < 300,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let id: String = serde_json::from_slice::<Value>(&created.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until_ok(&address, &format!("/api/runs/{id}"));
+
+    let events = EventStream::open(
+        &address,
+        &format!("/api/runs/{id}/conjunctions/events?d={D_KM}"),
+    );
+    let (snapshot_name, snapshot) = events.wait_for(1).remove(0);
+    assert_eq!(snapshot_name, "snapshot");
+    assert_eq!(snapshot["version"], 0);
+    let states0 = states(&address, &id, 0);
+    let (mut current, json0) = served_and_checked(&address, &id, 0);
+    assert!(
+        current.len() >= 10,
+        "crossing orbits meet: {}",
+        current.len()
+    );
+    assert_eq!(set_of(&snapshot["conjunctions"]), current);
+
+    let mut rng = Lcg(15);
+    let t_end = STEPS as f64 * STEP_S;
+    let mut kept_current = 0;
+    for version in 1..=5u32 {
+        let body = (rng.next() * BODIES as f64) as usize;
+        // Every other one at an output time exactly.
+        let t = if version % 2 == 0 {
+            (rng.next() * STEPS as f64).floor() * STEP_S
+        } else {
+            rng.next() * t_end
+        };
+        let dv: Vec<f64> = (0..3).map(|_| (rng.next() - 0.5) * 0.04).collect();
+        let answer = http_post(
+            &address,
+            &format!("/api/runs/{id}/manoeuvres"),
+            &json!({"body": body, "t": t, "dv_kms": dv}).to_string(),
+        )
+        .unwrap();
+        assert_eq!(
+            answer.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(
+            answer.header("location"),
+            Some(format!("/api/runs/{id}?version={version}").as_str())
+        );
+        let made: Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(made["version"], version);
+        assert_eq!(made["parent"], version - 1);
+        assert_eq!(made["manoeuvre"]["body"], body);
+        assert_eq!(made["manoeuvre"]["name"], format!("sat-{body}"));
+        let (new, _) = served_and_checked(&address, &id, version);
+        // The kept screener's changes, when it followed the manoeuvre.
+        for entry in made["conjunctions"].as_array().unwrap() {
+            assert_eq!(entry["d_km"], D_KM);
+            assert_eq!(apply(&current, &entry["removed"], &entry["added"]), new);
+            kept_current += 1;
+        }
+        let (name, change) = events
+            .wait_for(1 + version as usize)
+            .remove(version as usize);
+        assert_eq!(name, "change");
+        assert_eq!(change["version"], version);
+        assert_eq!(apply(&current, &change["removed"], &change["added"]), new);
+        current = new;
+    }
+    assert!(
+        kept_current >= 3,
+        "the kept screener followed {kept_current} of 5 manoeuvres"
+    );
+    let (versions, _) = get_json(&address, &format!("/api/runs/{id}/versions"));
+    assert_eq!(versions["latest"], 5);
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 6);
+
+    // Version 0 is still there, unchanged.
+    let again = states(&address, &id, 0);
+    for (a, b) in again.iter().zip(&states0) {
+        assert_eq!(a, b);
+    }
+    let (doc0, source) = get_json(
+        &address,
+        &format!("/api/runs/{id}/conjunctions?d={D_KM}&version=0"),
+    );
+    assert_eq!(doc0["conjunctions"], json0);
+    assert_eq!(source.as_deref(), Some("log"));
+
+    // A restarted service serves every version's conjunctions from the log.
+    stop(server);
+    assert_verified(&data);
+    let (server, address) = serve(&data, &["--memory-mb", "256"]);
+    for version in 0..=5u32 {
+        let (doc, source) = get_json(
+            &address,
+            &format!("/api/runs/{id}/conjunctions?d={D_KM}&version={version}&format=json"),
+        );
+        assert_eq!(source.as_deref(), Some("log"), "version {version}");
+        if version == 5 {
+            assert_eq!(set_of(&doc["conjunctions"]), current);
+        }
+    }
+    assert_eq!(metric(&address, "nano_screenings_total"), 0);
+    assert_eq!(metric(&address, "nano_conjunctions_from_log_total"), 6);
+    // CSV: the header, then one line per conjunction with the names.
+    let csv = http(
+        &address,
+        "127.0.0.1",
+        &format!("/api/runs/{id}/conjunctions?d={D_KM}&format=csv"),
+        &[],
+    )
+    .unwrap();
+    let text = String::from_utf8(csv.body).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("a,b,a_name,b_name,tca_s,miss_km"));
+    let first = lines.next().unwrap();
+    let fields: Vec<&str> = first.split(',').collect();
+    assert_eq!(fields.len(), 6, "{first}");
+    assert_eq!(fields[2], format!("sat-{}", fields[0]));
+    assert_eq!(text.lines().count(), current.len() + 1);
+    stop(server);
+}

@@ -1,0 +1,490 @@
+//! A version's conjunctions (`GET /api/runs/{id}/conjunctions?d=&version=`) and their
+//! changes as versions are made (`GET /api/runs/{id}/conjunctions/events?d=`).
+//!
+//! Where a version's conjunctions at `D` come from, cheapest first (the response's
+//! `X-Conjunctions-Source` header says which, and `/metrics` counts them): the log,
+//! which keeps every screening the service made ([`nano_store::Log::put_screening`]:
+//! 24 bytes a conjunction, `a u32, b u32, tca_s f64, miss_km f64`, little-endian, by
+//! pair then time), so a restarted service does not screen again; the screener kept
+//! in memory for the run at `D` ([`crate::screenings`]) when it holds that version;
+//! otherwise a screening from scratch, on the blocking pool, under the run's lock (one
+//! per run, version and distance however many ask), within the screenings' share of
+//! the memory budget. The screener of the latest version is kept, so that the next
+//! manoeuvre updates it.
+//!
+//! The event stream sends the latest version's set (`snapshot`), then, for each later
+//! version, what it added and removed (`change`): the stream keeps the set it last
+//! sent and diffs the next version's against it, so removing then adding turns one
+//! into the other exactly, whichever way the next set was found.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use nano_pipeline::screening::grid::Grid;
+use nano_pipeline::screening::screener::Screener;
+use nano_pipeline::screening::{report, Conjunction};
+use nano_store::Log;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+
+use super::blocking;
+use super::versions::{body_states, complete_run, pick, version_param};
+use super::windows::Logged;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::params::{self, Query};
+use crate::routes::api::stream_permit;
+use crate::screenings::Held;
+use crate::AppState;
+
+/// The screening distance when none is given, km.
+pub const DEFAULT_DISTANCE_KM: f64 = 5.0;
+/// The largest screening distance, km.
+pub const MAX_DISTANCE_KM: f64 = 100.0;
+
+/// The kept screener's grid takes segments this much longer than the version's
+/// longest: a manoeuvre that makes a body move further between outputs than the grid
+/// allows cannot update it (the screener is dropped, and the next request screens the
+/// new version from scratch), so the room is for the manoeuvres that do not change a
+/// body's speed by more than about a fifth. The cells grow by as much.
+pub const REACH_MARGIN: f64 = 1.2;
+
+/// Bytes of one conjunction as the log keeps it.
+const CONJUNCTION_BYTES: usize = 24;
+
+/// The `d` parameter: km, `0 < d <= 100`, default 5.
+fn distance(query: &Query) -> Result<f64, ApiError> {
+    let Some(text) = query.get("d") else {
+        return Ok(DEFAULT_DISTANCE_KM);
+    };
+    match text.parse::<f64>() {
+        Ok(d) if d > 0.0 && d <= MAX_DISTANCE_KM => Ok(d),
+        _ => Err(ApiError::bad(
+            "d",
+            text,
+            format!("must be the screening distance in km, above 0 and at most {MAX_DISTANCE_KM}"),
+        )),
+    }
+}
+
+/// Where a set of conjunctions came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Log,
+    Memory,
+    Screened,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Log => "log",
+            Source::Memory => "memory",
+            Source::Screened => "screened",
+        }
+    }
+}
+
+/// A version's conjunctions at a distance, sorted by miss distance.
+pub(crate) struct Found {
+    pub run: Logged,
+    pub version: u32,
+    pub conjunctions: Vec<Conjunction>,
+    pub source: Source,
+}
+
+fn encode(found: &[Conjunction]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(found.len() * CONJUNCTION_BYTES);
+    for c in found {
+        out.extend_from_slice(&c.a.to_le_bytes());
+        out.extend_from_slice(&c.b.to_le_bytes());
+        out.extend_from_slice(&c.tca_s.to_le_bytes());
+        out.extend_from_slice(&c.miss_km.to_le_bytes());
+    }
+    out
+}
+
+fn decode(run: &Logged, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
+    if !bytes.len().is_multiple_of(CONJUNCTION_BYTES) {
+        return Err(ApiError::Internal(format!(
+            "run {}: a kept screening of {} bytes is not whole conjunctions",
+            run.id,
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(CONJUNCTION_BYTES)
+        .map(|c| {
+            let word = |at: usize| u64::from_le_bytes(c[at..at + 8].try_into().expect("8"));
+            Conjunction {
+                a: u32::from_le_bytes(c[..4].try_into().expect("4")),
+                b: u32::from_le_bytes(c[4..8].try_into().expect("4")),
+                tca_s: f64::from_bits(word(8)),
+                miss_km: f64::from_bits(word(16)),
+            }
+        })
+        .collect())
+}
+
+/// Keeps `found` (version `version` of `run` at the distance of `d_bits`) in the log,
+/// and sorts it by miss distance.
+pub(crate) fn keep(
+    log: &Log,
+    run: &Logged,
+    version: u32,
+    d_bits: u64,
+    found: &mut [Conjunction],
+) -> Result<(), ApiError> {
+    found.sort();
+    log.put_screening(run.key, version, d_bits, &encode(found))?;
+    report::by_miss(found);
+    Ok(())
+}
+
+/// A conjunction as the API writes it, with the bodies' names.
+pub(crate) fn conjunction_json(run: &Logged, c: &Conjunction) -> Value {
+    let name = |i: u32| run.scenario.body(i as usize).map(|b| b.name);
+    json!({
+        "a": c.a, "b": c.b, "a_name": name(c.a), "b_name": name(c.b),
+        "tca_s": c.tca_s, "miss_km": c.miss_km,
+    })
+}
+
+/// Version `version` (default: the latest) of run `id`'s conjunctions at `d_km`,
+/// cheapest first (see the module docs).
+pub(crate) async fn find(
+    state: &AppState,
+    id: &str,
+    version: Option<u32>,
+    d_km: f64,
+) -> Result<Found, ApiError> {
+    let d_bits = d_km.to_bits();
+    let (run, version, kept) = {
+        let (state, id) = (state.clone(), id.to_owned());
+        blocking(move || {
+            let run = complete_run(&state, &id)?;
+            let versions = state.log.versions(run.key)?;
+            let version = pick(&run, &versions, version)?;
+            let kept = state.log.screening(run.key, version, d_bits)?;
+            Ok::<_, ApiError>((run, version, kept))
+        })
+        .await?
+    };
+    if let Some(bytes) = kept {
+        let mut conjunctions = decode(&run, &bytes)?;
+        report::by_miss(&mut conjunctions);
+        Metrics::bump(&state.metrics.conjunctions_from_log);
+        return Ok(Found {
+            run,
+            version,
+            conjunctions,
+            source: Source::Log,
+        });
+    }
+    let guard = state.screenings.run_lock(run.key).lock_owned().await;
+    let state = state.clone();
+    blocking(move || {
+        let _single_flight = guard;
+        screen(&state, run, version, d_km)
+    })
+    .await
+}
+
+/// [`find`] past the log's first look, under the run's lock: the log again (another
+/// request may have screened it meanwhile), the kept screener, or a screening.
+fn screen(state: &AppState, run: Logged, version: u32, d_km: f64) -> Result<Found, ApiError> {
+    let log = &state.log;
+    let d_bits = d_km.to_bits();
+    let found = |run, conjunctions, source| Found {
+        run,
+        version,
+        conjunctions,
+        source,
+    };
+    if let Some(bytes) = log.screening(run.key, version, d_bits)? {
+        let mut conjunctions = decode(&run, &bytes)?;
+        report::by_miss(&mut conjunctions);
+        Metrics::bump(&state.metrics.conjunctions_from_log);
+        return Ok(found(run, conjunctions, Source::Log));
+    }
+    if let Some(held) = state.screenings.kept(run.key, d_bits) {
+        let held = held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.version == version {
+            let mut conjunctions = held.screener.conjunctions();
+            drop(held);
+            keep(log, &run, version, d_bits, &mut conjunctions)?;
+            Metrics::bump(&state.metrics.conjunctions_from_memory);
+            return Ok(found(run, conjunctions, Source::Memory));
+        }
+    }
+    let versions = log.versions(run.key)?;
+    let outputs = run.iterations + 1;
+    let samples = u64::from(run.bodies) * outputs;
+    let what = format!(
+        "screening version {version} of run {} ({} bodies x {outputs} output times) at {d_km} km",
+        run.id, run.bodies
+    );
+    let reservation = state.screenings.reserve(samples, &what)?;
+    let mut bodies = Vec::with_capacity(run.bodies as usize);
+    for body in 0..run.bodies {
+        bodies.push(body_states(
+            log,
+            &run,
+            &versions,
+            version,
+            body,
+            0..outputs,
+        )?);
+    }
+    let failed = |e: nano_pipeline::screening::screener::ScreeningError| {
+        ApiError::Internal(format!("{what}: {e}"))
+    };
+    let tight = Grid::for_states(&bodies, d_km);
+    let grid = Grid {
+        max_reach_km: tight.max_reach_km * REACH_MARGIN,
+        ..tight
+    };
+    let mut screener = Screener::start(state.screenings.workers(), grid).map_err(failed)?;
+    screener.insert(bodies).map_err(failed)?;
+    let mut conjunctions = screener.conjunctions();
+    Metrics::bump(&state.metrics.screenings);
+    if version == versions.len() as u32 {
+        state
+            .screenings
+            .keep(reservation, run.key, d_bits, Held { screener, version });
+    } else {
+        screener.shutdown().map_err(failed)?;
+        drop(reservation);
+    }
+    keep(log, &run, version, d_bits, &mut conjunctions)?;
+    Ok(found(run, conjunctions, Source::Screened))
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `GET /api/runs/{id}/conjunctions?d=D[&version=V][&format=json|csv]`.
+#[utoipa::path(get, path = "/api/runs/{id}/conjunctions", tag = "versions",
+    params(
+        ("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits"),
+        ("d" = Option<f64>, Query, description = "The screening distance in km, above 0 and at most 100 (default 5)", exclusive_minimum = 0, maximum = 100),
+        ("version" = Option<u32>, Query, description = "The run's version (default: the latest)", minimum = 0),
+        ("format" = Option<String>, Query, description = "json (default) or csv", pattern = "^(json|csv)$"),
+    ),
+    responses(
+        (status = 200, description = "Every conjunction of the version closer than d, sorted by miss distance (then pair and time); CSV: a,b,a_name,b_name,tca_s,miss_km", content(
+            (crate::openapi::Conjunctions = "application/json"),
+            (String = "text/csv"),
+        ), headers(
+            ("X-Conjunctions-Source" = String, description = "log (kept in the log), memory (a kept screener) or screened (screened for this request)"),
+        )),
+        (status = 400, description = "A bad parameter (d, version, format, id) or a nano run, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such orbit run, or no such version (the message names the latest)", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The screening can never fit in the service's memory budget: the message names its samples, the limit, and `sedaro-nano screen`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The screening does not fit beside those under way now (Retry-After)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn conjunctions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let d_km = distance(&query)?;
+    let version = version_param(&query)?;
+    let format = params::format(&query)?;
+    let found = find(&state, &id, version, d_km).await?;
+    let run = &found.run;
+    let source = [(
+        "x-conjunctions-source",
+        HeaderValue::from_static(found.source.name()),
+    )];
+    if format == nano_pipeline::Format::Csv {
+        let mut out = String::from("a,b,a_name,b_name,tca_s,miss_km\n");
+        let name = |i: u32| {
+            run.scenario
+                .body(i as usize)
+                .map(|b| b.name)
+                .unwrap_or_default()
+        };
+        for c in &found.conjunctions {
+            // Display writes the shortest form that reads back to the same f64.
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                c.a,
+                c.b,
+                csv_field(&name(c.a)),
+                csv_field(&name(c.b)),
+                c.tca_s,
+                c.miss_km
+            ));
+        }
+        return Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            )],
+            source,
+            out,
+        )
+            .into_response());
+    }
+    let list: Vec<Value> = found
+        .conjunctions
+        .iter()
+        .map(|c| conjunction_json(run, c))
+        .collect();
+    let body = json!({
+        "run": run.id.to_string(),
+        "version": found.version,
+        "d_km": d_km,
+        "bodies": run.bodies,
+        "count": list.len(),
+        "conjunctions": list,
+    });
+    Ok((source, axum::Json(body)).into_response())
+}
+
+fn event(name: &str, data: Value) -> Event {
+    Event::default().event(name).data(data.to_string())
+}
+
+/// `GET /api/runs/{id}/conjunctions/events?d=D`: the latest version's conjunctions,
+/// then each later version's changes.
+#[utoipa::path(get, path = "/api/runs/{id}/conjunctions/events", tag = "versions",
+    params(
+        ("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits"),
+        ("d" = Option<f64>, Query, description = "The screening distance in km, above 0 and at most 100 (default 5)", exclusive_minimum = 0, maximum = 100),
+        ("access_token" = Option<String>, Query, description = "The API token (EventSource cannot send headers)"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent events: `snapshot` {\"version\",\"d_km\",\"conjunctions\":[..]} for the latest version, then `change` {\"version\",\"d_km\",\"added\":[..],\"removed\":[..]} for every later one (removing then adding turns the previous set into the new one); `error` {\"reason\"} if one cannot be screened", content_type = "text/event-stream"),
+        (status = 400, description = "A bad parameter (d, id) or a nano run, named", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such orbit run", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The screening can never fit in the service's memory budget", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many streams open, or the screening does not fit now", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let d_km = distance(&query)?;
+    let permit = stream_permit(&state)?;
+    // Subscribed before the snapshot is read: no version made after it is missed.
+    let mut versions = state.screenings.subscribe();
+    let first = find(&state, &id, None, d_km).await?;
+    let key = first.run.key;
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    let stopping = state.stopping.wait();
+    let send_timeout = state.limits.send_timeout;
+    tokio::spawn(async move {
+        let _permit = permit;
+        let send = |e: Event| {
+            let sender = sender.clone();
+            async move { sender.send_timeout(e, send_timeout).await.is_ok() }
+        };
+        let run = &first.run;
+        let snapshot = json!({
+            "version": first.version,
+            "d_km": d_km,
+            "conjunctions": first.conjunctions.iter().map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
+        });
+        if !send(event("snapshot", snapshot)).await {
+            return;
+        }
+        let mut last = first.version;
+        let mut set: BTreeSet<Conjunction> = first.conjunctions.iter().copied().collect();
+        tokio::pin!(stopping);
+        loop {
+            let latest = tokio::select! {
+                next = versions.recv() => match next {
+                    Ok((r, v)) if r == key => v,
+                    Ok(_) => continue,
+                    // Missed announcements: the versions in the log say how far to go.
+                    Err(RecvError::Lagged(_)) => {
+                        let log = state.log.clone();
+                        match tokio::task::spawn_blocking(move || log.versions(key)).await {
+                            Ok(Ok(v)) => v.len() as u32,
+                            _ => return,
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                () = &mut stopping => return,
+            };
+            while last < latest {
+                let next = match find(&state, &id, Some(last + 1), d_km).await {
+                    Ok(next) => next,
+                    Err(e) => {
+                        send(event("error", json!({"reason": e.to_string()}))).await;
+                        return;
+                    }
+                };
+                let new: BTreeSet<Conjunction> = next.conjunctions.iter().copied().collect();
+                let removed: Vec<Value> = set
+                    .difference(&new)
+                    .map(|c| conjunction_json(&next.run, c))
+                    .collect();
+                let added: Vec<Value> = new
+                    .difference(&set)
+                    .map(|c| conjunction_json(&next.run, c))
+                    .collect();
+                let change = json!({
+                    "version": next.version,
+                    "d_km": d_km,
+                    "added": added,
+                    "removed": removed,
+                });
+                if !send(event("change", change)).await {
+                    return;
+                }
+                set = new;
+                last = next.version;
+            }
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_distance_is_above_0_and_at_most_100_km() {
+        for (text, ok) in [
+            ("5", true),
+            ("0.001", true),
+            ("100", true),
+            ("0", false),
+            ("-1", false),
+            ("100.5", false),
+            ("NaN", false),
+            ("inf", false),
+            ("x", false),
+        ] {
+            let query = params::query(Some(&format!("d={text}"))).unwrap();
+            assert_eq!(distance(&query).is_ok(), ok, "{text}");
+        }
+        assert_eq!(distance(&params::query(None).unwrap()).unwrap(), 5.0);
+    }
+}

@@ -1,0 +1,461 @@
+//! Versions of an orbit run (issue 15): `POST /api/runs/{id}/manoeuvres` makes the
+//! next one, `GET /api/runs/{id}/versions` lists them, and the window reads and the
+//! conjunctions take `version=`.
+//!
+//! Version 0 is the run as propagated (its chunks in the log); version `V` is version
+//! `V - 1` with one body's states from some output on replaced
+//! ([`nano_pipeline::orbit::manoeuvre`]), kept in the log beside it
+//! ([`nano_store::Log::put_version`]). A body's state at output `k` in version `V` is
+//! therefore that of the latest version `v <= V` that manoeuvred the body from an
+//! output at or before `k`, or version 0's: [`body_states`] reads a range of outputs
+//! that way, version 0's track first, then each such version's states over it, in
+//! order, so that later versions win. Only the parts holding the range are read.
+//!
+//! A manoeuvre takes the run's lock ([`crate::screenings::Screenings::run_lock`]), so
+//! that the versions of a run follow each other, then updates every screener the
+//! service keeps for the run incrementally, keeps the new version's screening in the
+//! log, and announces the version to the conjunction event streams.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use nano_pipeline::orbit::manoeuvre::{self, Impulse};
+use nano_pipeline::orbit::OrbitState;
+use nano_pipeline::scenario::RunId;
+use nano_store::{Log, Version};
+use serde_json::{json, Value};
+
+use super::blocking;
+use super::conjunctions::{self, conjunction_json};
+use super::windows::{logged, Logged};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::params::{self, Query};
+use crate::routes::api::peer_ip;
+use crate::AppState;
+
+/// The largest impulse a manoeuvre takes, km/s.
+pub const MAX_DV_KMS: f64 = 10.0;
+
+/// The `version` parameter: a whole number from 0, if given.
+pub(crate) fn version_param(query: &Query) -> Result<Option<u32>, ApiError> {
+    let Some(text) = query.get("version") else {
+        return Ok(None);
+    };
+    text.parse::<u32>().map(Some).map_err(|_| {
+        ApiError::bad(
+            "version",
+            text,
+            "must be a version of the run: a whole number from 0 (0 is the run as propagated)",
+        )
+    })
+}
+
+/// The version `wanted` of `run`, whose versions after 0 are `versions`: the latest
+/// when none is wanted, 404 naming the latest for one that does not exist.
+pub(crate) fn pick(
+    run: &Logged,
+    versions: &[Version],
+    wanted: Option<u32>,
+) -> Result<u32, ApiError> {
+    let latest = versions.len() as u32;
+    match wanted {
+        None => Ok(latest),
+        Some(v) if v <= latest => Ok(v),
+        Some(v) => Err(ApiError::NotFound(format!(
+            "version {v} of run {}: the latest is {latest}",
+            run.id
+        ))),
+    }
+}
+
+/// Body `body`'s states of version `version` at outputs `outputs` (within `0 ..=
+/// run.iterations`), as the module docs say.
+pub(crate) fn body_states(
+    log: &Log,
+    run: &Logged,
+    versions: &[Version],
+    version: u32,
+    body: u32,
+    outputs: Range<u64>,
+) -> Result<Vec<OrbitState>, ApiError> {
+    let step = run.step();
+    let mut out = Vec::with_capacity((outputs.end - outputs.start) as usize);
+    if outputs.is_empty() {
+        return Ok(out);
+    }
+    if outputs.start == 0 {
+        out.push(run.initial(body)?);
+    }
+    // The record of iteration k - 1 holds the state at t_k.
+    let iterations = outputs.start.max(1) - 1..outputs.end - 1;
+    for record in log.track(run.key, body, iterations)? {
+        let r = record?;
+        let [x, y, z, vx, vy, vz] = r.state;
+        out.push(OrbitState {
+            t: r.t1,
+            r: [x, y, z],
+            v: [vx, vy, vz],
+        });
+    }
+    if out.len() as u64 != outputs.end - outputs.start {
+        return Err(ApiError::Internal(format!(
+            "run {}: body {body}'s track over outputs {outputs:?} has {} states",
+            run.id,
+            out.len()
+        )));
+    }
+    for v in versions.iter().take(version as usize) {
+        if v.body != body {
+            continue;
+        }
+        let (from, to) = (
+            v.from_output.max(outputs.start),
+            (v.from_output + v.states).min(outputs.end),
+        );
+        if from >= to {
+            continue;
+        }
+        let states = log.version_states(run.key, v, from - v.from_output..to - v.from_output)?;
+        for (i, [x, y, z, vx, vy, vz]) in states.into_iter().enumerate() {
+            let k = from + i as u64;
+            out[(k - outputs.start) as usize] = OrbitState {
+                t: k as f64 * step,
+                r: [x, y, z],
+                v: [vx, vy, vz],
+            };
+        }
+    }
+    Ok(out)
+}
+
+/// Whether version `version` changed body `body` at any output in `outputs`.
+pub(crate) fn changes(versions: &[Version], version: u32, body: u32, outputs: &Range<u64>) -> bool {
+    versions.iter().take(version as usize).any(|v| {
+        v.body == body && v.from_output < outputs.end && v.from_output + v.states > outputs.start
+    })
+}
+
+/// A manoeuvre's request, checked: the body, the time and the impulse.
+fn parse_manoeuvre(body: &[u8], run: &Logged) -> Result<(u32, Impulse), ApiError> {
+    let bad = |field: &str, rule: String| ApiError::BadField {
+        field: field.to_owned(),
+        rule,
+    };
+    let shape = "must be a JSON object {\"body\": K, \"t\": T, \"dv_kms\": [dx, dy, dz]}";
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad("body", format!("{shape}; it is not JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(bad("body", format!("{shape}, not {value}")));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["body", "t", "dv_kms"].contains(&k.as_str()))
+    {
+        return Err(bad(
+            unknown,
+            "is not a field of a manoeuvre (it has body, t and dv_kms)".into(),
+        ));
+    }
+    let bodies = run.bodies;
+    let body_rule = format!(
+        "must be a body index of the run, a whole number from 0 to {}",
+        bodies.saturating_sub(1)
+    );
+    let index = match fields.get("body") {
+        None => return Err(bad("body", format!("is required: {body_rule}"))),
+        Some(v) => match v.as_u64() {
+            Some(k) if k < u64::from(bodies) => k as u32,
+            _ => return Err(bad("body", format!("{body_rule}, got {v}"))),
+        },
+    };
+    let t_end = run.iterations as f64 * run.step();
+    let t_rule = format!(
+        "must be seconds since the run's epoch, at least 0 and before the run's end t_end = {t_end}"
+    );
+    let t = match fields.get("t") {
+        None => return Err(bad("t", format!("is required: {t_rule}"))),
+        Some(v) => match v.as_f64() {
+            Some(t) if t.is_finite() && (0.0..t_end).contains(&t) => t + 0.0,
+            _ => return Err(bad("t", format!("{t_rule}, got {v}"))),
+        },
+    };
+    let dv_rule = format!(
+        "must be three finite numbers [dx, dy, dz] in km/s (inertial frame), of magnitude at most {MAX_DV_KMS}"
+    );
+    let dv = match fields.get("dv_kms") {
+        None => return Err(bad("dv_kms", format!("is required: {dv_rule}"))),
+        Some(Value::Array(items)) if items.len() == 3 => {
+            let mut dv = [0.0; 3];
+            for (i, item) in items.iter().enumerate() {
+                match item.as_f64() {
+                    Some(x) if x.is_finite() => dv[i] = x,
+                    _ => {
+                        return Err(bad(
+                            &format!("dv_kms[{i}]"),
+                            format!("{dv_rule}, got {item}"),
+                        ))
+                    }
+                }
+            }
+            let magnitude = dv.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if magnitude > MAX_DV_KMS {
+                return Err(bad(
+                    "dv_kms",
+                    format!("{dv_rule}; this one is {magnitude} km/s"),
+                ));
+            }
+            dv
+        }
+        Some(v) => return Err(bad("dv_kms", format!("{dv_rule}, got {v}"))),
+    };
+    Ok((index, Impulse { t, dv_kms: dv }))
+}
+
+/// The 409 for a run that does not take manoeuvres (still computing, or stopped).
+fn not_complete(run: &Logged, computing: bool) -> ApiError {
+    ApiError::Refused {
+        status: StatusCode::CONFLICT,
+        message: if computing {
+            format!(
+                "run {} is still being computed ({} steps logged): only complete runs take manoeuvres and are screened",
+                run.id, run.iterations
+            )
+        } else {
+            format!(
+                "run {} is stopped short of its steps ({} logged): only complete runs take manoeuvres and are screened; \
+                 POST /api/runs with its scenario and steps to complete it",
+                run.id, run.iterations
+            )
+        },
+    }
+}
+
+/// The orbit run `id`, complete: 400 for a nano run, 404 for an unknown one, 409 for
+/// one still computing or stopped short.
+pub(crate) fn complete_run(state: &AppState, id: &str) -> Result<Logged, ApiError> {
+    if let RunId::Nano(seed) = params::run_id(id)? {
+        return Err(ApiError::bad(
+            "id",
+            &seed.to_string(),
+            "must be an orbit run's id: manoeuvres and conjunctions are of orbit runs, not nano runs",
+        ));
+    }
+    let run = logged(&state.log, id)?;
+    let computing = state.engine.in_flight_target(run.key).is_some();
+    if !run.complete || computing {
+        return Err(not_complete(&run, computing));
+    }
+    Ok(run)
+}
+
+/// The JSON of a version after 0, as `/versions` and the manoeuvre's answer show it.
+fn version_json(run: &Logged, v: &Version) -> Value {
+    let name = run.scenario.body(v.body as usize).map(|b| b.name);
+    json!({
+        "version": v.version,
+        "parent": v.parent,
+        "manoeuvre": {"body": v.body, "name": name, "t": v.t, "dv_kms": v.dv_kms},
+        "from_output": v.from_output,
+    })
+}
+
+/// `POST /api/runs/{id}/manoeuvres`: an impulse on one body makes the next version.
+#[utoipa::path(post, path = "/api/runs/{id}/manoeuvres", tag = "versions",
+    request_body(content = crate::openapi::ManoeuvreRequest, content_type = "application/json",
+        description = "The body, the time and the impulse (km/s, inertial frame)"),
+    params(
+        ("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits"),
+        ("access_token" = Option<String>, Query, description = "The API token, for clients that cannot send headers"),
+    ),
+    responses(
+        (status = 201, description = "The new version", body = crate::openapi::ManoeuvreResult, headers(
+            ("Location" = String, description = "The run at the new version"),
+        )),
+        (status = 400, description = "A bad field of the manoeuvre (body, t, dv_kms), a nano run, or a malformed id, named", body = crate::openapi::ErrorBody),
+        (status = 401, description = "A manoeuvre needs the API token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short: only complete runs take manoeuvres", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many requests from this client", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The log cannot be written now", body = crate::openapi::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn manoeuvre(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return Err(ApiError::Refused {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "the body must be sent as Content-Type: application/json".into(),
+        });
+    }
+    state
+        .access
+        .authorize(&headers, query.get("access_token"))?;
+    let run = {
+        let (state, id) = (state.clone(), id.clone());
+        blocking(move || complete_run(&state, &id)).await?
+    };
+    let (body_index, impulse) = parse_manoeuvre(&body, &run)?;
+    state
+        .access
+        .admit(state.access.client(peer_ip(&peer), &headers))?;
+    let lock = state.screenings.run_lock(run.key);
+    let guard = lock.lock_owned().await;
+    let answer = {
+        let state = state.clone();
+        blocking(move || {
+            let _serialised = guard;
+            apply(&state, &run, body_index, impulse)
+        })
+        .await?
+    };
+    let location = format!("/api/runs/{id}?version={}", answer["version"]);
+    Ok((
+        StatusCode::CREATED,
+        [(
+            header::LOCATION,
+            HeaderValue::from_str(&location).expect("hex digits and ASCII"),
+        )],
+        Json(answer),
+    )
+        .into_response())
+}
+
+/// Makes the next version of `run` (under its lock): the body's new states, logged;
+/// the kept screeners updated and their screenings logged; the version announced.
+fn apply(state: &AppState, run: &Logged, body: u32, impulse: Impulse) -> Result<Value, ApiError> {
+    let log = &state.log;
+    let versions = log.versions(run.key)?;
+    let latest = versions.len() as u32;
+    let start = manoeuvre::start(impulse.t, run.step());
+    let at_floor = body_states(
+        log,
+        run,
+        &versions,
+        latest,
+        body,
+        start.floor..start.floor + 1,
+    )?
+    .pop()
+    .ok_or_else(|| ApiError::Internal("no state at the manoeuvre's floor".into()))?;
+    let states = manoeuvre::after_impulse(&run.scenario, &at_floor, &impulse, run.iterations);
+    let version = Version {
+        version: latest + 1,
+        parent: latest,
+        body,
+        t: impulse.t,
+        dv_kms: impulse.dv_kms,
+        from_output: start.from_output,
+        states: states.len() as u64,
+    };
+    let words: Vec<[f64; 6]> = states
+        .iter()
+        .map(|s| [s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]])
+        .collect();
+    log.put_version(run.key, &version, &words)?;
+    let mut updated = Vec::new();
+    for (d_bits, held) in state.screenings.kept_of(run.key) {
+        let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = if held.version == latest {
+            held.screener
+                .replace(body, start.from_output as usize, states.clone())
+                .ok()
+        } else {
+            None
+        };
+        let Some(changes) = changed else {
+            // Behind, or the new track moves further between outputs than its grid
+            // allows: screened from scratch when next asked.
+            drop(held);
+            state.screenings.forget(run.key, d_bits);
+            continue;
+        };
+        held.version = version.version;
+        Metrics::bump(&state.metrics.screenings_updated);
+        let mut found = held.screener.conjunctions();
+        drop(held);
+        conjunctions::keep(log, run, version.version, d_bits, &mut found)?;
+        updated.push(json!({
+            "d_km": f64::from_bits(d_bits),
+            "added": changes.added.iter().map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
+            "removed": changes.removed.iter().map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
+        }));
+    }
+    state.screenings.announce(run.key, version.version);
+    let mut answer = version_json(run, &version);
+    let fields = answer.as_object_mut().expect("an object");
+    fields.insert("run".into(), json!(run.id.to_string()));
+    fields.insert("conjunctions".into(), Value::Array(updated));
+    Ok(answer)
+}
+
+/// `GET /api/runs/{id}/versions`: every version of the run.
+#[utoipa::path(get, path = "/api/runs/{id}/versions", tag = "versions",
+    params(("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits")),
+    responses(
+        (status = 200, description = "The versions, from 0 (the run as propagated) to the latest", body = crate::openapi::Versions),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such orbit run", body = crate::openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn versions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let log = state.log.clone();
+    blocking(move || {
+        let run = logged(&log, &id)?;
+        let versions = log.versions(run.key)?;
+        let mut list = vec![json!({"version": 0})];
+        list.extend(versions.iter().map(|v| version_json(&run, v)));
+        Ok::<_, ApiError>(Json(json!({
+            "run": run.id.to_string(),
+            "latest": versions.len(),
+            "versions": list,
+        })))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_parameter_is_a_whole_number() {
+        for (text, ok) in [
+            ("0", true),
+            ("7", true),
+            ("-1", false),
+            ("x", false),
+            ("1.5", false),
+        ] {
+            let query = params::query(Some(&format!("version={text}"))).unwrap();
+            assert_eq!(version_param(&query).is_ok(), ok, "{text}");
+        }
+    }
+}

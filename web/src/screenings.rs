@@ -1,0 +1,311 @@
+//! The conjunction screeners the service keeps alive, so that a manoeuvre updates a
+//! screening (`Screener::replace`: the body's old samples retracted, the new ones
+//! inserted) instead of screening the new version again.
+//!
+//! One screener per run and distance at most, at the version it last screened or was
+//! updated to. Each holds its weight ([`budget::SCREENING_BYTES_PER_SAMPLE`] per
+//! sample) out of the screenings' share of the memory budget
+//! ([`budget::MemoryBudget::screenings`]); a screening under way holds its weight as a
+//! [`Reservation`] before it reads a state. When a new one needs room, the least
+//! recently used kept screeners are dropped; one larger than the whole share is
+//! refused with 413 (screen it with `sedaro-nano screen`), and one that does not fit
+//! beside the screenings under way gets 503.
+//!
+//! Changes to a run (a manoeuvre, a screening from scratch) take the run's lock
+//! ([`Screenings::run_lock`]): manoeuvres of a run are serialised, and a version's
+//! screening at a distance is done once however many ask (single flight). New
+//! versions are announced on a broadcast channel that the conjunction event streams
+//! follow.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use axum::http::StatusCode;
+use nano_pipeline::screening::screener::Screener;
+use nano_store::RunKey;
+use tokio::sync::broadcast;
+
+use crate::budget::SCREENING_BYTES_PER_SAMPLE;
+use crate::error::ApiError;
+
+/// A screener and the version of its run it holds.
+pub struct Held {
+    pub screener: Screener,
+    pub version: u32,
+}
+
+/// A kept screener, shared between the requests that use it (on blocking threads).
+pub type Shared = Arc<Mutex<Held>>;
+
+struct Kept {
+    held: Shared,
+    weight: u64,
+    used_at: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Bytes held by kept screeners and reservations.
+    used: u64,
+    clock: u64,
+    kept: HashMap<(RunKey, u64), Kept>,
+}
+
+/// The kept screeners, their share of the budget, the runs' locks and the versions'
+/// announcements.
+pub struct Screenings {
+    capacity: u64,
+    workers: usize,
+    inner: Mutex<Inner>,
+    runs: Mutex<HashMap<RunKey, Weak<tokio::sync::Mutex<()>>>>,
+    versions: broadcast::Sender<(RunKey, u32)>,
+}
+
+/// A screening's weight, held out of the share until it is dropped or kept.
+pub struct Reservation {
+    owner: Arc<Screenings>,
+    weight: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.weight > 0 {
+            let mut inner = self.owner.lock();
+            inner.used = inner.used.saturating_sub(self.weight);
+        }
+    }
+}
+
+impl Screenings {
+    /// Screenings within `capacity` bytes, each on `workers` worker threads.
+    pub fn new(capacity: u64, workers: usize) -> Screenings {
+        Screenings {
+            capacity,
+            workers: workers.max(1),
+            inner: Mutex::default(),
+            runs: Mutex::default(),
+            versions: broadcast::channel(64).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The worker threads a screening runs on.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The share, in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The bytes kept screeners and screenings under way hold now.
+    pub fn in_use(&self) -> u64 {
+        self.lock().used
+    }
+
+    /// How many screeners are kept.
+    pub fn kept_count(&self) -> usize {
+        self.lock().kept.len()
+    }
+
+    /// The lock that serialises changes to `run` (manoeuvres, screenings).
+    pub fn run_lock(&self, run: RunKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lock) = runs.get(&run).and_then(Weak::upgrade) {
+            return lock;
+        }
+        runs.retain(|_, lock| lock.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        runs.insert(run, Arc::downgrade(&lock));
+        lock
+    }
+
+    /// Takes the weight of a screening of `samples` samples (`what` names it for the
+    /// refusals), dropping the least recently used kept screeners to make room.
+    pub fn reserve(self: &Arc<Self>, samples: u64, what: &str) -> Result<Reservation, ApiError> {
+        let weight = samples.saturating_mul(SCREENING_BYTES_PER_SAMPLE);
+        if weight > self.capacity {
+            return Err(ApiError::Refused {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: format!(
+                    "{what} has {samples} samples (bodies x output times), about {} MB at {SCREENING_BYTES_PER_SAMPLE} bytes a sample, \
+                     past the limit of {} MB the service keeps for screenings (an eighth of --memory-mb); \
+                     screen it with `sedaro-nano screen --scenario FILE --steps N --distance D`",
+                    weight.div_ceil(1 << 20),
+                    self.capacity >> 20
+                ),
+            });
+        }
+        let mut dropped = Vec::new();
+        let result = {
+            let mut inner = self.lock();
+            while inner.used + weight > self.capacity {
+                let Some(oldest) = inner
+                    .kept
+                    .iter()
+                    .min_by_key(|(_, k)| k.used_at)
+                    .map(|(key, _)| *key)
+                else {
+                    break;
+                };
+                let kept = inner.kept.remove(&oldest).expect("found above");
+                inner.used = inner.used.saturating_sub(kept.weight);
+                dropped.push(kept.held);
+            }
+            if inner.used + weight > self.capacity {
+                Err(ApiError::MemoryFull {
+                    reason: format!(
+                        "{what} needs {} MB of the memory kept for screenings, and screenings under way hold {} of its {} MB; try again shortly",
+                        weight.div_ceil(1 << 20),
+                        inner.used.div_ceil(1 << 20),
+                        self.capacity >> 20
+                    ),
+                })
+            } else {
+                inner.used += weight;
+                Ok(Reservation {
+                    owner: Arc::clone(self),
+                    weight,
+                })
+            }
+        };
+        // A dropped screener joins its worker threads: not under the lock.
+        drop(dropped);
+        result
+    }
+
+    /// Keeps `held` as run `run`'s screener at distance `d_bits`, its weight taken
+    /// over from `reservation` (replacing the one kept before, if any).
+    pub fn keep(&self, mut reservation: Reservation, run: RunKey, d_bits: u64, held: Held) {
+        let weight = std::mem::take(&mut reservation.weight);
+        let before = {
+            let mut inner = self.lock();
+            inner.clock += 1;
+            let kept = Kept {
+                held: Arc::new(Mutex::new(held)),
+                weight,
+                used_at: inner.clock,
+            };
+            let before = inner.kept.insert((run, d_bits), kept);
+            if let Some(before) = &before {
+                inner.used = inner.used.saturating_sub(before.weight);
+            }
+            before
+        };
+        drop(before);
+    }
+
+    /// Run `run`'s kept screener at distance `d_bits`, if there is one (now the most
+    /// recently used).
+    pub fn kept(&self, run: RunKey, d_bits: u64) -> Option<Shared> {
+        let mut inner = self.lock();
+        inner.clock += 1;
+        let clock = inner.clock;
+        let kept = inner.kept.get_mut(&(run, d_bits))?;
+        kept.used_at = clock;
+        Some(Arc::clone(&kept.held))
+    }
+
+    /// Every kept screener of `run`, by distance bits.
+    pub fn kept_of(&self, run: RunKey) -> Vec<(u64, Shared)> {
+        let inner = self.lock();
+        let mut out: Vec<(u64, Shared)> = inner
+            .kept
+            .iter()
+            .filter(|((r, _), _)| *r == run)
+            .map(|((_, d), k)| (*d, Arc::clone(&k.held)))
+            .collect();
+        out.sort_by(|(a, _), (b, _)| f64::from_bits(*a).total_cmp(&f64::from_bits(*b)));
+        out
+    }
+
+    /// Drops run `run`'s screener at `d_bits` (it could not follow a manoeuvre).
+    pub fn forget(&self, run: RunKey, d_bits: u64) {
+        let removed = {
+            let mut inner = self.lock();
+            let removed = inner.kept.remove(&(run, d_bits));
+            if let Some(k) = &removed {
+                inner.used = inner.used.saturating_sub(k.weight);
+            }
+            removed
+        };
+        drop(removed);
+    }
+
+    /// Follows the versions made from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<(RunKey, u32)> {
+        self.versions.subscribe()
+    }
+
+    /// Announces version `version` of `run`.
+    pub fn announce(&self, run: RunKey, version: u32) {
+        let _ = self.versions.send((run, version));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nano_pipeline::screening::grid::Grid;
+
+    fn held(version: u32) -> Held {
+        let grid = Grid {
+            distance_km: 5.0,
+            max_reach_km: 1.0,
+        };
+        Held {
+            screener: Screener::start(1, grid).unwrap(),
+            version,
+        }
+    }
+
+    fn run(n: u8) -> RunKey {
+        RunKey::orbit(nano_store::RunId([n; 16]))
+    }
+
+    #[test]
+    fn the_least_recently_used_screeners_make_room_and_too_large_is_a_413() {
+        let per = SCREENING_BYTES_PER_SAMPLE;
+        let screenings = Arc::new(Screenings::new(10 * per, 1));
+        let too_large = screenings.reserve(11, "run x at 5 km").err().unwrap();
+        assert!(
+            matches!(&too_large, ApiError::Refused { status, message }
+                if *status == StatusCode::PAYLOAD_TOO_LARGE && message.contains("11 samples") && message.contains("sedaro-nano screen")),
+            "{too_large:?}"
+        );
+        for n in 0..3 {
+            let r = screenings.reserve(3, "a").unwrap();
+            screenings.keep(r, run(n), 5f64.to_bits(), held(0));
+        }
+        assert_eq!(screenings.in_use(), 9 * per);
+        // Run 0 used last: run 1 is the least recently used, then run 2.
+        assert!(screenings.kept(run(0), 5f64.to_bits()).is_some());
+        let r = screenings.reserve(4, "b").unwrap();
+        assert!(screenings.kept(run(1), 5f64.to_bits()).is_none());
+        assert!(screenings.kept(run(2), 5f64.to_bits()).is_some());
+        assert_eq!(screenings.in_use(), 10 * per);
+        // Nothing kept can make room beside a reservation of 4 and the rest: 503.
+        let r2 = screenings.reserve(3, "c").unwrap();
+        assert!(screenings.kept(run(2), 5f64.to_bits()).is_none());
+        assert_eq!(screenings.kept_count(), 1);
+        let full = screenings.reserve(4, "d").err().unwrap();
+        assert!(matches!(full, ApiError::MemoryFull { .. }), "{full:?}");
+        assert_eq!(screenings.kept_count(), 0);
+        drop(r);
+        drop(r2);
+        assert_eq!(screenings.in_use(), 0);
+    }
+
+    #[test]
+    fn one_lock_per_run_while_anyone_holds_it() {
+        let screenings = Screenings::new(0, 1);
+        let a = screenings.run_lock(run(1));
+        let b = screenings.run_lock(run(1));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &screenings.run_lock(run(2))));
+    }
+}
