@@ -289,8 +289,9 @@ mod tests {
         assert!(screenings.kept(run(2), 5f64.to_bits()).is_some());
         assert_eq!(screenings.in_use(), 10 * per);
         // Nothing kept can make room beside a reservation of 4 and the rest: 503.
+        // Asking for run 2 made run 0 the least recently used.
         let r2 = screenings.reserve(3, "c").unwrap();
-        assert!(screenings.kept(run(2), 5f64.to_bits()).is_none());
+        assert!(screenings.kept(run(0), 5f64.to_bits()).is_none());
         assert_eq!(screenings.kept_count(), 1);
         let full = screenings.reserve(4, "d").err().unwrap();
         assert!(matches!(full, ApiError::MemoryFull { .. }), "{full:?}");
