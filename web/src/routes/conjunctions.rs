@@ -365,7 +365,7 @@ fn event(name: &str, data: Value) -> Event {
 
 /// `GET /api/runs/{id}/conjunctions/events?d=D`: the latest version's conjunctions,
 /// then each later version's changes.
-#[utoipa::path(get, path = "/api/runs/{id}/conjunctions/events", tag = "versions",
+#[utoipa::path(get, path = "/api/runs/{id}/conjunctions/events", tag = "versions", operation_id = "conjunction_events",
     params(
         ("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits"),
         ("d" = Option<f64>, Query, description = "The screening distance in km, above 0 and at most 100 (default 5)", exclusive_minimum = 0, maximum = 100),
