@@ -21,25 +21,17 @@ use nano_pipeline::screening::{oracle, Conjunction};
 use serde_json::{json, Value};
 use support::{assert_verified, http, http_post, metric, serve, stop, until_ok};
 
-const D_KM: f64 = 60.0;
+const D_KM: f64 = 20.0;
 const STEPS: u64 = 360;
 const STEP_S: f64 = 30.0;
 const BODIES: usize = 8;
 
-/// Eight satellites near 7,000 km on planes that cross: the first five start
-/// together at the common node (so they meet there every half period), the others at
-/// other phases.
+/// Eight satellites on circular orbits through one point at t = 3,000 s, each from
+/// its own direction and a few km apart (`tests/support/crossing.rs`): they meet there
+/// again every period.
 fn scenario() -> Value {
-    let bodies: Vec<Value> = (0..BODIES)
-        .map(|i| {
-            let nu = if i < 5 { 0.0 } else { 40.0 * i as f64 };
-            json!({"name": format!("sat-{i}"), "elements": {
-                "a_km": 7000.0 + 0.5 * i as f64, "e": 0.0005, "i_deg": 10.0 + 20.0 * i as f64,
-                "raan_deg": 0.0, "argp_deg": 0.0, "nu_deg": nu}})
-        })
-        .collect();
-    json!({"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": STEP_S,
-           "bodies": bodies})
+    let doc = support::crossing::scenario(BODIES, 3000.0, STEP_S, |i| [0.0, 2.0 * i as f64, 0.0]);
+    serde_json::from_str(&doc).unwrap()
 }
 
 struct Lcg(u64);
@@ -125,7 +117,7 @@ fn served_and_checked(address: &str, id: &str, version: u32) -> (Vec<Conjunction
         assert!(pair[0]["miss_km"].as_f64() <= pair[1]["miss_km"].as_f64());
     }
     for c in list {
-        assert_eq!(c["a_name"], format!("sat-{}", c["a"]));
+        assert_eq!(c["a_name"], format!("c-{}", c["a"]));
     }
     let got = set_of(&doc["conjunctions"]);
     let want = oracle::screen(&states(address, id, version), D_KM);
@@ -187,8 +179,9 @@ impl EventStream {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
-                "{} events of {count} within a minute",
-                events.len()
+                "{} events of {count} within a minute: {}",
+                events.len(),
+                String::from_utf8_lossy(&self.seen.lock().unwrap())
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -280,7 +273,7 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
         assert_eq!(made["version"], version);
         assert_eq!(made["parent"], version - 1);
         assert_eq!(made["manoeuvre"]["body"], body);
-        assert_eq!(made["manoeuvre"]["name"], format!("sat-{body}"));
+        assert_eq!(made["manoeuvre"]["name"], format!("c-{body}"));
         let (new, _) = served_and_checked(&address, &id, version);
         // The kept screener's changes, when it followed the manoeuvre.
         for entry in made["conjunctions"].as_array().unwrap() {
@@ -346,7 +339,7 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     let first = lines.next().unwrap();
     let fields: Vec<&str> = first.split(',').collect();
     assert_eq!(fields.len(), 6, "{first}");
-    assert_eq!(fields[2], format!("sat-{}", fields[0]));
+    assert_eq!(fields[2], format!("c-{}", fields[0]));
     assert_eq!(text.lines().count(), current.len() + 1);
     stop(server);
 }

@@ -247,7 +247,12 @@ pub(crate) fn complete_run(state: &AppState, id: &str) -> Result<Logged, ApiErro
         ));
     }
     let run = logged(&state.log, id)?;
-    let computing = state.engine.in_flight_target(run.key).is_some();
+    // A job that has logged every step it runs to may still be winding down: the run
+    // is complete all the same.
+    let computing = state
+        .engine
+        .in_flight_target(run.key)
+        .is_some_and(|target| target > run.iterations);
     if !run.complete || computing {
         return Err(not_complete(&run, computing));
     }
