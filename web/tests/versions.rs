@@ -1,0 +1,325 @@
+//! Manoeuvres, versions and conjunctions through the handlers (tower's `oneshot`):
+//! every bad request is a 4xx with a JSON body naming what was wrong, and nothing is
+//! logged for it; manoeuvres of one run posted at once make versions that follow each
+//! other; a screening that could never fit in the budget is a 413.
+
+mod support;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use nano_web::budget::MemoryBudget;
+use nano_web::{app, Cache};
+use serde_json::{json, Value};
+use support::{get, post, service, until_ready};
+
+fn cache() -> Cache {
+    Cache::memory(16 << 20, Duration::from_secs(60))
+}
+
+/// Three bodies, one output every `step` s (each step its own run).
+fn scenario(step: f64) -> Value {
+    json!({
+        "model": "orbit",
+        "epoch": "2026-01-01T00:00:00Z",
+        "output_step_s": step,
+        "bodies": [
+            {"name": "a", "elements": {"a_km": 7000, "e": 0.01, "i_deg": 10}},
+            {"name": "b", "elements": {"a_km": 7000, "e": 0.01, "i_deg": 80}},
+            {"name": "c", "elements": {"a_km": 7100, "e": 0.02, "i_deg": 45, "raan_deg": 60}}
+        ]
+    })
+}
+
+/// Starts the run of `steps` steps and returns its id once it is complete.
+async fn complete_run(app: &axum::Router, steps: u64, step: f64) -> String {
+    let body = json!({"scenario": scenario(step), "steps": steps}).to_string();
+    let (status, _, answer) = post(app, "/api/runs", &body, &[]).await;
+    assert!(status.is_success(), "{}", String::from_utf8_lossy(&answer));
+    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until_ready(app, &format!("/api/runs/{id}?format=csv")).await;
+    id
+}
+
+fn error(status: StatusCode, body: &[u8], what: &str) -> Value {
+    let doc: Value = serde_json::from_slice(body).unwrap_or_else(|_| {
+        panic!(
+            "{what}: {status} not JSON: {}",
+            String::from_utf8_lossy(body)
+        )
+    });
+    doc["error"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_bad_manoeuvre_or_read_is_a_4xx_naming_its_field_and_nothing_is_logged() {
+    let s = service(cache());
+    let app = app(s.state.clone());
+    let id = complete_run(&app, 100, 60.0).await;
+    let manoeuvres = format!("/api/runs/{id}/manoeuvres");
+    // t_end = 100 x 60 s.
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("not JSON", "{".into(), "body"),
+        ("not an object", "[1, 2]".into(), "body"),
+        (
+            "no body",
+            r#"{"t": 10, "dv_kms": [0, 0, 0]}"#.into(),
+            "body",
+        ),
+        (
+            "body past the last",
+            r#"{"body": 3, "t": 10, "dv_kms": [0, 0, 0]}"#.into(),
+            "body",
+        ),
+        (
+            "negative body",
+            r#"{"body": -1, "t": 10, "dv_kms": [0, 0, 0]}"#.into(),
+            "body",
+        ),
+        (
+            "body as text",
+            r#"{"body": "a", "t": 10, "dv_kms": [0, 0, 0]}"#.into(),
+            "body",
+        ),
+        ("no t", r#"{"body": 0, "dv_kms": [0, 0, 0]}"#.into(), "t"),
+        (
+            "negative t",
+            r#"{"body": 0, "t": -1, "dv_kms": [0, 0, 0]}"#.into(),
+            "t",
+        ),
+        (
+            "t at the end",
+            r#"{"body": 0, "t": 6000, "dv_kms": [0, 0, 0]}"#.into(),
+            "t",
+        ),
+        (
+            "t as text",
+            r#"{"body": 0, "t": "10", "dv_kms": [0, 0, 0]}"#.into(),
+            "t",
+        ),
+        ("no dv", r#"{"body": 0, "t": 10}"#.into(), "dv_kms"),
+        (
+            "two components",
+            r#"{"body": 0, "t": 10, "dv_kms": [0, 0]}"#.into(),
+            "dv_kms",
+        ),
+        (
+            "dv not a list",
+            r#"{"body": 0, "t": 10, "dv_kms": 1}"#.into(),
+            "dv_kms",
+        ),
+        (
+            "a component as text",
+            r#"{"body": 0, "t": 10, "dv_kms": [0, 0, "x"]}"#.into(),
+            "dv_kms[2]",
+        ),
+        (
+            "over 10 km/s",
+            r#"{"body": 0, "t": 10, "dv_kms": [8, 6, 0.1]}"#.into(),
+            "dv_kms",
+        ),
+        (
+            "an unknown field",
+            r#"{"body": 0, "t": 10, "dv_kms": [0, 0, 0], "dt": 1}"#.into(),
+            "dt",
+        ),
+    ];
+    for (what, body, field) in cases {
+        let (status, _, answer) = post(&app, &manoeuvres, &body, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}");
+        let e = error(status, &answer, what);
+        assert_eq!(e["field"], field, "{what}: {e}");
+        assert!(!e["rule"].as_str().unwrap().is_empty(), "{what}");
+    }
+    let good = r#"{"body": 0, "t": 10, "dv_kms": [0, 0.01, 0]}"#;
+    let reads: Vec<(String, StatusCode, &str)> = vec![
+        (
+            format!("/api/runs/{id}/conjunctions?d=0"),
+            StatusCode::BAD_REQUEST,
+            "d",
+        ),
+        (
+            format!("/api/runs/{id}/conjunctions?d=100.5"),
+            StatusCode::BAD_REQUEST,
+            "d",
+        ),
+        (
+            format!("/api/runs/{id}/conjunctions?d=x"),
+            StatusCode::BAD_REQUEST,
+            "d",
+        ),
+        (
+            format!("/api/runs/{id}/conjunctions?version=-1"),
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            format!("/api/runs/{id}/conjunctions?format=xml"),
+            StatusCode::BAD_REQUEST,
+            "format",
+        ),
+        (
+            format!("/api/runs/{id}/conjunctions/events?d=-5"),
+            StatusCode::BAD_REQUEST,
+            "d",
+        ),
+        (
+            format!("/api/runs/{id}/states?t=0&version=x"),
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            format!("/api/runs/{id}/bodies/0?version=1.5"),
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            "/api/runs/5/conjunctions".into(),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            "/api/runs/xyz/versions".into(),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+    ];
+    for (uri, want, field) in reads {
+        let (status, _, answer) = get(&app, &uri).await;
+        assert_eq!(status, want, "{uri}");
+        assert_eq!(error(status, &answer, &uri)["field"], field, "{uri}");
+    }
+    // A version that does not exist: 404 naming the latest.
+    for uri in [
+        format!("/api/runs/{id}/conjunctions?version=1"),
+        format!("/api/runs/{id}/states?t=0&version=1"),
+        format!("/api/runs/{id}/bodies/0?version=7"),
+    ] {
+        let (status, _, answer) = get(&app, &uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        let message = error(status, &answer, &uri)["message"].to_string();
+        assert!(message.contains("the latest is 0"), "{uri}: {message}");
+    }
+    // Manoeuvres of a nano run, of an unknown run, or sent as another type.
+    let (status, _, answer) = post(&app, "/api/runs/5/manoeuvres", good, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error(status, &answer, "nano")["field"], "id");
+    let unknown = "/api/runs/00000000000000000000000000000000/manoeuvres";
+    let (status, _, _) = post(&app, unknown, good, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let plain = axum::http::Request::post(&manoeuvres)
+        .header("content-type", "text/plain")
+        .body(axum::body::Body::from(good))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(app.clone(), plain)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Nothing was logged for any of them.
+    let (_, _, listed) = get(&app, &format!("/api/runs/{id}/versions")).await;
+    let listed: Value = serde_json::from_slice(&listed).unwrap();
+    assert_eq!(listed["latest"], 0);
+    assert_eq!(listed["versions"], json!([{"version": 0}]));
+    assert!(s.state.log.verify().unwrap().is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_still_computing_takes_no_manoeuvre() {
+    let s = service(cache());
+    let app = app(s.state.clone());
+    // Long enough to be still running when the manoeuvre comes.
+    let body = json!({"scenario": scenario(60.0), "steps": 200_000}).to_string();
+    let (status, _, answer) = post(&app, "/api/runs", &body, &[]).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let good = r#"{"body": 0, "t": 10, "dv_kms": [0, 0.01, 0]}"#;
+    let uri = format!("/api/runs/{id}/manoeuvres");
+    // Until its first block is logged it is unknown (404); then computing (409).
+    let mut said = String::new();
+    for _ in 0..500 {
+        let (status, _, answer) = post(&app, &uri, good, &[]).await;
+        if status == StatusCode::CONFLICT {
+            said = error(status, &answer, "computing")["message"].to_string();
+            break;
+        }
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(said.contains("still being computed"), "{said}");
+    let (status, _, _) = get(&app, &format!("/api/runs/{id}/conjunctions")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manoeuvres_posted_at_once_make_versions_that_follow_each_other() {
+    let s = service(cache());
+    let app = app(s.state.clone());
+    let id = complete_run(&app, 200, 60.0).await;
+    let uri = format!("/api/runs/{id}/manoeuvres");
+    let posts: Vec<_> = (0..6)
+        .map(|i| {
+            let (app, uri) = (app.clone(), uri.clone());
+            tokio::spawn(async move {
+                let body = json!({"body": i % 3, "t": 100.0 * i as f64 + 7.5, "dv_kms": [0.001 * i as f64, 0, 0]});
+                post(&app, &uri, &body.to_string(), &[]).await
+            })
+        })
+        .collect();
+    let mut made = Vec::new();
+    for p in posts {
+        let (status, headers, answer) = p.await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        let v = answer["version"].as_u64().unwrap();
+        assert_eq!(answer["parent"], v - 1);
+        assert_eq!(headers["location"], format!("/api/runs/{id}?version={v}"));
+        made.push(v);
+    }
+    made.sort_unstable();
+    assert_eq!(made, [1, 2, 3, 4, 5, 6]);
+    let (_, _, listed) = get(&app, &format!("/api/runs/{id}/versions")).await;
+    let listed: Value = serde_json::from_slice(&listed).unwrap();
+    assert_eq!(listed["latest"], 6);
+    let report = s.state.log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.versions, 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_screening_that_could_never_fit_the_budget_is_a_413_naming_its_samples() {
+    let budget = MemoryBudget::megabytes(128).unwrap();
+    let s = service(cache());
+    let state = s.state.clone().with_budget(budget);
+    let app = app(state.clone());
+    // 3 bodies x 10,001 outputs at 640 bytes is past the 16 MB share.
+    let id = complete_run(&app, 10_000, 60.0).await;
+    let (status, _, answer) = get(&app, &format!("/api/runs/{id}/conjunctions")).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let message = error(status, &answer, "413")["message"].to_string();
+    for said in ["30003 samples", "16 MB", "sedaro-nano screen"] {
+        assert!(message.contains(said), "{said}: {message}");
+    }
+    assert_eq!(state.screenings.in_use(), 0);
+    // A shorter window of the same service fits.
+    let id = complete_run(&app, 1_000, 30.0).await;
+    let (status, headers, _) = get(&app, &format!("/api/runs/{id}/conjunctions")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-conjunctions-source"], "screened");
+    assert_eq!(state.screenings.kept_count(), 1);
+}
