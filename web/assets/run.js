@@ -7,11 +7,24 @@
 //   fetching the states at one time per frame (never the whole run), following the
 //   durable frontier while the run computes; a click or a name picks a satellite
 //   and draws its track.
+// Once the run is complete, either kind has the conjunctions panel (the pairs closer
+// than a screening distance, kept current from the server's events: a snapshot, then
+// the changes each new version of the run makes) and the manoeuvre form (a new version
+// of the run). A row of the list moves the time to the pair's closest approach, draws
+// both bodies' tracks around it and centres the 3D view on the pair.
 // The page's state is in body[data-state] (loading, running, plotted, ready, playing,
-// paused, failed, unknown) for people and tests alike.
+// paused, failed, unknown), the time shown in body[data-t], the list's version and size
+// in body[data-conj-version] and [data-conj-count], for people and tests alike.
 "use strict";
 
 const TRACK_LIMIT = 12;
+// Rows of the conjunction list drawn at most (the first in the order chosen): a
+// constellation can have thousands, and a table of them all is slow to draw and read.
+const ROW_CAP = 500;
+// Seconds either side of a closest approach whose tracks a row draws (at least four
+// output steps), and the points asked for each of the two tracks.
+const PAIR_WINDOW_S = 300;
+const PAIR_POINTS = 400;
 // Earth, ORBITS.md: the defaults when a scenario does not name its central body.
 const EARTH = { mu: 398600.4418, radius: 6378.137, j2: 1.08262668e-3 };
 
@@ -297,12 +310,36 @@ async function drawTracks(status) {
   document.getElementById("progress-box").hidden = true;
   say("complete");
   page.dataset.state = "plotted";
+  panels(status, tracksView(status));
+}
+
+// The tracks' plot as the conjunction panel drives it: a time without a player (the
+// one last chosen), the whole view by autorange.
+function tracksView(status) {
+  const listeners = [];
+  let shown = 0;
+  return {
+    timeShown: () => shown,
+    onTime: (fn) => listeners.push(fn),
+    async moveTo(t) {
+      shown = t;
+      page.dataset.t = String(t);
+      listeners.forEach((fn) => fn(t));
+    },
+    wholeView: () =>
+      Plotly.relayout("orbits", {
+        "scene.xaxis.autorange": true,
+        "scene.yaxis.autorange": true,
+        "scene.zaxis.autorange": true,
+        "scene.aspectmode": "data",
+      }),
+  };
 }
 
 // ---------------------------------------------------------------------------
 // More bodies: playback.
 
-function playback(status) {
+async function playback(status) {
   const dt = status.output_step_s;
   const names = status.names ?? [];
   const central = centralBody(status.scenario);
@@ -318,6 +355,8 @@ function playback(status) {
   let busy = false; // a states request in flight (one at a time)
   let lastFrame = 0;
   let pickedBody = null;
+  let wholeRange = null; // the axes' range of the whole view
+  const timeListeners = [];
 
   document.getElementById("player").hidden = false;
   document.getElementById("errors").hidden = true;
@@ -336,6 +375,9 @@ function playback(status) {
   let durable;
   const firstDurable = new Promise((resolve) => (durable = resolve));
   if (status.iterations_done > 0 || complete) durable();
+  let completed;
+  const whenComplete = new Promise((resolve) => (completed = resolve));
+  if (complete) completed();
 
   function setFrontier(iterations) {
     frontier = Math.max(frontier, iterations * dt);
@@ -374,6 +416,8 @@ function playback(status) {
       slider.value = String(t);
       clock.textContent = `t = ${t.toFixed(1)} s (${(t / 3600).toFixed(2)} h)`;
       page.dataset.t = String(t);
+      timeListeners.forEach((fn) => fn(t));
+      return s;
     } finally {
       busy = false;
     }
@@ -442,6 +486,7 @@ function playback(status) {
     let reach = central.radius;
     for (let i = 0; i < s.x.length; i++) reach = Math.max(reach, Math.hypot(s.x[i], s.y[i], s.z[i]));
     const range = [-1.15 * reach, 1.15 * reach];
+    wholeRange = range;
     const axis = (title) => ({ title: { text: title }, range, autorange: false });
     await Plotly.newPlot(
       "orbits",
@@ -517,6 +562,7 @@ function playback(status) {
       },
       () => {
         complete = true;
+        completed();
         setFrontier(status.steps);
         say("complete");
         showProgress(status.steps, status.steps);
@@ -524,7 +570,439 @@ function playback(status) {
       },
     );
   }
-  return start();
+  // The playback as the conjunction panel drives it: moving the time pauses the play
+  // and waits for the frame in flight, so that the time set is the one that stays.
+  const view = {
+    timeShown: () => shown,
+    onTime: (fn) => timeListeners.push(fn),
+    async moveTo(t) {
+      if (playing) setPlaying(false);
+      while (busy) await new Promise((resolve) => setTimeout(resolve, 20));
+      return showAt(t);
+    },
+    wholeView: () =>
+      Plotly.relayout("orbits", {
+        "scene.xaxis.range": wholeRange,
+        "scene.yaxis.range": wholeRange,
+        "scene.zaxis.range": wholeRange,
+      }),
+  };
+  await start();
+  whenComplete.then(() => panels(status, view));
+}
+
+// ---------------------------------------------------------------------------
+// A complete run, either kind: the conjunctions and the manoeuvre form.
+
+// `view`: the 3D plot as these panels drive it: timeShown(), onTime(fn) (told every
+// time shown), moveTo(t) (shows time t; the states at t when it fetched them), and
+// wholeView() (the view before a pair was centred).
+function panels(status, view) {
+  const list = conjunctionList(status, view);
+  manoeuvreForm(status, view, list);
+}
+
+// The UTC time `t` seconds after the run's epoch, ISO 8601 to the millisecond.
+function isoAt(epochMs, t) {
+  const ms = epochMs + t * 1000;
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : `t = ${t} s`;
+}
+
+// A conjunction's identity between a snapshot and the changes after it.
+const conjKey = (c) => `${c.a}:${c.b}:${c.tca_s}`;
+
+// The orders of the list, by column: each a comparison with the others as tie
+// breakers (by miss distance the API's own order).
+const ORDERS = {
+  pair: (p, q) => p.a - q.a || p.b - q.b || p.tca_s - q.tca_s,
+  tca: (p, q) => p.tca_s - q.tca_s || p.miss_km - q.miss_km || p.a - q.a || p.b - q.b,
+  miss: (p, q) => p.miss_km - q.miss_km || p.a - q.a || p.b - q.b || p.tca_s - q.tca_s,
+};
+
+// The conjunction panel: follows /conjunctions/events at the distance typed (a
+// snapshot, then a change for every new version), and draws the set filtered and
+// sorted, at most ROW_CAP rows. Returns { version(), onVersion(fn) }: fn(version,
+// change) after each snapshot (change null) and change applied.
+function conjunctionList(status, view) {
+  const names = status.names ?? [];
+  const nameOf = (k) => names[k] ?? `body ${k}`;
+  const epochMs = Date.parse(status.epoch);
+  const panel = document.getElementById("conj-panel");
+  const body = document.querySelector("#conjunctions tbody");
+  const count = document.getElementById("conj-count");
+  const versionText = document.getElementById("conj-version");
+  const shownText = document.getElementById("conj-shown");
+  const distance = document.getElementById("conj-d");
+  const distanceShown = document.getElementById("conj-d-shown");
+  const filter = document.getElementById("conj-filter");
+  const problem = document.getElementById("conj-error");
+  const listeners = [];
+  let set = new Map();
+  let version = null;
+  let d = distance.value;
+  let source = null;
+  let order = { key: "miss", dir: 1 };
+  let selected = null; // the key of the row last chosen
+
+  function showProblem(text) {
+    problem.textContent = text;
+    problem.hidden = !text;
+  }
+
+  // The conjunctions the filter keeps: a whole number is a body index (or a name
+  // equal to it); other text a part of a name, whatever its case.
+  function kept() {
+    const text = filter.value.trim().toLowerCase();
+    const all = [...set.values()];
+    if (!text) return all;
+    const index = /^\d+$/.test(text) ? Number(text) : null;
+    const hit = (k) =>
+      index !== null ? k === index || nameOf(k).toLowerCase() === text : nameOf(k).toLowerCase().includes(text);
+    return all.filter((c) => hit(c.a) || hit(c.b));
+  }
+
+  function render() {
+    page.dataset.conjVersion = version === null ? "" : String(version);
+    page.dataset.conjCount = String(set.size);
+    versionText.textContent = version === null ? "…" : String(version);
+    count.textContent = version === null ? "…" : set.size.toLocaleString();
+    distanceShown.textContent = d;
+    const rows = kept();
+    const compare = ORDERS[order.key];
+    rows.sort((p, q) => order.dir * compare(p, q));
+    const notes = [];
+    if (filter.value.trim()) notes.push(`${rows.length.toLocaleString()} match the filter`);
+    if (rows.length > ROW_CAP) {
+      notes.push(
+        order.key === "miss" && order.dir === 1
+          ? `the ${ROW_CAP} closest shown`
+          : `the first ${ROW_CAP} in this order shown`,
+      );
+    }
+    if (version === null) notes.push("screening…");
+    shownText.textContent = notes.length ? ` (${notes.join("; ")})` : "";
+    const fragment = document.createDocumentFragment();
+    for (const c of rows.slice(0, ROW_CAP)) {
+      const tr = document.createElement("tr");
+      tr.tabIndex = 0;
+      tr.dataset.key = conjKey(c);
+      tr.dataset.a = String(c.a);
+      tr.dataset.b = String(c.b);
+      tr.dataset.tca = String(c.tca_s);
+      tr.dataset.miss = String(c.miss_km);
+      tr.setAttribute("aria-selected", String(tr.dataset.key === selected));
+      const cells = [
+        `${nameOf(c.a)} (${c.a}) – ${nameOf(c.b)} (${c.b})`,
+        isoAt(epochMs, c.tca_s),
+        c.miss_km.toFixed(3),
+      ];
+      cells.forEach((text, i) => {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (i === 1) td.title = `t = ${c.tca_s} s`;
+        if (i === 2) td.className = "num";
+        tr.appendChild(td);
+      });
+      fragment.appendChild(tr);
+    }
+    body.replaceChildren(fragment);
+  }
+
+  function told(change) {
+    render();
+    listeners.forEach((fn) => fn(version, change));
+  }
+
+  // The stream of the list at distance d; a new one replaces the old (a new distance,
+  // or a version missed).
+  function subscribe() {
+    source?.close();
+    set = new Map();
+    version = null;
+    render();
+    const token = nanoAuth.param ? `&${nanoAuth.param}` : "";
+    const events = new EventSource(`${api}/conjunctions/events?d=${encodeURIComponent(d)}${token}`);
+    source = events;
+    events.addEventListener("snapshot", (e) => {
+      const snap = JSON.parse(e.data);
+      set = new Map(snap.conjunctions.map((c) => [conjKey(c), c]));
+      version = snap.version;
+      showProblem("");
+      told(null);
+    });
+    events.addEventListener("change", (e) => {
+      const change = JSON.parse(e.data);
+      if (version === null || change.version <= version) return;
+      if (change.version !== version + 1) {
+        subscribe(); // a version missed: start again from a snapshot
+        return;
+      }
+      // Removed first, then added: the new version's set exactly.
+      for (const c of change.removed) set.delete(conjKey(c));
+      for (const c of change.added) set.set(conjKey(c), c);
+      version = change.version;
+      told(change);
+    });
+    events.addEventListener("error", async () => {
+      if (events !== source) return;
+      if (events.readyState !== EventSource.CLOSED) {
+        showProblem("lost the connection to the service: trying again…");
+        return;
+      }
+      // Refused (a bad distance, a screening too large...): the API says why.
+      const response = await fetch(`${api}/conjunctions?d=${encodeURIComponent(d)}`, auth);
+      showProblem(
+        response.ok
+          ? "the stream of changes closed: reload the page to follow them again"
+          : `${response.status}: ${await errorMessage(response)}`,
+      );
+    });
+  }
+
+  distance.addEventListener("change", () => {
+    d = distance.value.trim();
+    subscribe();
+  });
+  document.getElementById("conj-form").addEventListener("submit", (e) => e.preventDefault());
+  filter.addEventListener("input", render);
+  for (const button of document.querySelectorAll("#conjunctions th button")) {
+    button.addEventListener("click", () => {
+      const key = button.dataset.sort;
+      order = { key, dir: order.key === key ? -order.dir : 1 };
+      for (const th of document.querySelectorAll("#conjunctions th")) {
+        const on = th.querySelector("button").dataset.sort === key;
+        th.setAttribute("aria-sort", on ? (order.dir === 1 ? "ascending" : "descending") : "none");
+      }
+      render();
+    });
+  }
+  const choose = (tr) => {
+    if (!tr || !set.has(tr.dataset.key)) return;
+    selected = tr.dataset.key;
+    for (const row of body.children) row.setAttribute("aria-selected", String(row === tr));
+    focusPair(status, view, set.get(selected), version).catch((err) => showProblem(err.message));
+  };
+  body.addEventListener("click", (e) => choose(e.target.closest("tr")));
+  body.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      choose(e.target.closest("tr"));
+    }
+  });
+  document.getElementById("whole-view").addEventListener("click", async () => {
+    document.getElementById("focus").hidden = true;
+    const gd = document.getElementById("orbits");
+    await Plotly.restyle(gd, { opacity: 1 }, surfaces(gd));
+    await view.wholeView();
+  });
+
+  panel.hidden = false;
+  subscribe();
+  return { version: () => version, onVersion: (fn) => listeners.push(fn) };
+}
+
+// The indices of the plot's surfaces (the central body).
+const surfaces = (gd) => gd.data.flatMap((t, i) => (t.type === "surface" ? [i] : []));
+
+// The pair's traces in the 3D plot (each body's track around its closest approach,
+// and both bodies at it), added once after the plot's own.
+const pairTraces = new WeakMap();
+
+async function pairTraceIndex(gd) {
+  if (!pairTraces.has(gd)) {
+    const first = gd.data.length;
+    const line = (color) => ({
+      type: "scatter3d",
+      mode: "lines",
+      x: [],
+      y: [],
+      z: [],
+      visible: false,
+      line: { width: 5, color },
+      customdata: [],
+      hovertemplate: "t = %{customdata:.1f} s<br>x = %{x:.1f} km<br>y = %{y:.1f} km<br>z = %{z:.1f} km",
+    });
+    await Plotly.addTraces(gd, [
+      line("#6a1b9a"),
+      line("#00897b"),
+      {
+        type: "scatter3d",
+        mode: "markers+text",
+        name: "at closest approach",
+        x: [],
+        y: [],
+        z: [],
+        text: [],
+        visible: false,
+        textposition: "top center",
+        marker: { size: 5, color: ["#6a1b9a", "#00897b"] },
+        hovertemplate: "%{text}<br>x = %{x:.3f} km<br>y = %{y:.3f} km<br>z = %{z:.3f} km<extra></extra>",
+      },
+    ]);
+    pairTraces.set(gd, first);
+  }
+  return pairTraces.get(gd);
+}
+
+// A row chosen: the time moves to the pair's closest approach, both tracks around it
+// are drawn (with the state at the closest approach among their output times), and
+// the view is centred on the pair, wide enough for both tracks.
+async function focusPair(status, view, c, version) {
+  const gd = document.getElementById("orbits");
+  const names = status.names ?? [];
+  const t = c.tca_s;
+  const dt = status.output_step_s;
+  const tEnd = status.steps * dt;
+  const w = Math.max(PAIR_WINDOW_S, 4 * dt);
+  const [from, to] = [Math.max(0, t - w), Math.min(tEnd, t + w)];
+  const at = version === null ? "" : `&version=${version}`;
+  const track = (k) => fetchJson(`${api}/bodies/${k}?from=${from}&to=${to}&points=${PAIR_POINTS}${at}`);
+  const [, states, ta, tb] = await Promise.all([
+    view.moveTo(t),
+    fetchJson(`${api}/states?t=${t}${at}`),
+    track(c.a),
+    track(c.b),
+  ]);
+  const position = (doc, k) => {
+    const col = columnsOf(doc);
+    const row = doc.records.find((r) => r[col.body] === k) ?? doc.records[k];
+    return [row[col.x], row[col.y], row[col.z]];
+  };
+  const [pa, pb] = [position(states, c.a), position(states, c.b)];
+  // A track's points by time, the closest approach among them.
+  const line = (doc, p) => {
+    const col = columnsOf(doc);
+    const pts = doc.records.map((r) => [r[col.t], r[col.x], r[col.y], r[col.z]]);
+    pts.push([t, ...p]);
+    pts.sort((u, v) => u[0] - v[0]);
+    return [0, 1, 2, 3].map((i) => pts.map((q) => q[i]));
+  };
+  const [la, lb] = [line(ta, pa), line(tb, pb)];
+  const [na, nb] = [names[c.a] ?? `body ${c.a}`, names[c.b] ?? `body ${c.b}`];
+  const first = await pairTraceIndex(gd);
+  await Plotly.restyle(
+    gd,
+    {
+      x: [la[1], lb[1], [pa[0], pb[0]]],
+      y: [la[2], lb[2], [pa[1], pb[1]]],
+      z: [la[3], lb[3], [pa[2], pb[2]]],
+      customdata: [la[0], lb[0], []],
+      text: [[], [], [na, nb]],
+      name: [`${na} around the closest approach`, `${nb} around the closest approach`, "at closest approach"],
+      visible: [true, true, true],
+    },
+    [first, first + 1, first + 2],
+  );
+  // Centred on the pair's midpoint, the box holding both tracks.
+  const mid = [0, 1, 2].map((i) => (pa[i] + pb[i]) / 2);
+  let half = 50;
+  for (const l of [la, lb]) {
+    for (let j = 0; j < l[0].length; j++) {
+      for (let i = 0; i < 3; i++) half = Math.max(half, Math.abs(l[i + 1][j] - mid[i]));
+    }
+  }
+  half *= 1.05;
+  const range = (i) => [mid[i] - half, mid[i] + half];
+  // The central body see-through, so that it hides neither track.
+  await Plotly.restyle(gd, { opacity: 0.3 }, surfaces(gd));
+  await Plotly.relayout(gd, {
+    "scene.xaxis.range": range(0),
+    "scene.yaxis.range": range(1),
+    "scene.zaxis.range": range(2),
+    "scene.aspectmode": "cube",
+  });
+  page.dataset.focus = `${c.a}-${c.b}`;
+  document.getElementById("focus-text").textContent =
+    `${na} and ${nb}: closest at ${isoAt(Date.parse(status.epoch), t)} ` +
+    `(t = ${t.toFixed(3)} s), ${c.miss_km.toFixed(3)} km apart` +
+    (version === null ? "" : ` (version ${version})`);
+  document.getElementById("focus").hidden = false;
+}
+
+// The manoeuvre form: a body (by name), a time (the time shown until one is typed),
+// and an impulse, POSTed as a new version of the run; the API's refusal shown as it
+// says it, and the list's update when the new version's change arrives.
+function manoeuvreForm(status, view, list) {
+  const names = status.names ?? [];
+  const form = document.getElementById("manoeuvre-form");
+  const picker = document.getElementById("manoeuvre-body");
+  const time = document.getElementById("manoeuvre-t");
+  const out = document.getElementById("manoeuvre-status");
+  const submit = form.querySelector("button[type=submit]");
+  const fragment = document.createDocumentFragment();
+  for (let k = 0; k < status.bodies; k++) {
+    const option = document.createElement("option");
+    option.value = String(k);
+    option.textContent = `${names[k] ?? `body ${k}`} (${k})`;
+    fragment.appendChild(option);
+  }
+  picker.replaceChildren(fragment);
+  time.max = String(status.steps * status.output_step_s);
+
+  let follows = true; // the time field follows the time shown until typed in
+  const follow = (t) => follows && (time.value = String(t));
+  follow(view.timeShown());
+  view.onTime(follow);
+  time.addEventListener("input", () => (follows = false));
+  document.getElementById("manoeuvre-now").addEventListener("click", () => {
+    follows = true;
+    follow(view.timeShown());
+  });
+
+  let waiting = null; // the version made and what was said of it, until the list shows it
+  const tell = (text, failed = false) => {
+    out.textContent = text;
+    out.className = failed ? "failed" : "";
+  };
+  const shown = (version, change) => {
+    if (waiting === null || version === null || version < waiting.version) return;
+    const what = change ? ` (${change.added.length} added, ${change.removed.length} removed)` : "";
+    tell(`${waiting.text}. The conjunction list shows version ${version}${what}.`);
+    waiting = null;
+  };
+  list.onVersion(shown);
+
+  // A field as typed: its number, or its text for the API to name.
+  const value = (id) => {
+    const raw = document.getElementById(id).value.trim();
+    return raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  };
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const manoeuvre = {
+      body: Number(picker.value),
+      t: value("manoeuvre-t"),
+      dv_kms: ["manoeuvre-dv-x", "manoeuvre-dv-y", "manoeuvre-dv-z"].map(value),
+    };
+    submit.disabled = true;
+    tell("applying…");
+    try {
+      const response = await fetch(`${api}/manoeuvres`, {
+        method: "POST",
+        headers: { ...nanoAuth.headers, "Content-Type": "application/json" },
+        body: JSON.stringify(manoeuvre),
+      });
+      if (response.status !== 201) {
+        tell(`${response.status}: ${await errorMessage(response)}`, true);
+        page.dataset.manoeuvre = "refused";
+        return;
+      }
+      const made = await response.json();
+      const m = made.manoeuvre;
+      const text =
+        `Version ${made.version}: ${m.name} at t = ${m.t} s, Δv (${m.dv_kms.join(", ")}) km/s, ` +
+        `its states from output ${made.from_output} on recomputed`;
+      tell(`${text}; the conjunction list follows…`);
+      page.dataset.manoeuvre = String(made.version);
+      waiting = { version: made.version, text };
+      shown(list.version(), null); // the change may have come before this answer
+    } catch (err) {
+      tell(`the manoeuvre could not be sent: ${err.message}`, true);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  document.getElementById("manoeuvre-panel").hidden = false;
 }
 
 // ---------------------------------------------------------------------------

@@ -207,7 +207,9 @@ pub async fn run_page(
 }
 
 /// `/runs/{id}`: the page of an orbit run, at once; it asks for the run's status and
-/// then draws the tracks (up to 12 bodies) or plays the run back (a constellation).
+/// then draws the tracks (up to 12 bodies) or plays the run back (a constellation);
+/// once the run is complete, it lists the conjunctions (kept current from
+/// `/conjunctions/events`) and has the manoeuvre form.
 /// An id that is no run's is the page's to say (it asks `/api/runs/{id}/status`); an
 /// id that cannot be one is a 400 here.
 #[utoipa::path(get, path = "/runs/{id}", tag = "pages",
