@@ -6,7 +6,9 @@
 //!   decimated values, drawn without a reload;
 //! - the orbit pages (`web/e2e/run.mjs`): `/runs/{id}` of a two-body run (3D tracks, the
 //!   Earth as a sphere, the error plot), of an unknown id, the orbit form of `/`, and
-//!   the playback of a 100-satellite constellation.
+//!   the playback of a 100-satellite constellation; the conjunction list of a run
+//!   whose orbits cross (sorted, filtered, capped, a row showing the pair at its
+//!   closest approach) following a manoeuvre made in the form, without a reload.
 
 mod support;
 
@@ -14,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 
 use support::series::{assert_values, decimate, floats};
-use support::{golden_runs, serve, TOLERANCE};
+use support::{crossing, golden_runs, serve, write_file, TOLERANCE};
 
 #[test]
 fn the_run_page_shows_progress_moving_then_plots_both_trajectories_without_a_reload() {
@@ -570,4 +572,334 @@ fn a_constellation_still_computing_plays_up_to_the_frontier_and_follows_it() {
         distinct("t").len() >= 3,
         "the page did not play while the run computed: {seen}"
     );
+}
+
+/// Rows of the conjunction list the page draws at most.
+const ROW_CAP: usize = 500;
+
+/// `seen` with every array longer than a few items replaced by its length.
+fn shortened(seen: &serde_json::Value) -> String {
+    fn cut(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Array(a) if a.len() > 6 => {
+                serde_json::json!(format!("({} items)", a.len()))
+            }
+            serde_json::Value::Array(a) => a.iter().map(cut).collect(),
+            serde_json::Value::Object(o) => o.iter().map(|(k, v)| (k.clone(), cut(v))).collect(),
+            other => other.clone(),
+        }
+    }
+    cut(seen).to_string()
+}
+
+/// A conjunction as the page's rows and the API's JSON both give it.
+#[derive(Debug, Clone, PartialEq)]
+struct Conj {
+    a: u64,
+    b: u64,
+    tca_s: f64,
+    miss_km: f64,
+}
+
+fn conjs(v: &serde_json::Value) -> Vec<Conj> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list of conjunctions: {v}"))
+        .iter()
+        .map(|c| Conj {
+            a: c["a"].as_u64().unwrap(),
+            b: c["b"].as_u64().unwrap(),
+            tca_s: c["tca_s"].as_f64().unwrap(),
+            miss_km: c["miss_km"].as_f64().unwrap(),
+        })
+        .collect()
+}
+
+/// The first `ROW_CAP` of `all` (what the page draws of them).
+fn capped(all: &[Conj]) -> &[Conj] {
+    &all[..all.len().min(ROW_CAP)]
+}
+
+/// The API's answer in `doc` (a version's conjunctions at a distance) is what the panel
+/// `panel` shows: its version, its count, and its rows (closest first, capped).
+fn assert_lists(panel: &serde_json::Value, doc: &serde_json::Value, version: u64) {
+    assert_eq!(doc["version"], version, "{doc}");
+    let want = conjs(&doc["conjunctions"]);
+    assert_eq!(doc["count"].as_u64(), Some(want.len() as u64));
+    assert_eq!(panel["version"], version.to_string());
+    assert_eq!(panel["dataVersion"], version.to_string());
+    assert_eq!(panel["dataCount"].as_u64(), Some(want.len() as u64));
+    assert_eq!(
+        panel["count"].as_str().unwrap().replace(',', ""),
+        want.len().to_string()
+    );
+    assert_eq!(conjs(&panel["rows"]), capped(&want), "version {version}");
+    let shown = panel["shown"].as_str().unwrap();
+    assert_eq!(
+        shown.contains(&format!("the {ROW_CAP} closest shown")),
+        want.len() > ROW_CAP,
+        "{shown:?} with {} conjunctions",
+        want.len()
+    );
+}
+
+/// A run of `bodies` crossing orbits on its page: the conjunction list equals the
+/// API's (sorted, filtered, capped), the closest row shows its pair at the closest
+/// approach, a refused manoeuvre shows the API's reason, and an accepted one changes
+/// the list to the new version's without a reload. Returns what the page saw.
+fn conjunctions_page(bodies: usize, token: Option<&str>) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let flags: Vec<&str> = token.map(|t| vec!["--api-token", t]).unwrap_or_default();
+    let (_server, address) = serve(&dir.path().join("data"), &flags);
+    // Every body through the meeting point at 305 s, none more than 1.9 km from it (a
+    // low-discrepancy spread): every pair closer than 3.8 km there, so a conjunction at
+    // 5 km.
+    let text = crossing::scenario(bodies, 305.0, 10.0, |i| {
+        let f = i as f64 + 1.0;
+        [0.618_034, 0.754_877_7, 0.569_840_3].map(|g| (f * g).fract() * 2.2 - 1.1)
+    });
+    let scenario = write_file(dir.path(), "crossing.json", &text);
+    let steps = 60u64;
+    let fragment = token.map(|t| format!("#token={t}")).unwrap_or_default();
+    let seen = drive(
+        "conjunctions",
+        &format!("http://{address}/{fragment}"),
+        Some((Path::new(&scenario), steps)),
+    );
+    let brief = shortened(&seen);
+    assert!(
+        ["ready", "plotted"].contains(&seen["state"].as_str().unwrap()),
+        "{brief}"
+    );
+    // The refused manoeuvre's POST is the one error the console shows.
+    assert_clean(&seen, &["400"]);
+    assert_eq!(seen["reloaded"], false, "{brief}");
+    let names: Vec<&str> = seen["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let name = |k: u64| names[k as usize];
+
+    // The list: the API's version 0, closest first, at most ROW_CAP rows.
+    let first = &seen["first"];
+    assert_eq!(first["listed"], true, "{brief}");
+    assert_eq!(first["api"]["d_km"].as_f64(), Some(5.0));
+    assert_lists(first, &first["api"], 0);
+    let all = conjs(&first["api"]["conjunctions"]);
+    assert_eq!(
+        all.len(),
+        bodies * (bodies - 1) / 2,
+        "every pair meets once within 5 km"
+    );
+    let row = &first["rows"][0];
+    let cells: Vec<&str> = row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let c = &all[0];
+    assert_eq!(
+        cells[0],
+        format!("{} ({}) – {} ({})", name(c.a), c.a, name(c.b), c.b)
+    );
+    // The epoch is midnight: the TCA's clock time is its seconds.
+    let ms = (c.tca_s * 1000.0).round() as u64;
+    assert_eq!(
+        cells[1],
+        format!(
+            "2026-01-01T00:{:02}:{:02}.{:03}Z",
+            ms / 60_000,
+            ms / 1000 % 60,
+            ms % 1000
+        )
+    );
+    assert_eq!(cells[2], format!("{:.3}", c.miss_km));
+
+    // Filtered: by a part of a name (c-3 is also in c-30...), by an index.
+    let picked = seen["pickedName"].as_str().unwrap();
+    let index = seen["pickedIndex"].as_u64().unwrap();
+    let by_name: Vec<Conj> = all
+        .iter()
+        .filter(|c| name(c.a).contains(picked) || name(c.b).contains(picked))
+        .cloned()
+        .collect();
+    assert_eq!(conjs(&seen["byName"]["rows"]), capped(&by_name), "{brief}");
+    let by_index: Vec<Conj> = all
+        .iter()
+        .filter(|c| c.a == index || c.b == index)
+        .cloned()
+        .collect();
+    assert!(!by_index.is_empty());
+    assert_eq!(
+        conjs(&seen["byIndex"]["rows"]),
+        capped(&by_index),
+        "{brief}"
+    );
+    assert!(seen["byIndex"]["shown"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("{} match the filter", by_index.len())));
+    // Sorted by TCA, both ways, the header saying which.
+    let mut by_tca = all.clone();
+    by_tca.sort_by(|p, q| {
+        p.tca_s
+            .total_cmp(&q.tca_s)
+            .then(p.miss_km.total_cmp(&q.miss_km))
+    });
+    assert_eq!(conjs(&seen["byTca"]["rows"]), capped(&by_tca), "{brief}");
+    assert_eq!(
+        seen["byTca"]["sort"],
+        serde_json::json!(["none", "ascending", "none"])
+    );
+    by_tca.reverse();
+    assert_eq!(conjs(&seen["byTcaDown"]["rows"]), capped(&by_tca));
+    assert_eq!(
+        seen["byTcaDown"]["sort"],
+        serde_json::json!(["none", "descending", "none"])
+    );
+
+    // The closest row chosen: the time shown is its TCA (the manoeuvre's time with it),
+    // both tracks drawn around it, the pair at it as far apart as the miss distance,
+    // the view centred between them.
+    assert_eq!(conjs(&serde_json::json!([seen["chosen"]]))[0], *c);
+    assert_eq!(seen["focused"], true, "{brief}");
+    let focus = &seen["focus"];
+    assert_eq!(focus["t"].as_f64(), Some(c.tca_s), "{brief}");
+    if bodies > 12 {
+        // The slider holds its value as a decimal string of fewer digits.
+        let slider = focus["slider"].as_f64().unwrap();
+        assert!((slider - c.tca_s).abs() < 1e-9, "{brief}");
+    }
+    let manoeuvre_t: f64 = focus["manoeuvreT"].as_str().unwrap().parse().unwrap();
+    assert_eq!(manoeuvre_t, c.tca_s);
+    let traces = focus["traces"].as_array().unwrap();
+    let marks = &traces[2];
+    assert_eq!(marks["text"], serde_json::json!([name(c.a), name(c.b)]));
+    let at = |i: usize| -> [f64; 3] {
+        [
+            marks["x"][i].as_f64().unwrap(),
+            marks["y"][i].as_f64().unwrap(),
+            marks["z"][i].as_f64().unwrap(),
+        ]
+    };
+    let (pa, pb) = (at(0), at(1));
+    let apart = (0..3).map(|k| (pa[k] - pb[k]).powi(2)).sum::<f64>().sqrt();
+    assert!(
+        (apart - c.miss_km).abs() < 1e-3,
+        "the pair is {apart} km apart at its TCA, the list says {}",
+        c.miss_km
+    );
+    for (trace, (k, p)) in traces[..2].iter().zip([(c.a, pa), (c.b, pb)]) {
+        assert_eq!(trace["visible"], true);
+        assert!(trace["name"].as_str().unwrap().starts_with(name(k)));
+        let t = floats(&trace["t"]);
+        assert!(t.len() > 10, "{}", t.len());
+        assert!(t.windows(2).all(|w| w[0] <= w[1]));
+        assert!(t[0] >= c.tca_s - 300.0 && t[t.len() - 1] <= c.tca_s + 300.0);
+        let i = t
+            .iter()
+            .position(|&x| x == c.tca_s)
+            .expect("the TCA in the track");
+        let q = [&trace["x"][i], &trace["y"][i], &trace["z"][i]].map(|v| v.as_f64().unwrap());
+        assert_eq!(q, p);
+    }
+    let ranges = focus["ranges"].as_array().unwrap();
+    for (k, range) in ranges.iter().enumerate() {
+        let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
+        let mid = (pa[k] + pb[k]) / 2.0;
+        assert!(((lo + hi) / 2.0 - mid).abs() < 1e-6, "{range} around {mid}");
+        // Both tracks in the box, and the box not the whole orbit's (about 16,000 km).
+        assert!(hi - lo < 8000.0, "{range}");
+        for trace in &traces[..2] {
+            let axis = ["x", "y", "z"][k];
+            assert!(floats(&trace[axis]).iter().all(|&v| v >= lo && v <= hi));
+        }
+    }
+
+    // The refused manoeuvre: the API's reason, naming t.
+    let refusal = seen["refusal"]["text"].as_str().unwrap();
+    assert!(refusal.starts_with("400: t"), "{refusal}");
+    assert_eq!(seen["refusal"]["className"], "failed");
+
+    // The accepted one: the list became the API's version 1 in place, and version 0
+    // is still what it was.
+    let after = &seen["after"];
+    assert_eq!(after["updated"], true, "{brief}");
+    assert_eq!(after["api"]["d_km"].as_f64(), Some(5.0));
+    assert_lists(after, &after["api"], 1);
+    let status = after["status"].as_str().unwrap();
+    assert!(
+        status.starts_with(&format!("Version 1: {} at t = 0 s", name(c.a)))
+            && status.contains("The conjunction list shows version 1"),
+        "{status}"
+    );
+    assert_ne!(
+        conjs(&after["api"]["conjunctions"]),
+        all,
+        "the manoeuvre changed nothing"
+    );
+    assert_eq!(
+        after["apiVersion0"]["conjunctions"],
+        first["api"]["conjunctions"]
+    );
+    // Body a, 30 km off by the meeting time, meets no one.
+    assert!(conjs(&after["api"]["conjunctions"])
+        .iter()
+        .all(|x| x.a != c.a && x.b != c.a));
+
+    // At 2 km: the API's version 1 at 2 km, fewer.
+    let two = &seen["atTwo"];
+    assert_eq!(two["narrowed"], true, "{brief}");
+    assert_eq!(two["api"]["d_km"].as_f64(), Some(2.0));
+    assert_lists(two, &two["api"], 1);
+    assert!(
+        two["api"]["count"].as_u64() < after["api"]["count"].as_u64() || bodies == 2,
+        "{brief}"
+    );
+
+    // One stream a distance, followed throughout; the list never fetched.
+    let id = seen["id"].as_str().unwrap();
+    let requests: Vec<&str> = seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let streams = |d: &str| {
+        let prefix = format!("/api/runs/{id}/conjunctions/events?d={d}");
+        requests
+            .iter()
+            .filter(|r| *r == &prefix || r.starts_with(&format!("{prefix}&")))
+            .count()
+    };
+    assert_eq!((streams("5"), streams("2")), (1, 1), "{requests:?}");
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with(&format!("/api/runs/{id}/conjunctions?"))),
+        "{requests:?}"
+    );
+    seen
+}
+
+/// Forty satellites whose orbits cross (780 conjunctions, more than the page draws):
+/// the playback page's list, its time moved to a pair's closest approach, and a
+/// manoeuvre from the form changing the list in place.
+#[test]
+fn a_constellations_conjunction_list_follows_a_manoeuvre_from_the_form_without_a_reload() {
+    let seen = conjunctions_page(40, None);
+    assert_eq!(seen["state"], "ready", "{}", shortened(&seen));
+    assert_eq!(seen["first"]["rows"].as_array().unwrap().len(), ROW_CAP);
+}
+
+/// Two bodies whose orbits cross, on the page that draws whole tracks, of a service
+/// that needs a token (the page's stream and form send it): one conjunction, shown at
+/// its closest approach, gone after the manoeuvre.
+#[test]
+fn a_two_body_runs_conjunction_is_listed_shown_and_manoeuvred_away_with_a_token() {
+    let seen = conjunctions_page(2, Some("k9+Zx/Qw=R2"));
+    assert_eq!(seen["state"], "plotted", "{}", shortened(&seen));
+    assert_eq!(seen["after"]["rows"], serde_json::json!([]));
 }

@@ -16,11 +16,25 @@
 //   form      on /, submit the orbit form once with e = 1.5 (a 400 shown beside the
 //             form), then with its defaults (to /runs/{id}, plotted).
 //   unknown   open BASE_URL (a /runs/{id} of no run) and read the message.
+//   conjunctions  POST the scenario, open its page and wait for the conjunction list
+//             (at the default 5 km): read its rows, filtered by body 3's name and
+//             by its index, sorted by TCA both ways; choose the first row (the closest) and
+//             read the time shown and the pair's traces; submit a manoeuvre the API
+//             refuses (t past the end), then one of the closest pair's first body at
+//             t = 0 (dv along x); wait for the list's version 1 and read it again, and
+//             once more at a distance of 2 km. The
+//             API's answers (version 0 and 1) are fetched from here, not the page.
+//             A #token=T on BASE_URL is the API token, for this script and the page.
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const [mode, base, screenshot, scenarioFile, steps] = process.argv.slice(2);
 const origin = new URL(base).origin;
+// A token in BASE_URL's fragment (#token=T): sent by this script as a bearer token,
+// and given to the pages the same way (conjunctions mode).
+// (Read as written: URLSearchParams would turn a base64 token's `+` into a space.)
+const token = /[#&]token=([^&]*)/.exec(new URL(base).hash)?.[1] ?? null;
+const bearer = token ? { Authorization: `Bearer ${token}` } : {};
 const PLAY_MS = 4000;
 
 const browser = await chromium.launch({
@@ -44,7 +58,7 @@ async function start() {
   const scenario = JSON.parse(readFileSync(scenarioFile, "utf8"));
   const response = await fetch(`${origin}/api/runs`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { ...bearer, "Content-Type": "application/json" },
     body: JSON.stringify({ scenario, steps: Number(steps) }),
   });
   const text = await response.text();
@@ -166,6 +180,152 @@ async function playbackSeen(page, names) {
   };
 }
 
+// The rows of the conjunction list as the page draws them.
+const conjRows = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll("#conjunctions tbody tr")].map((tr) => ({
+      a: Number(tr.dataset.a),
+      b: Number(tr.dataset.b),
+      tca_s: Number(tr.dataset.tca),
+      miss_km: Number(tr.dataset.miss),
+      cells: [...tr.cells].map((td) => td.textContent),
+    })),
+  );
+
+const conjPanel = (page) =>
+  page.evaluate(() => ({
+    version: document.getElementById("conj-version").textContent,
+    count: document.getElementById("conj-count").textContent,
+    dataVersion: document.body.dataset.conjVersion,
+    dataCount: Number(document.body.dataset.conjCount),
+    shown: document.getElementById("conj-shown").textContent,
+    problem: document.getElementById("conj-error").textContent,
+    sort: [...document.querySelectorAll("#conjunctions th")].map((th) => th.getAttribute("aria-sort")),
+  }));
+
+// Waits for `predicate` (a page function of `arg`); false when it timed out.
+async function waited(page, predicate, arg, timeout) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function conjunctionsSeen(page, run) {
+  const id = run.id;
+  const api = async (path) => {
+    const r = await fetch(`${origin}${path}`, { headers: bearer });
+    return r.ok ? r.json() : { status: r.status, body: await r.text() };
+  };
+  const listed = await waited(
+    page,
+    () => document.body.dataset.conjVersion === "0" || document.body.dataset.state === "failed",
+    null,
+    90_000,
+  );
+  const first = { listed, ...(await conjPanel(page)), rows: await conjRows(page) };
+  first.api = await api(`/api/runs/${id}/conjunctions?d=5`);
+  if (!listed || first.rows.length === 0) return { state: await page.evaluate(() => document.body.dataset.state), first };
+
+  const filtered = async (text) => {
+    await page.fill("#conj-filter", text);
+    return { text, ...(await conjPanel(page)), rows: await conjRows(page) };
+  };
+  const k = Math.min(3, run.names.length - 1);
+  const byName = await filtered(run.names[k]);
+  const byIndex = await filtered(String(k));
+  await filtered("");
+  await page.click("#conjunctions th button[data-sort=tca]");
+  const byTca = { ...(await conjPanel(page)), rows: await conjRows(page) };
+  await page.click("#conjunctions th button[data-sort=tca]");
+  const byTcaDown = { ...(await conjPanel(page)), rows: await conjRows(page) };
+  await page.click("#conjunctions th button[data-sort=miss]");
+
+  // The closest pair, chosen.
+  const c = first.rows[0];
+  await page.click("#conjunctions tbody tr:first-child");
+  const focused = await waited(page, (k) => document.body.dataset.focus === k, `${c.a}-${c.b}`, 30_000);
+  const focus = await page.evaluate(() => {
+    const gd = document.getElementById("orbits");
+    const scene = gd._fullLayout.scene;
+    const slider = document.getElementById("time");
+    return {
+      t: Number(document.body.dataset.t),
+      slider: document.getElementById("player").hidden ? null : Number(slider.value),
+      manoeuvreT: document.getElementById("manoeuvre-t").value,
+      text: document.getElementById("focus-text").textContent,
+      selected: [...document.querySelectorAll("#conjunctions tbody tr[aria-selected=true]")].map((tr) => tr.dataset.key),
+      ranges: ["xaxis", "yaxis", "zaxis"].map((a) => Array.from(scene[a].range)),
+      traces: gd.data.slice(-3).map((t) => ({
+        name: t.name,
+        visible: t.visible,
+        x: Array.from(t.x),
+        y: Array.from(t.y),
+        z: Array.from(t.z),
+        t: Array.from(t.customdata ?? []),
+        text: Array.from(t.text ?? []),
+      })),
+    };
+  });
+
+  // A manoeuvre the API refuses, then one it makes.
+  const end = run.steps * run.output_step_s;
+  await page.selectOption("#manoeuvre-body", String(c.a));
+  await page.fill("#manoeuvre-t", String(end + 10));
+  await page.fill("#manoeuvre-dv-x", "0.1");
+  await page.fill("#manoeuvre-dv-y", "0");
+  await page.fill("#manoeuvre-dv-z", "0");
+  await page.click("#manoeuvre-form button[type=submit]");
+  await waited(page, () => document.body.dataset.manoeuvre === "refused", null, 30_000);
+  const refusal = await page.evaluate(() => ({
+    text: document.getElementById("manoeuvre-status").textContent,
+    className: document.getElementById("manoeuvre-status").className,
+  }));
+  await page.fill("#manoeuvre-t", "0");
+  await page.click("#manoeuvre-form button[type=submit]");
+  const updated = await waited(page, () => document.body.dataset.conjVersion === "1", null, 60_000);
+  // The status line says the list shows it once the change is applied.
+  await waited(page, () => /shows version 1/.test(document.getElementById("manoeuvre-status").textContent), null, 10_000);
+  const after = {
+    updated,
+    ...(await conjPanel(page)),
+    rows: await conjRows(page),
+    status: await page.locator("#manoeuvre-status").textContent(),
+  };
+  after.api = await api(`/api/runs/${id}/conjunctions?d=5&version=1`);
+  after.apiVersion0 = await api(`/api/runs/${id}/conjunctions?d=5&version=0`);
+  // Another distance: a stream of its own.
+  await page.fill("#conj-d", "2");
+  await page.dispatchEvent("#conj-d", "change");
+  const narrowed = await waited(
+    page,
+    () => document.getElementById("conj-d-shown").textContent === "2" && document.body.dataset.conjVersion === "1",
+    null,
+    60_000,
+  );
+  const atTwo = { narrowed, ...(await conjPanel(page)), rows: await conjRows(page) };
+  atTwo.api = await api(`/api/runs/${id}/conjunctions?d=2&version=1`);
+  return {
+    state: await page.evaluate(() => document.body.dataset.state),
+    pickedIndex: k,
+    pickedName: run.names[k],
+    end,
+    first,
+    byName,
+    byIndex,
+    byTca,
+    byTcaDown,
+    chosen: c,
+    focused,
+    focus,
+    refusal,
+    after,
+    atTwo,
+  };
+}
+
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const errors = [];
@@ -238,6 +398,16 @@ try {
     ]);
     await page.waitForFunction(settled, ["plotted", "failed", "unknown"], { timeout: 90_000 });
     seen = { refusal, url: page.url(), ...(await tracksSeen(page)) };
+  } else if (mode === "conjunctions") {
+    const run = await start();
+    // A marker only this load of the document carries: a reload would change it.
+    await page.addInitScript(() => (window.__nanoLoad = `${Date.now()}-${Math.random()}`));
+    let loads = 0;
+    page.on("load", () => loads++);
+    await page.goto(`${origin}/runs/${run.id}${token ? `#token=${encodeURIComponent(token)}` : ""}`);
+    const marker = await page.evaluate(() => window.__nanoLoad);
+    seen = { id: run.id, names: run.names, ...(await conjunctionsSeen(page, run)) };
+    seen.reloaded = loads !== 1 || (await page.evaluate(() => window.__nanoLoad)) !== marker;
   } else if (mode === "unknown") {
     await page.goto(base);
     await page.waitForFunction(settled, ["plotted", "failed", "unknown"], { timeout: 30_000 });
