@@ -621,8 +621,8 @@ const ORDERS = {
 
 // The conjunction panel: follows /conjunctions/events at the distance typed (a
 // snapshot, then a change for every new version), and draws the set filtered and
-// sorted, at most ROW_CAP rows. Returns { version(), onVersion(fn) }: fn(version,
-// change) after each snapshot (change null) and change applied.
+// sorted, at most ROW_CAP rows. Returns { version(), onVersion(fn), problem() }:
+// fn(version, change) after each snapshot (change null) and change applied.
 function conjunctionList(status, view) {
   const names = status.names ?? [];
   const nameOf = (k) => names[k] ?? `body ${k}`;
@@ -798,7 +798,12 @@ function conjunctionList(status, view) {
 
   panel.hidden = false;
   subscribe();
-  return { version: () => version, onVersion: (fn) => listeners.push(fn) };
+  return {
+    version: () => version,
+    onVersion: (fn) => listeners.push(fn),
+    // Why the list is not shown (a refused screening, say), or "".
+    problem: () => (problem.hidden ? "" : problem.textContent),
+  };
 }
 
 // The indices of the plot's surfaces (the central body).
@@ -992,7 +997,8 @@ function manoeuvreForm(status, view, list) {
       const text =
         `Version ${made.version}: ${m.name} at t = ${m.t} s, Δv (${m.dv_kms.join(", ")}) km/s, ` +
         `its states from output ${made.from_output} on recomputed`;
-      tell(`${text}; the conjunction list follows…`);
+      const problem = list.problem();
+      tell(problem ? `${text}; the conjunction list is not shown: ${problem}` : `${text}; the conjunction list follows…`);
       page.dataset.manoeuvre = String(made.version);
       waiting = { version: made.version, text };
       shown(list.version(), null); // the change may have come before this answer
