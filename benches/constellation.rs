@@ -62,6 +62,7 @@ fn constellation(c: &mut Criterion) {
             network: None,
             block: DEFAULT_BLOCK,
             log: None,
+            blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
         })
         .unwrap();
         group.bench_function(
@@ -85,6 +86,7 @@ fn constellation(c: &mut Criterion) {
                         network: None,
                         block: DEFAULT_BLOCK,
                         log: Some(log),
+                        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
                     })
                     .unwrap();
                     run(&engine, &scenario, STEPS);

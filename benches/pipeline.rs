@@ -44,6 +44,7 @@ fn logged_run(c: &mut Criterion) {
                             network: None,
                             block: DEFAULT_BLOCK,
                             log: Some(log),
+                            blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
                         })
                         .unwrap();
                         let job = engine.submit(RunKey::nano(7), LOGGED, false).unwrap();
@@ -74,6 +75,7 @@ fn many_runs(c: &mut Criterion) {
             network: None,
             block: DEFAULT_BLOCK,
             log: None,
+            blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
         })
         .unwrap();
         let mut round = 0u64;

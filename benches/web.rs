@@ -48,6 +48,7 @@ fn service(dir: &std::path::Path, sync: Sync) -> (Engine, Log, axum::Router) {
         network: None,
         block: 4096,
         log: Some(log.clone()),
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     })
     .unwrap();
     let state = AppState::new(
@@ -150,6 +151,7 @@ fn web(c: &mut Criterion) {
         network: None,
         block: 4096,
         log: None,
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     })
     .unwrap();
     group.bench_function(BenchmarkId::new("engine-no-log", "n=2000"), |b| {

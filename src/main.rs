@@ -522,6 +522,7 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
         network: cluster.network()?,
         block: args.block,
         log,
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     };
     let engine = nano_pipeline::engine::Engine::start(config)?;
     if let (OrbitFormat::Oem, Some(log)) = (args.run.format, &log_for_oem) {
@@ -703,6 +704,7 @@ fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
         network: args.cluster.network()?,
         block: args.block,
         log,
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     };
     let engine = nano_pipeline::engine::Engine::start(config)?;
     let mut out = stdout_writer(run)?;
@@ -770,6 +772,7 @@ fn orbit_states(
         network: None,
         block: resume::DEFAULT_BLOCK,
         log,
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     };
     let steps = args.steps;
     let mut bodies: Vec<Vec<OrbitState>> = orbit

@@ -169,8 +169,8 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
         network: placement.network()?,
         block: config.block,
         log: Some(log.clone()),
+        blocks_bytes: config.budget().engine_blocks(),
     })?;
-    engine.bound_blocks(config.budget().engine_blocks());
     let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
         .with_access(config.access())
         .with_budget(config.budget())

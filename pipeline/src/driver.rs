@@ -48,7 +48,7 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver
         loop {
             match commands.try_recv() {
                 Ok(Command::Submit(job)) => {
-                    for order in job.orders(worker.peers(), block) {
+                    for order in job.orders(worker.peers()) {
                         input.send(order);
                     }
                 }

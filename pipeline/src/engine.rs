@@ -23,7 +23,8 @@ use timely::communication::WorkerGuards;
 use crate::dataflow::{Committer, Round};
 use crate::driver::{self, Command};
 use crate::job::{
-    Backlog, BlockOut, EventSender, Job, JobEvent, JobHandle, OrbitStart, Saved, Start, Stored,
+    self, Backlog, BlockOut, EventSender, Job, JobEvent, JobHandle, OrbitStart, Saved, Start,
+    Stored,
 };
 use crate::model::{Record, RunKey};
 use crate::network::execute;
@@ -31,7 +32,7 @@ pub use crate::network::Network;
 use crate::orbit::BodyPropagator;
 use crate::registry::{Registry, Subscriber};
 use crate::scenario::{OrbitScenario, Scenario, ScenarioLimits};
-use crate::{propagator, Error};
+use crate::{admission, propagator, Error};
 
 /// How an engine runs.
 pub struct EngineConfig {
@@ -43,7 +44,15 @@ pub struct EngineConfig {
     pub block: u64,
     /// The log, in process 0: blocks are committed to it, runs resume from it.
     pub log: Option<Log>,
+    /// The bytes the blocks in flight may hold, all jobs together: jobs are admitted
+    /// within it ([`crate::admission`]); the service gives it an eighth of its memory
+    /// budget, the CLI [`DEFAULT_BLOCKS_BYTES`].
+    pub blocks_bytes: u64,
 }
+
+/// The bytes the blocks in flight may hold in a process with the default memory
+/// budget (an eighth of 512 MB), such as the CLI's.
+pub const DEFAULT_BLOCKS_BYTES: u64 = 64 << 20;
 
 /// What process 0 shares between its engine handle and worker 0.
 pub(crate) struct Shared {
@@ -62,10 +71,10 @@ pub(crate) struct Shared {
     commands: Sender<Command>,
     /// The registry's job count, shared with it (see [`Shared::in_flight`]).
     in_flight: Arc<AtomicUsize>,
-    /// The bytes the blocks in flight may take (see [`EngineHandle::bound_blocks`]).
-    blocks_bytes: AtomicU64,
-    /// What one round of every job in flight holds: the registry's sum of
-    /// [`Job::round_bytes`], read without its lock.
+    /// The bytes the blocks in flight may take ([`EngineConfig::blocks_bytes`]).
+    blocks_bytes: u64,
+    /// What one round of every job admitted holds: the registry's sum of their rounds
+    /// ([`job::weight`] at the epoch each was admitted with), read without its lock.
     round_bytes: Arc<AtomicU64>,
     /// Iterations per block (what a job's round holds depends on it).
     block: u64,
@@ -88,14 +97,15 @@ impl Shared {
     /// Rounds worker 0 may open ahead of the last committed one, at most `window`: as
     /// many as keep the blocks in flight within their bound, and at least one.
     ///
-    /// A round holds one block of every job in flight, each weighed by what it really
-    /// holds ([`Job::round_bytes`]: an orbit round is some 20 times a nano block of the
+    /// A round holds one block of every job admitted, each weighed by what it really
+    /// holds ([`job::weight`]: an orbit round is some 20 times a nano block of the
     /// same `block`); the round being committed counts three times (its records, the
     /// form the log keeps them in, and their encoding in the log's batch). So `k`
-    /// rounds ahead hold about `k + 2` rounds.
+    /// rounds ahead hold about `k + 2` rounds; admission keeps three rounds of every
+    /// job within the bound ([`crate::admission`]), so one round ahead always fits.
     pub(crate) fn rounds_ahead(&self, window: u64) -> u64 {
         let round = self.round_bytes.load(Ordering::SeqCst).max(1);
-        (self.blocks_bytes.load(Ordering::Relaxed) / round)
+        (self.blocks_bytes / round)
             .saturating_sub(2)
             .clamp(1, window)
     }
@@ -103,7 +113,7 @@ impl Shared {
 
 /// What one iteration of a nano block takes in memory while the block is in flight:
 /// about 1.6 records (one agent steps more often than the other), each a [`Record`].
-/// An orbit round is weighed by its records instead ([`Job::round_bytes`]).
+/// An orbit round is weighed by its records instead ([`job::weight`]).
 pub const BLOCK_BYTES_PER_ITERATION: u64 = (std::mem::size_of::<Record>() * 13 / 8) as u64;
 
 /// Process 0's running cluster: owns the worker threads; dereferences to the
@@ -141,7 +151,7 @@ impl Engine {
     /// one) and resumes every unfinished run in the log.
     pub fn start(config: EngineConfig) -> Result<Engine, Error> {
         let (commands, receiver) = mpsc::channel();
-        let registry = Registry::default();
+        let registry = Registry::with_bound(config.blocks_bytes);
         let shared = Arc::new(Shared {
             in_flight: registry.in_flight_counter(),
             round_bytes: registry.round_bytes_counter(),
@@ -154,7 +164,7 @@ impl Engine {
             backlog: Arc::default(),
             log: config.log.clone(),
             commands,
-            blocks_bytes: AtomicU64::new(u64::MAX),
+            blocks_bytes: config.blocks_bytes,
         });
         let (driver_tx, driver_rx) = mpsc::channel();
         let receiver = Mutex::new(Some((receiver, driver_tx)));
@@ -415,6 +425,18 @@ impl EngineHandle {
             if registry.starts() != starts {
                 continue;
             }
+            let weight = job::weight(&start, self.shared.block);
+            if let Err(needs) = registry.could_fit(&weight) {
+                return Err(Error::OverMemory {
+                    run,
+                    what: match &start {
+                        Start::Nano(_) => format!("a block of {} iterations", weight.whole),
+                        Start::Orbit(start) => format!("one step of its {} bodies", start.bodies),
+                    },
+                    needs_mb: needs.div_ceil(1 << 20),
+                    bound_mb: registry.bound() >> 20,
+                });
+            }
             let id = registry.start(run, target, logged, subscriber);
             if let Some(reservation) = reservation {
                 registry.hold(run, reservation);
@@ -428,9 +450,12 @@ impl EngineHandle {
                 target,
                 start,
             };
-            registry.weigh(id, job.round_bytes(self.shared.block));
+            // Admitted now, or kept waiting until jobs end (the commit stage admits it).
+            let admitted = registry.admit(job, weight);
             drop(registry);
-            self.send(Command::Submit(Box::new(job)))?;
+            if let Some(job) = admitted {
+                self.send(Command::Submit(Box::new(job)))?;
+            }
             return Ok(handle(logged, true));
         }
     }
@@ -465,6 +490,8 @@ impl EngineHandle {
             bodies,
             iterations,
             checkpoint,
+            // Chosen when the job is admitted.
+            epoch: 0,
         }))
     }
 
@@ -527,19 +554,24 @@ impl EngineHandle {
         })
     }
 
-    /// Bounds the memory the blocks in flight take to about `bytes`: worker 0 opens
-    /// fewer rounds ahead of the log while many jobs, or large ones, are in flight (at
-    /// least one, so the floor is three rounds, a round one block of every job in
-    /// flight weighed by [`Job::round_bytes`]: block × [`BLOCK_BYTES_PER_ITERATION`] for
-    /// a nano job, some 32 × block records for an orbit one). Unbounded until called:
-    /// the driver's whole window.
-    pub fn bound_blocks(&self, bytes: u64) {
-        self.shared.blocks_bytes.store(bytes, Ordering::Relaxed);
+    /// The bytes the blocks in flight may hold ([`EngineConfig::blocks_bytes`]).
+    pub fn blocks_bound(&self) -> u64 {
+        self.shared.blocks_bytes
+    }
+
+    /// The bytes of that bound charged to the jobs admitted ([`crate::admission`]).
+    pub fn blocks_charged(&self) -> u64 {
+        admission::HELD_ROUNDS.saturating_mul(self.shared.round_bytes.load(Ordering::SeqCst))
+    }
+
+    /// Jobs in flight that wait for room in the bound to start.
+    pub fn jobs_waiting(&self) -> usize {
+        self.shared.lock_registry().waiting()
     }
 
     /// The most bytes of records the commit stage has held at once since the engine
     /// started: blocks received on worker 0 and not yet in the log, the rounds opened
-    /// ahead of it. What [`EngineHandle::bound_blocks`] bounds, measured.
+    /// ahead of it. What [`EngineConfig::blocks_bytes`] bounds, measured.
     pub fn peak_blocks_held(&self) -> u64 {
         self.shared.peak_held.load(Ordering::Relaxed)
     }
@@ -807,6 +839,9 @@ impl Committer for Arc<Shared> {
                 for b in &blocks {
                     registry.fail(b.job, &reason);
                 }
+                for job in registry.admit_waiting() {
+                    let _ = self.commands.send(Command::Submit(Box::new(job)));
+                }
                 return;
             }
         }
@@ -823,6 +858,10 @@ impl Committer for Arc<Shared> {
                     continued.push((job.run, job.target));
                     let _ = self.commands.send(Command::Submit(Box::new(job)));
                 }
+            }
+            // The jobs that ended (and any that failed the checks above) made room.
+            for job in registry.admit_waiting() {
+                let _ = self.commands.send(Command::Submit(Box::new(job)));
             }
         }
         // A continued run's new target reaches the catalog before its first block

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use nano_store::encoding::PART_RECORDS;
 
+use crate::admission::Weight;
 use crate::engine::BLOCK_BYTES_PER_ITERATION;
 use crate::model::{Checkpoint, RunKey};
 use crate::orbit::{BodyPropagator, OrbitState};
@@ -42,6 +43,9 @@ pub struct OrbitStart {
     pub iterations: u64,
     /// By body index; empty at the start of the run.
     pub checkpoint: Vec<Vec<u8>>,
+    /// Output steps of every body per round: chosen when the job is admitted
+    /// ([`crate::admission`]), kept by a follow-up job.
+    pub epoch: u64,
 }
 
 /// A request for the dataflow: continue `run` from `start` to `target` iterations.
@@ -62,30 +66,16 @@ impl Job {
         }
     }
 
-    /// The bytes one round of this job holds while it is in flight, `block` iterations
-    /// a round: a nano block's [`BLOCK_BYTES_PER_ITERATION`] an iteration; an orbit
-    /// round's epoch of every body ([`epoch_steps`] steps each, some `32 x block`
-    /// records), each a [`Stored`] record. Weighing both as nano blocks made an orbit
-    /// round look some 20 times lighter than it is (see `Shared::rounds_ahead`).
-    pub fn round_bytes(&self, block: u64) -> u64 {
-        match &self.start {
-            Start::Nano(_) => block.saturating_mul(BLOCK_BYTES_PER_ITERATION),
-            Start::Orbit(start) => epoch_steps(block, start.bodies)
-                .saturating_mul(u64::from(start.bodies))
-                .saturating_mul(std::mem::size_of::<Stored>() as u64),
-        }
-    }
-
     /// What worker 0 feeds the dataflow for this job on a cluster of `peers` workers:
     /// a nano job whole (it goes to one worker); an orbit job as one share per worker,
     /// body `b` on worker `b mod peers`, each with its bodies' checkpoints. Every
-    /// share advances its bodies by the same `epoch` steps per round.
-    pub(crate) fn orders(self: Box<Self>, peers: usize, block: u64) -> Vec<Order> {
+    /// share advances its bodies by the job's epoch per round.
+    pub(crate) fn orders(self: Box<Self>, peers: usize) -> Vec<Order> {
         let Start::Orbit(start) = &self.start else {
             return vec![Order::Run(self)];
         };
         let peers = peers.max(1);
-        let epoch = epoch_steps(block, start.bodies);
+        let epoch = start.epoch.max(1);
         (0..peers)
             .filter(|&w| (w as u32) < start.bodies)
             .map(|worker| {
@@ -116,11 +106,33 @@ impl Job {
     }
 }
 
+/// What one round of a job starting at `start` weighs with the engine's `block`: a
+/// nano block's [`BLOCK_BYTES_PER_ITERATION`] an iteration; an orbit round's epoch of
+/// every body (at most [`epoch_steps`] steps each, some `32 x block` records), each a
+/// [`Stored`] record. Weighing both as nano blocks made an orbit round look some 20
+/// times lighter than it is. Admission charges what it holds ([`crate::admission`]).
+pub fn weight(start: &Start, block: u64) -> Weight {
+    match start {
+        Start::Nano(_) => Weight {
+            whole: block,
+            bytes_per_iteration: BLOCK_BYTES_PER_ITERATION,
+            align: None,
+        },
+        Start::Orbit(start) => Weight {
+            whole: epoch_steps(block, start.bodies),
+            bytes_per_iteration: u64::from(start.bodies)
+                .saturating_mul(std::mem::size_of::<Stored>() as u64),
+            align: Some(PART_RECORDS as u64),
+        },
+    }
+}
+
 /// Output steps of an orbit run per round (an epoch: a step range of every body).
 ///
 /// A round holds at most `ROUND_RECORDS_PER_BLOCK * block` records whatever the
 /// number of bodies (some 10 MB with the default block): the memory a round takes
-/// bounds it, not a count of steps. Every epoch costs the log a commit (a flush) and
+/// bounds it, not a count of steps (and admission shortens it when the engine's
+/// memory for blocks in flight has less room: [`crate::admission`]). Every epoch costs the log a commit (a flush) and
 /// each body a chunk, an index entry and a checkpoint (some 600 bytes for `dop853`),
 /// so long epochs write less: Starlink's 1,584 bodies took 211 epochs a day at half
 /// this bound and take 106, with a third less CPU (BENCHMARKS.md). Twice this bound

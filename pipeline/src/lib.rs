@@ -23,6 +23,8 @@
 //!   parts: the registry of jobs in flight (single flight by run, subscribers,
 //!   follow-ups; no timely in it), the driver (worker 0's loop: rounds, window,
 //!   parking) and the network set-up (timely's allocators from our sockets).
+//! - [`admission`]: how much of the engine's memory each job may hold in flight, and
+//!   so the epoch an orbit job runs in and whether a job starts now or waits.
 //! - [`resume`]: a run against the log (`nano_store::Log`): replay what it holds,
 //!   compute and append the rest block by block.
 //! - [`scenario`]: what a run computes: the nano model, or an orbit scenario
@@ -44,6 +46,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod admission;
 pub mod dataflow;
 mod driver;
 pub mod engine;
@@ -96,6 +99,16 @@ pub enum Error {
     /// An orbit body's checkpoint does not belong to the scenario it is resumed under.
     #[error("cannot resume body {body} from its checkpoint: {reason}")]
     Checkpoint { body: usize, reason: String },
+    /// A job whose smallest rounds could never fit in the engine's memory for blocks in
+    /// flight ([`admission`]): refused rather than left waiting for ever.
+    #[error("run {run} cannot be computed within this process's memory: even its smallest rounds ({what}) hold {needs_mb} MB in flight, over the {bound_mb} MB the engine's blocks may take (an eighth of --memory-mb)")]
+    OverMemory {
+        run: RunKey,
+        /// What its smallest round is ("one step of its 100,000 bodies", "one block of 4,096 iterations").
+        what: String,
+        needs_mb: u64,
+        bound_mb: u64,
+    },
     /// Writing the records out failed.
     #[error("writing the run failed")]
     Output(#[from] std::io::Error),

@@ -3,15 +3,20 @@
 //! and records to the subscribers, completion, a follow-up job for a subscriber that
 //! asked for more while the job ran).
 //!
+//! It also admits jobs into the engine's memory for blocks in flight
+//! ([`crate::admission`]): each job is charged what its rounds hold when it starts, a
+//! job that does not fit waits in a queue (first come, first served) until jobs end.
+//!
 //! The registry does no I/O and knows nothing of timely: the engine holds it behind a
 //! lock, the commit stage on worker 0 reports committed blocks to it, and the job it
 //! returns for a follow-up is the engine's to submit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::admission::{self, Decision, Weight, HELD_ROUNDS};
 use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, OrbitStart, Saved, Start, Stored};
 use crate::model::RunKey;
 use nano_store::space::Reservation;
@@ -41,12 +46,14 @@ struct JobState {
     /// An orbit run's scenario (its canonical document): logged with its first block,
     /// and what a follow-up job runs.
     scenario: Option<Arc<str>>,
-    /// The bytes one round of the job holds (see [`Registry::weigh`]).
+    /// The bytes one round of the job holds (see [`Registry::weigh`]); 0 while it
+    /// waits for admission.
     round_bytes: u64,
+    /// An orbit job's output steps per round, once admitted (a follow-up keeps them).
+    epoch: u64,
 }
 
 /// Jobs in flight, by job id and by run (at most one job per run).
-#[derive(Default)]
 pub(crate) struct Registry {
     jobs: HashMap<u64, JobState>,
     by_run: HashMap<RunKey, u64>,
@@ -59,6 +66,19 @@ pub(crate) struct Registry {
     /// The sum of the jobs' round bytes, kept where the driver can read it without
     /// the lock: what one round of every job in flight holds.
     round_bytes: Arc<AtomicU64>,
+    /// The bytes the blocks in flight may hold: the jobs admitted are charged
+    /// [`HELD_ROUNDS`] of their rounds each, and their charges stay within it.
+    bound: u64,
+    /// Jobs registered and not yet admitted, in the order they came, each with its
+    /// weight; the first is admitted first.
+    waiting: VecDeque<(Job, Weight)>,
+}
+
+impl Default for Registry {
+    /// A registry with no bound on the blocks in flight.
+    fn default() -> Self {
+        Registry::with_bound(u64::MAX)
+    }
 }
 
 /// What the registry made of one committed block.
@@ -72,6 +92,82 @@ pub(crate) struct Delivery {
 }
 
 impl Registry {
+    /// A registry that admits jobs while their charges fit in `bound` bytes.
+    pub(crate) fn with_bound(bound: u64) -> Self {
+        Registry {
+            jobs: HashMap::new(),
+            by_run: HashMap::new(),
+            next_id: 0,
+            starts: 0,
+            in_flight: Arc::default(),
+            round_bytes: Arc::default(),
+            bound,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// The bytes the blocks in flight may hold.
+    pub(crate) fn bound(&self) -> u64 {
+        self.bound
+    }
+
+    /// The bytes charged to the jobs admitted: [`HELD_ROUNDS`] of their rounds each.
+    pub(crate) fn charged(&self) -> u64 {
+        HELD_ROUNDS.saturating_mul(self.round_bytes.load(Ordering::SeqCst))
+    }
+
+    /// Jobs registered and waiting for room to start.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Whether a job of `weight` could ever be admitted: `Err` with the bytes its
+    /// smallest rounds need when they are over the whole bound.
+    pub(crate) fn could_fit(&self, weight: &Weight) -> Result<(), u64> {
+        match admission::decide(weight, 0, self.bound) {
+            Decision::Never { needs } => Err(needs),
+            _ => Ok(()),
+        }
+    }
+
+    /// Admits `job` (registered by [`Registry::start`]) when it fits beside the jobs
+    /// admitted before it and none waits ahead of it: returns it, its epoch chosen and
+    /// its charge taken, for the engine to submit. Otherwise it waits (see
+    /// [`Registry::admit_waiting`]).
+    pub(crate) fn admit(&mut self, job: Job, weight: Weight) -> Option<Job> {
+        self.waiting.push_back((job, weight));
+        let mut admitted = self.admit_waiting();
+        debug_assert!(admitted.len() <= 1, "only the new job can be admitted here");
+        admitted.pop()
+    }
+
+    /// Admits the jobs waiting, first come first served, while they fit; returns those
+    /// admitted, for the engine to submit. Called when jobs end.
+    pub(crate) fn admit_waiting(&mut self) -> Vec<Job> {
+        let mut admitted = Vec::new();
+        while let Some((job, weight)) = self.waiting.front() {
+            if !self.jobs.contains_key(&job.id) {
+                self.waiting.pop_front();
+                continue;
+            }
+            let Decision::Start { epoch, .. } =
+                admission::decide(weight, self.charged(), self.bound)
+            else {
+                break;
+            };
+            let (mut job, weight) = self.waiting.pop_front().expect("looked at above");
+            if let Start::Orbit(start) = &mut job.start {
+                start.epoch = epoch;
+            }
+            if let Some(state) = self.jobs.get_mut(&job.id) {
+                state.epoch = epoch;
+            }
+            self.weigh(job.id, epoch.saturating_mul(weight.bytes_per_iteration));
+            admitted.push(job);
+        }
+        admitted
+    }
+
     /// The job count, shared: it stays current as jobs start and end.
     pub(crate) fn in_flight_counter(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.in_flight)
@@ -150,6 +246,7 @@ impl Registry {
                 reservations,
                 scenario: None,
                 round_bytes: 0,
+                epoch: 0,
             },
         );
         self.by_run.insert(run, id);
@@ -160,6 +257,7 @@ impl Registry {
     fn finish(&mut self, id: u64) -> Option<JobState> {
         let state = self.jobs.remove(&id)?;
         self.by_run.remove(&state.run);
+        self.waiting.retain(|(job, _)| job.id != id);
         self.round_bytes
             .fetch_sub(state.round_bytes, Ordering::SeqCst);
         self.in_flight.store(self.jobs.len(), Ordering::SeqCst);
@@ -229,6 +327,7 @@ impl Registry {
             }
         }
         self.by_run.clear();
+        self.waiting.clear();
         self.in_flight.store(0, Ordering::SeqCst);
         self.round_bytes.store(0, Ordering::SeqCst);
     }
@@ -264,8 +363,12 @@ impl Registry {
         // Someone asked for more while the job ran: continue from where it ended.
         let target = state.wanted;
         let reservations = std::mem::take(&mut state.reservations);
+        // It keeps its predecessor's charge and epoch: no admission between the two.
         let id = self.start_with(state.run, target, done, state.subscribers, reservations);
         self.weigh(id, state.round_bytes);
+        if let Some(next) = self.jobs.get_mut(&id) {
+            next.epoch = state.epoch;
+        }
         let start = match block.saved {
             Saved::Nano(checkpoint) => Start::Nano(checkpoint),
             Saved::Bodies(saved) => {
@@ -276,6 +379,7 @@ impl Registry {
                     bodies: block.bodies,
                     iterations: done,
                     checkpoint: saved.into_iter().map(|(_, bytes)| bytes).collect(),
+                    epoch: state.epoch,
                 })
             }
         };
@@ -460,6 +564,64 @@ mod tests {
         assert_eq!(counter.load(Ordering::SeqCst), 30);
         registry.stop_all();
         assert_eq!(counter.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn jobs_beyond_the_bound_wait_in_order_and_start_as_jobs_end() {
+        let weight = Weight {
+            whole: BLOCK,
+            bytes_per_iteration: 130,
+            align: None,
+        };
+        let charge = weight.charge(BLOCK);
+        let mut registry = Registry::with_bound(2 * charge);
+        let submit = |registry: &mut Registry, seed: u64| {
+            let (subscriber, events) = subscriber(20, false);
+            let run = RunKey::nano(seed);
+            let id = registry.start(run, 20, 0, subscriber);
+            let job = Job {
+                id,
+                run,
+                target: 20,
+                start: crate::job::Start::Nano(propagator::start(seed)),
+            };
+            (id, registry.admit(job, weight).map(|job| job.id), events)
+        };
+        let (first, admitted, _first_events) = submit(&mut registry, 1);
+        assert_eq!(admitted, Some(first));
+        let (second, admitted, _) = submit(&mut registry, 2);
+        assert_eq!(admitted, Some(second));
+        assert_eq!(registry.charged(), 2 * charge);
+        let (third, admitted, _) = submit(&mut registry, 3);
+        assert_eq!(admitted, None, "no room: it waits");
+        let (fourth, admitted, fourth_events) = submit(&mut registry, 4);
+        assert_eq!(admitted, None);
+        assert_eq!(
+            (
+                registry.waiting(),
+                registry.in_flight_counter().load(Ordering::SeqCst)
+            ),
+            (2, 4)
+        );
+        assert!(registry.admit_waiting().is_empty(), "nothing ended");
+        // A waiting job that fails leaves the queue; one that ends makes room for the
+        // next in order.
+        registry.fail(fourth, "the disk is full");
+        assert_eq!(
+            events(&fourth_events),
+            vec![JobEvent::Failed("the disk is full".into())]
+        );
+        assert_eq!(registry.waiting(), 1);
+        registry.fail(first, "test");
+        let started: Vec<u64> = registry.admit_waiting().iter().map(|job| job.id).collect();
+        assert_eq!(started, vec![third]);
+        assert_eq!(registry.charged(), 2 * charge);
+        assert_eq!(registry.waiting(), 0);
+        assert!(registry.could_fit(&weight).is_ok());
+        assert_eq!(
+            Registry::with_bound(charge - 1).could_fit(&weight),
+            Err(charge)
+        );
     }
 
     #[test]

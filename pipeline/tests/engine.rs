@@ -14,6 +14,7 @@ fn engine(workers: usize, block: u64, log: Option<Log>) -> Engine {
         network: None,
         block,
         log,
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     })
     .unwrap()
 }
@@ -236,41 +237,66 @@ fn an_orbit_run_waits_for_a_reader_that_does_not_read() {
     assert_eq!(records, STEPS * 200);
 }
 
-#[test]
-fn orbit_rounds_opened_ahead_of_the_log_stay_within_the_blocks_bound() {
+/// A 64-satellite Walker shell at altitude `altitude_km`, cheap to propagate.
+fn shell(altitude_km: u64) -> nano_pipeline::scenario::Scenario {
     use nano_pipeline::scenario::{Scenario, ScenarioLimits};
+    Scenario::parse(
+        &format!(
+            r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+                "integrator": {{"method": "rk4", "step_s": 10}}, "output_step_s": 10,
+                "walker": {{"i_deg": 53, "total": 64, "planes": 8, "phasing": 1, "altitude_km": {altitude_km}}}}}"#
+        ),
+        &ScenarioLimits::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn orbit_jobs_beyond_the_blocks_bound_wait_or_take_shorter_epochs_and_stay_within_it() {
+    use nano_pipeline::admission::HELD_ROUNDS;
     const BLOCK: u64 = 256;
-    const JOBS: u64 = 4;
-    // An orbit round is at most 32 x block records of every job (fewer here: whole
-    // chunk parts), each a stored record; room for three such rounds is the floor the
-    // engine keeps (one round ahead, one being committed counted twice more). The
-    // old weighing (1.6 records an iteration) saw a fifth of a round of one job here
-    // and opened the whole window, four rounds, ahead.
-    let round = JOBS * 32 * BLOCK * std::mem::size_of::<nano_store::Record>() as u64;
-    let bound = 3 * round;
-    let engine = engine(1, BLOCK, None);
-    engine.bound_blocks(bound);
+    const JOBS: u64 = 6;
+    // An orbit round is at most 32 x block records (fewer here: whole chunk parts),
+    // each a stored record; each job admitted is charged three of its rounds (the
+    // engine's floor: one round ahead, the one being committed counted twice more).
+    // The bound leaves room for two whole jobs: the others wait, or start with
+    // shorter epochs in what is left.
+    let round = 32 * BLOCK * std::mem::size_of::<nano_store::Record>() as u64;
+    let bound = 2 * HELD_ROUNDS * round;
+    let engine = Engine::start(EngineConfig {
+        workers: 1,
+        network: None,
+        block: BLOCK,
+        log: None,
+        blocks_bytes: bound,
+    })
+    .unwrap();
     let jobs: Vec<_> = (0..JOBS)
         .map(|j| {
-            let scenario = Scenario::parse(
-                &format!(
-                    r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
-                        "integrator": {{"method": "rk4", "step_s": 10}}, "output_step_s": 10,
-                        "walker": {{"i_deg": 53, "total": 64, "planes": 8, "phasing": 1, "altitude_km": {}}}}}"#,
-                    550 + 10 * j
-                ),
-                &ScenarioLimits::default(),
-            )
-            .unwrap();
-            engine.submit_scenario(&scenario, 2_000, false).unwrap()
+            engine
+                .submit_scenario(&shell(550 + 10 * j), 2_000, true)
+                .unwrap()
         })
         .collect();
-    for job in &jobs {
-        let (_, last, _) = follow(job);
-        assert!(
-            matches!(last, JobEvent::Complete { iterations: 2_000 }),
-            "{last:?}"
-        );
+    assert!(
+        engine.jobs_waiting() > 0,
+        "{JOBS} jobs fit in room for two: none waited"
+    );
+    assert!(engine.blocks_charged() <= bound);
+    for (j, job) in jobs.iter().enumerate() {
+        let mut records = 0u64;
+        loop {
+            match job.next_timeout(Duration::from_secs(120)) {
+                Ok(Some(JobEvent::Records(block))) => records += block.len() as u64,
+                Ok(Some(JobEvent::Progress { .. })) => {}
+                Ok(Some(JobEvent::Complete { iterations })) => {
+                    assert_eq!(iterations, 2_000);
+                    break;
+                }
+                other => panic!("job {j} did not complete: {other:?}"),
+            }
+        }
+        assert_eq!(records, 2_000 * 64, "job {j}");
     }
     let held = engine.peak_blocks_held();
     assert!(held > 0, "the commit stage reported no records held");
@@ -278,5 +304,31 @@ fn orbit_rounds_opened_ahead_of_the_log_stay_within_the_blocks_bound() {
         held <= bound,
         "the commit stage held {held} bytes of records at once, over the blocks' bound of {bound}"
     );
+    assert_eq!(engine.blocks_charged(), 0, "every job gave its charge back");
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_job_whose_smallest_round_could_never_fit_is_refused() {
+    let engine = Engine::start(EngineConfig {
+        workers: 1,
+        network: None,
+        block: 256,
+        log: None,
+        // Two steps of 64 bodies, less than the three a job is charged at least.
+        blocks_bytes: 2 * 64 * std::mem::size_of::<nano_store::Record>() as u64,
+    })
+    .unwrap();
+    let refused = engine
+        .submit_scenario(&shell(550), 100, false)
+        .err()
+        .expect("refused");
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, nano_pipeline::Error::OverMemory { .. }),
+        "{message}"
+    );
+    assert!(message.contains("one step of its 64 bodies"), "{message}");
+    assert_eq!(engine.in_flight(), 0, "nothing was registered for it");
     engine.shutdown().unwrap();
 }

@@ -484,6 +484,7 @@ pub fn cluster_engine(hosts: &Path, workers: usize) -> nano_pipeline::engine::En
         }),
         block: 1000,
         log: None,
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     })
     .unwrap()
 }

@@ -13,18 +13,25 @@
 //! | the rest | 1/4 | the program (8 MB idle) and the connections (below) |
 //!
 //! **Blocks in flight.** Each round of the dataflow holds one block of every job in
-//! flight: jobs × `--block` × [`BLOCK_BYTES_PER_ITERATION`] (130 bytes), and the round
-//! being committed about three times over (its records, their stored form, their
-//! encoding). The engine opens only as many rounds ahead of the log as keep that
-//! within the share ([`nano_pipeline::engine::EngineHandle::bound_blocks`]), and at
-//! least one, so the floor is three rounds: at the defaults (64 jobs, blocks of 4,096)
-//! a round is 34 MB and the floor 102 MB, against the 220 MB measured with the four
-//! rounds ahead the engine opened before (64 runs of 100,000 iterations, peak RSS
-//! 317 MB at `--memory-mb 512`). Keep `--max-jobs` × `--block` × 390 bytes within an
-//! eighth of the budget for the share to hold as written. An orbit job's round is
-//! weighed by its records (`Job::round_bytes`: some 32 × `--block` records of 80 bytes,
-//! 20 times a nano block), so orbit runs in flight open fewer rounds ahead; the floor
-//! of one round ahead still holds three of their rounds (10 MB each at the defaults).
+//! flight: a nano job's `--block` iterations × [`BLOCK_BYTES_PER_ITERATION`] (130
+//! bytes), an orbit job's epoch of every body (records of 80 bytes). The engine opens
+//! rounds ahead of the log while they fit, and at least one, and the round being
+//! committed is held about three times over (its records, their stored form, their
+//! encoding), so each job holds up to three of its rounds at that floor. Jobs are
+//! admitted against the share by that charge ([`nano_pipeline::admission`]): a job
+//! starts when three of its rounds fit in what the jobs admitted before it leave, an
+//! orbit job with its whole epoch (some 10 MB a round at the default block) or a
+//! shorter one that fits (down to an eighth of it); otherwise it waits, first come
+//! first served, and starts as others end (`--max-jobs` bounds how many wait). The
+//! sum of the charges never passes the share, so it holds whatever the number of jobs
+//! and bodies: at the defaults (512 MB, 64 jobs, blocks of 4,096), two whole orbit
+//! jobs and one with a shorter epoch run at once where unbounded the 64 of them held
+//! some 2 GB (64 runs of a 100-satellite shell: peak RSS 1,188 MB before, see
+//! `tests/memory.rs`), and 39 nano jobs of 1.6 MB each. A run whose smallest rounds
+//! (one step of every body) could never fit (over 280,000 bodies at 512 MB) is
+//! refused with 503 and the reason. `serve` gives the engine this share
+//! ([`MemoryBudget::engine_blocks`]); the CLI's engine the same share of the default
+//! budget ([`nano_pipeline::engine::DEFAULT_BLOCKS_BYTES`], 64 MB).
 //!
 //! **Connections.** hyper's buffers grow with what a client sends (a request head of
 //! 300 KB held 300 KB per connection: 1,000 such clients took the process to 307 MB).
@@ -264,6 +271,11 @@ mod tests {
         // What the connections hold at most fits beside them, in the last quarter.
         let connections = crate::config::DEFAULT_MAX_CONNECTIONS as u64 * CONNECTION_BYTES;
         assert!(shares + connections < budget.total, "{connections}");
+        // The CLI's engine takes the default budget's share.
+        assert_eq!(
+            MemoryBudget::default().engine_blocks(),
+            nano_pipeline::engine::DEFAULT_BLOCKS_BYTES
+        );
         let refused = MemoryBudget::megabytes(64).unwrap_err();
         assert!(refused.contains("64 MB is too small"), "{refused}");
     }

@@ -29,7 +29,8 @@ pub enum ApiError {
     /// The service cannot compute now (the log cannot be written); the reason says why.
     #[error("{0}")]
     Unavailable(String),
-    /// A read of the log does not fit in the memory budget now; the reason says why.
+    /// A read of the log does not fit in the memory budget now, or a run's smallest
+    /// rounds would not fit in the engine's share of it; the reason says why.
     #[error("{reason}")]
     MemoryFull { reason: String },
     /// The log has reached its disk quota, or its volume is full: no new computation.
@@ -187,6 +188,10 @@ impl From<nano_pipeline::Error> for ApiError {
     fn from(e: nano_pipeline::Error) -> Self {
         match e {
             nano_pipeline::Error::LogFailed(_) => ApiError::Unavailable(e.to_string()),
+            // Refused with a reason (503, as a run the memory cannot take now is).
+            nano_pipeline::Error::OverMemory { .. } => ApiError::MemoryFull {
+                reason: e.to_string(),
+            },
             nano_pipeline::Error::Store(store) => store.into(),
             other => ApiError::Internal(other.to_string()),
         }

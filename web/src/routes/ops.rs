@@ -83,7 +83,8 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "cache": cache,
         "log": log,
         "cluster": {"jobs_in_flight": state.engine.in_flight(), "max_jobs": state.limits.max_jobs},
-        "memory": {"reads_in_use_bytes": state.readers.in_use(), "reads_capacity_bytes": state.readers.capacity()},
+        "memory": {"reads_in_use_bytes": state.readers.in_use(), "reads_capacity_bytes": state.readers.capacity(),
+                   "engine_blocks_charged_bytes": state.engine.blocks_charged(), "engine_blocks_capacity_bytes": state.engine.blocks_bound()},
     });
     (status, Json(body))
 }

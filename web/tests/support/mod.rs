@@ -60,6 +60,7 @@ fn service_limited(dir: tempfile::TempDir, cache: Cache, limits: Limits) -> Serv
         network: None,
         block: 500,
         log: Some(log.clone()),
+        blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     })
     .unwrap();
     let state = AppState::new(engine.handle(), log, cache, limits);
