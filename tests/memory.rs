@@ -264,6 +264,97 @@ fn many_jobs_and_long_request_heads_stay_within_the_budget() {
     stop(server);
 }
 
+/// A Walker shell of `bodies` satellites at `altitude_km` (each altitude its own run),
+/// cheap to propagate (point mass, RK4 at one step per 60 s output step): what is
+/// measured is what the engine holds, which the force model does not change.
+fn shell(bodies: u64, altitude_km: u64) -> String {
+    format!(
+        r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+            "integrator": {{"method": "rk4", "step_s": 60}}, "output_step_s": 60,
+            "walker": {{"i_deg": 53, "total": {bodies}, "planes": 10, "phasing": 1, "altitude_km": {altitude_km}}}}}"#
+    )
+}
+
+/// `--max-jobs`' default of constellation runs at once, through `POST /api/runs` at
+/// the default block: every one completes with the bytes `propagate` writes, and the
+/// process stays under its budget. Each run's first round alone is 123,200 states
+/// (10 MB); unbounded, the 64 rounds the engine opened at once and their copies in
+/// the commit stage took the peak RSS to some 2 GB.
+#[test]
+fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
+    const BODIES: u64 = 100;
+    // One epoch of 100 bodies at the default block (`nano_pipeline::job::epoch_steps`).
+    const STEPS: u64 = 1_232;
+    const RUNS: u64 = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, address) = serve(
+        &dir.path().join("data"),
+        &["--memory-mb", &BUDGET_MB.to_string()],
+    );
+    let pid = server.0.id();
+    let posts: Vec<_> = (0..RUNS)
+        .map(|j| {
+            let address = address.clone();
+            std::thread::spawn(move || {
+                let request = format!(
+                    r#"{{"scenario": {}, "steps": {STEPS}}}"#,
+                    shell(BODIES, 550 + j)
+                );
+                support::http_post(&address, "/api/runs", &request).unwrap()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = posts
+        .into_iter()
+        .map(|post| {
+            let response = post.join().unwrap();
+            let body = String::from_utf8_lossy(&response.body).to_string();
+            assert_eq!(response.status, 202, "{body}");
+            let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+            status["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut waiting = ids.clone();
+    while !waiting.is_empty() {
+        waiting.retain(|id| {
+            let (_, body) = http_get(&address, &format!("/api/runs/{id}/status")).unwrap();
+            let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_ne!(status["status"], "stopped", "{status}");
+            status["status"] != "complete"
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{} of {RUNS} runs did not complete",
+            waiting.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let peak = peak_rss(pid);
+    eprintln!("{RUNS} constellation runs: peak RSS {} MB", peak >> 20);
+    assert!(
+        peak < BUDGET_MB << 20,
+        "{RUNS} constellation runs at once took the peak RSS to {} MB, over the budget of {BUDGET_MB} MB",
+        peak >> 20
+    );
+    // The first run and the last: the same bytes as one propagator per body writes.
+    for j in [0, RUNS - 1] {
+        let scenario = support::write_file(dir.path(), "shell.json", &shell(BODIES, 550 + j));
+        let expected = support::propagate_csv(&scenario, &STEPS.to_string(), &[]);
+        let (status, served) = http_get(
+            &address,
+            &format!("/api/runs/{}?format=csv", ids[j as usize]),
+        )
+        .unwrap();
+        assert_eq!(status, 200);
+        assert!(
+            served == expected,
+            "run {j} was served other bytes than propagate wrote"
+        );
+    }
+    stop(server);
+}
+
 /// The peak resident size of a child process that has exited, from `wait4`'s usage
 /// (exact, where reading `/proc` before the exit could miss the last moments); the
 /// child is reaped, and its exit status returned with it.
