@@ -24,10 +24,10 @@
 //! shorter one that fits (down to an eighth of it); otherwise it waits, first come
 //! first served, and starts as others end (`--max-jobs` bounds how many wait). The
 //! sum of the charges never passes the share, so it holds whatever the number of jobs
-//! and bodies: at the defaults (512 MB, 64 jobs, blocks of 4,096), two whole orbit
-//! jobs and one with a shorter epoch run at once where unbounded the 64 of them held
-//! some 2 GB (64 runs of a 100-satellite shell: peak RSS 1,188 MB before, see
-//! `tests/memory.rs`), and 39 nano jobs of 1.6 MB each. A run whose smallest rounds
+//! and bodies: at the defaults (512 MB, 64 jobs, blocks of 4,096), 64 runs of a
+//! 100-satellite shell run two with whole epochs and one with a shorter one at a time,
+//! where unbounded they held some 2 GB (peak RSS 1,188 MB before, 290 MB after: see
+//! `tests/memory.rs`); 42 nano jobs of 1.6 MB each fit at once. A run whose smallest rounds
 //! (one step of every body) could never fit (over 280,000 bodies at 512 MB) is
 //! refused with 503 and the reason. `serve` gives the engine this share
 //! ([`MemoryBudget::engine_blocks`]); the CLI's engine the same share of the default
