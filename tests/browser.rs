@@ -849,6 +849,19 @@ fn conjunctions_page(bodies: usize, token: Option<&str>) -> serde_json::Value {
         .iter()
         .all(|x| x.a != c.a && x.b != c.a));
 
+    // The page of whole tracks drew the manoeuvred body's track again: version 1's.
+    if bodies <= 12 {
+        assert_eq!(after["redrawn"], true, "{brief}");
+        let xyz = |doc: &serde_json::Value| -> [Vec<f64>; 3] {
+            let records = doc["records"].as_array().unwrap();
+            [2, 3, 4].map(|i| records.iter().map(|r| r[i].as_f64().unwrap()).collect())
+        };
+        let drawn = ["x", "y", "z"].map(|axis| floats(&after["track"][axis]));
+        assert_eq!(after["track"]["name"], name(c.a));
+        assert_eq!(drawn, xyz(&after["apiTrack"]), "{brief}");
+        assert_ne!(drawn, xyz(&after["apiTrack0"]), "{brief}");
+    }
+
     // At 2 km: the API's version 1 at 2 km, fewer.
     let two = &seen["atTwo"];
     assert_eq!(two["narrowed"], true, "{brief}");

@@ -314,7 +314,8 @@ async function drawTracks(status) {
 }
 
 // The tracks' plot as the conjunction panel drives it: a time without a player (the
-// one last chosen), the whole view by autorange.
+// one last chosen), the whole view by autorange; a new version redraws the track of
+// the body it manoeuvred (the error plot stays version 0's, the run as propagated).
 function tracksView(status) {
   const listeners = [];
   let shown = 0;
@@ -333,6 +334,20 @@ function tracksView(status) {
         "scene.zaxis.autorange": true,
         "scene.aspectmode": "data",
       }),
+    async newVersion(version) {
+      const k = await manoeuvred(version);
+      if (k === null) return;
+      const end = status.steps * status.output_step_s;
+      const doc = await fetchJson(`${api}/bodies/${k}?from=0&to=${end}&points=${points}&version=${version}`);
+      const col = columnsOf(doc);
+      const pick = (c) => doc.records.map((r) => r[c]);
+      await Plotly.restyle(
+        "orbits",
+        { x: [pick(col.x)], y: [pick(col.y)], z: [pick(col.z)], customdata: [pick(col.t)] },
+        [k],
+      );
+      page.dataset.tracksVersion = String(version);
+    },
   };
 }
 
@@ -586,6 +601,11 @@ async function playback(status) {
         "scene.yaxis.range": wholeRange,
         "scene.zaxis.range": wholeRange,
       }),
+    // Reads are of the latest version: the points and the picked track read again.
+    async newVersion() {
+      if (!playing && !busy) await showAt(shown);
+      if (pickedBody !== null) await pick(pickedBody);
+    },
   };
   await start();
   whenComplete.then(() => panels(status, view));
@@ -595,11 +615,22 @@ async function playback(status) {
 // A complete run, either kind: the conjunctions and the manoeuvre form.
 
 // `view`: the 3D plot as these panels drive it: timeShown(), onTime(fn) (told every
-// time shown), moveTo(t) (shows time t; the states at t when it fetched them), and
-// wholeView() (the view before a pair was centred).
+// time shown), moveTo(t) (shows time t; the states at t when it fetched them),
+// wholeView() (the view before a pair was centred) and newVersion(v) (the run has a
+// new latest version: what is drawn of the older follows it).
 function panels(status, view) {
   const list = conjunctionList(status, view);
   manoeuvreForm(status, view, list);
+  // A new version (a manoeuvre, from this page or another): the plot follows it.
+  list.onVersion((version, change) => {
+    if (change) view.newVersion(version).catch((e) => say(e.message));
+  });
+}
+
+// The body a version manoeuvred (from /versions), or null for version 0.
+async function manoeuvred(version) {
+  const doc = await fetchJson(`${api}/versions`);
+  return doc.versions.find((v) => v.version === version)?.manoeuvre?.body ?? null;
 }
 
 // The UTC time `t` seconds after the run's epoch, ISO 8601 to the millisecond.

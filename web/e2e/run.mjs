@@ -21,8 +21,9 @@
 //             by its index, sorted by TCA both ways; choose the first row (the closest) and
 //             read the time shown and the pair's traces; submit a manoeuvre the API
 //             refuses (t past the end), then one of the closest pair's first body at
-//             t = 0 (dv along x); wait for the list's version 1 and read it again, and
-//             once more at a distance of 2 km. The
+//             t = 0 (dv along x); wait for the list's version 1 and read it again
+//             (and the body's track, on a page of whole tracks), and once more at a
+//             distance of 2 km. The
 //             API's answers (version 0 and 1) are fetched from here, not the page.
 //             A #token=T on BASE_URL is the API token, for this script and the page.
 import { readFileSync } from "node:fs";
@@ -294,6 +295,17 @@ async function conjunctionsSeen(page, run) {
     rows: await conjRows(page),
     status: await page.locator("#manoeuvre-status").textContent(),
   };
+  // The page drawing whole tracks redraws the manoeuvred body's.
+  if (await page.evaluate(() => document.getElementById("player").hidden)) {
+    after.redrawn = await waited(page, () => document.body.dataset.tracksVersion === "1", null, 30_000);
+    after.track = await page.evaluate((k) => {
+      const t = document.getElementById("orbits").data[k];
+      return { name: t.name, x: Array.from(t.x), y: Array.from(t.y), z: Array.from(t.z) };
+    }, c.a);
+    const track = (v) => api(`/api/runs/${id}/bodies/${c.a}?from=0&to=${end}&points=2000&version=${v}`);
+    after.apiTrack = await track(1);
+    after.apiTrack0 = await track(0);
+  }
   after.api = await api(`/api/runs/${id}/conjunctions?d=5&version=1`);
   after.apiVersion0 = await api(`/api/runs/${id}/conjunctions?d=5&version=0`);
   // Another distance: a stream of its own.
