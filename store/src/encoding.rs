@@ -78,7 +78,7 @@ use crate::run::{Model, RunId, RunKey, MAX_STATE_WORDS};
 
 /// The version of this format; a log of a later version is refused on open, one of
 /// version 1 converted.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The default tree's key for the format version.
 pub const VERSION_KEY: &[u8] = b"sedaro-nano/format-version";
@@ -101,6 +101,8 @@ const SCREENING: u8 = 0x19;
 pub const VERSION_PART_STATES: usize = 150;
 const VERSION_SIZE: usize = 4 + 4 + 4 + 8 + 3 * 8 + 8 + 8;
 const VERSION_STATES_HEADER: usize = 4 + 4;
+const FRAME: u8 = 0x1A;
+const PACK: u8 = 0x1B;
 
 /// The most bytes of a series one part holds.
 pub const SERIES_PART_BYTES: usize = 5 << 10;
@@ -109,12 +111,25 @@ const SERIES_HEADER: usize = 4 + 8;
 /// The most records one chunk holds.
 pub const PART_RECORDS: usize = 112;
 
+/// The bodies of one frame: a frame holds bodies `g * GROUP_BODIES ..` of its block.
+pub const GROUP_BODIES: u32 = 8;
+
+/// The most output steps one frame holds: part `p` of a block holds its iterations
+/// `first + p * FRAME_STEPS ..` (144 states of 48 bytes: 6.9 KiB, so that a full leaf
+/// of 17 frames stays below sled's 128 KiB blob threshold).
+pub const FRAME_STEPS: u64 = 18;
+
+/// The most bytes of checkpoint slots one pack holds (whole slots, at least one).
+pub const PACK_BYTES: usize = 6 << 10;
+
 /// Bytes of one record of a model with `words` state words in a chunk.
 pub const fn record_size(words: usize) -> usize {
     8 + 8 * words + 4
 }
 
 const CHUNK_HEADER: usize = 4 + 4 + 8 + 8;
+const FRAME_HEADER: usize = 4 + 8 + 8 + 4;
+const PACK_HEADER: usize = 4 + 4;
 const CATALOG_SIZE: usize = 4 + 4 + 5 * 8;
 const INDEX_SIZE: usize = 4 + 8 + 2;
 /// Bytes of a run in a key: the model's tag and the id.
@@ -150,6 +165,17 @@ pub enum Key {
         n: u64,
         points: u32,
         part: u16,
+    },
+    Frame {
+        run: RunKey,
+        first_iteration: u64,
+        /// The frame's first body: a multiple of [`GROUP_BODIES`].
+        body: u32,
+        part: u16,
+    },
+    Pack {
+        run: RunKey,
+        pack: u32,
     },
     Version {
         run: RunKey,
@@ -261,6 +287,31 @@ pub fn checkpoint_key(run: RunKey, slot: u32) -> [u8; 22] {
     key
 }
 
+/// The prefix every frame key of `run` starts with.
+pub fn frame_prefix(run: RunKey) -> [u8; RUN_PREFIX_LEN] {
+    run_prefix(FRAME, run)
+}
+
+/// The key of part `part` of the frame of bodies from `body` (a multiple of
+/// [`GROUP_BODIES`]) in the block starting at `first_iteration`.
+pub fn frame_key(run: RunKey, first_iteration: u64, body: u32, part: u16) -> [u8; 32] {
+    let mut key = chunk_key(run, first_iteration, body, part);
+    key[0] = FRAME;
+    key
+}
+
+/// The prefix every checkpoint pack key of `run` starts with.
+pub fn pack_prefix(run: RunKey) -> [u8; RUN_PREFIX_LEN] {
+    run_prefix(PACK, run)
+}
+
+/// The key of checkpoint pack `pack` of `run`.
+pub fn pack_key(run: RunKey, pack: u32) -> [u8; 22] {
+    let mut key = checkpoint_key(run, pack);
+    key[0] = PACK;
+    key
+}
+
 /// The prefix every part of `run`'s series of its first `n` iterations at `points`
 /// points starts with.
 pub fn series_prefix(run: RunKey, n: u64, points: u32) -> [u8; 30] {
@@ -348,7 +399,7 @@ fn be_u32(bytes: &[u8]) -> u32 {
 /// Decodes any key of the log.
 pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
     let (&tag, rest) = key.split_first().ok_or("empty key")?;
-    if !(CATALOG..=SCREENING).contains(&tag) {
+    if !(CATALOG..=PACK).contains(&tag) {
         return Err("key of an unknown kind");
     }
     let model = Model::from_tag(*rest.first().ok_or("key without a model")?)
@@ -401,6 +452,16 @@ pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
             version: be_u32(&tail[..4]),
             d_bits: be_u64(&tail[4..12]),
             part: u16::from_be_bytes([tail[12], tail[13]]),
+        }),
+        (FRAME, 14) => Ok(Key::Frame {
+            run,
+            first_iteration: be_u64(&tail[..8]),
+            body: be_u32(&tail[8..12]),
+            part: u16::from_be_bytes([tail[12], tail[13]]),
+        }),
+        (PACK, 4) => Ok(Key::Pack {
+            run,
+            pack: be_u32(tail),
         }),
         _ => Err("key of an unknown kind"),
     }
@@ -627,6 +688,227 @@ fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
         }
     }
     lo
+}
+
+/// The iteration of a run written as frames whose record's range
+/// `[k * step, (k + 1) * step)` contains `t`; `None` before `0` (and for NaN).
+pub fn iteration_at(t: f64, step: f64) -> Option<u64> {
+    if !(t >= 0.0) || !(step > 0.0) {
+        return None;
+    }
+    let guess = (t / step).floor();
+    if !(guess < 9.0e15) {
+        return None;
+    }
+    // The division may round across an end: the ends are `k as f64 * step`, exactly as
+    // written, so the guess is moved until its range holds `t`.
+    let mut k = guess as u64;
+    while k > 0 && k as f64 * step > t {
+        k -= 1;
+    }
+    while (k + 1) as f64 * step <= t {
+        k += 1;
+    }
+    Some(k)
+}
+
+/// Appends the frame for `key` (a frame key) to `out`: the states of `bodies` bodies
+/// over some output steps of a block ending at `end`, of a run whose record of
+/// iteration `k` spans `[k * step, (k + 1) * step)`. `rows` are the frame's records,
+/// one slice of its `bodies` bodies per iteration; only their states are kept.
+pub fn encode_frame<'r>(
+    key: &[u8],
+    words: usize,
+    step: f64,
+    end: u64,
+    bodies: u32,
+    rows: impl Iterator<Item = &'r [Record]>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&step.to_le_bytes());
+    out.extend_from_slice(&end.to_le_bytes());
+    out.extend_from_slice(&bodies.to_le_bytes());
+    for row in rows {
+        out.reserve(row.len() * 8 * words);
+        for r in row {
+            for w in &r.state[..words] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+    seal(key, &mut out[start..]);
+}
+
+/// A frame whose checksum and shape were verified: the states of bodies
+/// `first_body .. first_body + bodies` over iterations `first .. first + steps` of a
+/// run written as frames; records decode from it on demand.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// The block's first iteration (the key's).
+    pub block: u64,
+    /// The exclusive last iteration of the block.
+    pub end: u64,
+    pub part: u16,
+    /// The output step: record `k` spans `[k * step, (k + 1) * step)`.
+    pub step: f64,
+    pub first_body: u32,
+    pub bodies: u32,
+    /// The frame's first iteration.
+    pub first: u64,
+    pub steps: u64,
+    words: usize,
+    states: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    /// Verifies and opens the frame stored under `key`.
+    pub fn parse(key: &[u8], value: &'a [u8]) -> Result<Frame<'a>, Invalid> {
+        let Ok(Key::Frame {
+            run,
+            first_iteration,
+            body,
+            part,
+        }) = decode_key(key)
+        else {
+            return Err("not a frame key");
+        };
+        if value.len() < FRAME_HEADER {
+            return Err("frame shorter than its header");
+        }
+        check(key, value)?;
+        let words = run.model.state_words();
+        let mut header = Reader(&value[4..FRAME_HEADER]);
+        let step = header.f64();
+        let end = header.u64();
+        let bodies = header.u32();
+        if !(step > 0.0 && step.is_finite()) {
+            return Err("frame with an output step that is not a positive number");
+        }
+        if bodies == 0 || bodies > GROUP_BODIES || body % GROUP_BODIES != 0 {
+            return Err("frame of a group of bodies that is not one");
+        }
+        let first = (part as u64)
+            .checked_mul(FRAME_STEPS)
+            .and_then(|offset| first_iteration.checked_add(offset))
+            .filter(|&first| first < end && end < 1 << 53)
+            .ok_or("frame outside its block")?;
+        let steps = (end - first).min(FRAME_STEPS);
+        let states = &value[FRAME_HEADER..];
+        if states.len() as u64 != steps * bodies as u64 * 8 * words as u64 {
+            return Err("frame length does not match its steps and bodies");
+        }
+        Ok(Frame {
+            block: first_iteration,
+            end,
+            part,
+            step,
+            first_body: body,
+            bodies,
+            first,
+            steps,
+            words,
+            states,
+        })
+    }
+
+    /// The record of iteration `iteration` (in the frame) of the frame's `j`-th body.
+    pub fn record(&self, iteration: u64, j: u32) -> Record {
+        let at = ((iteration - self.first) as usize * self.bodies as usize + j as usize)
+            * 8
+            * self.words;
+        let mut r = Reader(&self.states[at..at + 8 * self.words]);
+        let mut state: State = [0.0; MAX_STATE_WORDS];
+        for w in &mut state[..self.words] {
+            *w = r.f64();
+        }
+        Record {
+            t0: iteration as f64 * self.step,
+            t1: (iteration + 1) as f64 * self.step,
+            body: self.first_body + j,
+            iteration,
+            state,
+        }
+    }
+
+    /// Every record, by iteration then body.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        (self.first..self.first + self.steps)
+            .flat_map(move |k| (0..self.bodies).map(move |j| self.record(k, j)))
+    }
+
+    /// How many records the frame holds.
+    pub fn len(&self) -> usize {
+        (self.steps * self.bodies as u64) as usize
+    }
+
+    /// Whether the frame holds no record (never, once parsed).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Splits checkpoint slots into packs of at most [`PACK_BYTES`] (a larger slot is a
+/// pack of its own): the ranges of slots each pack holds.
+pub fn pack_ranges(slots: &[Vec<u8>]) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut from, mut bytes) = (0, 0);
+    for (i, slot) in slots.iter().enumerate() {
+        let size = 4 + slot.len();
+        if i > from && bytes + size > PACK_BYTES {
+            ranges.push(from..i);
+            (from, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if from < slots.len() {
+        ranges.push(from..slots.len());
+    }
+    ranges
+}
+
+/// A checkpoint pack's value: `slots`, each behind its length.
+pub fn encode_pack(key: &[u8], slots: &[Vec<u8>]) -> Vec<u8> {
+    let bytes: usize = slots.iter().map(|s| 4 + s.len()).sum();
+    let mut out = Vec::with_capacity(PACK_HEADER + bytes);
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(slots.len() as u32).to_le_bytes());
+    for slot in slots {
+        out.extend_from_slice(&(slot.len() as u32).to_le_bytes());
+        out.extend_from_slice(slot);
+    }
+    seal(key, &mut out);
+    out
+}
+
+/// Verifies a checkpoint pack and returns its slots.
+pub fn decode_pack<'a>(key: &[u8], value: &'a [u8]) -> Result<Vec<&'a [u8]>, Invalid> {
+    let Ok(Key::Pack { .. }) = decode_key(key) else {
+        return Err("not a checkpoint pack key");
+    };
+    if value.len() < PACK_HEADER {
+        return Err("checkpoint pack shorter than its header");
+    }
+    check(key, value)?;
+    let count = Reader(&value[4..PACK_HEADER]).u32() as usize;
+    let mut rest = &value[PACK_HEADER..];
+    let mut slots = Vec::with_capacity(count.min(rest.len() / 4));
+    for _ in 0..count {
+        if rest.len() < 4 {
+            return Err("checkpoint pack shorter than its slots");
+        }
+        let len = Reader(&rest[..4]).u32() as usize;
+        let slot = rest
+            .get(4..4 + len)
+            .ok_or("checkpoint pack shorter than its slots")?;
+        slots.push(slot);
+        rest = &rest[4 + len..];
+    }
+    if !rest.is_empty() || slots.is_empty() {
+        return Err("checkpoint pack length does not match its slots");
+    }
+    Ok(slots)
 }
 
 /// The time-index value: the block (its first iteration) and part of the chunk the key

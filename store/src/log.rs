@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::CatalogEntry;
-use crate::encoding::{self, Chunk, Key, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY};
+use crate::encoding::{self, Chunk, Frame, Key, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY};
 use crate::mark;
 use crate::record::Record;
-use crate::run::RunKey;
+use crate::run::{Model, RunKey};
 use crate::space::{Reservation, Space};
 use crate::{Error, Result};
 
@@ -223,6 +223,9 @@ impl Log {
                     })?;
                 if found == 1 {
                     convert_v1(&db, &path)?;
+                }
+                if found == 1 || found == 2 {
+                    convert_v2(&db, &path)?;
                 } else if found != FORMAT_VERSION {
                     return Err(Error::FormatVersion {
                         path,
@@ -296,6 +299,9 @@ impl Log {
     /// `run`'s checkpoint after its last logged block, slot by slot (empty when the
     /// log holds nothing of the run).
     pub fn checkpoint(&self, run: RunKey) -> Result<Vec<Vec<u8>>> {
+        if run.model == Model::Orbit {
+            return guarded(&self.path, || self.read_packs(run));
+        }
         guarded(&self.path, || {
             self.tree
                 .scan_prefix(encoding::checkpoint_prefix(run))
@@ -313,6 +319,27 @@ impl Log {
                 })
                 .collect()
         })
+    }
+
+    /// An orbit run's checkpoint, from its packs in order.
+    fn read_packs(&self, run: RunKey) -> Result<Vec<Vec<u8>>> {
+        let mut slots = Vec::new();
+        for (i, item) in self
+            .tree
+            .scan_prefix(encoding::pack_prefix(run))
+            .enumerate()
+        {
+            let (key, value) = item?;
+            let place = describe_key(&key);
+            match encoding::decode_key(&key) {
+                Ok(Key::Pack { pack, .. }) if pack as usize == i => {}
+                _ => return Err(corrupt(place, "a checkpoint pack is missing before it")),
+            }
+            let pack =
+                encoding::decode_pack(&key, &value).map_err(|detail| corrupt(place, detail))?;
+            slots.extend(pack.into_iter().map(<[u8]>::to_vec));
+        }
+        Ok(slots)
     }
 
     /// `run`'s scenario in canonical form, if the log keeps it (runs of version 1
@@ -376,78 +403,14 @@ impl Log {
         let mut by_body = Vec::new();
         for block in blocks {
             let previous = self.read_entry(block.run)?;
-            self.check_block(block, previous.as_ref())?;
-            let words = block.run.model.state_words();
-            // A block by iteration then body with every body in every iteration (an
-            // orbit round) is read body by body in place, with a stride of the bodies;
-            // any other (a nano block) is first grouped by body, in a copy.
-            let bodies = block.bodies as usize;
-            let strided = is_round(block.records, bodies);
-            let starts = if strided {
-                Vec::new()
-            } else {
-                group_by_body(block.records, block.bodies, &mut by_body)
-            };
-            let end = block.end;
+            let framed = self.framing(block, previous.as_ref())?;
+            self.check_block(block, previous.as_ref(), framed)?;
             let mut batch = sled::Batch::default();
-            for body in 0..block.bodies {
-                let (records, stride) = if strided {
-                    (&block.records[body as usize..], bodies)
-                } else {
-                    (
-                        &by_body[starts[body as usize]..starts[body as usize + 1]],
-                        1,
-                    )
-                };
-                // The body's records: every `stride`-th of `records`, from the first.
-                let count = records.len().div_ceil(stride);
-                let body_part = |from: usize, to: usize| {
-                    records[(from * stride).min(records.len())..]
-                        .iter()
-                        .step_by(stride)
-                        .take(to - from)
-                };
-                // A block in which every body waited still leaves an (empty) chunk of
-                // body 0, so that the blocks of a run follow each other without gaps.
-                let empty_block = block.records.is_empty() && body == 0;
-                if count == 0 && !empty_block {
-                    continue;
-                }
-                let parts = count.div_ceil(encoding::PART_RECORDS).max(1);
-                if parts > u16::MAX as usize {
-                    return Err(Error::InvalidBlock {
-                        run: block.run,
-                        detail: format!("{count} records of one body are too many for one block"),
-                    });
-                }
-                for part in 0..parts {
-                    let from = (part * encoding::PART_RECORDS).min(count);
-                    let to = (from + encoding::PART_RECORDS).min(count);
-                    let records = body_part(from, to);
-                    let key =
-                        encoding::chunk_key(block.run, block.first_iteration, body, part as u16);
-                    value.clear();
-                    encoding::encode_chunk(
-                        &key,
-                        words,
-                        block.first_iteration,
-                        end,
-                        records.clone(),
-                        &mut value,
-                    );
-                    batch.insert(&key[..], &value[..]);
-                    if let Some(first) = records.clone().next() {
-                        let index = encoding::index_key(block.run, body, first.t0);
-                        let entry =
-                            encoding::encode_index(&index, block.first_iteration, part as u16);
-                        batch.insert(&index[..], &entry[..]);
-                    }
-                }
+            match framed {
+                Some(step) => write_frames(block, step, &mut value, &mut batch)?,
+                None => write_chunks(block, &mut value, &mut by_body, &mut batch)?,
             }
-            for (slot, bytes) in block.checkpoint.iter().enumerate() {
-                let key = encoding::checkpoint_key(block.run, slot as u32);
-                batch.insert(&key[..], encoding::encode_sealed(&key, bytes));
-            }
+            self.write_checkpoint(block, &mut batch)?;
             if let (None, Some(document)) = (previous, block.document) {
                 let key = encoding::document_key(block.run);
                 batch.insert(&key[..], encoding::encode_sealed(&key, document.as_bytes()));
@@ -457,7 +420,7 @@ impl Log {
                 run: block.run,
                 bodies: block.bodies,
                 target: block.target.max(previous.map_or(0, |p| p.target)),
-                iterations: end,
+                iterations: block.end,
                 records: previous.map_or(0, |p| p.records) + block.records.len() as u64,
                 created_ms: previous.map_or(now, |p| p.created_ms),
                 updated_ms: now,
@@ -473,6 +436,81 @@ impl Log {
         }
         if self.options.sync == Sync::Batch && !blocks.is_empty() {
             self.commit(&mut commits)?;
+        }
+        Ok(())
+    }
+
+    /// How `run`'s records are kept: as frames at its output step, or as chunks. Only
+    /// orbit runs are written as frames; one seek.
+    fn layout(&self, run: RunKey) -> Result<Option<f64>> {
+        if run.model != Model::Orbit {
+            return Ok(None);
+        }
+        let Some(item) = self.tree.scan_prefix(encoding::frame_prefix(run)).next() else {
+            return Ok(None);
+        };
+        let (key, value) = item?;
+        let frame = Frame::parse(&key, &value).map_err(|d| corrupt(describe_key(&key), d))?;
+        Ok(Some(frame.step))
+    }
+
+    /// The output step `block` is written as frames at, or `None` for chunks. An orbit
+    /// run whose first block is whole rounds at an output step (`t0 = k h`,
+    /// `t1 = (k + 1) h` exactly, as the orbit model writes them) is written as frames,
+    /// and then each later block must be so too; any other run is written as chunks.
+    fn framing(&self, block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<Option<f64>> {
+        if block.run.model != Model::Orbit {
+            return Ok(None);
+        }
+        let step = match previous {
+            None => None,
+            Some(_) => match self.layout(block.run)? {
+                Some(step) => Some(step),
+                None => return Ok(None),
+            },
+        };
+        let found = arithmetic_step(
+            block.records,
+            block.bodies,
+            block.first_iteration..block.end,
+            step,
+        );
+        match (step, found) {
+            (Some(step), None) => Err(Error::InvalidBlock {
+                run: block.run,
+                detail: format!(
+                    "the run is kept as frames: a block must be whole rounds of its {} bodies from iteration {}, \
+                     the record of iteration k over [k {step}, (k + 1) {step})",
+                    block.bodies, block.first_iteration
+                ),
+            }),
+            (_, found) => Ok(found),
+        }
+    }
+
+    /// Puts `block`'s checkpoint into `batch`: a nano run's slots each under its key,
+    /// an orbit run's in packs, with the packs past the new ones removed.
+    fn write_checkpoint(&self, block: &Block<'_>, batch: &mut sled::Batch) -> Result<()> {
+        let run = block.run;
+        if run.model != Model::Orbit {
+            for (slot, bytes) in block.checkpoint.iter().enumerate() {
+                let key = encoding::checkpoint_key(run, slot as u32);
+                batch.insert(&key[..], encoding::encode_sealed(&key, bytes));
+            }
+            return Ok(());
+        }
+        let ranges = encoding::pack_ranges(block.checkpoint);
+        for (pack, range) in ranges.iter().enumerate() {
+            let key = encoding::pack_key(run, pack as u32);
+            batch.insert(
+                &key[..],
+                encoding::encode_pack(&key, &block.checkpoint[range.clone()]),
+            );
+        }
+        let stale = encoding::pack_key(run, ranges.len() as u32);
+        let last = encoding::pack_key(run, u32::MAX);
+        for item in self.tree.range(&stale[..]..=&last[..]) {
+            batch.remove(item?.0);
         }
         Ok(())
     }
@@ -612,6 +650,14 @@ impl Log {
     /// `t`, in the order written. Each body's record is found by one seek in the time
     /// index and a binary search in one chunk.
     pub fn get(&self, run: RunKey, t: f64) -> Result<Vec<Record>> {
+        if self.layout(run)?.is_some() {
+            let mut windows = Vec::new();
+            self.states_at(run, t, &mut windows)?;
+            if windows.is_empty() {
+                return Err(Error::NotFound { t });
+            }
+            return Ok(windows.into_iter().map(|w| w.record).collect());
+        }
         let bodies = self.entry(run)?.map_or(0, |e| e.bodies);
         let mut found = Vec::with_capacity(bodies as usize);
         for body in 0..bodies {
@@ -633,6 +679,19 @@ impl Log {
     fn find_record(&self, run: RunKey, body: u32, t: f64) -> Result<Option<Record>> {
         if t.is_nan() {
             return Ok(None);
+        }
+        if let Some(step) = self.layout(run)? {
+            let (bodies, logged) = self
+                .read_entry(run)?
+                .map_or((0, 0), |e| (e.bodies, e.iterations));
+            let Some(k) = encoding::iteration_at(t, step).filter(|&k| k < logged && body < bodies)
+            else {
+                return Ok(None);
+            };
+            let block = self.block_holding(run, k, true)?;
+            return self.frame_at(run, bodies, (block, body, k), |frame, j| {
+                Some(frame.record(k, j))
+            });
         }
         let from = encoding::index_key(run, body, t);
         self.chunk_at(run, body, &from, |chunk| chunk.find(t))
@@ -701,11 +760,19 @@ impl Log {
             });
         }
         // Start at the block holding the first wanted iteration.
-        let start = self.block_holding(run, iterations.start)?;
-        let from = encoding::chunk_key(run, start, 0, 0);
-        let to = encoding::chunk_key(run, iterations.end.max(1) - 1, u32::MAX, u16::MAX);
+        let framed = self.layout(run)?.is_some();
+        let start = self.block_holding(run, iterations.start, framed)?;
+        let key = if framed {
+            encoding::frame_key
+        } else {
+            encoding::chunk_key
+        };
+        let from = key(run, start, 0, 0);
+        let to = key(run, iterations.end.max(1) - 1, u32::MAX, u16::MAX);
+        let bodies = self.entry(run)?.map_or(0, |e| e.bodies);
         Ok(Replay {
             path: self.path.clone(),
+            framed: framed.then_some(bodies),
             chunks: self.tree.range(&from[..]..=&to[..]),
             wanted: iterations,
             expected_start: start,
@@ -718,22 +785,55 @@ impl Log {
     }
 
     /// The first iteration of the logged block of `run` that holds `iteration` (0 if
-    /// the log holds no block at or before it): one backward seek in the chunk keys.
-    fn block_holding(&self, run: RunKey, iteration: u64) -> Result<u64> {
-        let prefix = encoding::chunk_prefix(run);
-        let probe = encoding::chunk_key(run, iteration, u32::MAX, u16::MAX);
+    /// the log holds no block at or before it): one backward seek in the chunk keys,
+    /// or in the frame keys of a run kept as frames.
+    fn block_holding(&self, run: RunKey, iteration: u64, framed: bool) -> Result<u64> {
+        let (prefix, probe) = if framed {
+            (
+                encoding::frame_prefix(run),
+                encoding::frame_key(run, iteration, u32::MAX, u16::MAX),
+            )
+        } else {
+            (
+                encoding::chunk_prefix(run),
+                encoding::chunk_key(run, iteration, u32::MAX, u16::MAX),
+            )
+        };
         match self.tree.range(&prefix[..]..=&probe[..]).next_back() {
             Some(item) => {
                 let (key, _) = item?;
                 match encoding::decode_key(&key) {
                     Ok(Key::Chunk {
                         first_iteration, ..
-                    }) => Ok(first_iteration),
+                    }) if !framed => Ok(first_iteration),
+                    Ok(Key::Frame {
+                        first_iteration, ..
+                    }) if framed => Ok(first_iteration),
                     _ => Err(corrupt(describe_key(&key), "not a chunk key")),
                 }
             }
             None => Ok(0),
         }
+    }
+
+    /// Reads the frame of `run` (of `bodies` bodies) holding `body`'s record of
+    /// `iteration` in the block from `block`, verified, and hands it to `read` with
+    /// the body's place in it.
+    fn frame_at<T>(
+        &self,
+        run: RunKey,
+        bodies: u32,
+        (block, body, iteration): (u64, u32, u64),
+        read: impl FnOnce(&Frame<'_>, u32) -> T,
+    ) -> Result<T> {
+        with_frame(
+            &self.tree,
+            &self.chunks_read,
+            run,
+            bodies,
+            (block, body, iteration),
+            read,
+        )
     }
 
     /// One body's records of iterations `iterations` of `run`, in iteration order.
@@ -758,7 +858,30 @@ impl Log {
                 requested: iterations.end,
             });
         }
-        let block = self.block_holding(run, iterations.start)?;
+        if self.layout(run)?.is_some() {
+            let bodies = self.entry(run)?.map_or(0, |e| e.bodies);
+            let block = self.block_holding(run, iterations.start, true)?;
+            return Ok(Track {
+                path: self.path.clone(),
+                tree: self.tree.clone(),
+                run,
+                body,
+                index: None,
+                frames: Some(FrameWalk {
+                    bodies,
+                    block,
+                    next: iterations.start,
+                }),
+                skip_before: block,
+                wanted: iterations.clone(),
+                records: Vec::with_capacity(encoding::FRAME_STEPS as usize),
+                next: 0,
+                stands: None,
+                done: iterations.is_empty() || body >= bodies,
+                chunks_read: Arc::clone(&self.chunks_read),
+            });
+        }
+        let block = self.block_holding(run, iterations.start, false)?;
         // The body's first chunk in that block names the index key to enter at; a body
         // with no records in that block (a nano body that waited through it) is read
         // from the start of its index, its earlier chunks skipped by their block.
@@ -781,7 +904,8 @@ impl Log {
             tree: self.tree.clone(),
             run,
             body,
-            index: self.tree.range(&prefix[..]..=&enter[..]),
+            index: Some(self.tree.range(&prefix[..]..=&enter[..])),
+            frames: None,
             skip_before: block,
             wanted: iterations.clone(),
             records: Vec::with_capacity(encoding::PART_RECORDS),
@@ -807,9 +931,14 @@ impl Log {
         if t.is_nan() {
             return Ok(());
         }
-        let bodies = self.entry(run)?.map_or(0, |e| e.bodies);
+        let (bodies, logged) = self
+            .entry(run)?
+            .map_or((0, 0), |e| (e.bodies, e.iterations));
         out.reserve(bodies as usize);
         guarded(&self.path, || {
+            if let Some(step) = self.layout(run)? {
+                return self.frame_windows(run, (bodies, logged), step, t, out);
+            }
             for body in 0..bodies {
                 if let Some(window) = self.window(run, body, t)? {
                     out.push(window);
@@ -817,6 +946,52 @@ impl Log {
             }
             Ok(())
         })
+    }
+
+    /// [`Log::states_at`] of a run kept as frames: the iteration holding `t` is
+    /// arithmetic, its block one seek, and each group of bodies one frame (two when
+    /// `t` falls in a frame's first iteration: the states before are in the frame
+    /// before).
+    fn frame_windows(
+        &self,
+        run: RunKey,
+        (bodies, logged): (u32, u64),
+        step: f64,
+        t: f64,
+        out: &mut Vec<Window>,
+    ) -> Result<()> {
+        let Some(k) = encoding::iteration_at(t, step).filter(|&k| k < logged) else {
+            return Ok(());
+        };
+        let block = self.block_holding(run, k, true)?;
+        let before = match k.checked_sub(1) {
+            Some(previous) if (k - block) % encoding::FRAME_STEPS == 0 => Some((
+                if k == block {
+                    self.block_holding(run, previous, true)?
+                } else {
+                    block
+                },
+                previous,
+            )),
+            _ => None,
+        };
+        for group in (0..bodies).step_by(encoding::GROUP_BODIES as usize) {
+            let from = out.len();
+            self.frame_at(run, bodies, (block, group, k), |frame, _| {
+                out.extend((0..frame.bodies).map(|j| Window {
+                    record: frame.record(k, j),
+                    start: (k > frame.first).then(|| frame.record(k - 1, j).state),
+                }));
+            })?;
+            if let Some((block, previous)) = before {
+                self.frame_at(run, bodies, (block, group, previous), |frame, _| {
+                    for (j, window) in out[from..].iter_mut().enumerate() {
+                        window.start = Some(frame.record(previous, j as u32).state);
+                    }
+                })?;
+            }
+        }
+        Ok(())
     }
 
     fn window(&self, run: RunKey, body: u32, t: f64) -> Result<Option<Window>> {
@@ -877,7 +1052,15 @@ impl Log {
             .map_or((0, 0), |e| (e.iterations, e.bodies));
         // The earliest iteration any body's record overlapping `from` was written in.
         let mut start = logged;
-        for body in 0..bodies {
+        let framed = self.layout(run)?;
+        if let Some(step) = framed {
+            start = match encoding::iteration_at(from, step) {
+                Some(k) => k.min(logged),
+                None if from < 0.0 => 0,
+                None => logged,
+            };
+        }
+        for body in (0..bodies).filter(|_| framed.is_none()) {
             let iteration = match self.get_body(run, body, from)? {
                 Some(r) => r.iteration,
                 None if from < self.first_t0(run, body)? => 0,
@@ -923,7 +1106,12 @@ impl Log {
     }
 
     /// Checks that `block` continues its run where the log (`previous`) ends.
-    fn check_block(&self, block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<()> {
+    fn check_block(
+        &self,
+        block: &Block<'_>,
+        previous: Option<&CatalogEntry>,
+        framed: Option<f64>,
+    ) -> Result<()> {
         let run = block.run;
         let logged = previous.map_or(0, |p| p.iterations);
         if block.first_iteration != logged {
@@ -946,6 +1134,11 @@ impl Log {
                 "it has {} bodies, the run {}",
                 block.bodies, p.bodies
             ));
+        }
+        // Whole rounds at the run's output step tile every body's timeline from where
+        // the run stands (checked by `framing`).
+        if framed.is_some() {
+            return Ok(());
         }
         // Where each body stands: unknown (NaN) until its first record in the block
         // asks the log.
@@ -978,6 +1171,190 @@ impl Log {
         }
         Ok(())
     }
+}
+
+/// Reads the frame of `run` (of `bodies` bodies) holding `body`'s record of
+/// `iteration` in the block from `block` (which the caller knows the log holds),
+/// verified, and hands it to `read` with the body's place in it.
+fn with_frame<T>(
+    tree: &sled::Tree,
+    chunks_read: &AtomicU64,
+    run: RunKey,
+    bodies: u32,
+    (block, body, iteration): (u64, u32, u64),
+    read: impl FnOnce(&Frame<'_>, u32) -> T,
+) -> Result<T> {
+    let group = body - body % encoding::GROUP_BODIES;
+    let part = (iteration - block) / encoding::FRAME_STEPS;
+    let key = encoding::frame_key(run, block, group, part.min(u16::MAX as u64) as u16);
+    let place = || describe_key(&key);
+    let value = tree
+        .get(key)?
+        .ok_or_else(|| corrupt(place(), "a frame of the run is missing"))?;
+    chunks_read.fetch_add(1, Ordering::Relaxed);
+    let frame = Frame::parse(&key, &value).map_err(|detail| corrupt(place(), detail))?;
+    let j = body - group;
+    if !(frame.first..frame.first + frame.steps).contains(&iteration)
+        || frame.bodies != encoding::GROUP_BODIES.min(bodies - group)
+    {
+        return Err(corrupt(
+            place(),
+            &format!("the frame does not hold body {body}'s record of iteration {iteration}"),
+        ));
+    }
+    Ok(read(&frame, j))
+}
+
+/// Puts `block`'s records into `batch` as chunks, one body's at a time, with their
+/// time-index entries (see [`encoding`]).
+fn write_chunks(
+    block: &Block<'_>,
+    value: &mut Vec<u8>,
+    by_body: &mut Vec<Record>,
+    batch: &mut sled::Batch,
+) -> Result<()> {
+    let words = block.run.model.state_words();
+    // A block by iteration then body with every body in every iteration (an orbit
+    // round) is read body by body in place, with a stride of the bodies; any other (a
+    // nano block) is first grouped by body, in a copy.
+    let bodies = block.bodies as usize;
+    let strided = is_round(block.records, bodies);
+    let starts = if strided {
+        Vec::new()
+    } else {
+        group_by_body(block.records, block.bodies, by_body)
+    };
+    let end = block.end;
+    for body in 0..block.bodies {
+        let (records, stride) = if strided {
+            (&block.records[body as usize..], bodies)
+        } else {
+            (
+                &by_body[starts[body as usize]..starts[body as usize + 1]],
+                1,
+            )
+        };
+        // The body's records: every `stride`-th of `records`, from the first.
+        let count = records.len().div_ceil(stride);
+        let body_part = |from: usize, to: usize| {
+            records[(from * stride).min(records.len())..]
+                .iter()
+                .step_by(stride)
+                .take(to - from)
+        };
+        // A block in which every body waited still leaves an (empty) chunk of body 0,
+        // so that the blocks of a run follow each other without gaps.
+        let empty_block = block.records.is_empty() && body == 0;
+        if count == 0 && !empty_block {
+            continue;
+        }
+        let parts = count.div_ceil(encoding::PART_RECORDS).max(1);
+        if parts > u16::MAX as usize {
+            return Err(Error::InvalidBlock {
+                run: block.run,
+                detail: format!("{count} records of one body are too many for one block"),
+            });
+        }
+        for part in 0..parts {
+            let from = (part * encoding::PART_RECORDS).min(count);
+            let to = (from + encoding::PART_RECORDS).min(count);
+            let records = body_part(from, to);
+            let key = encoding::chunk_key(block.run, block.first_iteration, body, part as u16);
+            value.clear();
+            encoding::encode_chunk(
+                &key,
+                words,
+                block.first_iteration,
+                end,
+                records.clone(),
+                value,
+            );
+            batch.insert(&key[..], &value[..]);
+            if let Some(first) = records.clone().next() {
+                let index = encoding::index_key(block.run, body, first.t0);
+                let entry = encoding::encode_index(&index, block.first_iteration, part as u16);
+                batch.insert(&index[..], &entry[..]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts `block`'s records (whole rounds at output step `step`, checked) into `batch`
+/// as frames: for each group of [`encoding::GROUP_BODIES`] bodies, one frame per
+/// [`encoding::FRAME_STEPS`] iterations, holding only the states.
+fn write_frames(
+    block: &Block<'_>,
+    step: f64,
+    value: &mut Vec<u8>,
+    batch: &mut sled::Batch,
+) -> Result<()> {
+    let words = block.run.model.state_words();
+    let bodies = block.bodies as usize;
+    let steps = block.end - block.first_iteration;
+    let parts = steps.div_ceil(encoding::FRAME_STEPS);
+    if parts > u16::MAX as u64 + 1 {
+        return Err(Error::InvalidBlock {
+            run: block.run,
+            detail: format!("{steps} output steps are too many for one block"),
+        });
+    }
+    for group in (0..block.bodies).step_by(encoding::GROUP_BODIES as usize) {
+        let n = encoding::GROUP_BODIES.min(block.bodies - group);
+        for part in 0..parts {
+            let from = part * encoding::FRAME_STEPS;
+            let to = (from + encoding::FRAME_STEPS).min(steps);
+            let key = encoding::frame_key(block.run, block.first_iteration, group, part as u16);
+            let rows = (from as usize..to as usize).map(|i| {
+                let at = i * bodies + group as usize;
+                &block.records[at..at + n as usize]
+            });
+            value.clear();
+            encoding::encode_frame(&key, words, step, block.end, n, rows, value);
+            batch.insert(&key[..], &value[..]);
+        }
+    }
+    Ok(())
+}
+
+/// The output step of `records` if they are whole rounds of `bodies` bodies over
+/// iterations `span` whose record of iteration `k` spans `[k * step, (k + 1) * step)`
+/// exactly; with no `step` given, the one the first record implies (its `t1`, when
+/// the span starts at 0).
+fn arithmetic_step(
+    records: &[Record],
+    bodies: u32,
+    span: Range<u64>,
+    step: Option<f64>,
+) -> Option<f64> {
+    let first = span.start;
+    let whole = span
+        .end
+        .checked_sub(first)
+        .and_then(|n| n.checked_mul(bodies as u64))
+        == Some(records.len() as u64);
+    if !whole
+        || !is_round(records, bodies as usize)
+        || records
+            .iter()
+            .step_by(bodies as usize)
+            .zip(first..)
+            .any(|(r, k)| r.iteration != k)
+    {
+        return None;
+    }
+    let step = match step {
+        Some(step) => step,
+        None if first == 0 => records[0].t1,
+        None => return None,
+    };
+    if !(step > 0.0 && step.is_finite()) {
+        return None;
+    }
+    records
+        .iter()
+        .all(|r| r.t0 == r.iteration as f64 * step && r.t1 == (r.iteration + 1) as f64 * step)
+        .then_some(step)
 }
 
 /// Whether `records` are whole rounds of `bodies` bodies: by iteration, then body,
@@ -1052,8 +1429,170 @@ fn convert_v1(db: &sled::Db, path: &Path) -> Result<()> {
         }
         tree.apply_batch(batch)?;
     }
+    db.insert(VERSION_KEY, &2u32.to_be_bytes())?;
+    db.flush()?;
+    Ok(())
+}
+
+/// Converts a version-2 log to this version: each orbit run's checkpoint slots become
+/// packs (one batch a run), and the chunks of each orbit run whose blocks are all
+/// whole rounds at an output step become frames, a block a batch (its chunks and
+/// time-index entries deleted in it), so that a conversion cut short continues on the
+/// next open. Runs of other shapes, and runs with damaged chunks, stay as chunks
+/// (the damage visible to reads and `verify` as before). Then records the version.
+fn convert_v2(db: &sled::Db, path: &Path) -> Result<()> {
+    let tree = db.open_tree("log")?;
+    let mut runs = Vec::new();
+    for item in tree.scan_prefix([encoding::CATALOG_TAG]) {
+        let (key, value) = item?;
+        // A damaged entry is left for reads and `verify` to report.
+        if let Ok(entry) = encoding::decode_catalog(&key, &value) {
+            if entry.run.model == Model::Orbit {
+                runs.push(entry);
+            }
+        }
+    }
+    for entry in runs {
+        convert_slots(&tree, entry.run)?;
+        convert_chunks(&tree, &entry, path)?;
+    }
     db.insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())?;
     db.flush()?;
+    Ok(())
+}
+
+/// Moves an orbit run's checkpoint slots into packs, in one batch; slots that fail
+/// their checksum are left where they are.
+fn convert_slots(tree: &sled::Tree, run: RunKey) -> Result<()> {
+    let mut batch = sled::Batch::default();
+    let mut slots = Vec::new();
+    for item in tree.scan_prefix(encoding::checkpoint_prefix(run)) {
+        let (key, value) = item?;
+        let Ok(bytes) = encoding::decode_sealed(&key, &value) else {
+            return Ok(());
+        };
+        slots.push(bytes.to_vec());
+        batch.remove(key);
+    }
+    if slots.is_empty() {
+        return Ok(());
+    }
+    for (pack, range) in encoding::pack_ranges(&slots).into_iter().enumerate() {
+        let key = encoding::pack_key(run, pack as u32);
+        batch.insert(&key[..], encoding::encode_pack(&key, &slots[range]));
+    }
+    Ok(tree.apply_batch(batch)?)
+}
+
+/// One block of a version-2 run's chunks: its first iteration, end, records in the
+/// order written, and the keys to delete (chunks and time-index entries).
+type ChunkBlock = (u64, u64, Vec<Record>, Vec<Vec<u8>>);
+
+/// Reads a run's chunks block by block, in order, from the run's first chunk; `Ok(None)`
+/// when a chunk is damaged.
+fn chunk_blocks(
+    tree: &sled::Tree,
+    run: RunKey,
+) -> impl Iterator<Item = Result<Option<ChunkBlock>>> + '_ {
+    let mut chunks = tree.scan_prefix(encoding::chunk_prefix(run)).peekable();
+    std::iter::from_fn(move || {
+        let mut read = || -> Result<Option<Option<ChunkBlock>>> {
+            let Some(first) = chunks.next() else {
+                return Ok(None);
+            };
+            let (key, value) = first?;
+            let block_key = key[..encoding::BLOCK_KEY_LEN].to_vec();
+            let mut item = Some((key, value));
+            let (mut records, mut keys, mut span) = (Vec::new(), Vec::new(), None);
+            while let Some((key, value)) = item.take() {
+                let Ok(chunk) = Chunk::parse(&key, &value) else {
+                    return Ok(Some(None));
+                };
+                span = Some((chunk.first_iteration, chunk.end));
+                if !chunk.is_empty() {
+                    keys.push(encoding::index_key(run, chunk.body, chunk.t0).to_vec());
+                }
+                records.extend(chunk.records());
+                keys.push(key.to_vec());
+                if chunks
+                    .peek()
+                    .is_some_and(|next| next.as_ref().is_ok_and(|(k, _)| k.starts_with(&block_key)))
+                {
+                    item = chunks.next().transpose()?;
+                }
+            }
+            let (first, end) = span.expect("a block has a chunk");
+            records.sort_by_key(|r| r.iteration);
+            Ok(Some(Some((first, end, records, keys))))
+        };
+        read().transpose()
+    })
+}
+
+/// Turns an orbit run's chunks into frames, a block a batch, if every block is whole
+/// rounds at one output step (checked first, in a pass that writes nothing).
+fn convert_chunks(tree: &sled::Tree, entry: &CatalogEntry, path: &Path) -> Result<()> {
+    let run = entry.run;
+    // A conversion cut short left frames of the first blocks: their step holds.
+    let mut step = match tree.scan_prefix(encoding::frame_prefix(run)).next() {
+        Some(item) => {
+            let (key, value) = item?;
+            let frame = Frame::parse(&key, &value).map_err(|d| corrupt(describe_key(&key), d))?;
+            Some(frame.step)
+        }
+        None => None,
+    };
+    let converting = step.is_some();
+    let fits = |first: u64, end: u64, records: &[Record], step: &mut Option<f64>| {
+        *step = arithmetic_step(records, entry.bodies, first..end, *step);
+        step.is_some()
+    };
+    let mut checked = step;
+    for block in chunk_blocks(tree, run) {
+        let fitting = match block? {
+            Some((first, end, records, _)) => fits(first, end, &records, &mut checked),
+            None => false,
+        };
+        if !fitting {
+            if converting {
+                return Err(Error::Corrupt {
+                    position: format!("run {run} in {}", path.display()),
+                    detail: "the conversion to frames stopped at a block that is not whole rounds at the run's output step".into(),
+                });
+            }
+            return Ok(());
+        }
+    }
+    let mut value = Vec::new();
+    for block in chunk_blocks(tree, run) {
+        let changed = || Error::Corrupt {
+            position: format!("run {run} in {}", path.display()),
+            detail: "the run's chunks changed while it was converted".into(),
+        };
+        let Some((first, end, records, keys)) = block? else {
+            return Err(changed());
+        };
+        if !fits(first, end, &records, &mut step) {
+            return Err(changed());
+        }
+        let step = step.ok_or_else(changed)?;
+        let mut batch = sled::Batch::default();
+        let block = Block {
+            run,
+            bodies: entry.bodies,
+            target: entry.target,
+            first_iteration: first,
+            end,
+            records: &records,
+            checkpoint: &[],
+            document: None,
+        };
+        write_frames(&block, step, &mut value, &mut batch)?;
+        for key in keys {
+            batch.remove(key);
+        }
+        tree.apply_batch(batch)?;
+    }
     Ok(())
 }
 
@@ -1103,6 +1642,16 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
         Ok(Key::TimeIndex { run, body, t0 }) => {
             format!("run {run}, time index of body {body} at t = {t0}")
         }
+        Ok(Key::Frame {
+            run,
+            first_iteration,
+            body,
+            part,
+        }) => format!(
+            "run {run}, frame of bodies {body}..{} (part {part}) of the block from iteration {first_iteration}",
+            body.saturating_add(encoding::GROUP_BODIES)
+        ),
+        Ok(Key::Pack { run, pack }) => format!("run {run}, checkpoint pack {pack}"),
         Ok(Key::Checkpoint { run, slot }) => format!("run {run}, checkpoint slot {slot}"),
         Ok(Key::Document(run)) => format!("run {run}, scenario document"),
         Ok(Key::Series {
@@ -1133,6 +1682,8 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
 /// An iterator over logged records, in the order written; see [`Log::replay`].
 pub struct Replay {
     path: PathBuf,
+    /// For a run kept as frames, its bodies.
+    framed: Option<u32>,
     chunks: sled::Iter,
     wanted: Range<u64>,
     /// Where the next block must start: blocks follow each other without gaps.
@@ -1147,8 +1698,105 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// The next block's first key and value, the one read ahead if any; `None` at the
+    /// end, which must be where the wanted iterations end.
+    fn first_of_block(&mut self) -> Result<Option<(sled::IVec, sled::IVec)>> {
+        Ok(Some(match self.pending.take() {
+            Some(kv) => kv,
+            None => match self.chunks.next() {
+                Some(item) => item?,
+                None if self.expected_start < self.wanted.end => {
+                    return Err(Error::Corrupt {
+                        position: format!(
+                            "the end of the log, at iteration {}",
+                            self.expected_start
+                        ),
+                        detail: format!(
+                            "the catalog promises iterations up to {}",
+                            self.wanted.end
+                        ),
+                    })
+                }
+                None => return Ok(None),
+            },
+        }))
+    }
+
+    /// The next key and value if it is of the block whose keys start `block_key`;
+    /// one of the next block is kept for it.
+    fn next_of_block(&mut self, block_key: &[u8]) -> Result<Option<(sled::IVec, sled::IVec)>> {
+        if let Some(kv) = self.chunks.next() {
+            let kv = kv?;
+            if kv.0[..encoding::BLOCK_KEY_LEN] == block_key[..] {
+                return Ok(Some(kv));
+            }
+            self.pending = Some(kv);
+        }
+        Ok(None)
+    }
+
+    /// Reads the next block's frames into `self.block`, in the order written; false at
+    /// the end.
+    fn load_frames(&mut self, bodies: u32) -> Result<bool> {
+        self.block.clear();
+        self.next = 0;
+        let Some(first) = self.first_of_block()? else {
+            return Ok(false);
+        };
+        let block_key = first.0[..encoding::BLOCK_KEY_LEN].to_vec();
+        let block = self.expected_start;
+        // The frame expected next: its group's first body and its part.
+        let (mut group, mut part) = (0u32, 0u16);
+        let mut end = None;
+        let mut item = Some(first);
+        while let Some((key, value)) = item.take() {
+            let frame = Frame::parse(&key, &value).map_err(|d| corrupt(describe_key(&key), d))?;
+            let end = *end.get_or_insert(frame.end);
+            if frame.block != block
+                || frame.end != end
+                || (frame.first_body, frame.part) != (group, part)
+                || group >= bodies
+                || frame.bodies != encoding::GROUP_BODIES.min(bodies - group)
+            {
+                return Err(corrupt(
+                    describe_key(&key),
+                    &format!("a gap in the log: the block was expected at iteration {block}, its frame of bodies {group}.. part {part} next"),
+                ));
+            }
+            if self.block.is_empty() {
+                let placeholder = frame.record(frame.first, 0);
+                self.block
+                    .resize((end - block) as usize * bodies as usize, placeholder);
+            }
+            for k in frame.first..frame.first + frame.steps {
+                let row = (k - block) as usize * bodies as usize + group as usize;
+                for j in 0..frame.bodies {
+                    self.block[row + j as usize] = frame.record(k, j);
+                }
+            }
+            self.chunks_read.fetch_add(1, Ordering::Relaxed);
+            if frame.first + frame.steps < end {
+                part += 1;
+            } else {
+                (group, part) = (group + frame.bodies, 0);
+            }
+            item = self.next_of_block(&block_key)?;
+        }
+        if group < bodies {
+            return Err(corrupt(
+                format!("the block from iteration {block}"),
+                &format!("a gap in the log: the frames of bodies {group}.. are missing"),
+            ));
+        }
+        self.expected_start = end.expect("a block has at least one frame");
+        Ok(true)
+    }
+
     /// Reads the next block's chunks into `self.block`; false at the end.
     fn load_block(&mut self) -> Result<bool> {
+        if let Some(bodies) = self.framed {
+            return self.load_frames(bodies);
+        }
         self.block.clear();
         self.next = 0;
         let first = match self.pending.take() {
@@ -1266,8 +1914,10 @@ pub struct Track {
     run: RunKey,
     body: u32,
     /// The body's time index from the entry point, walked from the back (earliest
-    /// chunk first).
-    index: sled::Iter,
+    /// chunk first); none for a run kept as frames.
+    index: Option<sled::Iter>,
+    /// Where the walk stands in a run kept as frames.
+    frames: Option<FrameWalk>,
     /// Chunks of blocks before this one hold no wanted iteration.
     skip_before: u64,
     wanted: Range<u64>,
@@ -1280,13 +1930,54 @@ pub struct Track {
     chunks_read: Arc<AtomicU64>,
 }
 
+/// Where a [`Track`] of a run kept as frames stands.
+struct FrameWalk {
+    bodies: u32,
+    /// The block holding `next`.
+    block: u64,
+    /// The next iteration to read.
+    next: u64,
+}
+
 impl Track {
+    /// Reads the frame holding the body's next record into `self.records`: the frame
+    /// is found from the iteration alone, with no index.
+    fn load_frame(&mut self) -> Result<bool> {
+        self.records.clear();
+        self.next = 0;
+        let walk = self.frames.as_mut().expect("a track of frames");
+        if walk.next >= self.wanted.end {
+            return Ok(false);
+        }
+        let (next, records) = (walk.next, &mut self.records);
+        let (first, steps, end) = with_frame(
+            &self.tree,
+            &self.chunks_read,
+            self.run,
+            walk.bodies,
+            (walk.block, self.body, next),
+            |frame, j| {
+                records.extend((next..frame.first + frame.steps).map(|k| frame.record(k, j)));
+                (frame.first, frame.steps, frame.end)
+            },
+        )?;
+        debug_assert!(first <= next);
+        walk.next = first + steps;
+        if walk.next >= end {
+            walk.block = end;
+        }
+        Ok(true)
+    }
+
     /// Reads the body's next chunk into `self.records`; false at the end of its index.
     fn load_chunk(&mut self) -> Result<bool> {
+        if self.frames.is_some() {
+            return self.load_frame();
+        }
         self.records.clear();
         self.next = 0;
         loop {
-            let Some(item) = self.index.next_back() else {
+            let Some(item) = self.index.as_mut().and_then(|index| index.next_back()) else {
                 return Ok(false);
             };
             let (key, value) = item?;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::catalog::CatalogEntry;
-use crate::encoding::{self, Chunk, Key};
+use crate::encoding::{self, Chunk, Frame, Key};
 use crate::log::{describe_key, Log};
 use crate::run::RunKey;
 use crate::{Result, TimeRange};
@@ -84,6 +84,11 @@ struct Seen {
     /// The states of each version seen in its parts, and where the next part of the
     /// version being read must be.
     version_states: BTreeMap<u32, (u64, u32)>,
+    /// Checkpoint packs seen.
+    packs: u32,
+    /// A run kept as frames: its output step, and the frame expected next in the block
+    /// being read (its group's first body and its part).
+    frames: Option<(f64, u32, u16)>,
 }
 
 impl Log {
@@ -137,6 +142,32 @@ impl Log {
                                 problems.push(format!("{place}: points to no chunk starting there (block {first}, part {part})"));
                             }
                         }
+                        Err(e) => problems.push(format!("{place}: {e}")),
+                    }
+                }
+                Ok(Key::Frame { run, .. }) => match Frame::parse(&key, &value) {
+                    Ok(frame) => {
+                        report.records += frame.len() as u64;
+                        let bodies = catalog.get(&run).map_or(0, |e| e.bodies);
+                        check_frame(
+                            &frame,
+                            bodies,
+                            seen.entry(run).or_default(),
+                            &place,
+                            &mut problems,
+                            &mut report.blocks,
+                        );
+                    }
+                    Err(e) => problems.push(format!("{place}: {e}")),
+                },
+                Ok(Key::Pack { run, pack }) => {
+                    let s = seen.entry(run).or_default();
+                    if pack != s.packs {
+                        problems.push(format!("{place}: pack {} is missing before it", s.packs));
+                    }
+                    s.packs = pack + 1;
+                    match encoding::decode_pack(&key, &value) {
+                        Ok(slots) => s.slots += slots.len() as u32,
                         Err(e) => problems.push(format!("{place}: {e}")),
                     }
                 }
@@ -360,6 +391,62 @@ fn check_chunk(
     }
 }
 
+/// Checks one frame of a run of `bodies` bodies against what came before it.
+fn check_frame(
+    frame: &Frame<'_>,
+    bodies: u32,
+    seen: &mut Seen,
+    place: &str,
+    problems: &mut Vec<String>,
+    blocks: &mut u64,
+) {
+    let block = (frame.block, frame.end);
+    let (step, mut group, mut part) = seen.frames.unwrap_or((frame.step, 0, 0));
+    if seen.block != Some(block) {
+        // Frames sort by block, then group, then part: this one opens a new block.
+        if group != 0 && group < bodies {
+            problems.push(format!(
+                "{place}: a gap: the block before lacks the frames of bodies {group}.."
+            ));
+        }
+        if frame.block != seen.next_block {
+            problems.push(format!(
+                "{place}: a gap: the run's blocks reached iteration {}",
+                seen.next_block
+            ));
+        }
+        *blocks += 1;
+        seen.block = Some(block);
+        seen.next_block = frame.end;
+        (group, part) = (0, 0);
+    }
+    if (frame.first_body, frame.part) != (group, part)
+        || group >= bodies
+        || frame.bodies != encoding::GROUP_BODIES.min(bodies - group)
+    {
+        problems.push(format!(
+            "{place}: a gap: the frame of bodies {group}..{} (part {part}) was expected",
+            group.saturating_add(encoding::GROUP_BODIES)
+        ));
+    }
+    if frame.step != step {
+        problems.push(format!(
+            "{place}: an output step of {} where the run's is {step}",
+            frame.step
+        ));
+    }
+    seen.bodies = seen
+        .bodies
+        .max(frame.first_body.saturating_add(frame.bodies));
+    seen.records += frame.len() as u64;
+    if frame.first + frame.steps < frame.end {
+        part = frame.part.saturating_add(1);
+    } else {
+        (group, part) = (frame.first_body.saturating_add(frame.bodies), 0);
+    }
+    seen.frames = Some((step, group, part));
+}
+
 /// Checks a catalog entry against what the walk saw of its run.
 fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
     let run = entry.run;
@@ -398,6 +485,11 @@ fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
     {
         problems.push(format!(
             "run {run}: states of a version the log does not hold"
+        ));
+    }
+    if let Some((_, group, _)) = seen.frames.filter(|&(_, group, _)| group < entry.bodies) {
+        problems.push(format!(
+            "run {run}: its last block lacks the frames of bodies {group}.."
         ));
     }
     if entry.iterations > 0 && seen.slots == 0 {

@@ -387,7 +387,7 @@ fn a_log_of_another_format_version_is_refused_clearly() {
             err,
             Error::FormatVersion {
                 found: 7,
-                supported: 2,
+                supported: nano_store::encoding::FORMAT_VERSION,
                 ..
             }
         ),
@@ -395,7 +395,11 @@ fn a_log_of_another_format_version_is_refused_clearly() {
     );
     let message = err.to_string();
     assert!(
-        message.contains("format version 7") && message.contains("versions 1 to 2"),
+        message.contains("format version 7")
+            && message.contains(&format!(
+                "versions 1 to {}",
+                nano_store::encoding::FORMAT_VERSION
+            )),
         "{message}"
     );
     assert!(
@@ -1228,5 +1232,449 @@ fn a_damaged_version_or_screening_is_reported_by_verify_and_by_reads_and_never_s
             matches!(&read, Err(Error::Corrupt { position, .. }) if position.contains(what)),
             "{tag:x}: {read:?}"
         );
+    }
+}
+
+/// An orbit run as the orbit model writes it: whole rounds of `bodies` bodies, the
+/// record of iteration `k` over `[k step, (k + 1) step)`, which the log keeps as frames.
+fn orbit_rounds(seed: u64, iterations: u64, bodies: u32, step: f64) -> Vec<Record> {
+    let mut rng = Lcg(seed);
+    (0..iterations)
+        .flat_map(|k| (0..bodies).map(move |body| (k, body)))
+        .map(|(k, body)| {
+            let u = rng.next();
+            Record {
+                t0: k as f64 * step,
+                t1: (k + 1) as f64 * step,
+                body,
+                iteration: k,
+                state: [7000.0 * u, -u, u * u, 7.5 - u, 1e-3 * u, body as f64 + u],
+            }
+        })
+        .collect()
+}
+
+/// Appends `records` of an orbit run in blocks of the given lengths, each with a
+/// checkpoint of slots of `slot_bytes(end)` bytes.
+fn append_rounds(
+    log: &Log,
+    run: RunKey,
+    bodies: u32,
+    records: &[Record],
+    blocks: &[u64],
+    slot_bytes: impl Fn(u64) -> usize,
+) {
+    let mut start = 0;
+    for length in blocks {
+        let end = start + length;
+        let lo = records.partition_point(|r| r.iteration < start);
+        let hi = records.partition_point(|r| r.iteration < end);
+        let slots: Vec<Vec<u8>> = (0..bodies)
+            .map(|b| vec![(b as u64 + end) as u8; slot_bytes(end)])
+            .collect();
+        log.append(&[Block {
+            run,
+            bodies,
+            target: records.last().map_or(0, |r| r.iteration + 1),
+            first_iteration: start,
+            end,
+            records: &records[lo..hi],
+            checkpoint: &slots,
+            document: None,
+        }])
+        .unwrap();
+        start = end;
+    }
+}
+
+/// The keys of the log whose first byte is `tag`.
+fn keys_tagged(dir: &Path, tag: u8) -> usize {
+    let db = raw_sled(dir);
+    let tree = db.open_tree("log").unwrap();
+    tree.scan_prefix([tag]).count()
+}
+
+#[test]
+fn orbit_rounds_are_kept_as_frames_and_read_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::orbit(RunId([0x1a; 16]));
+    let (bodies, step) = (21, 0.1);
+    // Blocks across frames' ends (18 steps a frame): 7, 30 (18 + 12), 1, 40, 19, 36.
+    let blocks = [7, 30, 1, 40, 19, 36];
+    let n: u64 = blocks.iter().sum();
+    let records = orbit_rounds(26, n, bodies, step);
+    {
+        let log = open(dir.path());
+        // Slots of 700 bytes fill three packs, then of 100 bytes one: the packs past
+        // it go.
+        append_rounds(&log, run, bodies, &records, &blocks, |end| {
+            if end < n {
+                700
+            } else {
+                100
+            }
+        });
+    }
+    // Three groups of bodies (8, 8, 5) a frame each per 18 steps of each block; no
+    // chunk, time-index entry or per-body checkpoint slot.
+    let frames: u64 = blocks.iter().map(|b| 3 * b.div_ceil(18)).sum();
+    assert_eq!(keys_tagged(dir.path(), 0x1a) as u64, frames);
+    assert_eq!(keys_tagged(dir.path(), 0x1b), 1);
+    for tag in [0x12, 0x13, 0x14] {
+        assert_eq!(keys_tagged(dir.path(), tag), 0, "tag {tag:02x}");
+    }
+    let log = open(dir.path());
+    assert_eq!(replay_all(&log, run, 0..n).unwrap(), records);
+    for wanted in [5..77, 36..37, 37..38, 0..1, 132..133, 54..90] {
+        let expected: Vec<_> = records
+            .iter()
+            .filter(|r| wanted.contains(&r.iteration))
+            .copied()
+            .collect();
+        assert_eq!(replay_all(&log, run, wanted.clone()).unwrap(), expected);
+    }
+    for body in [0, 7, 8, 15, 16, 20] {
+        for wanted in [0..n, 0..1, 17..19, 36..38, 38..78, 100..133, 60..60] {
+            let before = log.chunks_read();
+            let track = track_all(&log, run, body, wanted.clone()).unwrap();
+            assert_eq!(
+                track,
+                body_track(&records, body, wanted.clone()),
+                "body {body}, {wanted:?}"
+            );
+            // One frame per 18 steps of a block at most, plus the blocks' ends.
+            let most = (wanted.end - wanted.start).div_ceil(18) + blocks.len() as u64;
+            assert!(
+                log.chunks_read() - before <= most,
+                "body {body}, {wanted:?}"
+            );
+        }
+    }
+    assert_eq!(track_all(&log, run, bodies, 0..n).unwrap(), vec![]);
+    let memory = memory_store(&records);
+    let mut times: Vec<f64> = vec![0.0, 1e-12, 0.05, 3.75, -1.0, -0.0, 1e9, f64::NAN];
+    times.extend(records.iter().step_by(bodies as usize * 3).map(|r| r.t0));
+    times.extend((0..=n).map(|k| k as f64 * step));
+    times.extend((0..n).map(|k| (k as f64 + 0.5) * step));
+    let mut out = Vec::new();
+    for t in times {
+        log.states_at(run, t, &mut out).unwrap();
+        assert_eq!(out, windows_at(&records, bodies, t), "t = {t}");
+        match (log.get(run, t), memory.get(t)) {
+            (Ok(found), Ok(expected)) => assert_eq!(found, expected, "t = {t}"),
+            (Err(Error::NotFound { .. }), Err(Error::NotFound { .. })) => {}
+            (found, expected) => panic!("t = {t}: log {found:?}, memory {expected:?}"),
+        }
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.body == 9 && r.t0 <= t && t < r.t1)
+        {
+            assert_eq!(log.get_body(run, 9, t).unwrap(), Some(*r));
+        }
+    }
+    // Every body at a time is a frame per group, two at a frame's first step.
+    let before = log.chunks_read();
+    log.states_at(run, 38.0 * step, &mut out).unwrap();
+    assert_eq!(out.len(), bodies as usize);
+    assert!(log.chunks_read() - before <= 6);
+    let from_times: Vec<_> = log
+        .replay_times(run, 3.65, 5.0)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<_> = records
+        .iter()
+        .filter(|r| r.t1 > 3.65 && r.t0 < 5.0)
+        .copied()
+        .collect();
+    assert_eq!(from_times, expected);
+    let slots: Vec<Vec<u8>> = (0..bodies)
+        .map(|b| vec![(b as u64 + n) as u8; 100])
+        .collect();
+    assert_eq!(log.checkpoint(run).unwrap(), slots);
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(
+        (report.records, report.blocks),
+        (records.len() as u64, blocks.len() as u64)
+    );
+
+    // A run kept as frames takes only whole rounds at its step.
+    let mut late = orbit_rounds(26, n + 2, bodies, step)[records.len()..].to_vec();
+    late[5].t1 += 1e-9;
+    let err = log
+        .append(&[Block {
+            run,
+            bodies,
+            target: n + 2,
+            first_iteration: n,
+            end: n + 2,
+            records: &late,
+            checkpoint: &slots,
+            document: None,
+        }])
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidBlock { .. }), "{err}");
+    assert!(err.to_string().contains("frames"), "{err}");
+    assert_eq!(log.entry(run).unwrap().unwrap().iterations, n);
+    assert!(log.verify().unwrap().is_ok());
+}
+
+#[test]
+fn a_damaged_or_missing_frame_is_reported_and_never_served() {
+    let run = RunKey::orbit(RunId([0x2b; 16]));
+    let (bodies, step) = (20, 60.0);
+    let records = orbit_rounds(27, 60, bodies, step);
+    // The frame of bodies 8..16 in the block from iteration 20, its second part
+    // (iterations 38 and 39).
+    let key = nano_store::encoding::frame_key(run, 20, 8, 1);
+    type Damage = fn(&Path, &[u8]);
+    let damages: [(&str, Damage); 3] = [
+        ("a flipped bit", |dir, key| {
+            damage_value(dir, key, |v| v[40] ^= 0x10)
+        }),
+        ("a truncated value", |dir, key| {
+            damage_value(dir, key, |v| v.truncate(v.len() - 8))
+        }),
+        ("a missing frame", |dir, key| {
+            let db = raw_sled(dir);
+            db.open_tree("log").unwrap().remove(key).unwrap().unwrap();
+            db.flush().unwrap();
+        }),
+    ];
+    for (what, damage) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        append_rounds(
+            &open(dir.path()),
+            run,
+            bodies,
+            &records,
+            &[20, 20, 20],
+            |_| 8,
+        );
+        damage(dir.path(), &key);
+        let log = open(dir.path());
+        let report = log.verify().unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("bodies 8..16") && p.contains("iteration 20")),
+            "{what}: {report}"
+        );
+        let err = replay_all(&log, run, 0..60).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{what}: {err}");
+        let mut out = Vec::new();
+        assert!(log.states_at(run, 38.5 * step, &mut out).is_err(), "{what}");
+        // The frame's first step is the next frame's start state.
+        assert!(log.states_at(run, 40.0 * step, &mut out).is_err(), "{what}");
+        assert!(track_all(&log, run, 9, 0..60).is_err(), "{what}");
+        // What the damage does not touch reads as written.
+        assert_eq!(
+            track_all(&log, run, 16, 0..60).unwrap(),
+            body_track(&records, 16, 0..60)
+        );
+        assert_eq!(
+            replay_all(&log, run, 0..20).unwrap(),
+            records[..20 * bodies as usize]
+        );
+        log.states_at(run, 37.5 * step, &mut out).unwrap();
+        assert_eq!(out, windows_at(&records, bodies, 37.5 * step), "{what}");
+    }
+}
+
+/// Writes `records` of `run` into `dir` as format version 2 did: a chunk per body and
+/// block (parts of 112 records), a time-index entry per chunk, a checkpoint slot per
+/// body, and the catalog entry; `frames_of_first` writes the first block as version 3
+/// frames instead (a conversion cut short after it).
+fn write_version_2(
+    dir: &Path,
+    run: RunKey,
+    bodies: u32,
+    records: &[Record],
+    blocks: &[u64],
+    frames_of_first: bool,
+) {
+    use nano_store::encoding as e;
+    drop(open(dir));
+    let db = raw_sled(dir);
+    db.insert(e::VERSION_KEY, &2u32.to_be_bytes()).unwrap();
+    let tree = db.open_tree("log").unwrap();
+    let mut start = 0;
+    for (i, length) in blocks.iter().enumerate() {
+        let end = start + length;
+        let in_block: Vec<_> = records
+            .iter()
+            .filter(|r| (start..end).contains(&r.iteration))
+            .collect();
+        if i == 0 && frames_of_first {
+            for group in (0..bodies).step_by(e::GROUP_BODIES as usize) {
+                let n = e::GROUP_BODIES.min(bodies - group);
+                for part in 0..length.div_ceil(e::FRAME_STEPS) {
+                    let key = e::frame_key(run, start, group, part as u16);
+                    let from = part * e::FRAME_STEPS;
+                    let rows: Vec<Vec<Record>> = (from..(from + e::FRAME_STEPS).min(*length))
+                        .map(|k| {
+                            (group..group + n)
+                                .map(|b| *in_block[(k * bodies as u64 + b as u64) as usize])
+                                .collect()
+                        })
+                        .collect();
+                    let mut value = Vec::new();
+                    let step = records[0].t1;
+                    e::encode_frame(
+                        &key,
+                        6,
+                        step,
+                        end,
+                        n,
+                        rows.iter().map(|r| &r[..]),
+                        &mut value,
+                    );
+                    tree.insert(key, value).unwrap();
+                }
+            }
+        } else {
+            for body in 0..bodies {
+                let mine: Vec<&Record> = in_block
+                    .iter()
+                    .filter(|r| r.body == body)
+                    .copied()
+                    .collect();
+                for (part, records) in mine.chunks(e::PART_RECORDS).enumerate() {
+                    let key = e::chunk_key(run, start, body, part as u16);
+                    let mut value = Vec::new();
+                    e::encode_chunk(&key, 6, start, end, records.iter().copied(), &mut value);
+                    tree.insert(key, value).unwrap();
+                    let index = e::index_key(run, body, records[0].t0);
+                    tree.insert(index, &e::encode_index(&index, start, part as u16)[..])
+                        .unwrap();
+                }
+            }
+        }
+        start = end;
+    }
+    for body in 0..bodies {
+        let key = e::checkpoint_key(run, body);
+        tree.insert(key, e::encode_sealed(&key, &[body as u8; 40]))
+            .unwrap();
+    }
+    let entry = nano_store::CatalogEntry {
+        run,
+        bodies,
+        target: start,
+        iterations: start,
+        records: records.len() as u64,
+        created_ms: 1,
+        updated_ms: 2,
+    };
+    tree.insert(e::catalog_key(run), e::encode_catalog(&entry))
+        .unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_version_2_log_is_converted_to_frames_on_open_even_when_cut_short() {
+    let (bodies, step) = (11, 30.0);
+    let blocks = [25, 3, 130];
+    let n = blocks.iter().sum();
+    let records = orbit_rounds(28, n, bodies, step);
+    // A run of other shapes (bodies that wait, times not at a step) stays as chunks.
+    let other = RunKey::orbit(RunId([0x2c; 16]));
+    let waits = synthetic_bodies(29, 150, 3, 0.3);
+    for cut_short in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunKey::orbit(RunId([0x2d; 16]));
+        write_version_2(dir.path(), run, bodies, &records, &blocks, cut_short);
+        {
+            let log = open(dir.path());
+            append_bodies(&log, other, 3, &waits, 150, 0, 40);
+        }
+        // `open` wrote `other` as version 3; mark the log version 2 again, with
+        // `other`'s checkpoint as version 2 kept it.
+        {
+            use nano_store::encoding as e;
+            let db = raw_sled(dir.path());
+            db.insert(e::VERSION_KEY, &2u32.to_be_bytes()).unwrap();
+            let tree = db.open_tree("log").unwrap();
+            for item in tree.scan_prefix(e::pack_prefix(other)) {
+                tree.remove(item.unwrap().0).unwrap();
+            }
+            for (slot, bytes) in checkpoint(0, 150, 3).iter().enumerate() {
+                let key = e::checkpoint_key(other, slot as u32);
+                tree.insert(key, e::encode_sealed(&key, bytes)).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let log = open(dir.path());
+        let what = if cut_short { "cut short" } else { "whole" };
+        assert_eq!(replay_all(&log, run, 0..n).unwrap(), records, "{what}");
+        assert_eq!(replay_all(&log, other, 0..150).unwrap(), waits, "{what}");
+        assert_eq!(
+            log.checkpoint(run).unwrap(),
+            (0..bodies).map(|b| vec![b as u8; 40]).collect::<Vec<_>>()
+        );
+        assert_eq!(log.checkpoint(other).unwrap(), checkpoint(0, 150, 3));
+        let report = log.verify().unwrap();
+        assert!(report.is_ok(), "{what}: {report}");
+        let mut out = Vec::new();
+        log.states_at(run, 27.5 * step, &mut out).unwrap();
+        assert_eq!(out, windows_at(&records, bodies, 27.5 * step));
+        drop(log);
+        let frames: u64 = blocks.iter().map(|b| 2 * b.div_ceil(18)).sum();
+        assert_eq!(keys_tagged(dir.path(), 0x1a) as u64, frames, "{what}");
+        // Only `other`'s chunks and index entries are left; no slot of either run.
+        assert_eq!(keys_tagged(dir.path(), 0x14), 0, "{what}");
+        let db = raw_sled(dir.path());
+        let tree = db.open_tree("log").unwrap();
+        let mut chunk = nano_store::encoding::chunk_prefix(run).to_vec();
+        assert_eq!(tree.scan_prefix(&chunk).count(), 0);
+        chunk[0] = 0x13;
+        assert_eq!(tree.scan_prefix(&chunk).count(), 0);
+        assert!(
+            tree.scan_prefix(nano_store::encoding::chunk_prefix(other))
+                .count()
+                > 0
+        );
+        let version = db.get(nano_store::encoding::VERSION_KEY).unwrap().unwrap();
+        assert_eq!(version.as_ref(), &3u32.to_be_bytes());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn frames_read_back_as_written(
+        seed in any::<u64>(),
+        bodies in 1u32..20,
+        blocks in prop::collection::vec(1u64..45, 1..6),
+        step in prop::sample::select(vec![0.1, 1.0, 10.0, 60.0, 0.3]),
+        from in 0u64..200,
+        length in 0u64..200,
+        times in prop::collection::vec(-1.0f64..3000.0, 1..20),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let run = RunKey::orbit(RunId([seed as u8; 16]));
+        let n: u64 = blocks.iter().sum();
+        let records = orbit_rounds(seed, n, bodies, step);
+        append_rounds(&log, run, bodies, &records, &blocks, |_| 50);
+        prop_assert_eq!(&replay_all(&log, run, 0..n).unwrap(), &records);
+        let from = from.min(n);
+        let wanted = from..(from + length).min(n);
+        for body in 0..bodies {
+            prop_assert_eq!(
+                track_all(&log, run, body, wanted.clone()).unwrap(),
+                body_track(&records, body, wanted.clone())
+            );
+        }
+        let mut out = Vec::new();
+        let edges = (0..=n).map(|k| k as f64 * step);
+        for t in times.into_iter().map(|t| t * step / 10.0).chain(edges) {
+            log.states_at(run, t, &mut out).unwrap();
+            prop_assert_eq!(&out, &windows_at(&records, bodies, t), "t = {}", t);
+        }
+        prop_assert!(log.verify().unwrap().is_ok());
     }
 }
