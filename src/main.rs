@@ -563,8 +563,8 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
 }
 
 /// Writes the OEM of the first `steps` steps of the logged orbit run `run` to stdout,
-/// body by body from the log (each body's records through its time index), a chunk at
-/// a time: the same bytes as the run computed without a log, but its CREATION_DATE.
+/// body by body from the log (each body's records frame by frame, `Log::track`), a
+/// frame at a time: the same bytes as the run computed without a log, but its CREATION_DATE.
 fn write_logged_oem(
     log: &Log,
     run: RunKey,

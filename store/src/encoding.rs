@@ -1,7 +1,7 @@
 //! The log's byte format: every key and value the log writes, and nothing else.
 //!
-//! All of the log lives in one sled tree, so that a block's records, their time index,
-//! the run's checkpoint and its catalog entry are written by one atomic batch. Keys
+//! All of the log lives in one sled tree, so that a block's records (with their time
+//! index), the run's checkpoint and its catalog entry are written by one atomic batch. Keys
 //! start with a tag and sort by run, then by position within the run. A run is its
 //! model's tag (one byte) and its 16-byte id ([`RunId`]); in the table, `run` is those
 //! 17 bytes:
@@ -11,12 +11,14 @@
 //! | `11` run | catalog entry: `crc u32, bodies u32`, then `target, iterations, records, created_ms, updated_ms` as `u64` |
 //! | `12` run first-iteration body part | chunk: up to [`PART_RECORDS`] of one block's records of one body |
 //! | `13` run body !t0 | time index: the block and part of the chunk starting at `t0` |
-//! | `14` run slot | checkpoint part: `crc u32`, then bytes the run's model defines (nano: one slot; orbit: one per body) |
+//! | `14` run slot | checkpoint slot of a nano run: `crc u32`, then bytes the model defines (nano has one slot) |
 //! | `15` run | the scenario's canonical document: `crc u32`, then UTF-8 text |
 //! | `16` run n points part | series: part `part` of a view computed from the run's first `n` iterations (the page's decimated series of at most `points` points) |
 //! | `17` run version | a version of an orbit run after a manoeuvre: `crc u32, parent u32, body u32, t f64, dv_kms 3 f64, from_output u64, states u64` |
 //! | `18` run version part | the manoeuvred body's states of that version: part `part` of its states from `from_output` on, `crc u32, count u32`, then `count` states of 6 `f64` |
 //! | `19` run version d_bits part | a screening kept for whoever computed it (the web service's conjunctions of a version at distance `f64::from_bits(d_bits)`), cut like a series |
+//! | `1A` run first-iteration body part | frame: the states of bodies `body ..` ([`GROUP_BODIES`] of them) over up to [`FRAME_STEPS`] output steps of one block of an orbit run |
+//! | `1B` run pack | checkpoint pack of an orbit run: its slots (one per body) in order, up to [`PACK_BYTES`] a pack |
 //!
 //! Integers in keys are big-endian (so byte order is numeric order: the first
 //! iteration `u64`, the body and the slot `u32`, the part `u16`); `t0` is a double
@@ -44,7 +46,7 @@
 //! not stored: a body's records tile its timeline, so it is the previous record's
 //! `t1` (the chunk's `t0` for the first).
 //!
-//! A version (issue 15) is the run as propagated (version 0, the chunks) changed by
+//! A version (issue 15) is the run as propagated (version 0, its frames) changed by
 //! manoeuvres: version `V >= 1` is version `V - 1` with one body's states from output
 //! `from_output` on replaced by the `states` stored under `18`, at most
 //! [`VERSION_PART_STATES`] a part (the reason chunks are cut). The state at output `k`
@@ -53,6 +55,35 @@
 //! batch, written after its parent's. Screening results (`19`) are derived, and laid
 //! out as series parts are; `d_bits` is big-endian, so a version's screenings sort by
 //! the distance's bits.
+//!
+//! # Frames
+//!
+//! An orbit run's records are arithmetic: the record of iteration `k` spans
+//! `[k h, (k + 1) h)` (`h` the output step, the times computed as `k as f64 * h`), every
+//! body has one in every iteration, and a block is whole rounds of all bodies. So
+//! neither the times nor the iteration nor the body need be stored, and the record
+//! holding time `t` is found by arithmetic, not by an index. An orbit run whose first
+//! block is such rounds (exactly, bit for bit) is kept as frames, and every later block
+//! must be so too ([`crate::Error::InvalidBlock`] otherwise); an orbit run of any other
+//! shape is kept as chunks, as a nano run is.
+//!
+//! A frame is `crc u32, step f64, end u64, bodies u32` (the output step `h`, the
+//! block's exclusive last iteration, the bodies it holds) then, by iteration then body,
+//! each state's `w` words as `f64`: 48 bytes a state. The frames of a block cut its
+//! bodies into groups of [`GROUP_BODIES`] (the last may hold fewer) and its iterations
+//! into parts of [`FRAME_STEPS`]: part `p` of the block from iteration `f` holds
+//! iterations `f + 18 p ..`, so that the frame holding body `b`'s record of iteration
+//! `k` has the key `(f, b - b % 8, (k - f) / 18)`, found once the block is (one backward
+//! seek in the frame keys). Frames of 144 states (6.9 KiB) keep a full leaf of 17 below
+//! sled's 128 KiB blob threshold, as chunk parts do. Where version 2 wrote, per body
+//! and epoch, a chunk, a time-index entry and a checkpoint slot (60,000 keys an epoch
+//! of a 20,000-satellite constellation), frames and packs are 5,000: what sled keeps
+//! in memory per page and segment grows with the keys (`tests/memory.rs`).
+//!
+//! A checkpoint pack is `crc u32, count u32`, then `count` slots each as `len u32` and
+//! its bytes. Slots are packed in order, a pack closed before it would pass
+//! [`PACK_BYTES`] (a larger slot is a pack of its own); packs past the latest
+//! checkpoint's are deleted in its batch.
 //!
 //! A series is bytes the log keeps for whoever computed them (the web service keeps
 //! the page's decimated series, so that a page view costs no scan of the run): the log
@@ -63,21 +94,31 @@
 //!
 //! # Versions
 //!
-//! This is format version 2 ([`FORMAT_VERSION`]). Version 1 (until issue 13) knew only
+//! This is format version 3 ([`FORMAT_VERSION`]). Version 2 (until issue 14) kept
+//! orbit runs as nano runs are kept: chunks of records with a time index, and one
+//! checkpoint slot per body under tag `14`. A version-2 log is converted on open: each
+//! orbit run's slots move into packs (one batch a run); then, if every block of the
+//! run is whole rounds at one output step (read through once first), its chunks become
+//! frames, a block a batch that deletes the block's chunks and time-index entries, so
+//! that a conversion cut short is finished by the next open (which takes the step from
+//! the frames already written). Other runs, and orbit runs with a damaged chunk, are
+//! left as they are. Nano runs are byte for byte as in version 2.
+//!
+//! Version 1 (until issue 13) knew only
 //! the nano model: its keys were tags `01` to `03` with the run as `model u8, seed
 //! u64` and the agent as one byte, and its catalog entry carried the nano checkpoint.
 //! A version-1 log is converted on open ([`v1`]): each of its values moves under its
 //! version-2 key (same chunk and index bytes; the catalog's checkpoint becomes the
 //! nano checkpoint's slot 0, byte for byte; a series moves under tag `16`), in batches that each delete what they
-//! convert, so that a conversion cut short is finished by the next open. Tags `01` to
-//! `04` are version 1's and never written by version 2.
+//! convert, so that a conversion cut short is finished by the next open (then converted
+//! on to version 3). Tags `01` to `04` are version 1's and never written since.
 
 use crate::catalog::CatalogEntry;
 use crate::record::{Record, State};
 use crate::run::{Model, RunId, RunKey, MAX_STATE_WORDS};
 
 /// The version of this format; a log of a later version is refused on open, one of
-/// version 1 converted.
+/// version 1 or 2 converted.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// The default tree's key for the format version.

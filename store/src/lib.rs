@@ -20,7 +20,7 @@
 //!   without a scan of the run), and the versions of an orbit run made by manoeuvres
 //!   with their screenings ([`Log::put_version`], [`Log::versions`],
 //!   [`Log::version_states`], [`Log::put_screening`], [`Log::screening`]). [`encoding`] is its byte format (checksummed,
-//!   versioned: logs of version 1 are converted on open); [`verify`] checks a whole log.
+//!   versioned: logs of versions 1 and 2 are converted on open); [`verify`] checks a whole log.
 //! - [`space`]: the log's disk. A quota checked before a run starts (its estimate held
 //!   as a [`space::Reservation`] until it ends), a reserve kept
 //!   free before every block, a ballast file, and the removal of sled's interrupted

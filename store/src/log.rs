@@ -2,9 +2,11 @@
 //!
 //! Records arrive a [`Block`] at a time (a block is one step range of one run, for
 //! every body). Each block is written as one atomic sled batch holding its records (a
-//! chunk per body), their time-index entries, the run's checkpoint and its updated
-//! catalog entry, so the catalog, the checkpoint and the records can never disagree. How often the log is flushed to disk is the
-//! [`Sync`] option. The byte format is in [`crate::encoding`].
+//! chunk per body with their time-index entries; for an orbit run, frames of groups of
+//! bodies, found by arithmetic), the run's checkpoint and its updated catalog entry, so
+//! the catalog, the checkpoint and the records can never disagree. How often the log
+//! is flushed to disk is the [`Sync`] option. The byte format is in
+//! [`crate::encoding`].
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -403,8 +405,7 @@ impl Log {
         let mut by_body = Vec::new();
         for block in blocks {
             let previous = self.read_entry(block.run)?;
-            let framed = self.framing(block, previous.as_ref())?;
-            self.check_block(block, previous.as_ref(), framed)?;
+            let framed = self.check_block(block, previous.as_ref())?;
             let mut batch = sled::Batch::default();
             match framed {
                 Some(step) => write_frames(block, step, &mut value, &mut batch)?,
@@ -1105,13 +1106,13 @@ impl Log {
         }
     }
 
-    /// Checks that `block` continues its run where the log (`previous`) ends.
+    /// Checks that `block` continues its run where the log (`previous`) ends; the
+    /// output step when the block is to be kept as frames (see [`Log::framing`]).
     fn check_block(
         &self,
         block: &Block<'_>,
         previous: Option<&CatalogEntry>,
-        framed: Option<f64>,
-    ) -> Result<()> {
+    ) -> Result<Option<f64>> {
         let run = block.run;
         let logged = previous.map_or(0, |p| p.iterations);
         if block.first_iteration != logged {
@@ -1136,9 +1137,9 @@ impl Log {
             ));
         }
         // Whole rounds at the run's output step tile every body's timeline from where
-        // the run stands (checked by `framing`).
-        if framed.is_some() {
-            return Ok(());
+        // the run stands.
+        if let Some(step) = self.framing(block, previous)? {
+            return Ok(Some(step));
         }
         // Where each body stands: unknown (NaN) until its first record in the block
         // asks the log.
@@ -1169,7 +1170,7 @@ impl Log {
             }
             *stands = r.t1;
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -1348,7 +1349,8 @@ fn arithmetic_step(
         None if first == 0 => records[0].t1,
         None => return None,
     };
-    if !(step > 0.0 && step.is_finite()) {
+    let last_end = records.last().map_or(0.0, |r| r.t1);
+    if !(step > 0.0 && step.is_finite() && last_end.is_finite()) {
         return None;
     }
     records

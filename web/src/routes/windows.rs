@@ -1,8 +1,9 @@
 //! Reads of an orbit run by window, from the log: every body at one time
 //! (`/api/runs/{id}/states?t=`) and one body over a time range
 //! (`/api/runs/{id}/bodies/{k}?from=&to=`). Neither scans the run: the states at `t`
-//! cost one seek per body ([`nano_store::Log::states_at`]), a track reads only its
-//! body's chunks ([`nano_store::Log::track`]), streamed in bounded pieces.
+//! cost one read per frame of eight bodies ([`nano_store::Log::states_at`]), a track
+//! reads only the frames holding its body ([`nano_store::Log::track`]), streamed in
+//! bounded pieces.
 //!
 //! A run's states are at the output times `t_k = k * output_step_s`, `k = 0 ..=
 //! iterations_done` (the durable frontier): the state at `t_0` is the scenario's, the
