@@ -734,11 +734,11 @@ fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
 /// The iteration of a run written as frames whose record's range
 /// `[k * step, (k + 1) * step)` contains `t`; `None` before `0` (and for NaN).
 pub fn iteration_at(t: f64, step: f64) -> Option<u64> {
-    if !(t >= 0.0) || !(step > 0.0) {
+    if t.is_nan() || t < 0.0 || step.is_nan() || step <= 0.0 {
         return None;
     }
     let guess = (t / step).floor();
-    if !(guess < 9.0e15) {
+    if guess.is_nan() || guess >= 9.0e15 {
         return None;
     }
     // The division may round across an end: the ends are `k as f64 * step`, exactly as
