@@ -95,9 +95,11 @@ impl Log {
     /// Reads every key of the log and checks every checksum, that each run's blocks
     /// follow each other without gaps and tile each body's timeline, that the time
     /// index points at the chunks, that the checkpoint's slots are whole, and that each
-    /// catalog entry agrees with its blocks, and that each series is whole and of
-    /// iterations its run holds. Only storage failures are errors; what is wrong with
-    /// the data is in the report.
+    /// catalog entry agrees with its blocks, that each series is whole and of
+    /// iterations its run holds, that a run's versions follow each other with all the
+    /// states they say they keep, and that each screening is whole and of a version
+    /// the run has. Only storage failures are errors; what is wrong with the data is in
+    /// the report.
     pub fn verify(&self) -> Result<Report> {
         crate::log::guarded(self.path(), || self.check_all())
     }
