@@ -297,6 +297,37 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     assert_eq!(versions["latest"], 5);
     assert_eq!(versions["versions"].as_array().unwrap().len(), 6);
 
+    // The states of every body at a time, at the latest version and at version 0, are
+    // their tracks' (at an output time) or the Hermite interpolant of the two around.
+    for version in [5u32, 0] {
+        let tracks = states(&address, &id, version);
+        for (t, k) in [
+            (100.0 * STEP_S, 100usize),
+            (150.25 * STEP_S, 150),
+            (STEPS as f64 * STEP_S, STEPS as usize),
+        ] {
+            let (at, _) = get_json(
+                &address,
+                &format!("/api/runs/{id}/states?t={t}&version={version}"),
+            );
+            for (body, row) in at["records"].as_array().unwrap().iter().enumerate() {
+                let x: Vec<f64> = row
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
+                let want = if k as f64 * STEP_S == t {
+                    tracks[body][k]
+                } else {
+                    nano_pipeline::orbit::hermite(&tracks[body][k], &tracks[body][k + 1], t)
+                };
+                assert_eq!(x[2..5], want.r, "version {version}, body {body}, t = {t}");
+                assert_eq!(x[5..8], want.v, "version {version}, body {body}, t = {t}");
+            }
+        }
+    }
+
     // Version 0 is still there, unchanged.
     let again = states(&address, &id, 0);
     for (a, b) in again.iter().zip(&states0) {
