@@ -355,6 +355,34 @@ fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
     stop(server);
 }
 
+/// A run whose smallest rounds could never fit in the engine's share is refused with
+/// 503, `Retry-After` and the reason, and nothing is started for it: at 128 MB the
+/// share is 16 MB, and one step of 100,000 satellites charged three rounds is 24 MB.
+#[test]
+fn a_run_whose_one_step_could_never_fit_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, address) = serve(&dir.path().join("data"), &["--memory-mb", "128"]);
+    let request = format!(r#"{{"scenario": {}, "steps": 10}}"#, shell(100_000, 550));
+    let refused = support::http_post(&address, "/api/runs", &request).unwrap();
+    let body = String::from_utf8_lossy(&refused.body).to_string();
+    assert_eq!(refused.status, 503, "{body}");
+    assert!(refused.header("Retry-After").is_some(), "{}", refused.head);
+    assert!(
+        body.contains("one step of its 100000 bodies") && body.contains("over the 16 MB"),
+        "{body}"
+    );
+    assert_eq!(readyz(&address)["cluster"]["jobs_in_flight"], 0);
+    // A smaller shell fits the same share and completes.
+    let request = format!(r#"{{"scenario": {}, "steps": 10}}"#, shell(1_000, 550));
+    let taken = support::http_post(&address, "/api/runs", &request).unwrap();
+    assert!(
+        matches!(taken.status, 200 | 202),
+        "{}",
+        String::from_utf8_lossy(&taken.body)
+    );
+    stop(server);
+}
+
 /// The peak resident size of a child process that has exited, from `wait4`'s usage
 /// (exact, where reading `/proc` before the exit could miss the last moments); the
 /// child is reaped, and its exit status returned with it.
