@@ -406,9 +406,10 @@ fn wait_peak(child: std::process::Child) -> (i32, u64) {
 /// entry and a checkpoint slot per body (format version 2: 60,000 keys an epoch of 13
 /// steps, 6 million over the run; 754 to 880 MB peak at 2,000 steps, 8 minutes). An
 /// orbit run is now kept as frames (8 bodies x up to 18 steps a value, no index) and
-/// its checkpoint in packs: 5,000 keys an epoch, and the same run peaks at about
-/// 260 MB in 40 s. An epoch's batch no longer holds every leaf version it replaced
-/// (`store/vendor/sled` change 4).
+/// its checkpoint in packs: 5,000 keys an epoch, and the same run peaks at 256 to
+/// 287 MB and takes 36 s, writing 4.8 GB of log into the temporary directory
+/// (BENCHMARKS.md). An epoch's batch no longer holds every leaf version it replaced
+/// either (`store/vendor/sled` change 4).
 ///
 /// The force model and integrator keep the computation short (point mass, RK4 with
 /// one step per 60 s output step): the memory under test is the log's and the
