@@ -12,6 +12,10 @@
 //! The rules of computation are `/api/propagate`'s ([`api::start_scenario`]): the
 //! token, the rate limit and `--max-jobs` apply to requests that would compute; joining
 //! a run in flight and reading a logged one are open.
+//!
+//! A run started is admitted into the engine's share of the memory budget
+//! ([`crate::budget`]): while that share is taken by others it waits, `running` with no
+//! steps done, and starts as they end.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -269,7 +273,7 @@ fn location(id: RunId) -> HeaderValue {
         (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
         (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many runs in flight, or the log cannot be written", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many runs in flight, the log cannot be written, or even one step of every body of the scenario could never fit in the engine's share of the memory budget (Retry-After and the reason)", body = crate::openapi::ErrorBody),
         (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::openapi::ErrorBody),
     )
 )]
