@@ -1478,6 +1478,144 @@ mod tests {
         );
     }
 
+    fn round(k: u64, bodies: u32, step: f64) -> Vec<Record> {
+        (0..bodies)
+            .map(|b| Record {
+                t0: k as f64 * step,
+                t1: (k + 1) as f64 * step,
+                body: b,
+                iteration: k,
+                state: [k as f64, b as f64, -1.5, 1e-300, f64::MAX, 0.1 * b as f64],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn frames_round_trip_and_refuse_damage() {
+        let run = RunKey::orbit(RunId([4; 16]));
+        let step = 0.1;
+        // Part 1 of the block [100, 130): iterations 118..130, bodies 16..21.
+        let key = frame_key(run, 100, 16, 1);
+        assert_eq!(
+            decode_key(&key),
+            Ok(Key::Frame {
+                run,
+                first_iteration: 100,
+                body: 16,
+                part: 1
+            })
+        );
+        let rounds: Vec<Vec<Record>> = (118..130).map(|k| round(k, 21, step)).collect();
+        let rows = rounds.iter().map(|r| &r[16..21]);
+        let mut bytes = Vec::new();
+        encode_frame(&key, 6, step, 130, 5, rows, &mut bytes);
+        assert_eq!(bytes.len(), FRAME_HEADER + 12 * 5 * 48);
+        let frame = Frame::parse(&key, &bytes).unwrap();
+        assert_eq!((frame.first, frame.steps, frame.end), (118, 12, 130));
+        let expected: Vec<Record> = rounds.iter().flat_map(|r| r[16..21].to_vec()).collect();
+        assert_eq!(frame.records().collect::<Vec<_>>(), expected);
+        assert_eq!(frame.record(125, 2), rounds[7][18]);
+        // Under another key (another group, part or block), or with any bit flipped,
+        // or cut short: refused.
+        for other in [
+            frame_key(run, 100, 8, 1),
+            frame_key(run, 100, 16, 0),
+            frame_key(run, 99, 16, 1),
+        ] {
+            assert!(Frame::parse(&other, &bytes).is_err());
+        }
+        for i in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[i] ^= 1 << (i % 8);
+            assert!(Frame::parse(&key, &flipped).is_err(), "byte {i}");
+        }
+        assert!(Frame::parse(&key, &bytes[..bytes.len() - 48]).is_err());
+        // A well-sealed frame of a shape its key cannot have is refused by name.
+        let mut shape = Vec::new();
+        encode_frame(
+            &frame_key(run, 100, 16, 2),
+            6,
+            step,
+            130,
+            5,
+            rounds.iter().map(|r| &r[16..21]),
+            &mut shape,
+        );
+        assert_eq!(
+            Frame::parse(&frame_key(run, 100, 16, 2), &shape).unwrap_err(),
+            "frame outside its block"
+        );
+        let mut short = Vec::new();
+        encode_frame(
+            &key,
+            6,
+            step,
+            130,
+            5,
+            rounds[..11].iter().map(|r| &r[16..21]),
+            &mut short,
+        );
+        assert_eq!(
+            Frame::parse(&key, &short).unwrap_err(),
+            "frame length does not match its steps and bodies"
+        );
+    }
+
+    #[test]
+    fn the_iteration_at_a_time_is_the_one_whose_range_holds_it() {
+        for step in [0.1, 0.3, 1.0, 10.0, 60.0, 1.0 / 3.0] {
+            for k in [0u64, 1, 2, 3, 17, 18, 1_000, 8_639, 123_456_789] {
+                let (t0, t1) = (k as f64 * step, (k + 1) as f64 * step);
+                assert_eq!(iteration_at(t0, step), Some(k), "{k} x {step}");
+                assert_eq!(iteration_at((t0 + t1) / 2.0, step), Some(k));
+                let before = f64::from_bits(t1.to_bits() - 1);
+                if before >= t0 {
+                    assert_eq!(iteration_at(before, step), Some(k), "{k} x {step}");
+                }
+            }
+        }
+        assert_eq!(iteration_at(-1e-300, 1.0), None);
+        assert_eq!(iteration_at(-0.0, 1.0), Some(0));
+        assert_eq!(iteration_at(f64::NAN, 1.0), None);
+        assert_eq!(iteration_at(f64::INFINITY, 1.0), None);
+        assert_eq!(iteration_at(1.0, 0.0), None);
+    }
+
+    #[test]
+    fn checkpoint_packs_round_trip_and_keep_whole_slots() {
+        let run = RunKey::orbit(RunId([5; 16]));
+        let slots: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 600 + i as usize]).collect();
+        let ranges = pack_ranges(&slots);
+        assert_eq!(ranges.first().map(|r| r.start), Some(0));
+        assert_eq!(ranges.last().map(|r| r.end), Some(40));
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+        }
+        for range in &ranges {
+            let bytes: usize = slots[range.clone()].iter().map(|s| 4 + s.len()).sum();
+            assert!(bytes <= PACK_BYTES);
+            let key = pack_key(run, 3);
+            let value = encode_pack(&key, &slots[range.clone()]);
+            let back: Vec<Vec<u8>> = decode_pack(&key, &value)
+                .unwrap()
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect();
+            assert_eq!(back, slots[range.clone()]);
+            assert!(decode_pack(&pack_key(run, 4), &value).is_err());
+            let mut damaged = value.clone();
+            damaged[9] ^= 4;
+            assert!(decode_pack(&key, &damaged).is_err());
+        }
+        // A slot larger than a pack is a pack of its own.
+        let big = vec![vec![1u8; 10], vec![2u8; PACK_BYTES * 2], vec![3u8; 10]];
+        assert_eq!(pack_ranges(&big), vec![0..1, 1..2, 2..3]);
+        assert_eq!(
+            decode_key(&pack_key(run, 7)),
+            Ok(Key::Pack { run, pack: 7 })
+        );
+    }
+
     /// A version-1 key, as that format built it.
     fn v1_key(tag: u8, seed: u64, tail: &[u8]) -> Vec<u8> {
         let mut key = vec![tag, 1];
@@ -1697,6 +1835,8 @@ mod tests {
             let _ = decode_index(&key, &value);
             let _ = decode_sealed(&key, &value);
             let _ = decode_series_part(&key, &value);
+            let _ = Frame::parse(&key, &value).map(|f| f.records().count());
+            let _ = decode_pack(&key, &value);
             let _ = v1::convert(&key, &value);
         }
     }
