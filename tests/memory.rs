@@ -356,7 +356,7 @@ fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
 }
 
 /// A run whose smallest rounds could never fit in the engine's share is refused with
-/// 503, `Retry-After` and the reason, and nothing is started for it: at 128 MB the
+/// 413 and the reason (no `Retry-After`: asking again cannot help), and nothing is started for it: at 128 MB the
 /// share is 16 MB, and one step of 100,000 satellites charged three rounds is 24 MB.
 #[test]
 fn a_run_whose_one_step_could_never_fit_is_refused_with_the_reason() {
@@ -365,8 +365,8 @@ fn a_run_whose_one_step_could_never_fit_is_refused_with_the_reason() {
     let request = format!(r#"{{"scenario": {}, "steps": 10}}"#, shell(100_000, 550));
     let refused = support::http_post(&address, "/api/runs", &request).unwrap();
     let body = String::from_utf8_lossy(&refused.body).to_string();
-    assert_eq!(refused.status, 503, "{body}");
-    assert!(refused.header("Retry-After").is_some(), "{}", refused.head);
+    assert_eq!(refused.status, 413, "{body}");
+    assert!(refused.header("Retry-After").is_none(), "{}", refused.head);
     assert!(
         body.contains("one step of its 100000 bodies") && body.contains("over the 16 MB"),
         "{body}"

@@ -29,7 +29,7 @@
 //! where unbounded they held some 2 GB (peak RSS 1,188 MB before, 290 MB after: see
 //! `tests/memory.rs`); 42 nano jobs of 1.6 MB each fit at once. A run whose smallest rounds
 //! (one step of every body) could never fit (over 280,000 bodies at 512 MB) is
-//! refused with 503 and the reason. `serve` gives the engine this share
+//! refused with 413 and the reason (asking again cannot help). `serve` gives the engine this share
 //! ([`MemoryBudget::engine_blocks`]); the CLI's engine the same share of the default
 //! budget ([`nano_pipeline::engine::DEFAULT_BLOCKS_BYTES`], 64 MB).
 //!

@@ -29,8 +29,7 @@ pub enum ApiError {
     /// The service cannot compute now (the log cannot be written); the reason says why.
     #[error("{0}")]
     Unavailable(String),
-    /// A read of the log does not fit in the memory budget now, or a run's smallest
-    /// rounds would not fit in the engine's share of it; the reason says why.
+    /// A read of the log does not fit in the memory budget now; the reason says why.
     #[error("{reason}")]
     MemoryFull { reason: String },
     /// The log has reached its disk quota, or its volume is full: no new computation.
@@ -189,8 +188,11 @@ impl From<nano_pipeline::Error> for ApiError {
         match e {
             nano_pipeline::Error::LogFailed(_) => ApiError::Unavailable(e.to_string()),
             // Refused with a reason (503, as a run the memory cannot take now is).
-            nano_pipeline::Error::OverMemory { .. } => ApiError::MemoryFull {
-                reason: e.to_string(),
+            // Retrying cannot help (the process's budget decides), so no 503: a 413, as
+            // for a screening that could never fit.
+            nano_pipeline::Error::OverMemory { .. } => ApiError::Refused {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: e.to_string(),
             },
             nano_pipeline::Error::Store(store) => store.into(),
             other => ApiError::Internal(other.to_string()),

@@ -270,10 +270,11 @@ fn location(id: RunId) -> HeaderValue {
         (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 1 MiB", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Even one step of every body of the scenario could never fit in the engine's share of the memory budget: the reason names the bytes and the share", body = crate::openapi::ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
         (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many runs in flight, the log cannot be written, or even one step of every body of the scenario could never fit in the engine's share of the memory budget (Retry-After and the reason)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Too many runs in flight, or the log cannot be written (Retry-After and the reason)", body = crate::openapi::ErrorBody),
         (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::openapi::ErrorBody),
     )
 )]
