@@ -133,12 +133,14 @@ pub fn weight(start: &Start, block: u64) -> Weight {
 /// number of bodies (some 10 MB with the default block): the memory a round takes
 /// bounds it, not a count of steps (and admission shortens it when the engine's
 /// memory for blocks in flight has less room: [`crate::admission`]). Every epoch costs the log a commit (a flush) and
-/// each body a chunk, an index entry and a checkpoint (some 600 bytes for `dop853`),
-/// so long epochs write less: Starlink's 1,584 bodies took 211 epochs a day at half
-/// this bound and take 106, with a third less CPU (BENCHMARKS.md). Twice this bound
-/// saved a little more CPU and took 80 MB more memory. Above a chunk part
-/// ([`PART_RECORDS`] records) the epoch is a whole number of parts, so that no chunk
-/// is a short one. A body's epoch stays within `16 * block` steps (one body: 65,536
+/// each body its share of a frame per [`FRAME_STEPS`](nano_store::encoding::FRAME_STEPS) steps and of a checkpoint pack
+/// (some 600 bytes a body for `dop853`), so long epochs write less: Starlink's 1,584
+/// bodies took 211 epochs a day at half this bound and take 106, with a third less CPU
+/// (BENCHMARKS.md, measured with format 2's per-body chunks). Twice this bound saved a
+/// little more CPU and took 80 MB more memory. Above [`PART_RECORDS`] steps the epoch
+/// is a whole number of them: the chunks of format 2 were cut so; the frames of format
+/// 3 are [`FRAME_STEPS`](nano_store::encoding::FRAME_STEPS) steps, so such an epoch ends with one short frame per group of
+/// bodies (a few keys an epoch; aligning on frames instead is not measured yet). A body's epoch stays within `16 * block` steps (one body: 65,536
 /// at the default block, 5 commits for 300,000 steps, where the cap at `block` made
 /// 73): longer ones measured slower, because the workers, the log's writer and the
 /// disk then take turns instead of overlapping.
