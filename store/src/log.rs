@@ -613,38 +613,56 @@ impl Log {
     /// part; `None` if none is kept. Reads no chunk of the run.
     pub fn series(&self, run: RunKey, n: u64, points: u32) -> Result<Option<Vec<u8>>> {
         guarded(&self.path, || {
-            let mut out: Option<Vec<u8>> = None;
-            let mut total = 0;
-            for (index, item) in self
-                .tree
-                .scan_prefix(encoding::series_prefix(run, n, points))
-                .enumerate()
-            {
-                let (key, value) = item?;
-                let (whole, bytes) = encoding::decode_series_part(&key, &value)
-                    .map_err(|detail| corrupt(describe_key(&key), detail))?;
-                let in_order = matches!(encoding::decode_key(&key),
-                    Ok(Key::Series { part, .. }) if part as usize == index);
-                let buffer = out.get_or_insert_with(|| {
-                    total = whole;
-                    Vec::with_capacity(whole.min(64 << 20) as usize)
-                });
-                if !in_order || whole != total || buffer.len() as u64 + bytes.len() as u64 > total {
-                    return Err(corrupt(
-                        describe_key(&key),
-                        "the series' parts do not follow each other",
-                    ));
-                }
-                buffer.extend_from_slice(bytes);
-            }
-            match out {
-                Some(bytes) if bytes.len() as u64 != total => Err(corrupt(
-                    format!("run {run}, its series of {points} points over {n} iterations"),
-                    "parts of the series are missing",
-                )),
-                other => Ok(other),
-            }
+            self.parts(
+                &encoding::series_prefix(run, n, points),
+                encoding::decode_series_part,
+                |key| matches!(key, Key::Series { .. }),
+                || format!("run {run}, its series of {points} points over {n} iterations"),
+            )
         })
+    }
+
+    /// The bytes kept in parts under `prefix` (a series, a screening), put back
+    /// together: each part decoded and checked by `decode`, under a key `is_part`
+    /// accepts, numbered from 0 with nothing missing, each naming the same total.
+    /// `None` when no part is kept; `whole` names the bytes in an error.
+    pub(crate) fn parts(
+        &self,
+        prefix: &[u8],
+        decode: for<'a> fn(&[u8], &'a [u8]) -> Result<(u64, &'a [u8]), encoding::Invalid>,
+        is_part: fn(&Key) -> bool,
+        whole: impl FnOnce() -> String,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut out: Option<Vec<u8>> = None;
+        let mut total = 0;
+        for (index, item) in self.tree.scan_prefix(prefix).enumerate() {
+            let (key, value) = item?;
+            let (claimed, bytes) =
+                decode(&key, &value).map_err(|detail| corrupt(describe_key(&key), detail))?;
+            let in_order = match encoding::decode_key(&key) {
+                Ok(ref decoded @ (Key::Series { part, .. } | Key::Screening { part, .. })) => {
+                    is_part(decoded) && part as usize == index
+                }
+                _ => false,
+            };
+            let buffer = out.get_or_insert_with(|| {
+                total = claimed;
+                Vec::with_capacity(claimed.min(64 << 20) as usize)
+            });
+            if !in_order || claimed != total || buffer.len() as u64 + bytes.len() as u64 > total {
+                return Err(corrupt(
+                    describe_key(&key),
+                    "the parts do not follow each other",
+                ));
+            }
+            buffer.extend_from_slice(bytes);
+        }
+        match out {
+            Some(bytes) if bytes.len() as u64 != total => {
+                Err(corrupt(whole(), "some of its parts are missing"))
+            }
+            other => Ok(other),
+        }
     }
 
     /// The range-store query for one run: every body's record whose range contains

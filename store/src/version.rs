@@ -188,34 +188,12 @@ impl Log {
     /// The screening [`Log::put_screening`] kept, checked part by part; `None` if none.
     pub fn screening(&self, run: RunKey, version: u32, d_bits: u64) -> Result<Option<Vec<u8>>> {
         guarded(self.path(), || {
-            let mut out: Option<Vec<u8>> = None;
-            let mut total = 0;
-            let prefix = encoding::screening_prefix(run, version, d_bits);
-            for (index, item) in self.tree().scan_prefix(prefix).enumerate() {
-                let (key, value) = item?;
-                let (whole, bytes) = encoding::decode_screening_part(&key, &value)
-                    .map_err(|detail| corrupt(describe_key(&key), detail))?;
-                let in_order = matches!(encoding::decode_key(&key),
-                    Ok(Key::Screening { part, .. }) if part as usize == index);
-                let buffer = out.get_or_insert_with(|| {
-                    total = whole;
-                    Vec::with_capacity(whole.min(64 << 20) as usize)
-                });
-                if !in_order || whole != total || buffer.len() as u64 + bytes.len() as u64 > total {
-                    return Err(corrupt(
-                        describe_key(&key),
-                        "the screening's parts do not follow each other",
-                    ));
-                }
-                buffer.extend_from_slice(bytes);
-            }
-            match out {
-                Some(bytes) if bytes.len() as u64 != total => Err(corrupt(
-                    format!("run {run}, version {version}'s screening"),
-                    "parts of the screening are missing",
-                )),
-                other => Ok(other),
-            }
+            self.parts(
+                &encoding::screening_prefix(run, version, d_bits),
+                encoding::decode_screening_part,
+                |key| matches!(key, Key::Screening { .. }),
+                || format!("run {run}, version {version}'s screening"),
+            )
         })
     }
 }
