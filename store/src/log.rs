@@ -151,6 +151,9 @@ fn is_lock_held(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::Other && e.to_string().contains("could not acquire lock")
 }
 
+/// Decodes one part of bytes kept in parts: the whole's length, and the part's bytes.
+type DecodePart = for<'a> fn(&[u8], &'a [u8]) -> Result<(u64, &'a [u8]), encoding::Invalid>;
+
 impl Log {
     /// Opens the log in directory `path`, creating it (readable by its owner only) if
     /// it does not exist. A log written in another format version is refused; a log
@@ -629,7 +632,7 @@ impl Log {
     pub(crate) fn parts(
         &self,
         prefix: &[u8],
-        decode: for<'a> fn(&[u8], &'a [u8]) -> Result<(u64, &'a [u8]), encoding::Invalid>,
+        decode: DecodePart,
         is_part: fn(&Key) -> bool,
         whole: impl FnOnce() -> String,
     ) -> Result<Option<Vec<u8>>> {
