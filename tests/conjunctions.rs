@@ -5,6 +5,9 @@
 //! the API serves them, the `change` events of `/conjunctions/events` turn the old set
 //! into the new one, and version 0 is still served unchanged. Then the service is
 //! restarted, and the conjunctions are served from the log without screening again.
+//! The whole run's download (`GET /api/runs/{id}?version=`, CSV and OEM) serves each
+//! version: version 0's rows but the manoeuvred bodies' from their manoeuvres on,
+//! which are the version's tracks.
 
 mod support;
 
@@ -372,5 +375,147 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     assert_eq!(fields.len(), 6, "{first}");
     assert_eq!(fields[2], format!("c-{}", fields[0]));
     assert_eq!(text.lines().count(), current.len() + 1);
+    stop(server);
+}
+
+/// The body of a GET that must answer 200, as text.
+fn get_text(address: &str, path: &str) -> String {
+    let response = http(address, "127.0.0.1", path, &[]).expect("the service answers");
+    let text = String::from_utf8(response.body).unwrap();
+    assert_eq!(response.status, 200, "{path}: {text}");
+    text
+}
+
+/// The numbers of a CSV row `t,body,x,y,z,vx,vy,vz` or an OEM data line (its epoch
+/// left out): exact, as both write the shortest round-trip form.
+fn numbers<'a>(fields: impl Iterator<Item = &'a str>) -> Vec<f64> {
+    fields.map(|f| f.parse::<f64>().unwrap()).collect()
+}
+
+#[test]
+fn the_runs_download_serves_each_version_over_version_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, address) = serve(&dir.path().join("data"), &["--memory-mb", "256"]);
+    let request = json!({"scenario": scenario(), "steps": STEPS}).to_string();
+    let created = http_post(&address, "/api/runs", &request).unwrap();
+    assert!(created.status < 300);
+    let id: String = serde_json::from_slice::<Value>(&created.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until_ok(&address, &format!("/api/runs/{id}"));
+    let csv0 = get_text(&address, &format!("/api/runs/{id}?format=csv"));
+    assert_eq!(
+        get_text(&address, &format!("/api/runs/{id}?format=csv&version=0")),
+        csv0
+    );
+
+    // Body 3 between two outputs, body 5 at one, body 3 again over its own version,
+    // body 6 at t = 0 (its initial state replaced too).
+    let manoeuvres = [
+        (3usize, 100.5 * STEP_S),
+        (5, 200.0 * STEP_S),
+        (3, 250.0 * STEP_S),
+        (6, 0.0),
+    ];
+    let mut from = Vec::new();
+    for (body, t) in manoeuvres {
+        let answer = http_post(
+            &address,
+            &format!("/api/runs/{id}/manoeuvres"),
+            &json!({"body": body, "t": t, "dv_kms": [0.003, -0.002, 0.001]}).to_string(),
+        )
+        .unwrap();
+        assert_eq!(answer.status, 201);
+        let made: Value = serde_json::from_slice(&answer.body).unwrap();
+        from.push((body, made["from_output"].as_u64().unwrap() as usize));
+    }
+    assert_eq!(
+        from.iter().map(|f| f.1).collect::<Vec<_>>(),
+        [101, 200, 250, 0]
+    );
+
+    let lines0: Vec<&str> = csv0.lines().collect();
+    assert_eq!(lines0.len(), 1 + (STEPS as usize + 1) * BODIES);
+    for version in 0..=manoeuvres.len() as u32 {
+        let changed = |body: usize, k: usize| {
+            from[..version as usize]
+                .iter()
+                .any(|&(b, f)| b == body && k >= f)
+        };
+        let tracks = states(&address, &id, version);
+        let csv = get_text(
+            &address,
+            &format!("/api/runs/{id}?format=csv&version={version}"),
+        );
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), lines0.len(), "version {version}");
+        assert_eq!(lines[0], lines0[0]);
+        let mut replaced = 0;
+        for (i, (line, line0)) in lines[1..].iter().zip(&lines0[1..]).enumerate() {
+            let (k, body) = (i / BODIES, i % BODIES);
+            if !changed(body, k) {
+                assert_eq!(line, line0, "version {version}, body {body}, output {k}");
+                continue;
+            }
+            replaced += 1;
+            assert_ne!(line, line0, "version {version}, body {body}, output {k}");
+            let x = numbers(line.split(','));
+            let want = tracks[body][k];
+            assert_eq!((x[0], x[1] as usize), (want.t, body), "{line}");
+            assert_eq!((&x[2..5], &x[5..8]), (&want.r[..], &want.v[..]), "{line}");
+        }
+        let expected: usize = (0..BODIES)
+            .map(|b| (0..=STEPS as usize).filter(|&k| changed(b, k)).count())
+            .sum();
+        assert_eq!(replaced, expected, "version {version}");
+
+        // The OEM, body by body, holds the same states.
+        let oem = get_text(
+            &address,
+            &format!("/api/runs/{id}?format=oem&version={version}"),
+        );
+        let mut body = None;
+        let mut k = 0;
+        for line in oem.lines() {
+            if let Some(b) = line.strip_prefix("OBJECT_ID = ") {
+                body = Some(b.parse::<usize>().unwrap());
+                k = 0;
+                continue;
+            }
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() != 7 || fields[1..].iter().any(|f| f.parse::<f64>().is_err()) {
+                continue;
+            }
+            let b = body.expect("data after a segment's metadata");
+            let want = tracks[b][k];
+            let x = numbers(fields[1..].iter().copied());
+            assert_eq!((&x[0..3], &x[3..6]), (&want.r[..], &want.v[..]), "{line}");
+            k += 1;
+        }
+        assert_eq!((body, k), (Some(BODIES - 1), STEPS as usize + 1));
+    }
+    // No version asked for: the latest.
+    assert_eq!(
+        get_text(&address, &format!("/api/runs/{id}?format=csv")),
+        get_text(&address, &format!("/api/runs/{id}?format=csv&version=4"))
+    );
+    // Version 0 is as it was.
+    assert_eq!(
+        get_text(&address, &format!("/api/runs/{id}?format=csv&version=0")),
+        csv0
+    );
+    // A version that does not exist: 404 naming the latest.
+    let missing = http(
+        &address,
+        "127.0.0.1",
+        &format!("/api/runs/{id}?format=csv&version=9"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(missing.status, 404);
+    let error: Value = serde_json::from_slice(&missing.body).unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the latest is 4"), "{message}");
     stop(server);
 }

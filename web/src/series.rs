@@ -5,7 +5,7 @@
 //! ([`nano_store::Log::put_series`]), so that later views, after a restart too, read
 //! it back instead of scanning the run. [`OrbitPieces`] streams an orbit run the same
 //! way, in any of its formats (the OEM body by body), every state or those [`Keep`]
-//! keeps.
+//! keeps, as propagated or in a version made by manoeuvres ([`Overlay`]).
 
 use std::io;
 use std::sync::Arc;
@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use nano_pipeline::ephemeris::{EphemerisWriter, OrbitFormat};
+use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::OrbitScenario;
 use nano_pipeline::{Agent, Format, Record, RunKey, RunWriter};
-use nano_store::{Log, Replay};
+use nano_store::{Log, Replay, Version};
 
 use crate::budget::ReadPermit;
 use serde_json::json;
@@ -268,6 +269,8 @@ pub struct OrbitPieces {
     body: usize,
     by_time: Option<Replay>,
     by_body: Option<nano_store::Track>,
+    /// The manoeuvred bodies' states of the version served, over version 0's.
+    overlay: Overlay,
     finished: bool,
 }
 
@@ -295,8 +298,17 @@ impl OrbitPieces {
             body: 0,
             by_time: None,
             by_body: None,
+            overlay: Overlay::default(),
             finished: false,
         }
+    }
+
+    /// The same run in the version made by `versions` (every version after 0 up to the
+    /// one served, in order): each manoeuvred body's states from its version's
+    /// `from_output` on are that version's, read a window at a time.
+    pub fn versioned(mut self, versions: Vec<Version>) -> OrbitPieces {
+        self.overlay = Overlay::new(versions, self.scenario.output_step_s());
+        self
     }
 
     /// Writes until the writer holds a chunk; true when the run is all written.
@@ -309,22 +321,30 @@ impl OrbitPieces {
                 .expect("index below body_count")
                 .state0
         };
+        let (log, key, overlay) = (&self.log, self.key, &mut self.overlay);
         while writer.get_mut().len() < CHUNK {
             if self.format == OrbitFormat::Oem {
                 let Some(track) = &mut self.by_body else {
                     if self.body == bodies {
                         return Ok(true);
                     }
-                    writer.state(self.body as u32, &initial(self.body))?;
-                    self.by_body =
-                        Some(self.log.track(self.key, self.body as u32, 0..self.steps)?);
+                    let body = self.body as u32;
+                    match overlay.state(log, key, body, 0)? {
+                        Some(s) => writer.state(body, &s)?,
+                        None => writer.state(body, &initial(self.body))?,
+                    }
+                    self.by_body = Some(log.track(key, body, 0..self.steps)?);
                     continue;
                 };
                 match track.next() {
                     Some(record) => {
                         let record = record?;
-                        if self.keep.keeps(record.iteration + 1) {
-                            writer.record(&record)?;
+                        let k = record.iteration + 1;
+                        if self.keep.keeps(k) {
+                            match overlay.state(log, key, record.body, k)? {
+                                Some(s) => writer.state(record.body, &s)?,
+                                None => writer.record(&record)?,
+                            }
                         }
                     }
                     None => {
@@ -335,27 +355,128 @@ impl OrbitPieces {
                 continue;
             }
             if self.body < bodies {
-                writer.state(self.body as u32, &initial(self.body))?;
+                let body = self.body as u32;
+                match overlay.state(log, key, body, 0)? {
+                    Some(s) => writer.state(body, &s)?,
+                    None => writer.state(body, &initial(self.body))?,
+                }
                 self.body += 1;
                 continue;
             }
             let replay = match &mut self.by_time {
                 Some(replay) => replay,
-                None => self
-                    .by_time
-                    .insert(self.log.replay(self.key, 0..self.steps)?),
+                None => self.by_time.insert(log.replay(key, 0..self.steps)?),
             };
             match replay.next() {
                 Some(record) => {
                     let record = record?;
-                    if self.keep.keeps(record.iteration + 1) {
-                        writer.record(&record)?;
+                    let k = record.iteration + 1;
+                    if self.keep.keeps(k) {
+                        match overlay.state(log, key, record.body, k)? {
+                            Some(s) => writer.state(record.body, &s)?,
+                            None => writer.record(&record)?,
+                        }
                     }
                 }
                 None => return Ok(true),
             }
         }
         Ok(false)
+    }
+}
+
+/// The states a version made by manoeuvres puts over version 0's, as
+/// [`crate::routes::versions`] says: body `b`'s state at output `k` is that of the
+/// latest version that manoeuvred `b` from an output at or before `k` and keeps a
+/// state at `k`. Each manoeuvred body holds one window of [`Overlay::WINDOW`] states of
+/// one version at a time (read from the log as the download reaches it), so a download
+/// holds at most [`Overlay::bytes`] for them whatever the run's length.
+#[derive(Default)]
+pub struct Overlay {
+    step: f64,
+    versions: Vec<Version>,
+    /// By manoeuvred body, sorted: the indices in `versions` of its versions, and its
+    /// window.
+    bodies: Vec<(u32, Vec<usize>, Option<OverlayWindow>)>,
+}
+
+/// States `lo ..` of the version at index `version` of an [`Overlay`].
+struct OverlayWindow {
+    version: usize,
+    lo: u64,
+    states: Vec<[f64; 6]>,
+}
+
+impl Overlay {
+    /// States a body's window holds: one part of a version's states.
+    pub const WINDOW: u64 = nano_store::encoding::VERSION_PART_STATES as u64;
+
+    /// The overlay of `versions` (every version from 1 up to the one served, in order)
+    /// on a run of output step `step` seconds.
+    pub fn new(versions: Vec<Version>, step: f64) -> Overlay {
+        let mut bodies: Vec<(u32, Vec<usize>, Option<OverlayWindow>)> = Vec::new();
+        for (i, v) in versions.iter().enumerate() {
+            match bodies.binary_search_by_key(&v.body, |b| b.0) {
+                Ok(at) => bodies[at].1.push(i),
+                Err(at) => bodies.insert(at, (v.body, vec![i], None)),
+            }
+        }
+        Overlay {
+            step,
+            versions,
+            bodies,
+        }
+    }
+
+    /// The most bytes the windows hold at once (one per manoeuvred body).
+    pub fn bytes(versions: &[Version]) -> u64 {
+        let mut bodies: Vec<u32> = versions.iter().map(|v| v.body).collect();
+        bodies.sort_unstable();
+        bodies.dedup();
+        bodies.len() as u64 * Overlay::WINDOW * std::mem::size_of::<[f64; 6]>() as u64
+    }
+
+    /// Body `body`'s state at output `k` in the version, when a manoeuvre replaced
+    /// version 0's; `None` when version 0's stands.
+    fn state(
+        &mut self,
+        log: &Log,
+        key: RunKey,
+        body: u32,
+        k: u64,
+    ) -> Result<Option<OrbitState>, nano_pipeline::Error> {
+        let Ok(at) = self.bodies.binary_search_by_key(&body, |b| b.0) else {
+            return Ok(None);
+        };
+        let (_, indices, window) = &mut self.bodies[at];
+        let Some(&version) = indices.iter().rev().find(|&&i| {
+            let v = &self.versions[i];
+            v.from_output <= k && k < v.from_output + v.states
+        }) else {
+            return Ok(None);
+        };
+        let v = &self.versions[version];
+        let held = window
+            .as_ref()
+            .is_some_and(|w| w.version == version && w.lo <= k && k < w.lo + w.states.len() as u64);
+        if !held {
+            // The part holding `k`, whole: each read is of one part.
+            let lo = (k - v.from_output) / Overlay::WINDOW * Overlay::WINDOW;
+            let hi = (lo + Overlay::WINDOW).min(v.states);
+            let states = log.version_states(key, v, lo..hi)?;
+            *window = Some(OverlayWindow {
+                version,
+                lo: v.from_output + lo,
+                states,
+            });
+        }
+        let w = window.as_ref().expect("held or read above");
+        let [x, y, z, vx, vy, vz] = w.states[(k - w.lo) as usize];
+        Ok(Some(OrbitState {
+            t: k as f64 * self.step,
+            r: [x, y, z],
+            v: [vx, vy, vz],
+        }))
     }
 }
 

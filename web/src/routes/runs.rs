@@ -35,7 +35,8 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::api::{self, peer_ip, stream_permit, POLL_AFTER_SECONDS};
 use crate::routes::events;
-use crate::series::{self, Keep, OrbitPieces};
+use crate::routes::versions::{pick_version, version_param};
+use crate::series::{self, Keep, OrbitPieces, Overlay};
 use crate::{budget, params, AppState};
 
 /// The largest body `POST /api/runs` takes (every other route takes 16 KiB): room for
@@ -352,17 +353,22 @@ pub async fn status(
 /// computed; 409 once it is stopped short (a client polling `Location` must hear that
 /// waiting will not finish it).
 ///
-/// Always version 0, the run as propagated: a manoeuvre's version (the `Location` of
-/// `POST /api/runs/{id}/manoeuvres` names it with `?version=`) is read through
-/// `states`, `bodies/{k}` and `conjunctions`, which take `version=`.
+/// An orbit run is served in the version `version=` names (default: the latest, as the
+/// other reads; 0 is the run as propagated; one that does not exist: 404 naming the
+/// latest): version 0's states as the log holds them, with each manoeuvred body's
+/// states from its version's `from_output` on read from that version
+/// ([`series::Overlay`], the rule of [`super::versions`]), streamed like the rest.
+/// Nothing of an orbit run's download is cached, so no cached document of one version
+/// can be served for another. A nano run has only version 0.
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
     params(
         ("id" = String, Path, description = "The run's id: 32 lowercase hex digits (orbit) or a decimal seed (nano)"),
         ("format" = Option<String>, Query, description = "json (default), csv, or oem (orbit runs)", pattern = "^(json|csv|oem)$"),
         ("points" = Option<u32>, Query, description = "At most this many output times per body (every m-th, first and last kept); for a nano run, the page's series", minimum = 2, maximum = 100000),
+        ("version" = Option<u32>, Query, description = "The run's version (default: the latest; 0 is the run as propagated; a nano run has only 0)", minimum = 0),
     ),
     responses(
-        (status = 200, description = "The run as propagated (version 0, whatever `version=` says; the versions made by manoeuvres are read through states, bodies/{k} and conjunctions): JSON, CSV (t,body,x,y,z,vx,vy,vz by time then body) or a CCSDS OEM (one segment per body)", content(
+        (status = 200, description = "The run in the version asked for (the manoeuvred bodies' states from their manoeuvres on are the version's): JSON, CSV (t,body,x,y,z,vx,vy,vz by time then body) or a CCSDS OEM (one segment per body)", content(
             (crate::openapi::OrbitRunDocument = "application/json"),
             (String = "text/csv"),
             (String = "text/plain"),
@@ -372,7 +378,7 @@ pub async fn status(
             ("Retry-After" = u64, description = "Seconds to wait before asking"),
         )),
         (status = 400, description = "A malformed id or a bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such run, or no such version of it (the latest named)", body = crate::openapi::ErrorBody),
         (status = 409, description = "The run is stopped (not in flight and short of its steps: its job failed, or the process stopped under it): asking again will not complete it; POST /api/runs with its scenario and steps, or open its events, to continue it. The message says how far the log holds it; `run` is its status object", body = crate::openapi::StoppedRun),
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
@@ -388,6 +394,7 @@ pub async fn data(
     let query = params::query(raw.as_deref())?;
     let id = params::run_id(&id)?;
     let points = params::points(&query)?;
+    let version = version_param(&query)?;
     let format_text = query.get("format").unwrap_or("json");
     let format: OrbitFormat = format_text
         .parse()
@@ -424,6 +431,7 @@ pub async fn data(
                     ))
                 }
             };
+            pick_version(id, 0, version)?;
             // The same bytes as `/api/propagate/{steps}?seed=S`, from the same place.
             return Ok(api::ready(&state, steps, *seed, format, points)
                 .await?
@@ -432,10 +440,17 @@ pub async fn data(
         Scenario::Orbit(orbit) => orbit.clone(),
     };
 
+    let log = state.log.clone();
+    let key = known.key;
+    let mut versions = super::blocking(move || log.versions(key).map_err(ApiError::from)).await?;
+    let version = pick_version(id, versions.len() as u32, version)?;
+    versions.truncate(version as usize);
+
     Metrics::bump(&state.metrics.log_served);
-    let budget = state
-        .readers
-        .admit(budget::STREAM_BYTES, "a download of a run")?;
+    let budget = state.readers.admit(
+        budget::STREAM_BYTES + Overlay::bytes(&versions),
+        "a download of a run",
+    )?;
     let permit = stream_permit(&state)?;
     let pieces = OrbitPieces::new(
         state.log.clone(),
@@ -445,7 +460,8 @@ pub async fn data(
         format,
         Keep::new(steps, points.map(|p| p as u64)),
         ephemeris::now_utc(),
-    );
+    )
+    .versioned(versions);
     let body: Body = series::stream_pieces(
         pieces,
         Arc::clone(&state.reads),

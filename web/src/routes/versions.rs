@@ -63,13 +63,16 @@ pub(crate) fn pick(
     versions: &[Version],
     wanted: Option<u32>,
 ) -> Result<u32, ApiError> {
-    let latest = versions.len() as u32;
+    pick_version(run.id, versions.len() as u32, wanted)
+}
+
+/// The version `wanted` of run `id`, whose latest is `latest`: [`pick`]'s rule.
+pub(crate) fn pick_version(id: RunId, latest: u32, wanted: Option<u32>) -> Result<u32, ApiError> {
     match wanted {
         None => Ok(latest),
         Some(v) if v <= latest => Ok(v),
         Some(v) => Err(ApiError::NotFound(format!(
-            "version {v} of run {}: the latest is {latest}",
-            run.id
+            "version {v} of run {id}: the latest is {latest}"
         ))),
     }
 }
