@@ -13,7 +13,26 @@ pub mod runs;
 pub mod versions;
 pub mod windows;
 
+use axum::http::{header, HeaderMap, StatusCode};
+
 use crate::error::ApiError;
+
+/// A request whose body must be JSON (`POST /api/runs`, a manoeuvre): 415 unless its
+/// `Content-Type` says so.
+pub fn json_body(headers: &HeaderMap) -> Result<(), ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::Refused {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "the body must be sent as Content-Type: application/json".into(),
+        })
+    }
+}
 
 /// Runs `work` (a read or write of the log, a parse that may take a while) on the
 /// blocking pool, never on an async worker thread; its error becomes the response's.

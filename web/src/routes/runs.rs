@@ -287,16 +287,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if !json {
-        return Err(ApiError::Refused {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            message: "the body must be sent as Content-Type: application/json".into(),
-        });
-    }
+    super::json_body(&headers)?;
     // Checked on a blocking thread: a scenario of a hundred thousand bodies takes a
     // while to expand.
     let (max_steps, max_bodies) = (state.limits.max_steps, state.limits.max_bodies);
