@@ -71,23 +71,24 @@ fn states(address: &str, id: &str, version: u32) -> Vec<Vec<OrbitState>> {
             );
             let rows = track["records"].as_array().unwrap();
             assert_eq!(rows.len() as u64, STEPS + 1);
-            rows.iter()
-                .map(|row| {
-                    let x: Vec<f64> = row
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.as_f64().unwrap())
-                        .collect();
-                    OrbitState {
-                        t: x[0],
-                        r: [x[2], x[3], x[4]],
-                        v: [x[5], x[6], x[7]],
-                    }
-                })
-                .collect()
+            rows.iter().map(state).collect()
         })
         .collect()
+}
+
+/// A row of a JSON read (`[t, body, x, y, z, vx, vy, vz]`) as a state.
+fn state(row: &Value) -> OrbitState {
+    let x: Vec<f64> = row
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    OrbitState {
+        t: x[0],
+        r: [x[2], x[3], x[4]],
+        v: [x[5], x[6], x[7]],
+    }
 }
 
 fn conjunction(c: &Value) -> Conjunction {
@@ -314,19 +315,14 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
                 &format!("/api/runs/{id}/states?t={t}&version={version}"),
             );
             for (body, row) in at["records"].as_array().unwrap().iter().enumerate() {
-                let x: Vec<f64> = row
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap())
-                    .collect();
+                let got = state(row);
                 let want = if k as f64 * STEP_S == t {
                     tracks[body][k]
                 } else {
                     nano_pipeline::orbit::hermite(&tracks[body][k], &tracks[body][k + 1], t)
                 };
-                assert_eq!(x[2..5], want.r, "version {version}, body {body}, t = {t}");
-                assert_eq!(x[5..8], want.v, "version {version}, body {body}, t = {t}");
+                assert_eq!(got.r, want.r, "version {version}, body {body}, t = {t}");
+                assert_eq!(got.v, want.v, "version {version}, body {body}, t = {t}");
             }
         }
     }
