@@ -316,6 +316,12 @@ struct ReplayArgs {
     /// after the epoch (at most the run's end, steps * output_step_s).
     #[arg(long, value_name = "B", requires = "scenario", value_parser = parse_seconds, allow_negative_numbers = true)]
     to: Option<f64>,
+
+    /// With --scenario: version V of the run, as the manoeuvres posted to the service
+    /// (`POST /api/runs/{id}/manoeuvres`) made it; 0, the default, is the run as
+    /// propagated. The whole run only, in any --format.
+    #[arg(long, value_name = "V", requires = "scenario", conflicts_with_all = ["body", "from", "to"])]
+    version: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -546,7 +552,14 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
             run: scenario.run_key(),
             reason,
         })?;
-        return write_logged_oem(log, scenario.run_key(), &orbit, args.run.steps);
+        return write_logged(
+            log,
+            scenario.run_key(),
+            &orbit,
+            args.run.steps,
+            OrbitFormat::Oem,
+            Vec::new(),
+        );
     }
     let job = engine.submit_scenario(&scenario, args.run.steps, true)?;
     let mut out = orbit_writer(&args.run, &orbit)?;
@@ -562,29 +575,42 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the OEM of the first `steps` steps of the logged orbit run `run` to stdout,
-/// body by body from the log (each body's records frame by frame, `Log::track`), a
-/// frame at a time: the same bytes as the run computed without a log, but its CREATION_DATE.
-fn write_logged_oem(
+/// Writes the first `steps` steps of the logged orbit run `run` to stdout in `format`,
+/// in the version `versions` make (every version after 0 up to the one written; none:
+/// version 0), a piece at a time as the service streams it: CSV and JSON by time from
+/// `Log::replay`, the OEM body by body from `Log::track`. Version 0's bytes are the run
+/// computed without a log's, but the OEM's CREATION_DATE. The bar counts the OEM's
+/// bodies, and the steps of CSV and JSON.
+fn write_logged(
     log: &Log,
     run: RunKey,
     orbit: &OrbitScenario,
     steps: u64,
+    format: OrbitFormat,
+    versions: Vec<nano_store::encoding::Version>,
 ) -> anyhow::Result<()> {
     let mut pieces = nano_web::series::OrbitPieces::new(
         log.clone(),
         run,
         orbit.clone(),
         steps,
-        OrbitFormat::Oem,
+        format,
         nano_web::series::Keep::new(steps, None),
         ephemeris::now_utc(),
-    );
+    )
+    .versioned(versions);
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let mut bar = Progress::new("oem", "bodies", orbit.body_count() as u64);
+    let oem = format == OrbitFormat::Oem;
+    let mut bar = match oem {
+        true => Progress::new("oem", "bodies", orbit.body_count() as u64),
+        false => Progress::new("replay", "steps", steps),
+    };
     while let Some(chunk) = pieces.next_chunk()? {
         out.write_all(&chunk)?;
-        bar.set(pieces.bodies_written() as u64);
+        bar.set(match oem {
+            true => pieces.bodies_written() as u64,
+            false => pieces.steps_read(),
+        });
     }
     out.flush()?;
     bar.finish();
@@ -655,8 +681,20 @@ fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
         }
         .into());
     }
+    if let Some(version) = args.version.filter(|&v| v > 0) {
+        let mut versions = log.versions(run)?;
+        let latest = versions.len();
+        if version as usize > latest {
+            return Err(Usage(format!(
+                "--version {version}: the log holds versions 0 to {latest} of this run"
+            ))
+            .into());
+        }
+        versions.truncate(version as usize);
+        return write_logged(&log, run, &orbit, steps, args.run.format, versions);
+    }
     if every_body_oem {
-        return write_logged_oem(&log, run, &orbit, steps);
+        return write_logged(&log, run, &orbit, steps, OrbitFormat::Oem, Vec::new());
     }
     // The bar counts the steps of the window replayed.
     let window = iterations.clone();

@@ -433,6 +433,7 @@ fn the_runs_download_serves_each_version_over_version_0() {
 
     let lines0: Vec<&str> = csv0.lines().collect();
     assert_eq!(lines0.len(), 1 + (STEPS as usize + 1) * BODIES);
+    let mut downloads = Vec::new();
     for version in 0..=manoeuvres.len() as u32 {
         let changed = |body: usize, k: usize| {
             from[..version as usize]
@@ -444,6 +445,7 @@ fn the_runs_download_serves_each_version_over_version_0() {
             &address,
             &format!("/api/runs/{id}?format=csv&version={version}"),
         );
+        downloads.push(csv.clone());
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), lines0.len(), "version {version}");
         assert_eq!(lines[0], lines0[0]);
@@ -515,4 +517,47 @@ fn the_runs_download_serves_each_version_over_version_0() {
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("the latest is 4"), "{message}");
     stop(server);
+
+    // The command line reads the same versions from the log the service wrote.
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let file = support::write_file(dir.path(), "crossing.json", &scenario().to_string());
+    let steps = STEPS.to_string();
+    let replay = |extra: &[&str]| {
+        let args = [
+            &[
+                "replay",
+                "--scenario",
+                &file,
+                "--steps",
+                &steps,
+                "--data",
+                data,
+            ][..],
+            extra,
+        ]
+        .concat();
+        support::run(&args)
+    };
+    for (version, download) in downloads.iter().enumerate() {
+        let out = replay(&["--format", "csv", "--version", &version.to_string()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == download.as_bytes(),
+            "replay --version {version} is not the service's download of it"
+        );
+    }
+    let past = replay(&["--version", "5"]);
+    assert_eq!(past.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&past.stderr);
+    assert!(
+        said.contains("--version 5: the log holds versions 0 to 4"),
+        "{said}"
+    );
+    let one_body = replay(&["--version", "1", "--body", "3"]);
+    assert_eq!(one_body.status.code(), Some(2));
 }

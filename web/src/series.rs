@@ -269,6 +269,8 @@ pub struct OrbitPieces {
     body: usize,
     by_time: Option<Replay>,
     by_body: Option<nano_store::Track>,
+    /// By time: the steps whose records have been read (the progress of CSV and JSON).
+    steps_read: u64,
     /// The manoeuvred bodies' states of the version served, over version 0's.
     overlay: Overlay,
     finished: bool,
@@ -298,6 +300,7 @@ impl OrbitPieces {
             body: 0,
             by_time: None,
             by_body: None,
+            steps_read: 0,
             overlay: Overlay::default(),
             finished: false,
         }
@@ -371,6 +374,7 @@ impl OrbitPieces {
                 Some(record) => {
                     let record = record?;
                     let k = record.iteration + 1;
+                    self.steps_read = k;
                     if self.keep.keeps(k) {
                         match overlay.state(log, key, record.body, k)? {
                             Some(s) => writer.state(record.body, &s)?,
@@ -507,6 +511,16 @@ impl OrbitPieces {
 }
 
 impl OrbitPieces {
+    /// How many steps of every body are read so far (the progress of CSV and JSON,
+    /// written by time; the OEM's is [`OrbitPieces::bodies_written`]).
+    pub fn steps_read(&self) -> u64 {
+        if self.finished {
+            self.steps
+        } else {
+            self.steps_read
+        }
+    }
+
     /// How many bodies are written whole so far (the OEM's progress; by time, all or
     /// none).
     pub fn bodies_written(&self) -> usize {
