@@ -6,6 +6,8 @@
 
 #[path = "support/conjunctions.rs"]
 mod conjunctions;
+#[path = "support/crossing.rs"]
+mod crossing;
 
 use conjunctions::assert_same;
 use nano_pipeline::orbit::kepler::Kepler;
@@ -32,31 +34,10 @@ fn track(s: &OrbitState, from: usize) -> Vec<OrbitState> {
     (from..OUTPUTS).map(|k| orbit.at(k as f64 * STEP)).collect()
 }
 
-/// A circular orbit through `P + offset` at `MEET`, its velocity at `angle` in the
-/// plane normal to the position.
+/// The track of a circular orbit through `P + offset` at `MEET`, its velocity at
+/// `angle` in the plane normal to the position.
 fn crossing(offset: [f64; 3], angle: f64) -> Vec<OrbitState> {
-    let r = [7000.0 + offset[0], offset[1], offset[2]];
-    let rn = norm(r);
-    let u = r.map(|x| x / rn);
-    // Two unit vectors normal to u.
-    let e1 = {
-        let z = [0.0, 0.0, 1.0];
-        let c = [
-            u[1] * z[2] - u[2] * z[1],
-            u[2] * z[0] - u[0] * z[2],
-            u[0] * z[1] - u[1] * z[0],
-        ];
-        let n = norm(c);
-        c.map(|x| x / n)
-    };
-    let e2 = [
-        u[1] * e1[2] - u[2] * e1[1],
-        u[2] * e1[0] - u[0] * e1[2],
-        u[0] * e1[1] - u[1] * e1[0],
-    ];
-    let speed = (EARTH_MU / rn).sqrt();
-    let v: [f64; 3] = std::array::from_fn(|i| speed * (angle.cos() * e1[i] + angle.sin() * e2[i]));
-    track(&OrbitState { t: MEET, r, v }, 0)
+    track(&crossing::at_meeting(MEET, offset, angle), 0)
 }
 
 fn grid_for(bodies: &[Vec<OrbitState>], distance_km: f64) -> Grid {

@@ -6,29 +6,13 @@ use nano_pipeline::orbit::kepler::Kepler;
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::EARTH_MU;
 
-fn norm(a: [f64; 3]) -> f64 {
-    (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
-}
+#[path = "../../pipeline/tests/support/crossing.rs"]
+mod meeting;
 
 /// The state at `t = 0` of the circular orbit through `(7000, 0, 0) + offset` at
 /// `meet`, its velocity at `angle` in the plane normal to the position.
 pub fn crossing(meet: f64, offset: [f64; 3], angle: f64) -> OrbitState {
-    let r = [7000.0 + offset[0], offset[1], offset[2]];
-    let rn = norm(r);
-    let u = r.map(|x| x / rn);
-    let e1 = {
-        let c = [u[1], -u[0], 0.0];
-        let n = norm(c);
-        c.map(|x| x / n)
-    };
-    let e2 = [
-        u[1] * e1[2] - u[2] * e1[1],
-        u[2] * e1[0] - u[0] * e1[2],
-        u[0] * e1[1] - u[1] * e1[0],
-    ];
-    let speed = (EARTH_MU / rn).sqrt();
-    let v: [f64; 3] = std::array::from_fn(|i| speed * (angle.cos() * e1[i] + angle.sin() * e2[i]));
-    Kepler::new(&OrbitState { t: meet, r, v }, EARTH_MU)
+    Kepler::new(&meeting::at_meeting(meet, offset, angle), EARTH_MU)
         .unwrap()
         .at(0.0)
 }
