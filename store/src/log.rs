@@ -1822,24 +1822,8 @@ impl Replay {
         }
         self.block.clear();
         self.next = 0;
-        let first = match self.pending.take() {
-            Some(kv) => kv,
-            None => match self.chunks.next() {
-                Some(item) => item?,
-                None if self.expected_start < self.wanted.end => {
-                    return Err(Error::Corrupt {
-                        position: format!(
-                            "the end of the log, at iteration {}",
-                            self.expected_start
-                        ),
-                        detail: format!(
-                            "the catalog promises iterations up to {}",
-                            self.wanted.end
-                        ),
-                    })
-                }
-                None => return Ok(false),
-            },
+        let Some(first) = self.first_of_block()? else {
+            return Ok(false);
         };
         let block_key = first.0[..encoding::BLOCK_KEY_LEN].to_vec();
         let mut end = None;
