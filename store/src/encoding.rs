@@ -1015,9 +1015,9 @@ pub fn decode_catalog(key: &[u8], value: &[u8]) -> Result<CatalogEntry, Invalid>
     })
 }
 
-/// A series part's value: `bytes` (at most [`SERIES_PART_BYTES`]) of a series of
-/// `total` bytes.
-pub fn encode_series_part(key: &[u8], total: u64, bytes: &[u8]) -> Vec<u8> {
+/// A part's value of bytes kept in parts (a series, a screening): `bytes` (at most
+/// [`SERIES_PART_BYTES`]) of a whole of `total` bytes.
+pub fn encode_part(key: &[u8], total: u64, bytes: &[u8]) -> Vec<u8> {
     let mut value = Vec::with_capacity(SERIES_HEADER + bytes.len());
     value.extend_from_slice(&[0; 4]);
     value.extend_from_slice(&total.to_le_bytes());
@@ -1111,12 +1111,6 @@ pub fn decode_version_states(key: &[u8], value: &[u8]) -> Result<Vec<[f64; 6]>, 
     Ok((0..count)
         .map(|_| [r.f64(), r.f64(), r.f64(), r.f64(), r.f64(), r.f64()])
         .collect())
-}
-
-/// A screening part's value: `bytes` (at most [`SERIES_PART_BYTES`]) of a screening
-/// of `total` bytes, laid out as a series part (an empty screening is one empty part).
-pub fn encode_screening_part(key: &[u8], total: u64, bytes: &[u8]) -> Vec<u8> {
-    encode_series_part(key, total, bytes)
 }
 
 /// Verifies and decodes a screening part: the whole screening's length and this
@@ -1441,7 +1435,7 @@ mod tests {
         assert!(series_key(run, 9, 5000, u16::MAX) < series_key(run, 9, 5001, 0));
         assert!(series_key(run, 9, 5000, 0).starts_with(&series_prefix(run, 9, 5000)));
         let key = series_key(run, 100, 10, 2);
-        let value = encode_series_part(&key, 12_000, b"{\"t\":[1.5]}");
+        let value = encode_part(&key, 12_000, b"{\"t\":[1.5]}");
         assert_eq!(
             decode_series_part(&key, &value),
             Ok((12_000, &b"{\"t\":[1.5]}"[..]))
@@ -1451,12 +1445,12 @@ mod tests {
         assert_eq!(decode_series_part(&key, &damaged), Err("checksum mismatch"));
         let elsewhere = series_key(run, 100, 10, 3);
         assert!(decode_series_part(&elsewhere, &value).is_err());
-        let longer = encode_series_part(&key, 3, b"four");
+        let longer = encode_part(&key, 3, b"four");
         assert_eq!(
             decode_series_part(&key, &longer),
             Err("series part longer than its series")
         );
-        let empty = encode_series_part(&key, 3, b"");
+        let empty = encode_part(&key, 3, b"");
         assert_eq!(
             decode_series_part(&key, &empty),
             Err("series part of the wrong length")

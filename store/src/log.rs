@@ -590,26 +590,49 @@ impl Log {
                     requested: n,
                 });
             }
-            let total = bytes.len() as u64;
-            let parts = bytes.chunks(encoding::SERIES_PART_BYTES);
-            if parts.len() > u16::MAX as usize + 1 {
-                return Err(Error::InvalidBlock {
-                    run,
-                    detail: format!("a series of {} bytes is too long to keep", bytes.len()),
-                });
-            }
-            let mut batch = sled::Batch::default();
-            let prefix = encoding::series_prefix(run, n, points);
-            for item in self.tree.scan_prefix(prefix) {
-                batch.remove(item?.0);
-            }
-            for (part, bytes) in parts.enumerate() {
-                let key = encoding::series_key(run, n, points, part as u16);
-                let value = encoding::encode_series_part(&key, total, bytes);
-                batch.insert(&key[..], value);
-            }
-            Ok(self.tree.apply_batch(batch)?)
+            self.put_parts(
+                &encoding::series_prefix(run, n, points),
+                |part| encoding::series_key(run, n, points, part),
+                bytes,
+                false,
+            )?
+            .map_err(|too_long| Error::InvalidBlock {
+                run,
+                detail: format!("a series of {too_long} bytes is too long to keep"),
+            })
         })
+    }
+
+    /// Keeps `bytes` in parts under `prefix` (part `p` under `key_of(p)`), replacing
+    /// whatever was kept there, in one atomic batch; [`Log::parts`] reads them back.
+    /// Empty bytes are one empty part when `empty_as_part` (so that "kept empty" and
+    /// "not kept" differ), none otherwise. `Err(len)` when `len` bytes need more parts
+    /// than a key can number.
+    pub(crate) fn put_parts(
+        &self,
+        prefix: &[u8],
+        key_of: impl Fn(u16) -> [u8; 32],
+        bytes: &[u8],
+        empty_as_part: bool,
+    ) -> Result<Result<(), usize>> {
+        let mut pieces: Vec<&[u8]> = bytes.chunks(encoding::SERIES_PART_BYTES).collect();
+        if pieces.len() > u16::MAX as usize + 1 {
+            return Ok(Err(bytes.len()));
+        }
+        if pieces.is_empty() && empty_as_part {
+            pieces.push(&[]);
+        }
+        let mut batch = sled::Batch::default();
+        for item in self.tree.scan_prefix(prefix) {
+            batch.remove(item?.0);
+        }
+        let total = bytes.len() as u64;
+        for (part, piece) in pieces.into_iter().enumerate() {
+            let key = key_of(part as u16);
+            batch.insert(&key[..], encoding::encode_part(&key, total, piece));
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(Ok(()))
     }
 
     /// The series kept by [`Log::put_series`] for `(run, n, points)`, checked part by
@@ -619,21 +642,20 @@ impl Log {
             self.parts(
                 &encoding::series_prefix(run, n, points),
                 encoding::decode_series_part,
-                |key| matches!(key, Key::Series { .. }),
                 || format!("run {run}, its series of {points} points over {n} iterations"),
             )
         })
     }
 
-    /// The bytes kept in parts under `prefix` (a series, a screening), put back
-    /// together: each part decoded and checked by `decode`, under a key `is_part`
-    /// accepts, numbered from 0 with nothing missing, each naming the same total.
-    /// `None` when no part is kept; `whole` names the bytes in an error.
+    /// The bytes kept in parts under `prefix` (a series, a screening: the prefix holds
+    /// the key's tag, so only parts of that kind are read), put back together: each
+    /// part decoded and checked by `decode`, numbered from 0 with nothing missing, each
+    /// naming the same total. `None` when no part is kept; `whole` names the bytes in
+    /// an error.
     pub(crate) fn parts(
         &self,
         prefix: &[u8],
         decode: DecodePart,
-        is_part: fn(&Key) -> bool,
         whole: impl FnOnce() -> String,
     ) -> Result<Option<Vec<u8>>> {
         let mut out: Option<Vec<u8>> = None;
@@ -642,12 +664,8 @@ impl Log {
             let (key, value) = item?;
             let (claimed, bytes) =
                 decode(&key, &value).map_err(|detail| corrupt(describe_key(&key), detail))?;
-            let in_order = match encoding::decode_key(&key) {
-                Ok(ref decoded @ (Key::Series { part, .. } | Key::Screening { part, .. })) => {
-                    is_part(decoded) && part as usize == index
-                }
-                _ => false,
-            };
+            let in_order = matches!(encoding::decode_key(&key),
+                Ok(Key::Series { part, .. } | Key::Screening { part, .. }) if part as usize == index);
             let buffer = out.get_or_insert_with(|| {
                 total = claimed;
                 Vec::with_capacity(claimed.min(64 << 20) as usize)

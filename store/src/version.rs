@@ -155,33 +155,16 @@ impl Log {
     ) -> Result<()> {
         self.space.room_for(bytes.len() as u64)?;
         guarded(self.path(), || {
-            let parts = bytes.chunks(encoding::SERIES_PART_BYTES);
-            if parts.len() > u16::MAX as usize + 1 {
-                return Err(Error::InvalidVersion {
-                    run,
-                    detail: format!("a screening of {} bytes is too long to keep", bytes.len()),
-                });
-            }
-            let mut batch = sled::Batch::default();
-            let prefix = encoding::screening_prefix(run, version, d_bits);
-            for item in self.tree().scan_prefix(prefix) {
-                batch.remove(item?.0);
-            }
-            // An empty screening is one empty part, so that "kept" and "none found"
-            // are told apart.
-            let total = bytes.len() as u64;
-            let mut pieces: Vec<&[u8]> = parts.collect();
-            if pieces.is_empty() {
-                pieces.push(&[]);
-            }
-            for (part, piece) in pieces.into_iter().enumerate() {
-                let key = encoding::screening_key(run, version, d_bits, part as u16);
-                batch.insert(
-                    &key[..],
-                    encoding::encode_screening_part(&key, total, piece),
-                );
-            }
-            Ok(self.tree().apply_batch(batch)?)
+            self.put_parts(
+                &encoding::screening_prefix(run, version, d_bits),
+                |part| encoding::screening_key(run, version, d_bits, part),
+                bytes,
+                true,
+            )?
+            .map_err(|too_long| Error::InvalidVersion {
+                run,
+                detail: format!("a screening of {too_long} bytes is too long to keep"),
+            })
         })
     }
 
@@ -191,7 +174,6 @@ impl Log {
             self.parts(
                 &encoding::screening_prefix(run, version, d_bits),
                 encoding::decode_screening_part,
-                |key| matches!(key, Key::Screening { .. }),
                 || format!("run {run}, version {version}'s screening"),
             )
         })
