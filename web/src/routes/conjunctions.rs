@@ -134,17 +134,15 @@ fn decode(run: &Logged, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
 
 /// Keeps `found` (version `version` of `run` at the distance of `d_bits`) in the log,
 /// and sorts it by miss distance.
-pub(crate) fn keep(
-    log: &Log,
-    run: &Logged,
-    version: u32,
-    d_bits: u64,
-    found: &mut [Conjunction],
-) -> Result<(), ApiError> {
+pub(crate) fn keep(log: &Log, run: &Logged, version: u32, d_bits: u64, found: &mut [Conjunction]) {
     found.sort();
-    log.put_screening(run.key, version, d_bits, &encode(found))?;
+    // Best effort: the answer is computed and stands without it (a full log, say,
+    // only means the next asker screens again), and the version it belongs to is
+    // already logged.
+    if let Err(e) = log.put_screening(run.key, version, d_bits, &encode(found)) {
+        tracing::warn!(run = %run.id, version, error = %e, "a screening is not kept in the log");
+    }
     report::by_miss(found);
-    Ok(())
 }
 
 /// A conjunction as the API writes it, with the bodies' names.
@@ -177,15 +175,7 @@ pub(crate) async fn find(
         .await?
     };
     if let Some(bytes) = kept {
-        let mut conjunctions = decode(&run, &bytes)?;
-        report::by_miss(&mut conjunctions);
-        Metrics::bump(&state.metrics.conjunctions_from_log);
-        return Ok(Found {
-            run,
-            version,
-            conjunctions,
-            source: Source::Log,
-        });
+        return from_log(state, run, version, &bytes);
     }
     let guard = state.screenings.run_lock(run.key).lock_owned().await;
     let state = state.clone();
@@ -194,6 +184,19 @@ pub(crate) async fn find(
         screen(&state, run, version, d_km)
     })
     .await
+}
+
+/// The conjunctions the log kept for `version` of `run`, closest first.
+fn from_log(state: &AppState, run: Logged, version: u32, bytes: &[u8]) -> Result<Found, ApiError> {
+    let mut conjunctions = decode(&run, bytes)?;
+    report::by_miss(&mut conjunctions);
+    Metrics::bump(&state.metrics.conjunctions_from_log);
+    Ok(Found {
+        run,
+        version,
+        conjunctions,
+        source: Source::Log,
+    })
 }
 
 /// [`find`] past the log's first look, under the run's lock: the log again (another
@@ -208,17 +211,14 @@ fn screen(state: &AppState, run: Logged, version: u32, d_km: f64) -> Result<Foun
         source,
     };
     if let Some(bytes) = log.screening(run.key, version, d_bits)? {
-        let mut conjunctions = decode(&run, &bytes)?;
-        report::by_miss(&mut conjunctions);
-        Metrics::bump(&state.metrics.conjunctions_from_log);
-        return Ok(found(run, conjunctions, Source::Log));
+        return from_log(state, run, version, &bytes);
     }
     if let Some(held) = state.screenings.kept(run.key, d_bits) {
         let held = held.lock().unwrap_or_else(|e| e.into_inner());
         if held.version == version {
             let mut conjunctions = held.screener.conjunctions();
             drop(held);
-            keep(log, &run, version, d_bits, &mut conjunctions)?;
+            keep(log, &run, version, d_bits, &mut conjunctions);
             Metrics::bump(&state.metrics.conjunctions_from_memory);
             return Ok(found(run, conjunctions, Source::Memory));
         }
@@ -262,7 +262,7 @@ fn screen(state: &AppState, run: Logged, version: u32, d_km: f64) -> Result<Foun
         screener.shutdown().map_err(failed)?;
         drop(reservation);
     }
-    keep(log, &run, version, d_bits, &mut conjunctions)?;
+    keep(log, &run, version, d_bits, &mut conjunctions);
     Ok(found(run, conjunctions, Source::Screened))
 }
 
@@ -422,9 +422,9 @@ pub async fn events(
                     // Missed announcements: the versions in the log say how far to go.
                     Err(RecvError::Lagged(_)) => {
                         let log = state.log.clone();
-                        match tokio::task::spawn_blocking(move || log.versions(key)).await {
-                            Ok(Ok(v)) => v.len() as u32,
-                            _ => return,
+                        match blocking(move || log.versions(key)).await {
+                            Ok(v) => v.len() as u32,
+                            Err(_) => return,
                         }
                     }
                     Err(RecvError::Closed) => return,

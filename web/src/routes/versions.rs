@@ -395,7 +395,7 @@ fn apply(state: &AppState, run: &Logged, body: u32, impulse: Impulse) -> Result<
         Metrics::bump(&state.metrics.screenings_updated);
         let mut found = held.screener.conjunctions();
         drop(held);
-        conjunctions::keep(log, run, version.version, d_bits, &mut found)?;
+        conjunctions::keep(log, run, version.version, d_bits, &mut found);
         updated.push(json!({
             "d_km": f64::from_bits(d_bits),
             "added": changes.added.iter().map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
