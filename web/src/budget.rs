@@ -50,7 +50,10 @@
 //! room is needed the least recently used are dropped first
 //! ([`crate::screenings`]). One that could never fit is refused with 413 and told to
 //! use `sedaro-nano screen`. The share came out of the in-process cache's quarter,
-//! which `--cache-mb` (256 MB by default) seldom filled.
+//! which `--cache-mb` (256 MB by default) seldom filled. However small its run, a
+//! screener weighs at least [`SCREENER_MIN_BYTES`]: its worker threads' stacks and
+//! its dataflow, so that screeners of tiny runs at many distances cannot pile up
+//! threads (at most 16 in the 64 MB share of the default budget).
 //!
 //! A large read is a read of a logged run that is not a cache hit: a streamed body (CSV
 //! or JSON), a document built for the cache, or the page's decimated series. Each
@@ -86,6 +89,9 @@ pub use nano_pipeline::engine::BLOCK_BYTES_PER_ITERATION;
 
 /// What a screening holds per sample (see the module docs), rounded up.
 pub const SCREENING_BYTES_PER_SAMPLE: u64 = 640;
+
+/// The least a screener weighs, whatever its samples (see the module docs).
+pub const SCREENER_MIN_BYTES: u64 = 4 << 20;
 
 /// The smallest budget `serve` accepts.
 pub const MIN_MEMORY_BYTES: u64 = 128 << 20;

@@ -4,7 +4,7 @@
 //!
 //! One screener per run and distance at most, at the version it last screened or was
 //! updated to. Each holds its weight ([`budget::SCREENING_BYTES_PER_SAMPLE`] per
-//! sample) out of the screenings' share of the memory budget
+//! sample, and at least [`budget::SCREENER_MIN_BYTES`]) out of the screenings' share of the memory budget
 //! ([`budget::MemoryBudget::screenings`]); a screening under way holds its weight as a
 //! [`Reservation`] before it reads a state. When a new one needs room, the least
 //! recently used kept screeners are dropped; one larger than the whole share is
@@ -25,7 +25,7 @@ use nano_pipeline::screening::screener::Screener;
 use nano_store::RunKey;
 use tokio::sync::broadcast;
 
-use crate::budget::SCREENING_BYTES_PER_SAMPLE;
+use crate::budget::{SCREENER_MIN_BYTES, SCREENING_BYTES_PER_SAMPLE};
 use crate::error::ApiError;
 
 /// A screener and the version of its run it holds.
@@ -127,7 +127,9 @@ impl Screenings {
     /// Takes the weight of a screening of `samples` samples (`what` names it for the
     /// refusals), dropping the least recently used kept screeners to make room.
     pub fn reserve(self: &Arc<Self>, samples: u64, what: &str) -> Result<Reservation, ApiError> {
-        let weight = samples.saturating_mul(SCREENING_BYTES_PER_SAMPLE);
+        let weight = samples
+            .saturating_mul(SCREENING_BYTES_PER_SAMPLE)
+            .max(SCREENER_MIN_BYTES);
         if weight > self.capacity {
             return Err(ApiError::Refused {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -269,36 +271,54 @@ mod tests {
 
     #[test]
     fn the_least_recently_used_screeners_make_room_and_too_large_is_a_413() {
-        let per = SCREENING_BYTES_PER_SAMPLE;
+        // Screenings of `u` samples or more weigh their samples, not the floor.
+        let u = SCREENER_MIN_BYTES.div_ceil(SCREENING_BYTES_PER_SAMPLE);
+        let per = u * SCREENING_BYTES_PER_SAMPLE;
         let screenings = Arc::new(Screenings::new(10 * per, 1));
-        let too_large = screenings.reserve(11, "run x at 5 km").err().unwrap();
+        let too_large = screenings.reserve(11 * u, "run x at 5 km").err().unwrap();
+        let samples = format!("{} samples", 11 * u);
         assert!(
             matches!(&too_large, ApiError::Refused { status, message }
-                if *status == StatusCode::PAYLOAD_TOO_LARGE && message.contains("11 samples") && message.contains("sedaro-nano screen")),
+                if *status == StatusCode::PAYLOAD_TOO_LARGE && message.contains(&samples) && message.contains("sedaro-nano screen")),
             "{too_large:?}"
         );
         for n in 0..3 {
-            let r = screenings.reserve(3, "a").unwrap();
+            let r = screenings.reserve(3 * u, "a").unwrap();
             screenings.keep(r, run(n), 5f64.to_bits(), held(0));
         }
         assert_eq!(screenings.in_use(), 9 * per);
         // Run 0 used last: run 1 is the least recently used, then run 2.
         assert!(screenings.kept(run(0), 5f64.to_bits()).is_some());
-        let r = screenings.reserve(4, "b").unwrap();
+        let r = screenings.reserve(4 * u, "b").unwrap();
         assert!(screenings.kept(run(1), 5f64.to_bits()).is_none());
         assert!(screenings.kept(run(2), 5f64.to_bits()).is_some());
         assert_eq!(screenings.in_use(), 10 * per);
         // Nothing kept can make room beside a reservation of 4 and the rest: 503.
         // Asking for run 2 made run 0 the least recently used.
-        let r2 = screenings.reserve(3, "c").unwrap();
+        let r2 = screenings.reserve(3 * u, "c").unwrap();
         assert!(screenings.kept(run(0), 5f64.to_bits()).is_none());
         assert_eq!(screenings.kept_count(), 1);
-        let full = screenings.reserve(4, "d").err().unwrap();
+        let full = screenings.reserve(4 * u, "d").err().unwrap();
         assert!(matches!(full, ApiError::MemoryFull { .. }), "{full:?}");
         assert_eq!(screenings.kept_count(), 0);
         drop(r);
         drop(r2);
         assert_eq!(screenings.in_use(), 0);
+    }
+
+    #[test]
+    fn a_screener_of_a_tiny_run_weighs_the_floor() {
+        let screenings = Arc::new(Screenings::new(3 * SCREENER_MIN_BYTES, 1));
+        let r = screenings.reserve(2, "two samples").unwrap();
+        assert_eq!(screenings.in_use(), SCREENER_MIN_BYTES);
+        screenings.keep(r, run(1), 1f64.to_bits(), held(0));
+        // Many distances of a tiny run: at most three are kept at once.
+        for d in 2..10 {
+            let r = screenings.reserve(2, "two samples").unwrap();
+            screenings.keep(r, run(1), f64::from(d).to_bits(), held(0));
+        }
+        assert_eq!(screenings.kept_count(), 3);
+        assert_eq!(screenings.in_use(), 3 * SCREENER_MIN_BYTES);
     }
 
     #[test]
