@@ -314,22 +314,7 @@ fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
             status["id"].as_str().unwrap().to_owned()
         })
         .collect();
-    let started = Instant::now();
-    let mut waiting = ids.clone();
-    while !waiting.is_empty() {
-        waiting.retain(|id| {
-            let (_, body) = http_get(&address, &format!("/api/runs/{id}/status")).unwrap();
-            let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            assert_ne!(status["status"], "stopped", "{status}");
-            status["status"] != "complete"
-        });
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "{} of {RUNS} runs did not complete",
-            waiting.len()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    until_all_complete(&address, &ids);
     let peak = peak_rss(pid);
     eprintln!("{RUNS} constellation runs: peak RSS {} MB", peak >> 20);
     assert!(
@@ -353,6 +338,27 @@ fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
         );
     }
     stop(server);
+}
+
+/// Waits until every run of `ids` is complete (none stopped, within 300 s).
+fn until_all_complete(address: &str, ids: &[String]) {
+    let started = Instant::now();
+    let mut waiting = ids.to_vec();
+    while !waiting.is_empty() {
+        waiting.retain(|id| {
+            let (_, body) = http_get(address, &format!("/api/runs/{id}/status")).unwrap();
+            let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_ne!(status["status"], "stopped", "{status}");
+            status["status"] != "complete"
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{} of {} runs did not complete",
+            waiting.len(),
+            ids.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A run whose smallest rounds could never fit in the engine's share is refused with
@@ -380,6 +386,11 @@ fn a_run_whose_one_step_could_never_fit_is_refused_with_the_reason() {
         "{}",
         String::from_utf8_lossy(&taken.body)
     );
+    let id = serde_json::from_slice::<serde_json::Value>(&taken.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until_all_complete(&address, &[id]);
     stop(server);
 }
 

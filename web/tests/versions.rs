@@ -230,8 +230,10 @@ async fn every_bad_manoeuvre_or_read_is_a_4xx_naming_its_field_and_nothing_is_lo
 async fn a_run_still_computing_takes_no_manoeuvre() {
     let s = service(cache());
     let app = app(s.state.clone());
-    // Long enough to be still running when the manoeuvre comes.
-    let body = json!({"scenario": scenario(60.0), "steps": 200_000}).to_string();
+    // Long enough to be still running when the manoeuvre comes, on any machine: the
+    // polls below are 10 ms apart, the run some seconds long (it ends with the test
+    // binary, whose other tests take longer).
+    let body = json!({"scenario": scenario(60.0), "steps": 2_000_000}).to_string();
     let (status, _, answer) = post(&app, "/api/runs", &body, &[]).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
