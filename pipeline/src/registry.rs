@@ -145,11 +145,9 @@ impl Registry {
     /// admitted, for the engine to submit. Called when jobs end.
     pub(crate) fn admit_waiting(&mut self) -> Vec<Job> {
         let mut admitted = Vec::new();
-        while let Some((job, weight)) = self.waiting.front() {
-            if !self.jobs.contains_key(&job.id) {
-                self.waiting.pop_front();
-                continue;
-            }
+        // A waiting job is registered: `finish` and `stop_all` take it out of the queue
+        // as they take it out of `jobs`.
+        while let Some((_, weight)) = self.waiting.front() {
             let Decision::Start { epoch, .. } =
                 admission::decide(weight, self.charged(), self.bound)
             else {
@@ -159,9 +157,10 @@ impl Registry {
             if let Start::Orbit(start) = &mut job.start {
                 start.epoch = epoch;
             }
-            if let Some(state) = self.jobs.get_mut(&job.id) {
-                state.epoch = epoch;
-            }
+            self.jobs
+                .get_mut(&job.id)
+                .expect("a waiting job is registered")
+                .epoch = epoch;
             self.weigh(job.id, epoch.saturating_mul(weight.bytes_per_iteration));
             admitted.push(job);
         }
