@@ -601,15 +601,17 @@ fn write_logged(
     .versioned(versions);
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let oem = format == OrbitFormat::Oem;
-    let mut bar = match oem {
-        true => Progress::new("oem", "bodies", orbit.body_count() as u64),
-        false => Progress::new("replay", "steps", steps),
+    let mut bar = if oem {
+        Progress::new("oem", "bodies", orbit.body_count() as u64)
+    } else {
+        Progress::new("replay", "steps", steps)
     };
     while let Some(chunk) = pieces.next_chunk()? {
         out.write_all(&chunk)?;
-        bar.set(match oem {
-            true => pieces.bodies_written() as u64,
-            false => pieces.steps_read(),
+        bar.set(if oem {
+            pieces.bodies_written() as u64
+        } else {
+            pieces.steps_read()
         });
     }
     out.flush()?;
