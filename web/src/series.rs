@@ -442,7 +442,7 @@ impl Overlay {
 
     /// Body `body`'s state at output `k` in the version, when a manoeuvre replaced
     /// version 0's; `None` when version 0's stands.
-    fn state(
+    pub(crate) fn state(
         &mut self,
         log: &Log,
         key: RunKey,

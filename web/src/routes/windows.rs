@@ -31,17 +31,13 @@ use super::blocking;
 use super::versions::{body_states, changes, pick, version_param};
 use crate::error::ApiError;
 use crate::params::{self, Query};
-use crate::series::{self, Piecewise};
+use crate::series::{self, Overlay, Piecewise};
 use crate::{budget, AppState};
 use nano_store::Version;
 
 /// What a window read holds per body while it runs: the body's window and its row,
 /// rounded up (a `Window` is 136 bytes, a CSV row at most about 180).
 const BYTES_PER_BODY: u64 = 400;
-
-/// What a manoeuvred body's track holds per output time while it is built in memory
-/// (its state, 56 bytes, and its row, at most about 180), rounded up.
-const VERSIONED_BYTES_PER_STATE: u64 = 256;
 
 /// An orbit run the log holds: its key, its scenario, and how far it is durable.
 pub(crate) struct Logged {
@@ -406,37 +402,16 @@ pub async fn track(
         }
         _ => String::new(),
     };
-    if let Some(range) = &times {
-        let outputs = *range.start()..*range.end() + 1;
-        if changes(&versions, version, body, &outputs) {
-            let stride = stride(&times, points);
-            let log = state.log.clone();
-            let budget = state.readers.admit(
-                (outputs.end - outputs.start) * VERSIONED_BYTES_PER_STATE,
-                "a manoeuvred body's track",
-            )?;
-            let bytes = blocking(move || {
-                let _budget = budget;
-                let states = body_states(&log, &run, &versions, version, body, outputs.clone())?;
-                let mut out = header.into_bytes();
-                out.reserve(states.len() * 160);
-                let mut writer = EphemerisWriter::rows(out, format).map_err(internal)?;
-                let end = outputs.end - 1;
-                for (k, s) in (outputs.start..).zip(&states) {
-                    if (k - outputs.start) % stride == 0 || k == end {
-                        writer.state(body, s).map_err(internal)?;
-                    }
-                }
-                writer.finish().map_err(internal)
-            })
-            .await?;
-            return Ok(([(header::CONTENT_TYPE, content_type(format))], bytes).into_response());
-        }
-    }
-    let budget = state
-        .readers
-        .admit(budget::STREAM_BYTES, "a body's track")?;
+    // The version's states over version 0's, a stored part at a time as the track
+    // reaches them (`series::Overlay`, as the whole run's download does).
+    let mut versions = versions;
+    versions.truncate(version as usize);
+    let budget = state.readers.admit(
+        budget::STREAM_BYTES + Overlay::bytes(&versions),
+        "a body's track",
+    )?;
     let permit = crate::routes::api::stream_permit(&state)?;
+    let run_step = run.step();
     let pieces = TrackPieces {
         log: state.log.clone(),
         initial: run.initial(body)?,
@@ -448,6 +423,7 @@ pub async fn track(
         format,
         open: None,
         finished: false,
+        overlay: Overlay::new(versions, run_step),
     };
     let stream = series::stream_pieces(
         pieces,
@@ -484,6 +460,8 @@ struct TrackPieces {
     format: OrbitFormat,
     open: Option<(Track, EphemerisWriter<Vec<u8>>)>,
     finished: bool,
+    /// The version's states where a manoeuvre replaced version 0's.
+    overlay: Overlay,
 }
 
 impl TrackPieces {
@@ -501,7 +479,10 @@ impl TrackPieces {
                 None => 0..0,
             };
             if self.times.as_ref().is_some_and(|t| *t.start() == 0) {
-                writer.state(self.body, &self.initial).map_err(internal)?;
+                let initial = self.overlay.state(&self.log, self.run.key, self.body, 0)?;
+                writer
+                    .state(self.body, &initial.unwrap_or(self.initial))
+                    .map_err(internal)?;
             }
             let track = self.log.track(self.run.key, self.body, iterations)?;
             self.open = Some((track, writer));
@@ -520,11 +501,12 @@ impl TrackPieces {
                         .is_some_and(|t| (k - t.start()) % self.stride == 0 || k == *t.end());
                     if kept {
                         let [x, y, z, vx, vy, vz] = r.state;
-                        let s = OrbitState {
+                        let s = self.overlay.state(&self.log, self.run.key, self.body, k)?;
+                        let s = s.unwrap_or(OrbitState {
                             t: r.t1,
                             r: [x, y, z],
                             v: [vx, vy, vz],
-                        };
+                        });
                         writer.state(self.body, &s).map_err(internal)?;
                     }
                 }
