@@ -1,9 +1,10 @@
-//! One step of one agent: the dynamics of MODEL.md, in exactly its operation order.
+//! One step of one agent: the dynamics of the nano model (`docs/model.md`), in
+//! exactly its operation order.
 //!
 //! The order of floating-point operations is part of the model: the orbit magnifies a
 //! one-ulp difference past 1e-9 within a few thousand iterations, so every expression
-//! here is written as MODEL.md writes it (component by component, `powf(1.5)`, no
-//! fused multiply-add).
+//! here is written as `docs/model.md` writes it (component by component, `powf(1.5)`,
+//! no fused multiply-add).
 
 use crate::model::{Agent, AgentState};
 
@@ -12,8 +13,8 @@ pub type Universe = [AgentState; 2];
 
 /// Advances `agent` by its own time step from its state in `universe`.
 ///
-/// `time` is the new state's instant (the caller's `t + dt`, accumulated as MODEL.md
-/// says) and `next_step` the length of the step after this one.
+/// `time` is the new state's instant (the caller's `t + dt`, accumulated as
+/// `docs/model.md` says) and `next_step` the length of the step after this one.
 pub fn advance(agent: Agent, universe: &Universe, time: f64, next_step: f64) -> AgentState {
     let own = &universe[agent.index()];
     let dt = own.time_step;
@@ -58,7 +59,7 @@ mod tests {
 
     #[test]
     fn the_satellite_falls_toward_the_planet_then_moves() {
-        // Written out in scalars, the way MODEL.md states it.
+        // Written out in scalars, the way `docs/model.md` states it.
         let [p, s] = universe();
         let (dx, dy) = (p.position.x - s.position.x, p.position.y - s.position.y);
         let r3 = (dx * dx + dy * dy).powf(1.5);

@@ -1,9 +1,8 @@
 //! The nano model and the machinery that runs it.
 //!
-//! A run is the two-body simulation of `../shared/reference/MODEL.md` (described in the
-//! README): a Planet and a Satellite, each stepping on its own random time step drawn
-//! from a counter-based generator, so that a run is a pure function of
-//! `(iterations, seed)`.
+//! A nano run is the two-body simulation of `docs/model.md`, the model the project grew
+//! from: a Planet and a Satellite, each stepping on its own random time step drawn from
+//! a counter-based generator, so that a run is a pure function of `(iterations, seed)`.
 //!
 //! - [`model`]: the vocabulary ([`Agent`], [`AgentState`], [`Record`], [`Checkpoint`])
 //!   and the initial conditions, and how they meet the log (`nano-store` keeps bodies
@@ -28,7 +27,8 @@
 //! - [`resume`]: a run against the log (`nano_store::Log`): replay what it holds,
 //!   compute and append the rest block by block.
 //! - [`scenario`]: what a run computes: the nano model, or an orbit scenario
-//!   (ORBITS.md) read from JSON, checked, in canonical form and named by its hash.
+//!   (`docs/orbits.md`) read from JSON, checked, in canonical form and named by its
+//!   hash.
 //! - [`orbit`]: the physics of orbit scenarios.
 //! - [`screening`]: conjunctions (close approaches) of a run's bodies, by brute force
 //!   and as a differential-dataflow computation kept current under manoeuvres.

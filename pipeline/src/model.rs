@@ -304,7 +304,8 @@ pub fn replay(
         .map(move |r| Record::from_logged(run, r?)))
 }
 
-/// The state agent `agent` starts every run in (MODEL.md, "Agents and initial state").
+/// The state agent `agent` starts every run in (`docs/model.md`, "Agents and initial
+/// state").
 pub fn initial_state(agent: Agent) -> AgentState {
     let (position, velocity) = match agent {
         Agent::Planet => (Vector2::new(0.0, 0.1), Vector2::new(0.1, 0.0)),

@@ -1,14 +1,14 @@
 //! The single-threaded reference propagator: the records of a run, in order, as an
 //! iterator.
 //!
-//! MODEL.md reads every agent's state from a range store holding the whole run. The
-//! propagator keeps only the part of that store a future read can reach: for each
-//! agent its latest record and the one before it. That is enough because a read at
-//! `t - 0.001` by an agent at time `t` can miss another agent's latest record only when
-//! that record starts after `t - 0.001`; that agent then stepped while it was less than
-//! 0.001 ahead of `t`, and since every step is at least 0.01 long, its record before
-//! covers the read. A test checks this window against a literal run on the full
-//! [`nano_store::MemoryRangeStore`].
+//! The nano model (`docs/model.md`) reads every agent's state from a range store
+//! holding the whole run. The propagator keeps only the part of that store a future
+//! read can reach: for each agent its latest record and the one before it. That is
+//! enough because a read at `t - 0.001` by an agent at time `t` can miss another
+//! agent's latest record only when that record starts after `t - 0.001`; that agent
+//! then stepped while it was less than 0.001 ahead of `t`, and since every step is at
+//! least 0.01 long, its record before covers the read. A test checks this window
+//! against a literal run on the full [`nano_store::MemoryRangeStore`].
 
 use crate::generator;
 use crate::integrator::{self, Universe};
@@ -94,8 +94,8 @@ impl Propagator {
         self.step(agent, iteration)
     }
 
-    /// MODEL.md steps 1-4 for one agent: read at `t - 0.001`; wait unless every agent
-    /// is seen; otherwise advance and record.
+    /// `docs/model.md`'s steps 1-4 for one agent: read at `t - 0.001`; wait unless
+    /// every agent is seen; otherwise advance and record.
     fn step(&mut self, agent: Agent, iteration: u64) -> Option<Record> {
         let t = self.at.agents[agent.index()].time();
         let read = t - READ_LAG;
@@ -142,8 +142,9 @@ mod tests {
     use nano_store::{MemoryRangeStore, QRangeStore};
     use std::collections::BTreeMap;
 
-    /// MODEL.md read literally: the whole run in a range store, a fresh universe per
-    /// visit. Slow and unbounded, which is why the propagator does not work this way.
+    /// `docs/model.md` read literally: the whole run in a range store, a fresh universe
+    /// per visit. Slow and unbounded, which is why the propagator does not work this
+    /// way.
     fn literal_run(seed: u64, n: u64) -> Vec<Record> {
         let mut store = MemoryRangeStore::new();
         for agent in Agent::ALL {
