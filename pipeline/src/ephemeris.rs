@@ -11,7 +11,8 @@
 //! Numbers are in km, km/s and seconds since the scenario's epoch, in their shortest
 //! round-trip form (as the nano formats write them), so a reader gets the exact doubles
 //! back; an OEM epoch is the UTC instant `epoch + t` (leap seconds ignored, as in
-//! ORBITS.md) with as many decimals as the output step needs (3, 6 or 9).
+//! `docs/orbits.md`, "Units, frame, constants") with as many decimals as the output
+//! step needs (3, 6 or 9).
 //!
 //! ```
 //! use nano_pipeline::ephemeris::{EphemerisWriter, OrbitFormat};

@@ -6,8 +6,9 @@ use crate::scenario::{CentralBody, Forces};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ForceModel {
     mu: f64,
-    /// `(3/2) J2 mu R^2`, or `None` without J2: the constant factor of ORBITS.md's J2
-    /// term, computed once rather than per evaluation.
+    /// `(3/2) J2 mu R^2`, or `None` without J2: the constant factor of the J2 term
+    /// (`docs/orbits.md`, "What the physics must show"), computed once rather than per
+    /// evaluation.
     j2_factor: Option<f64>,
 }
 
@@ -35,7 +36,7 @@ impl ForceModel {
         let k = -self.mu / (r2 * rn);
         let mut a = [k * x, k * y, k * z];
         if let Some(c) = self.j2_factor {
-            // ORBITS.md: -(3/2) J2 mu R^2 / r^5 * (x (1 - 5z²/r²), y (1 - 5z²/r²), z (3 - 5z²/r²)).
+            // docs/orbits.md: -(3/2) J2 mu R^2 / r^5 * (x (1 - 5z²/r²), y (1 - 5z²/r²), z (3 - 5z²/r²)).
             let k2 = -c / (r2 * r2 * rn);
             let s = 5.0 * z * z / r2;
             a[0] += k2 * x * (1.0 - s);

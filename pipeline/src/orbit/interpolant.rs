@@ -1,5 +1,6 @@
 //! A body's state between two output times: the cubic Hermite interpolant of
-//! ORBITS.md, the one curve through both ends' positions with both ends' velocities.
+//! `docs/orbits.md` ("Conjunctions"), the one curve through both ends' positions with
+//! both ends' velocities.
 //!
 //! Its error is `|r''''| h^4 / 384` at most (`h` the interval): a 10 s output step of a
 //! low orbit (`|r''''|` about `n^4 a`, near 1e-8 km/s^4) gives a fraction of a

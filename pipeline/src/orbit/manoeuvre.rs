@@ -1,6 +1,6 @@
 //! A manoeuvre: an impulse `dv` (km/s, inertial frame) on one body at time `T`, and
-//! that body's states at the output times after it (issue 15; the contract's
-//! "Versions of an orbit run").
+//! that body's states at the output times after it, which make the run's next version
+//! (`docs/orbits.md`, "Manoeuvres and versions").
 //!
 //! The body's state at `T` is the one at output `t_floor = floor(T / h) h` when `T` is
 //! that output time; otherwise it is integrated from `t_floor` to `T` with the run's

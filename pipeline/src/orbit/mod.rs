@@ -1,7 +1,7 @@
 //! The physics of orbit scenarios: forces, integrators, the Kepler oracle, and
 //! [`BodyPropagator`], which gives one body's states at the run's output times.
 //!
-//! # Conventions (ORBITS.md)
+//! # Conventions (`docs/orbits.md`)
 //!
 //! Kilometres, seconds, km/s, in an inertial frame centred on the central body. A
 //! state is [`OrbitState`] `{ t, r, v }`, `t` in seconds since the scenario's epoch.
@@ -11,7 +11,7 @@
 //!
 //! # The parts
 //!
-//! - [`force`]: the point mass and ORBITS.md's J2 term.
+//! - [`force`]: the point mass and the J2 term of `docs/orbits.md`.
 //! - [`dop853`]: Dormand-Prince 8(5,3), adaptive, with Hairer's error norm
 //!   (`rtol = atol = tolerance`), his step-size controller and his seventh-order dense
 //!   output, which gives the states at the output times from the steps around them. The

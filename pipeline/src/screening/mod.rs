@@ -1,7 +1,7 @@
-//! Conjunction screening (issue 15; ORBITS.md "Conjunctions"): every local minimum of
-//! the distance between two bodies' Hermite interpolants that is below a screening
-//! distance `D`, as the pair (lower body index first), the time of closest approach
-//! and the miss distance.
+//! Conjunction screening (`docs/orbits.md`, "Conjunctions"): every local minimum of the
+//! distance between two bodies' Hermite interpolants that is below a screening distance
+//! `D`, as the pair (lower body index first), the time of closest approach and the miss
+//! distance; kept current as manoeuvres replace a body's states.
 //!
 //! # The parts
 //!
