@@ -1,9 +1,9 @@
 //! Scenarios: what a run computes, as the JSON document of
-//! `../shared/reference/ORBITS.md`, checked, put in canonical form and named.
+//! `docs/orbits.md` ("A scenario"), checked, put in canonical form and named.
 //!
-//! A run is `(scenario, n)`. [`Scenario::Nano`] is the nano model of MODEL.md (named by
-//! its seed, as it always was); [`Scenario::Orbit`] is an [`OrbitScenario`]: bodies
-//! around one central body, a force model, an integrator and an output step.
+//! A run is `(scenario, n)`. [`Scenario::Nano`] is the nano model of `docs/model.md`
+//! (named by its seed, as it always was); [`Scenario::Orbit`] is an [`OrbitScenario`]:
+//! bodies around one central body, a force model, an integrator and an output step.
 //!
 //! - [`Scenario::parse`] reads a document and checks every rule; a broken one is a
 //!   [`ScenarioError`] naming the field by its JSON path (`bodies[1].elements.e`), the
@@ -13,7 +13,7 @@
 //!   fixed order and numbers in their shortest round-trip form, so that two documents
 //!   that mean the same run are the same text; [`Scenario::run_id`] hashes it.
 //! - [`OrbitScenario::body`] and [`OrbitScenario::bodies`] expand the Walker generator
-//!   and turn elements into states (the conventions of ORBITS.md).
+//!   and turn elements into states (the conventions of `docs/orbits.md`).
 //!
 //! ```
 //! use nano_pipeline::scenario::{Scenario, ScenarioLimits};
@@ -38,11 +38,11 @@ use sha2::{Digest, Sha256};
 
 use crate::orbit::OrbitState;
 
-/// Earth's gravitational parameter (km^3/s^2), ORBITS.md.
+/// Earth's gravitational parameter (km^3/s^2), `docs/orbits.md`.
 pub const EARTH_MU: f64 = 398_600.441_8;
-/// Earth's equatorial radius (km), ORBITS.md.
+/// Earth's equatorial radius (km), `docs/orbits.md`.
 pub const EARTH_RADIUS_KM: f64 = 6378.137;
-/// Earth's J2 (dimensionless), ORBITS.md.
+/// Earth's J2 (dimensionless), `docs/orbits.md`.
 pub const EARTH_J2: f64 = 1.082_626_68e-3;
 
 /// The smallest `dop853` tolerance accepted: below it the error estimate is rounding
@@ -92,9 +92,9 @@ fn refuse<T>(field: impl Into<String>, rule: impl Into<String>) -> Result<T, Sce
 /// What a run computes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scenario {
-    /// The nano model of MODEL.md with seed `seed`.
+    /// The nano model of `docs/model.md` with seed `seed`.
     Nano { seed: u64 },
-    /// Bodies around a central body (ORBITS.md).
+    /// Bodies around a central body (`docs/orbits.md`).
     Orbit(OrbitScenario),
 }
 
@@ -270,7 +270,7 @@ pub struct CentralBody {
 }
 
 impl CentralBody {
-    /// The Earth of ORBITS.md.
+    /// The Earth of `docs/orbits.md`.
     pub const EARTH: CentralBody = CentralBody {
         mu: EARTH_MU,
         radius_km: EARTH_RADIUS_KM,
@@ -310,8 +310,8 @@ impl Integrator {
 /// The default `dop853` tolerance when a document names the method without one.
 pub const DEFAULT_TOLERANCE: f64 = 1e-12;
 
-/// Classical orbital elements (ORBITS.md): `a` in km, angles in degrees, `nu` the true
-/// anomaly.
+/// Classical orbital elements (`docs/orbits.md`): `a` in km, angles in degrees, `nu`
+/// the true anomaly.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Elements {
     pub a_km: f64,
@@ -323,8 +323,8 @@ pub struct Elements {
 }
 
 impl Elements {
-    /// Position (km) and velocity (km/s) in the inertial frame, as ORBITS.md defines
-    /// them: the perifocal state rotated by `R3(-raan) R1(-i) R3(-argp)`.
+    /// Position (km) and velocity (km/s) in the inertial frame, as `docs/orbits.md`
+    /// defines them: the perifocal state rotated by `R3(-raan) R1(-i) R3(-argp)`.
     pub fn to_state(&self, mu: f64) -> ([f64; 3], [f64; 3]) {
         let p = self.a_km * (1.0 - self.e * self.e);
         let (sin_nu, cos_nu) = self.nu_deg.to_radians().sin_cos();
@@ -360,7 +360,7 @@ pub struct BodySpec {
     pub start: Start,
 }
 
-/// The Walker delta pattern `i: t/p/f` of ORBITS.md: `planes` planes of
+/// The Walker delta pattern `i: t/p/f` of `docs/orbits.md`: `planes` planes of
 /// `total / planes` circular orbits at `altitude_km` above the central body's radius.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Walker {
@@ -376,7 +376,7 @@ impl Walker {
     pub fn satellite(&self, index: u64, central: &CentralBody) -> (String, Elements) {
         let per_plane = self.total / self.planes;
         let (k, j) = (index / per_plane, index % per_plane);
-        // ORBITS.md's formulas in its own order of operations.
+        // docs/orbits.md's formulas in its own order of operations.
         let raan_deg = k as f64 * 360.0 / self.planes as f64;
         let nu_deg = j as f64 * 360.0 / per_plane as f64
             + (k * self.phasing) as f64 * 360.0 / self.total as f64;
@@ -402,7 +402,8 @@ pub struct Body {
 /// An instant in UTC, to the nanosecond: the epoch times inside a run are counted from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Epoch {
-    /// Seconds since 1970-01-01T00:00:00Z (leap seconds not counted, as ORBITS.md says).
+    /// Seconds since 1970-01-01T00:00:00Z (leap seconds not counted, as
+    /// `docs/orbits.md` says).
     unix_s: i64,
     nanos: u32,
 }
@@ -538,7 +539,7 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 /// An orbit scenario, checked: every accessor returns values that keep the rules of
-/// ORBITS.md.
+/// `docs/orbits.md`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrbitScenario {
     epoch: Epoch,
@@ -1341,7 +1342,8 @@ mod tests {
         }
     }
 
-    /// The document of ORBITS.md with one JSON pointer replaced (or removed with `None`).
+    /// The example document of `docs/orbits.md` with one JSON pointer replaced (or
+    /// removed with `None`).
     fn edit(pointer: &str, value: Option<Value>) -> String {
         let mut doc: Value = serde_json::from_str(DOC).unwrap();
         let (parent, key) = pointer.rsplit_once('/').unwrap();
