@@ -46,15 +46,15 @@
 //! not stored: a body's records tile its timeline, so it is the previous record's
 //! `t1` (the chunk's `t0` for the first).
 //!
-//! A version (issue 15) is the run as propagated (version 0, its frames) changed by
-//! manoeuvres: version `V >= 1` is version `V - 1` with one body's states from output
-//! `from_output` on replaced by the `states` stored under `18`, at most
-//! [`VERSION_PART_STATES`] a part (the reason chunks are cut). The state at output `k`
-//! is `t_k = k * output_step_s`, which the store does not know: it keeps the six
-//! words, the model the times. A version's `17` and its `18` parts are one atomic
-//! batch, written after its parent's. Screening results (`19`) are derived, and laid
-//! out as series parts are; `d_bits` is big-endian, so a version's screenings sort by
-//! the distance's bits.
+//! A version of an orbit run (made by a manoeuvre: `docs/orbits.md`, "Manoeuvres and
+//! versions") is the run as propagated (version 0, its frames) changed by manoeuvres:
+//! version `V >= 1` is version `V - 1` with one body's states from output `from_output`
+//! on replaced by the `states` stored under `18`, at most [`VERSION_PART_STATES`] a
+//! part (the reason chunks are cut). The state at output `k` is `t_k = k *
+//! output_step_s`, which the store does not know: it keeps the six words, the model the
+//! times. A version's `17` and its `18` parts are one atomic batch, written after its
+//! parent's. Screening results (`19`) are derived, and laid out as series parts are;
+//! `d_bits` is big-endian, so a version's screenings sort by the distance's bits.
 //!
 //! # Frames
 //!
@@ -94,7 +94,7 @@
 //!
 //! # Versions
 //!
-//! This is format version 3 ([`FORMAT_VERSION`]). Version 2 (until issue 14) kept
+//! This is format version 3 ([`FORMAT_VERSION`]). Version 2 (before frames) kept
 //! orbit runs as nano runs are kept: chunks of records with a time index, and one
 //! checkpoint slot per body under tag `14`. A version-2 log is converted on open: each
 //! orbit run's slots move into packs (one batch a run); then, if every block of the
@@ -104,14 +104,14 @@
 //! the frames already written). Other runs, and orbit runs with a damaged chunk, are
 //! left as they are. Nano runs are byte for byte as in version 2.
 //!
-//! Version 1 (until issue 13) knew only
-//! the nano model: its keys were tags `01` to `03` with the run as `model u8, seed
-//! u64` and the agent as one byte, and its catalog entry carried the nano checkpoint.
-//! A version-1 log is converted on open ([`v1`]): each of its values moves under its
-//! version-2 key (same chunk and index bytes; the catalog's checkpoint becomes the
-//! nano checkpoint's slot 0, byte for byte; a series moves under tag `16`), in batches that each delete what they
-//! convert, so that a conversion cut short is finished by the next open (then converted
-//! on to version 3). Tags `01` to `04` are version 1's and never written since.
+//! Version 1 (before orbit scenarios) knew only the nano model: its keys were tags `01`
+//! to `03` with the run as `model u8, seed u64` and the agent as one byte, and its
+//! catalog entry carried the nano checkpoint. A version-1 log is converted on open
+//! ([`v1`]): each of its values moves under its version-2 key (same chunk and index
+//! bytes; the catalog's checkpoint becomes the nano checkpoint's slot 0, byte for byte;
+//! a series moves under tag `16`), in batches that each delete what they convert, so
+//! that a conversion cut short is finished by the next open (then converted on to
+//! version 3). Tags `01` to `04` are version 1's and never written since.
 
 use crate::catalog::CatalogEntry;
 use crate::record::{Record, State};

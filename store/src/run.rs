@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 /// The model a run belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Model {
-    /// The two-body toy model of MODEL.md (a run id is a seed).
+    /// The two-body nano model of `docs/model.md` (a run id is a seed).
     Nano = 1,
-    /// Orbit scenarios of ORBITS.md (a run id is a hash of the scenario).
+    /// Orbit scenarios of `docs/orbits.md` (a run id is a hash of the scenario).
     Orbit = 2,
 }
 

@@ -1,7 +1,7 @@
-//! Versions of an orbit run (issue 15): each a manoeuvre's metadata and the
-//! manoeuvred body's new states, written in one atomic batch after its parent; and
-//! the screenings kept for each version. The byte layout is [`crate::encoding`]'s
-//! (tags `17` to `19`).
+//! Versions of an orbit run (`docs/orbits.md`, "Manoeuvres and versions"): each a
+//! manoeuvre's metadata and the manoeuvred body's new states, written in one atomic
+//! batch after its parent; and the screenings kept for each version. The byte layout is
+//! [`crate::encoding`]'s (tags `17` to `19`).
 
 use std::ops::Range;
 
