@@ -1,6 +1,6 @@
-//! The Hermite interpolant (ORBITS.md, issue 14) against the exact Kepler solution:
-//! between two output states of a point-mass orbit, the interpolated position and
-//! velocity stay within the asserted bounds, and at the output times they are the
+//! The Hermite interpolant (`docs/orbits.md`, "Conjunctions") against the exact Kepler
+//! solution: between two output states of a point-mass orbit, the interpolated position
+//! and velocity stay within the asserted bounds, and at the output times they are the
 //! states themselves.
 
 use nano_pipeline::orbit::kepler::Kepler;

@@ -1,5 +1,6 @@
-//! Issue 13's physics acceptance: the integrators against the exact Kepler solution
-//! over 1,000 orbits, and J2's secular motion of the node against ORBITS.md's rate.
+//! The physics of orbit scenarios (`docs/orbits.md`, "What the physics must show"):
+//! the integrators against the exact Kepler solution over 1,000 orbits, and J2's
+//! secular motion of the node against the first-order rate.
 //! Accuracy is correctness here, so the bounds are asserted.
 
 use nano_pipeline::orbit::accuracy::{self, AccuracyRow};
@@ -58,7 +59,7 @@ fn yoshida4_keeps_energy_bounded_and_angular_momentum_exact() {
             "e={e}: angular momentum error {:e}",
             row.max_rel_h_err
         );
-        // Stricter than the issue asks: with the increments added by compensated
+        // Stricter than the 1e-12 above: with the increments added by compensated
         // summation, only the last bits move (1.1e-15 measured; 7.6e-14 without it).
         assert!(
             row.max_rel_h_err < 1e-14,
@@ -94,7 +95,7 @@ fn circular_j2(altitude_km: f64, i_deg: f64, step: f64) -> OrbitScenario {
     }
 }
 
-/// ORBITS.md's first-order secular rate of the node, degrees per day.
+/// The first-order secular rate of the node (`docs/orbits.md`), degrees per day.
 fn secular_node_rate(a: f64, i_deg: f64) -> f64 {
     let n = (EARTH_MU / (a * a * a)).sqrt();
     let p = a; // circular
@@ -156,13 +157,13 @@ fn j2_moves_the_node_of_a_53_degree_orbit_at_the_secular_rate() {
     let expected = secular_node_rate(a, 53.0);
     assert!(
         (expected + 4.49).abs() < 0.01,
-        "ORBITS.md quotes about -4.49 deg/day: {expected}"
+        "docs/orbits.md quotes about -4.49 deg/day: {expected}"
     );
     let p = period(a);
     let measured = measured_node_rate(&circular_j2(550.0, 53.0, p / SAMPLES_PER_ORBIT as f64), p);
     assert!(
         ((measured - expected) / expected).abs() < 0.01,
-        "node rate {measured} deg/day, ORBITS.md's {expected} deg/day"
+        "node rate {measured} deg/day, docs/orbits.md's {expected} deg/day"
     );
 }
 
@@ -176,7 +177,7 @@ fn a_sun_synchronous_orbit_turns_its_node_with_the_sun() {
     let i_deg = (target / per_cos).acos().to_degrees();
     assert!(
         (i_deg - 98.19).abs() < 0.01,
-        "ORBITS.md quotes about 98.19 degrees at 700 km: {i_deg}"
+        "docs/orbits.md quotes about 98.19 degrees at 700 km: {i_deg}"
     );
     let p = period(a);
     let measured = measured_node_rate(

@@ -1,8 +1,8 @@
-//! Issue 15's screening core: the differential-dataflow screening against the brute
-//! force over every pair (pairs equal, TCA within 1 ms, miss within 1 m), kept current
-//! under manoeuvres, on 1, 2 and 4 workers; the exact-minimum code against a dense
-//! sampling of the interpolated distance; and the edges (a minimum exactly at an output
-//! time, an approach straddling cells).
+//! The screening core: the differential-dataflow screening against the brute force over
+//! every pair (pairs equal, TCA within 1 ms, miss within 1 m), kept current under
+//! manoeuvres, on 1, 2 and 4 workers; the exact-minimum code against a dense sampling
+//! of the interpolated distance; and the edges (a minimum exactly at an output time, an
+//! approach straddling cells).
 
 #[path = "support/conjunctions.rs"]
 mod conjunctions;

@@ -1,7 +1,8 @@
 //! The comparison of two conjunction sets every screening test makes, under the
-//! accuracy ORBITS.md's definition allows two implementations: pairs equal (in the same
-//! order), TCA within 1 ms, miss distance within 1 m. Shared by
-//! `pipeline/tests/screening.rs` and `tests/screen.rs` (which includes it by path).
+//! accuracy the definition of `docs/orbits.md` ("Conjunctions") allows two
+//! implementations: pairs equal (in the same order), TCA within 1 ms, miss distance
+//! within 1 m. Shared by `pipeline/tests/screening.rs` and `tests/screen.rs` (which
+//! includes it by path).
 
 use nano_pipeline::screening::Conjunction;
 
