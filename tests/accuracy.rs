@@ -47,8 +47,8 @@ fn json_report_holds_every_integrator_on_every_orbit() {
                 .fold(0.0, f64::max);
             assert_eq!(top, energy);
             if method == "dop853" {
-                // Twenty orbits at 1e-12: the thousand-orbit bounds hold a
-                // fortiori.
+                // Twenty orbits at 1e-12: the thousand-orbit bounds of
+                // `pipeline/tests/orbit.rs` hold a fortiori.
                 assert!(energy < 1e-8 && position < 5000.0, "{row}");
             }
         }

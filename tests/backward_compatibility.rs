@@ -1,8 +1,8 @@
-//! A log of format version 1 (before issue 13), as a SIGKILL left it, with what that
-//! build printed from it (`testdata/log-v1`, made as its README says): this build opens
-//! it (converting it to the current format), verifies it clean, replays the bytes that
-//! build replayed, lists the same catalog, and continues its cut-short run to the fresh
-//! run's output, as redb tests its old files.
+//! A log of format version 1 (before orbit scenarios), as a SIGKILL left it, with what
+//! that build printed from it (`testdata/log-v1`, made as its README says): this build
+//! opens it (converting it to the current format), verifies it clean, replays the bytes
+//! that build replayed, lists the same catalog, and continues its cut-short run to the
+//! fresh run's output, as redb tests its old files.
 
 mod support;
 

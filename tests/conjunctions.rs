@@ -1,4 +1,4 @@
-//! Issue 15's acceptance through the binary: a small constellation with crossing
+//! Screening under manoeuvres through the binary: a small constellation with crossing
 //! orbits served by `serve --workers 2`, random manoeuvres posted over HTTP; after
 //! each, the conjunctions served for the new version equal a from-scratch screening
 //! (`nano_pipeline::screening::oracle`, the brute force) of that version's states as

@@ -1,4 +1,4 @@
-//! Issue 14, item 6: `propagate`, `replay` and `verify` draw a progress bar on stderr
+//! Progress bars: `propagate`, `replay` and `verify` draw a progress bar on stderr
 //! when it is a terminal, and write none of it when it is not. The terminal is a real
 //! pseudo-terminal: the binary runs under util-linux's `script`.
 

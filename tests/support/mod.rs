@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The tolerance MODEL.md grants every float of a golden record.
+/// The tolerance `docs/model.md` grants every float of a golden record.
 pub const TOLERANCE: f64 = 1e-9;
 
 /// The `sedaro-nano` binary Cargo built for these tests.
@@ -68,7 +68,7 @@ pub fn propagate_csv(scenario: &str, steps: &str, extra: &[&str]) -> Vec<u8> {
 }
 
 /// One golden run from `testdata/golden`: made by an independent implementation of
-/// MODEL.md.
+/// `docs/model.md`.
 pub struct Golden {
     pub n: u64,
     pub seed: u64,
@@ -112,9 +112,9 @@ pub fn golden_runs() -> Vec<Golden> {
     runs
 }
 
-/// Asserts that `actual` reproduces `golden` as MODEL.md demands: the same header, the
-/// same record count and order, the same agent and iteration in each record, and every
-/// float within [`TOLERANCE`].
+/// Asserts that `actual` reproduces `golden` as `docs/model.md` demands: the same
+/// header, the same record count and order, the same agent and iteration in each
+/// record, and every float within [`TOLERANCE`].
 pub fn assert_reproduces(actual: &Value, golden: &Value) {
     for field in ["model", "n", "seed", "columns"] {
         assert_eq!(actual[field], golden[field], "header field {field}");

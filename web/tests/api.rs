@@ -529,7 +529,8 @@ async fn the_accuracy_report_is_computed_once_and_its_page_has_no_inline_script(
         }
     }
     assert_eq!(cases, want);
-    // The bounds for dop853 at 1e-12 over 1,000 orbits, as the page shows them.
+    // The bounds `pipeline/tests/orbit.rs` holds dop853 at 1e-12 to over 1,000 orbits,
+    // as the page shows them.
     for (row, (energy, metres)) in rows
         .iter()
         .zip([(1e-10, 10.0), (1e-9, 100.0), (1e-8, 5000.0)])
