@@ -1,4 +1,4 @@
-// The orbit form of `/`: builds an ORBITS.md scenario of one satellite from the
+// The orbit form of `/`: builds a scenario (docs/orbits.md) of one satellite from the
 // elements, force model and integrator, POSTs it to /api/runs, and goes to the run's
 // page; a refusal (400 naming the field, 401, 429, 503) is shown beside the form.
 "use strict";

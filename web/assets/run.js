@@ -25,7 +25,7 @@ const ROW_CAP = 500;
 // output steps), and the points asked for each of the two tracks.
 const PAIR_WINDOW_S = 300;
 const PAIR_POINTS = 400;
-// Earth, ORBITS.md: the defaults when a scenario does not name its central body.
+// Earth, docs/orbits.md: the defaults when a scenario does not name its central body.
 const EARTH = { mu: 398600.4418, radius: 6378.137, j2: 1.08262668e-3 };
 
 // One colour per body, the same in the 3D plot and the error plot (Plotly's own).

@@ -1,7 +1,7 @@
-//! Versions of an orbit run (issue 15): `POST /api/runs/{id}/manoeuvres` makes the
-//! next one, `GET /api/runs/{id}/versions` lists them, and the run's download
-//! ([`super::runs::data`], through [`crate::series::Overlay`]), the window reads and
-//! the conjunctions take `version=`.
+//! Versions of an orbit run (`docs/orbits.md`, "Manoeuvres and versions"): `POST
+//! /api/runs/{id}/manoeuvres` makes the next one, `GET /api/runs/{id}/versions` lists
+//! them, and the run's download ([`super::runs::data`], through
+//! [`crate::series::Overlay`]), the window reads and the conjunctions take `version=`.
 //!
 //! Version 0 is the run as propagated (its chunks in the log); version `V` is version
 //! `V - 1` with one body's states from some output on replaced

@@ -7,9 +7,9 @@
 //!
 //! A run's states are at the output times `t_k = k * output_step_s`, `k = 0 ..=
 //! iterations_done` (the durable frontier): the state at `t_0` is the scenario's, the
-//! others are logged. Between two output times a state is the cubic Hermite
-//! interpolant of the two around it ([`nano_pipeline::orbit::hermite`], ORBITS.md); at
-//! an output time it is the logged state exactly.
+//! others are logged. Between two output times a state is the cubic Hermite interpolant
+//! of the two around it ([`nano_pipeline::orbit::hermite`], `docs/orbits.md`); at an
+//! output time it is the logged state exactly.
 //!
 //! Both take `version=` (default: the latest; [`super::versions`]): a body a
 //! manoeuvre changed is read from its version's states where they replace version 0's.
