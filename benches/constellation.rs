@@ -1,4 +1,4 @@
-//! Issue 14's constellation: Starlink's first shell (Walker 53: 1584/72/1 at 550 km),
+//! A constellation: Starlink's first shell (Walker 53: 1584/72/1 at 550 km),
 //! J2, `dop853` at 1e-10, a 10 s output step (`benches/starlink.json`), through the
 //! engine: the compute alone on 1 and 2 workers (no log; the blocks still cross to
 //! worker 0 and are gathered, as a run's are), and computed and logged (`--sync

@@ -1,6 +1,7 @@
-//! Orbits: `dop853` at tolerance 1e-12 on the LEO orbit of ORBITS.md's example (a =
-//! 7,000 km, e = 0.1), in orbits per second on one core: the integration alone (one
-//! output per orbit), and with the states sampled every 10 s (about 580 per orbit).
+//! Orbits: `dop853` at tolerance 1e-12 on the LEO orbit of the example scenario of
+//! `docs/orbits.md` (a = 7,000 km, e = 0.1), in orbits per second on one core: the
+//! integration alone (one output per orbit), and with the states sampled every 10 s
+//! (about 580 per orbit).
 //!
 //! "On one core" is measured as the benchmark thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a machine shared with other work the

@@ -37,7 +37,7 @@ TOL = 1e-12
 
 
 def initial_state():
-    """Elements to state (ORBITS.md) at perigee, raan = argp = 0."""
+    """Elements to state (docs/orbits.md) at perigee, raan = argp = 0."""
     p = A_KM * (1.0 - E * E)
     r = p / (1.0 + E)
     v = math.sqrt(MU / p) * (E + 1.0)

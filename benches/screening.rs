@@ -1,6 +1,6 @@
-//! Conjunction screening (issue 15's targets): Walker 53 shells at 550 km with J2,
-//! six hours at a 10 s output step (2,161 states a satellite), `D` = 5 km, on 2 worker
-//! threads.
+//! Conjunction screening against its performance targets (below): Walker 53 shells at
+//! 550 km with J2, six hours at a 10 s output step (2,161 states a satellite), `D` = 5
+//! km, on 2 worker threads.
 //!
 //! - `screening/first/N`: a whole first screening of N satellites (500, 1,584 =
 //!   Starlink shell 1, 5,000): the dataflow started, every state inserted, the answer
