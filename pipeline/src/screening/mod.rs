@@ -1,7 +1,8 @@
 //! Conjunction screening (`docs/orbits.md`, "Conjunctions"): every local minimum of the
 //! distance between two bodies' Hermite interpolants that is below a screening distance
 //! `D`, as the pair (lower body index first), the time of closest approach and the miss
-//! distance; kept current as manoeuvres replace a body's states.
+//! distance; kept current as manoeuvres replace a body's states. `docs/design.md` ("The
+//! screening dataflow") tells the whole in a page.
 //!
 //! # The parts
 //!
