@@ -29,8 +29,8 @@ use nano_web::config as web_config;
 use nano_web::config::LogFormat;
 use nano_web::ServeConfig;
 
-/// sedaro-nano: a two-body propagation service (a Planet and an orbiting Satellite,
-/// each on its own random time step).
+/// sedaro-nano: orbit propagation and conjunction screening under manoeuvres, as a
+/// service and a command; grown from the two-body nano model.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
@@ -59,9 +59,9 @@ enum Command {
     /// Run the cluster's topology as local processes on 127.0.0.1, supervised: when any
     /// process dies, all restart (runs resume from the log). Ctrl-C stops everything.
     LocalCluster(LocalClusterConfig),
-    /// Screen an orbit scenario's run for conjunctions (ORBITS.md): every local minimum
-    /// of two bodies' interpolated distance below --distance, closest first. The run is
-    /// propagated first (with --data, read from the log when it holds it).
+    /// Screen an orbit scenario's run for conjunctions (docs/orbits.md): every local
+    /// minimum of two bodies' interpolated distance below --distance, closest first.
+    /// The run is propagated first (with --data, read from the log when it holds it).
     Screen(ScreenArgs),
     /// The orbit integrators against the exact Kepler solution: for dop853 (1e-12),
     /// yoshida4 and rk4 (a thousandth of the period) on e = 0, 0.1 and 0.7 (perigee
@@ -200,10 +200,10 @@ struct PropagateArgs {
     #[command(flatten)]
     run: RunArgs,
 
-    /// Propagate the orbit scenario in this JSON file (ORBITS.md) instead of the nano
-    /// model: `--steps N` output steps of every body, states at `k * output_step_s`
-    /// for k = 0..N. CSV columns `t,body,x,y,z,vx,vy,vz` (km, km/s, s since the
-    /// epoch), by time then body.
+    /// Propagate the orbit scenario in this JSON file (docs/orbits.md) instead of the
+    /// nano model: `--steps N` output steps of every body, states at `k *
+    /// output_step_s` for k = 0..N. CSV columns `t,body,x,y,z,vx,vy,vz` (km, km/s, s
+    /// since the epoch), by time then body.
     #[arg(long, value_name = "FILE", conflicts_with = "seed")]
     scenario: Option<PathBuf>,
 
@@ -242,7 +242,7 @@ const MAX_SCREENED_STATES: u64 = 20_000_000;
 
 #[derive(Debug, Args)]
 struct ScreenArgs {
-    /// The orbit scenario (ORBITS.md JSON) whose run is screened.
+    /// The orbit scenario (docs/orbits.md JSON) whose run is screened.
     #[arg(long, value_name = "FILE")]
     scenario: PathBuf,
 
