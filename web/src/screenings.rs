@@ -3,13 +3,13 @@
 //! inserted) instead of screening the new version again.
 //!
 //! One screener per run and distance at most, at the version it last screened or was
-//! updated to. Each holds its weight ([`budget::SCREENING_BYTES_PER_SAMPLE`] per
-//! sample, and at least [`budget::SCREENER_MIN_BYTES`]) out of the screenings' share of the memory budget
-//! ([`budget::MemoryBudget::screenings`]); a screening under way holds its weight as a
-//! [`Reservation`] before it reads a state. When a new one needs room, the least
-//! recently used kept screeners are dropped; one larger than the whole share is
-//! refused with 413 (screen it with `sedaro-nano screen`), and one that does not fit
-//! beside the screenings under way gets 503.
+//! updated to. Each holds its weight ([`crate::budget::SCREENING_BYTES_PER_SAMPLE`] per
+//! sample, and at least [`crate::budget::SCREENER_MIN_BYTES`]) out of the screenings'
+//! share of the memory budget ([`crate::budget::MemoryBudget::screenings`]); a
+//! screening under way holds its weight as a [`Reservation`] before it reads a state.
+//! When a new one needs room, the least recently used kept screeners are dropped; one
+//! larger than the whole share is refused with 413 (screen it with `sedaro-nano
+//! screen`), and one that does not fit beside the screenings under way gets 503.
 //!
 //! Changes to a run (a manoeuvre, a screening from scratch) take the run's lock
 //! ([`Screenings::run_lock`]): manoeuvres of a run are serialised, and a version's

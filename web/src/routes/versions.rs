@@ -8,7 +8,7 @@
 //! ([`nano_pipeline::orbit::manoeuvre`]), kept in the log beside it
 //! ([`nano_store::Log::put_version`]). A body's state at output `k` in version `V` is
 //! therefore that of the latest version `v <= V` that manoeuvred the body from an
-//! output at or before `k`, or version 0's: [`body_states`] reads a range of outputs
+//! output at or before `k`, or version 0's: `body_states` reads a range of outputs
 //! that way, version 0's track first, then each such version's states over it, in
 //! order, so that later versions win. Only the parts holding the range are read.
 //!
