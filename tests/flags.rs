@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use redis::Commands;
 use serde_json::Value;
 use support::{
-    assert_reference, hostfile, http, http_get, http_post, private_ca, run, serve_with,
-    spawn_worker, until_ok, Proc, RedisServer,
+    assert_reference, connect_from, hostfile, http, http_get, http_post, private_ca, run,
+    serve_with, spawn_worker, until_ok, Proc, RedisServer,
 };
 
 /// What every row may use: two private Redis servers (one plain, one TLS-only with a
@@ -158,7 +158,12 @@ fn free_address() -> String {
 
 /// Sends a GET for `path` and reads only the status line; the client then stalls.
 fn stalled(address: &str, path: &str) -> (std::net::TcpStream, u16) {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stalled_from(address, "127.0.0.1", path)
+}
+
+/// [`stalled`] from the loopback address `from`.
+fn stalled_from(address: &str, from: &str, path: &str) -> (std::net::TcpStream, u16) {
+    let mut stream = connect_from(address, from).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
@@ -489,6 +494,57 @@ fn rows() -> Vec<Row> {
                 let (status, body) = s.get(events);
                 assert_eq!(status, 503, "{body}");
                 assert!(body.contains("too many streams"), "{body}");
+            }),
+        },
+        Row {
+            name: "--client-share: one client holds at most that share of the streams",
+            settings: |_| {
+                vec![
+                    set("--client-share", Some("NANO_CLIENT_SHARE"), "50"),
+                    set("--max-streams", Some("NANO_MAX_STREAMS"), "4"),
+                ]
+            },
+            expect: Expect::Serves(|s| {
+                let events = "/api/propagate/10000000/events?seed=1";
+                let (_one, status) = stalled(&s.address, events);
+                assert_eq!(status, 200);
+                let (_two, status) = stalled(&s.address, events);
+                assert_eq!(status, 200, "the second stream of 2 (50% of 4) was refused");
+                let (status, body) = s.get(events);
+                assert_eq!(status, 429, "{body}");
+                assert!(body.contains("--client-share"), "{body}");
+                let (_other, status) = stalled_from(&s.address, "127.0.0.2", events);
+                assert_eq!(status, 200, "another client was refused");
+            }),
+        },
+        Row {
+            name: "--min-read-rate, --read-grace: a client reading slower is dropped",
+            settings: |_| {
+                vec![
+                    set("--min-read-rate", Some("NANO_MIN_READ_RATE"), "50000000"),
+                    set("--read-grace", Some("NANO_READ_GRACE"), "1"),
+                ]
+            },
+            expect: Expect::Serves(|s| {
+                let csv = "/api/propagate/300000?seed=2&format=csv";
+                until_ok(&s.address, csv);
+                let (mut open, status) = stalled(&s.address, csv);
+                assert_eq!(status, 200);
+                // About 1 MB a second for 4 s (under 50 MB/s, far over the default
+                // 4 KB/s), then as fast as it can.
+                let mut buffer = vec![0u8; 64 << 10];
+                for _ in 0..64 {
+                    if matches!(open.read(&mut buffer), Ok(0) | Err(_)) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(60));
+                }
+                let mut rest = Vec::new();
+                let _ = open.read_to_end(&mut rest);
+                assert!(
+                    !rest.ends_with(b"0\r\n\r\n"),
+                    "the slow reader was sent the whole body"
+                );
             }),
         },
         Row {

@@ -11,7 +11,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{assert_reference, assert_verified, http_get, raise_fd_limit, serve, until_ok, Proc};
+use support::{
+    assert_reference, assert_verified, connect_from, http, http_get, http_post, raise_fd_limit,
+    serve, until_ok, Proc,
+};
 
 /// Opens `path` and reads only the response's status line: the client then reads
 /// nothing more.
@@ -85,6 +88,12 @@ fn six_hundred_clients_that_never_read_leave_the_service_answering() {
             "700",
             "--send-timeout",
             "120",
+            // One client holds them all, and never reads: neither its share nor its
+            // read rate stops it here (the tests below hold those).
+            "--client-share",
+            "100",
+            "--read-grace",
+            "300",
             "--memory-mb",
             "8192",
             "--blocking-threads",
@@ -141,7 +150,15 @@ fn streams_beyond_the_bound_get_503_and_a_client_that_stops_reading_is_dropped()
     let dir = tempfile::tempdir().unwrap();
     let (server, address) = serve(
         &data_dir(dir.path()),
-        &["--max-streams", "2", "--send-timeout", "2"],
+        &[
+            "--max-streams",
+            "2",
+            "--send-timeout",
+            "2",
+            // Both streams are one client's.
+            "--client-share",
+            "100",
+        ],
     );
     let big = "/api/propagate/300000?seed=3&format=csv";
     answers(&address, "/api/propagate/300000?seed=3", 200);
@@ -265,7 +282,8 @@ fn slow_header_connections_are_capped_and_closed_after_the_header_timeout() {
 fn sigterm_with_open_streams_and_a_stalled_client_stops_promptly_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_dir(dir.path());
-    let (server, address) = serve(&data, &["--send-timeout", "120"]);
+    // The stalled download stays open until the signal, however slow it reads.
+    let (server, address) = serve(&data, &["--send-timeout", "120", "--read-grace", "120"]);
     answers(&address, "/api/propagate/300000?seed=3", 200);
     let (stalled, status) = open_and_stall(&address, "/api/propagate/300000?seed=3&format=csv");
     assert_eq!(status, 200);
@@ -342,5 +360,256 @@ fn sigterm_with_open_streams_and_a_stalled_client_stops_promptly_and_loses_nothi
         &format!("/api/propagate/{n}?seed={seed}&points=10"),
     );
     assert_reference(&address, n, seed);
+    drop(server);
+}
+
+/// Sends a POST of `body` to `path` from a real socket, whole (with its length, or
+/// chunked in 8 KiB pieces), and only then reads: the 413 and its JSON error, or why
+/// not (the upload broken off, the response lost to a reset).
+fn post_whole(address: &str, path: &str, body: &[u8], chunked: bool) -> Result<String, String> {
+    let mut stream = TcpStream::connect(address).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    );
+    stream
+        .write_all(head.as_bytes())
+        .map_err(|e| format!("the head: {e}"))?;
+    let sent = if chunked {
+        body.chunks(8 << 10)
+            .try_for_each(|piece| {
+                write!(stream, "{:x}\r\n", piece.len())?;
+                stream.write_all(piece)?;
+                stream.write_all(b"\r\n")
+            })
+            .and_then(|()| stream.write_all(b"0\r\n\r\n"))
+    } else {
+        stream.write_all(body)
+    };
+    sent.map_err(|e| format!("the upload was broken off: {e}"))?;
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .map_err(|e| format!("the response was lost: {e}"))?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+#[test]
+fn a_body_over_the_limit_is_answered_413_with_its_reason_not_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, address) = serve(&data_dir(dir.path()), &[]);
+    // A JSON body of blanks: whatever its size, only its length is wrong.
+    for (path, size, limit) in [
+        ("/api/runs", 2 << 20, "1048576 bytes"),
+        (
+            "/api/runs/0123456789abcdef/manoeuvres",
+            100 << 10,
+            "16384 bytes",
+        ),
+    ] {
+        for chunked in [false, true] {
+            let body = vec![b' '; size];
+            let response = post_whole(&address, path, &body, chunked).unwrap_or_else(|e| {
+                panic!("POST {path} of {size} bytes (chunked: {chunked}): {e}")
+            });
+            let (head, json) = response.split_once("\r\n\r\n").expect("a response head");
+            assert!(head.starts_with("HTTP/1.1 413"), "POST {path}: {head}");
+            let json = if head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked")
+            {
+                json.lines().nth(1).unwrap_or(json)
+            } else {
+                json
+            };
+            let error: serde_json::Value = serde_json::from_str(json)
+                .unwrap_or_else(|e| panic!("POST {path}: not JSON ({e}): {json}"));
+            let message = error["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("request body") && message.contains(limit),
+                "POST {path}: {message}"
+            );
+        }
+    }
+    // And the service goes on serving.
+    answers(&address, "/healthz", 200);
+    drop(server);
+}
+
+/// Opens `path` from the loopback address `from` and reads the response's head: the
+/// status and the head's text. The client then reads nothing more.
+fn open_from(address: &str, from: &str, path: &str) -> (TcpStream, u16, String) {
+    let mut stream = connect_from(address, from).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!("{path}: no whole response head ({other:?})"),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head[9..12].parse().unwrap();
+    (stream, status, head)
+}
+
+/// A refusal of one client past its share: 429 with `Retry-After`, and a JSON reason
+/// that names the per-client limit.
+fn assert_client_share_refusal(mut stream: TcpStream, status: u16, head: &str) {
+    assert_eq!(status, 429, "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    let mut body = String::new();
+    stream.read_to_string(&mut body).unwrap();
+    let reason: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = reason["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--client-share"), "{message}");
+}
+
+/// Opens `count` responses of `path` from 127.0.0.1, one after another, and keeps those
+/// admitted open, unread; the others must be the client's refusal past its share, and
+/// some must be.
+fn open_past_the_share(address: &str, path: &str, count: usize) -> Vec<TcpStream> {
+    let mut admitted = Vec::new();
+    for _ in 0..count {
+        let (stream, status, head) = open_from(address, "127.0.0.1", path);
+        if status == 200 {
+            admitted.push(stream);
+        } else {
+            assert_client_share_refusal(stream, status, &head);
+        }
+    }
+    assert!(
+        !admitted.is_empty() && admitted.len() < count,
+        "{} of {count} admitted",
+        admitted.len()
+    );
+    admitted
+}
+
+/// Posts an orbit scenario of a Walker shell of `total` satellites over `steps` output
+/// steps, and waits (bounded) until it is complete; its id.
+fn orbit_run(address: &str, total: u32, steps: u64) -> String {
+    let scenario = serde_json::json!({
+        "model": "orbit", "epoch": "2026-01-01T00:00:00Z",
+        "forces": ["point_mass"], "integrator": {"method": "rk4", "step_s": 10.0},
+        "output_step_s": 30.0,
+        "walker": {"i_deg": 53, "total": total, "planes": 10, "phasing": 1, "altitude_km": 550},
+    });
+    let request = serde_json::json!({"scenario": scenario, "steps": steps}).to_string();
+    let created = http_post(address, "/api/runs", &request).expect("serve answers");
+    assert!(
+        created.status < 300,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let id = serde_json::from_slice::<serde_json::Value>(&created.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until_ok(address, &format!("/api/runs/{id}?points=2"));
+    id
+}
+
+#[test]
+fn forty_slow_downloads_from_one_client_leave_room_for_another_and_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    // The send timeout is far longer than the test: the slow readers always make some
+    // progress, so what drops them is their rate.
+    let (server, address) = serve(&data_dir(dir.path()), &["--send-timeout", "300"]);
+    // 100 satellites over 2,000 output steps: a CSV of some 30 MB, far more than the
+    // socket buffers hold.
+    let id = orbit_run(&address, 100, 2000);
+    let csv = format!("/api/runs/{id}?format=csv");
+    let full = until_ok(&address, &csv).len();
+    assert!(full > 20 << 20, "a CSV of {full} bytes");
+
+    let slow = open_past_the_share(&address, &csv, 40);
+
+    // Another client is served whole downloads meanwhile.
+    for path in [
+        csv.clone(),
+        format!("/api/runs/{id}?format=oem"),
+        format!("/api/runs/{id}?points=100"),
+    ] {
+        let response = http(&address, "127.0.0.2", &path, &[]).expect("serve answers");
+        assert_eq!(
+            response.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+        assert!(!response.body.is_empty());
+    }
+
+    // The slow clients read about 1 KB a second each, for longer than the grace
+    // (10 s by default) ...
+    for stream in &slow {
+        stream.set_nonblocking(true).unwrap();
+    }
+    let mut buffer = [0u8; 1024];
+    for _ in 0..20 {
+        for mut stream in &slow {
+            let _ = stream.read(&mut buffer);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // ... and then as fast as they can: the server dropped them, so the body stops
+    // short of its end (the last chunk of a chunked body).
+    for mut stream in slow {
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        assert!(
+            !rest.ends_with(b"0\r\n\r\n"),
+            "a slow reader was sent the whole body"
+        );
+    }
+    // Their shares came back: the first client is served again.
+    let again = http(&address, "127.0.0.1", &csv, &[]).expect("serve answers");
+    assert_eq!(again.status, 200);
+    drop(server);
+}
+
+#[test]
+fn two_hundred_and_sixty_idle_streams_from_one_client_leave_room_for_another() {
+    raise_fd_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, address) = serve(&data_dir(dir.path()), &[]);
+    let id = orbit_run(&address, 20, 50);
+    let events = format!("/api/runs/{id}/conjunctions/events?d=5");
+
+    let idle = open_past_the_share(&address, &events, 260);
+
+    // Another address gets a stream and a download.
+    let (_stream, status, head) = open_from(&address, "127.0.0.2", &events);
+    assert_eq!(status, 200, "{head}");
+    let csv = http(
+        &address,
+        "127.0.0.2",
+        &format!("/api/runs/{id}?format=csv"),
+        &[],
+    )
+    .expect("serve answers");
+    assert_eq!(csv.status, 200, "{}", String::from_utf8_lossy(&csv.body));
+    assert!(csv.body.starts_with(b"t,body,"));
+    drop(idle);
     drop(server);
 }

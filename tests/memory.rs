@@ -80,9 +80,19 @@ fn readyz(address: &str) -> serde_json::Value {
 fn serve_stays_under_its_memory_budget_and_refuses_reads_beyond_it() {
     let dir = tempfile::tempdir().unwrap();
     let (n, seed) = (5_000_000u64, 21u64);
+    // The stalled downloads below take the whole readers' share from one client, for
+    // as long as the test holds them: neither the client's share nor its read rate
+    // stops them here (`tests/limits.rs` tests those).
     let (server, address) = serve(
         &dir.path().join("data"),
-        &["--memory-mb", &BUDGET_MB.to_string()],
+        &[
+            "--memory-mb",
+            &BUDGET_MB.to_string(),
+            "--client-share",
+            "100",
+            "--read-grace",
+            "600",
+        ],
     );
     let pid = server.0.id();
 

@@ -304,17 +304,9 @@ pub fn http_post(address: &str, path: &str, body: &str) -> Option<HttpResponse> 
     )
 }
 
-/// An HTTP/1.1 request with `method`, extra `headers` and `body` (its length sent),
-/// from the loopback address `from`, to `address`.
-pub fn http_request(
-    address: &str,
-    from: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Option<HttpResponse> {
-    use std::io::Write;
+/// A blocking connection to `address` from the loopback address `from` (127.0.0.1,
+/// 127.0.0.2, ...: the whole 127/8 is loopback).
+pub fn connect_from(address: &str, from: &str) -> Option<std::net::TcpStream> {
     let local: std::net::IpAddr = from.parse().expect("a loopback address");
     assert!(local.is_loopback(), "tests only talk over loopback");
     let remote: std::net::SocketAddr = address.parse().ok()?;
@@ -332,7 +324,21 @@ pub fn http_request(
         .into_std()
         .ok()?;
     stream.set_nonblocking(false).ok()?;
-    let mut stream = stream;
+    Some(stream)
+}
+
+/// An HTTP/1.1 request with `method`, extra `headers` and `body` (its length sent),
+/// from the loopback address `from`, to `address`.
+pub fn http_request(
+    address: &str,
+    from: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<HttpResponse> {
+    use std::io::Write;
+    let mut stream = connect_from(address, from)?;
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .ok()?;

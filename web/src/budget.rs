@@ -63,7 +63,8 @@
 //! series that does not fit is refused at once with 503, `Retry-After` and the reason;
 //! a document waits up to [`DOCUMENT_WAIT`] for its share (they are short: many
 //! requests for one run at once queue), and one larger than the whole share is
-//! streamed instead. Memory never grows with the number of readers.
+//! streamed instead. Memory never grows with the number of readers. One client holds at
+//! most `--client-share` of the share in streamed reads ([`crate::clients`]).
 
 use std::sync::Arc;
 

@@ -64,6 +64,12 @@ pub const DEFAULT_MAX_STREAMS: usize = 256;
 /// Blocking reads of the log that streamed downloads make at once (each reads one
 /// 64 KiB chunk; the streams take turns).
 pub const DEFAULT_STREAM_READS: usize = 4;
+/// `--client-share`, in percent.
+pub const DEFAULT_CLIENT_SHARE: u8 = 25;
+/// `--min-read-rate`, in bytes a second.
+pub const DEFAULT_MIN_READ_RATE: u64 = 4096;
+/// `--read-grace`, in seconds.
+pub const DEFAULT_READ_GRACE: u64 = 10;
 /// `--shutdown-grace`, in seconds.
 pub const DEFAULT_SHUTDOWN_GRACE: u64 = 2;
 /// `--blocking-threads`: tokio's own default.
@@ -193,6 +199,25 @@ pub struct ServeConfig {
           value_parser = at_least_one::<usize>("stream"))]
     pub max_streams: usize,
 
+    /// The most one client (an address, as the rate limit counts it) may hold, in
+    /// percent, of the open streams (--max-streams) and of the memory for reads
+    /// (downloads); past it, 429 with Retry-After while other clients are served.
+    #[arg(long, value_name = "PERCENT", env = "NANO_CLIENT_SHARE", default_value_t = DEFAULT_CLIENT_SHARE,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub client_share: u8,
+
+    /// Bytes a second below which a client reading a response (a download, a stream)
+    /// is dropped, once it has read that slowly for --read-grace seconds during which the
+    /// server was waiting on it; 0 for no minimum. A stream with nothing to send is
+    /// not slow.
+    #[arg(long, value_name = "BYTES", env = "NANO_MIN_READ_RATE", default_value_t = DEFAULT_MIN_READ_RATE)]
+    pub min_read_rate: u64,
+
+    /// Seconds a client may read below --min-read-rate before it is dropped.
+    #[arg(long, value_name = "SECS", env = "NANO_READ_GRACE", default_value_t = DEFAULT_READ_GRACE,
+          value_parser = at_least_one::<u64>("second"))]
+    pub read_grace: u64,
+
     /// Seconds open connections get to finish after SIGTERM or Ctrl-C; then they are
     /// closed and the process stops (running blocks still reach the log).
     #[arg(long, value_name = "SECS", env = "NANO_SHUTDOWN_GRACE", default_value_t = DEFAULT_SHUTDOWN_GRACE,
@@ -247,6 +272,9 @@ impl ServeConfig {
             header_timeout: Duration::from_secs(self.header_timeout),
             send_timeout: Duration::from_secs(self.send_timeout),
             max_streams: self.max_streams,
+            client_share: self.client_share,
+            min_read_rate: self.min_read_rate,
+            read_grace: Duration::from_secs(self.read_grace),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             ..Limits::default()
         }
@@ -356,6 +384,9 @@ mod tests {
         assert_eq!(flags.header_timeout, library.header_timeout);
         assert_eq!(flags.send_timeout, library.send_timeout);
         assert_eq!(flags.max_streams, library.max_streams);
+        assert_eq!(flags.client_share, library.client_share);
+        assert_eq!(flags.min_read_rate, library.min_read_rate);
+        assert_eq!(flags.read_grace, library.read_grace);
         assert_eq!(flags.shutdown_grace, library.shutdown_grace);
     }
 
@@ -371,6 +402,7 @@ mod tests {
             ("--max-connections", "at least 1 connection"),
             ("--header-timeout", "at least 1 second"),
             ("--max-streams", "at least 1 stream"),
+            ("--read-grace", "at least 1 second"),
             ("--blocking-threads", "at least 1 thread"),
         ] {
             let error = Cli::try_parse_from(["serve", flag, "0"])

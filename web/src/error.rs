@@ -41,6 +41,10 @@ pub enum ApiError {
     /// The client started too many runs too quickly.
     #[error("too many new runs from this client; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// The client holds its share of the open streams or of the memory for reads
+    /// ([`crate::clients`]); the reason says which.
+    #[error("{reason}")]
+    ClientShare { reason: String },
     /// No such page or endpoint.
     #[error("no such resource: {0}")]
     NotFound(String),
@@ -100,7 +104,7 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({"error": {"message": message}}),
             ),
-            ApiError::RateLimited { .. } => (
+            ApiError::RateLimited { .. } | ApiError::ClientShare { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({"error": {"message": message}}),
             ),
@@ -116,7 +120,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
-            ApiError::Busy { .. } | ApiError::TooManyStreams { .. } => Some(2),
+            ApiError::Busy { .. }
+            | ApiError::TooManyStreams { .. }
+            | ApiError::ClientShare { .. } => Some(2),
             ApiError::Unavailable(_) | ApiError::LogFull { .. } => Some(30),
             ApiError::MemoryFull { .. } => Some(1),
             ApiError::RateLimited { retry_after } => Some(*retry_after),

@@ -27,8 +27,10 @@
 //! ```
 
 pub mod access;
+pub mod body;
 pub mod budget;
 pub mod cache;
+pub mod clients;
 pub mod config;
 pub mod error;
 pub mod metrics;
@@ -52,7 +54,6 @@ use axum::Router;
 use nano_pipeline::engine::EngineHandle;
 use nano_store::Log;
 use tokio::sync::Semaphore;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use cache::Cache;
@@ -86,6 +87,14 @@ pub struct Limits {
     pub send_timeout: Duration,
     /// Progress streams and streamed bodies open at once; beyond, 503.
     pub max_streams: usize,
+    /// The most one client may hold of the open streams and of the memory for reads,
+    /// in percent ([`clients`]).
+    pub client_share: u8,
+    /// Bytes a second below which a reader the server waits on is dropped, after
+    /// [`Limits::read_grace`] ([`server`]); 0 for no minimum.
+    pub min_read_rate: u64,
+    /// How long a reader may be slower than [`Limits::min_read_rate`].
+    pub read_grace: Duration,
     /// Blocking reads of the log that streamed bodies run at once (each produces one
     /// bounded chunk).
     pub stream_reads: usize,
@@ -106,6 +115,9 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(config::DEFAULT_HEADER_TIMEOUT),
             send_timeout: Duration::from_secs(config::DEFAULT_SEND_TIMEOUT),
             max_streams: config::DEFAULT_MAX_STREAMS,
+            client_share: config::DEFAULT_CLIENT_SHARE,
+            min_read_rate: config::DEFAULT_MIN_READ_RATE,
+            read_grace: Duration::from_secs(config::DEFAULT_READ_GRACE),
             stream_reads: config::DEFAULT_STREAM_READS,
             shutdown_grace: Duration::from_secs(config::DEFAULT_SHUTDOWN_GRACE),
         }
@@ -173,6 +185,8 @@ pub struct Handles {
     pub reads: Arc<Semaphore>,
     /// Admission of large reads within the memory budget.
     pub readers: budget::Readers,
+    /// What each client holds of the streams and of the readers' share.
+    pub clients: Arc<clients::ClientShares>,
     /// The accuracy report, once a request has asked for it.
     pub accuracy: routes::accuracy::Computed,
     /// Conjunction screeners kept alive between manoeuvres, within their share.
@@ -198,6 +212,11 @@ impl AppState {
             streams: Arc::new(Semaphore::new(limits.max_streams)),
             reads: Arc::new(Semaphore::new(limits.stream_reads)),
             readers: budget::Readers::new(budget::MemoryBudget::default().readers()),
+            clients: Arc::new(clients::ClientShares::new(
+                limits.client_share,
+                limits.max_streams,
+                budget::MemoryBudget::default().readers(),
+            )),
             accuracy: Arc::default(),
             screenings: Arc::new(screenings::Screenings::new(
                 budget::MemoryBudget::default().screenings(),
@@ -210,6 +229,11 @@ impl AppState {
     pub fn with_budget(mut self, budget: budget::MemoryBudget) -> Self {
         let handles = Arc::make_mut(&mut self.0);
         handles.readers = budget::Readers::new(budget.readers());
+        handles.clients = Arc::new(clients::ClientShares::new(
+            handles.limits.client_share,
+            handles.limits.max_streams,
+            handles.readers.capacity(),
+        ));
         handles.screenings = Arc::new(screenings::Screenings::new(
             budget.screenings(),
             handles.screenings.workers(),
@@ -286,37 +310,15 @@ pub fn app(state: AppState) -> Router {
         .fallback(|request: Request| async move {
             ApiError::NotFound(request.uri().path().chars().take(60).collect())
         })
-        .layer(middleware::from_fn(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), body::limit))
         .layer(middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)
 }
 
 /// The largest request body of every route but `POST /api/runs`
-/// ([`routes::runs::RUN_BODY_BYTES`]): no other handler reads one.
+/// ([`routes::runs::RUN_BODY_BYTES`]): no other handler reads one. Bounded, and a body
+/// over it drained before its 413, by [`body::limit`].
 pub const BODY_BYTES: usize = 16 * 1024;
-
-/// Bounds every request's body: [`BODY_BYTES`], or [`routes::runs::RUN_BODY_BYTES`]
-/// for a scenario posted to `/api/runs`. A larger body gets 413 (at once when its
-/// length is declared, otherwise when the handler reads past the limit).
-async fn body_limit(request: Request, next: Next) -> Response {
-    use tower::{Layer, ServiceExt};
-    let limit =
-        if request.method() == axum::http::Method::POST && request.uri().path() == "/api/runs" {
-            routes::runs::RUN_BODY_BYTES
-        } else {
-            BODY_BYTES
-        };
-    // The limit wraps the body in `Limited`; the rest of the stack takes axum's `Body`.
-    let inner = next.map_request(|r: axum::http::Request<_>| r.map(axum::body::Body::new));
-    match RequestBodyLimitLayer::new(limit)
-        .layer(inner)
-        .oneshot(request)
-        .await
-    {
-        Ok(response) => response.map(axum::body::Body::new),
-        Err(never) => match never {},
-    }
-}
 
 /// What every response goes through, in one layer (each layer of its own cost a clone
 /// of the services beneath it per request): errors made before a handler ran get the

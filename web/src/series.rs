@@ -19,8 +19,9 @@ use nano_pipeline::{Agent, Format, Record, RunKey, RunWriter};
 use nano_store::{Log, Replay, Version};
 
 use crate::budget::ReadPermit;
+use crate::clients::StreamPlace;
 use serde_json::json;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
 /// The run's first `n` iterations as one document, read from the log.
@@ -110,7 +111,7 @@ pub fn stream(
     format: Format,
     reads: Arc<Semaphore>,
     send_timeout: Duration,
-    permit: OwnedSemaphorePermit,
+    permit: StreamPlace,
     budget: ReadPermit,
 ) -> Body {
     let pieces = Pieces {
@@ -134,7 +135,7 @@ pub fn stream_pieces(
     pieces: impl Piecewise,
     reads: Arc<Semaphore>,
     send_timeout: Duration,
-    permit: OwnedSemaphorePermit,
+    permit: StreamPlace,
     budget: ReadPermit,
 ) -> Body {
     let (chunks, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);

@@ -12,6 +12,16 @@
 //! - **A send timeout** ([`Limits::send_timeout`]): a connection whose writes make no
 //!   progress for that long (a client that stopped reading) is dropped, whatever it was
 //!   being sent.
+//! - **A minimum read rate** ([`Limits::min_read_rate`], [`Limits::read_grace`]): a
+//!   client that takes what it is sent more slowly than that, for the grace's worth of
+//!   time during which the server's writes waited on it, is dropped, and what its
+//!   response held (a place among the streams, its share of the memory for reads) is
+//!   given back. A wait runs from a write that finds the socket full until a write goes
+//!   through without waiting (the client has caught up), so a stream with nothing to
+//!   send is never slow, and neither is a client on a slow link that reads all it gets
+//!   (its socket fills, but it takes more than the rate). Without it, a client reading
+//!   1 KB a second made progress often enough never to meet the send timeout, and held
+//!   its download for hours.
 //! - **Shutdown with a deadline**: when the shutdown future completes, the listener
 //!   closes, progress streams get a last event and end ([`Stopping`]), idle connections
 //!   close, and whatever is still open after [`Limits::shutdown_grace`] is dropped.
@@ -35,7 +45,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
 use crate::{app, AppState, Limits};
@@ -137,7 +147,11 @@ async fn connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(SendDeadline::new(stream, limits.send_timeout));
+    let io = TokioIo::new(SendDeadline::new(
+        stream,
+        limits.send_timeout,
+        Pace::new(limits.min_read_rate, limits.read_grace),
+    ));
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         app.clone().oneshot(request.map(Body::new))
@@ -162,21 +176,42 @@ async fn connection(
 }
 
 /// A stream whose writes fail with `TimedOut` once one has waited `limit` without
-/// progress: the socket's buffer stays full because the client stopped reading.
+/// progress (the socket's buffer stays full because the client stopped reading), or
+/// once the client reads too slowly ([`Pace`]).
 struct SendDeadline<S> {
     inner: S,
     limit: Duration,
     /// Armed when a write first waits; disarmed by any progress.
     stalled: Option<Pin<Box<Sleep>>>,
+    pace: Pace,
 }
 
 impl<S> SendDeadline<S> {
-    fn new(inner: S, limit: Duration) -> Self {
+    fn new(inner: S, limit: Duration, pace: Pace) -> Self {
         SendDeadline {
             inner,
             limit,
             stalled: None,
+            pace,
         }
+    }
+
+    /// [`SendDeadline::progress`] for a write, which the client's pace is measured by.
+    fn written(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match &result {
+            Poll::Pending => {
+                if let Err(slow) = self.pace.waiting(cx) {
+                    return Poll::Ready(Err(slow));
+                }
+            }
+            Poll::Ready(Ok(n)) => self.pace.took(*n),
+            Poll::Ready(Err(_)) => {}
+        }
+        self.progress(cx, result)
     }
 
     /// What a write that waits returns: still waiting, or the time-out.
@@ -226,7 +261,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for SendDeadline<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.progress(cx, result)
+        self.written(cx, result)
     }
 
     fn poll_write_vectored(
@@ -235,7 +270,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for SendDeadline<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.progress(cx, result)
+        self.written(cx, result)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -249,5 +284,106 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for SendDeadline<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// How fast a client takes what it is sent while the server waits on it. A window
+/// opens when a write finds the socket full; it counts the bytes written and the time
+/// writes waited from then on, and when the waiting reaches `grace` the client must
+/// have taken at least `min_rate` bytes a second of it, or it is told so with
+/// `TimedOut`. The next window opens at the next wait. Counting from a wait leaves out
+/// what the socket's buffers took at once when the response began (megabytes on
+/// loopback); counting every byte of the window, waited for or not, keeps a client that
+/// reads all it gets (a stream's bursts, a slow link) above the rate.
+struct Pace {
+    /// Bytes a second; 0 for no minimum.
+    min_rate: u64,
+    grace: Duration,
+    /// Whether a window is open; the time writes waited in it before the current
+    /// wait, and the bytes written in it.
+    open: bool,
+    waited: Duration,
+    taken: u64,
+    /// When the current wait began.
+    since: Option<Instant>,
+    /// Wakes a waiting write when the window's waiting reaches the grace.
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl Pace {
+    fn new(min_rate: u64, grace: Duration) -> Pace {
+        Pace {
+            min_rate,
+            grace,
+            open: false,
+            waited: Duration::ZERO,
+            taken: 0,
+            since: None,
+            deadline: Box::pin(tokio::time::sleep(grace)),
+        }
+    }
+
+    /// A write waits on the client: an error once the window has waited the grace and
+    /// the client took less than the minimum rate in it.
+    fn waiting(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.min_rate == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if !self.open {
+            self.open = true;
+            self.waited = Duration::ZERO;
+            self.taken = 0;
+        }
+        let since = match self.since {
+            Some(since) => since,
+            None => {
+                self.since = Some(now);
+                let left = self.grace.saturating_sub(self.waited);
+                self.deadline.as_mut().reset(now + left);
+                now
+            }
+        };
+        let waited = self.waited + now.duration_since(since);
+        if waited >= self.grace {
+            if self.slow(waited) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the client took {} bytes in {waited:?} of waiting, under the minimum of {} bytes a second",
+                        self.taken, self.min_rate
+                    ),
+                ));
+            }
+            // Fast enough: the next window opens with this wait.
+            self.waited = Duration::ZERO;
+            self.taken = 0;
+            self.since = Some(now);
+            self.deadline.as_mut().reset(now + self.grace);
+        }
+        // Registers the wake-up at the window's end, should the socket stay full.
+        let _ = self.deadline.as_mut().poll(cx);
+        Ok(())
+    }
+
+    /// A write took `n` bytes.
+    fn took(&mut self, n: usize) {
+        if !self.open {
+            return;
+        }
+        self.taken += n as u64;
+        if let Some(since) = self.since.take() {
+            self.waited += since.elapsed();
+        }
+        // A window that waited its grace closes here if the client was fast enough;
+        // a slow one stays open, and the next wait ends the connection.
+        if self.waited >= self.grace && !self.slow(self.waited) {
+            self.open = false;
+        }
+    }
+
+    /// Whether the window's bytes are under the minimum rate over `waited`.
+    fn slow(&self, waited: Duration) -> bool {
+        (self.taken as f64) < self.min_rate as f64 * waited.as_secs_f64()
     }
 }

@@ -7,6 +7,13 @@ use std::time::Duration;
 
 use nano_pipeline::job::JobEvent;
 
+use super::blocking;
+use crate::access::Caller;
+use crate::budget::ReadPermit;
+use crate::clients::StreamPlace;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::{budget, cache, params, series, AppState};
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,13 +23,6 @@ use axum::Json;
 use nano_pipeline::scenario::Scenario;
 use nano_pipeline::{Format, RunKey};
 use serde_json::json;
-use tokio::sync::OwnedSemaphorePermit;
-
-use super::blocking;
-use crate::access::Caller;
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::{budget, cache, params, series, AppState};
 
 fn content_type(format: Format) -> HeaderValue {
     HeaderValue::from_static(match format {
@@ -54,7 +54,7 @@ fn content_type(format: Format) -> HeaderValue {
             ("Retry-After" = u64, description = "Seconds to wait before asking"),
         )),
         (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many runs in flight, the log cannot be written, or a read does not fit in the memory budget (Retry-After)", body = crate::openapi::ErrorBody),
         (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::openapi::ErrorBody),
         (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
@@ -78,11 +78,11 @@ pub async fn run(
     let (n, seed) = (request.n, request.seed);
 
     let wait = params::wait(&query)?;
-    if let Some(ready) = ready(&state, n, seed, format, points).await? {
+    let address = state.access.client(peer_ip(&peer), &headers);
+    if let Some(ready) = ready(&state, n, seed, format, points, address).await? {
         return Ok(ready);
     }
 
-    let address = state.access.client(peer_ip(&peer), &headers);
     let token = query.get("access_token").map(|t| t.to_string());
     let job = start_blocking(&state, RunKey::nano(seed), n, headers, token, address).await?;
     let joined_at = job.joined_at;
@@ -90,7 +90,7 @@ pub async fn run(
         // Within the request's own time-out, so that a wait ends in 202, not 408.
         let wait = wait.min(state.limits.request_timeout.mul_f64(0.9));
         if completes(&state, job, wait).await? {
-            if let Some(ready) = ready(&state, n, seed, format, points).await? {
+            if let Some(ready) = ready(&state, n, seed, format, points, address).await? {
                 return Ok(ready);
             }
         }
@@ -127,13 +127,39 @@ pub fn peer_ip(peer: &Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAd
         .map(|Extension(ConnectInfo(address))| address.ip())
 }
 
-/// A place among the open streams ([`crate::Limits::max_streams`]), or 503.
-pub fn stream_permit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
-    Arc::clone(&state.streams)
+/// A place among the open streams ([`crate::Limits::max_streams`]) within `client`'s
+/// share of them ([`crate::clients`]): 503 when they are all taken, 429 when the
+/// client holds its share.
+pub fn stream_permit(state: &AppState, client: Option<IpAddr>) -> Result<StreamPlace, ApiError> {
+    stream_place(state, client, 0, "a stream")
+}
+
+/// What a streamed download holds while it runs: a place among the open streams and
+/// `bytes` of the readers' share, each within `client`'s share; 503 when either is
+/// full, 429 when the client holds its share. `what` names the read in a refusal.
+pub fn download_permits(
+    state: &AppState,
+    client: Option<IpAddr>,
+    bytes: u64,
+    what: &str,
+) -> Result<(StreamPlace, ReadPermit), ApiError> {
+    let budget = state.readers.admit(bytes, what)?;
+    Ok((stream_place(state, client, bytes, what)?, budget))
+}
+
+fn stream_place(
+    state: &AppState,
+    client: Option<IpAddr>,
+    bytes: u64,
+    what: &str,
+) -> Result<StreamPlace, ApiError> {
+    let place = Arc::clone(&state.streams)
         .try_acquire_owned()
         .map_err(|_| ApiError::TooManyStreams {
             open: state.limits.max_streams,
-        })
+        })?;
+    let client = state.clients.take(client, 1, bytes, what)?;
+    Ok(StreamPlace::new(place, client))
 }
 
 /// [`start`] on a blocking thread: it reads the log and may write it (a run's target).
@@ -257,6 +283,7 @@ pub(crate) async fn ready(
     seed: u64,
     format: Format,
     points: Option<usize>,
+    client: Option<IpAddr>,
 ) -> Result<Option<Response>, ApiError> {
     let whole_json = format == Format::Json && points.is_none();
     // The page's series is cached as the whole documents are, and kept in the log
@@ -340,10 +367,8 @@ pub(crate) async fn ready(
                 ([(header::CONTENT_TYPE, content_type(format))], document).into_response(),
             ));
         }
-        let budget = state
-            .readers
-            .admit(budget::STREAM_BYTES, "a download of a run")?;
-        let permit = stream_permit(state)?;
+        let (permit, budget) =
+            download_permits(state, client, budget::STREAM_BYTES, "a download of a run")?;
         let body: Body = series::stream(
             log,
             seed,

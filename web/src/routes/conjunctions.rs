@@ -36,6 +36,7 @@ use tokio_stream::{Stream, StreamExt};
 use super::blocking;
 use super::versions::{body_states, complete_run, pick, version_param};
 use super::windows::Logged;
+use crate::clients::Client;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::params::{self, Query};
@@ -378,6 +379,7 @@ fn event(name: &str, data: Value) -> Event {
         (status = 409, description = "The run is still computing or stopped short", body = crate::openapi::ErrorBody),
         (status = 413, description = "The screening can never fit in the service's memory budget", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many streams open, or the screening does not fit now", body = crate::openapi::ErrorBody),
     )
 )]
@@ -385,10 +387,11 @@ pub async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
+    Client(client): Client,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let query = params::query(raw.as_deref())?;
     let d_km = distance(&query)?;
-    let permit = stream_permit(&state)?;
+    let permit = stream_permit(&state, client)?;
     // Subscribed before the snapshot is read: no version made after it is missed.
     let mut versions = state.screenings.subscribe();
     let first = find(&state, &id, None, d_km).await?;

@@ -12,10 +12,10 @@ use axum::Extension;
 use nano_pipeline::job::{JobEvent, JobHandle};
 use nano_pipeline::RunKey;
 use serde_json::json;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
+use crate::clients::StreamPlace;
 use crate::error::ApiError;
 use crate::routes::api::{peer_ip, start_blocking, stream_permit};
 use crate::{params, AppState};
@@ -34,7 +34,7 @@ fn event(name: &str, data: serde_json::Value) -> Event {
     responses(
         (status = 200, description = "Server-sent `progress` events, ending with `complete` or `error`", content_type = "text/event-stream"),
         (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many runs in flight, or the log cannot be written", body = crate::openapi::ErrorBody),
         (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
@@ -53,8 +53,8 @@ pub async fn events(
     let query = params::query(raw.as_deref())?;
     let request = params::run_request(&n, &query, state.limits.max_steps)?;
     let n = request.n;
-    let permit = stream_permit(&state)?;
     let address = state.access.client(peer_ip(&peer), &headers);
+    let permit = stream_permit(&state, address)?;
     let token = query.get("access_token").map(|t| t.to_string());
     let job = start_blocking(
         &state,
@@ -78,7 +78,7 @@ pub fn follow(
     mut job: JobHandle,
     n: u64,
     total: &'static str,
-    permit: OwnedSemaphorePermit,
+    permit: StreamPlace,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     let stopping = state.stopping.wait();

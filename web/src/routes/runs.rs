@@ -31,6 +31,7 @@ use nano_pipeline::{Format, RunKey};
 use nano_store::CatalogEntry;
 use serde_json::{json, Value};
 
+use crate::clients::Client;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::api::{self, peer_ip, stream_permit, POLL_AFTER_SECONDS};
@@ -374,6 +375,7 @@ pub async fn status(
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many streams open, or the read does not fit in the memory budget (Retry-After)", body = crate::openapi::ErrorBody),
     )
 )]
@@ -381,6 +383,7 @@ pub async fn data(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
+    Client(client): Client,
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
     let id = params::run_id(&id)?;
@@ -424,7 +427,7 @@ pub async fn data(
             };
             pick_version(id, 0, version)?;
             // The same bytes as `/api/propagate/{steps}?seed=S`, from the same place.
-            return Ok(api::ready(&state, steps, *seed, format, points)
+            return Ok(api::ready(&state, steps, *seed, format, points, client)
                 .await?
                 .unwrap_or_else(running));
         }
@@ -438,11 +441,12 @@ pub async fn data(
     versions.truncate(version as usize);
 
     Metrics::bump(&state.metrics.log_served);
-    let budget = state.readers.admit(
+    let (permit, budget) = api::download_permits(
+        &state,
+        client,
         budget::STREAM_BYTES + Overlay::bytes(&versions),
         "a download of a run",
     )?;
-    let permit = stream_permit(&state)?;
     let pieces = OrbitPieces::new(
         state.log.clone(),
         known.key,
@@ -500,7 +504,7 @@ fn stopped(known: &Known, steps: u64) -> Response {
         (status = 401, description = "Resuming a stopped run needs the API token", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many streams or runs, or the log cannot be written", body = crate::openapi::ErrorBody),
         (status = 507, description = "The log is read-only (its volume full) or the run would pass its quota", body = crate::openapi::ErrorBody),
@@ -516,8 +520,8 @@ pub async fn run_events(
     let query = params::query(raw.as_deref())?;
     let known = lookup_blocking(&state, params::run_id(&id)?).await?;
     let steps = known.target();
-    let permit = stream_permit(&state)?;
     let address = state.access.client(peer_ip(&peer), &headers);
+    let permit = stream_permit(&state, address)?;
     let token = query.get("access_token").map(|t| t.to_string());
     let job = api::start_scenario_blocking(&state, known.scenario, steps, headers, token, address)
         .await?;

@@ -29,6 +29,7 @@ use nano_store::{Log, RunKey, Track, Window};
 
 use super::blocking;
 use super::versions::{body_states, changes, pick, version_param};
+use crate::clients::Client;
 use crate::error::ApiError;
 use crate::params::{self, Query};
 use crate::series::{self, Overlay, Piecewise};
@@ -332,6 +333,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many streams open, or the read does not fit in the memory budget now (Retry-After)", body = crate::openapi::ErrorBody),
     )
 )]
@@ -339,6 +341,7 @@ pub async fn track(
     State(state): State<AppState>,
     Path((id, k)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
+    Client(client): Client,
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
     let format = orbit_format(&query)?;
@@ -406,11 +409,12 @@ pub async fn track(
     // reaches them (`series::Overlay`, as the whole run's download does).
     let mut versions = versions;
     versions.truncate(version as usize);
-    let budget = state.readers.admit(
+    let (permit, budget) = crate::routes::api::download_permits(
+        &state,
+        client,
         budget::STREAM_BYTES + Overlay::bytes(&versions),
         "a body's track",
     )?;
-    let permit = crate::routes::api::stream_permit(&state)?;
     let run_step = run.step();
     let pieces = TrackPieces {
         log: state.log.clone(),
