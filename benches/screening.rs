@@ -59,7 +59,7 @@ fn states(scenario: &OrbitScenario) -> Vec<Vec<OrbitState>> {
                     let body = first + i;
                     let mut p = BodyPropagator::new(scenario, body);
                     out.push(scenario.body(body).expect("a body").state0);
-                    p.advance(STEPS, out);
+                    p.advance(STEPS, out).unwrap();
                 }
             });
         }
@@ -96,7 +96,9 @@ fn manoeuvred(states: &[OrbitState], from: usize, dv_kms: f64) -> Vec<OrbitState
         unreachable!("an orbit document")
     };
     let mut out = vec![one.body(0).expect("one body").state0];
-    BodyPropagator::new(&one, 0).advance((states.len() - 1 - from) as u64, &mut out);
+    BodyPropagator::new(&one, 0)
+        .advance((states.len() - 1 - from) as u64, &mut out)
+        .unwrap();
     // The same dynamics from t = 0: restamped at the run's times.
     for (state, original) in out.iter_mut().zip(&states[from..]) {
         state.t = original.t;

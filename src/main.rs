@@ -484,6 +484,9 @@ fn read_orbit_scenario(
 fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
     // Checked before anything else, so a broken document touches no log.
     let (scenario, orbit) = read_orbit_scenario(file, args.max_bodies)?;
+    orbit
+        .check_span(args.run.steps)
+        .map_err(|e| Usage(format!("--steps {}: {}", args.run.steps, e.rule)))?;
     let cluster = &args.cluster;
     let dataflow = args.data.is_some()
         || cluster.workers.is_some()
@@ -962,7 +965,7 @@ fn verify(args: &DataArgs) -> anyhow::Result<bool> {
 
 fn accuracy(args: &AccuracyArgs) -> anyhow::Result<()> {
     use nano_pipeline::orbit::accuracy;
-    let rows = accuracy::report(args.orbits);
+    let rows = accuracy::report(args.orbits)?;
     let mut out = io::stdout().lock();
     if args.json {
         accuracy::write_json(&rows, args.orbits, &mut out)?;

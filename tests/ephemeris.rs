@@ -15,7 +15,7 @@ const SCENARIO: &str = r#"{
   "model": "orbit", "epoch": "2026-12-31T23:50:00Z", "forces": ["point_mass", "j2"],
   "integrator": {"method": "dop853", "tolerance": 1e-12}, "output_step_s": 7.5,
   "bodies": [
-    {"name": "sat-1", "elements": {"a_km": 7000.0, "e": 0.1, "i_deg": 53.0,
+    {"name": "sat-1", "elements": {"a_km": 7200.0, "e": 0.1, "i_deg": 53.0,
                                    "raan_deg": 10.0, "argp_deg": 20.0, "nu_deg": 30.0}},
     {"name": "sat 2", "state": [7000.0, 0.0, 0.0, 0.0, 7.546, 0.0]}
   ]
@@ -328,7 +328,7 @@ fn json_holds_the_same_states_as_the_csv() {
 #[test]
 fn a_broken_scenario_exits_2_naming_the_field_and_logs_nothing() {
     let good = r#""model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": 10"#;
-    let one = r#"[{"elements": {"a_km": 7000, "e": 0.1}}]"#;
+    let one = r#"[{"elements": {"a_km": 7200, "e": 0.1}}]"#;
     let cases: Vec<(String, &str)> = vec![
         (format!(r#"{{{good}, "bodies": [{{"elements": {{"a_km": 7000, "e": 1.0}}}}]}}"#), "bodies[0].elements.e"),
         (format!(r#"{{{good}, "bodies": [{{"elements": {{"a_km": -7000, "e": 0.1}}}}]}}"#), "bodies[0].elements.a_km"),
@@ -339,7 +339,7 @@ fn a_broken_scenario_exits_2_naming_the_field_and_logs_nothing() {
         (format!(r#"{{{good}, "bodies": []}}"#), "bodies"),
         (format!(r#"{{{good}, "bodies": {one}, "tolerence": 1e-9}}"#), "tolerence"),
         (format!(r#"{{{good}, "walker": {{"i_deg": 53, "total": 10, "planes": 3, "phasing": 1, "altitude_km": 550}}}}"#), "walker.total"),
-        (r#"{"model": "orbit", "epoch": "2026-13-01T00:00:00Z", "output_step_s": 10, "bodies": [{"elements": {"a_km": 7000, "e": 0.1}}]}"#.into(), "epoch"),
+        (r#"{"model": "orbit", "epoch": "2026-13-01T00:00:00Z", "output_step_s": 10, "bodies": [{"elements": {"a_km": 7200, "e": 0.1}}]}"#.into(), "epoch"),
         (format!(r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": -10, "bodies": {one}}}"#), "output_step_s"),
         // Three bodies against --max-bodies 2.
         (format!(r#"{{{good}, "bodies": [{{"state": [7000, 0, 0, 0, 7.5, 0]}}, {{"state": [7100, 0, 0, 0, 7.5, 0]}}, {{"state": [7200, 0, 0, 0, 7.4, 0]}}]}}"#), "bodies"),

@@ -147,7 +147,8 @@ pub fn worker(placement: &Placement, block: u64) -> Result<(), ProcessError> {
 }
 
 /// Serves the web pages and the API as process 0 until Ctrl-C or SIGTERM, then lets
-/// the running blocks reach the log.
+/// the running blocks reach the log; whatever still runs when the shutdown grace has
+/// passed is ended by the [`watchdog`].
 pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessError> {
     if placement.process != 0 {
         return Err(ProcessError::ServeNotProcessZero);
@@ -171,10 +172,11 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
         log: Some(log.clone()),
         blocks_bytes: config.budget().engine_blocks(),
     })?;
-    let state = nano_web::AppState::new(engine.handle(), log, cache.clone(), config.limits())
-        .with_access(config.access())
-        .with_budget(config.budget())
-        .with_screen_workers(placement.workers());
+    let state =
+        nano_web::AppState::new(engine.handle(), log.clone(), cache.clone(), config.limits())
+            .with_access(config.access())
+            .with_budget(config.budget())
+            .with_screen_workers(placement.workers());
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
@@ -188,7 +190,13 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
             cache = if cache.is_memory() { "in-process" } else { "Redis" },
             "serving on http://{address}/; open http://{address}/propagate/2000"
         );
-        nano_web::serve(listener, state, shutdown_signal()).await?;
+        let grace = config.limits().shutdown_grace;
+        let watched = log.clone();
+        let shutdown = async move {
+            shutdown_signal().await;
+            watchdog(grace, watched);
+        };
+        nano_web::serve(listener, state, shutdown).await?;
         Ok::<(), ProcessError>(())
     })?;
     tracing::info!(
@@ -198,6 +206,44 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
     // A blocking read still under way belongs to a client that is gone: do not wait.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     Ok(())
+}
+
+/// The exit status of a `serve` that did not stop within its grace after SIGTERM or
+/// Ctrl-C (a computation that would not end, a client that would not let go): the
+/// watchdog ended it.
+pub const EXIT_GRACE_PASSED: i32 = 4;
+
+/// Ends the process once `grace` has passed since the shutdown signal, if it has not
+/// ended by itself: a worker thread inside a computation cannot be interrupted, and
+/// the engine waits for its round. What the log holds was flushed when each round
+/// was committed; the watchdog flushes once more (for at most a tenth of the grace,
+/// within it), says why on stderr, and exits with [`EXIT_GRACE_PASSED`]. Unfinished
+/// runs resume from the log on the next start, as after any stop.
+fn watchdog(grace: Duration, log: Log) {
+    let spawned = std::thread::Builder::new()
+        .name("nano-watchdog".into())
+        .spawn(move || {
+            let flushing = (grace / 10).min(Duration::from_millis(500));
+            std::thread::sleep(grace.saturating_sub(flushing));
+            tracing::error!(
+                grace_s = grace.as_secs_f64(),
+                status = EXIT_GRACE_PASSED,
+                "the service did not stop within its shutdown grace (a computation is still running); exiting, unfinished runs resume from the log on the next start"
+            );
+            // A flush stuck behind the writer must not hold the exit past the grace.
+            let (done, flushed) = std::sync::mpsc::channel();
+            let _ = std::thread::Builder::new()
+                .name("nano-last-flush".into())
+                .spawn(move || {
+                    let _ = log.flush();
+                    let _ = done.send(());
+                });
+            let _ = flushed.recv_timeout(flushing);
+            std::process::exit(EXIT_GRACE_PASSED);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no shutdown watchdog: a stuck computation may hold the process past its grace");
+    }
 }
 
 /// A pod of the Kubernetes StatefulSet: where it is in the cluster.

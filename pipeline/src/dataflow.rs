@@ -32,7 +32,7 @@ fn route(order: &Order) -> u64 {
     match order {
         Order::Run(job) => job.id,
         Order::Share(share) => share.worker,
-        Order::Stop { worker } => *worker,
+        Order::Stop { worker } | Order::Cancel { worker, .. } => *worker,
     }
 }
 
@@ -61,6 +61,7 @@ pub fn propagate<'s>(
                             Order::Run(job) => active.push((from, ActiveJob::new(job))),
                             Order::Share(share) => active.push((from, ActiveJob::share(*share))),
                             Order::Stop { .. } => active.clear(),
+                            Order::Cancel { job, .. } => active.retain(|(_, j)| j.id() != job),
                         }
                     }
                     if active.is_empty() {

@@ -20,6 +20,8 @@ const WINDOW: Round = 4;
 /// What the engine asks of worker 0.
 pub(crate) enum Command {
     Submit(Box<Job>),
+    /// Drop a failed job's shares on every worker.
+    Cancel(u64),
     Shutdown,
 }
 
@@ -50,6 +52,14 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, block: u64, driver
                 Ok(Command::Submit(job)) => {
                     for order in job.orders(worker.peers()) {
                         input.send(order);
+                    }
+                }
+                Ok(Command::Cancel(job)) => {
+                    for worker in 0..worker.peers() {
+                        input.send(Order::Cancel {
+                            worker: worker as u64,
+                            job,
+                        });
                     }
                 }
                 Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use nano_store::space::Reservation;
 use nano_store::{Block, Log};
@@ -31,7 +32,7 @@ use crate::network::execute;
 pub use crate::network::Network;
 use crate::orbit::BodyPropagator;
 use crate::registry::{Registry, Subscriber};
-use crate::scenario::{OrbitScenario, Scenario, ScenarioLimits};
+use crate::scenario::{OrbitScenario, Scenario};
 use crate::{admission, propagator, Error};
 
 /// How an engine runs.
@@ -81,11 +82,25 @@ pub(crate) struct Shared {
     /// The most bytes of records the commit stage has held at once, received and not
     /// yet in the log (see [`EngineHandle::peak_blocks_held`]).
     peak_held: AtomicU64,
+    /// The latest runs whose jobs failed, with the reason (at most [`FAILURES_KEPT`]):
+    /// a run that fails before its first block leaves nothing in the log to say why.
+    failures: Mutex<std::collections::VecDeque<(RunKey, String)>>,
+    /// When the engine started: [`Shared::progress_ms`] counts from it.
+    started: Instant,
+    /// The engine's heartbeat: milliseconds from `started` to the last round committed
+    /// or job started (see [`EngineHandle::stalled`]).
+    progress_ms: AtomicU64,
 }
 
 impl Shared {
     fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Beats the heartbeat: a round was committed, or a job started.
+    fn progressed(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.progress_ms.store(now, Ordering::Relaxed);
     }
 
     /// Jobs in flight, read without the registry's lock: worker 0's driver asks on
@@ -110,6 +125,9 @@ impl Shared {
             .clamp(1, window)
     }
 }
+
+/// How many failed runs the engine remembers the reason of.
+pub const FAILURES_KEPT: usize = 256;
 
 /// What one iteration of a nano block takes in memory while the block is in flight:
 /// about 1.6 records (one agent steps more often than the other), each a [`Record`].
@@ -157,6 +175,9 @@ impl Engine {
             round_bytes: registry.round_bytes_counter(),
             block: config.block,
             peak_held: AtomicU64::new(0),
+            failures: Mutex::default(),
+            started: Instant::now(),
+            progress_ms: AtomicU64::new(0),
             registry: Mutex::new(registry),
             committed: Default::default(),
             log_failure: Mutex::default(),
@@ -438,6 +459,7 @@ impl EngineHandle {
                 });
             }
             let id = registry.start(run, target, logged, subscriber);
+            self.shared.progressed();
             if let Some(reservation) = reservation {
                 registry.hold(run, reservation);
             }
@@ -581,6 +603,42 @@ impl EngineHandle {
         self.shared.in_flight()
     }
 
+    /// Why the engine looks stuck, if it does: jobs are in flight and nothing holds
+    /// them back (no full log volume, no reader behind on its records), yet no round
+    /// has been committed nor job started for longer than `after`. A round that takes
+    /// that long to compute is a stuck computation as far as a client can tell: each
+    /// output step's work is bounded ([`crate::orbit::MAX_SUBSTEPS_PER_OUTPUT`]), but
+    /// an epoch holds many.
+    pub fn stalled(&self, after: Duration) -> Option<String> {
+        let jobs = self.shared.in_flight();
+        if jobs == 0 || self.waiting_for_space() || self.shared.backlog.full() {
+            return None;
+        }
+        let last = Duration::from_millis(self.shared.progress_ms.load(Ordering::Relaxed));
+        let idle = self.shared.started.elapsed().saturating_sub(last);
+        (idle > after).then(|| {
+            format!(
+                "no round committed for {} s with {jobs} jobs in flight (the bound is {} s): a computation is stuck or too slow",
+                idle.as_secs(),
+                after.as_secs()
+            )
+        })
+    }
+
+    /// Why the last job of `run` failed, if a body of it stopped (among the latest
+    /// [`FAILURES_KEPT`] such runs).
+    pub fn failure(&self, run: RunKey) -> Option<String> {
+        let failures = self
+            .shared
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        failures
+            .iter()
+            .find(|(failed, _)| *failed == run)
+            .map(|(_, reason)| reason.clone())
+    }
+
     /// Why the log could not be written, if it could not (see [`Error::LogFailed`]).
     pub fn log_failure(&self) -> Option<String> {
         self.shared
@@ -647,11 +705,8 @@ fn logged_orbit(log: &Log, run: RunKey) -> Result<OrbitRun, Error> {
     let document = log
         .document(run)?
         .ok_or_else(|| unreadable("the log keeps no scenario for it".into()))?;
-    // It was accepted when the run started: its bodies were within the limit then.
-    let limits = ScenarioLimits {
-        max_bodies: usize::MAX,
-    };
-    match Scenario::parse(&document, &limits) {
+    // It was accepted when the run started, under the rules of then.
+    match Scenario::parse_logged(&document) {
         Ok(Scenario::Orbit(scenario)) => Ok(OrbitRun {
             scenario,
             canonical: document.into(),
@@ -703,6 +758,10 @@ fn gather(blocks: Vec<BlockOut>) -> Vec<BlockOut> {
         let existing = by_job.get(&(b.job, b.first_iteration)).copied();
         match (existing, b.saved) {
             (Some(i), Saved::Bodies(saved)) => {
+                // A share whose body stopped fails the whole block.
+                if out[i].failure.is_none() {
+                    out[i].failure = b.failure;
+                }
                 shares[i].push(b.records);
                 if let Saved::Bodies(all) = &mut out[i].saved {
                     all.extend(saved);
@@ -757,6 +816,7 @@ impl Committer for Arc<Shared> {
     }
 
     fn commit(&mut self, _round: Round, blocks: Vec<BlockOut>) {
+        self.progressed();
         // Blocks of jobs that failed earlier are dropped, not logged. The lock is not
         // held across the append: only this stage (worker 0) ends jobs, so the jobs
         // seen here are still in flight after it; submitters that join meanwhile hear
@@ -766,6 +826,20 @@ impl Committer for Arc<Shared> {
             let mut kept = Vec::with_capacity(blocks.len());
             for b in gather(blocks) {
                 if !registry.contains(b.job) {
+                    continue;
+                }
+                if let Some(reason) = &b.failure {
+                    // What the job committed before stays in the log, correct; its
+                    // other shares stop computing, and the other jobs go on.
+                    registry.fail(b.job, reason);
+                    let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+                    failures.retain(|(run, _)| *run != b.run);
+                    if failures.len() == FAILURES_KEPT {
+                        failures.pop_front();
+                    }
+                    failures.push_back((b.run, reason.clone()));
+                    drop(failures);
+                    let _ = self.commands.send(Command::Cancel(b.job));
                     continue;
                 }
                 if let Saved::Bodies(saved) = &b.saved {

@@ -440,7 +440,9 @@ fn write_in_chunks<W: Write>(
                 while propagator.steps_done() < steps {
                     let end = (propagator.steps_done() + chunk).min(steps);
                     states.clear();
-                    propagator.advance(end, &mut states);
+                    propagator
+                        .advance(end, &mut states)
+                        .map_err(|e| stopped(&e, scenario))?;
                     states
                         .iter()
                         .try_for_each(|s| writer.state(body as u32, s))?;
@@ -460,7 +462,9 @@ fn write_in_chunks<W: Write>(
                 let end = (done + chunk).min(steps);
                 for (propagator, out) in propagators.iter_mut().zip(&mut states) {
                     out.clear();
-                    propagator.advance(end, out);
+                    propagator
+                        .advance(end, out)
+                        .map_err(|e| stopped(&e, scenario))?;
                 }
                 for k in 0..(end - done) as usize {
                     for (body, out) in states.iter().enumerate() {
@@ -472,6 +476,12 @@ fn write_in_chunks<W: Write>(
         }
     }
     writer.finish()
+}
+
+/// A body stopped mid-run, as the writer's error: what was written before it is the
+/// run's (every state finite), and nothing after.
+fn stopped(e: &crate::orbit::Stopped, scenario: &OrbitScenario) -> io::Error {
+    io::Error::other(e.describe(scenario))
 }
 
 /// The UTC text of `epoch + t` without an allocation per state: the date changes once
@@ -600,7 +610,7 @@ mod tests {
     fn scenario(step: f64, epoch: &str) -> OrbitScenario {
         let doc = format!(
             r#"{{"model": "orbit", "epoch": "{epoch}", "output_step_s": {step},
-                "bodies": [{{"name": "sat-1", "elements": {{"a_km": 7000, "e": 0.1}}}},
+                "bodies": [{{"name": "sat-1", "elements": {{"a_km": 7200, "e": 0.1}}}},
                            {{"name": "sat 2", "state": [7000, 0, 0, 0, 7.546, 0]}}]}}"#
         );
         match Scenario::parse(&doc, &ScenarioLimits::default()).unwrap() {
@@ -809,7 +819,9 @@ mod tests {
         }
         for body in 0..2usize {
             let mut whole = vec![sc.body(body).unwrap().state0];
-            BodyPropagator::new(&sc, body).advance(n, &mut whole);
+            BodyPropagator::new(&sc, body)
+                .advance(n, &mut whole)
+                .unwrap();
             let from_csv: Vec<&Vec<f64>> = rows.iter().filter(|r| r[1] == body as f64).collect();
             let segment = oem.split("META_START\n").nth(body + 1).unwrap();
             let data: Vec<Vec<f64>> = segment

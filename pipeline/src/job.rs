@@ -17,7 +17,7 @@ use crate::engine::BLOCK_BYTES_PER_ITERATION;
 use crate::model::{Checkpoint, RunKey};
 use crate::orbit::{BodyPropagator, OrbitState};
 use crate::propagator::Propagator;
-use crate::scenario::{OrbitScenario, Scenario, ScenarioLimits};
+use crate::scenario::{OrbitScenario, Scenario};
 
 /// A record as the log keeps it (one body's step, a fixed-width state).
 pub type Stored = nano_store::Record;
@@ -190,6 +190,9 @@ pub enum Order {
     /// Drop every job (sent once to each worker, by index, when the engine stops;
     /// the log keeps what was committed and the jobs resume on the next start).
     Stop { worker: u64 },
+    /// Drop job `job` (sent once to each worker, by index, when it failed: its other
+    /// shares would compute blocks nobody logs).
+    Cancel { worker: u64, job: u64 },
 }
 
 /// What a block leaves to continue from.
@@ -219,6 +222,10 @@ pub struct BlockOut {
     /// By iteration, then body.
     pub records: Vec<Stored>,
     pub saved: Saved,
+    /// Why the job cannot go on, when a body of it stopped in this block (a body left
+    /// the sane region or passed the work bound: [`crate::orbit::Stopped`]): the block
+    /// then holds nothing, and the commit stage fails the job with this reason.
+    pub failure: Option<String>,
 }
 
 /// A job being propagated by one worker.
@@ -252,15 +259,14 @@ pub(crate) struct OrbitShare {
     output_step_s: f64,
     propagators: Vec<(u32, BodyPropagator)>,
     states: Vec<OrbitState>,
+    /// The run's scenario, to name a body that stops.
+    scenario: OrbitScenario,
 }
 
 /// The scenario of an orbit job, as a worker reads its canonical document. The engine
 /// parsed the same document before it submitted the job, so it cannot fail here.
 fn orbit_scenario(canonical: &str) -> OrbitScenario {
-    let limits = ScenarioLimits {
-        max_bodies: usize::MAX,
-    };
-    match Scenario::parse(canonical, &limits) {
+    match Scenario::parse_logged(canonical) {
         Ok(Scenario::Orbit(scenario)) => scenario,
         other => panic!("the engine submits only orbit scenarios it parsed: {other:?}"),
     }
@@ -304,6 +310,7 @@ impl ActiveJob {
             output_step_s: scenario.output_step_s(),
             propagators,
             states: Vec::new(),
+            scenario,
         })
     }
 
@@ -330,9 +337,18 @@ impl ActiveJob {
                     end: checkpoint.iterations,
                     records,
                     saved: Saved::Nano(checkpoint),
+                    failure: None,
                 }
             }
             ActiveJob::Orbit(share) => share.next_block(),
+        }
+    }
+
+    /// The id of the job this worker computes.
+    pub(crate) fn id(&self) -> u64 {
+        match self {
+            ActiveJob::Nano { job, .. } => job.id,
+            ActiveJob::Orbit(share) => share.job,
         }
     }
 
@@ -347,7 +363,9 @@ impl ActiveJob {
 impl OrbitShare {
     /// Advances every body of the share by one epoch. The record of iteration `k - 1`
     /// holds the state at `t_k = k * output_step_s` over `[t_(k-1), t_k)` (the state
-    /// at `t_0` is the scenario's).
+    /// at `t_0` is the scenario's). A body that stops ends the share: the block holds
+    /// no records, only the reason (naming the body, the time and the cause), and the
+    /// share computes nothing more.
     fn next_block(&mut self) -> BlockOut {
         let first = self.done;
         let end = first.saturating_add(self.epoch).min(self.target);
@@ -359,7 +377,20 @@ impl OrbitShare {
         let mut saved = Vec::with_capacity(share);
         for (j, (body, propagator)) in self.propagators.iter_mut().enumerate() {
             self.states.clear();
-            propagator.advance(end, &mut self.states);
+            if let Err(stopped) = propagator.advance(end, &mut self.states) {
+                self.done = self.target;
+                return BlockOut {
+                    job: self.job,
+                    run: self.run,
+                    target: self.target,
+                    bodies: self.bodies,
+                    first_iteration: first,
+                    end: first,
+                    records: Vec::new(),
+                    saved: Saved::Bodies(Vec::new()),
+                    failure: Some(stopped.describe(&self.scenario)),
+                };
+            }
             debug_assert_eq!(self.states.len(), steps, "advance gives every step");
             for (i, s) in self.states.iter().enumerate() {
                 let k = first + 1 + i as u64;
@@ -383,6 +414,7 @@ impl OrbitShare {
             end,
             records,
             saved: Saved::Bodies(saved),
+            failure: None,
         }
     }
 }

@@ -19,7 +19,7 @@
 //! use nano_pipeline::scenario::{Scenario, ScenarioLimits};
 //!
 //! let doc = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": 10,
-//!               "bodies": [{"name": "sat-1", "elements": {"a_km": 7000, "e": 0.1}}]}"#;
+//!               "bodies": [{"name": "sat-1", "elements": {"a_km": 7200, "e": 0.1}}]}"#;
 //! let scenario = Scenario::parse(doc, &ScenarioLimits::default())?;
 //! assert_eq!(scenario.run_id().to_string().len(), 32);
 //!
@@ -56,6 +56,38 @@ pub const MIN_TOLERANCE: f64 = 1e-14;
 /// useful setting (a thousandth of a period per step and a hundred outputs per orbit
 /// is ten).
 pub const MAX_STEPS_PER_OUTPUT: f64 = 100_000.0;
+
+/// The largest semi-major axis, in radii of the central body: the Moon orbits the
+/// Earth at 60 and the Earth's sphere of influence ends near 145, so a thousand
+/// leaves every orbit the two-body model describes and keeps positions (at most two
+/// thousand radii from the centre) far from overflow.
+pub const MAX_SEMI_MAJOR_RADII: f64 = 1000.0;
+
+/// The shortest output step (s): a millisecond, far below any use of an ephemeris.
+pub const MIN_OUTPUT_STEP_S: f64 = 1e-3;
+
+/// The longest output step (s): ten days. What one output step costs grows with it
+/// (the integrator crosses every orbit in between), and longer samples no longer
+/// show an orbit at all.
+pub const MAX_OUTPUT_STEP_S: f64 = 864_000.0;
+
+/// The longest run (s), `output_step_s * steps`: a hundred Julian years, beyond any
+/// use of a two-body (or J2) model, whose neglected forces dominate long before.
+pub const MAX_SPAN_S: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// The central body's largest gravitational parameter (km^3/s^2): above the Sun's
+/// 1.327e11.
+pub const MAX_MU: f64 = 1e12;
+
+/// The central body's smallest gravitational parameter (km^3/s^2): below a
+/// half-kilometre asteroid's (Bennu's is 4.9e-9).
+pub const MIN_MU: f64 = 1e-12;
+
+/// The central body's radius bounds (km): from a 100 m asteroid to above the Sun's
+/// 695,700 km. With the semi-major axis bound, every position stays within a few
+/// billion km of the centre, where `r^5` (J2's term) is still a finite f64.
+pub const MIN_RADIUS_KM: f64 = 0.1;
+pub const MAX_RADIUS_KM: f64 = 1e6;
 
 /// Bounds a scenario must keep (the service's configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,8 +202,31 @@ impl Scenario {
         Scenario::from_value(&value, limits)
     }
 
+    /// Reads a document the service accepted before, as the log keeps it (a run's
+    /// scenario): its rules of form still hold, but not `limits` nor the sane region's
+    /// bounds, which it met when it was accepted or which came after it. A run logged
+    /// before a bound stays readable; one that leaves the sane region stops when it is
+    /// integrated again ([`crate::orbit::Halt`]).
+    pub fn parse_logged(json: &str) -> Result<Scenario, ScenarioError> {
+        let value: Value = serde_json::from_str(json)
+            .or_else(|e| refuse("", format!("not a JSON document: {e}")))?;
+        let limits = ScenarioLimits {
+            max_bodies: usize::MAX,
+        };
+        Scenario::read(&value, &limits, false)
+    }
+
     /// Checks a scenario already read as JSON (the API's request body holds one).
     pub fn from_value(value: &Value, limits: &ScenarioLimits) -> Result<Scenario, ScenarioError> {
+        Scenario::read(value, limits, true)
+    }
+
+    /// Reads and checks `value`, within the sane region's bounds if `bounded`.
+    fn read(
+        value: &Value,
+        limits: &ScenarioLimits,
+        bounded: bool,
+    ) -> Result<Scenario, ScenarioError> {
         let doc = object(value, "")?;
         let model = match doc.get("model") {
             None => return refuse("model", "is required: \"nano\" or \"orbit\""),
@@ -192,7 +247,13 @@ impl Scenario {
                 };
                 Ok(Scenario::Nano { seed })
             }
-            "orbit" => OrbitScenario::from_doc(doc, limits).map(Scenario::Orbit),
+            "orbit" => {
+                let orbit = OrbitScenario::from_doc(doc, limits)?;
+                if bounded {
+                    check_bounds(&orbit)?;
+                }
+                Ok(Scenario::Orbit(orbit))
+            }
             other => refuse(
                 "model",
                 format!("must be \"nano\" or \"orbit\", got \"{other}\""),
@@ -575,6 +636,24 @@ impl OrbitScenario {
         self.output_step_s
     }
 
+    /// Whether a run of `steps` output steps stays within [`MAX_SPAN_S`]; else the
+    /// refusal, naming `steps` (the scenario alone is fine: its output step is bounded).
+    pub fn check_span(&self, steps: u64) -> Result<(), ScenarioError> {
+        let span = self.output_step_s * steps as f64;
+        if span > MAX_SPAN_S {
+            return refuse(
+                "steps",
+                format!(
+                    "output_step_s * steps = {span} s is above {MAX_SPAN_S} s (a hundred years): \
+                     at most {} steps of {} s",
+                    (MAX_SPAN_S / self.output_step_s).floor(),
+                    self.output_step_s
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// The Walker generator, if the document has one.
     pub fn walker(&self) -> Option<Walker> {
         self.walker
@@ -674,6 +753,7 @@ impl OrbitScenario {
             None => return refuse("output_step_s", "is required (seconds between states, > 0)"),
             Some(v) => positive(v, "output_step_s")?,
         };
+
         if let Integrator::Yoshida4 { step_s } | Integrator::Rk4 { step_s } = integrator {
             if output_step_s / step_s > MAX_STEPS_PER_OUTPUT {
                 return refuse(
@@ -955,6 +1035,7 @@ fn central_body(value: &Value) -> Result<CentralBody, ScenarioError> {
             format!("must be greater than 0, got {}", central.radius_km),
         );
     }
+
     if central.j2.abs() >= 1.0 {
         return refuse(
             "central_body.j2",
@@ -1213,34 +1294,173 @@ fn state(value: &Value, path: &str, mu: f64) -> Result<[f64; 6], ScenarioError> 
     for (k, item) in items.iter().enumerate() {
         s[k] = number(item, &format!("{path}[{k}]"))?;
     }
-    let r = (s[0] * s[0] + s[1] * s[1] + s[2] * s[2]).sqrt();
-    let v2 = s[3] * s[3] + s[4] * s[4] + s[5] * s[5];
-    if r == 0.0 {
-        return refuse(path, "the position must not be the central body's centre");
+    let (r, v) = ([s[0], s[1], s[2]], [s[3], s[4], s[5]]);
+    bound_orbit(&r, &v, mu).or_else(|rule| refuse(path, rule))?;
+    Ok(s)
+}
+
+/// Whether the state `(r, v)` is on a bound orbit that does not fall into the centre
+/// (the rules a listed state always had); else the rule it breaks, with its figures.
+/// For finite input every number is finite or an overflow to infinity, which reads as
+/// unbound.
+fn bound_orbit(r: &[f64; 3], v: &[f64; 3], mu: f64) -> Result<(), String> {
+    let rn = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+    let v2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    if rn == 0.0 {
+        return Err("the position must not be the central body's centre".into());
     }
-    if v2 / 2.0 - mu / r >= 0.0 {
+    if v2 / 2.0 - mu / rn >= 0.0 {
+        return Err(format!(
+            "must be a bound (elliptic) orbit: speed {:.6} km/s is at or above the escape speed {:.6} km/s at r = {rn} km",
+            v2.sqrt(),
+            (2.0 * mu / rn).sqrt()
+        ));
+    }
+    let h = cross(r, v);
+    let h_norm = (h[0] * h[0] + h[1] * h[1] + h[2] * h[2]).sqrt();
+    if h_norm <= 1e-12 * rn * v2.sqrt() {
+        return Err(
+            "must not be a radial orbit (position and velocity parallel: it falls into the centre)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn cross(a: &[f64; 3], b: &[f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+/// Whether the state `(r, v)` is on an orbit the service integrates: bound, not
+/// radial, not inside the central body, its semi-major axis at most
+/// [`MAX_SEMI_MAJOR_RADII`] radii and its periapsis at or above the central body's
+/// radius (the sane region of the README's "Orbits"); else the rule it breaks, with
+/// its figures. The speed needs no bound of its own: a bound orbit whose periapsis is
+/// above the surface is slower than the escape speed there.
+pub fn check_orbit(r: &[f64; 3], v: &[f64; 3], central: &CentralBody) -> Result<(), String> {
+    let (mu, radius) = (central.mu, central.radius_km);
+    bound_orbit(r, v, mu)?;
+    let rn = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+    if rn < radius {
+        return Err(format!(
+            "the position is inside the central body: |r| = {rn} km is below its radius {radius} km"
+        ));
+    }
+    let v2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    let energy = v2 / 2.0 - mu / rn;
+    let a = -mu / (2.0 * energy);
+    let largest = MAX_SEMI_MAJOR_RADII * radius;
+    if a > largest {
+        return Err(format!(
+            "its semi-major axis {a} km is above {largest} km ({MAX_SEMI_MAJOR_RADII} radii of the central body)"
+        ));
+    }
+    // The periapsis as p / (1 + e), which keeps its precision when e is near 1.
+    let h = cross(r, v);
+    let h2 = h[0] * h[0] + h[1] * h[1] + h[2] * h[2];
+    let e = (1.0 + 2.0 * energy * h2 / (mu * mu)).max(0.0).sqrt();
+    let periapsis = h2 / mu / (1.0 + e);
+    if periapsis < radius {
+        return Err(format!(
+            "its periapsis {periapsis} km is below the central body's radius {radius} km (the orbit meets it; e = {e})"
+        ));
+    }
+    Ok(())
+}
+
+/// The sane region of `docs/orbits.md`'s scenarios (the README's "The sane region"): the
+/// central body's size and mass, the output step, and every body's orbit clear of the
+/// central body and at most [`MAX_SEMI_MAJOR_RADII`] radii across. A refusal names
+/// the field as the document's other rules do.
+fn check_bounds(scenario: &OrbitScenario) -> Result<(), ScenarioError> {
+    let c = scenario.central;
+    if !(MIN_MU..=MAX_MU).contains(&c.mu) {
         return refuse(
-            path,
+            "central_body.mu_km3_s2",
             format!(
-                "must be a bound (elliptic) orbit: speed {:.6} km/s is at or above the escape speed {:.6} km/s at r = {r} km",
-                v2.sqrt(),
-                (2.0 * mu / r).sqrt()
+                "must be from {MIN_MU:e} to {MAX_MU:e} km^3/s^2 (a small asteroid to above the Sun), got {}",
+                c.mu
             ),
         );
     }
-    let h = [
-        s[1] * s[5] - s[2] * s[4],
-        s[2] * s[3] - s[0] * s[5],
-        s[0] * s[4] - s[1] * s[3],
-    ];
-    let h_norm = (h[0] * h[0] + h[1] * h[1] + h[2] * h[2]).sqrt();
-    if h_norm <= 1e-12 * r * v2.sqrt() {
+    if !(MIN_RADIUS_KM..=MAX_RADIUS_KM).contains(&c.radius_km) {
         return refuse(
-            path,
-            "must not be a radial orbit (position and velocity parallel: it falls into the centre)",
+            "central_body.radius_km",
+            format!(
+                "must be from {MIN_RADIUS_KM} to {MAX_RADIUS_KM:e} km (a small asteroid to above the Sun), got {}",
+                c.radius_km
+            ),
         );
     }
-    Ok(s)
+    let step = scenario.output_step_s;
+    if !(MIN_OUTPUT_STEP_S..=MAX_OUTPUT_STEP_S).contains(&step) {
+        return refuse(
+            "output_step_s",
+            format!(
+                "must be from {MIN_OUTPUT_STEP_S} s to {MAX_OUTPUT_STEP_S} s (ten days), got {step}"
+            ),
+        );
+    }
+    let largest = MAX_SEMI_MAJOR_RADII * c.radius_km;
+    if let Some(w) = scenario.walker {
+        if c.radius_km + w.altitude_km > largest {
+            return refuse(
+                "walker.altitude_km",
+                format!(
+                    "must be at most {} km (an orbit of {MAX_SEMI_MAJOR_RADII} radii of the central body), got {}",
+                    largest - c.radius_km,
+                    w.altitude_km
+                ),
+            );
+        }
+    }
+    for (i, spec) in scenario.listed.iter().enumerate() {
+        match spec.start {
+            Start::Elements(el) => check_elements(&el, &format!("bodies[{i}].elements"), &c)?,
+            Start::State(s) => check_orbit(&[s[0], s[1], s[2]], &[s[3], s[4], s[5]], &c)
+                .or_else(|rule| refuse(format!("bodies[{i}].state"), rule))?,
+        }
+    }
+    Ok(())
+}
+
+/// Elements within the sane region: `a` from the central body's radius to
+/// [`MAX_SEMI_MAJOR_RADII`] of them, the periapsis `a (1 - e)` clear of the surface.
+fn check_elements(el: &Elements, path: &str, c: &CentralBody) -> Result<(), ScenarioError> {
+    let (a_km, e, radius) = (el.a_km, el.e, c.radius_km);
+    if a_km < radius {
+        return refuse(
+            path_of(path, "a_km"),
+            format!(
+                "must be at least the central body's radius {radius} km (the orbit would lie inside it), got {a_km}"
+            ),
+        );
+    }
+    let largest = MAX_SEMI_MAJOR_RADII * radius;
+    if a_km > largest {
+        return refuse(
+            path_of(path, "a_km"),
+            format!(
+                "must be at most {largest} km ({MAX_SEMI_MAJOR_RADII} radii of the central body), got {a_km}"
+            ),
+        );
+    }
+    let periapsis = a_km * (1.0 - e);
+    if periapsis < radius {
+        return refuse(
+            path_of(path, "e"),
+            format!(
+                "puts the periapsis a (1 - e) = {periapsis} km below the central body's radius {radius} km \
+                 (the orbit meets it): with a = {a_km} km, e must be at most {}, got {e}",
+                1.0 - radius / a_km
+            ),
+        );
+    }
+    Ok(())
 }
 
 // ---- the canonical form ----
@@ -1318,6 +1538,9 @@ impl serde::Serialize for Json {
 mod tests {
     use super::*;
 
+    /// `docs/orbits.md`'s document. Its sat-1 is at 7,200 km: at the 7,000 km it once
+    /// had, its periapsis (6,300 km) is inside the Earth, which the sane region refuses
+    /// (see `the_old_reference_document_meets_the_earth`).
     const DOC: &str = r#"{
       "model": "orbit",
       "epoch": "2026-01-01T00:00:00Z",
@@ -1325,7 +1548,7 @@ mod tests {
       "integrator": {"method": "dop853", "tolerance": 1e-12},
       "output_step_s": 10.0,
       "bodies": [
-        {"name": "sat-1", "elements": {"a_km": 7000.0, "e": 0.1, "i_deg": 53.0,
+        {"name": "sat-1", "elements": {"a_km": 7200.0, "e": 0.1, "i_deg": 53.0,
                                        "raan_deg": 0.0, "argp_deg": 0.0, "nu_deg": 0.0}},
         {"name": "sat-2", "state": [7000.0, 0.0, 0.0, 0.0, 7.546, 0.0]}
       ]
@@ -1464,6 +1687,131 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_old_reference_document_meets_the_earth() {
+        let verbatim = DOC.replace("7200.0", "7000.0");
+        let err = parse(&verbatim).unwrap_err();
+        assert_eq!(err.field, "bodies[0].elements.e");
+        assert!(err.rule.contains("6300"), "{err}");
+        // The log's documents are read without the bounds.
+        assert!(Scenario::parse_logged(&verbatim).is_ok());
+    }
+
+    #[test]
+    fn the_sane_region_is_refused_by_field() {
+        use serde_json::json;
+        let state = |s: Value| edit("/bodies/1/state", Some(s));
+        let walker = |altitude: f64| {
+            edit(
+                "/walker",
+                Some(
+                    json!({"i_deg": 53, "total": 2, "planes": 1, "phasing": 0, "altitude_km": altitude}),
+                ),
+            )
+        };
+        let cases: Vec<(String, &str, &str)> = vec![
+            (
+                edit("/bodies/0/elements/a_km", Some(json!(1e308))),
+                "bodies[0].elements.a_km",
+                "at most 6378137",
+            ),
+            (
+                edit("/bodies/0/elements/a_km", Some(json!(1e-300))),
+                "bodies[0].elements.a_km",
+                "at least the central body's radius",
+            ),
+            (
+                edit("/bodies/0/elements/a_km", Some(json!(1e-3))),
+                "bodies[0].elements.a_km",
+                "inside it",
+            ),
+            (
+                edit("/bodies/0/elements/e", Some(json!(0.999999))),
+                "bodies[0].elements.e",
+                "must be at most 0.114",
+            ),
+            (
+                edit("/output_step_s", Some(json!(1e308))),
+                "output_step_s",
+                "ten days",
+            ),
+            (
+                edit("/output_step_s", Some(json!(1e12))),
+                "output_step_s",
+                "got 1000000000000",
+            ),
+            (
+                edit("/output_step_s", Some(json!(1e-300))),
+                "output_step_s",
+                "from 0.001 s",
+            ),
+            (
+                state(json!([1e-3, 0, 0, 0, 0.1, 0])),
+                "bodies[1].state",
+                "inside the central body",
+            ),
+            (
+                state(json!([6400, 0, 0, 0, 7.0, 0])),
+                "bodies[1].state",
+                "periapsis",
+            ),
+            (
+                state(json!([7000, 0, 0, 0, 10.67, 0])),
+                "bodies[1].state",
+                "semi-major axis",
+            ),
+            (
+                state(json!([1e300, 0, 0, 0, 1e300, 0])),
+                "bodies[1].state",
+                "escape speed",
+            ),
+            (walker(1e9), "walker.altitude_km", "at most"),
+            (
+                edit("/central_body", Some(json!({"mu_km3_s2": 1e300}))),
+                "central_body.mu_km3_s2",
+                "1e12",
+            ),
+            (
+                edit("/central_body", Some(json!({"radius_km": 1e-9}))),
+                "central_body.radius_km",
+                "0.1",
+            ),
+        ];
+        for (doc, field, rule) in cases {
+            let err = parse(&doc).expect_err(&doc);
+            assert_eq!(err.field, field, "{doc}: {err}");
+            assert!(
+                err.rule.contains(rule),
+                "{doc}: rule '{}' lacks '{rule}'",
+                err.rule
+            );
+        }
+        // Within the bounds: a Molniya orbit, a geostationary one, a 200 km circle, a
+        // Walker shell at 550 km, a state on a low ellipse.
+        for doc in [
+            edit(
+                "/bodies/0/elements",
+                Some(json!({"a_km": 26_600, "e": 0.74, "i_deg": 63.4})),
+            ),
+            edit("/bodies/0/elements", Some(json!({"a_km": 42_164, "e": 0}))),
+            edit(
+                "/bodies/0/elements",
+                Some(json!({"a_km": 6578.137, "e": 0})),
+            ),
+            walker(550.0),
+            state(json!([6600, 0, 0, 0, 8.0, 0])),
+            edit("/output_step_s", Some(json!(864_000))),
+        ] {
+            parse(&doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        }
+        // The span: a hundred years of output steps, and not one more.
+        let o = orbit(&edit("/output_step_s", Some(json!(864_000))));
+        assert!(o.check_span(3652).is_ok());
+        let err = o.check_span(3653).unwrap_err();
+        assert_eq!(err.field, "steps");
+        assert!(err.rule.contains("at most 3652 steps"), "{err}");
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub const DEFAULT_MIN_READ_RATE: u64 = 4096;
 pub const DEFAULT_READ_GRACE: u64 = 10;
 /// `--shutdown-grace`, in seconds.
 pub const DEFAULT_SHUTDOWN_GRACE: u64 = 2;
+/// `--stall-after`, in seconds.
+pub const DEFAULT_STALL_AFTER: u64 = 120;
 /// `--blocking-threads`: tokio's own default.
 pub const DEFAULT_BLOCKING_THREADS: usize = 512;
 
@@ -224,6 +226,13 @@ pub struct ServeConfig {
           value_parser = at_least_one::<u64>("second"))]
     pub shutdown_grace: u64,
 
+    /// Seconds without a committed round, with runs in flight, after which `/readyz`
+    /// says the engine is stuck (503 with the reason): a round that takes longer
+    /// looks stuck to every client waiting on it.
+    #[arg(long, value_name = "SECS", env = "NANO_STALL_AFTER", default_value_t = DEFAULT_STALL_AFTER,
+          value_parser = at_least_one::<u64>("second"))]
+    pub stall_after: u64,
+
     /// Threads for blocking work (reads of the log, starting jobs), shared by all
     /// clients: no client holds one for longer than one bounded read, so a small pool
     /// serves any number of clients (tests run with few to show it).
@@ -276,6 +285,7 @@ impl ServeConfig {
             min_read_rate: self.min_read_rate,
             read_grace: Duration::from_secs(self.read_grace),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            stall_after: Duration::from_secs(self.stall_after),
             ..Limits::default()
         }
     }
@@ -388,6 +398,7 @@ mod tests {
         assert_eq!(flags.min_read_rate, library.min_read_rate);
         assert_eq!(flags.read_grace, library.read_grace);
         assert_eq!(flags.shutdown_grace, library.shutdown_grace);
+        assert_eq!(flags.stall_after, library.stall_after);
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub struct Limits {
     pub stream_reads: usize,
     /// How long open connections get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How long the engine may go without committing a round, with runs in flight,
+    /// before `/readyz` says it is stuck.
+    pub stall_after: Duration,
 }
 
 impl Default for Limits {
@@ -120,6 +123,7 @@ impl Default for Limits {
             read_grace: Duration::from_secs(config::DEFAULT_READ_GRACE),
             stream_reads: config::DEFAULT_STREAM_READS,
             shutdown_grace: Duration::from_secs(config::DEFAULT_SHUTDOWN_GRACE),
+            stall_after: Duration::from_secs(config::DEFAULT_STALL_AFTER),
         }
     }
 }

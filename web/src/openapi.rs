@@ -267,6 +267,9 @@ pub struct Ready {
     cache: serde_json::Value,
     #[schema(value_type = Object)]
     log: serde_json::Value,
+    /// `{"status": "ok"}`, or `{"status": "stuck", "reason": ..}`.
+    #[schema(value_type = Object)]
+    engine: serde_json::Value,
     #[schema(value_type = Object)]
     cluster: serde_json::Value,
 }

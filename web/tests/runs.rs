@@ -25,7 +25,7 @@ fn two_body(step: f64) -> Value {
         "epoch": "2026-01-01T00:00:00Z",
         "output_step_s": step,
         "bodies": [
-            {"name": "sat-1", "elements": {"a_km": 7000, "e": 0.1, "i_deg": 53}},
+            {"name": "sat-1", "elements": {"a_km": 7200, "e": 0.1, "i_deg": 53}},
             {"name": "sat-2", "state": [7200, 0, 0, 0, 7.4, 0.5]}
         ]
     })

@@ -72,7 +72,7 @@ pub struct AccuracyRow {
 
 /// The report over `orbits` orbits: every integrator of [`METHODS`] on every
 /// eccentricity of [`ECCENTRICITIES`], in that order.
-pub fn report(orbits: u64) -> Vec<AccuracyRow> {
+pub fn report(orbits: u64) -> Result<Vec<AccuracyRow>, super::Stopped> {
     METHODS
         .iter()
         .flat_map(|m| ECCENTRICITIES.iter().map(move |&e| run(m, e, orbits)))
@@ -82,9 +82,12 @@ pub fn report(orbits: u64) -> Vec<AccuracyRow> {
 /// One row of the report: `method` on the orbit of eccentricity `e` with perigee
 /// [`PERIGEE_KM`], over `orbits` orbits.
 ///
+/// An error if the integrator leaves the sane region on the way (an integrator with
+/// too long a step over very many orbits could: [`super::Halt`]).
+///
 /// # Panics
 /// If `method` is not one of [`METHODS`].
-pub fn run(method: &str, e: f64, orbits: u64) -> AccuracyRow {
+pub fn run(method: &str, e: f64, orbits: u64) -> Result<AccuracyRow, super::Stopped> {
     let a_km = PERIGEE_KM / (1.0 - e);
     let period_s = std::f64::consts::TAU * (a_km * a_km * a_km / EARTH_MU).sqrt();
     let setting = match method {
@@ -126,7 +129,7 @@ pub fn run(method: &str, e: f64, orbits: u64) -> AccuracyRow {
     while propagator.steps_done() < outputs {
         chunk.clear();
         let started = Instant::now();
-        propagator.advance((propagator.steps_done() + CHUNK).min(outputs), &mut chunk);
+        propagator.advance((propagator.steps_done() + CHUNK).min(outputs), &mut chunk)?;
         seconds += started.elapsed().as_secs_f64();
         let first_k = propagator.steps_done() - chunk.len() as u64;
         for (offset, s) in chunk.iter().enumerate() {
@@ -157,7 +160,7 @@ pub fn run(method: &str, e: f64, orbits: u64) -> AccuracyRow {
         last.r[2] - exact.r[2],
     ];
     let stats = propagator.stats();
-    AccuracyRow {
+    Ok(AccuracyRow {
         integrator: method.to_string(),
         setting,
         e,
@@ -174,7 +177,7 @@ pub fn run(method: &str, e: f64, orbits: u64) -> AccuracyRow {
         evaluations: stats.evaluations,
         seconds,
         energy_series: series,
-    }
+    })
 }
 
 /// Outputs read from the propagator at a time.
@@ -238,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_report_has_every_integrator_and_eccentricity() {
-        let rows = report(3);
+        let rows = report(3).unwrap();
         assert_eq!(rows.len(), 9);
         for (row, (m, e)) in rows
             .iter()

@@ -17,6 +17,7 @@
 #![allow(clippy::excessive_precision)]
 
 use super::force::ForceModel;
+use super::Halt;
 
 type Y = [f64; 6];
 
@@ -377,8 +378,11 @@ impl Dop853 {
 
     /// Takes one accepted step (retrying with smaller steps as the error demands), and
     /// prepares its dense output if the step reaches `dense_from` (the next output
-    /// time: only such a step is ever asked for a state inside it).
-    pub fn step(&mut self, force: &ForceModel, dense_from: f64) {
+    /// time: only such a step is ever asked for a state inside it). A state whose
+    /// error estimate is not a number (it holds NaN, or overflowed on the way) is
+    /// [`Halt::NonFinite`]: no smaller step could mend it, and the controller would
+    /// retry forever.
+    pub fn step(&mut self, force: &ForceModel, dense_from: f64) -> Result<(), Halt> {
         let mut k = [[0.0; 6]; 16];
         k[0] = self.f;
         loop {
@@ -414,6 +418,9 @@ impl Dop853 {
                 deno = 1.0;
             }
             let err = h.abs() * err5 * (1.0 / (6.0 * deno)).sqrt();
+            if err.is_nan() {
+                return Err(Halt::NonFinite);
+            }
 
             let fac11 = err.powf(EXPO);
             let fac = (fac11 / SAFE).clamp(1.0 / FAC2, 1.0 / FAC1);
@@ -435,7 +442,7 @@ impl Dop853 {
                 self.y = y_new;
                 self.f = f_new;
                 self.h = h_new;
-                return;
+                return Ok(());
             }
             self.h = h / (fac11 / SAFE).min(1.0 / FAC1);
             self.rejected_last = true;
@@ -602,7 +609,7 @@ mod tests {
                     v: [y0[3], y0[4], y0[5]],
                 };
                 let exact = Kepler::new(&start, force.mu()).unwrap();
-                dop.step(&force, f64::NEG_INFINITY);
+                dop.step(&force, f64::NEG_INFINITY).unwrap();
                 for s in [0.1, 0.3, 0.5, 0.7, 0.9] {
                     let t = t0 + s * (dop.time() - t0);
                     let (y, x) = (dop.at(t), exact.at(t));

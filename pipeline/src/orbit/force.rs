@@ -6,6 +6,8 @@ use crate::scenario::{CentralBody, Forces};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ForceModel {
     mu: f64,
+    /// The central body's radius (km): a body below it has struck it.
+    radius_km: f64,
     /// `(3/2) J2 mu R^2`, or `None` without J2: the constant factor of the J2 term
     /// (`docs/orbits.md`, "What the physics must show"), computed once rather than per
     /// evaluation.
@@ -16,6 +18,7 @@ impl ForceModel {
     pub fn new(central: &CentralBody, forces: Forces) -> Self {
         ForceModel {
             mu: central.mu,
+            radius_km: central.radius_km,
             j2_factor: forces
                 .j2
                 .then_some(1.5 * central.j2 * central.mu * central.radius_km * central.radius_km),
@@ -25,6 +28,25 @@ impl ForceModel {
     /// The central body's gravitational parameter.
     pub fn mu(&self) -> f64 {
         self.mu
+    }
+
+    /// The central body's radius (km).
+    pub fn radius_km(&self) -> f64 {
+        self.radius_km
+    }
+
+    /// The specific energy (km^2/s^2) of the state `y = (r, v)` in the whole field:
+    /// `v^2/2 - mu/r`, plus J2's potential `mu J2 R^2 / (2 r^3) (3 z^2/r^2 - 1)` when
+    /// it is on. Conserved along an orbit; at or above 0 the body is unbound.
+    pub fn energy(&self, y: &[f64; 6]) -> f64 {
+        let r2 = y[0] * y[0] + y[1] * y[1] + y[2] * y[2];
+        let rn = r2.sqrt();
+        let v2 = y[3] * y[3] + y[4] * y[4] + y[5] * y[5];
+        let j2 = self.j2_factor.map_or(0.0, |c| {
+            // (3/2) J2 mu R^2 / (3 r^3) (3 z²/r² - 1), as in the acceleration's factor.
+            c / (3.0 * r2 * rn) * (3.0 * y[2] * y[2] / r2 - 1.0)
+        });
+        v2 / 2.0 - self.mu / rn + j2
     }
 
     /// Acceleration (km/s^2) at position `r` (km).

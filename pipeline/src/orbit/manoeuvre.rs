@@ -54,15 +54,27 @@ pub fn start(t: f64, step_s: f64) -> Start {
     }
 }
 
+/// Why a manoeuvre's track cannot be computed: the impulse puts the body on an orbit
+/// the scenario's checks would refuse (unbound, through the central body, too
+/// large), or its integration left the sane region on the way (see [`super::Halt`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    #[error("the orbit after the impulse is refused: {0}")]
+    Orbit(String),
+    #[error("the manoeuvred body stopped at t = {t_s} s: {halt}")]
+    Stopped { t_s: f64, halt: super::Halt },
+}
+
 /// The states of a body of `scenario` at outputs `from_output ..= last_output` after
 /// `impulse`, from its state `at_floor` at output [`Start::floor`] of the impulse's
-/// time (empty when `from_output > last_output`).
+/// time (empty when `from_output > last_output`); refused when the orbit after the
+/// impulse is not one a scenario may start on, or its integration stops.
 pub fn after_impulse(
     scenario: &OrbitScenario,
     at_floor: &OrbitState,
     impulse: &Impulse,
     last_output: u64,
-) -> Vec<OrbitState> {
+) -> Result<Vec<OrbitState>, Refused> {
     let step_s = scenario.output_step_s();
     let Start { from_output, .. } = start(impulse.t, step_s);
     let force = ForceModel::new(&scenario.central_body(), scenario.forces());
@@ -75,14 +87,23 @@ pub fn after_impulse(
         at_floor.v[1],
         at_floor.v[2],
     ];
+    let stopped = |t_s: f64| move |halt| Refused::Stopped { t_s, halt };
     let mut y = if impulse.t > at_floor.t {
-        Engine::start(integrator, &force, y0).advance_to(&force, impulse.t - at_floor.t)
+        Engine::start(integrator, &force, y0)
+            .advance_to(&force, impulse.t - at_floor.t)
+            .map_err(stopped(impulse.t))?
     } else {
         y0
     };
     for (v, dv) in y[3..].iter_mut().zip(impulse.dv_kms) {
         *v += dv;
     }
+    crate::scenario::check_orbit(
+        &[y[0], y[1], y[2]],
+        &[y[3], y[4], y[5]],
+        &scenario.central_body(),
+    )
+    .map_err(Refused::Orbit)?;
     let mut engine = Engine::start(integrator, &force, y);
     let mut out = Vec::with_capacity(last_output.saturating_sub(from_output) as usize + 1);
     for k in from_output..=last_output {
@@ -90,11 +111,13 @@ pub fn after_impulse(
         let yk = if t == impulse.t {
             y
         } else {
-            engine.advance_to(&force, t - impulse.t)
+            engine
+                .advance_to(&force, t - impulse.t)
+                .map_err(stopped(t))?
         };
         out.push(OrbitState::from_y(t, yk));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -108,7 +131,7 @@ mod tests {
         let doc = format!(
             r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": {forces},
                 "integrator": {integrator}, "output_step_s": 60,
-                "bodies": [{{"elements": {{"a_km": 7000, "e": 0.1, "i_deg": 53, "nu_deg": 10}}}}]}}"#
+                "bodies": [{{"elements": {{"a_km": 7200, "e": 0.1, "i_deg": 53, "nu_deg": 10}}}}]}}"#
         );
         match Scenario::parse(&doc, &ScenarioLimits::default()).unwrap() {
             Scenario::Orbit(o) => o,
@@ -184,7 +207,7 @@ mod tests {
                 let Start { floor, from_output } = start(t, 60.0);
                 let at_floor = before.at(floor as f64 * 60.0);
                 let impulse = Impulse { t, dv_kms: dv };
-                let track = after_impulse(&sc, &at_floor, &impulse, 200);
+                let track = after_impulse(&sc, &at_floor, &impulse, 200).unwrap();
                 assert_eq!(track.len() as u64, 201 - from_output);
                 let mut hit = before.at(t);
                 for (v, dv) in hit.v.iter_mut().zip(dv) {
@@ -224,12 +247,12 @@ mod tests {
             r#"["point_mass", "j2"]"#,
         );
         let mut run = vec![sc.body(0).unwrap().state0];
-        BodyPropagator::new(&sc, 0).advance(100, &mut run);
+        BodyPropagator::new(&sc, 0).advance(100, &mut run).unwrap();
         let impulse = Impulse {
             t: 1234.5,
             dv_kms: [0.0; 3],
         };
-        let track = after_impulse(&sc, &run[20], &impulse, 100);
+        let track = after_impulse(&sc, &run[20], &impulse, 100).unwrap();
         assert_eq!(track.len(), 80);
         for (s, logged) in track.iter().zip(&run[21..]) {
             assert_eq!(s.t, logged.t);

@@ -29,6 +29,20 @@
 //! - [`interpolant`]: [`hermite`], a body's state between two output times.
 //! - [`manoeuvre`]: an impulse on one body and its states after it, propagated anew.
 //!
+//! # The sane region and the work bound
+//!
+//! The scenario's checks ([`crate::scenario`]) admit only orbits that are bound,
+//! clear of the central body and of a sane size. Integration checks again, at every
+//! output: a state that is not finite, below the central body's radius (an impact),
+//! unbound in the whole field (an escape: [`ForceModel::energy`](force::ForceModel::energy)
+//! at or above 0) or beyond [`MAX_RADIUS_RADII`] radii stops the body with a
+//! [`Halt`], as does an output that would take more than [`MAX_SUBSTEPS_PER_OUTPUT`]
+//! steps of `dop853` (the work bound; the fixed-step methods are bounded by the
+//! scenario's own check of `output_step_s / step_s`). [`BodyPropagator::advance`]
+//! then returns [`Stopped`], which names the body, the time and the cause; every
+//! state it gave before is the integrator's own and in the sane region, and none
+//! after is given: no output ever holds a non-finite number.
+//!
 //! # One body at a time
 //!
 //! Bodies do not interact, so each has its own [`BodyPropagator`], and the dataflow can
@@ -44,13 +58,13 @@
 //! use nano_pipeline::scenario::{Scenario, ScenarioLimits};
 //!
 //! let doc = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": 60,
-//!               "bodies": [{"elements": {"a_km": 7000, "e": 0.1}}]}"#;
+//!               "bodies": [{"elements": {"a_km": 7200, "e": 0.1}}]}"#;
 //! let Scenario::Orbit(scenario) = Scenario::parse(doc, &ScenarioLimits::default())? else {
 //!     unreachable!()
 //! };
 //! let mut body = BodyPropagator::new(&scenario, 0);
 //! let mut states = Vec::new();
-//! body.advance(10, &mut states);
+//! body.advance(10, &mut states)?;
 //! assert_eq!(states.len(), 10);
 //! assert_eq!(states[9].t, 600.0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -70,6 +84,85 @@ use crate::scenario::{Integrator, OrbitScenario};
 use dop853::Dop853;
 use fixed_step::{FixedStep, Method};
 use force::ForceModel;
+
+/// The most `dop853` steps (accepted and rejected) one output step may take: a
+/// hundred thousand, some 0.2 s of a worker (measured: 2 us a step), where a ten-day
+/// output step of a 200 km orbit at the tightest tolerance (1e-14), the longest the
+/// scenario's checks allow, takes some 30 ms and ordinary scenarios a handful of
+/// steps. Past it the body stops with [`Halt::Work`], so no output step can hold a
+/// worker for good.
+pub const MAX_SUBSTEPS_PER_OUTPUT: u64 = 100_000;
+
+/// How far from the centre a body may go, in radii of the central body: twice the
+/// farthest apoapsis the scenario's semi-major axis bound allows
+/// ([`crate::scenario::MAX_SEMI_MAJOR_RADII`]), so only a state gone wrong reaches it.
+pub const MAX_RADIUS_RADII: f64 = 4.0 * crate::scenario::MAX_SEMI_MAJOR_RADII;
+
+/// Why a body's integration stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Halt {
+    /// It passed below the central body's surface.
+    #[error("it struck the central body (r = {r_km} km, below its radius {radius_km} km)")]
+    Impact { r_km: f64, radius_km: f64 },
+    /// Its energy in the whole field reached 0: it is no longer bound.
+    #[error("it escaped the central body (specific energy {energy} km^2/s^2, at or above 0)")]
+    Escape { energy: f64 },
+    /// It went beyond [`MAX_RADIUS_RADII`] radii.
+    #[error("it left the sane region (r = {r_km} km, beyond {limit_km} km)")]
+    Beyond { r_km: f64, limit_km: f64 },
+    /// Its state or the integrator's error estimate stopped being a number.
+    #[error("its state is no longer finite")]
+    NonFinite,
+    /// One output step needed more than [`MAX_SUBSTEPS_PER_OUTPUT`] steps.
+    #[error("one output step needed more than {limit} integrator steps (the work bound)")]
+    Work { limit: u64 },
+}
+
+/// A body stopped: which (its index), at which output and time, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("body {body} stopped at output {output} (t = {t_s} s): {halt}")]
+pub struct Stopped {
+    pub body: u64,
+    /// The output it could not give (the last one given is `output - 1`).
+    pub output: u64,
+    pub t_s: f64,
+    pub halt: Halt,
+}
+
+impl Stopped {
+    /// The message with the body's name from `scenario`: `body 3 (sat-4) stopped ...`.
+    pub fn describe(&self, scenario: &OrbitScenario) -> String {
+        let name = scenario
+            .body(self.body as usize)
+            .map_or_else(String::new, |b| format!(" ({})", b.name));
+        format!(
+            "body {}{name} stopped at output {} (t = {} s): {}",
+            self.body, self.output, self.t_s, self.halt
+        )
+    }
+}
+
+/// Whether `y` is in the sane region of `force`'s field (see the module docs).
+fn sane(force: &ForceModel, y: &[f64; 6]) -> Result<(), Halt> {
+    if !y.iter().all(|x| x.is_finite()) {
+        return Err(Halt::NonFinite);
+    }
+    let r_km = (y[0] * y[0] + y[1] * y[1] + y[2] * y[2]).sqrt();
+    let radius_km = force.radius_km();
+    if r_km < radius_km {
+        return Err(Halt::Impact { r_km, radius_km });
+    }
+    let limit_km = MAX_RADIUS_RADII * radius_km;
+    if r_km > limit_km {
+        return Err(Halt::Beyond { r_km, limit_km });
+    }
+    let energy = force.energy(y);
+    // NaN only where an overflow met another (the checks above leave it unlikely).
+    if energy.is_nan() || energy >= 0.0 {
+        return Err(Halt::Escape { energy });
+    }
+    Ok(())
+}
 
 /// One body's state at time `t`: position `r` (km) and velocity `v` (km/s) in the
 /// inertial frame centred on the central body.
@@ -114,17 +207,27 @@ impl Engine {
         }
     }
 
-    /// The state at `t` (in the engine's own time, from 0), at or after the last asked.
-    fn advance_to(&mut self, force: &ForceModel, t: f64) -> [f64; 6] {
-        match self {
+    /// The state at `t` (in the engine's own time, from 0), at or after the last asked,
+    /// checked to be in the sane region; at most [`MAX_SUBSTEPS_PER_OUTPUT`] steps of
+    /// `dop853` (a fixed-step method's count is bounded by the scenario's check).
+    fn advance_to(&mut self, force: &ForceModel, t: f64) -> Result<[f64; 6], Halt> {
+        let y = match self {
             Engine::Dop853(dop) => {
+                let before = dop.stats.steps + dop.stats.rejected;
                 while dop.time() < t {
-                    dop.step(force, t);
+                    if dop.stats.steps + dop.stats.rejected - before >= MAX_SUBSTEPS_PER_OUTPUT {
+                        return Err(Halt::Work {
+                            limit: MAX_SUBSTEPS_PER_OUTPUT,
+                        });
+                    }
+                    dop.step(force, t)?;
                 }
                 dop.at(t)
             }
             Engine::Fixed(fixed) => fixed.advance_to(force, t),
-        }
+        };
+        sane(force, &y)?;
+        Ok(y)
     }
 }
 
@@ -173,15 +276,27 @@ impl BodyPropagator {
 
     /// Pushes the states at `t_k = k * output_step_s` for `k` in
     /// `steps_done() + 1 ..= k_end` onto `out` (nothing if `k_end <= steps_done()`).
-    pub fn advance(&mut self, k_end: u64, out: &mut Vec<OrbitState>) {
+    /// A body that leaves the sane region, or whose output passes the work bound,
+    /// stops there: the states before are pushed, the error says where and why, and
+    /// the propagator is not to be advanced again (see the module docs).
+    pub fn advance(&mut self, k_end: u64, out: &mut Vec<OrbitState>) -> Result<(), Stopped> {
         out.reserve(k_end.saturating_sub(self.k) as usize);
         while self.k < k_end {
             let k = self.k + 1;
             let t = k as f64 * self.output_step_s;
-            let y = self.engine.advance_to(&self.force, t);
+            let y = self
+                .engine
+                .advance_to(&self.force, t)
+                .map_err(|halt| Stopped {
+                    body: self.body,
+                    output: k,
+                    t_s: t,
+                    halt,
+                })?;
             out.push(OrbitState::from_y(t, y));
             self.k = k;
         }
+        Ok(())
     }
 
     /// Counters of the work done so far.
@@ -284,7 +399,7 @@ mod tests {
         let doc = format!(
             r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": {forces},
                 "integrator": {integrator}, "output_step_s": {output_step_s},
-                "bodies": [{{"elements": {{"a_km": 7000, "e": 0.1, "i_deg": 53, "nu_deg": 10}}}},
+                "bodies": [{{"elements": {{"a_km": 7200, "e": 0.1, "i_deg": 53, "nu_deg": 10}}}},
                            {{"elements": {{"a_km": 23333.3, "e": 0.7, "i_deg": 20, "raan_deg": 40}}}}]}}"#
         );
         match Scenario::parse(&doc, &ScenarioLimits::default()).unwrap() {
@@ -321,7 +436,9 @@ mod tests {
         for sc in all_scenarios() {
             for body in 0..2 {
                 let mut whole = Vec::new();
-                BodyPropagator::new(&sc, body).advance(700, &mut whole);
+                BodyPropagator::new(&sc, body)
+                    .advance(700, &mut whole)
+                    .unwrap();
                 assert_eq!(whole.len(), 700);
                 for (k, s) in whole.iter().enumerate() {
                     assert_eq!(s.t, (k + 1) as f64 * sc.output_step_s());
@@ -329,7 +446,7 @@ mod tests {
                 let mut pieces = Vec::new();
                 let mut p = BodyPropagator::new(&sc, body);
                 for end in [1, 2, 3, 50, 50, 51, 333, 699, 700] {
-                    p.advance(end, &mut pieces);
+                    p.advance(end, &mut pieces).unwrap();
                     assert_eq!(p.steps_done(), end);
                 }
                 assert_eq!(
@@ -347,17 +464,17 @@ mod tests {
         for sc in all_scenarios() {
             let mut whole = Vec::new();
             let mut straight = BodyPropagator::new(&sc, 1);
-            straight.advance(600, &mut whole);
+            straight.advance(600, &mut whole).unwrap();
             for cut in [0, 1, 17, 299] {
                 let mut first = BodyPropagator::new(&sc, 1);
                 let mut out = Vec::new();
-                first.advance(cut, &mut out);
+                first.advance(cut, &mut out).unwrap();
                 let saved = first.checkpoint();
                 assert_eq!(saved.len(), BodyPropagator::checkpoint_len(sc.integrator()));
                 let mut resumed = BodyPropagator::resume(&sc, 1, &saved).unwrap();
                 assert_eq!(resumed, first);
                 assert_eq!(resumed.steps_done(), cut);
-                resumed.advance(600, &mut out);
+                resumed.advance(600, &mut out).unwrap();
                 assert_eq!(
                     bytes(&out),
                     bytes(&whole),
@@ -392,7 +509,7 @@ mod tests {
             10.0,
         );
         let mut p = BodyPropagator::new(&dop, 0);
-        p.advance(5, &mut Vec::new());
+        p.advance(5, &mut Vec::new()).unwrap();
         let saved = p.checkpoint();
         assert!(BodyPropagator::resume(&dop, 0, &saved).is_ok());
         for (sc, body, bytes) in [
@@ -406,8 +523,94 @@ mod tests {
             assert!(err.to_string().contains(&format!("body {body}")), "{err}");
         }
         let mut r = BodyPropagator::new(&rk4, 0);
-        r.advance(5, &mut Vec::new());
+        r.advance(5, &mut Vec::new()).unwrap();
         assert!(BodyPropagator::resume(&yos, 0, &r.checkpoint()).is_err());
         assert!(BodyPropagator::resume(&rk4, 0, &r.checkpoint()).is_ok());
+    }
+
+    fn parsed(doc: &str) -> OrbitScenario {
+        match Scenario::parse(doc, &ScenarioLimits::default()).unwrap() {
+            Scenario::Orbit(o) => o,
+            Scenario::Nano { .. } => unreachable!(),
+        }
+    }
+
+    /// A town-sized body with the Sun's mass: a two-kilometre orbit takes 18 us, so an
+    /// output step of a second crosses 56,000 orbits, which the scenario's checks allow
+    /// and the work bound stops, at the first output, with nothing given.
+    #[test]
+    fn the_work_bound_stops_an_output_that_needs_too_many_steps() {
+        let sc = parsed(
+            r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": 1,
+                "central_body": {"mu_km3_s2": 1e12, "radius_km": 1, "j2": 0},
+                "bodies": [{"elements": {"a_km": 2, "e": 0}}]}"#,
+        );
+        let mut p = BodyPropagator::new(&sc, 0);
+        let mut out = Vec::new();
+        let stopped = p.advance(3, &mut out).unwrap_err();
+        assert!(out.is_empty());
+        assert_eq!(
+            stopped,
+            Stopped {
+                body: 0,
+                output: 1,
+                t_s: 1.0,
+                halt: Halt::Work {
+                    limit: MAX_SUBSTEPS_PER_OUTPUT
+                }
+            }
+        );
+        let steps = p.stats().steps + p.stats().rejected;
+        assert!(steps <= MAX_SUBSTEPS_PER_OUTPUT, "{steps} steps");
+        assert!(stopped
+            .describe(&sc)
+            .starts_with("body 0 (body-0) stopped at output 1"));
+    }
+
+    /// `rk4` at a third of an orbit per step is a scenario the checks allow whose
+    /// integration leaves the sane region: it stops there, every state given before is
+    /// finite and above the surface, and none after.
+    #[test]
+    fn a_body_that_leaves_the_sane_region_stops_with_the_cause() {
+        let sc = parsed(
+            r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "output_step_s": 2000,
+                "integrator": {"method": "rk4", "step_s": 2000},
+                "bodies": [{"elements": {"a_km": 7000, "e": 0}}]}"#,
+        );
+        let mut out = Vec::new();
+        let stopped = BodyPropagator::new(&sc, 0)
+            .advance(3000, &mut out)
+            .unwrap_err();
+        assert_eq!(stopped.output, out.len() as u64 + 1);
+        assert!(
+            matches!(
+                stopped.halt,
+                Halt::Impact { .. } | Halt::Escape { .. } | Halt::Beyond { .. } | Halt::NonFinite
+            ),
+            "{stopped}"
+        );
+        for s in &out {
+            let r = (s.r[0] * s.r[0] + s.r[1] * s.r[1] + s.r[2] * s.r[2]).sqrt();
+            assert!(r >= crate::scenario::EARTH_RADIUS_KM, "{s:?}");
+            assert!(s.r.iter().chain(&s.v).all(|x| x.is_finite()));
+        }
+    }
+
+    /// A state that is not a number makes `dop853`'s error estimate NaN: no smaller
+    /// step can mend it, so the step stops instead of retrying forever.
+    #[test]
+    fn a_state_that_is_not_a_number_stops_the_integrator() {
+        let force = ForceModel::new(
+            &crate::scenario::CentralBody::EARTH,
+            crate::scenario::Forces { j2: true },
+        );
+        let mut dop = Dop853::new(&force, [f64::NAN, 0.0, 0.0, 0.0, 7.5, 0.0], 1e-12);
+        assert_eq!(dop.step(&force, 10.0), Err(Halt::NonFinite));
+        let mut engine = Engine::start(
+            Integrator::Rk4 { step_s: 1.0 },
+            &force,
+            [7000.0, 0.0, 0.0, 0.0, f64::INFINITY, 0.0],
+        );
+        assert_eq!(engine.advance_to(&force, 10.0), Err(Halt::NonFinite));
     }
 }

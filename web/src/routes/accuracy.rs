@@ -32,7 +32,7 @@ async fn report(state: &AppState) -> Result<Bytes, ApiError> {
     tokio::spawn(async move {
         cell.get_or_try_init(|| async {
             tokio::task::spawn_blocking(|| {
-                let rows = accuracy::report(ORBITS);
+                let rows = accuracy::report(ORBITS).map_err(std::io::Error::other)?;
                 let mut json = Vec::new();
                 accuracy::write_json(&rows, ORBITS, &mut json)?;
                 Ok::<_, std::io::Error>(Bytes::from(json))

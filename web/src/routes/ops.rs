@@ -35,14 +35,16 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Ready to serve, with the state of the cache and the cluster. A degraded cache is
+/// Ready to serve, with the state of the cache, the log, the engine and the cluster.
+/// An engine with runs in flight that has committed no round for `--stall-after`
+/// seconds is stuck (`"engine": {"status": "stuck", "reason": ..}`, 503). A degraded cache is
 /// reported (`"status": "degraded"`) but the service still serves: from the log, or by
 /// computing. So is a read-only log (its volume full, `"log": {"status": "read-only",
 /// "reason": ..}`): logged runs are served, and computation resumes when space returns.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready (perhaps with a degraded cache)", body = crate::openapi::Ready),
-        (status = 503, description = "The log cannot be written", body = crate::openapi::Ready),
+        (status = 503, description = "The log cannot be written, or the engine is stuck (runs in flight and no round committed for --stall-after seconds)", body = crate::openapi::Ready),
         (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
@@ -71,17 +73,23 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         (None, Err(e)) => json!({"status": "read-only", "reason": e}),
         (None, Ok(None)) => json!({"status": "ok"}),
     };
+    let engine = match state.engine.stalled(state.limits.stall_after) {
+        Some(reason) => json!({"status": "stuck", "reason": reason}),
+        None => json!({"status": "ok"}),
+    };
     let degraded = cache["status"] != "ok" || log["status"] != "ok";
-    // Read-only still serves every logged run: ready, degraded.
-    let status = if log["status"] != "failed" {
+    // Read-only still serves every logged run: ready, degraded. A stuck engine serves
+    // logged runs too, but every run waiting on it waits in vain: not ready.
+    let status = if log["status"] != "failed" && engine["status"] == "ok" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = json!({
-        "status": if degraded { "degraded" } else { "ready" },
+        "status": if engine["status"] != "ok" { "stuck" } else if degraded { "degraded" } else { "ready" },
         "cache": cache,
         "log": log,
+        "engine": engine,
         "cluster": {"jobs_in_flight": state.engine.in_flight(), "max_jobs": state.limits.max_jobs},
         "memory": {"reads_in_use_bytes": state.readers.in_use(), "reads_capacity_bytes": state.readers.capacity(),
                    "engine_blocks_charged_bytes": state.engine.blocks_charged(), "engine_blocks_capacity_bytes": state.engine.blocks_bound()},

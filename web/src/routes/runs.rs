@@ -56,6 +56,8 @@ struct Known {
     entry: Option<CatalogEntry>,
     /// The steps the job in flight runs to, if one is.
     in_flight: Option<u64>,
+    /// Why its last job failed, if a body of it stopped (the engine remembers).
+    failure: Option<String>,
 }
 
 impl Known {
@@ -126,6 +128,9 @@ impl Known {
         if let (Some(object), Value::Object(fields)) = (object.as_object_mut(), fields) {
             object.extend(fields);
         }
+        if let (Some(reason), "stopped") = (&self.failure, status) {
+            object["reason"] = json!(reason);
+        }
         object
     }
 }
@@ -142,7 +147,15 @@ fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
     let key = key_of(id);
     let entry = state.log.entry(key)?;
     let in_flight = state.engine.in_flight_target(key);
-    let unknown = || ApiError::NotFound(format!("run {id}"));
+    let failure = state.engine.failure(key);
+    let unknown = || match &failure {
+        // Nothing logged, so nothing else can say why.
+        Some(reason) => ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("run {id} failed before its first block was logged: {reason}"),
+        },
+        None => ApiError::NotFound(format!("run {id}")),
+    };
     let scenario = match id {
         RunId::Nano(seed) if entry.is_some() || in_flight.is_some() => Scenario::Nano { seed },
         RunId::Nano(_) => return Err(unknown()),
@@ -159,11 +172,8 @@ fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
                     None => return Err(unknown()),
                 },
             };
-            // It was accepted when the run started, within the bound of then.
-            let limits = ScenarioLimits {
-                max_bodies: usize::MAX,
-            };
-            Scenario::parse(&document, &limits).map_err(|e| {
+            // It was accepted when the run started, under the rules of then.
+            Scenario::parse_logged(&document).map_err(|e| {
                 ApiError::Internal(format!(
                     "the logged scenario of run {id} does not parse: {e}"
                 ))
@@ -176,6 +186,7 @@ fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
         scenario,
         entry,
         in_flight,
+        failure,
     })
 }
 
@@ -233,6 +244,9 @@ pub fn parse_request(
         };
         bad(&field, e.rule)
     })?;
+    if let Scenario::Orbit(orbit) = &scenario {
+        orbit.check_span(steps).map_err(|e| bad(&e.field, e.rule))?;
+    }
     Ok((scenario, steps))
 }
 
@@ -534,7 +548,7 @@ mod tests {
 
     #[test]
     fn every_refusal_of_a_request_names_its_field() {
-        let good = r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","output_step_s":60,"bodies":[{"name":"a","elements":{"a_km":7000,"e":0.1}}]}"#;
+        let good = r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","output_step_s":60,"bodies":[{"name":"a","elements":{"a_km": 7200, "e": 0.1}}]}"#;
         let cases = [
             ("[]".to_owned(), "body"),
             ("{".to_owned(), "body"),

@@ -359,7 +359,11 @@ fn apply(state: &AppState, run: &Logged, body: u32, impulse: Impulse) -> Result<
     )?
     .pop()
     .ok_or_else(|| ApiError::Internal("no state at the manoeuvre's floor".into()))?;
-    let states = manoeuvre::after_impulse(&run.scenario, &at_floor, &impulse, run.iterations);
+    let states = manoeuvre::after_impulse(&run.scenario, &at_floor, &impulse, run.iterations)
+        .map_err(|e| ApiError::BadField {
+            field: "dv_kms".into(),
+            rule: e.to_string(),
+        })?;
     let version = Version {
         version: latest + 1,
         parent: latest,

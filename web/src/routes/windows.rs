@@ -23,7 +23,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use nano_pipeline::ephemeris::{self, EphemerisWriter, OrbitFormat, COLUMNS};
 use nano_pipeline::orbit::{hermite, OrbitState};
-use nano_pipeline::scenario::{OrbitScenario, RunId, Scenario, ScenarioLimits};
+use nano_pipeline::scenario::{OrbitScenario, RunId, Scenario};
 use nano_pipeline::Format;
 use nano_store::{Log, RunKey, Track, Window};
 
@@ -97,12 +97,9 @@ pub(crate) fn logged(log: &Log, id: &str) -> Result<Logged, ApiError> {
     let document = log
         .document(key)?
         .ok_or_else(|| ApiError::Internal(format!("run {id}: the log keeps no scenario for it")))?;
-    // The document was checked when the run started; it is read back whatever limit
-    // on bodies the service has now.
-    let limits = ScenarioLimits {
-        max_bodies: usize::MAX,
-    };
-    let scenario = match Scenario::parse(&document, &limits) {
+    // The document was checked when the run started; it is read back whatever limits
+    // the service has now.
+    let scenario = match Scenario::parse_logged(&document) {
         Ok(Scenario::Orbit(scenario)) => scenario,
         Ok(Scenario::Nano { .. }) | Err(_) => {
             return Err(ApiError::Internal(format!(
