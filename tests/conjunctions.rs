@@ -1,13 +1,17 @@
 //! Screening under manoeuvres through the binary: a small constellation with crossing
 //! orbits served by `serve --workers 2`, random manoeuvres posted over HTTP; after
-//! each, the conjunctions served for the new version equal a from-scratch screening
-//! (`nano_pipeline::screening::oracle`, the brute force) of that version's states as
-//! the API serves them, the `change` events of `/conjunctions/events` turn the old set
-//! into the new one, and version 0 is still served unchanged. Then the service is
-//! restarted, and the conjunctions are served from the log without screening again.
-//! The whole run's download (`GET /api/runs/{id}?version=`, CSV and OEM) serves each
-//! version: version 0's rows but the manoeuvred bodies' from their manoeuvres on,
-//! which are the version's tracks.
+//! each, every body's served states are the tests' own Kepler orbits
+//! (`support::kepler`: the initial state's, then through the previous version's state
+//! at each impulse, velocity changed), the conjunctions served for the new version
+//! equal the tests' own brute force (`conjunctions::screen_by_sampling`) of those
+//! states, the `change` events of `/conjunctions/events` turn the old set into the new
+//! one, and version 0 is still served unchanged. States between output times are the
+//! tests' own Hermite cubic of the two around. Then the service is restarted, and the
+//! conjunctions are served from the log without screening again. The whole run's
+//! download (`GET /api/runs/{id}?version=`, CSV and OEM) serves each version: version
+//! 0's rows but the manoeuvred bodies' from their manoeuvres on, which are the
+//! version's tracks and on the Kepler orbits (a body manoeuvred twice takes its second
+//! impulse on its first's orbit).
 
 mod support;
 
@@ -19,9 +23,11 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use conjunctions::{cubic, screen_by_sampling};
 use nano_pipeline::orbit::OrbitState;
-use nano_pipeline::screening::{oracle, Conjunction};
+use nano_pipeline::screening::Conjunction;
 use serde_json::{json, Value};
+use support::kepler::{distance, Arcs};
 use support::{assert_verified, http, http_post, metric, serve, stop, until_ok};
 
 const D_KM: f64 = 20.0;
@@ -35,6 +41,44 @@ const BODIES: usize = 8;
 fn scenario() -> Value {
     let doc = support::crossing::scenario(BODIES, 3000.0, STEP_S, |i| [0.0, 2.0 * i as f64, 0.0]);
     serde_json::from_str(&doc).unwrap()
+}
+
+/// Every body's expected states: Kepler's orbit through its initial state in the
+/// scenario, before any manoeuvre.
+fn kepler_orbits() -> Vec<Arcs> {
+    scenario()["bodies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let x: Vec<f64> = b["state"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            Arcs::new(OrbitState {
+                t: 0.0,
+                r: [x[0], x[1], x[2]],
+                v: [x[3], x[4], x[5]],
+            })
+        })
+        .collect()
+}
+
+/// Every served state of every body within a decimetre (and 0.1 mm/s) of its expected
+/// orbit: DOP853 at 1e-12 against the exact solution over the run.
+fn assert_on_orbits(tracks: &[Vec<OrbitState>], orbits: &[Arcs], what: &str) {
+    for (body, (track, orbit)) in tracks.iter().zip(orbits).enumerate() {
+        for s in track {
+            let want = orbit.at(s.t);
+            assert!(
+                distance(s.r, want.r) < 1e-4 && distance(s.v, want.v) < 1e-7,
+                "{what}, body {body}, t = {}: served {s:?}, Kepler {want:?}",
+                s.t
+            );
+        }
+    }
 }
 
 struct Lcg(u64);
@@ -106,8 +150,14 @@ fn set_of(list: &Value) -> Vec<Conjunction> {
     out
 }
 
-/// The version's conjunctions as served, checked against the oracle on its states.
-fn served_and_checked(address: &str, id: &str, version: u32) -> (Vec<Conjunction>, Value) {
+/// The version's conjunctions as served, checked against the brute force on its
+/// states, which are checked against their expected `orbits`.
+fn served_and_checked(
+    address: &str,
+    id: &str,
+    version: u32,
+    orbits: &[Arcs],
+) -> (Vec<Conjunction>, Value) {
     let (doc, _) = get_json(
         address,
         &format!("/api/runs/{id}/conjunctions?d={D_KM}&version={version}"),
@@ -124,7 +174,9 @@ fn served_and_checked(address: &str, id: &str, version: u32) -> (Vec<Conjunction
         assert_eq!(c["a_name"], format!("c-{}", c["a"]));
     }
     let got = set_of(&doc["conjunctions"]);
-    let want = oracle::screen(&states(address, id, version), D_KM);
+    let tracks = states(address, id, version);
+    assert_on_orbits(&tracks, orbits, &format!("version {version}"));
+    let want = screen_by_sampling(&tracks, D_KM);
     conjunctions::assert_same(&got, &want, &format!("version {version}"));
     (got, doc["conjunctions"].clone())
 }
@@ -237,7 +289,8 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     assert_eq!(snapshot_name, "snapshot");
     assert_eq!(snapshot["version"], 0);
     let states0 = states(&address, &id, 0);
-    let (mut current, json0) = served_and_checked(&address, &id, 0);
+    let mut orbits = kepler_orbits();
+    let (mut current, json0) = served_and_checked(&address, &id, 0, &orbits);
     assert!(
         current.len() >= 10,
         "crossing orbits meet: {}",
@@ -278,7 +331,8 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
         assert_eq!(made["parent"], version - 1);
         assert_eq!(made["manoeuvre"]["body"], body);
         assert_eq!(made["manoeuvre"]["name"], format!("c-{body}"));
-        let (new, _) = served_and_checked(&address, &id, version);
+        orbits[body].impulse(t, [dv[0], dv[1], dv[2]]);
+        let (new, _) = served_and_checked(&address, &id, version, &orbits);
         // The kept screener's changes, when it followed the manoeuvre.
         for entry in made["conjunctions"].as_array().unwrap() {
             assert_eq!(entry["d_km"], D_KM);
@@ -319,10 +373,14 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
                 let want = if k as f64 * STEP_S == t {
                     tracks[body][k]
                 } else {
-                    nano_pipeline::orbit::hermite(&tracks[body][k], &tracks[body][k + 1], t)
+                    cubic(&tracks[body][k], &tracks[body][k + 1], t)
                 };
-                assert_eq!(got.r, want.r, "version {version}, body {body}, t = {t}");
-                assert_eq!(got.v, want.v, "version {version}, body {body}, t = {t}");
+                // Exact at an output time; between two, the same cubic evaluated
+                // another way: within rounding of positions of 7,000 km.
+                assert!(
+                    distance(got.r, want.r) < 1e-9 && distance(got.v, want.v) < 1e-12,
+                    "version {version}, body {body}, t = {t}: served {got:?}, the cubic {want:?}"
+                );
             }
         }
     }
@@ -414,12 +472,13 @@ fn the_runs_download_serves_each_version_over_version_0() {
         (3, 250.0 * STEP_S),
         (6, 0.0),
     ];
+    const DV: [f64; 3] = [0.003, -0.002, 0.001];
     let mut from = Vec::new();
     for (body, t) in manoeuvres {
         let answer = http_post(
             &address,
             &format!("/api/runs/{id}/manoeuvres"),
-            &json!({"body": body, "t": t, "dv_kms": [0.003, -0.002, 0.001]}).to_string(),
+            &json!({"body": body, "t": t, "dv_kms": DV}).to_string(),
         )
         .unwrap();
         assert_eq!(answer.status, 201);
@@ -441,6 +500,13 @@ fn the_runs_download_serves_each_version_over_version_0() {
                 .any(|&(b, f)| b == body && k >= f)
         };
         let tracks = states(&address, &id, version);
+        // The tracks are the Kepler orbits through the version's impulses, each from
+        // the orbit before it.
+        let mut orbits = kepler_orbits();
+        for &(body, t) in &manoeuvres[..version as usize] {
+            orbits[body].impulse(t, DV);
+        }
+        assert_on_orbits(&tracks, &orbits, &format!("version {version}"));
         let csv = get_text(
             &address,
             &format!("/api/runs/{id}?format=csv&version={version}"),

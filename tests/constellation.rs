@@ -1,7 +1,9 @@
 //! A constellation across the cluster: the same bytes on one worker, four workers and
-//! three processes over TCP; and a 200-satellite run on a supervised three-process
+//! three processes over TCP; a 200-satellite run on a supervised three-process
 //! `local-cluster` that loses a worker process to SIGKILL mid-run, is restarted by the
-//! supervisor, completes, replays to a fresh one-process run's CSV and verifies clean.
+//! supervisor, completes, replays to a fresh one-process run's CSV and verifies clean;
+//! and a Walker shell's satellites where docs/orbits.md's formulas put them, on their Kepler
+//! orbits a step later (`support::kepler`, sharing no code with the propagator).
 
 mod support;
 
@@ -11,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use support::kepler;
 use support::{
     assert_verified, bin, hostfile, http_get, propagate_csv, spawn_worker, stdout_of, write_file,
     Proc,
@@ -23,6 +26,43 @@ const SHELL: &str = r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
   "forces": ["point_mass", "j2"], "integrator": {"method": "rk4", "step_s": 0.05},
   "output_step_s": 10.0,
   "walker": {"i_deg": 53, "total": 200, "planes": 10, "phasing": 1, "altitude_km": 550}}"#;
+
+#[test]
+fn a_walker_shells_satellites_start_where_the_walker_formulas_put_them_and_follow_kepler() {
+    // 53: 15/5/2 at 550 km: planes 72 degrees apart, three satellites a plane 120
+    // degrees apart, each plane's turned by a further 48 degrees (phasing 2 of 15).
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_file(
+        dir.path(),
+        "walker.json",
+        r#"{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+  "integrator": {"method": "dop853", "tolerance": 1e-12}, "output_step_s": 10.0,
+  "walker": {"i_deg": 53, "total": 15, "planes": 5, "phasing": 2, "altitude_km": 550}}"#,
+    );
+    let csv = String::from_utf8(propagate_csv(&scenario, "1", &[])).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|f| f.parse().unwrap()).collect())
+        .collect();
+    let want = kepler::walker(53.0, 15, 5, 2, 550.0);
+    assert_eq!(rows.len(), 2 * want.len(), "{csv}");
+    for row in &rows {
+        let (t, body) = (row[0], row[1] as usize);
+        // At t = 0 the elements' state to rounding; at t = 10 s, DOP853 at 1e-12.
+        let expected = kepler::kepler(&want[body], t);
+        let (r_tol, v_tol) = if t == 0.0 {
+            (1e-8, 1e-11)
+        } else {
+            (1e-6, 1e-9)
+        };
+        assert!(
+            kepler::distance([row[2], row[3], row[4]], expected.r) < r_tol
+                && kepler::distance([row[5], row[6], row[7]], expected.v) < v_tol,
+            "body {body} at t = {t}: written {row:?}, expected {expected:?}"
+        );
+    }
+}
 
 /// What the log says of its one run: `(iterations, target)`.
 fn logged(data: &Path) -> Option<(u64, u64)> {

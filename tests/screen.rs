@@ -1,20 +1,22 @@
 //! `sedaro-nano screen` through the binary: on a small constellation whose orbits
-//! cross, its answer equals the brute force over every pair of the states `propagate`
-//! writes (pairs equal, TCA within 1 ms, miss within 1 m), closest first, the same on
-//! 1, 2 and 4 workers, from the log, and on a 2-process cluster; bad input exits 2
-//! naming the flag or field.
+//! cross, its answer equals the tests' own brute force over every pair of the states
+//! `propagate` writes (`conjunctions::screen_by_sampling`, sharing no code with the
+//! screening; pairs equal, TCA within 1 ms, miss within 1 m), closest first, the same
+//! on 1, 2 and 4 workers, from the log, and on a 2-process cluster; a miss known in
+//! closed form just under the distance is reported and one just over is not; bad
+//! input exits 2 naming the flag or field.
 
 mod support;
 
 #[path = "../pipeline/tests/support/conjunctions.rs"]
 mod conjunctions;
 
-use conjunctions::assert_same;
+use conjunctions::{assert_misses, assert_same, screen_by_sampling};
 use std::io::Read;
 use std::path::Path;
 
 use nano_pipeline::orbit::OrbitState;
-use nano_pipeline::screening::{oracle, report, Conjunction};
+use nano_pipeline::screening::Conjunction;
 use support::{bin, crossing, hostfile, run, stdout_of, write_file};
 
 const STEP: f64 = 10.0;
@@ -62,8 +64,8 @@ fn oracle_of(scenario: &str) -> Vec<Conjunction> {
         });
     }
     assert!(bodies.iter().all(|b| b.len() == STEPS + 1));
-    let mut want = oracle::screen(&bodies, D.parse().unwrap());
-    report::by_miss(&mut want);
+    let mut want = screen_by_sampling(&bodies, D.parse().unwrap());
+    want.sort_by(|x, y| x.miss_km.total_cmp(&y.miss_km));
     want
 }
 
@@ -87,6 +89,11 @@ fn rows(csv: &[u8]) -> Vec<Conjunction> {
 }
 
 fn screen(scenario: &str, extra: &[&str]) -> Vec<u8> {
+    screen_at(scenario, D, extra)
+}
+
+/// `screen` at the distance `d`.
+fn screen_at(scenario: &str, d: &str, extra: &[&str]) -> Vec<u8> {
     let steps = STEPS.to_string();
     let args = [
         &[
@@ -96,7 +103,7 @@ fn screen(scenario: &str, extra: &[&str]) -> Vec<u8> {
             "--steps",
             &steps,
             "--distance",
-            D,
+            d,
         ][..],
         extra,
     ]
@@ -137,6 +144,41 @@ fn screen_equals_the_brute_force_closest_first_on_any_workers_and_from_the_log()
     assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
     let replayed = screen(&scenario, &["--format", "csv", "--data", data]);
     assert!(replayed == one, "the replayed run screened differently");
+}
+
+#[test]
+fn a_miss_just_under_the_distance_is_reported_and_one_just_over_is_not() {
+    // Two pairs on circular orbits meeting at MEET (`meeting::threshold_pairs`): bodies
+    // 0 and 1 then 4.99 km apart, bodies 2 and 3 5.01 km, the difference of their
+    // radii; integrated, interpolated and screened, within a centimetre of that.
+    let dir = tempfile::tempdir().unwrap();
+    let bodies: Vec<String> = crossing::meeting::threshold_pairs(4.99, 5.01, MEET, 0.0)
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                r#"{{"name": "t-{i}", "state": [{:?}, {:?}, {:?}, {:?}, {:?}, {:?}]}}"#,
+                s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]
+            )
+        })
+        .collect();
+    let scenario = write_file(
+        dir.path(),
+        "threshold.json",
+        &format!(
+            r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+  "integrator": {{"method": "dop853", "tolerance": 1e-12}}, "output_step_s": {STEP},
+  "bodies": [{}]}}"#,
+            bodies.join(",\n")
+        ),
+    );
+    for (d, want) in [
+        ("5", &[(0, 1, 4.99)][..]),
+        ("5.02", &[(0, 1, 4.99), (2, 3, 5.01)][..]),
+    ] {
+        let out = screen_at(&scenario, d, &["--format", "csv"]);
+        assert_misses(&rows(&out), want, MEET, &format!("--distance {d}"));
+    }
 }
 
 #[test]

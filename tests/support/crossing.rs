@@ -7,7 +7,7 @@ use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::EARTH_MU;
 
 #[path = "../../pipeline/tests/support/crossing.rs"]
-mod meeting;
+pub mod meeting;
 
 /// The state at `t = 0` of the circular orbit through `(7000, 0, 0) + offset` at
 /// `meet`, its velocity at `angle` in the plane normal to the position.

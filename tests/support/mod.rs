@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of the support module
 
 pub mod crossing;
+pub mod kepler;
 pub mod series;
 pub mod tmpfs;
 

@@ -1,7 +1,8 @@
 //! Orbits that cross: a circular orbit through a point a few km from `(7000, 0, 0)` at
 //! a meeting time, from a direction of its own, so that bodies given other directions
-//! come close to it there. Shared by the screening tests here and, included by path,
-//! by the service's and the page's (`tests/support/crossing.rs`).
+//! come close to it there; and pairs of circular orbits whose closest approach is
+//! known in closed form. Shared by the screening tests here and, included by path, by
+//! the service's and the page's (`tests/support/crossing.rs`).
 
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::EARTH_MU;
@@ -27,4 +28,41 @@ pub fn at_meeting(meet: f64, offset: [f64; 3], angle: f64) -> OrbitState {
     let speed = (EARTH_MU / rn).sqrt();
     let v: [f64; 3] = std::array::from_fn(|i| speed * (angle.cos() * e1[i] + angle.sin() * e2[i]));
     OrbitState { t: meet, r, v }
+}
+
+/// The state at `t` of the circular orbit of radius `radius_km` that passes the
+/// direction `(cos node, sin node, 0)` at `meet`, its plane turned by `tilt` (rad)
+/// from the equator about that direction. Two such orbits of radii `r < r + m`
+/// through one direction at `meet` are never closer than `m` (their distance is at
+/// least the difference of their radii), and are exactly `m` apart then: a close
+/// approach known in closed form.
+pub fn on_circle(radius_km: f64, node: f64, tilt: f64, meet: f64, t: f64) -> OrbitState {
+    let u = [node.cos(), node.sin(), 0.0];
+    // In the plane, normal to u, ahead of it.
+    let w = [
+        -tilt.cos() * node.sin(),
+        tilt.cos() * node.cos(),
+        tilt.sin(),
+    ];
+    let rate = (EARTH_MU / radius_km.powi(3)).sqrt();
+    let angle = rate * (t - meet);
+    let (sin, cos) = angle.sin_cos();
+    OrbitState {
+        t,
+        r: std::array::from_fn(|i| radius_km * (cos * u[i] + sin * w[i])),
+        v: std::array::from_fn(|i| radius_km * rate * (-sin * u[i] + cos * w[i])),
+    }
+}
+
+/// Four bodies meeting in pairs at `meet` on circular orbits (`on_circle`): bodies 0
+/// and 1 along +x, `below` km apart; bodies 2 and 3 along -x, `above` km apart; every
+/// other pair stays far apart for a fraction of a period around `meet`.
+pub fn threshold_pairs(below: f64, above: f64, meet: f64, t: f64) -> [OrbitState; 4] {
+    let pi = std::f64::consts::PI;
+    [
+        on_circle(7000.0, 0.0, 0.9, meet, t),
+        on_circle(7000.0 + below, 0.0, 0.1, meet, t),
+        on_circle(7000.0, pi, 0.3, meet, t),
+        on_circle(7000.0 + above, pi, 1.4, meet, t),
+    ]
 }
