@@ -27,18 +27,25 @@ RUNS = int(os.environ.get("RUNS", "3"))
 PAYLOAD = 52
 
 
-def run_once(args, fresh=None):
-    """Runs BIN with args, stdout to /dev/null; returns (seconds, max RSS in MB)."""
-    if fresh:
-        shutil.rmtree(fresh, ignore_errors=True)
+def run_child(args, binary=BIN):
+    """Runs binary with args, stdout to /dev/null; returns (seconds, the child's rusage).
+    Exits with its stderr if it fails."""
     with open(os.devnull, "wb") as null:
         started = time.monotonic()
-        child = subprocess.Popen([BIN, *args], stdout=null, stderr=subprocess.PIPE)
+        child = subprocess.Popen([binary, *args], stdout=null, stderr=subprocess.PIPE)
         stderr = child.stderr.read()
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.monotonic() - started
     if status != 0:
         sys.exit(f"{' '.join(args)} failed: {stderr.decode(errors='replace')}")
+    return seconds, usage
+
+
+def run_once(args, fresh=None):
+    """Runs BIN with args, stdout to /dev/null; returns (seconds, max RSS in MB)."""
+    if fresh:
+        shutil.rmtree(fresh, ignore_errors=True)
+    seconds, usage = run_child(args)
     return seconds, usage.ru_maxrss / 1024
 
 
