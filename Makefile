@@ -8,10 +8,10 @@ MINIKUBE_CPUS ?= 4
 MINIKUBE_MEMORY ?= 8g
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test lint fmt bench figures load soak clean cluster-local image minikube-up image-load deploy services logs down
+.PHONY: help build run deps test lint fmt bench figures load soak clean cluster-local image image-base image-local minikube-up image-load deploy services logs down
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 build: ## build the release binary (target/release/sedaro-nano)
 	$(CARGO) build --release --locked
@@ -50,8 +50,15 @@ clean: ## remove build output
 cluster-local: build ## the cluster as local processes: WORKERS processes, Redis if installed, supervised
 	$(BIN) local-cluster --processes $(WORKERS)
 
-image: ## build the container image $(IMAGE) (needs a Docker engine)
+image: ## build the container image $(IMAGE) (needs a Docker engine and a registry)
 	docker build -f cluster/Dockerfile -t $(IMAGE) .
+
+image-base: ## the image's Debian base from Debian's packages (mmdebstrap), once: kept as a tag
+	bash cluster/image.sh base
+
+image-local: build image-base ## $(IMAGE) from the release binary on the base, and Redis on it: no registry
+	bash cluster/image.sh nano $(BIN) $(IMAGE)
+	bash cluster/image.sh redis
 
 minikube-up: ## start minikube with room for the cluster
 	minikube start --cpus=$(MINIKUBE_CPUS) --memory=$(MINIKUBE_MEMORY)

@@ -104,6 +104,26 @@ struct PodArgs {
     )]
     peer_port: u16,
 
+    /// Each pod's mesh port, by ordinal (comma-separated), for pods that share one
+    /// network and so cannot all listen on --peer-port (containers on one host's
+    /// network); overrides --peer-port.
+    #[arg(
+        long,
+        value_name = "PORTS",
+        env = "NANO_PEER_PORTS",
+        value_delimiter = ','
+    )]
+    peer_ports: Vec<u16>,
+
+    /// The address this pod's mesh listens on.
+    #[arg(
+        long,
+        value_name = "HOST",
+        env = "NANO_PEER_BIND",
+        default_value = "0.0.0.0"
+    )]
+    peer_bind: String,
+
     /// This pod's name (the downward API's metadata.name); else HOSTNAME.
     #[arg(long, value_name = "NAME", env = "POD_NAME")]
     pod_name: Option<String>,
@@ -873,6 +893,8 @@ fn pod(args: &PodArgs) -> anyhow::Result<()> {
         replicas: &args.replicas,
         peer_service: &args.peer_service,
         peer_port: args.peer_port,
+        peer_ports: &args.peer_ports,
+        peer_bind: &args.peer_bind,
         pod_name: args.pod_name.as_deref(),
         hostfile_out: &args.hostfile_out,
     };

@@ -8,20 +8,9 @@ use std::time::{Duration, Instant};
 
 use support::tmpfs::Tmpfs;
 use support::{
-    assert_reference, assert_verified, http_get, metric, redis_server, serve, stop, until_ok,
+    assert_reference, assert_verified, http_get, logged, metric, redis_server, serve, stop,
+    until_ok,
 };
-
-/// The iterations the service's catalog reports for `seed`.
-fn logged(address: &str, seed: u64) -> u64 {
-    let (_, body) = http_get(address, "/api/runs").expect("the service answers");
-    let runs: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    runs["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["seed"] == seed)
-        .map_or(0, |r| r["iterations"].as_u64().unwrap())
-}
 
 #[test]
 fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {

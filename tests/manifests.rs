@@ -2,44 +2,19 @@
 //! the schemas, and the security rules read from the rendered YAML
 //! (`cluster/k8s/check.py`); the checker itself must refuse broken manifests.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use std::process::{Command, Output};
 
-fn rendered() -> String {
-    let out = Command::new("kubectl")
-        .args(["kustomize", "cluster/k8s"])
-        .current_dir(root())
-        .output()
-        .expect("kubectl runs (.ci/deps installs it)");
-    assert!(
-        out.status.success(),
-        "kustomize failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use support::rendered_manifests as rendered;
 
 fn check(yaml: &str) -> Output {
-    let mut child = Command::new("python3")
-        .arg("cluster/k8s/check.py")
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(yaml.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    support::piped(
+        Command::new("python3")
+            .arg("cluster/k8s/check.py")
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+        yaml,
+    )
 }
 
 #[test]

@@ -7,11 +7,11 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{http_get, raise_fd_limit, serve, stop};
+use support::{download, http_get, raise_fd_limit, serve, stop};
 
 const BUDGET_MB: u64 = 512;
 
@@ -24,43 +24,6 @@ fn peak_rss(pid: u32) -> u64 {
         .expect("Linux reports VmHWM");
     let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kb << 10
-}
-
-/// A GET whose body is counted, not kept: the status, the head and the body's bytes
-/// (chunk framing included).
-fn download(address: &str, path: &str) -> (u16, String, u64) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(300)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buffer = vec![0u8; 1 << 16];
-    let mut head = Vec::new();
-    let mut in_body = false;
-    let mut body = 0u64;
-    loop {
-        let read = stream.read(&mut buffer).unwrap();
-        if read == 0 {
-            break;
-        }
-        if in_body {
-            body += read as u64;
-            continue;
-        }
-        head.extend_from_slice(&buffer[..read]);
-        if let Some(split) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            in_body = true;
-            body = (head.len() - split - 4) as u64;
-            head.truncate(split);
-        }
-    }
-    let head = String::from_utf8_lossy(&head).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, body)
 }
 
 /// A download that sends its request and reads nothing: the server's stream stalls
@@ -123,24 +86,15 @@ fn serve_stays_under_its_memory_budget_and_refuses_reads_beyond_it() {
     // Three whole CSV downloads, three page series and a hundred cached requests at once.
     let csv = format!("/api/propagate/{n}?seed={seed}&format=csv");
     let series = format!("/api/propagate/{n}?seed={seed}&points=5000");
-    let mut readers = Vec::new();
-    for path in [&csv, &csv, &csv, &series, &series, &series] {
-        let (address, path) = (address.clone(), path.clone());
-        readers.push(std::thread::spawn(move || download(&address, &path)));
-    }
-    let mut hits = Vec::new();
-    for _ in 0..100 {
-        let (address, path) = (address.clone(), cached.clone());
-        hits.push(std::thread::spawn(move || download(&address, &path)));
-    }
+    let (readers, hits) = support::reads_at_once(&address, &csv, &series, &cached);
     let mut sizes = Vec::new();
     for reader in readers {
-        let (status, head, body) = reader.join().unwrap();
+        let (status, head, body) = reader.unwrap();
         assert_eq!(status, 200, "{head}");
         sizes.push(body);
     }
     for hit in hits {
-        assert_eq!(hit.join().unwrap().0, 200);
+        assert_eq!(hit.unwrap().0, 200);
     }
     // Every CSV download is the whole run (the same size), and far larger than memory.
     assert!(sizes[..3].iter().all(|&s| s == sizes[0]));

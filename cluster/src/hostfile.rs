@@ -70,13 +70,16 @@ impl Hostfile {
         Ok(Hostfile { addresses })
     }
 
-    /// A hostfile for `processes` processes of a StatefulSet: `name-0.service:port`, and
-    /// so on, with this process's own line (`own`) a bind address on all interfaces.
-    pub fn render(name: &str, service: &str, port: u16, processes: usize, own: usize) -> String {
-        (0..processes)
-            .map(|i| {
+    /// A hostfile for the processes of a StatefulSet, one per entry of `ports` (process
+    /// `i`'s mesh port): `name-i.service:port`, with this process's own line (`own`) the
+    /// address it listens on, `bind:port` (such as `0.0.0.0:7000`).
+    pub fn render(name: &str, service: &str, bind: &str, ports: &[u16], own: usize) -> String {
+        ports
+            .iter()
+            .enumerate()
+            .map(|(i, port)| {
                 if i == own {
-                    format!("0.0.0.0:{port}\n")
+                    format!("{bind}:{port}\n")
                 } else {
                     format!("{name}-{i}.{service}:{port}\n")
                 }
@@ -174,12 +177,15 @@ mod tests {
 
     #[test]
     fn rendering_gives_every_peer_by_name_and_this_process_a_bind_address() {
-        let text = Hostfile::render("nano", "nano-peers", 7000, 3, 1);
+        let text = Hostfile::render("nano", "nano-peers", "0.0.0.0", &[7000; 3], 1);
         assert_eq!(
             text,
             "nano-0.nano-peers:7000\n0.0.0.0:7000\nnano-2.nano-peers:7000\n"
         );
         assert_eq!(Hostfile::parse(&text).unwrap().processes(), 3);
+        // Pods that share one network: each its own port.
+        let text = Hostfile::render("nano", "nano-peers", "127.0.0.1", &[7001, 7002], 0);
+        assert_eq!(text, "127.0.0.1:7001\nnano-1.nano-peers:7002\n");
     }
 
     proptest! {
@@ -191,7 +197,7 @@ mod tests {
         #[test]
         fn rendered_hostfiles_parse(processes in 1usize..50, own in 0usize..50, port in 1u16..) {
             let own = own % processes;
-            let h = Hostfile::parse(&Hostfile::render("n", "s", port, processes, own)).unwrap();
+            let h = Hostfile::parse(&Hostfile::render("n", "s", "0.0.0.0", &vec![port; processes], own)).unwrap();
             prop_assert_eq!(h.processes(), processes);
             prop_assert_eq!(h.address(own), format!("0.0.0.0:{port}"));
         }

@@ -20,7 +20,9 @@
 //! - [`supervisor`]: the local cluster's supervisor: restarts every process when one
 //!   dies.
 //!
-//! Beside the crate: `Dockerfile` (the image) and `k8s/` (the manifests, kustomize).
+//! Beside the crate: `Dockerfile` (the image), `image.sh` (the same image without a
+//! registry, on a base made from Debian's packages) and `k8s/` (the manifests,
+//! kustomize).
 //!
 //! ```no_run
 //! use std::time::Duration;

@@ -2,7 +2,10 @@
 //!
 //! A StatefulSet names its pods `<name>-<ordinal>`; the ordinal is the process index,
 //! and the hostfile follows from the replica count and the headless Service's name
-//! (see [`crate::hostfile::Hostfile::render`]).
+//! (see [`crate::hostfile::Hostfile::render`]). In Kubernetes every pod has its own
+//! address, so all listen on one mesh port; pods that share one network (containers
+//! on one host's network, as `tests/containers.rs` runs them) each need their own,
+//! given by ordinal.
 
 /// What is wrong with a pod's identity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +22,8 @@ pub enum PodError {
     },
     #[error("the replica count must be a whole number of at least 1, not '{0}'")]
     BadReplicas(String),
+    #[error("{given} peer ports are given for {replicas} replicas: give one per pod, in ordinal order (or none, for one port shared by all)")]
+    PeerPorts { given: usize, replicas: usize },
 }
 
 /// A pod's StatefulSet name and ordinal.
@@ -67,15 +72,33 @@ impl Pod {
         })
     }
 
-    /// This pod's hostfile: every peer by its stable DNS name, itself a bind address.
-    pub fn hostfile(&self, service: &str, port: u16) -> String {
-        crate::hostfile::Hostfile::render(
+    /// This pod's hostfile: every peer by its stable DNS name, itself the address it
+    /// listens on (`bind`). Every pod's mesh port is `port`, unless `ports` gives each
+    /// its own (by ordinal).
+    pub fn hostfile(
+        &self,
+        service: &str,
+        bind: &str,
+        port: u16,
+        ports: &[u16],
+    ) -> Result<String, PodError> {
+        let ports = match ports.len() {
+            0 => vec![port; self.replicas],
+            n if n == self.replicas => ports.to_vec(),
+            given => {
+                return Err(PodError::PeerPorts {
+                    given,
+                    replicas: self.replicas,
+                })
+            }
+        };
+        Ok(crate::hostfile::Hostfile::render(
             &self.statefulset,
             service,
-            port,
-            self.replicas,
+            bind,
+            &ports,
             self.ordinal,
-        )
+        ))
     }
 }
 
@@ -101,11 +124,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!((pod.statefulset.as_str(), pod.ordinal), ("sedaro-nano", 0));
-        assert_eq!(pod.hostfile("nano-peers", 7000), "0.0.0.0:7000\n");
+        assert_eq!(
+            pod.hostfile("nano-peers", "0.0.0.0", 7000, &[]).unwrap(),
+            "0.0.0.0:7000\n"
+        );
         let pod = Pod::identify(Some("nano-1"), None, "3").unwrap();
         assert_eq!(
-            pod.hostfile("nano-peers", 7000),
+            pod.hostfile("nano-peers", "0.0.0.0", 7000, &[]).unwrap(),
             "nano-0.nano-peers:7000\n0.0.0.0:7000\nnano-2.nano-peers:7000\n"
+        );
+        assert_eq!(
+            pod.hostfile("nano-peers", "127.0.0.1", 7000, &[7010, 7011, 7012])
+                .unwrap(),
+            "nano-0.nano-peers:7010\n127.0.0.1:7011\nnano-2.nano-peers:7012\n"
+        );
+        assert_eq!(
+            pod.hostfile("nano-peers", "0.0.0.0", 7000, &[7010, 7011])
+                .unwrap_err()
+                .to_string(),
+            "2 peer ports are given for 3 replicas: give one per pod, in ordinal order (or none, for one port shared by all)"
         );
     }
 

@@ -255,6 +255,11 @@ pub struct PodPlacement<'a> {
     pub peer_service: &'a str,
     /// The port of the pods' timely mesh.
     pub peer_port: u16,
+    /// Each pod's own mesh port, by ordinal, when the pods share one network (empty:
+    /// all use `peer_port`).
+    pub peer_ports: &'a [u16],
+    /// The address this pod's mesh listens on.
+    pub peer_bind: &'a str,
     /// This pod's name, if given; else `HOSTNAME`.
     pub pod_name: Option<&'a str>,
     /// Where the rendered hostfile is written.
@@ -271,11 +276,13 @@ pub fn pod(
 ) -> Result<(), ProcessError> {
     let hostname = std::env::var("HOSTNAME").ok();
     let identity = Pod::identify(pod.pod_name, hostname.as_deref(), pod.replicas)?;
-    std::fs::write(
-        pod.hostfile_out,
-        identity.hostfile(pod.peer_service, pod.peer_port),
-    )
-    .map_err(|source| ProcessError::WriteHostfile {
+    let hostfile = identity.hostfile(
+        pod.peer_service,
+        pod.peer_bind,
+        pod.peer_port,
+        pod.peer_ports,
+    )?;
+    std::fs::write(pod.hostfile_out, hostfile).map_err(|source| ProcessError::WriteHostfile {
         path: pod.hostfile_out.to_path_buf(),
         source,
     })?;

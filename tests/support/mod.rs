@@ -257,6 +257,117 @@ pub fn listening_address(
     panic!("serve never said where it listens");
 }
 
+/// A GET whose body is counted, not kept: the status, the head and the body's bytes
+/// (chunk framing included).
+pub fn download(address: &str, path: &str) -> (u16, String, u64) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(300)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut head = Vec::new();
+    let mut in_body = false;
+    let mut body = 0u64;
+    loop {
+        let read = stream.read(&mut buffer).unwrap();
+        if read == 0 {
+            break;
+        }
+        if in_body {
+            body += read as u64;
+            continue;
+        }
+        head.extend_from_slice(&buffer[..read]);
+        if let Some(split) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            in_body = true;
+            body = (head.len() - split - 4) as u64;
+            head.truncate(split);
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, body)
+}
+
+/// The iterations the service's catalog reports for `seed`.
+pub fn logged(address: &str, seed: u64) -> u64 {
+    let (_, body) = http_get(address, "/api/runs").expect("the service answers");
+    let runs: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["seed"] == seed)
+        .map_or(0, |r| r["iterations"].as_u64().unwrap())
+}
+
+/// The Kubernetes manifests as `kubectl kustomize cluster/k8s` renders them.
+pub fn rendered_manifests() -> String {
+    let out = Command::new("kubectl")
+        .args(["kustomize", "cluster/k8s"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("kubectl runs (.ci/deps installs it)");
+    assert!(
+        out.status.success(),
+        "kustomize failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `command` with `input` on its stdin; what it did.
+pub fn piped(command: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?} does not start: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `tests/memory.rs`'s reads at once: three whole downloads of `csv`, three of
+/// `series` and a hundred of `cached`. Each thread's download (a thread that panicked:
+/// a download cut off), the six, then the hundred.
+#[allow(clippy::type_complexity)] // the two lists of results, as they come
+pub fn reads_at_once(
+    address: &str,
+    csv: &str,
+    series: &str,
+    cached: &str,
+) -> (
+    Vec<std::thread::Result<(u16, String, u64)>>,
+    Vec<std::thread::Result<(u16, String, u64)>>,
+) {
+    let spawn = |path: &str| {
+        let (address, path) = (address.to_owned(), path.to_owned());
+        std::thread::spawn(move || download(&address, &path))
+    };
+    let readers: Vec<_> = [csv, csv, csv, series, series, series]
+        .into_iter()
+        .map(spawn)
+        .collect();
+    let hits: Vec<_> = (0..100).map(|_| spawn(cached)).collect();
+    (
+        readers.into_iter().map(|r| r.join()).collect(),
+        hits.into_iter().map(|h| h.join()).collect(),
+    )
+}
+
 /// A tiny HTTP/1.1 GET over loopback: the status and the body.
 pub fn http_get(address: &str, path: &str) -> Option<(u16, Vec<u8>)> {
     let response = http(address, "127.0.0.1", path, &[])?;
