@@ -26,7 +26,7 @@ STEPS = int(os.environ.get("STEPS", "300000"))
 RUNS = int(os.environ.get("RUNS", "11"))
 LEO = """{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
   "integrator": {"method": "dop853", "tolerance": 1e-12}, "output_step_s": 10.0,
-  "bodies": [{"name": "sat-1", "elements": {"a_km": 7000.0, "e": 0.1, "i_deg": 53.0}}]}"""
+  "bodies": [{"name": "sat-1", "elements": {"a_km": 7200.0, "e": 0.1, "i_deg": 53.0}}]}"""
 
 
 def run_once(args):
