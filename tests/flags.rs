@@ -367,6 +367,35 @@ fn rows() -> Vec<Row> {
             }),
         },
         Row {
+            name: "--max-versions: a manoeuvre past that many versions gets 409 naming the limit",
+            settings: |_| vec![set("--max-versions", Some("NANO_MAX_VERSIONS"), "2")],
+            expect: Expect::Serves(|s| {
+                let request = r#"{"scenario": {"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
+                    "output_step_s": 60, "bodies": [{"state": [7000, 0, 0, 0, 7.5, 0]}]}, "steps": 20}"#;
+                let created = http_post(&s.address, "/api/runs", request).unwrap();
+                assert!(
+                    created.status < 300,
+                    "{}",
+                    String::from_utf8_lossy(&created.body)
+                );
+                let id = serde_json::from_slice::<Value>(&created.body).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                support::until_all_complete(&s.address, std::slice::from_ref(&id));
+                let path = format!("/api/runs/{id}/manoeuvres");
+                let manoeuvre = r#"{"body": 0, "t": 60, "dv_kms": [0, 0.01, 0]}"#;
+                for _ in 0..2 {
+                    let made = http_post(&s.address, &path, manoeuvre).unwrap();
+                    assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
+                }
+                let refused = http_post(&s.address, &path, manoeuvre).unwrap();
+                let body = String::from_utf8_lossy(&refused.body);
+                assert_eq!(refused.status, 409, "{body}");
+                assert!(body.contains("--max-versions 2"), "{body}");
+            }),
+        },
+        Row {
             name: "--block: runs are logged in blocks of that many iterations",
             settings: |_| vec![set("--block", Some("NANO_BLOCK"), "100")],
             expect: Expect::Serves(|s| {

@@ -11,20 +11,9 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{download, http_get, raise_fd_limit, serve, stop};
+use support::{download, http_get, peak_rss, raise_fd_limit, serve, stop, until_all_complete};
 
 const BUDGET_MB: u64 = 512;
-
-/// The peak resident size of process `pid` so far, in bytes (VmHWM).
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("Linux reports VmHWM");
-    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kb << 10
-}
 
 /// A download that sends its request and reads nothing: the server's stream stalls
 /// and keeps its share of the budget until the connection closes.
@@ -302,27 +291,6 @@ fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
         );
     }
     stop(server);
-}
-
-/// Waits until every run of `ids` is complete (none stopped, within 300 s).
-fn until_all_complete(address: &str, ids: &[String]) {
-    let started = Instant::now();
-    let mut waiting = ids.to_vec();
-    while !waiting.is_empty() {
-        waiting.retain(|id| {
-            let (_, body) = http_get(address, &format!("/api/runs/{id}/status")).unwrap();
-            let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            assert_ne!(status["status"], "stopped", "{status}");
-            status["status"] != "complete"
-        });
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "{} of {} runs did not complete",
-            waiting.len(),
-            ids.len()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// A run whose smallest rounds could never fit in the engine's share is refused with

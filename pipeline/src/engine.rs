@@ -289,7 +289,11 @@ impl EngineHandle {
                         }
                     },
                 };
-                let reservation = log.reserve(entry.target.saturating_sub(entry.iterations));
+                let reservation = log.reserve(
+                    entry.run,
+                    entry.bodies,
+                    entry.target.saturating_sub(entry.iterations),
+                );
                 self.submit_with(
                     entry.run,
                     entry.target,

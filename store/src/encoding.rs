@@ -19,6 +19,7 @@
 //! | `19` run version d_bits part | a screening kept for whoever computed it (the web service's conjunctions of a version at distance `f64::from_bits(d_bits)`), cut like a series |
 //! | `1A` run first-iteration body part | frame: the states of bodies `body ..` ([`GROUP_BODIES`] of them) over up to [`FRAME_STEPS`] output steps of one block of an orbit run |
 //! | `1B` run pack | checkpoint pack of an orbit run: its slots (one per body) in order, up to [`PACK_BYTES`] a pack |
+//! | `1C` run key | the version a manoeuvre sent with an `Idempotency-Key` made: `key` is 16 bytes of the key's digest; `crc u32, version u32`, then 16 bytes of the request's digest (written in the version's own last batch, with its metadata) |
 //!
 //! Integers in keys are big-endian (so byte order is numeric order: the first
 //! iteration `u64`, the body and the slot `u32`, the part `u16`); `t0` is a double
@@ -52,9 +53,12 @@
 //! on replaced by the `states` stored under `18`, at most [`VERSION_PART_STATES`] a
 //! part (the reason chunks are cut). The state at output `k` is `t_k = k *
 //! output_step_s`, which the store does not know: it keeps the six words, the model the
-//! times. A version's `17` and its `18` parts are one atomic batch, written after its
-//! parent's. Screening results (`19`) are derived, and laid out as series parts are;
-//! `d_bits` is big-endian, so a version's screenings sort by the distance's bits.
+//! times. A version's `18` parts are written first, in bounded batches, and its `17`
+//! last: the metadata is the version's commit, so a version without it was never whole
+//! and is not one (its parts are removed by the next write of that version). Versions
+//! are written after their parent's. Screening results (`19`) are derived, and laid out
+//! as series parts are; `d_bits` is big-endian, so a version's screenings sort by the
+//! distance's bits.
 //!
 //! # Frames
 //!
@@ -144,6 +148,8 @@ const VERSION_SIZE: usize = 4 + 4 + 4 + 8 + 3 * 8 + 8 + 8;
 const VERSION_STATES_HEADER: usize = 4 + 4;
 const FRAME: u8 = 0x1A;
 const PACK: u8 = 0x1B;
+const MANOEUVRE_KEY: u8 = 0x1C;
+const MANOEUVRE_KEY_SIZE: usize = 4 + 4 + 16;
 
 /// The most bytes of a series one part holds.
 pub const SERIES_PART_BYTES: usize = 5 << 10;
@@ -226,6 +232,11 @@ pub enum Key {
         run: RunKey,
         version: u32,
         part: u32,
+    },
+    /// The version a manoeuvre with an idempotency key (its digest) made.
+    ManoeuvreKey {
+        run: RunKey,
+        key: [u8; 16],
     },
     Screening {
         run: RunKey,
@@ -412,6 +423,46 @@ pub fn version_states_key(run: RunKey, version: u32, part: u32) -> [u8; 26] {
     key
 }
 
+/// The key under which a manoeuvre's idempotency key (`digest`, 16 bytes of its
+/// digest) names the version it made.
+pub fn manoeuvre_key(run: RunKey, digest: [u8; 16]) -> [u8; 34] {
+    let mut key = [0u8; 34];
+    key[..RUN_PREFIX_LEN].copy_from_slice(&run_prefix(MANOEUVRE_KEY, run));
+    key[18..].copy_from_slice(&digest);
+    key
+}
+
+/// The value of a manoeuvre's idempotency key: the version it made and the digest of
+/// the request that made it.
+pub fn encode_manoeuvre_key(key: &[u8], version: u32, request: [u8; 16]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(MANOEUVRE_KEY_SIZE);
+    value.extend_from_slice(&[0; 4]);
+    value.extend_from_slice(&version.to_le_bytes());
+    value.extend_from_slice(&request);
+    seal(key, &mut value);
+    value
+}
+
+/// Verifies and decodes [`encode_manoeuvre_key`]'s value.
+pub fn decode_manoeuvre_key(key: &[u8], value: &[u8]) -> Result<(u32, [u8; 16]), Invalid> {
+    if !matches!(decode_key(key), Ok(Key::ManoeuvreKey { .. })) {
+        return Err("not a manoeuvre's key");
+    }
+    if value.len() != MANOEUVRE_KEY_SIZE {
+        return Err("a manoeuvre's key of the wrong length");
+    }
+    check(key, value)?;
+    let version = u32::from_le_bytes(value[4..8].try_into().expect("four bytes"));
+    Ok((version, value[8..].try_into().expect("sixteen bytes")))
+}
+
+/// The prefix every part of version `version`'s states starts with.
+pub fn version_states_prefix(run: RunKey, version: u32) -> [u8; 22] {
+    let mut key = [0u8; 22];
+    key.copy_from_slice(&version_states_key(run, version, 0)[..22]);
+    key
+}
+
 /// The prefix every part of version `version`'s screening at `d_bits` starts with.
 pub fn screening_prefix(run: RunKey, version: u32, d_bits: u64) -> [u8; 30] {
     let mut key = [0u8; 30];
@@ -440,7 +491,7 @@ fn be_u32(bytes: &[u8]) -> u32 {
 /// Decodes any key of the log.
 pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
     let (&tag, rest) = key.split_first().ok_or("empty key")?;
-    if !(CATALOG..=PACK).contains(&tag) {
+    if !(CATALOG..=MANOEUVRE_KEY).contains(&tag) {
         return Err("key of an unknown kind");
     }
     let model = Model::from_tag(*rest.first().ok_or("key without a model")?)
@@ -503,6 +554,10 @@ pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
         (PACK, 4) => Ok(Key::Pack {
             run,
             pack: be_u32(tail),
+        }),
+        (MANOEUVRE_KEY, 16) => Ok(Key::ManoeuvreKey {
+            run,
+            key: tail.try_into().expect("sixteen bytes"),
         }),
         _ => Err("key of an unknown kind"),
     }

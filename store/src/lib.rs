@@ -82,6 +82,7 @@ pub use range_store::{QRangeStore, TimeRange};
 pub use record::{Record, State};
 pub use run::{Model, RunId, RunKey};
 pub use verify::Report;
+pub use version::{ManoeuvreKey, VERSION_WRITE_PARTS};
 
 use std::path::PathBuf;
 
@@ -144,7 +145,7 @@ pub enum Error {
     /// New computation would take the log past its quota.
     #[error(
         "the log at {path} holds {size} bytes and the runs in flight have {reserved} more reserved; \
-         {iterations} more iterations would add about {estimate} and pass its quota of {quota} bytes \
+         {what} would add about {estimate} bytes and pass its quota of {quota} bytes \
          (--max-log-gb): logged runs are still served"
     )]
     QuotaReached {
@@ -153,7 +154,8 @@ pub enum Error {
         reserved: u64,
         estimate: u64,
         quota: u64,
-        iterations: u64,
+        /// What was to be written: the iterations of a run and its bodies, a version.
+        what: String,
     },
     /// The log cannot be written now; the reason says why and until when.
     #[error("{0}")]

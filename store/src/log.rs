@@ -383,18 +383,36 @@ impl Log {
         self.space.read_only()
     }
 
-    /// Refuses, before it starts, new computation of `iterations` iterations that
-    /// would take the log past its quota (counting what the runs in flight reserved),
-    /// or that its volume cannot take now. Admitted, its estimate stays reserved while
-    /// the [`Reservation`] is kept: keep it until the run completes or fails.
-    pub fn admit(&self, iterations: u64) -> Result<Reservation> {
-        self.space.admit(self.size_on_disk()?, iterations)
+    /// Refuses, before it starts, new computation of `iterations` iterations of `run`
+    /// (of `bodies` bodies: [`crate::space::iteration_bytes`] an iteration) that would
+    /// take the log past its quota (counting what the runs in flight reserved), or that
+    /// its volume cannot take now. Admitted, its estimate stays reserved while the
+    /// [`Reservation`] is kept: keep it until the run completes or fails.
+    pub fn admit(&self, run: RunKey, bodies: u32, iterations: u64) -> Result<Reservation> {
+        let per = crate::space::iteration_bytes(run, bodies);
+        self.space.admit(
+            self.size_on_disk()?,
+            iterations.saturating_mul(per),
+            || match run.seed() {
+                Some(_) => format!("{iterations} more iterations"),
+                None => format!(
+                    "{iterations} more output steps of {bodies} bodies ({per} bytes a step)"
+                ),
+            },
+        )
     }
 
-    /// Reserves `iterations` iterations' estimate without checking the quota: for a
-    /// run admitted before a restart, resumed now.
-    pub fn reserve(&self, iterations: u64) -> Reservation {
-        self.space.reserve(iterations)
+    /// Refuses writes of about `estimate` bytes (`what` names them) that would take
+    /// the log past its quota, as [`Log::admit`] does for runs.
+    pub fn admit_bytes(&self, estimate: u64, what: impl FnOnce() -> String) -> Result<Reservation> {
+        self.space.admit(self.size_on_disk()?, estimate, what)
+    }
+
+    /// Reserves the estimate of `iterations` iterations of `run` (of `bodies` bodies)
+    /// without checking the quota: for a run admitted before a restart, resumed now.
+    pub fn reserve(&self, run: RunKey, bodies: u32, iterations: u64) -> Reservation {
+        self.space
+            .reserve(iterations.saturating_mul(crate::space::iteration_bytes(run, bodies)))
     }
 
     /// The bytes the runs in flight hold reserved under the quota.
@@ -1704,6 +1722,9 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
             format!("run {run}, part {part} of its series of {points} points over {n} iterations")
         }
         Ok(Key::Version { run, version }) => format!("run {run}, version {version}"),
+        Ok(Key::ManoeuvreKey { run, key }) => {
+            format!("run {run}, the manoeuvre key {:02x?}", &key[..4])
+        }
         Ok(Key::VersionStates { run, version, part }) => {
             format!("run {run}, part {part} of version {version}'s states")
         }

@@ -23,7 +23,10 @@
 //!   is that full the log is read-only ([`Space::read_only`]): everything logged is
 //!   read as usual, and writing resumes by itself once space returns.
 //! - **counts a quota** ([`Space::admit`]): a run whose estimated size would take the
-//!   log past its `max_bytes` is refused before it starts, at [`BYTES_PER_ITERATION`].
+//!   log past its `max_bytes` is refused before it starts, at [`BYTES_PER_ITERATION`]
+//!   an iteration of a nano run and [`BYTES_PER_STATE`] a body an output step of an
+//!   orbit run ([`iteration_bytes`]: a shell of 100,000 bodies is 100,000 states a
+//!   step, not one iteration); a manoeuvre's version at [`BYTES_PER_STATE`] a state.
 //!   An admitted run's estimate is held as a [`Reservation`] until the run completes or
 //!   fails (the engine keeps it with the job), so runs admitted together cannot pass
 //!   the quota between them: each is weighed against the log's size plus what the runs
@@ -50,6 +53,20 @@ pub const RESERVE_BYTES: u64 = 4 << 20;
 /// The most a logged iteration takes on disk: two records of at most 85 bytes each
 /// (README, "What we learned about sled"), rounded up.
 pub const BYTES_PER_ITERATION: u64 = 180;
+
+/// The most one orbit state takes in the log, as frames or as a version's parts (48
+/// bytes of numbers; sled's pages and segments take the rest: 90 to 129 bytes a state
+/// measured, BENCHMARKS.md), rounded up.
+pub const BYTES_PER_STATE: u64 = 130;
+
+/// What one iteration of `run`, of `bodies` bodies, takes in the log at most: a nano
+/// run's two records, or an orbit run's state of every body.
+pub fn iteration_bytes(run: crate::RunKey, bodies: u32) -> u64 {
+    match run.seed() {
+        Some(_) => BYTES_PER_ITERATION,
+        None => u64::from(bodies.max(1)) * BYTES_PER_STATE,
+    }
+}
 
 /// The ballast's file name in the log's directory.
 pub const BALLAST_NAME: &str = "ballast";
@@ -209,12 +226,17 @@ impl Space {
         Ok(())
     }
 
-    /// Admits new computation of `iterations` iterations, or refuses it when the log
-    /// would pass its quota (`size` is the log's size now, and the runs in flight hold
-    /// their reservations) or the volume cannot take it. The estimate stays reserved
-    /// while the returned [`Reservation`] is kept.
-    pub fn admit(&self, size: u64, iterations: u64) -> Result<Reservation> {
-        let estimate = iterations.saturating_mul(BYTES_PER_ITERATION);
+    /// Admits new writes of about `estimate` bytes (`what` names them: a run's
+    /// iterations, [`iteration_bytes`] each, or a version's states), or refuses them
+    /// when the log would pass its quota (`size` is the log's size now, and the runs in
+    /// flight hold their reservations) or the volume cannot take them. The estimate
+    /// stays reserved while the returned [`Reservation`] is kept.
+    pub fn admit(
+        &self,
+        size: u64,
+        estimate: u64,
+        what: impl FnOnce() -> String,
+    ) -> Result<Reservation> {
         let reservation = match self.max_bytes {
             None => self.reserve_bytes(estimate),
             Some(quota) => {
@@ -236,7 +258,7 @@ impl Space {
                             reserved,
                             estimate,
                             quota,
-                            iterations,
+                            what: what(),
                         })
                     }
                 }
@@ -248,10 +270,10 @@ impl Space {
         Ok(reservation)
     }
 
-    /// Reserves the estimate of `iterations` iterations without checking the quota:
-    /// for runs admitted before a restart, which resume whatever the quota says now.
-    pub fn reserve(&self, iterations: u64) -> Reservation {
-        self.reserve_bytes(iterations.saturating_mul(BYTES_PER_ITERATION))
+    /// Reserves an estimate of `bytes` without checking the quota: for runs admitted
+    /// before a restart, which resume whatever the quota says now.
+    pub fn reserve(&self, bytes: u64) -> Reservation {
+        self.reserve_bytes(bytes)
     }
 
     fn reserve_bytes(&self, bytes: u64) -> Reservation {

@@ -21,6 +21,10 @@ pub struct Report {
     pub versions: u64,
     /// Screenings kept for versions ([`Log::put_screening`]).
     pub screenings: u64,
+    /// Runs whose next version's parts are in the log without its metadata: a write
+    /// that did not finish (the process died), never visible as a version; the next
+    /// write of that version removes them. Not a problem.
+    pub interrupted_versions: u64,
     /// Every problem found, each naming its place; empty for a sound log.
     pub problems: Vec<String>,
 }
@@ -45,6 +49,13 @@ impl fmt::Display for Report {
                 f,
                 ", {} versions, {} screenings",
                 self.versions, self.screenings
+            )?;
+        }
+        if self.interrupted_versions > 0 {
+            write!(
+                f,
+                " ({} interrupted versions, not visible)",
+                self.interrupted_versions
             )?;
         }
         writeln!(
@@ -205,6 +216,18 @@ impl Log {
                         Err(e) => problems.push(format!("{place}: {e}")),
                     }
                 }
+                Ok(Key::ManoeuvreKey { run, .. }) => {
+                    let versions = seen.get(&run).map_or(0, |s| s.versions.len());
+                    match encoding::decode_manoeuvre_key(&key, &value) {
+                        Ok((version, _)) if version as usize > versions || version == 0 => {
+                            problems.push(format!(
+                                "{place}: it names version {version}, and the log holds {versions} versions of the run after version 0"
+                            ))
+                        }
+                        Ok(_) => {}
+                        Err(e) => problems.push(format!("{place}: {e}")),
+                    }
+                }
                 Ok(Key::VersionStates { run, version, part }) => {
                     let s = seen.entry(run).or_default();
                     let (states, next) = s.version_states.entry(version).or_default();
@@ -316,7 +339,7 @@ impl Log {
         }
         for (run, entry) in &catalog {
             let s = seen.remove(run).unwrap_or_default();
-            compare(entry, &s, &mut problems);
+            report.interrupted_versions += compare(entry, &s, &mut problems);
         }
         for run in seen.keys() {
             problems.push(format!("run {run}: blocks without a catalog entry"));
@@ -449,8 +472,9 @@ fn check_frame(
     seen.frames = Some((step, group, part));
 }
 
-/// Checks a catalog entry against what the walk saw of its run.
-fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
+/// Checks a catalog entry against what the walk saw of its run; 1 when the run has
+/// the parts of an interrupted version (see [`Report::interrupted_versions`]).
+fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) -> u64 {
     let run = entry.run;
     if entry.iterations != seen.next_block {
         problems.push(format!(
@@ -480,11 +504,11 @@ fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
             ));
         }
     }
-    if seen
-        .version_states
-        .keys()
-        .any(|&v| v as usize > seen.versions.len())
-    {
+    // The parts of the version after the latest are an interrupted write (the
+    // metadata is written last); parts of any later one cannot be.
+    let next = seen.versions.len() as u32 + 1;
+    let interrupted = seen.version_states.contains_key(&next);
+    if seen.version_states.keys().any(|&v| v > next) {
         problems.push(format!(
             "run {run}: states of a version the log does not hold"
         ));
@@ -497,4 +521,5 @@ fn compare(entry: &CatalogEntry, seen: &Seen, problems: &mut Vec<String>) {
     if entry.iterations > 0 && seen.slots == 0 {
         problems.push(format!("run {run}: no checkpoint to continue from"));
     }
+    u64::from(interrupted)
 }

@@ -1,8 +1,10 @@
 //! Versions of an orbit run (`docs/orbits.md`, "Manoeuvres and versions"): each a
-//! manoeuvre's metadata and the manoeuvred body's new states, written in one atomic
-//! batch after its parent; and the screenings kept for each version. The byte layout is
-//! [`crate::encoding`]'s (tags `17` to `19`).
+//! manoeuvre's metadata and the manoeuvred body's new states, the states written first
+//! in bounded parts and the metadata last (the version's commit), after its parent's;
+//! the idempotency keys of the manoeuvres that made them; and the screenings kept for
+//! each version. The byte layout is [`crate::encoding`]'s (tags `17` to `19`, `1C`).
 
+use std::borrow::Borrow;
 use std::ops::Range;
 
 use crate::encoding::{self, Key, Version, VERSION_PART_STATES};
@@ -10,45 +12,173 @@ use crate::log::{corrupt, describe_key, guarded, Log};
 use crate::run::RunKey;
 use crate::{Error, Result};
 
+/// A manoeuvre's idempotency key and its request, as digests (see
+/// [`Log::put_version_keyed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManoeuvreKey {
+    pub key: [u8; 16],
+    pub request: [u8; 16],
+}
+
+/// How many parts of a version's states one write holds: some 460 KB, so that a
+/// version of ten million states is written in bounded pieces, never held whole.
+pub const VERSION_WRITE_PARTS: usize = 64;
+
 impl Log {
-    /// Writes version `v.version` of `run`: its metadata and `states`, the manoeuvred
-    /// body's states at outputs `v.from_output ..`, in one atomic batch, made durable
-    /// before it returns (a version is not derived: it cannot be computed again).
-    /// Refused unless the log holds `run` and `v` follows its latest version (`parent
-    /// = version - 1`, `states` as many as `v.states` says).
-    pub fn put_version(&self, run: RunKey, v: &Version, states: &[[f64; 6]]) -> Result<()> {
-        self.space.room_for(48 * states.len() as u64 + 256)?;
-        let refuse = |detail: String| Error::InvalidVersion { run, detail };
+    /// Writes version `v.version` of `run`: the manoeuvred body's states at outputs
+    /// `v.from_output ..` (taken from `states` as they come, [`VERSION_WRITE_PARTS`]
+    /// parts a write), then its metadata, made durable before it returns (a version is
+    /// not derived: it cannot be computed again).
+    ///
+    /// The metadata is the version's commit: [`Log::versions`] lists only versions
+    /// whose metadata is written, and it is written last, after every part. A write
+    /// that fails (or a process that dies) part-way leaves parts of a version nobody
+    /// sees; they are removed on failure, and by the next write of that version
+    /// (`verify` names them as an interrupted version, not as damage). Refused unless
+    /// the log holds `run` and `v` follows its latest version (`parent = version - 1`,
+    /// `states` as many as `v.states` says).
+    pub fn put_version<I>(&self, run: RunKey, v: &Version, states: I) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<[f64; 6]>,
+    {
+        self.put_version_keyed(run, v, states, None)
+    }
+
+    /// [`Log::put_version`], and with the version's metadata (in the same last batch)
+    /// `key`: a manoeuvre's idempotency key and its request (their digests), so that
+    /// [`Log::manoeuvre_key`] finds the version it made, after a restart too.
+    pub fn put_version_keyed<I>(
+        &self,
+        run: RunKey,
+        v: &Version,
+        states: I,
+        key: Option<ManoeuvreKey>,
+    ) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<[f64; 6]>,
+    {
         guarded(self.path(), || {
-            let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
-            if self.read_entry(run)?.is_none() {
-                return Err(refuse("the log holds no such run".into()));
+            self.follows(run, v)?;
+            self.remove_version_parts(run, v.version)?;
+            let written = self.put_version_parts(run, v, states).and_then(|()| {
+                let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+                self.follows(run, v)?;
+                let mut batch = sled::Batch::default();
+                let at = encoding::version_key(run, v.version);
+                batch.insert(&at[..], encoding::encode_version(&at, v));
+                if let Some(ManoeuvreKey { key, request }) = key {
+                    let at = encoding::manoeuvre_key(run, key);
+                    batch.insert(
+                        &at[..],
+                        encoding::encode_manoeuvre_key(&at, v.version, request),
+                    );
+                }
+                self.space.room_for(256)?;
+                self.tree().apply_batch(batch)?;
+                self.commit(&mut commits)
+            });
+            if written.is_err() {
+                // Best effort: whatever is left is removed by the next write.
+                let _ = self.remove_version_parts(run, v.version);
             }
-            let latest = self.latest_version(run)?;
-            if v.version != latest + 1 || v.parent != latest {
-                return Err(refuse(format!(
-                    "version {} (parent {}) does not follow the latest, {latest}",
-                    v.version, v.parent
-                )));
+            written
+        })
+    }
+
+    /// The version of `run` a manoeuvre with the idempotency key whose digest is `key`
+    /// made, and its request's digest; `None` if none did.
+    pub fn manoeuvre_key(&self, run: RunKey, key: [u8; 16]) -> Result<Option<(u32, [u8; 16])>> {
+        guarded(self.path(), || {
+            let at = encoding::manoeuvre_key(run, key);
+            match self.tree().get(at)? {
+                None => Ok(None),
+                Some(value) => encoding::decode_manoeuvre_key(&at, &value)
+                    .map(Some)
+                    .map_err(|detail| corrupt(describe_key(&at), detail)),
             }
-            if v.states != states.len() as u64 || states.is_empty() {
-                return Err(refuse(format!(
-                    "version {} says {} states and brings {}",
+        })
+    }
+
+    /// Refused unless the log holds `run` and `v` follows its latest version.
+    fn follows(&self, run: RunKey, v: &Version) -> Result<()> {
+        let refuse = |detail: String| Error::InvalidVersion { run, detail };
+        if self.read_entry(run)?.is_none() {
+            return Err(refuse("the log holds no such run".into()));
+        }
+        let latest = self.latest_version(run)?;
+        if v.version != latest + 1 || v.parent != latest {
+            return Err(refuse(format!(
+                "version {} (parent {}) does not follow the latest, {latest}",
+                v.version, v.parent
+            )));
+        }
+        if v.states == 0 {
+            return Err(refuse(format!("version {} brings no states", v.version)));
+        }
+        Ok(())
+    }
+
+    /// The parts of `v`'s states, written [`VERSION_WRITE_PARTS`] at a time.
+    fn put_version_parts<I>(&self, run: RunKey, v: &Version, states: I) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<[f64; 6]>,
+    {
+        let mut part = Vec::with_capacity(VERSION_PART_STATES);
+        let mut batch = sled::Batch::default();
+        let (mut parts, mut in_batch, mut count) = (0u32, 0usize, 0u64);
+        let mut states = states.into_iter().peekable();
+        while states.peek().is_some() {
+            part.clear();
+            part.extend(
+                states
+                    .by_ref()
+                    .take(VERSION_PART_STATES)
+                    .map(|s| *s.borrow()),
+            );
+            count += part.len() as u64;
+            if count > v.states {
+                break;
+            }
+            let key = encoding::version_states_key(run, v.version, parts);
+            batch.insert(&key[..], encoding::encode_version_states(&key, &part));
+            parts += 1;
+            in_batch += 1;
+            if in_batch == VERSION_WRITE_PARTS || states.peek().is_none() {
+                self.space
+                    .room_for((in_batch * (48 * VERSION_PART_STATES + 64)) as u64)?;
+                self.tree().apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+        if count != v.states {
+            return Err(Error::InvalidVersion {
+                run,
+                detail: format!(
+                    "version {} says {} states and brings {}{count}",
                     v.version,
                     v.states,
-                    states.len()
-                )));
-            }
-            let mut batch = sled::Batch::default();
-            let key = encoding::version_key(run, v.version);
-            batch.insert(&key[..], encoding::encode_version(&key, v));
-            for (part, states) in states.chunks(VERSION_PART_STATES).enumerate() {
-                let key = encoding::version_states_key(run, v.version, part as u32);
-                batch.insert(&key[..], encoding::encode_version_states(&key, states));
-            }
-            self.tree().apply_batch(batch)?;
-            self.commit(&mut commits)
-        })
+                    if count > v.states { "more than " } else { "" },
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes every part of version `version`'s states (those of a write that did not
+    /// finish: a version with metadata is never removed).
+    fn remove_version_parts(&self, run: RunKey, version: u32) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for item in self
+            .tree()
+            .scan_prefix(encoding::version_states_prefix(run, version))
+        {
+            batch.remove(item?.0);
+        }
+        self.tree().apply_batch(batch)?;
+        Ok(())
     }
 
     /// The latest version of `run` (0: none beyond the run as propagated).
@@ -165,6 +295,27 @@ impl Log {
                 run,
                 detail: format!("a screening of {too_long} bytes is too long to keep"),
             })
+        })
+    }
+
+    /// The distances (their bits, in order) at which the log keeps a screening of
+    /// version `version` of `run`.
+    pub fn screening_distances(&self, run: RunKey, version: u32) -> Result<Vec<u64>> {
+        guarded(self.path(), || {
+            let prefix = encoding::screening_prefix(run, version, 0);
+            let mut out: Vec<u64> = Vec::new();
+            for item in self.tree().scan_prefix(&prefix[..22]) {
+                let (key, _) = item?;
+                match encoding::decode_key(&key) {
+                    Ok(Key::Screening { d_bits, .. }) => {
+                        if out.last() != Some(&d_bits) {
+                            out.push(d_bits);
+                        }
+                    }
+                    _ => return Err(corrupt(describe_key(&key), "not a screening's key")),
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -1097,14 +1097,14 @@ fn versions_follow_each_other_survive_reopening_and_read_by_range() {
         let log = open(dir.path());
         // Not before the run is logged.
         let one = version(1, 1, 11, 390);
-        let refused = log.put_version(run, &one, &version_track(1, 390));
+        let refused = log.put_version(run, &one, version_track(1, 390));
         assert!(
             matches!(refused, Err(Error::InvalidVersion { .. })),
             "{refused:?}"
         );
         append_run(&log, run, &records, 400, 0, 100);
         assert!(log.versions(run).unwrap().is_empty());
-        log.put_version(run, &one, &version_track(1, 390)).unwrap();
+        log.put_version(run, &one, version_track(1, 390)).unwrap();
         // Out of order, from the wrong parent, or with the wrong count: refused, and
         // nothing written.
         for (v, states) in [
@@ -1119,13 +1119,13 @@ fn versions_follow_each_other_survive_reopening_and_read_by_range() {
             (version(2, 0, 5, 396), 395),
             (version(1, 0, 5, 396), 396),
         ] {
-            let refused = log.put_version(run, &v, &version_track(2, states));
+            let refused = log.put_version(run, &v, version_track(2, states));
             assert!(
                 matches!(refused, Err(Error::InvalidVersion { .. })),
                 "{v:?}"
             );
         }
-        log.put_version(run, &version(2, 0, 5, 396), &version_track(2, 396))
+        log.put_version(run, &version(2, 0, 5, 396), version_track(2, 396))
             .unwrap();
     }
     let log = open(dir.path());
@@ -1152,12 +1152,68 @@ fn versions_follow_each_other_survive_reopening_and_read_by_range() {
 }
 
 #[test]
+fn a_version_written_in_parts_is_invisible_until_whole_and_an_interrupted_one_is_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunKey::orbit(RunId([6; 16]));
+    let per_write =
+        (nano_store::encoding::VERSION_PART_STATES * nano_store::VERSION_WRITE_PARTS) as u64;
+    // Several writes' worth of states, so that the parts are written in pieces.
+    let states = 3 * per_write + 17;
+    {
+        let log = open(dir.path());
+        append_run(&log, run, &synthetic_run(6, 200), 200, 0, 100);
+        // The states' source dies after two writes of parts: as a process killed
+        // part-way leaves it, the parts are in the log and the metadata is not.
+        let dying = version_track(1, states)
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                assert!((i as u64) < 2 * per_write + 5, "the process dies here");
+                s
+            });
+        assert!(log
+            .put_version(run, &version(1, 0, 2, states), dying)
+            .is_err());
+        assert!(log.versions(run).unwrap().is_empty());
+    }
+    let log = open(dir.path());
+    assert!(
+        log.versions(run).unwrap().is_empty(),
+        "no version is visible"
+    );
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.interrupted_versions, 1, "{report}");
+    // Written again, shorter: whole, and nothing of the interrupted write is left.
+    log.put_version(run, &version(1, 0, 2, 300), version_track(1, 300))
+        .unwrap();
+    let versions = log.versions(run).unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(
+        log.version_states(run, &versions[0], 0..300).unwrap(),
+        version_track(1, 300)
+    );
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.interrupted_versions, 0, "{report}");
+    // And one of several writes, whole.
+    log.put_version(run, &version(2, 1, 3, states), version_track(2, states))
+        .unwrap();
+    let v2 = &log.versions(run).unwrap()[1];
+    assert_eq!(
+        log.version_states(run, v2, states - 3..states).unwrap(),
+        version_track(2, states)[states as usize - 3..]
+    );
+    assert!(log.verify().unwrap().is_ok());
+}
+
+#[test]
 fn screenings_are_kept_per_version_and_distance_and_replaced_whole() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunKey::orbit(RunId([8; 16]));
     let log = open(dir.path());
     append_run(&log, run, &synthetic_run(8, 100), 100, 0, 100);
-    log.put_version(run, &version(1, 0, 3, 98), &version_track(1, 98))
+    log.put_version(run, &version(1, 0, 3, 98), version_track(1, 98))
         .unwrap();
     let d5 = 5.0f64.to_bits();
     assert!(log.screening(run, 0, d5).unwrap().is_none());
@@ -1198,7 +1254,7 @@ fn a_damaged_version_or_screening_is_reported_by_verify_and_by_reads_and_never_s
         {
             let log = open(dir.path());
             append_run(&log, run, &synthetic_run(9, 200), 200, 0, 100);
-            log.put_version(run, &version(1, 1, 2, 199), &version_track(1, 199))
+            log.put_version(run, &version(1, 1, 2, 199), version_track(1, 199))
                 .unwrap();
             log.put_screening(run, 1, 5.0f64.to_bits(), &[1; 48])
                 .unwrap();

@@ -658,3 +658,35 @@ pub fn raise_fd_limit() {
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
     }
 }
+
+/// The peak resident size of process `pid` so far, in bytes (VmHWM).
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("Linux reports VmHWM");
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb << 10
+}
+
+/// Waits until every run of `ids` is complete (none stopped, within 300 s).
+pub fn until_all_complete(address: &str, ids: &[String]) {
+    let started = Instant::now();
+    let mut waiting = ids.to_vec();
+    while !waiting.is_empty() {
+        waiting.retain(|id| {
+            let (_, body) = http_get(address, &format!("/api/runs/{id}/status")).unwrap();
+            let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_ne!(status["status"], "stopped", "{status}");
+            status["status"] != "complete"
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{} of {} runs did not complete",
+            waiting.len(),
+            ids.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

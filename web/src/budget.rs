@@ -65,6 +65,14 @@
 //! requests for one run at once queue), and one larger than the whole share is
 //! streamed instead. Memory never grows with the number of readers. One client holds at
 //! most `--client-share` of the share in streamed reads ([`crate::clients`]).
+//!
+//! **Manoeuvres.** A manoeuvre streams its version's states to the log a bounded write
+//! at a time (a version of ten million states held whole took 1.6 GB under a 512 MB
+//! budget) and takes [`MANOEUVRE_BYTES`] from the readers' share while it does, as a
+//! stream does (503 with `Retry-After` when it does not fit). Updating the run's kept
+//! screeners to the new version holds the body's new track and the samples retracted
+//! and inserted: that is taken from the screenings' share as a screening of as many
+//! samples, and when it does not fit the screeners are dropped instead of updated.
 
 use std::sync::Arc;
 
@@ -87,6 +95,12 @@ pub const CONNECTION_BYTES: u64 = 2 * CONNECTION_BUFFER_BYTES as u64 + (16 << 10
 
 /// What one iteration of a block in flight takes (see the module docs).
 pub use nano_pipeline::engine::BLOCK_BYTES_PER_ITERATION;
+
+/// What a manoeuvre holds while it writes its version, whatever the run's length: one
+/// write of the version's parts (64 parts of 150 states, 460 KB, held about twice as
+/// values and as sled's batch), the integrator and the state at its floor, rounded up.
+/// Taken from the readers' share for the manoeuvre's duration (see the module docs).
+pub const MANOEUVRE_BYTES: u64 = 4 << 20;
 
 /// What a screening holds per sample (see the module docs), rounded up.
 pub const SCREENING_BYTES_PER_SAMPLE: u64 = 640;

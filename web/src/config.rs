@@ -48,6 +48,8 @@ pub const DEFAULT_MAX_STEPS: u64 = 10_000_000;
 pub const DEFAULT_MAX_BODIES: usize = 100_000;
 /// `--max-jobs`.
 pub const DEFAULT_MAX_JOBS: usize = 64;
+/// `--max-versions`.
+pub const DEFAULT_MAX_VERSIONS: u32 = 1_000;
 /// `--rate-limit`, new runs per client per minute.
 pub const DEFAULT_RATE_LIMIT: u32 = 120;
 /// `--memory-mb`.
@@ -134,6 +136,12 @@ pub struct ServeConfig {
     #[arg(long, value_name = "J", env = "NANO_MAX_JOBS", default_value_t = DEFAULT_MAX_JOBS,
           value_parser = at_least_one::<usize>("job"))]
     pub max_jobs: usize,
+
+    /// The most versions a run may have after version 0: one more manoeuvre is a 409
+    /// naming the limit (each version is read through by every read of the run).
+    #[arg(long, value_name = "V", env = "NANO_MAX_VERSIONS", default_value_t = DEFAULT_MAX_VERSIONS,
+          value_parser = at_least_one::<u32>("version"))]
+    pub max_versions: u32,
 
     /// Iterations per block: the unit in which runs are logged and made durable.
     #[arg(long, value_name = "B", env = "NANO_BLOCK", default_value_t = resume::DEFAULT_BLOCK,
@@ -286,6 +294,7 @@ impl ServeConfig {
             read_grace: Duration::from_secs(self.read_grace),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             stall_after: Duration::from_secs(self.stall_after),
+            max_versions: self.max_versions,
             ..Limits::default()
         }
     }
@@ -399,12 +408,14 @@ mod tests {
         assert_eq!(flags.read_grace, library.read_grace);
         assert_eq!(flags.shutdown_grace, library.shutdown_grace);
         assert_eq!(flags.stall_after, library.stall_after);
+        assert_eq!(flags.max_versions, library.max_versions);
     }
 
     #[test]
     fn a_zero_count_is_refused_in_the_flags_own_words() {
         for (flag, words) in [
             ("--max-jobs", "at least 1 job"),
+            ("--max-versions", "at least 1 version"),
             ("--max-steps", "at least 1 iteration"),
             ("--max-bodies", "at least 1 body"),
             ("--block", "at least 1 iteration"),

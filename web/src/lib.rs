@@ -33,6 +33,7 @@ pub mod cache;
 pub mod clients;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
@@ -103,6 +104,8 @@ pub struct Limits {
     /// How long the engine may go without committing a round, with runs in flight,
     /// before `/readyz` says it is stuck.
     pub stall_after: Duration,
+    /// The most versions a run may have after version 0 (`--max-versions`).
+    pub max_versions: u32,
 }
 
 impl Default for Limits {
@@ -124,6 +127,7 @@ impl Default for Limits {
             stream_reads: config::DEFAULT_STREAM_READS,
             shutdown_grace: Duration::from_secs(config::DEFAULT_SHUTDOWN_GRACE),
             stall_after: Duration::from_secs(config::DEFAULT_STALL_AFTER),
+            max_versions: config::DEFAULT_MAX_VERSIONS,
         }
     }
 }
@@ -195,6 +199,8 @@ pub struct Handles {
     pub accuracy: routes::accuracy::Computed,
     /// Conjunction screeners kept alive between manoeuvres, within their share.
     pub screenings: Arc<screenings::Screenings>,
+    /// The first answers to `POST /api/runs` by `Idempotency-Key` (bounded).
+    pub answers: Arc<idempotency::Answers>,
 }
 
 /// Requests that may wait (`?wait=`) at once.
@@ -226,6 +232,7 @@ impl AppState {
                 budget::MemoryBudget::default().screenings(),
                 1,
             )),
+            answers: Arc::default(),
         }))
     }
 

@@ -75,6 +75,19 @@ pub fn after_impulse(
     impulse: &Impulse,
     last_output: u64,
 ) -> Result<Vec<OrbitState>, Refused> {
+    track(scenario, at_floor, impulse, last_output)?.collect()
+}
+
+/// [`after_impulse`]'s states one output at a time, integrated as they are asked for:
+/// a version of a long run is written to the log in bounded parts, never held whole.
+/// Refused at once when the orbit after the impulse is; an output whose integration
+/// stops is the track's last item, an error.
+pub fn track(
+    scenario: &OrbitScenario,
+    at_floor: &OrbitState,
+    impulse: &Impulse,
+    last_output: u64,
+) -> Result<Track, Refused> {
     let step_s = scenario.output_step_s();
     let Start { from_output, .. } = start(impulse.t, step_s);
     let force = ForceModel::new(&scenario.central_body(), scenario.forces());
@@ -87,11 +100,13 @@ pub fn after_impulse(
         at_floor.v[1],
         at_floor.v[2],
     ];
-    let stopped = |t_s: f64| move |halt| Refused::Stopped { t_s, halt };
     let mut y = if impulse.t > at_floor.t {
         Engine::start(integrator, &force, y0)
             .advance_to(&force, impulse.t - at_floor.t)
-            .map_err(stopped(impulse.t))?
+            .map_err(|halt| Refused::Stopped {
+                t_s: impulse.t,
+                halt,
+            })?
     } else {
         y0
     };
@@ -104,20 +119,51 @@ pub fn after_impulse(
         &scenario.central_body(),
     )
     .map_err(Refused::Orbit)?;
-    let mut engine = Engine::start(integrator, &force, y);
-    let mut out = Vec::with_capacity(last_output.saturating_sub(from_output) as usize + 1);
-    for k in from_output..=last_output {
-        let t = k as f64 * step_s;
-        let yk = if t == impulse.t {
-            y
-        } else {
-            engine
-                .advance_to(&force, t - impulse.t)
-                .map_err(stopped(t))?
-        };
-        out.push(OrbitState::from_y(t, yk));
+    let engine = Engine::start(integrator, &force, y);
+    Ok(Track {
+        force,
+        engine,
+        y,
+        impulse_t: impulse.t,
+        step_s,
+        next: from_output,
+        last: last_output,
+    })
+}
+
+/// The states after an impulse, output by output (see [`track`]).
+pub struct Track {
+    force: ForceModel,
+    engine: Engine,
+    /// The state just after the impulse.
+    y: [f64; 6],
+    impulse_t: f64,
+    step_s: f64,
+    next: u64,
+    last: u64,
+}
+
+impl Iterator for Track {
+    type Item = Result<OrbitState, Refused>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next > self.last {
+            return None;
+        }
+        let t = self.next as f64 * self.step_s;
+        self.next += 1;
+        if t == self.impulse_t {
+            return Some(Ok(OrbitState::from_y(t, self.y)));
+        }
+        match self.engine.advance_to(&self.force, t - self.impulse_t) {
+            Ok(yk) => Some(Ok(OrbitState::from_y(t, yk))),
+            Err(halt) => {
+                // Nothing follows a stop.
+                self.next = self.last + 1;
+                Some(Err(Refused::Stopped { t_s: t, halt }))
+            }
+        }
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -25,6 +25,23 @@
 //! looked up. Only the pairs left fetch their four samples (`by_id`, the one
 //! arrangement of whole states, each state once) and are refined by
 //! [`closest_approaches`].
+//!
+//! # Why a segment visits at most eight cells, whatever the states
+//!
+//! The screening's memory is its samples and their visits, so the visits per segment
+//! must not depend on how the bodies move. [`Grid::admits`] (which the screener checks
+//! every sample against before the grid sees it) keeps every position within
+//! [`MAX_POSITION_KM`] and within [`PRECISION_CELLS`] cells of the origin, and every
+//! reach within the grid's; [`Grid::for_states`] makes the reach at least
+//! `|r| / 2^21` for the largest position (so the cells are at least `|r| / 2^18`) so that no admitted run is refused for its
+//! size. Then, on each axis: the envelope lies within `R` of `p`, so its exact width
+//! is at most `2 R`; rounding its corners outwards to `f32` adds at most one `f32`
+//! step (`2^-23` of the corner, under `cell / 32` given the bound) on each side; the
+//! box a segment visits adds `D + max_reach` on each side. Its width is at most
+//! `4 max_reach + 2 D + cell / 16`, under half a cell plus a sixteenth, so it touches
+//! at most two cells per axis: eight in all. Without the bounds, a body whose speed
+//! diverged (near `1e42` km/s) had envelopes of infinite `f32` corners, and one
+//! segment visited every cell from `i32::MIN` to `i32::MAX` on each axis.
 
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
@@ -52,6 +69,18 @@ pub struct Grid {
     /// samples that exceed it.
     pub max_reach_km: f64,
 }
+
+/// The farthest a screened position may be from the central body (km): some 6,700
+/// astronomical units, beyond any orbit the service propagates, and far inside
+/// `f32`'s range, so that envelopes stay finite.
+pub const MAX_POSITION_KM: f64 = 1e12;
+
+/// How many cells from the origin a position may be (`2^18`): beyond, the `f32`
+/// envelope's rounding would no longer be small beside a cell (see the module docs).
+pub const PRECISION_CELLS: f64 = (1u64 << 18) as f64;
+
+/// The most cells one segment visits (two per axis; see the module docs).
+pub const MAX_VISITS: usize = 8;
 
 /// A cell: the interval's index and the cell's coordinates.
 pub type Cell = (u32, [i32; 3]);
@@ -128,17 +157,62 @@ fn up(x: f64) -> f32 {
 
 impl Grid {
     /// The grid for screening `bodies` (each body's states at the shared output
-    /// times) at `distance_km`: its reach the largest any of their segments has, so
-    /// that none is refused and the cells are no larger than the motion needs.
+    /// times) at `distance_km`: its reach the largest any of their segments has (and
+    /// at least the largest position's `2^-21`, see the module docs), so that no
+    /// admissible segment is refused and the cells are no larger than the motion
+    /// needs. Values past [`MAX_POSITION_KM`] or not finite do not size the grid:
+    /// [`Grid::admits`] refuses them.
     pub fn for_states(bodies: &[Vec<OrbitState>], distance_km: f64) -> Grid {
-        let max_reach_km = bodies
+        let sane = |x: f64| if x <= MAX_POSITION_KM { x } else { 0.0 };
+        let reach = bodies
             .iter()
-            .flat_map(|b| b.windows(2).map(|w| reach(&w[0], &w[1])))
+            .flat_map(|b| b.windows(2).map(|w| sane(reach(&w[0], &w[1]))))
+            .fold(0.0, f64::max);
+        let farthest = bodies
+            .iter()
+            .flat_map(|b| b.iter().flat_map(|s| s.r.map(|x| sane(x.abs()))))
             .fold(0.0, f64::max);
         Grid {
             distance_km,
-            max_reach_km,
+            max_reach_km: reach.max(farthest / (2.0 * CELL_FACTOR * PRECISION_CELLS)),
         }
+    }
+
+    /// Why the segment from `s0` to `s1` cannot be screened on this grid, if it
+    /// cannot: a value not finite, a position too far ([`MAX_POSITION_KM`], or so far
+    /// in cells that `f32` envelopes would span many), or a reach past the grid's.
+    /// Everything the grid is given passes this, which bounds its visits
+    /// ([`MAX_VISITS`]).
+    pub fn admits(
+        &self,
+        s0: &OrbitState,
+        s1: &OrbitState,
+    ) -> Result<(), (&'static str, f64, String)> {
+        for s in [s0, s1] {
+            if let Some(x) = s.r.iter().chain(&s.v).find(|x| !x.is_finite()) {
+                return Err(("r, v", *x, "must be finite".into()));
+            }
+            let limit = MAX_POSITION_KM.min(PRECISION_CELLS * self.cell_km());
+            if let Some(x) = s.r.iter().find(|x| x.abs() > limit) {
+                return Err((
+                    "r",
+                    *x,
+                    format!("must be within {limit:e} km of the central body to be screened"),
+                ));
+            }
+        }
+        let r = reach(s0, s1);
+        if r.is_nan() || r > self.max_reach_km {
+            return Err((
+                "reach_km",
+                r,
+                format!(
+                    "must be at most the grid's max_reach_km {}",
+                    self.max_reach_km
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The cells' edge (km).
@@ -237,6 +311,137 @@ where
 mod tests {
     use super::*;
     use crate::orbit::hermite;
+    use crate::screening::screen;
+    use proptest::prelude::*;
+
+    /// Any `f64`, weighted towards the wild: NaN, infinities, speeds and positions near
+    /// `1e42`, and values of every magnitude.
+    fn wild() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            (-50i32..50, any::<bool>()).prop_map(|(e, neg)| {
+                let x = 10f64.powi(e);
+                if neg {
+                    -x
+                } else {
+                    x
+                }
+            }),
+            -1e4f64..1e4,
+            Just(f64::NAN),
+            Just(1e42),
+        ]
+    }
+
+    fn states(values: &[f64], step: f64) -> Vec<OrbitState> {
+        values
+            .chunks(6)
+            .enumerate()
+            .map(|(k, y)| OrbitState {
+                t: k as f64 * step,
+                r: [y[0], y[1], y[2]],
+                v: [y[3], y[4], y[5]],
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever the states, a segment the grid admits visits at most eight cells,
+        /// and the grid's own sizing admits every segment of finite, near states.
+        #[test]
+        fn an_admitted_segment_visits_at_most_eight_cells_whatever_the_states(
+            a in prop::collection::vec(wild(), 18),
+            b in prop::collection::vec(wild(), 18),
+            step in prop_oneof![Just(1e-3), Just(60.0), Just(1e7)],
+            d in prop_oneof![Just(1e-3), Just(5.0), Just(100.0)],
+        ) {
+            let bodies = vec![states(&a, step), states(&b, step)];
+            let grid = Grid::for_states(&bodies, d);
+            prop_assert!(grid.cell_km().is_finite() && grid.max_reach_km <= MAX_POSITION_KM);
+            for (body, track) in bodies.iter().enumerate() {
+                for (k, w) in track.windows(2).enumerate() {
+                    let seg = (Sample::new(body as u32, k as u32, &w[0]), Sample::new(body as u32, k as u32 + 1, &w[1]));
+                    let sane = [&w[0], &w[1]].iter().all(|s| {
+                        s.r.iter().chain(&s.v).all(|x| x.is_finite())
+                            && s.r.iter().all(|x| x.abs() <= MAX_POSITION_KM)
+                    }) && reach(&w[0], &w[1]) <= MAX_POSITION_KM;
+                    match grid.admits(&w[0], &w[1]) {
+                        Ok(()) => {
+                            let visits = grid.visits(&seg, &Envelope::of(&seg)).take(MAX_VISITS + 1).count();
+                            prop_assert!(visits <= MAX_VISITS, "{visits} cells: {w:?} on {grid:?}");
+                        }
+                        Err((field, value, rule)) => {
+                            prop_assert!(!sane, "refused {field} = {value} {rule}: {w:?} on {grid:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The states of a diverging orbit (speeds near `1e42` km/s, positions past
+    /// `f32`'s range), NaN, and a far but finite body: the screening refuses the first
+    /// two by name and screens the third, without a panic or an unbounded grid.
+    #[test]
+    fn wild_states_are_refused_by_name_and_far_ones_screened() {
+        let circle = |phase: f64| -> Vec<OrbitState> {
+            (0..50)
+                .map(|k| {
+                    let t = k as f64 * 60.0;
+                    let a = phase + t * 1e-3;
+                    OrbitState {
+                        t,
+                        r: [7000.0 * a.cos(), 7000.0 * a.sin(), 0.0],
+                        v: [-7.0 * a.sin(), 7.0 * a.cos(), 0.0],
+                    }
+                })
+                .collect()
+        };
+        let mut diverging = circle(0.0);
+        for (k, s) in diverging.iter_mut().enumerate().skip(40) {
+            let speed = 10f64.powi(k as i32);
+            s.v = [speed, -speed, speed];
+            s.r = [speed * 60.0, 1e3, -speed * 60.0];
+        }
+        let err = screen(vec![diverging, circle(1.0)], 5.0, 2, None).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("body 0") && text.contains("must be within"),
+            "{text}"
+        );
+
+        let mut nan = circle(0.5);
+        nan[7].v[1] = f64::NAN;
+        let text = screen(vec![circle(1.0), nan], 5.0, 1, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("body 1, state 6") && text.contains("must be finite"),
+            "{text}"
+        );
+
+        // A body 1e9 km out, screened at 1 m: the cells grow with the positions.
+        let far: Vec<OrbitState> = circle(0.0)
+            .into_iter()
+            .map(|s| OrbitState {
+                r: s.r.map(|x| x + 1e9),
+                ..s
+            })
+            .collect();
+        // The second passes the first at 0.5 m at t = 1,500 s.
+        let near = far
+            .iter()
+            .map(|s| OrbitState {
+                r: [s.r[0] + (s.t - 1500.0) * 1e-5, s.r[1] + 0.0005, s.r[2]],
+                v: [s.v[0] + 1e-5, s.v[1], s.v[2]],
+                ..*s
+            })
+            .collect();
+        let found = screen(vec![far, near], 0.001, 1, None).unwrap();
+        assert!(!found.is_empty());
+    }
 
     #[test]
     fn the_envelope_holds_the_whole_path_and_near_is_conservative() {

@@ -34,8 +34,8 @@ use timely::dataflow::operators::{Exchange, Input as _, Inspect, Probe};
 use crate::network::{execute, Network};
 use crate::orbit::OrbitState;
 
-use super::grid::{conjunctions, Grid, Segment};
-use super::{reach, Conjunction, Sample};
+use super::grid::{conjunctions, Grid, Segment, MAX_POSITION_KM};
+use super::{Conjunction, Sample};
 
 /// Why samples were refused, or the workers failed.
 #[derive(Debug, thiserror::Error)]
@@ -139,9 +139,12 @@ impl Screener {
                 grid.distance_km
             )));
         }
-        if !(grid.max_reach_km.is_finite() && grid.max_reach_km >= 0.0) {
+        if !(grid.max_reach_km.is_finite()
+            && grid.max_reach_km >= 0.0
+            && grid.max_reach_km <= MAX_POSITION_KM)
+        {
             return Err(ScreeningError::Grid(format!(
-                "max_reach_km = {} must be finite and at least 0",
+                "max_reach_km = {} must be finite, at least 0 and at most {MAX_POSITION_KM:e}",
                 grid.max_reach_km
             )));
         }
@@ -304,9 +307,10 @@ impl Screener {
         self.apply(|| Command::Update(Arc::clone(&updates)))
     }
 
-    /// The states of a body must be finite, at the run's output times, and within the
-    /// grid's reach between outputs (else a pair could be missed); checked from output
-    /// `from` on (the interval ending at `from` included).
+    /// The states of a body must be at the run's output times, and admitted by the grid
+    /// ([`Grid::admits`]: finite, within the screened region, within the grid's reach
+    /// between outputs, else a pair could be missed or a segment visit cells without
+    /// bound); checked from output `from` on (the interval ending at `from` included).
     fn check(&self, body: u32, from: usize, states: &[OrbitState]) -> Result<(), ScreeningError> {
         let err =
             |k: usize, field: &'static str, value: f64, rule: String| ScreeningError::Sample {
@@ -335,22 +339,16 @@ impl Screener {
                     format!("must be the output time {}", self.times[k]),
                 ));
             }
-            if let Some(x) = s.r.iter().chain(&s.v).find(|x| !x.is_finite()) {
-                return Err(err(k, "r, v", *x, "must be finite".into()));
-            }
         }
         for k in from.saturating_sub(1)..states.len().saturating_sub(1) {
-            let r = reach(&states[k], &states[k + 1]);
-            if r.is_nan() || r > self.grid.max_reach_km {
-                return Err(err(
-                    k,
-                    "reach_km",
-                    r,
-                    format!(
-                        "must be at most the grid's max_reach_km {}",
-                        self.grid.max_reach_km
-                    ),
-                ));
+            if let Err((field, value, rule)) = self.grid.admits(&states[k], &states[k + 1]) {
+                return Err(err(k, field, value, rule));
+            }
+        }
+        if let [only] = states {
+            // One state makes no segment: its values are checked alone.
+            if let Err((field, value, rule)) = self.grid.admits(only, only) {
+                return Err(err(0, field, value, rule));
             }
         }
         Ok(())

@@ -261,7 +261,11 @@ pub fn start_scenario(
         // Refused up front when the log's quota or its volume cannot take the run; its
         // estimate stays reserved with the job until the job ends.
         let logged = state.log.entry(run)?.map_or(0, |e| e.iterations);
-        let reservation = state.log.admit(n.saturating_sub(logged))?;
+        let bodies = match scenario {
+            Scenario::Orbit(orbit) => u32::try_from(orbit.body_count()).unwrap_or(u32::MAX),
+            Scenario::Nano { .. } => 2,
+        };
+        let reservation = state.log.admit(run, bodies, n.saturating_sub(logged))?;
         state.access.admit(caller.address)?;
         state
             .engine

@@ -21,11 +21,11 @@ use std::collections::BTreeSet;
 use std::convert::Infallible;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use nano_pipeline::screening::grid::Grid;
-use nano_pipeline::screening::screener::Screener;
+use nano_pipeline::screening::screener::{Screener, ScreeningError};
 use nano_pipeline::screening::{report, Conjunction};
 use nano_store::Log;
 use serde_json::{json, Value};
@@ -111,7 +111,7 @@ fn encode(found: &[Conjunction]) -> Vec<u8> {
     out
 }
 
-fn decode(run: &Logged, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
+pub(crate) fn decode(run: &Logged, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
     if !bytes.len().is_multiple_of(CONJUNCTION_BYTES) {
         return Err(ApiError::Internal(format!(
             "run {}: a kept screening of {} bytes is not whole conjunctions",
@@ -243,8 +243,14 @@ fn screen(state: &AppState, run: Logged, version: u32, d_km: f64) -> Result<Foun
             0..outputs,
         )?);
     }
-    let failed = |e: nano_pipeline::screening::screener::ScreeningError| {
-        ApiError::Internal(format!("{what}: {e}"))
+    let failed = |e: ScreeningError| match e {
+        ScreeningError::Workers(_) => ApiError::Internal(format!("{what}: {e}")),
+        // States the grid cannot take (not finite, too far, too fast): the run's, not
+        // the service's, and asking again cannot help.
+        _ => ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{what}: the run's states cannot be screened: {e}"),
+        },
     };
     let tight = Grid::for_states(&bodies, d_km);
     let grid = Grid {
@@ -295,6 +301,7 @@ fn csv_field(text: &str) -> String {
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
         (status = 409, description = "The run is still computing or stopped short", body = crate::openapi::ErrorBody),
         (status = 413, description = "The screening can never fit in the service's memory budget: the message names its samples, the limit, and `sedaro-nano screen`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The version's states cannot be screened (not finite, or too far or too fast for a bounded grid): the message names the body, the state and the rule", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
         (status = 503, description = "The screening does not fit beside those under way now (Retry-After)", body = crate::openapi::ErrorBody),
     )
@@ -378,6 +385,7 @@ fn event(name: &str, data: Value) -> Event {
         (status = 404, description = "No such orbit run", body = crate::openapi::ErrorBody),
         (status = 409, description = "The run is still computing or stopped short", body = crate::openapi::ErrorBody),
         (status = 413, description = "The screening can never fit in the service's memory budget", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The latest version's states cannot be screened, named", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
         (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many streams open, or the screening does not fit now", body = crate::openapi::ErrorBody),

@@ -33,6 +33,7 @@ use serde_json::{json, Value};
 
 use crate::clients::Client;
 use crate::error::ApiError;
+use crate::idempotency::{self, Answer};
 use crate::metrics::Metrics;
 use crate::routes::api::{self, peer_ip, stream_permit, POLL_AFTER_SECONDS};
 use crate::routes::events;
@@ -272,6 +273,7 @@ fn location(id: RunId) -> HeaderValue {
         description = "The scenario (an orbit document of ORBITS.md, or {\"model\":\"nano\",\"seed\":S}) and its steps; at most 1 MiB"),
     params(
         ("access_token" = Option<String>, Query, description = "The API token, for clients that cannot send headers"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters naming this request: sent again with the same body, the first answer comes back (nothing is made twice); with another body, 422"),
     ),
     responses(
         (status = 200, description = "The log already holds the steps", body = crate::openapi::RunStatus, headers(
@@ -288,6 +290,7 @@ fn location(id: RunId) -> HeaderValue {
         (status = 413, description = "A body over 1 MiB", body = crate::openapi::ErrorBody),
         (status = 413, description = "Even one step of every body of the scenario could never fit in the engine's share of the memory budget: the reason names the bytes and the share", body = crate::openapi::ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The Idempotency-Key was sent before with another request", body = crate::openapi::ErrorBody),
         (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
         (status = 503, description = "Too many runs in flight, or the log cannot be written (Retry-After and the reason)", body = crate::openapi::ErrorBody),
@@ -303,6 +306,13 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
     super::json_body(&headers)?;
+    // A retry with the key of an answered request gets that answer.
+    let idempotent = idempotency::key(&headers)?.map(|key| (key, idempotency::digest(&body)));
+    if let Some((key, request)) = &idempotent {
+        if let Some(answer) = state.answers.find(key, *request)? {
+            return Ok(answer.into_response());
+        }
+    }
     // Checked on a blocking thread: a scenario of a hundred thousand bodies takes a
     // while to expand.
     let (max_steps, max_bodies) = (state.limits.max_steps, state.limits.max_bodies);
@@ -316,23 +326,28 @@ pub async fn create(
     let known = lookup_blocking(&state, id).await?;
     drop(job);
     let status = known.status(steps);
-    if known.logged() >= steps {
-        return Ok((
-            StatusCode::OK,
-            [(header::LOCATION, location(id))],
-            Json(status),
-        )
-            .into_response());
+    let answer = Answer {
+        status: if known.logged() >= steps {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        },
+        headers: if known.logged() >= steps {
+            vec![(header::LOCATION, location(id))]
+        } else {
+            vec![
+                (header::LOCATION, location(id)),
+                (header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS)),
+            ]
+        },
+        body: serde_json::to_vec(&status)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .into(),
+    };
+    if let Some((key, request)) = idempotent {
+        state.answers.keep(key, request, answer.clone());
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        [
-            (header::LOCATION, location(id)),
-            (header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS)),
-        ],
-        Json(status),
-    )
-        .into_response())
+    Ok(answer.into_response())
 }
 
 /// `GET /api/runs/{id}/status`: how far the run is.

@@ -17,6 +17,7 @@
 //! service keeps for the run incrementally, keeps the new version's screening in the
 //! log, and announces the version to the conjunction event streams.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::ops::Range;
 
@@ -28,13 +29,17 @@ use axum::{Extension, Json};
 use nano_pipeline::orbit::manoeuvre::{self, Impulse};
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::RunId;
-use nano_store::{Log, Version};
+use nano_pipeline::screening::Conjunction;
+use nano_store::space::BYTES_PER_STATE;
+use nano_store::{Log, ManoeuvreKey, Version};
 use serde_json::{json, Value};
 
 use super::blocking;
 use super::conjunctions::{self, conjunction_json};
 use super::windows::{logged, Logged};
+use crate::budget;
 use crate::error::ApiError;
+use crate::idempotency::{self, Answer};
 use crate::metrics::Metrics;
 use crate::params::{self, Query};
 use crate::routes::api::peer_ip;
@@ -208,6 +213,12 @@ fn parse_manoeuvre(body: &[u8], run: &Logged) -> Result<(u32, Impulse), ApiError
                 }
             }
             let magnitude = dv.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if magnitude == 0.0 {
+                return Err(bad(
+                    "dv_kms",
+                    format!("{dv_rule}, and not zero: a zero impulse makes no new version"),
+                ));
+            }
             if magnitude > MAX_DV_KMS {
                 return Err(bad(
                     "dv_kms",
@@ -281,6 +292,7 @@ fn version_json(run: &Logged, v: &Version) -> Value {
     params(
         ("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits"),
         ("access_token" = Option<String>, Query, description = "The API token, for clients that cannot send headers"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters naming this request: sent again with the same body, the first answer comes back (nothing is made twice); with another body, 422"),
     ),
     responses(
         (status = 201, description = "The new version", body = crate::openapi::ManoeuvreResult, headers(
@@ -290,13 +302,14 @@ fn version_json(run: &Logged, v: &Version) -> Value {
         (status = 401, description = "A manoeuvre needs the API token", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
         (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The run is still computing or stopped short: only complete runs take manoeuvres", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short (only complete runs take manoeuvres), or it has the most versions a run may have (--max-versions, named)", body = crate::openapi::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The Idempotency-Key was sent before with another request", body = crate::openapi::ErrorBody),
         (status = 429, description = "Too many requests from this client", body = crate::openapi::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The log cannot be written now", body = crate::openapi::ErrorBody),
-        (status = 507, description = "The log is read-only (its volume full)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The log cannot be written now, or the manoeuvre's share of the memory budget is taken (Retry-After)", body = crate::openapi::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full), or the version's estimated bytes would pass the log's quota (--max-log-gb; the message names the estimate and the quota)", body = crate::openapi::ErrorBody),
     )
 )]
 pub async fn manoeuvre(
@@ -316,39 +329,162 @@ pub async fn manoeuvre(
         let (state, id) = (state.clone(), id.clone());
         blocking(move || complete_run(&state, &id)).await?
     };
+    let run = std::sync::Arc::new(run);
     let (body_index, impulse) = parse_manoeuvre(&body, &run)?;
+    let idempotent = idempotency::key(&headers)?.map(|text| {
+        let key = ManoeuvreKey {
+            key: idempotency::digest(format!("{}/{text}", run.id).as_bytes()),
+            request: idempotency::digest(&body),
+        };
+        (text, key)
+    });
+    let lock = state.screenings.run_lock(run.key);
+    let guard = lock.lock_owned().await;
+    // Under the run's lock: a retry racing its first request finds its version.
+    if let Some((text, key)) = &idempotent {
+        if let Some(answer) = state.answers.find(&text_scope(&run, text), key.request)? {
+            return Ok(answer.into_response());
+        }
+        let (state, run, key) = (state.clone(), std::sync::Arc::clone(&run), *key);
+        let earlier = blocking(move || replay(&state, &run, key)).await?;
+        match earlier {
+            Earlier::None => {}
+            Earlier::Other => return Err(idempotency::reused(text)),
+            Earlier::Answer(answer) => return Ok(created(&id, answer).into_response()),
+        }
+    }
     state
         .access
         .admit(state.access.client(peer_ip(&peer), &headers))?;
-    let lock = state.screenings.run_lock(run.key);
-    let guard = lock.lock_owned().await;
     let answer = {
-        let state = state.clone();
+        let (state, key) = (state.clone(), idempotent.as_ref().map(|(_, key)| *key));
+        let run = std::sync::Arc::clone(&run);
         blocking(move || {
             let _serialised = guard;
-            apply(&state, &run, body_index, impulse)
+            apply(&state, &run, body_index, impulse, key)
         })
         .await?
     };
-    let location = format!("/api/runs/{id}?version={}", answer["version"]);
-    Ok((
-        StatusCode::CREATED,
-        [(
+    let answer = created(&id, answer);
+    if let Some((text, key)) = idempotent {
+        state
+            .answers
+            .keep(text_scope(&run, &text), key.request, answer.clone());
+    }
+    Ok(answer.into_response())
+}
+
+/// The in-memory answers' key of a manoeuvre's `Idempotency-Key` (scoped by its run).
+fn text_scope(run: &Logged, key: &str) -> String {
+    format!("{}/manoeuvres/{key}", run.id)
+}
+
+/// A manoeuvre's answer: 201, the new version's `Location`, and `body`.
+fn created(id: &str, body: Value) -> Answer {
+    let location = format!("/api/runs/{id}?version={}", body["version"]);
+    Answer {
+        status: StatusCode::CREATED,
+        headers: vec![(
             header::LOCATION,
             HeaderValue::from_str(&location).expect("hex digits and ASCII"),
         )],
-        Json(answer),
-    )
-        .into_response())
+        body: body.to_string().into(),
+    }
 }
 
-/// Makes the next version of `run` (under its lock): the body's new states, logged;
-/// the kept screeners updated and their screenings logged; the version announced.
-fn apply(state: &AppState, run: &Logged, body: u32, impulse: Impulse) -> Result<Value, ApiError> {
+/// What the log knows of a manoeuvre's idempotency key.
+enum Earlier {
+    /// Nothing: the manoeuvre is new.
+    None,
+    /// It made a version from another request.
+    Other,
+    /// It made a version from this request: the answer, made again.
+    Answer(Value),
+}
+
+/// The version the log says `key` made, and its answer made again from the log: the
+/// version, and at each distance whose screenings of it and its parent the log keeps,
+/// what it added and removed (as the first answer listed them).
+fn replay(state: &AppState, run: &Logged, key: ManoeuvreKey) -> Result<Earlier, ApiError> {
     let log = &state.log;
+    let Some((made, request)) = log.manoeuvre_key(run.key, key.key)? else {
+        return Ok(Earlier::None);
+    };
+    if request != key.request {
+        return Ok(Earlier::Other);
+    }
     let versions = log.versions(run.key)?;
+    let version = versions.get(made as usize - 1).ok_or_else(|| {
+        ApiError::Internal(format!(
+            "run {}: a key names version {made}, which the log lacks",
+            run.id
+        ))
+    })?;
+    let mut changes = Vec::new();
+    for d_bits in log.screening_distances(run.key, made)? {
+        let (Some(before), Some(after)) = (
+            log.screening(run.key, version.parent, d_bits)?,
+            log.screening(run.key, made, d_bits)?,
+        ) else {
+            continue;
+        };
+        let before: BTreeSet<Conjunction> =
+            conjunctions::decode(run, &before)?.into_iter().collect();
+        let after: BTreeSet<Conjunction> = conjunctions::decode(run, &after)?.into_iter().collect();
+        changes.push(json!({
+            "d_km": f64::from_bits(d_bits),
+            "added": after.difference(&before).map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
+            "removed": before.difference(&after).map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(Earlier::Answer(answer_json(run, version, changes)))
+}
+
+/// A manoeuvre's answer: the version, its run, and what it changed of the
+/// conjunctions at each distance.
+fn answer_json(run: &Logged, version: &Version, changes: Vec<Value>) -> Value {
+    let mut answer = version_json(run, version);
+    let fields = answer.as_object_mut().expect("an object");
+    fields.insert("run".into(), json!(run.id.to_string()));
+    fields.insert("conjunctions".into(), Value::Array(changes));
+    answer
+}
+
+/// Makes the next version of `run` (under its lock): the body's new states, streamed
+/// to the log a bounded part at a time (within the log's quota, at
+/// [`BYTES_PER_STATE`] a state, and a [`budget::MANOEUVRE_BYTES`] share of the memory
+/// budget); the kept screeners updated (their update's weight taken from the
+/// screenings' share) and their screenings logged; the version announced.
+fn apply(
+    state: &AppState,
+    run: &Logged,
+    body: u32,
+    impulse: Impulse,
+    key: Option<ManoeuvreKey>,
+) -> Result<Value, ApiError> {
+    let log = &state.log;
+    let mut versions = log.versions(run.key)?;
     let latest = versions.len() as u32;
+    let limit = state.limits.max_versions;
+    if latest >= limit {
+        return Err(ApiError::Refused {
+            status: StatusCode::CONFLICT,
+            message: format!(
+                "run {} has {latest} versions after version 0, the most a run may have (--max-versions {limit}): \
+                 it takes no more manoeuvres",
+                run.id
+            ),
+        });
+    }
     let start = manoeuvre::start(impulse.t, run.step());
+    let count = (run.iterations + 1).saturating_sub(start.from_output);
+    let what = format!(
+        "version {} of run {} ({count} states of body {body})",
+        latest + 1,
+        run.id
+    );
+    let _memory = state.readers.admit(budget::MANOEUVRE_BYTES, &what)?;
+    let _quota = log.admit_bytes(count.saturating_mul(BYTES_PER_STATE), || what.clone())?;
     let at_floor = body_states(
         log,
         run,
@@ -359,11 +495,6 @@ fn apply(state: &AppState, run: &Logged, body: u32, impulse: Impulse) -> Result<
     )?
     .pop()
     .ok_or_else(|| ApiError::Internal("no state at the manoeuvre's floor".into()))?;
-    let states = manoeuvre::after_impulse(&run.scenario, &at_floor, &impulse, run.iterations)
-        .map_err(|e| ApiError::BadField {
-            field: "dv_kms".into(),
-            rule: e.to_string(),
-        })?;
     let version = Version {
         version: latest + 1,
         parent: latest,
@@ -371,19 +502,82 @@ fn apply(state: &AppState, run: &Logged, body: u32, impulse: Impulse) -> Result<
         t: impulse.t,
         dv_kms: impulse.dv_kms,
         from_output: start.from_output,
-        states: states.len() as u64,
+        states: count,
     };
-    let words: Vec<[f64; 6]> = states
-        .iter()
-        .map(|s| [s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]])
-        .collect();
-    log.put_version(run.key, &version, &words)?;
+    let refused = |e: manoeuvre::Refused| ApiError::BadField {
+        field: "dv_kms".into(),
+        rule: e.to_string(),
+    };
+    let track =
+        manoeuvre::track(&run.scenario, &at_floor, &impulse, run.iterations).map_err(refused)?;
+    // A track that stops part-way ends the states early: the write is refused (its
+    // parts removed), and the stop is the answer.
+    let mut stopped = None;
+    let states = track.map_while(|s| match s {
+        Ok(s) => Some([s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]]),
+        Err(e) => {
+            stopped = Some(e);
+            None
+        }
+    });
+    let written = log.put_version_keyed(run.key, &version, states, key);
+    if let Some(e) = stopped {
+        return Err(refused(e));
+    }
+    written?;
+    versions.push(version);
+    let updated = update_screeners(state, run, &versions, &what)?;
+    state.screenings.announce(run.key, version.version);
+    Ok(answer_json(run, &version, updated))
+}
+
+/// Updates every screener kept for `run` to its latest version (the last of
+/// `versions`), keeps their screenings in the log, and says what each changed. The
+/// manoeuvred body's new track is read back from the log, and what the update holds
+/// (the track, the samples retracted and inserted) is taken from the screenings'
+/// share of the memory budget as a screening of that many samples; when it does not
+/// fit, the run's screeners are dropped instead (the next request screens the version
+/// from scratch, admitted as any screening is).
+fn update_screeners(
+    state: &AppState,
+    run: &Logged,
+    versions: &[Version],
+    what: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let log = &state.log;
+    let version = *versions.last().expect("the version just made");
+    let latest = version.parent;
+    if state.screenings.kept_of(run.key).is_empty() {
+        return Ok(Vec::new());
+    }
+    let reservation = match state.screenings.reserve(
+        version.states,
+        &format!("updating the screenings to {what}"),
+    ) {
+        Ok(reservation) => reservation,
+        Err(e) => {
+            tracing::info!(run = %run.id, reason = %e, "the run's screeners are dropped, not updated");
+            for (d_bits, _) in state.screenings.kept_of(run.key) {
+                state.screenings.forget(run.key, d_bits);
+            }
+            return Ok(Vec::new());
+        }
+    };
+    let from = version.from_output;
+    let states = body_states(
+        log,
+        run,
+        versions,
+        version.version,
+        version.body,
+        from..run.iterations + 1,
+    )?;
     let mut updated = Vec::new();
     for (d_bits, held) in state.screenings.kept_of(run.key) {
         let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
         let changed = if held.version == latest {
             held.screener
-                .replace(body, start.from_output as usize, states.clone())
+                .replace(version.body, from as usize, states.clone())
                 .ok()
         } else {
             None
@@ -406,12 +600,8 @@ fn apply(state: &AppState, run: &Logged, body: u32, impulse: Impulse) -> Result<
             "removed": changes.removed.iter().map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
         }));
     }
-    state.screenings.announce(run.key, version.version);
-    let mut answer = version_json(run, &version);
-    let fields = answer.as_object_mut().expect("an object");
-    fields.insert("run".into(), json!(run.id.to_string()));
-    fields.insert("conjunctions".into(), Value::Array(updated));
-    Ok(answer)
+    drop(reservation);
+    Ok(updated)
 }
 
 /// `GET /api/runs/{id}/versions`: every version of the run.
