@@ -626,7 +626,7 @@ fn rows() -> Vec<Row> {
             }),
         },
         Row {
-            name: "--shutdown-grace: after SIGTERM, open responses get that long",
+            name: "--shutdown-grace: after SIGTERM, open responses get half of it",
             settings: |_| vec![set("--shutdown-grace", Some("NANO_SHUTDOWN_GRACE"), "30")],
             expect: Expect::Serves(|s| {
                 let csv = "/api/propagate/300000?seed=2&format=csv";

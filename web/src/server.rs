@@ -24,7 +24,10 @@
 //!   its download for hours.
 //! - **Shutdown with a deadline**: when the shutdown future completes, the listener
 //!   closes, progress streams get a last event and end ([`Stopping`]), idle connections
-//!   close, and whatever is still open after [`Limits::shutdown_grace`] is dropped.
+//!   close, and whatever is still open after half of [`Limits::shutdown_grace`] is
+//!   dropped: the other half is the engine's, to commit its round and flush, so that
+//!   `serve` ends by itself before the process's watchdog (at the whole grace) would
+//!   end it.
 //! - Every request carries `ConnectInfo<SocketAddr>` (the peer) in its extensions, for
 //!   the per-client limits.
 
@@ -77,7 +80,7 @@ impl Stopping {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` completes; then stops within
+/// Serves `state` on `listener` until `shutdown` completes; then stops within half of
 /// [`Limits::shutdown_grace`] whatever clients are connected (see the module docs).
 pub async fn serve(
     listener: TcpListener,
@@ -123,14 +126,12 @@ pub async fn serve(
     stopping.stop();
     close.send_replace(true);
     let drained = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.shutdown_grace, drained)
-        .await
-        .is_err()
-    {
+    let clients_grace = limits.shutdown_grace / 2;
+    if tokio::time::timeout(clients_grace, drained).await.is_err() {
         eprintln!(
             "sedaro-nano serve: {} connections still open after {:?}; closing them",
             connections.len(),
-            limits.shutdown_grace
+            clients_grace
         );
         connections.shutdown().await;
     }
