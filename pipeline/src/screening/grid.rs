@@ -354,10 +354,23 @@ mod tests {
         fn an_admitted_segment_visits_at_most_eight_cells_whatever_the_states(
             a in prop::collection::vec(wild(), 18),
             b in prop::collection::vec(wild(), 18),
+            offset in wild(),
             step in prop_oneof![Just(1e-3), Just(60.0), Just(1e7)],
             d in prop_oneof![Just(1e-3), Just(5.0), Just(100.0)],
         ) {
-            let bodies = vec![states(&a, step), states(&b, step)];
+            // A third body moves slowly, `offset` away on every axis: its segments
+            // are short, however far (or not finite) its positions are.
+            let moved: Vec<OrbitState> = (0..3)
+                .map(|k| {
+                    let t = k as f64 * step;
+                    OrbitState {
+                        t,
+                        r: [7000.0 + t * 1e-3, 0.0, 0.0].map(|x| x + offset),
+                        v: [1e-3, 0.0, 0.0],
+                    }
+                })
+                .collect();
+            let bodies = vec![states(&a, step), states(&b, step), moved];
             let grid = Grid::for_states(&bodies, d);
             prop_assert!(grid.cell_km().is_finite() && grid.max_reach_km <= MAX_POSITION_KM);
             for (body, track) in bodies.iter().enumerate() {
