@@ -205,6 +205,11 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
     engine.shutdown()?;
     // A blocking read still under way belongs to a client that is gone: do not wait.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    // What was kept without a flush (screenings, series) reaches the disk now: the
+    // watchdog holds a handle of the log, so dropping ours would not flush it.
+    if let Err(e) = log.flush() {
+        tracing::warn!(error = %e, "the log's last flush failed; derived data is computed again");
+    }
     Ok(())
 }
 
