@@ -273,7 +273,7 @@ async fn manoeuvres_posted_at_once_make_versions_that_follow_each_other() {
         .map(|i| {
             let (app, uri) = (app.clone(), uri.clone());
             tokio::spawn(async move {
-                let body = json!({"body": i % 3, "t": 100.0 * i as f64 + 7.5, "dv_kms": [0.001 * i as f64, 0, 0]});
+                let body = json!({"body": i % 3, "t": 100.0 * i as f64 + 7.5, "dv_kms": [0.001 * (i + 1) as f64, 0, 0]});
                 post(&app, &uri, &body.to_string(), &[]).await
             })
         })
