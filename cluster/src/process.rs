@@ -129,6 +129,22 @@ impl Placement {
             sockets,
         }))
     }
+
+    /// The engine's configuration for process 0 of this placement: its workers, its
+    /// peers (connected now, when there is a hostfile), `block` iterations a block,
+    /// committing to `log`, its blocks in flight bounded by `blocks_bytes`.
+    pub fn engine_config(
+        &self,
+        block: u64,
+        log: Option<Log>,
+        blocks_bytes: u64,
+    ) -> Result<EngineConfig, ProcessError> {
+        Ok(EngineConfig {
+            network: self.network()?,
+            blocks_bytes,
+            ..EngineConfig::single_process(self.workers(), block, log)
+        })
+    }
 }
 
 /// Works as process 1 or up of a cluster until the cluster shuts down.
@@ -165,13 +181,11 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
         let _entered = runtime.enter();
         config.cache()?
     };
-    let engine = Engine::start(EngineConfig {
-        workers: placement.workers(),
-        network: placement.network()?,
-        block: config.block,
-        log: Some(log.clone()),
-        blocks_bytes: config.budget().engine_blocks(),
-    })?;
+    let engine = Engine::start(placement.engine_config(
+        config.block,
+        Some(log.clone()),
+        config.budget().engine_blocks(),
+    )?)?;
     let state =
         nano_web::AppState::new(engine.handle(), log.clone(), cache.clone(), config.limits())
             .with_access(config.access())

@@ -55,6 +55,22 @@ pub struct EngineConfig {
 /// budget (an eighth of 512 MB), such as the CLI's.
 pub const DEFAULT_BLOCKS_BYTES: u64 = 64 << 20;
 
+impl EngineConfig {
+    /// An engine alone in this process, with the default memory budget
+    /// ([`DEFAULT_BLOCKS_BYTES`]): `workers` threads, `block` iterations a block,
+    /// committing to `log` if there is one. Process 0 of a cluster sets `network`
+    /// too (its other processes run [`run_peer`] with the same `block`).
+    pub fn single_process(workers: usize, block: u64, log: Option<Log>) -> EngineConfig {
+        EngineConfig {
+            workers,
+            network: None,
+            block,
+            log,
+            blocks_bytes: DEFAULT_BLOCKS_BYTES,
+        }
+    }
+}
+
 /// What process 0 shares between its engine handle and worker 0.
 pub(crate) struct Shared {
     registry: Mutex<Registry>,
