@@ -30,6 +30,8 @@
 //!   (`docs/orbits.md`) read from JSON, checked, in canonical form and named by its
 //!   hash.
 //! - [`orbit`]: the physics of orbit scenarios.
+//! - [`runs`]: logged orbit runs: opened from the log, read in any version made by
+//!   manoeuvres, written out in their formats.
 //! - [`screening`]: conjunctions (close approaches) of a run's bodies, by brute force
 //!   and as a differential-dataflow computation kept current under manoeuvres.
 //! - [`ephemeris`]: the formats of orbit runs (CSV, JSON, and the CCSDS Orbit
@@ -61,6 +63,7 @@ pub mod orbit;
 pub mod propagator;
 mod registry;
 pub mod resume;
+pub mod runs;
 pub mod scenario;
 pub mod screening;
 
@@ -112,6 +115,42 @@ pub enum Error {
     /// Writing the records out failed.
     #[error("writing the run failed")]
     Output(#[from] std::io::Error),
+    /// An orbit run's read named a nano run.
+    #[error("run {seed} is a nano run: states and tracks are read from orbit runs")]
+    NanoRun { seed: u64 },
+    /// The log holds no run of this id.
+    #[error("run {run}: the log holds no such run")]
+    NoSuchRun { run: scenario::RunId },
+    /// The log's catalog holds a run without the scenario logged with its first block.
+    #[error("run {run} is in the catalog without its scenario")]
+    NoScenario { run: scenario::RunId },
+    /// The scenario the log keeps for a run does not read back.
+    #[error("the logged scenario of run {run} does not parse: {detail}")]
+    UnreadableScenario {
+        run: scenario::RunId,
+        detail: String,
+    },
+    /// What the log holds of a run does not agree with itself (its scenario, its
+    /// catalog entry, its tracks, its versions).
+    #[error("run {run}: {detail}")]
+    InconsistentRun {
+        run: scenario::RunId,
+        detail: String,
+    },
+    /// A manoeuvre on a run that has the most versions it may have.
+    #[error("run {run} has {latest} versions after version 0, the most a run may have (--max-versions {limit}): it takes no more manoeuvres")]
+    TooManyVersions {
+        run: scenario::RunId,
+        latest: u32,
+        limit: u32,
+    },
+    /// A manoeuvre whose track cannot be computed (the impulse's orbit is refused, or
+    /// its integration stopped).
+    #[error(transparent)]
+    Manoeuvre(#[from] orbit::manoeuvre::Refused),
+    /// A screening could not start, or the states cannot be screened.
+    #[error(transparent)]
+    Screening(#[from] screening::screener::ScreeningError),
 }
 
 pub use export::{Format, RunWriter};

@@ -139,13 +139,13 @@ pub(super) fn write_logged(
     format: OrbitFormat,
     versions: Vec<nano_store::encoding::Version>,
 ) -> anyhow::Result<()> {
-    let mut pieces = nano_web::series::OrbitPieces::new(
+    let mut pieces = nano_pipeline::runs::OrbitPieces::new(
         log.clone(),
         run,
         orbit.clone(),
         steps,
         format,
-        nano_web::series::Keep::new(steps, None),
+        nano_pipeline::runs::Keep::new(steps, None),
         ephemeris::now_utc(),
     )
     .versioned(versions);

@@ -48,21 +48,58 @@ pub enum ApiError {
     /// No such page or endpoint.
     #[error("no such resource: {0}")]
     NotFound(String),
-    /// The log or the engine failed; the detail is logged, not shown.
+    /// The log or the engine failed; the error and its sources are logged, not shown.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Cause),
     /// Refused before a handler ran (a method the route does not have, a body over the
     /// limit, a time-out, a path that is not UTF-8): the status and what was said.
     #[error("{message}")]
     Refused { status: StatusCode, message: String },
 }
 
-/// The detail of an internal error, left in the response's extensions for the request
+/// What an internal error comes from: an error of the log, the engine or the
+/// runtime, with its own sources, or a description where there is none.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An internal cause and what was being done when it came.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}")]
+pub struct While {
+    pub doing: String,
+    #[source]
+    pub cause: Cause,
+}
+
+/// The cause of an internal error, left in the response's extensions for the request
 /// log ([`crate::trace`]); the client sees only "internal error".
 #[derive(Debug, Clone)]
-pub struct Detail(pub String);
+pub struct Detail(pub std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Detail {
+    /// The error and each of its sources, joined by ": ".
+    pub fn chain(&self) -> String {
+        chain(&*self.0)
+    }
+}
+
+/// `error` and each of its sources, joined by ": ".
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
 
 impl ApiError {
+    /// An internal error caused by `cause` (an error, or a description).
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        ApiError::Internal(cause.into())
+    }
+
     /// A parameter error, with the offending value cut to a readable length.
     pub fn bad(field: &'static str, value: &str, rule: impl Into<String>) -> Self {
         let mut shown: String = value.chars().take(40).collect();
@@ -133,8 +170,8 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let ApiError::Internal(detail) = self {
-            response.extensions_mut().insert(Detail(detail));
+        if let ApiError::Internal(cause) = self {
+            response.extensions_mut().insert(Detail(cause.into()));
             return response;
         }
         if matches!(self, ApiError::Unauthorized) {
@@ -184,7 +221,7 @@ impl From<nano_store::Error> for ApiError {
             | nano_store::Error::ReadOnly(_) => ApiError::LogFull {
                 reason: e.to_string(),
             },
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }
@@ -201,7 +238,18 @@ impl From<nano_pipeline::Error> for ApiError {
                 message: e.to_string(),
             },
             nano_pipeline::Error::Store(store) => store.into(),
-            other => ApiError::Internal(other.to_string()),
+            nano_pipeline::Error::NanoRun { .. } | nano_pipeline::Error::NoSuchRun { .. } => {
+                ApiError::NotFound(e.to_string())
+            }
+            nano_pipeline::Error::TooManyVersions { .. } => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                message: e.to_string(),
+            },
+            nano_pipeline::Error::Manoeuvre(refused) => ApiError::BadField {
+                field: "dv_kms".into(),
+                rule: refused.to_string(),
+            },
+            other => ApiError::internal(other),
         }
     }
 }

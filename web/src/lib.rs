@@ -13,6 +13,10 @@
 //!   the page's series). [`series`]: bodies read from the log, streamed in bounded
 //!   pieces, and the page's decimated series (computed once, then kept in the log). [`error::ApiError`]: every failure as a status and a
 //!   JSON body. [`params`]: parameters parsed so that refusals name the field.
+//!   [`openapi`]: the OpenAPI document, from the routes' attributes and the bodies
+//!   of [`schemas`].
+//! - What a logged orbit run is, read in any version, manoeuvred and screened, is
+//!   `nano_pipeline::runs`: the routes parse, call it, and encode its answers.
 //!
 //! Where a run comes from, cheapest first: the cache, then the log (a logged run with at
 //! least `n` iterations serves its prefix), then the cluster (one job per run however
@@ -38,6 +42,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod schemas;
 pub mod screenings;
 pub mod series;
 pub mod server;

@@ -21,18 +21,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::http::StatusCode;
-use nano_pipeline::screening::screener::Screener;
 use nano_store::RunKey;
 use tokio::sync::broadcast;
 
 use crate::budget::{SCREENER_MIN_BYTES, SCREENING_BYTES_PER_SAMPLE};
 use crate::error::ApiError;
 
-/// A screener and the version of its run it holds.
-pub struct Held {
-    pub screener: Screener,
-    pub version: u32,
-}
+pub use nano_pipeline::runs::screening::Held;
 
 /// A kept screener, shared between the requests that use it (on blocking threads).
 pub type Shared = Arc<Mutex<Held>>;
@@ -253,6 +248,7 @@ impl Screenings {
 mod tests {
     use super::*;
     use nano_pipeline::screening::grid::Grid;
+    use nano_pipeline::screening::screener::Screener;
 
     fn held(version: u32) -> Held {
         let grid = Grid {

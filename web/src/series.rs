@@ -3,20 +3,21 @@
 //! work, for `spawn_blocking`; [`stream`] reads in bounded pieces on a small pool. A
 //! decimated series is computed once per `(run, n, points)` and kept in the log
 //! ([`nano_store::Log::put_series`]), so that later views, after a restart too, read
-//! it back instead of scanning the run. [`OrbitPieces`] streams an orbit run the same
-//! way, in any of its formats (the OEM body by body), every state or those [`Keep`]
-//! keeps, as propagated or in a version made by manoeuvres ([`Overlay`]).
+//! it back instead of scanning the run. An orbit run's download is streamed the same
+//! way from [`OrbitPieces`] (`nano_pipeline::runs::download`, which the command
+//! line's replay writes from too).
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use nano_pipeline::ephemeris::{EphemerisWriter, OrbitFormat};
-use nano_pipeline::orbit::OrbitState;
-use nano_pipeline::scenario::OrbitScenario;
+use nano_pipeline::runs::download::OrbitPieces;
+/// The rule of a version's states, which the orbit downloads follow (the handlers'
+/// documentation names it here).
+pub use nano_pipeline::runs::Overlay;
 use nano_pipeline::{Agent, Format, Record, RunKey, RunWriter};
-use nano_store::{Log, Replay, Version};
+use nano_store::{Log, Replay};
 
 use crate::budget::ReadPermit;
 use crate::clients::StreamPlace;
@@ -39,7 +40,7 @@ pub fn document(
 }
 
 /// Bytes a streamed body reads from the log in one go (one chunk).
-pub const CHUNK: usize = 1 << 16;
+pub use nano_pipeline::runs::download::CHUNK;
 
 /// A streamed body's place in the log: opened by its first piece, carried from one
 /// blocking read to the next.
@@ -223,345 +224,10 @@ pub fn decimated(
     Ok(serde_json::to_vec(&body).expect("a JSON value serialises"))
 }
 
-/// Which output steps a `points=K` download keeps: every `every`-th of `0..=steps`,
-/// and the last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keep {
-    every: u64,
-    last: u64,
-}
-
-impl Keep {
-    /// Every step of `0..=steps`, or, given `points`, at most that many (at least 2).
-    pub fn new(steps: u64, points: Option<u64>) -> Keep {
-        let Some(points) = points else {
-            return Keep {
-                every: 1,
-                last: steps,
-            };
-        };
-        let kept = |every: u64| steps / every + 1 + u64::from(!steps.is_multiple_of(every));
-        let mut every = steps.div_ceil(points.max(2) - 1).max(1);
-        while kept(every) > points.max(2) {
-            every += 1;
-        }
-        Keep { every, last: steps }
-    }
-
-    /// Whether output step `k` (the state at `k * output_step_s`) is kept.
-    pub fn keeps(&self, k: u64) -> bool {
-        k.is_multiple_of(self.every) || k == self.last
-    }
-}
-
-/// The states of a logged orbit run in one format, chunk by chunk: by time then body
-/// (CSV, JSON) from [`Log::replay`], or body by body (OEM) from [`Log::track`].
-pub struct OrbitPieces {
-    log: Log,
-    key: RunKey,
-    scenario: OrbitScenario,
-    steps: u64,
-    format: OrbitFormat,
-    keep: Keep,
-    created: String,
-    writer: Option<EphemerisWriter<Vec<u8>>>,
-    /// By time: the next body whose initial state is due; by body: the body being
-    /// written.
-    body: usize,
-    by_time: Option<Replay>,
-    by_body: Option<nano_store::Track>,
-    /// By time: the steps whose records have been read (the progress of CSV and JSON).
-    steps_read: u64,
-    /// The manoeuvred bodies' states of the version served, over version 0's.
-    overlay: Overlay,
-    finished: bool,
-}
-
-impl OrbitPieces {
-    /// The first `steps` steps of the orbit run `key` of `scenario`, as the log holds
-    /// them, with the states `keep` keeps; `created` is the OEM's `CREATION_DATE`.
-    pub fn new(
-        log: Log,
-        key: RunKey,
-        scenario: OrbitScenario,
-        steps: u64,
-        format: OrbitFormat,
-        keep: Keep,
-        created: String,
-    ) -> OrbitPieces {
-        OrbitPieces {
-            log,
-            key,
-            scenario,
-            steps,
-            format,
-            keep,
-            created,
-            writer: None,
-            body: 0,
-            by_time: None,
-            by_body: None,
-            steps_read: 0,
-            overlay: Overlay::default(),
-            finished: false,
-        }
-    }
-
-    /// The same run in the version made by `versions` (every version after 0 up to the
-    /// one served, in order): each manoeuvred body's states from its version's
-    /// `from_output` on are that version's, read a window at a time.
-    pub fn versioned(mut self, versions: Vec<Version>) -> OrbitPieces {
-        self.overlay = Overlay::new(versions, self.scenario.output_step_s());
-        self
-    }
-
-    /// Writes until the writer holds a chunk; true when the run is all written.
-    fn fill(&mut self) -> Result<bool, nano_pipeline::Error> {
-        let writer = self.writer.as_mut().expect("opened by next");
-        let bodies = self.scenario.body_count();
-        let initial = |body: usize| {
-            self.scenario
-                .body(body)
-                .expect("index below body_count")
-                .state0
-        };
-        let (log, key, overlay) = (&self.log, self.key, &mut self.overlay);
-        while writer.get_mut().len() < CHUNK {
-            if self.format == OrbitFormat::Oem {
-                let Some(track) = &mut self.by_body else {
-                    if self.body == bodies {
-                        return Ok(true);
-                    }
-                    let body = self.body as u32;
-                    match overlay.state(log, key, body, 0)? {
-                        Some(s) => writer.state(body, &s)?,
-                        None => writer.state(body, &initial(self.body))?,
-                    }
-                    self.by_body = Some(log.track(key, body, 0..self.steps)?);
-                    continue;
-                };
-                match track.next() {
-                    Some(record) => {
-                        let record = record?;
-                        let k = record.iteration + 1;
-                        if self.keep.keeps(k) {
-                            match overlay.state(log, key, record.body, k)? {
-                                Some(s) => writer.state(record.body, &s)?,
-                                None => writer.record(&record)?,
-                            }
-                        }
-                    }
-                    None => {
-                        self.by_body = None;
-                        self.body += 1;
-                    }
-                }
-                continue;
-            }
-            if self.body < bodies {
-                let body = self.body as u32;
-                match overlay.state(log, key, body, 0)? {
-                    Some(s) => writer.state(body, &s)?,
-                    None => writer.state(body, &initial(self.body))?,
-                }
-                self.body += 1;
-                continue;
-            }
-            let replay = match &mut self.by_time {
-                Some(replay) => replay,
-                None => self.by_time.insert(log.replay(key, 0..self.steps)?),
-            };
-            match replay.next() {
-                Some(record) => {
-                    let record = record?;
-                    let k = record.iteration + 1;
-                    self.steps_read = k;
-                    if self.keep.keeps(k) {
-                        match overlay.state(log, key, record.body, k)? {
-                            Some(s) => writer.state(record.body, &s)?,
-                            None => writer.record(&record)?,
-                        }
-                    }
-                }
-                None => return Ok(true),
-            }
-        }
-        Ok(false)
-    }
-}
-
-/// The states a version made by manoeuvres puts over version 0's, as
-/// [`crate::routes::versions`] says: body `b`'s state at output `k` is that of the
-/// latest version that manoeuvred `b` from an output at or before `k` and keeps a
-/// state at `k`. Each manoeuvred body holds one window of [`Overlay::WINDOW`] states of
-/// one version at a time (read from the log as the download reaches it), so a download
-/// holds at most [`Overlay::bytes`] for them whatever the run's length.
-#[derive(Default)]
-pub struct Overlay {
-    step: f64,
-    versions: Vec<Version>,
-    /// By manoeuvred body, sorted: the indices in `versions` of its versions, and its
-    /// window.
-    bodies: Vec<(u32, Vec<usize>, Option<OverlayWindow>)>,
-}
-
-/// States `lo ..` of the version at index `version` of an [`Overlay`].
-struct OverlayWindow {
-    version: usize,
-    lo: u64,
-    states: Vec<[f64; 6]>,
-}
-
-impl Overlay {
-    /// States a body's window holds: one part of a version's states.
-    pub const WINDOW: u64 = nano_store::encoding::VERSION_PART_STATES as u64;
-
-    /// The overlay of `versions` (every version from 1 up to the one served, in order)
-    /// on a run of output step `step` seconds.
-    pub fn new(versions: Vec<Version>, step: f64) -> Overlay {
-        let mut bodies: Vec<(u32, Vec<usize>, Option<OverlayWindow>)> = Vec::new();
-        for (i, v) in versions.iter().enumerate() {
-            match bodies.binary_search_by_key(&v.body, |b| b.0) {
-                Ok(at) => bodies[at].1.push(i),
-                Err(at) => bodies.insert(at, (v.body, vec![i], None)),
-            }
-        }
-        Overlay {
-            step,
-            versions,
-            bodies,
-        }
-    }
-
-    /// The most bytes the windows hold at once (one per manoeuvred body).
-    pub fn bytes(versions: &[Version]) -> u64 {
-        let mut bodies: Vec<u32> = versions.iter().map(|v| v.body).collect();
-        bodies.sort_unstable();
-        bodies.dedup();
-        bodies.len() as u64 * Overlay::WINDOW * std::mem::size_of::<[f64; 6]>() as u64
-    }
-
-    /// Body `body`'s state at output `k` in the version, when a manoeuvre replaced
-    /// version 0's; `None` when version 0's stands.
-    pub(crate) fn state(
-        &mut self,
-        log: &Log,
-        key: RunKey,
-        body: u32,
-        k: u64,
-    ) -> Result<Option<OrbitState>, nano_pipeline::Error> {
-        let Ok(at) = self.bodies.binary_search_by_key(&body, |b| b.0) else {
-            return Ok(None);
-        };
-        let (_, indices, window) = &mut self.bodies[at];
-        let Some(&version) = indices.iter().rev().find(|&&i| {
-            let v = &self.versions[i];
-            v.from_output <= k && k < v.from_output + v.states
-        }) else {
-            return Ok(None);
-        };
-        let v = &self.versions[version];
-        let held = window
-            .as_ref()
-            .is_some_and(|w| w.version == version && w.lo <= k && k < w.lo + w.states.len() as u64);
-        if !held {
-            // The part holding `k`, whole: each read is of one part.
-            let lo = (k - v.from_output) / Overlay::WINDOW * Overlay::WINDOW;
-            let hi = (lo + Overlay::WINDOW).min(v.states);
-            let states = log.version_states(key, v, lo..hi)?;
-            *window = Some(OverlayWindow {
-                version,
-                lo: v.from_output + lo,
-                states,
-            });
-        }
-        let w = window.as_ref().expect("held or read above");
-        let [x, y, z, vx, vy, vz] = w.states[(k - w.lo) as usize];
-        Ok(Some(OrbitState {
-            t: k as f64 * self.step,
-            r: [x, y, z],
-            v: [vx, vy, vz],
-        }))
-    }
-}
-
-impl OrbitPieces {
-    /// The next chunk of about [`CHUNK`] bytes; `None` after the last.
-    pub fn next_chunk(&mut self) -> Result<Option<Bytes>, nano_pipeline::Error> {
-        if self.finished {
-            return Ok(None);
-        }
-        if self.writer.is_none() {
-            self.writer = Some(EphemerisWriter::begin(
-                Vec::with_capacity(CHUNK + 1024),
-                self.format,
-                &self.scenario,
-                self.steps,
-                &self.created,
-            )?);
-        }
-        if self.fill()? {
-            self.finished = true;
-            let writer = self.writer.take().expect("opened above");
-            return Ok(Some(Bytes::from(writer.finish()?)));
-        }
-        let writer = self.writer.as_mut().expect("opened above");
-        let chunk = std::mem::replace(writer.get_mut(), Vec::with_capacity(CHUNK + 1024));
-        Ok(Some(Bytes::from(chunk)))
-    }
-}
-
-impl OrbitPieces {
-    /// How many steps of every body are read so far (the progress of CSV and JSON,
-    /// written by time; the OEM's is [`OrbitPieces::bodies_written`]).
-    pub fn steps_read(&self) -> u64 {
-        if self.finished {
-            self.steps
-        } else {
-            self.steps_read
-        }
-    }
-
-    /// How many bodies are written whole so far (the OEM's progress; by time, all or
-    /// none).
-    pub fn bodies_written(&self) -> usize {
-        match (self.format, self.finished) {
-            (_, true) => self.scenario.body_count(),
-            (OrbitFormat::Oem, false) => self.body,
-            (_, false) => 0,
-        }
-    }
-}
-
 impl Piecewise for OrbitPieces {
     fn next_piece(&mut self) -> Result<Option<Bytes>, String> {
-        self.next_chunk().map_err(|e| e.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keep_keeps_at_most_points_with_the_first_and_last() {
-        for steps in [1u64, 2, 3, 10, 99, 100, 101, 1000, 12_345] {
-            for points in [2u64, 3, 7, 10, 100, 5000] {
-                let keep = Keep::new(steps, Some(points));
-                let kept: Vec<u64> = (0..=steps).filter(|&k| keep.keeps(k)).collect();
-                assert!(
-                    kept.len() as u64 <= points,
-                    "{steps} {points}: {}",
-                    kept.len()
-                );
-                assert_eq!(kept[0], 0);
-                assert_eq!(*kept.last().unwrap(), steps);
-                if steps < points {
-                    assert_eq!(kept.len() as u64, steps + 1, "all fit");
-                }
-            }
-        }
-        let all = Keep::new(50, None);
-        assert!((0..=50).all(|k| all.keeps(k)));
+        self.next_chunk()
+            .map(|chunk| chunk.map(Bytes::from))
+            .map_err(|e| e.to_string())
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! The line names the route's pattern (`/api/propagate/{n}`), never the path or the
 //! query: an `access_token=` in the URL, or an `Authorization` header, never reaches the
-//! log. Internal errors leave their detail in the response's extensions
-//! ([`crate::error::Detail`]); it is logged here, with the request id, and the client
-//! sees only "internal error".
+//! log. Internal errors leave their cause in the response's extensions
+//! ([`crate::error::Detail`]); it is logged here with its sources, once, with the
+//! request id, and the client sees only "internal error".
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -76,7 +76,8 @@ impl Traced {
         let latency_ms = self.started.elapsed().as_micros() as f64 / 1e3;
         let (id, method, route) = (&self.id, &self.method, self.route());
         let status = response.status().as_u16();
-        if let Some(Detail(detail)) = response.extensions_mut().remove::<Detail>() {
+        if let Some(detail) = response.extensions_mut().remove::<Detail>() {
+            let detail = detail.chain();
             tracing::error!(request_id = %id, %method, route, status, detail, "internal error");
         }
         if response.status().is_server_error() {

@@ -38,26 +38,25 @@ async fn report(state: &AppState) -> Result<Bytes, ApiError> {
                 Ok::<_, std::io::Error>(Bytes::from(json))
             })
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+            .map_err(std::io::Error::other)?
         })
         .await
         .cloned()
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(ApiError::Internal)
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
 }
 
 /// `GET /api/accuracy`: the report over 1,000 orbits.
 #[utoipa::path(get, path = "/api/accuracy", tag = "accuracy",
     responses(
-        (status = 200, description = "Every integrator on every eccentricity: errors against Kepler, steps, time, and the energy error over time", body = crate::openapi::AccuracyReport),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Every integrator on every eccentricity: errors against Kepler, steps, time, and the energy error over time", body = crate::schemas::AccuracyReport),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn json(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -77,11 +76,11 @@ pub async fn json(State(state): State<AppState>) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/accuracy", tag = "pages",
     responses(
         (status = 200, description = "The accuracy report's page", content_type = "text/html", body = String),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn page() -> Html<String> {

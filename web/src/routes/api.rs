@@ -46,22 +46,22 @@ fn content_type(format: Format) -> HeaderValue {
     ),
     responses(
         (status = 200, description = "The run, whole (JSON or CSV) or decimated", content(
-            (crate::openapi::RunBody = "application/json"),
+            (crate::schemas::RunBody = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 202, description = "Being computed: ask again at Location", body = crate::openapi::Running, headers(
+        (status = 202, description = "Being computed: ask again at Location", body = crate::schemas::Running, headers(
             ("Location" = String, description = "The URL to ask again"),
             ("Retry-After" = u64, description = "Seconds to wait before asking"),
         )),
-        (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many runs in flight, the log cannot be written, or a read does not fit in the memory budget (Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::openapi::ErrorBody),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Starting a run needs the API token", body = crate::schemas::ErrorBody),
+        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "Too many runs in flight, the log cannot be written, or a read does not fit in the memory budget (Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::schemas::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn run(
@@ -173,7 +173,7 @@ pub async fn start_blocking(
     address: Option<IpAddr>,
 ) -> Result<nano_pipeline::job::JobHandle, ApiError> {
     let seed = run.seed().ok_or_else(|| {
-        ApiError::Internal(format!(
+        ApiError::internal(format!(
             "run {run} is not a nano run: start it by its scenario"
         ))
     })?;
@@ -207,7 +207,7 @@ pub async fn start_scenario_blocking(
         start_scenario(&state, &scenario, n, &caller)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(ApiError::internal)?
 }
 
 /// Starts (or joins) the job for the first `n` iterations of `run`. Joining a run in
@@ -221,7 +221,7 @@ pub fn start(
     caller: &Caller<'_>,
 ) -> Result<nano_pipeline::job::JobHandle, ApiError> {
     let seed = run.seed().ok_or_else(|| {
-        ApiError::Internal(format!(
+        ApiError::internal(format!(
             "run {run} is not a nano run: start it by its scenario"
         ))
     })?;
@@ -424,12 +424,12 @@ async fn completes(
 /// `GET /api/runs`: the catalog.
 #[utoipa::path(get, path = "/api/runs", tag = "runs",
     responses(
-        (status = 200, description = "The catalog of logged runs", body = crate::openapi::Runs),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The catalog of logged runs", body = crate::schemas::Runs),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn runs(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

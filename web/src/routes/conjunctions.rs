@@ -24,8 +24,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use nano_pipeline::screening::grid::Grid;
-use nano_pipeline::screening::screener::{Screener, ScreeningError};
+use nano_pipeline::runs::screening::Held;
+use nano_pipeline::runs::LoggedRun;
+use nano_pipeline::screening::screener::ScreeningError;
 use nano_pipeline::screening::{report, Conjunction};
 use nano_store::Log;
 use serde_json::{json, Value};
@@ -34,27 +35,19 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
 use super::blocking;
-use super::versions::{body_states, complete_run, pick, version_param};
-use super::windows::Logged;
+use super::events::event;
+use super::versions::{complete_run, pick, version_param};
 use crate::clients::Client;
-use crate::error::ApiError;
+use crate::error::{ApiError, While};
 use crate::metrics::Metrics;
 use crate::params::{self, Query};
 use crate::routes::api::stream_permit;
-use crate::screenings::Held;
 use crate::AppState;
 
 /// The screening distance when none is given, km.
 pub const DEFAULT_DISTANCE_KM: f64 = 5.0;
 /// The largest screening distance, km.
 pub const MAX_DISTANCE_KM: f64 = 100.0;
-
-/// The kept screener's grid takes segments this much longer than the version's
-/// longest: a manoeuvre that makes a body move further between outputs than the grid
-/// allows cannot update it (the screener is dropped, and the next request screens the
-/// new version from scratch), so the room is for the manoeuvres that do not change a
-/// body's speed by more than about a fifth. The cells grow by as much.
-pub const REACH_MARGIN: f64 = 1.2;
 
 /// Bytes of one conjunction as the log keeps it.
 const CONJUNCTION_BYTES: usize = 24;
@@ -94,7 +87,7 @@ impl Source {
 
 /// A version's conjunctions at a distance, sorted by miss distance.
 pub(crate) struct Found {
-    pub run: Logged,
+    pub run: LoggedRun,
     pub version: u32,
     pub conjunctions: Vec<Conjunction>,
     pub source: Source,
@@ -111,9 +104,9 @@ fn encode(found: &[Conjunction]) -> Vec<u8> {
     out
 }
 
-pub(crate) fn decode(run: &Logged, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
+pub(crate) fn decode(run: &LoggedRun, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
     if !bytes.len().is_multiple_of(CONJUNCTION_BYTES) {
-        return Err(ApiError::Internal(format!(
+        return Err(ApiError::internal(format!(
             "run {}: a kept screening of {} bytes is not whole conjunctions",
             run.id,
             bytes.len()
@@ -135,7 +128,13 @@ pub(crate) fn decode(run: &Logged, bytes: &[u8]) -> Result<Vec<Conjunction>, Api
 
 /// Keeps `found` (version `version` of `run` at the distance of `d_bits`) in the log,
 /// and sorts it by miss distance.
-pub(crate) fn keep(log: &Log, run: &Logged, version: u32, d_bits: u64, found: &mut [Conjunction]) {
+pub(crate) fn keep(
+    log: &Log,
+    run: &LoggedRun,
+    version: u32,
+    d_bits: u64,
+    found: &mut [Conjunction],
+) {
     found.sort();
     // Best effort: the answer is computed and stands without it (a full log, say,
     // only means the next asker screens again), and the version it belongs to is
@@ -147,7 +146,7 @@ pub(crate) fn keep(log: &Log, run: &Logged, version: u32, d_bits: u64, found: &m
 }
 
 /// A conjunction as the API writes it, with the bodies' names.
-pub(crate) fn conjunction_json(run: &Logged, c: &Conjunction) -> Value {
+pub(crate) fn conjunction_json(run: &LoggedRun, c: &Conjunction) -> Value {
     let name = |i: u32| run.scenario.body(i as usize).map(|b| b.name);
     json!({
         "a": c.a, "b": c.b, "a_name": name(c.a), "b_name": name(c.b),
@@ -188,7 +187,12 @@ pub(crate) async fn find(
 }
 
 /// The conjunctions the log kept for `version` of `run`, closest first.
-fn from_log(state: &AppState, run: Logged, version: u32, bytes: &[u8]) -> Result<Found, ApiError> {
+fn from_log(
+    state: &AppState,
+    run: LoggedRun,
+    version: u32,
+    bytes: &[u8],
+) -> Result<Found, ApiError> {
     let mut conjunctions = decode(&run, bytes)?;
     report::by_miss(&mut conjunctions);
     Metrics::bump(&state.metrics.conjunctions_from_log);
@@ -202,7 +206,7 @@ fn from_log(state: &AppState, run: Logged, version: u32, bytes: &[u8]) -> Result
 
 /// [`find`] past the log's first look, under the run's lock: the log again (another
 /// request may have screened it meanwhile), the kept screener, or a screening.
-fn screen(state: &AppState, run: Logged, version: u32, d_km: f64) -> Result<Found, ApiError> {
+fn screen(state: &AppState, run: LoggedRun, version: u32, d_km: f64) -> Result<Found, ApiError> {
     let log = &state.log;
     let d_bits = d_km.to_bits();
     let found = |run, conjunctions, source| Found {
@@ -232,19 +236,11 @@ fn screen(state: &AppState, run: Logged, version: u32, d_km: f64) -> Result<Foun
         run.id, run.bodies
     );
     let reservation = state.screenings.reserve(samples, &what)?;
-    let mut bodies = Vec::with_capacity(run.bodies as usize);
-    for body in 0..run.bodies {
-        bodies.push(body_states(
-            log,
-            &run,
-            &versions,
-            version,
-            body,
-            0..outputs,
-        )?);
-    }
     let failed = |e: ScreeningError| match e {
-        ScreeningError::Workers(_) => ApiError::Internal(format!("{what}: {e}")),
+        ScreeningError::Workers(_) => ApiError::internal(While {
+            doing: what.clone(),
+            cause: e.into(),
+        }),
         // States the grid cannot take (not finite, too far, too fast): the run's, not
         // the service's, and asking again cannot help.
         _ => ApiError::Refused {
@@ -252,21 +248,18 @@ fn screen(state: &AppState, run: Logged, version: u32, d_km: f64) -> Result<Foun
             message: format!("{what}: the run's states cannot be screened: {e}"),
         },
     };
-    let tight = Grid::for_states(&bodies, d_km);
-    let grid = Grid {
-        max_reach_km: tight.max_reach_km * REACH_MARGIN,
-        ..tight
+    let workers = state.screenings.workers();
+    let held = match Held::screen(log, &run, &versions[..version as usize], d_km, workers) {
+        Ok(held) => held,
+        Err(nano_pipeline::Error::Screening(e)) => return Err(failed(e)),
+        Err(e) => return Err(e.into()),
     };
-    let mut screener = Screener::start(state.screenings.workers(), grid).map_err(failed)?;
-    screener.insert(bodies).map_err(failed)?;
-    let mut conjunctions = screener.conjunctions();
+    let mut conjunctions = held.screener.conjunctions();
     Metrics::bump(&state.metrics.screenings);
     if version == versions.len() as u32 {
-        state
-            .screenings
-            .keep(reservation, run.key, d_bits, Held { screener, version });
+        state.screenings.keep(reservation, run.key, d_bits, held);
     } else {
-        screener.shutdown().map_err(failed)?;
+        held.screener.shutdown().map_err(failed)?;
         drop(reservation);
     }
     keep(log, &run, version, d_bits, &mut conjunctions);
@@ -291,19 +284,19 @@ fn csv_field(text: &str) -> String {
     ),
     responses(
         (status = 200, description = "Every conjunction of the version closer than d, sorted by miss distance (then pair and time); CSV: a,b,a_name,b_name,tca_s,miss_km", content(
-            (crate::openapi::Conjunctions = "application/json"),
+            (crate::schemas::Conjunctions = "application/json"),
             (String = "text/csv"),
         ), headers(
             ("X-Conjunctions-Source" = String, description = "log (kept in the log), memory (a kept screener) or screened (screened for this request)"),
         )),
-        (status = 400, description = "A bad parameter (d, version, format, id) or a nano run, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such orbit run, or no such version (the message names the latest)", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The run is still computing or stopped short", body = crate::openapi::ErrorBody),
-        (status = 413, description = "The screening can never fit in the service's memory budget: the message names its samples, the limit, and `sedaro-nano screen`", body = crate::openapi::ErrorBody),
-        (status = 422, description = "The version's states cannot be screened (not finite, or too far or too fast for a bounded grid): the message names the body, the state and the rule", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The screening does not fit beside those under way now (Retry-After)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter (d, version, format, id) or a nano run, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such orbit run, or no such version (the message names the latest)", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short", body = crate::schemas::ErrorBody),
+        (status = 413, description = "The screening can never fit in the service's memory budget: the message names its samples, the limit, and `sedaro-nano screen`", body = crate::schemas::ErrorBody),
+        (status = 422, description = "The version's states cannot be screened (not finite, or too far or too fast for a bounded grid): the message names the body, the state and the rule", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "The screening does not fit beside those under way now (Retry-After)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn conjunctions(
@@ -367,10 +360,6 @@ pub async fn conjunctions(
     Ok((source, axum::Json(body)).into_response())
 }
 
-fn event(name: &str, data: Value) -> Event {
-    Event::default().event(name).data(data.to_string())
-}
-
 /// `GET /api/runs/{id}/conjunctions/events?d=D`: the latest version's conjunctions,
 /// then each later version's changes.
 #[utoipa::path(get, path = "/api/runs/{id}/conjunctions/events", tag = "versions", operation_id = "conjunction_events",
@@ -381,14 +370,14 @@ fn event(name: &str, data: Value) -> Event {
     ),
     responses(
         (status = 200, description = "Server-sent events: `snapshot` {\"version\",\"d_km\",\"conjunctions\":[..]} for the latest version, then `change` {\"version\",\"d_km\",\"added\":[..],\"removed\":[..]} for every later one (removing then adding turns the previous set into the new one); `error` {\"reason\"} if one cannot be screened", content_type = "text/event-stream"),
-        (status = 400, description = "A bad parameter (d, id) or a nano run, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such orbit run", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The run is still computing or stopped short", body = crate::openapi::ErrorBody),
-        (status = 413, description = "The screening can never fit in the service's memory budget", body = crate::openapi::ErrorBody),
-        (status = 422, description = "The latest version's states cannot be screened, named", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many streams open, or the screening does not fit now", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter (d, id) or a nano run, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such orbit run", body = crate::schemas::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short", body = crate::schemas::ErrorBody),
+        (status = 413, description = "The screening can never fit in the service's memory budget", body = crate::schemas::ErrorBody),
+        (status = 422, description = "The latest version's states cannot be screened, named", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "Too many streams open, or the screening does not fit now", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn events(

@@ -20,7 +20,8 @@ use crate::error::ApiError;
 use crate::routes::api::{peer_ip, start_blocking, stream_permit};
 use crate::{params, AppState};
 
-fn event(name: &str, data: serde_json::Value) -> Event {
+/// A server-sent event `name` whose data is `data`'s JSON.
+pub(crate) fn event(name: &str, data: serde_json::Value) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
@@ -33,14 +34,14 @@ fn event(name: &str, data: serde_json::Value) -> Event {
     ),
     responses(
         (status = 200, description = "Server-sent `progress` events, ending with `complete` or `error`", content_type = "text/event-stream"),
-        (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many runs in flight, or the log cannot be written", body = crate::openapi::ErrorBody),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Starting a run needs the API token", body = crate::schemas::ErrorBody),
+        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams (--client-share; Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "Too many runs in flight, or the log cannot be written", body = crate::schemas::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn events(

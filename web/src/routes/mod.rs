@@ -44,6 +44,6 @@ where
 {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::internal)?
         .map_err(ApiError::from)
 }

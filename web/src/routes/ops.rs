@@ -14,13 +14,13 @@ use crate::AppState;
 /// in-process, and a restart resumes every run from its last durable block.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses(
-        (status = 200, description = "Alive", body = crate::openapi::Status),
-        (status = 503, description = "The log cannot be written", body = crate::openapi::Status),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Alive", body = crate::schemas::Status),
+        (status = 503, description = "The log cannot be written", body = crate::schemas::Status),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -43,13 +43,13 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 /// "reason": ..}`): logged runs are served, and computation resumes when space returns.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready (perhaps with a degraded cache)", body = crate::openapi::Ready),
-        (status = 503, description = "The log cannot be written, or the engine is stuck (runs in flight and no round committed for --stall-after seconds)", body = crate::openapi::Ready),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Ready (perhaps with a degraded cache)", body = crate::schemas::Ready),
+        (status = 503, description = "The log cannot be written, or the engine is stuck (runs in flight and no round committed for --stall-after seconds)", body = crate::schemas::Ready),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -101,11 +101,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text", content_type = "text/plain", body = String),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -25,11 +25,11 @@ pub const RUN_PAGE_POINTS: usize = 2000;
         (status = 200, description = "The asset", content(
             (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
         )),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -97,11 +97,11 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/", tag = "pages",
     responses(
         (status = 200, description = "The form and the recent runs", content_type = "text/html", body = String),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
@@ -156,11 +156,11 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiErr
     responses(
         (status = 303, description = "To the run's page", headers(("Location" = String))),
         (status = 200, description = "The run's page (where a client follows the redirect)", content_type = "text/html", body = String),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn go(
@@ -185,11 +185,11 @@ pub async fn go(
     ),
     responses(
         (status = 200, description = "The run's page: progress, then the plot", content_type = "text/html", body = String),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn run_page(
@@ -216,11 +216,11 @@ pub async fn run_page(
     params(("id" = String, Path, description = "The run's id: 32 lowercase hex digits (an orbit run) or a decimal seed (nano)", example = "0123456789abcdef0123456789abcdef")),
     responses(
         (status = 200, description = "The run's page: progress, then the 3D plot and the error plot, or the playback", content_type = "text/html", body = String),
-        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn orbit_page(Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -38,8 +38,9 @@ use crate::metrics::Metrics;
 use crate::routes::api::{self, peer_ip, stream_permit, POLL_AFTER_SECONDS};
 use crate::routes::events;
 use crate::routes::versions::{pick_version, version_param};
-use crate::series::{self, Keep, OrbitPieces, Overlay};
+use crate::series;
 use crate::{budget, params, AppState};
+use nano_pipeline::runs::{self, Keep, OrbitPieces, Overlay};
 
 /// The largest body `POST /api/runs` takes (every other route takes 16 KiB): room for
 /// a scenario that lists some thousands of bodies.
@@ -136,16 +137,10 @@ impl Known {
     }
 }
 
-fn key_of(id: RunId) -> RunKey {
-    match id {
-        RunId::Nano(seed) => RunKey::nano(seed),
-        RunId::Orbit(bytes) => RunKey::orbit(nano_store::RunId(bytes)),
-    }
-}
-
-/// What the service knows of run `id` (blocking: it reads the log), or 404.
+/// What the service knows of run `id` (blocking: it reads the log), or 404: what the
+/// log holds of it, or else what the engine computing it holds.
 fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
-    let key = key_of(id);
+    let key = runs::run_key(id);
     let entry = state.log.entry(key)?;
     let in_flight = state.engine.in_flight_target(key);
     let failure = state.engine.failure(key);
@@ -160,26 +155,16 @@ fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
     let scenario = match id {
         RunId::Nano(seed) if entry.is_some() || in_flight.is_some() => Scenario::Nano { seed },
         RunId::Nano(_) => return Err(unknown()),
-        RunId::Orbit(_) => {
-            let document = match state.log.document(key)? {
-                Some(document) => document,
-                None => match state.engine.in_flight_scenario(key) {
-                    Some(document) => document.to_string(),
-                    None if entry.is_some() => {
-                        return Err(ApiError::Internal(format!(
-                            "run {id} is in the catalog without its scenario"
-                        )))
-                    }
-                    None => return Err(unknown()),
-                },
-            };
-            // It was accepted when the run started, under the rules of then.
-            Scenario::parse_logged(&document).map_err(|e| {
-                ApiError::Internal(format!(
-                    "the logged scenario of run {id} does not parse: {e}"
-                ))
-            })?
-        }
+        RunId::Orbit(_) => match runs::kept_scenario(&state.log, id)? {
+            Some(scenario) => scenario,
+            None => match state.engine.in_flight_scenario(key) {
+                Some(document) => runs::parse_kept(id, &document)?,
+                None if entry.is_some() => {
+                    return Err(nano_pipeline::Error::NoScenario { run: id }.into())
+                }
+                None => return Err(unknown()),
+            },
+        },
     };
     Ok(Known {
         id,
@@ -269,32 +254,32 @@ fn location(id: RunId) -> HeaderValue {
 
 /// `POST /api/runs`: starts (or joins) the run of `steps` steps of the scenario.
 #[utoipa::path(post, path = "/api/runs", tag = "runs",
-    request_body(content = crate::openapi::RunRequest, content_type = "application/json",
+    request_body(content = crate::schemas::RunRequest, content_type = "application/json",
         description = "The scenario (an orbit document of ORBITS.md, or {\"model\":\"nano\",\"seed\":S}) and its steps; at most 1 MiB"),
     params(
         ("access_token" = Option<String>, Query, description = "The API token, for clients that cannot send headers"),
         ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters naming this request: sent again with the same body, the first answer comes back (nothing is made twice); with another body, 422"),
     ),
     responses(
-        (status = 200, description = "The log already holds the steps", body = crate::openapi::RunStatus, headers(
+        (status = 200, description = "The log already holds the steps", body = crate::schemas::RunStatus, headers(
             ("Location" = String, description = "The run's URL"),
         )),
-        (status = 202, description = "Started, or joined in flight", body = crate::openapi::RunStatus, headers(
+        (status = 202, description = "Started, or joined in flight", body = crate::schemas::RunStatus, headers(
             ("Location" = String, description = "The run's URL"),
             ("Retry-After" = u64, description = "Seconds to wait before asking"),
         )),
-        (status = 400, description = "A bad field of the request, named by its path (`scenario.bodies[2].elements.e`); nothing is logged", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Starting a run needs the API token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such resource", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 1 MiB", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Even one step of every body of the scenario could never fit in the engine's share of the memory budget: the reason names the bytes and the share", body = crate::openapi::ErrorBody),
-        (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
-        (status = 422, description = "The Idempotency-Key was sent before with another request", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many new runs from this client", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many runs in flight, or the log cannot be written (Retry-After and the reason)", body = crate::openapi::ErrorBody),
-        (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad field of the request, named by its path (`scenario.bodies[2].elements.e`); nothing is logged", body = crate::schemas::ErrorBody),
+        (status = 401, description = "Starting a run needs the API token", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such resource", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 1 MiB", body = crate::schemas::ErrorBody),
+        (status = 413, description = "Even one step of every body of the scenario could never fit in the engine's share of the memory budget: the reason names the bytes and the share", body = crate::schemas::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::schemas::ErrorBody),
+        (status = 422, description = "The Idempotency-Key was sent before with another request", body = crate::schemas::ErrorBody),
+        (status = 429, description = "Too many new runs from this client", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "Too many runs in flight, or the log cannot be written (Retry-After and the reason)", body = crate::schemas::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full) or a new run would pass its quota", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn create(
@@ -341,7 +326,7 @@ pub async fn create(
             ]
         },
         body: serde_json::to_vec(&status)
-            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(ApiError::internal)?
             .into(),
     };
     if let Some((key, request)) = idempotent {
@@ -354,12 +339,12 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/runs/{id}/status", tag = "runs",
     params(("id" = String, Path, description = "The run's id: 32 lowercase hex digits (orbit) or a decimal seed (nano)")),
     responses(
-        (status = 200, description = "The run's status", body = crate::openapi::RunStatus),
-        (status = 400, description = "A malformed id", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The run's status", body = crate::schemas::RunStatus),
+        (status = 400, description = "A malformed id", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such run", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn status(
@@ -390,22 +375,22 @@ pub async fn status(
     ),
     responses(
         (status = 200, description = "The run in the version asked for (the manoeuvred bodies' states from their manoeuvres on are the version's): JSON, CSV (t,body,x,y,z,vx,vy,vz by time then body) or a CCSDS OEM (one segment per body)", content(
-            (crate::openapi::OrbitRunDocument = "application/json"),
+            (crate::schemas::OrbitRunDocument = "application/json"),
             (String = "text/csv"),
             (String = "text/plain"),
         )),
-        (status = 202, description = "Being computed: its status; ask again at Location", body = crate::openapi::RunStatus, headers(
+        (status = 202, description = "Being computed: its status; ask again at Location", body = crate::schemas::RunStatus, headers(
             ("Location" = String, description = "The URL to ask again"),
             ("Retry-After" = u64, description = "Seconds to wait before asking"),
         )),
-        (status = 400, description = "A malformed id or a bad parameter, named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such run, or no such version of it (the latest named)", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The run is stopped (not in flight and short of its steps: its job failed, or the process stopped under it): asking again will not complete it; POST /api/runs with its scenario and steps, or open its events, to continue it. The message says how far the log holds it; `run` is its status object", body = crate::openapi::StoppedRun),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many streams open, or the read does not fit in the memory budget (Retry-After)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A malformed id or a bad parameter, named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such run, or no such version of it (the latest named)", body = crate::schemas::ErrorBody),
+        (status = 409, description = "The run is stopped (not in flight and short of its steps: its job failed, or the process stopped under it): asking again will not complete it; POST /api/runs with its scenario and steps, or open its events, to continue it. The message says how far the log holds it; `run` is its status object", body = crate::schemas::StoppedRun),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "Too many streams open, or the read does not fit in the memory budget (Retry-After)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn data(
@@ -529,14 +514,14 @@ fn stopped(known: &Known, steps: u64) -> Response {
     ),
     responses(
         (status = 200, description = "Server-sent `progress` events ({\"iterations_done\":K,\"steps\":N}), ending with `complete` or `error`", content_type = "text/event-stream"),
-        (status = 400, description = "A malformed id", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Resuming a stopped run needs the API token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many streams or runs, or the log cannot be written", body = crate::openapi::ErrorBody),
-        (status = 507, description = "The log is read-only (its volume full) or the run would pass its quota", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A malformed id", body = crate::schemas::ErrorBody),
+        (status = 401, description = "Resuming a stopped run needs the API token", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such run", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 429, description = "Too many new runs from this client, or it holds its share of the open streams (--client-share; Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "Too many streams or runs, or the log cannot be written", body = crate::schemas::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full) or the run would pass its quota", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn run_events(

@@ -1,16 +1,13 @@
 //! Versions of an orbit run (`docs/orbits.md`, "Manoeuvres and versions"): `POST
 //! /api/runs/{id}/manoeuvres` makes the next one, `GET /api/runs/{id}/versions` lists
 //! them, and the run's download ([`super::runs::data`], through
-//! [`crate::series::Overlay`]), the window reads and the conjunctions take `version=`.
+//! [`nano_pipeline::runs::Overlay`]), the window reads and the conjunctions take `version=`.
 //!
 //! Version 0 is the run as propagated (its chunks in the log); version `V` is version
 //! `V - 1` with one body's states from some output on replaced
 //! ([`nano_pipeline::orbit::manoeuvre`]), kept in the log beside it
-//! ([`nano_store::Log::put_version`]). A body's state at output `k` in version `V` is
-//! therefore that of the latest version `v <= V` that manoeuvred the body from an
-//! output at or before `k`, or version 0's: `body_states` reads a range of outputs
-//! that way, version 0's track first, then each such version's states over it, in
-//! order, so that later versions win. Only the parts holding the range are read.
+//! ([`nano_store::Log::put_version`]); a body's state in a version is read as
+//! [`nano_pipeline::runs::overlay`] says (a later version wins).
 //!
 //! A manoeuvre takes the run's lock ([`crate::screenings::Screenings::run_lock`]), so
 //! that the versions of a run follow each other, then updates every screener the
@@ -19,24 +16,23 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::ops::Range;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use nano_pipeline::orbit::manoeuvre::{self, Impulse};
-use nano_pipeline::orbit::OrbitState;
+use nano_pipeline::orbit::manoeuvre::Impulse;
+use nano_pipeline::runs::version::Made;
+use nano_pipeline::runs::LoggedRun;
 use nano_pipeline::scenario::RunId;
 use nano_pipeline::screening::Conjunction;
-use nano_store::space::BYTES_PER_STATE;
-use nano_store::{Log, ManoeuvreKey, Version};
+use nano_store::{ManoeuvreKey, Version};
 use serde_json::{json, Value};
 
 use super::blocking;
 use super::conjunctions::{self, conjunction_json};
-use super::windows::{logged, Logged};
+use super::windows::logged;
 use crate::budget;
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer};
@@ -65,7 +61,7 @@ pub(crate) fn version_param(query: &Query) -> Result<Option<u32>, ApiError> {
 /// The version `wanted` of `run`, whose versions after 0 are `versions`: the latest
 /// when none is wanted, 404 naming the latest for one that does not exist.
 pub(crate) fn pick(
-    run: &Logged,
+    run: &LoggedRun,
     versions: &[Version],
     wanted: Option<u32>,
 ) -> Result<u32, ApiError> {
@@ -83,75 +79,8 @@ pub(crate) fn pick_version(id: RunId, latest: u32, wanted: Option<u32>) -> Resul
     }
 }
 
-/// Body `body`'s states of version `version` at outputs `outputs` (within `0 ..=
-/// run.iterations`), as the module docs say.
-pub(crate) fn body_states(
-    log: &Log,
-    run: &Logged,
-    versions: &[Version],
-    version: u32,
-    body: u32,
-    outputs: Range<u64>,
-) -> Result<Vec<OrbitState>, ApiError> {
-    let step = run.step();
-    let mut out = Vec::with_capacity((outputs.end - outputs.start) as usize);
-    if outputs.is_empty() {
-        return Ok(out);
-    }
-    if outputs.start == 0 {
-        out.push(run.initial(body)?);
-    }
-    // The record of iteration k - 1 holds the state at t_k.
-    let iterations = outputs.start.max(1) - 1..outputs.end - 1;
-    for record in log.track(run.key, body, iterations)? {
-        let r = record?;
-        let [x, y, z, vx, vy, vz] = r.state;
-        out.push(OrbitState {
-            t: r.t1,
-            r: [x, y, z],
-            v: [vx, vy, vz],
-        });
-    }
-    if out.len() as u64 != outputs.end - outputs.start {
-        return Err(ApiError::Internal(format!(
-            "run {}: body {body}'s track over outputs {outputs:?} has {} states",
-            run.id,
-            out.len()
-        )));
-    }
-    for v in versions.iter().take(version as usize) {
-        if v.body != body {
-            continue;
-        }
-        let (from, to) = (
-            v.from_output.max(outputs.start),
-            (v.from_output + v.states).min(outputs.end),
-        );
-        if from >= to {
-            continue;
-        }
-        let states = log.version_states(run.key, v, from - v.from_output..to - v.from_output)?;
-        for (i, [x, y, z, vx, vy, vz]) in states.into_iter().enumerate() {
-            let k = from + i as u64;
-            out[(k - outputs.start) as usize] = OrbitState {
-                t: k as f64 * step,
-                r: [x, y, z],
-                v: [vx, vy, vz],
-            };
-        }
-    }
-    Ok(out)
-}
-
-/// Whether version `version` changed body `body` at any output in `outputs`.
-pub(crate) fn changes(versions: &[Version], version: u32, body: u32, outputs: &Range<u64>) -> bool {
-    versions.iter().take(version as usize).any(|v| {
-        v.body == body && v.from_output < outputs.end && v.from_output + v.states > outputs.start
-    })
-}
-
 /// A manoeuvre's request, checked: the body, the time and the impulse.
-fn parse_manoeuvre(body: &[u8], run: &Logged) -> Result<(u32, Impulse), ApiError> {
+fn parse_manoeuvre(body: &[u8], run: &LoggedRun) -> Result<(u32, Impulse), ApiError> {
     let bad = |field: &str, rule: String| ApiError::BadField {
         field: field.to_owned(),
         rule,
@@ -233,7 +162,7 @@ fn parse_manoeuvre(body: &[u8], run: &Logged) -> Result<(u32, Impulse), ApiError
 }
 
 /// The 409 for a run that does not take manoeuvres (still computing, or stopped).
-fn not_complete(run: &Logged, computing: bool) -> ApiError {
+fn not_complete(run: &LoggedRun, computing: bool) -> ApiError {
     ApiError::Refused {
         status: StatusCode::CONFLICT,
         message: if computing {
@@ -253,7 +182,7 @@ fn not_complete(run: &Logged, computing: bool) -> ApiError {
 
 /// The orbit run `id`, complete: 400 for a nano run, 404 for an unknown one, 409 for
 /// one still computing or stopped short.
-pub(crate) fn complete_run(state: &AppState, id: &str) -> Result<Logged, ApiError> {
+pub(crate) fn complete_run(state: &AppState, id: &str) -> Result<LoggedRun, ApiError> {
     if let RunId::Nano(seed) = params::run_id(id)? {
         return Err(ApiError::bad(
             "id",
@@ -275,7 +204,7 @@ pub(crate) fn complete_run(state: &AppState, id: &str) -> Result<Logged, ApiErro
 }
 
 /// The JSON of a version after 0, as `/versions` and the manoeuvre's answer show it.
-fn version_json(run: &Logged, v: &Version) -> Value {
+fn version_json(run: &LoggedRun, v: &Version) -> Value {
     let name = run.scenario.body(v.body as usize).map(|b| b.name);
     json!({
         "version": v.version,
@@ -287,7 +216,7 @@ fn version_json(run: &Logged, v: &Version) -> Value {
 
 /// `POST /api/runs/{id}/manoeuvres`: an impulse on one body makes the next version.
 #[utoipa::path(post, path = "/api/runs/{id}/manoeuvres", tag = "versions",
-    request_body(content = crate::openapi::ManoeuvreRequest, content_type = "application/json",
+    request_body(content = crate::schemas::ManoeuvreRequest, content_type = "application/json",
         description = "The body, the time and the impulse (km/s, inertial frame)"),
     params(
         ("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits"),
@@ -295,21 +224,21 @@ fn version_json(run: &Logged, v: &Version) -> Value {
         ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters naming this request: sent again with the same body, the first answer comes back (nothing is made twice); with another body, 422"),
     ),
     responses(
-        (status = 201, description = "The new version", body = crate::openapi::ManoeuvreResult, headers(
+        (status = 201, description = "The new version", body = crate::schemas::ManoeuvreResult, headers(
             ("Location" = String, description = "The run at the new version"),
         )),
-        (status = 400, description = "A bad field of the manoeuvre (body, t, dv_kms), a nano run, or a malformed id, named", body = crate::openapi::ErrorBody),
-        (status = 401, description = "A manoeuvre needs the API token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The run is still computing or stopped short (only complete runs take manoeuvres), or it has the most versions a run may have (--max-versions, named)", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 415, description = "The body is not declared as JSON", body = crate::openapi::ErrorBody),
-        (status = 422, description = "The Idempotency-Key was sent before with another request", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many requests from this client", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The log cannot be written now, or the manoeuvre's share of the memory budget is taken (Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 507, description = "The log is read-only (its volume full), or the version's estimated bytes would pass the log's quota (--max-log-gb; the message names the estimate and the quota)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad field of the manoeuvre (body, t, dv_kms), a nano run, or a malformed id, named", body = crate::schemas::ErrorBody),
+        (status = 401, description = "A manoeuvre needs the API token", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such run", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short (only complete runs take manoeuvres), or it has the most versions a run may have (--max-versions, named)", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::schemas::ErrorBody),
+        (status = 422, description = "The Idempotency-Key was sent before with another request", body = crate::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this client", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "The log cannot be written now, or the manoeuvre's share of the memory budget is taken (Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 507, description = "The log is read-only (its volume full), or the version's estimated bytes would pass the log's quota (--max-log-gb; the message names the estimate and the quota)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn manoeuvre(
@@ -375,7 +304,7 @@ pub async fn manoeuvre(
 }
 
 /// The in-memory answers' key of a manoeuvre's `Idempotency-Key` (scoped by its run).
-fn text_scope(run: &Logged, key: &str) -> String {
+fn text_scope(run: &LoggedRun, key: &str) -> String {
     format!("{}/manoeuvres/{key}", run.id)
 }
 
@@ -405,7 +334,7 @@ enum Earlier {
 /// The version the log says `key` made, and its answer made again from the log: the
 /// version, and at each distance whose screenings of it and its parent the log keeps,
 /// what it added and removed (as the first answer listed them).
-fn replay(state: &AppState, run: &Logged, key: ManoeuvreKey) -> Result<Earlier, ApiError> {
+fn replay(state: &AppState, run: &LoggedRun, key: ManoeuvreKey) -> Result<Earlier, ApiError> {
     let log = &state.log;
     let Some((made, request)) = log.manoeuvre_key(run.key, key.key)? else {
         return Ok(Earlier::None);
@@ -415,7 +344,7 @@ fn replay(state: &AppState, run: &Logged, key: ManoeuvreKey) -> Result<Earlier, 
     }
     let versions = log.versions(run.key)?;
     let version = versions.get(made as usize - 1).ok_or_else(|| {
-        ApiError::Internal(format!(
+        ApiError::internal(format!(
             "run {}: a key names version {made}, which the log lacks",
             run.id
         ))
@@ -442,7 +371,7 @@ fn replay(state: &AppState, run: &Logged, key: ManoeuvreKey) -> Result<Earlier, 
 
 /// A manoeuvre's answer: the version, its run, and what it changed of the
 /// conjunctions at each distance.
-fn answer_json(run: &Logged, version: &Version, changes: Vec<Value>) -> Value {
+fn answer_json(run: &LoggedRun, version: &Version, changes: Vec<Value>) -> Value {
     let mut answer = version_json(run, version);
     let fields = answer.as_object_mut().expect("an object");
     fields.insert("run".into(), json!(run.id.to_string()));
@@ -450,85 +379,25 @@ fn answer_json(run: &Logged, version: &Version, changes: Vec<Value>) -> Value {
     answer
 }
 
-/// Makes the next version of `run` (under its lock): the body's new states, streamed
-/// to the log a bounded part at a time (within the log's quota, at
-/// [`BYTES_PER_STATE`] a state, and a [`budget::MANOEUVRE_BYTES`] share of the memory
-/// budget); the kept screeners updated (their update's weight taken from the
-/// screenings' share) and their screenings logged; the version announced.
+/// Makes the next version of `run` (under its lock, [`LoggedRun::next_version`]):
+/// within a [`budget::MANOEUVRE_BYTES`] share of the memory budget, the version is
+/// made and logged; the kept screeners are updated and their screenings logged; the
+/// version is announced. The answer is the new version's JSON.
 fn apply(
     state: &AppState,
-    run: &Logged,
+    run: &LoggedRun,
     body: u32,
     impulse: Impulse,
     key: Option<ManoeuvreKey>,
 ) -> Result<Value, ApiError> {
     let log = &state.log;
-    let mut versions = log.versions(run.key)?;
-    let latest = versions.len() as u32;
-    let limit = state.limits.max_versions;
-    if latest >= limit {
-        return Err(ApiError::Refused {
-            status: StatusCode::CONFLICT,
-            message: format!(
-                "run {} has {latest} versions after version 0, the most a run may have (--max-versions {limit}): \
-                 it takes no more manoeuvres",
-                run.id
-            ),
-        });
-    }
-    let start = manoeuvre::start(impulse.t, run.step());
-    let count = (run.iterations + 1).saturating_sub(start.from_output);
-    let what = format!(
-        "version {} of run {} ({count} states of body {body})",
-        latest + 1,
-        run.id
-    );
+    let next = run.next_version(log, body, impulse, state.limits.max_versions)?;
+    let what = next.what().to_owned();
     let _memory = state.readers.admit(budget::MANOEUVRE_BYTES, &what)?;
-    let _quota = log.admit_bytes(count.saturating_mul(BYTES_PER_STATE), || what.clone())?;
-    let at_floor = body_states(
-        log,
-        run,
-        &versions,
-        latest,
-        body,
-        start.floor..start.floor + 1,
-    )?
-    .pop()
-    .ok_or_else(|| ApiError::Internal("no state at the manoeuvre's floor".into()))?;
-    let version = Version {
-        version: latest + 1,
-        parent: latest,
-        body,
-        t: impulse.t,
-        dv_kms: impulse.dv_kms,
-        from_output: start.from_output,
-        states: count,
-    };
-    let refused = |e: manoeuvre::Refused| ApiError::BadField {
-        field: "dv_kms".into(),
-        rule: e.to_string(),
-    };
-    let track =
-        manoeuvre::track(&run.scenario, &at_floor, &impulse, run.iterations).map_err(refused)?;
-    // A track that stops part-way ends the states early: the write is refused (its
-    // parts removed), and the stop is the answer.
-    let mut stopped = None;
-    let states = track.map_while(|s| match s {
-        Ok(s) => Some([s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]]),
-        Err(e) => {
-            stopped = Some(e);
-            None
-        }
-    });
-    let written = log.put_version_keyed(run.key, &version, states, key);
-    if let Some(e) = stopped {
-        return Err(refused(e));
-    }
-    written?;
-    versions.push(version);
-    let updated = update_screeners(state, run, &versions, &what)?;
-    state.screenings.announce(run.key, version.version);
-    Ok(answer_json(run, &version, updated))
+    let made = next.make(log, key)?;
+    let updated = update_screeners(state, run, &made, &what)?;
+    state.screenings.announce(run.key, made.version.version);
+    Ok(answer_json(run, &made.version, updated))
 }
 
 /// Updates every screener kept for `run` to its latest version (the last of
@@ -540,13 +409,12 @@ fn apply(
 /// from scratch, admitted as any screening is).
 fn update_screeners(
     state: &AppState,
-    run: &Logged,
-    versions: &[Version],
+    run: &LoggedRun,
+    made: &Made,
     what: &str,
 ) -> Result<Vec<Value>, ApiError> {
     let log = &state.log;
-    let version = *versions.last().expect("the version just made");
-    let latest = version.parent;
+    let version = made.version;
     if state.screenings.kept_of(run.key).is_empty() {
         return Ok(Vec::new());
     }
@@ -563,33 +431,17 @@ fn update_screeners(
             return Ok(Vec::new());
         }
     };
-    let from = version.from_output;
-    let states = body_states(
-        log,
-        run,
-        versions,
-        version.version,
-        version.body,
-        from..run.iterations + 1,
-    )?;
+    let states = made.states(log, run)?;
     let mut updated = Vec::new();
     for (d_bits, held) in state.screenings.kept_of(run.key) {
         let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
-        let changed = if held.version == latest {
-            held.screener
-                .replace(version.body, from as usize, states.clone())
-                .ok()
-        } else {
-            None
-        };
-        let Some(changes) = changed else {
+        let Some(changes) = held.follow(&version, states.clone()) else {
             // Behind, or the new track moves further between outputs than its grid
             // allows: screened from scratch when next asked.
             drop(held);
             state.screenings.forget(run.key, d_bits);
             continue;
         };
-        held.version = version.version;
         Metrics::bump(&state.metrics.screenings_updated);
         let mut found = held.screener.conjunctions();
         drop(held);
@@ -608,12 +460,12 @@ fn update_screeners(
 #[utoipa::path(get, path = "/api/runs/{id}/versions", tag = "versions",
     params(("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits")),
     responses(
-        (status = 200, description = "The versions, from 0 (the run as propagated) to the latest", body = crate::openapi::Versions),
-        (status = 400, description = "A malformed id", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such orbit run", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The versions, from 0 (the run as propagated) to the latest", body = crate::schemas::Versions),
+        (status = 400, description = "A malformed id", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such orbit run", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn versions(

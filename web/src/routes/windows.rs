@@ -23,98 +23,27 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use nano_pipeline::ephemeris::{self, EphemerisWriter, OrbitFormat, COLUMNS};
 use nano_pipeline::orbit::{hermite, OrbitState};
-use nano_pipeline::scenario::{OrbitScenario, RunId, Scenario};
 use nano_pipeline::Format;
-use nano_store::{Log, RunKey, Track, Window};
+use nano_store::{Log, Track, Window};
 
 use super::blocking;
-use super::versions::{body_states, changes, pick, version_param};
+use super::versions::{pick, version_param};
 use crate::clients::Client;
 use crate::error::ApiError;
 use crate::params::{self, Query};
-use crate::series::{self, Overlay, Piecewise};
+use crate::series::{self, Piecewise};
 use crate::{budget, AppState};
+use nano_pipeline::runs::{LoggedRun, Overlay};
 use nano_store::Version;
 
 /// What a window read holds per body while it runs: the body's window and its row,
 /// rounded up (a `Window` is 136 bytes, a CSV row at most about 180).
 const BYTES_PER_BODY: u64 = 400;
 
-/// An orbit run the log holds: its key, its scenario, and how far it is durable.
-pub(crate) struct Logged {
-    pub id: RunId,
-    pub key: RunKey,
-    pub scenario: OrbitScenario,
-    /// Iterations durable: states up to `t_n` are served.
-    pub iterations: u64,
-    pub bodies: u32,
-    /// Whether the run reached the steps it was asked for.
-    pub complete: bool,
-}
-
-impl Logged {
-    pub fn step(&self) -> f64 {
-        self.scenario.output_step_s()
-    }
-
-    /// The time of the durable frontier, `t_n`.
-    fn frontier(&self) -> f64 {
-        self.iterations as f64 * self.step()
-    }
-
-    /// Body `body`'s state at `t_0`: the scenario's (the log holds states from `t_1`).
-    pub fn initial(&self, body: u32) -> Result<OrbitState, ApiError> {
-        self.scenario
-            .body(body as usize)
-            .map(|b| b.state0)
-            .ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "run {}: the log has body {body}, its scenario {} bodies",
-                    self.id,
-                    self.scenario.body_count()
-                ))
-            })
-    }
-}
-
-/// Reads `id`'s catalog entry and scenario: 400 for an id that is not one, 404 for a
-/// run the log does not hold or one that is not an orbit run.
-pub(crate) fn logged(log: &Log, id: &str) -> Result<Logged, ApiError> {
-    let parsed = params::run_id(id)?;
-    let key = match parsed {
-        RunId::Orbit(bytes) => RunKey::orbit(nano_store::RunId(bytes)),
-        RunId::Nano(seed) => {
-            return Err(ApiError::NotFound(format!(
-                "run {seed} is a nano run: states and tracks are read from orbit runs"
-            )))
-        }
-    };
-    let Some(entry) = log.entry(key)? else {
-        return Err(ApiError::NotFound(format!(
-            "run {id}: the log holds no such run"
-        )));
-    };
-    let document = log
-        .document(key)?
-        .ok_or_else(|| ApiError::Internal(format!("run {id}: the log keeps no scenario for it")))?;
-    // The document was checked when the run started; it is read back whatever limits
-    // the service has now.
-    let scenario = match Scenario::parse_logged(&document) {
-        Ok(Scenario::Orbit(scenario)) => scenario,
-        Ok(Scenario::Nano { .. }) | Err(_) => {
-            return Err(ApiError::Internal(format!(
-                "run {id}: the scenario the log keeps is not an orbit scenario"
-            )))
-        }
-    };
-    Ok(Logged {
-        id: parsed,
-        key,
-        scenario,
-        iterations: entry.iterations,
-        bodies: entry.bodies,
-        complete: entry.complete(),
-    })
+/// Opens the logged orbit run `id` ([`LoggedRun::open`]): 400 for an id that is not
+/// one, 404 for a run the log does not hold or one that is not an orbit run.
+pub(crate) fn logged(log: &Log, id: &str) -> Result<LoggedRun, ApiError> {
+    Ok(LoggedRun::open(log, params::run_id(id)?)?)
 }
 
 /// A time parameter: a finite number of seconds, at least 0.
@@ -134,7 +63,7 @@ pub(crate) fn seconds(query: &Query, field: &'static str) -> Result<Option<f64>,
 }
 
 /// A time past the durable frontier: 404 naming the parameter and the frontier.
-fn past_frontier(field: &str, t: f64, run: &Logged) -> ApiError {
+fn past_frontier(field: &str, t: f64, run: &LoggedRun) -> ApiError {
     ApiError::NotFound(format!(
         "{field} = {t} s is past run {}'s durable frontier t = {} s ({} of its output steps of {} s are logged)",
         run.id,
@@ -170,15 +99,15 @@ fn columns() -> String {
     ),
     responses(
         (status = 200, description = "Every body's state at t, by body: the logged state at an output time, the cubic Hermite interpolant of the two around it between", content(
-            (crate::openapi::States = "application/json"),
+            (crate::schemas::States = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 400, description = "A bad parameter (t, id, format), named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such orbit run, no such version (the latest named), or t past its durable frontier (named)", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The read does not fit in the memory budget now (Retry-After)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter (t, id, format), named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such orbit run, no such version (the latest named), or t past its durable frontier (named)", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "The read does not fit in the memory budget now (Retry-After)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn states(
@@ -219,7 +148,7 @@ pub async fn states(
 /// `versions` (every version up to it), written by body.
 fn states_at(
     log: &Log,
-    run: &Logged,
+    run: &LoggedRun,
     t: f64,
     format: OrbitFormat,
     versions: &[Version],
@@ -232,7 +161,7 @@ fn states_at(
         out.extend_from_slice(columns().as_bytes());
         out.extend_from_slice(b",\"records\":[");
     }
-    let mut writer = EphemerisWriter::rows(out, format).map_err(internal)?;
+    let mut writer = EphemerisWriter::rows(out, format).map_err(ApiError::internal)?;
     if run.iterations == 0 {
         // Nothing logged yet: the frontier is t_0 = t, the scenario's own states.
         for body in 0..run.bodies {
@@ -244,9 +173,9 @@ fn states_at(
                         ..run.initial(body)?
                     },
                 )
-                .map_err(internal)?;
+                .map_err(ApiError::internal)?;
         }
-        return writer.finish().map_err(internal);
+        return writer.finish().map_err(ApiError::internal);
     }
     // The record containing `t`; at the frontier, which no record contains, the last
     // record (its end is the frontier).
@@ -258,24 +187,26 @@ fn states_at(
     let mut windows: Vec<Window> = Vec::new();
     log.states_at(run.key, at, &mut windows)?;
     if windows.len() != run.bodies as usize {
-        return Err(ApiError::Internal(format!(
+        return Err(ApiError::internal(format!(
             "run {}: {} of its {} bodies have a record at t = {at}",
             run.id,
             windows.len(),
             run.bodies
         )));
     }
-    let version = versions.len() as u32;
+    let mut overlay = Overlay::new(versions.to_vec(), run.step());
     for w in &windows {
         let r = &w.record;
         // The outputs around t: the record of iteration k runs from t_k to t_{k+1}.
-        let outputs = r.iteration..r.iteration + 2;
-        if changes(versions, version, r.body, &outputs) {
-            let around = body_states(log, run, versions, version, r.body, outputs.clone())?;
+        let k = r.iteration;
+        let changed = overlay.state(log, run.key, r.body, k)?.is_some()
+            || overlay.state(log, run.key, r.body, k + 1)?.is_some();
+        if changed {
+            let around = run.body_states(log, &mut overlay, r.body, k..k + 2)?;
             let s = hermite(&around[0], &around[1], t);
             writer
                 .state(r.body, &OrbitState { t, ..s })
-                .map_err(internal)?;
+                .map_err(ApiError::internal)?;
             continue;
         }
         let [x, y, z, vx, vy, vz] = match w.start {
@@ -299,13 +230,9 @@ fn states_at(
         let s = hermite(&s0, &s1, t);
         writer
             .state(r.body, &OrbitState { t, ..s })
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
     }
-    writer.finish().map_err(internal)
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
+    writer.finish().map_err(ApiError::internal)
 }
 
 /// `GET /api/runs/{id}/bodies/{k}?from=A&to=B[&points=K][&format=json|csv]`: body k's
@@ -322,16 +249,16 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ),
     responses(
         (status = 200, description = "Body k's states at the output times in [from, to], in time order", content(
-            (crate::openapi::Track = "application/json"),
+            (crate::schemas::Track = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 400, description = "A bad parameter (k, from, to, points, id, format), named", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such orbit run, no body k in it, no such version (the latest named), or a time past its durable frontier (named)", body = crate::openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = crate::openapi::ErrorBody),
-        (status = 413, description = "A body over 16 KiB", body = crate::openapi::ErrorBody),
-        (status = 500, description = "An internal error (logged)", body = crate::openapi::ErrorBody),
-        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Too many streams open, or the read does not fit in the memory budget now (Retry-After)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter (k, from, to, points, id, format), named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such orbit run, no body k in it, no such version (the latest named), or a time past its durable frontier (named)", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 429, description = "This client holds its share of the open streams or of the memory for reads (--client-share; Retry-After)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "Too many streams open, or the read does not fit in the memory budget now (Retry-After)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn track(
@@ -403,7 +330,7 @@ pub async fn track(
         _ => String::new(),
     };
     // The version's states over version 0's, a stored part at a time as the track
-    // reaches them (`series::Overlay`, as the whole run's download does).
+    // reaches them (`Overlay`, as the whole run's download does).
     let mut versions = versions;
     versions.truncate(version as usize);
     let (permit, budget) = crate::routes::api::download_permits(
@@ -449,7 +376,7 @@ fn stride(times: &Option<RangeInclusive<u64>>, points: Option<usize>) -> u64 {
 /// A track's place in the log, carried from one blocking read to the next.
 struct TrackPieces {
     log: Log,
-    run: Logged,
+    run: LoggedRun,
     body: u32,
     initial: OrbitState,
     /// The output steps wanted (none: the window holds no output time), and every
@@ -473,7 +400,7 @@ impl TrackPieces {
         if self.open.is_none() {
             let mut out = Vec::with_capacity(series::CHUNK + 512);
             out.extend_from_slice(self.header.take().unwrap_or_default().as_bytes());
-            let mut writer = EphemerisWriter::rows(out, self.format).map_err(internal)?;
+            let mut writer = EphemerisWriter::rows(out, self.format).map_err(ApiError::internal)?;
             // The record of iteration k - 1 holds the state at t_k.
             let iterations = match &self.times {
                 Some(times) => times.start().max(&1) - 1..*times.end(),
@@ -483,7 +410,7 @@ impl TrackPieces {
                 let initial = self.overlay.state(&self.log, self.run.key, self.body, 0)?;
                 writer
                     .state(self.body, &initial.unwrap_or(self.initial))
-                    .map_err(internal)?;
+                    .map_err(ApiError::internal)?;
             }
             let track = self.log.track(self.run.key, self.body, iterations)?;
             self.open = Some((track, writer));
@@ -508,13 +435,15 @@ impl TrackPieces {
                             r: [x, y, z],
                             v: [vx, vy, vz],
                         });
-                        writer.state(self.body, &s).map_err(internal)?;
+                        writer.state(self.body, &s).map_err(ApiError::internal)?;
                     }
                 }
                 None => {
                     let (_, writer) = self.open.take().expect("open above");
                     self.finished = true;
-                    return Ok(Some(Bytes::from(writer.finish().map_err(internal)?)));
+                    return Ok(Some(Bytes::from(
+                        writer.finish().map_err(ApiError::internal)?,
+                    )));
                 }
             }
         }
@@ -526,7 +455,7 @@ impl TrackPieces {
 impl Piecewise for TrackPieces {
     fn next_piece(&mut self) -> Result<Option<Bytes>, String> {
         self.next().map_err(|e| match e {
-            ApiError::Internal(detail) => detail,
+            ApiError::Internal(cause) => crate::error::chain(&*cause),
             other => other.to_string(),
         })
     }
