@@ -106,7 +106,7 @@ pub async fn serve(
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before it was
                     // accepted: wait a little rather than spin, and go on.
-                    eprintln!("sedaro-nano serve: accept failed: {e}");
+                    tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -128,10 +128,10 @@ pub async fn serve(
     let drained = async { while connections.join_next().await.is_some() {} };
     let clients_grace = limits.shutdown_grace / 2;
     if tokio::time::timeout(clients_grace, drained).await.is_err() {
-        eprintln!(
-            "sedaro-nano serve: {} connections still open after {:?}; closing them",
-            connections.len(),
-            clients_grace
+        tracing::warn!(
+            open = connections.len(),
+            grace = ?clients_grace,
+            "connections still open after the grace; closing them"
         );
         connections.shutdown().await;
     }
