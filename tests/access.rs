@@ -3,9 +3,9 @@
 //! be several clients), `X-Forwarded-For` counts only from a trusted proxy, and the API
 //! token is read back exactly however it is sent.
 
-mod support;
-
-use support::{http, serve, HttpResponse};
+use nano_testing::http::{http, HttpResponse};
+use nano_testing::process;
+use nano_testing::server::serve;
 
 /// Asks for a new run (a seed of its own) from `from`, with `headers`.
 fn new_run(address: &str, from: &str, seed: u64, headers: &[(&str, &str)]) -> HttpResponse {
@@ -92,7 +92,7 @@ fn behind_a_trusted_proxy_the_forwarded_client_is_counted_and_forged_entries_are
 
 #[test]
 fn a_bad_trusted_proxy_is_refused_by_name() {
-    let out = support::run(&[
+    let out = process::run(&[
         "serve",
         "--trusted-proxies",
         "10.0.0.0/33",

@@ -1,8 +1,6 @@
 //! `sedaro-nano accuracy` as a user runs it: the table, the JSON report, and bad flags.
 
-mod support;
-
-use support::run;
+use nano_testing::process::run;
 
 const METHODS: [&str; 3] = ["dop853", "yoshida4", "rk4"];
 const ECCENTRICITIES: [f64; 3] = [0.0, 0.1, 0.7];

@@ -5,15 +5,13 @@
 //! refused, and a manoeuvre retried with its `Idempotency-Key` (after a restart too)
 //! returns its first answer and makes no second version.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use nano_testing::crossing;
+use nano_testing::http::{http, http_get, http_post, http_request, HttpResponse};
+use nano_testing::process::{assert_verified, peak_rss};
+use nano_testing::server::{serve, stop, until_all_complete};
 use serde_json::{json, Value};
-use support::{
-    assert_verified, http, http_get, http_post, http_request, peak_rss, serve, stop,
-    until_all_complete, HttpResponse,
-};
 
 /// A POST of `body` (JSON) to `path` with extra `headers`, from 127.0.0.1.
 fn post(address: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> HttpResponse {
@@ -27,18 +25,17 @@ fn text(response: &HttpResponse) -> String {
     String::from_utf8_lossy(&response.body).to_string()
 }
 
+/// The id of the run `created` started (or joined), asserting that it did.
+fn created_id(created: &HttpResponse) -> String {
+    assert!(created.status < 300, "{} {}", created.status, text(created));
+    let answer: Value = serde_json::from_slice(&created.body).unwrap();
+    answer["id"].as_str().expect("the run's id").to_owned()
+}
+
 /// Posts a run of `steps` steps of `scenario`, and returns its id once it is complete.
 fn complete_run(address: &str, scenario: &str, steps: u64) -> String {
     let request = format!(r#"{{"scenario": {scenario}, "steps": {steps}}}"#);
-    let created = http_post(address, "/api/runs", &request).unwrap();
-    assert!(
-        created.status < 300,
-        "{} {}",
-        created.status,
-        text(&created)
-    );
-    let answer: Value = serde_json::from_slice(&created.body).unwrap();
-    let id = answer["id"].as_str().expect("the run's id").to_owned();
+    let id = created_id(&http_post(address, "/api/runs", &request).unwrap());
     until_all_complete(address, std::slice::from_ref(&id));
     id
 }
@@ -99,14 +96,7 @@ fn the_screening_of_a_diverging_run_is_refused_and_the_service_stays_up() {
             text(&created)
         );
     } else {
-        assert!(
-            created.status < 300,
-            "{} {}",
-            created.status,
-            text(&created)
-        );
-        let answer: Value = serde_json::from_slice(&created.body).unwrap();
-        let id = answer["id"].as_str().unwrap().to_owned();
+        let id = created_id(&created);
         let started = Instant::now();
         loop {
             let (_, body) = http_get(&address, &format!("/api/runs/{id}/status")).unwrap();
@@ -171,12 +161,8 @@ fn a_manoeuvre_of_a_long_run_streams_within_the_memory_budget_and_the_quota() {
         "bodies": [{"name": "long", "state": [7000, 0, 0, 0, 7.546, 0]}]}"#;
     let id = complete_run(&address, scenario, STEPS);
     let path = format!("/api/runs/{id}/manoeuvres");
-    let made = post(
-        &address,
-        &path,
-        r#"{"body": 0, "t": 0, "dv_kms": [0, 0.01, 0]}"#,
-        &[],
-    );
+    let impulse = r#"{"body": 0, "t": 0, "dv_kms": [0, 0.01, 0]}"#;
+    let made = http_post(&address, &path, impulse).unwrap();
     assert_eq!(made.status, 201, "{}", text(&made));
     let peak = peak_rss(pid);
     assert!(
@@ -199,12 +185,8 @@ fn a_manoeuvre_of_a_long_run_streams_within_the_memory_budget_and_the_quota() {
             &second_gb.to_string(),
         ],
     );
-    let refused = post(
-        &address,
-        &path,
-        r#"{"body": 0, "t": 60, "dv_kms": [0, 0.01, 0]}"#,
-        &[],
-    );
+    let impulse = r#"{"body": 0, "t": 60, "dv_kms": [0, 0.01, 0]}"#;
+    let refused = http_post(&address, &path, impulse).unwrap();
     let body = text(&refused);
     assert_eq!(refused.status, 507, "{body}");
     let estimate = ((STEPS - 1 + 1) * nano_store::space::BYTES_PER_STATE).to_string();
@@ -262,7 +244,7 @@ fn a_zero_impulse_is_refused_and_a_retried_manoeuvre_returns_its_first_answer() 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (server, address) = serve(&data, &[]);
-    let scenario = support::crossing::scenario(4, 3000.0, 30.0, |i| [0.0, 2.0 * i as f64, 0.0]);
+    let scenario = crossing::scenario(4, 3000.0, 30.0, |i| [0.0, 2.0 * i as f64, 0.0]);
     let id = complete_run(&address, &scenario, 360);
     let path = format!("/api/runs/{id}/manoeuvres");
     let versions = |address: &str| -> u64 {
@@ -271,12 +253,8 @@ fn a_zero_impulse_is_refused_and_a_retried_manoeuvre_returns_its_first_answer() 
         doc["latest"].as_u64().unwrap()
     };
 
-    let zero = post(
-        &address,
-        &path,
-        r#"{"body": 1, "t": 600, "dv_kms": [0, 0, 0]}"#,
-        &[],
-    );
+    let impulse = r#"{"body": 1, "t": 600, "dv_kms": [0, 0, 0]}"#;
+    let zero = http_post(&address, &path, impulse).unwrap();
     assert_eq!(zero.status, 400, "{}", text(&zero));
     assert!(
         text(&zero).contains("\"field\":\"dv_kms\""),

@@ -4,12 +4,10 @@
 //! that build replayed, lists the same catalog, and continues its cut-short run to the
 //! fresh run's output, as redb tests its old files.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{run, stdout_of};
+use nano_testing::process::{run, stdout_of};
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/log-v1")
@@ -134,7 +132,7 @@ fn a_conversion_cut_short_is_finished_by_the_next_open() {
 
 #[test]
 fn a_run_cut_short_in_a_version_1_log_continues_to_the_fresh_runs_output() {
-    let fresh = stdout_of(&[
+    let propagate = [
         "propagate",
         "--steps",
         "20000",
@@ -142,23 +140,12 @@ fn a_run_cut_short_in_a_version_1_log_continues_to_the_fresh_runs_output() {
         "8",
         "--format",
         "csv",
-    ]);
+    ];
+    let fresh = stdout_of(&propagate);
     for engine in ["reference", "dataflow"] {
         let dir = copy_of_v1_log();
         let data = arg(dir.path());
-        let out = run(&[
-            "propagate",
-            "--steps",
-            "20000",
-            "--seed",
-            "8",
-            "--format",
-            "csv",
-            "--engine",
-            engine,
-            "--data",
-            data,
-        ]);
+        let out = run(&[&propagate[..], &["--engine", engine, "--data", data]].concat());
         assert!(
             out.status.success(),
             "{}",

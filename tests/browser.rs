@@ -10,13 +10,14 @@
 //!   whose orbits cross (sorted, filtered, capped, a row showing the pair at its
 //!   closest approach) following a manoeuvre made in the form, without a reload.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::series::{assert_values, decimate, floats};
-use support::{crossing, golden_runs, serve, write_file, TOLERANCE};
+use nano_testing::golden::{golden_runs, TOLERANCE};
+use nano_testing::process::{write_file, Proc};
+use nano_testing::series::{assert_values, decimate, floats};
+use nano_testing::server::serve;
+use nano_testing::{crossing, http};
 
 #[test]
 fn the_run_page_shows_progress_moving_then_plots_both_trajectories_without_a_reload() {
@@ -25,21 +26,12 @@ fn the_run_page_shows_progress_moving_then_plots_both_trajectories_without_a_rel
     // bar has values to show between 0 and n while the page watches.
     let (n, seed, block) = (10_000u64, 7u64, 250u64);
     let (_server, address) = serve(&dir.path().join("data"), &["--block", &block.to_string()]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let screenshot = root.join(format!("target/propagate-{n}.png"));
-    let out = Command::new("node")
-        .current_dir(root.join("web/e2e"))
-        .args([
-            "page.mjs",
-            &format!("http://{address}/propagate/{n}?seed={seed}"),
-            screenshot.to_str().unwrap(),
-        ])
-        .output()
-        .expect("node runs (.ci/run installs the browser test's packages)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the browser script failed: {stderr}");
-    let seen: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let screenshot = root().join(format!("target/propagate-{n}.png"));
+    let seen = node(&[
+        "page.mjs",
+        &format!("http://{address}/propagate/{n}?seed={seed}"),
+        screenshot.to_str().unwrap(),
+    ]);
     let summary = || {
         let mut s = seen.clone();
         s["traces"] = serde_json::json!("(left out)");
@@ -126,29 +118,19 @@ fn the_run_page_shows_progress_moving_then_plots_both_trajectories_without_a_rel
 #[test]
 fn a_base64_token_in_the_link_starts_the_run_and_the_plot_appears() {
     let token = "k9+Zx/Qw=R2";
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, address) = serve(&dir.path().join("data"), &["--api-token", token]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let screenshot = root.join("target/propagate-token.png");
-    let out = Command::new("node")
-        .current_dir(root.join("web/e2e"))
-        .args([
-            "page.mjs",
-            &format!("http://{address}/propagate/1500?seed=77#token={token}"),
-            screenshot.to_str().unwrap(),
-        ])
-        .output()
-        .expect("node runs (.ci/run installs the browser test's packages)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the browser script failed: {stderr}");
-    let seen: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let (_dir, _server, address) = served(&["--api-token", token]);
+    let screenshot = root().join("target/propagate-token.png");
+    let seen = node(&[
+        "page.mjs",
+        &format!("http://{address}/propagate/1500?seed=77#token={token}"),
+        screenshot.to_str().unwrap(),
+    ]);
     assert_eq!(seen["state"], "plotted", "{seen}");
     assert_eq!(seen["traces"].as_array().map(Vec::len), Some(2), "{seen}");
     assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
     // The same token from the API, as a lower-case bearer and as a raw query value.
     let bearer = format!("bearer {token}");
-    let r = support::http(
+    let r = http::http(
         &address,
         "127.0.0.1",
         "/api/propagate/1600?seed=77",
@@ -158,22 +140,38 @@ fn a_base64_token_in_the_link_starts_the_run_and_the_plot_appears() {
     assert!(matches!(r.status, 200 | 202), "{}", r.status);
     let raw = format!("/api/propagate/1700?seed=77&access_token={token}");
     assert!(matches!(
-        support::http_get(&address, &raw).unwrap().0,
+        http::http_get(&address, &raw).unwrap().0,
         200 | 202
     ));
     let wrong = "/api/propagate/1800?seed=78&access_token=k9%20Zx/Qw=R2";
     assert_eq!(
-        support::http_get(&address, wrong).unwrap().0,
+        http::http_get(&address, wrong).unwrap().0,
         401,
         "a space is not a plus"
     );
 }
 
+/// The paths the page asked the service for, in order.
+fn requests(seen: &serde_json::Value) -> Vec<&str> {
+    seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect()
+}
+
+/// `serve` over a fresh log in a directory of its own (the test's files go there too).
+fn served(flags: &[&str]) -> (tempfile::TempDir, Proc, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, address) = serve(&dir.path().join("data"), flags);
+    (dir, server, address)
+}
+
 /// Runs `web/e2e/run.mjs` in `mode` against the service at `address` and returns what
 /// it saw (a scenario, when given, is posted to `/api/runs` by the script first).
-fn drive(mode: &str, url: &str, scenario: Option<(&Path, u64)>) -> serde_json::Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let screenshot = root.join(format!("target/run-{mode}.png"));
+fn drive(mode: &str, url: &str, scenario: Option<(&str, u64)>) -> serde_json::Value {
+    let screenshot = root().join(format!("target/run-{mode}.png"));
     let mut args = vec![
         "run.mjs".to_owned(),
         mode.to_owned(),
@@ -181,12 +179,23 @@ fn drive(mode: &str, url: &str, scenario: Option<(&Path, u64)>) -> serde_json::V
         screenshot.to_str().unwrap().to_owned(),
     ];
     if let Some((file, steps)) = scenario {
-        args.push(file.to_str().unwrap().to_owned());
+        args.push(file.to_owned());
         args.push(steps.to_string());
     }
+    node(&args)
+}
+
+/// The workspace's root, where `target/` and `web/e2e` are.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the script `args[0]` of `web/e2e` with the rest of `args` under node; what it
+/// saw (its stdout, as JSON).
+fn node(args: &[impl AsRef<std::ffi::OsStr>]) -> serde_json::Value {
     let out = Command::new("node")
-        .current_dir(root.join("web/e2e"))
-        .args(&args)
+        .current_dir(root().join("web/e2e"))
+        .args(args)
         .output()
         .expect("node runs (.ci/run installs the browser test's packages)");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -259,18 +268,16 @@ fn assert_sphere(seen: &serde_json::Value) {
 /// angular-momentum errors on log axes, with values a dop853 run at 1e-12 has.
 #[test]
 fn an_orbit_runs_page_draws_both_bodies_around_the_earth_and_their_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, address) = serve(&dir.path().join("data"), &[]);
-    let scenario = dir.path().join("two.json");
-    std::fs::write(
-        &scenario,
+    let (dir, _server, address) = served(&[]);
+    let scenario = write_file(
+        dir.path(),
+        "two.json",
         r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","forces":["point_mass"],
             "integrator":{"method":"dop853","tolerance":1e-12},"output_step_s":30.0,
             "bodies":[
               {"name":"leo","elements":{"a_km":7200.0,"e":0.05,"i_deg":53.0,"raan_deg":0.0,"argp_deg":0.0,"nu_deg":0.0}},
               {"name":"meo","elements":{"a_km":12000.0,"e":0.3,"i_deg":20.0,"raan_deg":40.0,"argp_deg":10.0,"nu_deg":0.0}}]}"#,
-    )
-    .unwrap();
+    );
     let steps = 600u64;
     let seen = drive(
         "tracks",
@@ -322,11 +329,7 @@ fn an_orbit_runs_page_draws_both_bodies_around_the_earth_and_their_errors() {
         seen["id"].as_str().unwrap()
     );
     assert!(
-        seen["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r == &ask),
+        requests(&seen).contains(&ask.as_str()),
         "the page never asked {ask}"
     );
 }
@@ -334,8 +337,7 @@ fn an_orbit_runs_page_draws_both_bodies_around_the_earth_and_their_errors() {
 /// `/runs/{id}` of no run says so; an id that cannot be one is a 400 naming it.
 #[test]
 fn the_page_of_an_unknown_run_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, address) = serve(&dir.path().join("data"), &[]);
+    let (_dir, _server, address) = served(&[]);
     let seen = drive(
         "unknown",
         &format!("http://{address}/runs/0123456789abcdef0123456789abcdef"),
@@ -351,7 +353,7 @@ fn the_page_of_an_unknown_run_says_so() {
         brief(&seen)
     );
     assert_clean(&seen, &["404"]);
-    let (status, body) = support::http_get(&address, "/runs/not-a-run").unwrap();
+    let (status, body) = http::http_get(&address, "/runs/not-a-run").unwrap();
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("\"field\":\"id\""));
 }
@@ -360,8 +362,7 @@ fn the_page_of_an_unknown_run_says_so() {
 /// message naming it), and a good one starts the run and goes to its page, drawn.
 #[test]
 fn the_orbit_form_shows_a_refusal_then_starts_a_run_and_goes_to_its_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, address) = serve(&dir.path().join("data"), &[]);
+    let (_dir, _server, address) = served(&[]);
     let seen = drive("form", &format!("http://{address}/"), None);
     let refusal = seen["refusal"]["message"].as_str().unwrap();
     assert!(
@@ -406,16 +407,14 @@ fn the_orbit_form_shows_a_refusal_then_starts_a_run_and_goes_to_its_page() {
 /// shows its track; the page never asks for the whole run.
 #[test]
 fn a_constellation_plays_back_and_a_satellite_picked_by_name_shows_its_track() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, address) = serve(&dir.path().join("data"), &[]);
-    let scenario = dir.path().join("walker.json");
-    std::fs::write(
-        &scenario,
+    let (dir, _server, address) = served(&[]);
+    let scenario = write_file(
+        dir.path(),
+        "walker.json",
         r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","forces":["point_mass","j2"],
             "integrator":{"method":"dop853","tolerance":1e-10},"output_step_s":60.0,
             "walker":{"i_deg":53,"total":100,"planes":10,"phasing":1,"altitude_km":550}}"#,
-    )
-    .unwrap();
+    );
     let steps = 240u64; // four hours
     let seen = drive(
         "playback",
@@ -498,12 +497,7 @@ fn a_constellation_plays_back_and_a_satellite_picked_by_name_shows_its_track() {
 
     // Window by window: many states requests, and never the whole run.
     let id = seen["id"].as_str().unwrap();
-    let requests: Vec<&str> = seen["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
+    let requests = requests(&seen);
     let states = requests
         .iter()
         .filter(|r| r.starts_with(&format!("/api/runs/{id}/states?t=")))
@@ -523,19 +517,17 @@ fn a_constellation_plays_back_and_a_satellite_picked_by_name_shows_its_track() {
 /// still computing whatever the machine's load; the test ends it with the server.
 #[test]
 fn a_constellation_still_computing_plays_up_to_the_frontier_and_follows_it() {
-    let dir = tempfile::tempdir().unwrap();
     // Blocks of 25: an orbit round of 32 blocks is 800 states, 8 steps of the 100
     // satellites, each made durable and reported on its own.
-    let (_server, address) = serve(&dir.path().join("data"), &["--block", "25"]);
-    let scenario = dir.path().join("slow.json");
+    let (dir, _server, address) = served(&["--block", "25"]);
     // rk4 at 5 ms: 1.2e6 steps a round (under a second), 1.2e10 in all (minutes).
-    std::fs::write(
-        &scenario,
+    let scenario = write_file(
+        dir.path(),
+        "slow.json",
         r#"{"model":"orbit","epoch":"2026-01-01T00:00:00Z","forces":["point_mass","j2"],
             "integrator":{"method":"rk4","step_s":0.005},"output_step_s":60.0,
             "walker":{"i_deg":53,"total":100,"planes":10,"phasing":1,"altitude_km":550}}"#,
-    )
-    .unwrap();
+    );
     let steps = 10_000u64;
     let seen = drive(
         "follow",
@@ -663,7 +655,7 @@ fn conjunctions_page(bodies: usize, token: Option<&str>) -> serde_json::Value {
     let seen = drive(
         "conjunctions",
         &format!("http://{address}/{fragment}"),
-        Some((Path::new(&scenario), steps)),
+        Some((&scenario, steps)),
     );
     let brief = shortened(&seen);
     assert!(
@@ -874,12 +866,7 @@ fn conjunctions_page(bodies: usize, token: Option<&str>) -> serde_json::Value {
 
     // One stream a distance, followed throughout; the list never fetched.
     let id = seen["id"].as_str().unwrap();
-    let requests: Vec<&str> = seen["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
+    let requests = requests(&seen);
     let streams = |d: &str| {
         let prefix = format!("/api/runs/{id}/conjunctions/events?d={d}");
         requests

@@ -1,11 +1,10 @@
 //! The `propagate` command as a user runs it: output, formats, errors and pipes.
 
-mod support;
-
 use std::io::Read;
 use std::process::Stdio;
 
-use support::{assert_reproduces, bin, golden_runs, records, run};
+use nano_testing::golden::{assert_reproduces, golden_runs, records};
+use nano_testing::process::{bin, run};
 
 #[test]
 fn propagate_writes_every_golden_run_byte_for_byte() {

@@ -1,14 +1,12 @@
 //! The dataflow across worker threads and real processes over TCP on 127.0.0.1.
 
-mod support;
-
 use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{
-    assert_same_output, bin, cluster_engine, golden_runs, hostfile, run, spawn_worker, Proc,
-};
+use nano_testing::cluster::{cluster_engine, hostfile, spawn_worker};
+use nano_testing::golden::golden_runs;
+use nano_testing::process::{assert_same_output, bin, run, stdout_of, until_committed, Proc};
 
 fn propagate_args(n: u64, seed: u64) -> Vec<String> {
     [
@@ -53,19 +51,13 @@ fn clusters_of_two_and_three_processes_write_the_reference_bytes() {
         let hosts = hostfile(dir.path(), processes);
         for golden in golden_runs() {
             let _peers: Vec<Proc> = (1..processes).map(|p| spawn_worker(&hosts, p, 2)).collect();
-            let args = propagate_args(golden.n, golden.seed);
-            let out = bin()
-                .args(&args)
-                .args(["--hostfile", hosts.to_str().unwrap(), "--workers", "2"])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            let mut args = propagate_args(golden.n, golden.seed);
+            args.extend(
+                ["--hostfile", hosts.to_str().unwrap(), "--workers", "2"].map(String::from),
             );
+            let out = stdout_of(&args);
             assert!(
-                out.stdout == golden.bytes(),
+                out == golden.bytes(),
                 "{processes} processes, n={} seed={}",
                 golden.n,
                 golden.seed
@@ -140,33 +132,23 @@ fn a_killed_process_stops_the_cluster_and_a_restart_completes_the_run_from_the_l
     let hosts = hostfile(dir.path(), 3);
     let data = dir.path().join("data");
     let (n, seed) = ("3000000", "77");
+    let propagate = ["propagate", "--steps", n, "--seed", seed, "--format", "csv"];
     let cluster_args = |extra: &[&str]| -> Vec<String> {
-        let mut args: Vec<String> = [
-            "propagate",
-            "--steps",
-            n,
-            "--seed",
-            seed,
-            "--format",
-            "csv",
+        let cluster = [
             "--data",
-        ]
-        .map(String::from)
-        .to_vec();
-        args.push(data.to_str().unwrap().to_owned());
-        args.extend(
-            [
-                "--hostfile",
-                hosts.to_str().unwrap(),
-                "--workers",
-                "1",
-                "--block",
-                "2000",
-            ]
-            .map(String::from),
-        );
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
+            data.to_str().unwrap(),
+            "--hostfile",
+            hosts.to_str().unwrap(),
+            "--workers",
+            "1",
+            "--block",
+            "2000",
+        ];
+        [&propagate[..], &cluster, extra]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect()
     };
 
     let mut p1 = spawn_worker(&hosts, 1, 1);
@@ -177,14 +159,7 @@ fn a_killed_process_stops_the_cluster_and_a_restart_completes_the_run_from_the_l
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !data.join("commit.mark").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "nothing was committed within a minute"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    until_committed(&data, Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(300));
     drop(p2); // SIGKILL to process 2
     let killed = Instant::now();
@@ -225,17 +200,8 @@ fn a_killed_process_stops_the_cluster_and_a_restart_completes_the_run_from_the_l
         .spawn()
         .unwrap();
     let reference = bin()
-        .args([
-            "propagate",
-            "--steps",
-            n,
-            "--seed",
-            seed,
-            "--format",
-            "csv",
-            "--engine",
-            "reference",
-        ])
+        .args(propagate)
+        .args(["--engine", "reference"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

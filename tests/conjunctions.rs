@@ -1,7 +1,7 @@
 //! Screening under manoeuvres through the binary: a small constellation with crossing
 //! orbits served by `serve --workers 2`, random manoeuvres posted over HTTP; after
 //! each, every body's served states are the tests' own Kepler orbits
-//! (`support::kepler`: the initial state's, then through the previous version's state
+//! (`nano_testing::kepler`: the initial state's, then through the previous version's state
 //! at each impulse, velocity changed), the conjunctions served for the new version
 //! equal the tests' own brute force (`conjunctions::screen_by_sampling`) of those
 //! states, the `change` events of `/conjunctions/events` turn the old set into the new
@@ -13,22 +13,21 @@
 //! version's tracks and on the Kepler orbits (a body manoeuvred twice takes its second
 //! impulse on its first's orbit).
 
-mod support;
-
-#[path = "../pipeline/tests/support/conjunctions.rs"]
-mod conjunctions;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conjunctions::{cubic, screen_by_sampling};
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::screening::Conjunction;
+use nano_testing::conjunctions::{assert_same, cubic, screen_by_sampling};
+use nano_testing::http::{http, http_post};
+use nano_testing::kepler::{distance, Arcs};
+use nano_testing::lcg::Lcg;
+use nano_testing::process::assert_verified;
+use nano_testing::server::{metric, serve, stop, until_ok};
+use nano_testing::{crossing, process};
 use serde_json::{json, Value};
-use support::kepler::{distance, Arcs};
-use support::{assert_verified, http, http_post, metric, serve, stop, until_ok};
 
 const D_KM: f64 = 20.0;
 const STEPS: u64 = 360;
@@ -36,10 +35,10 @@ const STEP_S: f64 = 30.0;
 const BODIES: usize = 8;
 
 /// Eight satellites on circular orbits through one point at t = 3,000 s, each from
-/// its own direction and a few km apart (`tests/support/crossing.rs`): they meet there
+/// its own direction and a few km apart (`nano_testing::crossing`): they meet there
 /// again every period.
 fn scenario() -> Value {
-    let doc = support::crossing::scenario(BODIES, 3000.0, STEP_S, |i| [0.0, 2.0 * i as f64, 0.0]);
+    let doc = crossing::scenario(BODIES, 3000.0, STEP_S, |i| [0.0, 2.0 * i as f64, 0.0]);
     serde_json::from_str(&doc).unwrap()
 }
 
@@ -78,18 +77,6 @@ fn assert_on_orbits(tracks: &[Vec<OrbitState>], orbits: &[Arcs], what: &str) {
                 s.t
             );
         }
-    }
-}
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -177,7 +164,7 @@ fn served_and_checked(
     let tracks = states(address, id, version);
     assert_on_orbits(&tracks, orbits, &format!("version {version}"));
     let want = screen_by_sampling(&tracks, D_KM);
-    conjunctions::assert_same(&got, &want, &format!("version {version}"));
+    assert_same(&got, &want, &format!("version {version}"));
     (got, doc["conjunctions"].clone())
 }
 
@@ -302,14 +289,14 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     let t_end = STEPS as f64 * STEP_S;
     let mut kept_current = 0;
     for version in 1..=5u32 {
-        let body = (rng.next() * BODIES as f64) as usize;
+        let body = (rng.uniform() * BODIES as f64) as usize;
         // Every other one at an output time exactly.
         let t = if version % 2 == 0 {
-            (rng.next() * STEPS as f64).floor() * STEP_S
+            (rng.uniform() * STEPS as f64).floor() * STEP_S
         } else {
-            rng.next() * t_end
+            rng.uniform() * t_end
         };
-        let dv: Vec<f64> = (0..3).map(|_| (rng.next() - 0.5) * 0.04).collect();
+        let dv: Vec<f64> = (0..3).map(|_| (rng.uniform() - 0.5) * 0.04).collect();
         let answer = http_post(
             &address,
             &format!("/api/runs/{id}/manoeuvres"),
@@ -587,7 +574,7 @@ fn the_runs_download_serves_each_version_over_version_0() {
     // The command line reads the same versions from the log the service wrote.
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    let file = support::write_file(dir.path(), "crossing.json", &scenario().to_string());
+    let file = process::write_file(dir.path(), "crossing.json", &scenario().to_string());
     let steps = STEPS.to_string();
     let replay = |extra: &[&str]| {
         let args = [
@@ -603,7 +590,7 @@ fn the_runs_download_serves_each_version_over_version_0() {
             extra,
         ]
         .concat();
-        support::run(&args)
+        process::run(&args)
     };
     for (version, download) in downloads.iter().enumerate() {
         let out = replay(&["--format", "csv", "--version", &version.to_string()]);

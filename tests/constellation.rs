@@ -3,21 +3,18 @@
 //! `local-cluster` that loses a worker process to SIGKILL mid-run, is restarted by the
 //! supervisor, completes, replays to a fresh one-process run's CSV and verifies clean;
 //! and a Walker shell's satellites where docs/orbits.md's formulas put them, on their Kepler
-//! orbits a step later (`support::kepler`, sharing no code with the propagator).
+//! orbits a step later (`nano_testing::kepler`, sharing no code with the propagator).
 
-mod support;
-
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::kepler;
-use support::{
-    assert_verified, bin, hostfile, http_get, propagate_csv, spawn_worker, stdout_of, write_file,
-    Proc,
+use nano_testing::cluster::{hostfile, spawn_worker, LocalCluster};
+use nano_testing::http::{free_address, http_get};
+use nano_testing::process::{
+    assert_verified, bin, propagate_csv, stdout_of, until_committed, write_file, Proc,
 };
+use nano_testing::{kepler, process, server};
 
 /// 200 satellites in 10 planes, J2, RK4 at 0.05 s: some 25 microseconds of
 /// computation per state, so that a run of a few thousand steps lasts long enough to
@@ -66,7 +63,7 @@ fn a_walker_shells_satellites_start_where_the_walker_formulas_put_them_and_follo
 
 /// What the log says of its one run: `(iterations, target)`.
 fn logged(data: &Path) -> Option<(u64, u64)> {
-    let out = support::run(&["runs", "--json", "--data", data.to_str().unwrap()]);
+    let out = process::run(&["runs", "--json", "--data", data.to_str().unwrap()]);
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     let run = runs.as_array()?.first()?;
     Some((run["iterations"].as_u64()?, run["target"].as_u64()?))
@@ -147,14 +144,7 @@ fn a_worker_process_killed_mid_run_on_a_supervised_3_process_cluster_loses_nothi
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !data.join("commit.mark").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "nothing was logged"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    until_committed(&data, Duration::from_secs(120));
     first.kill().unwrap();
     first.wait().unwrap();
     let (before, target) = logged(&data).unwrap();
@@ -163,44 +153,9 @@ fn a_worker_process_killed_mid_run_on_a_supervised_3_process_cluster_loses_nothi
         "{before} of {target}"
     );
 
-    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{http_port}");
-    let mut supervisor = bin()
-        .args(["local-cluster", "--processes", "3", "--listen", &address])
-        .arg("--data")
-        .arg(&data)
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (pids_tx, pids) = mpsc::channel();
-    let stderr = supervisor.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("sedaro-nano local-cluster: started process ") {
-                let (process, pid) = rest.split_once(" (pid ").unwrap();
-                let _ = pids_tx.send((
-                    process.parse::<usize>().unwrap(),
-                    pid.trim_end_matches(')').to_owned(),
-                ));
-            }
-        }
-    });
-    let supervisor = Proc(supervisor);
-    let mut worker = None;
-    while worker.is_none() {
-        let (process, pid) = pids
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the supervisor starts processes");
-        if process == 2 {
-            worker = Some(pid);
-        }
-    }
+    let address = free_address();
+    let cluster = LocalCluster::start(&address, &data);
+    let worker = cluster.pid_of(2);
 
     // The service resumes the run on the cluster: wait for it to move, then kill a
     // worker process while it is under way.
@@ -227,18 +182,8 @@ fn a_worker_process_killed_mid_run_on_a_supervised_3_process_cluster_loses_nothi
         moved < steps,
         "the run finished before a worker could be killed"
     );
-    assert!(Command::new("kill")
-        .args(["-9", worker.as_deref().unwrap()])
-        .status()
-        .unwrap()
-        .success());
-    let mut restarted = Vec::new();
-    while restarted.len() < 3 {
-        let (process, _) = pids
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the supervisor restarts the cluster");
-        restarted.push(process);
-    }
+    process::signal(&worker, "-9");
+    let mut restarted = cluster.restarted(Duration::from_secs(60));
     restarted.sort_unstable();
     assert_eq!(restarted, [0, 1, 2]);
 
@@ -252,7 +197,7 @@ fn a_worker_process_killed_mid_run_on_a_supervised_3_process_cluster_loses_nothi
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    support::stop(supervisor);
+    server::stop(cluster.supervisor);
 
     // Nothing lost, nothing duplicated: the log replays a fresh run's bytes.
     let fresh = propagate_csv(&scenario, STEPS, &["--workers", "1"]);

@@ -20,8 +20,6 @@
 //! base (`redis:7.2-alpine` by Debian's redis-server). Everything else is the
 //! manifests' own.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -31,10 +29,11 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use nano_testing::http::{http_get, http_post};
+use nano_testing::process::{assert_verified, propagate_csv, write_file};
+use nano_testing::server::{assert_reference, logged};
+use nano_testing::{cluster, process, server};
 use serde_json::Value;
-use support::{
-    assert_reference, assert_verified, http_get, http_post, logged, propagate_csv, write_file,
-};
 
 /// The image the manifests name for the service, built here from the test's binary.
 const NANO_IMAGE: &str = "sedaro-nano:dev";
@@ -131,12 +130,12 @@ struct Manifests {
 
 impl Manifests {
     fn rendered() -> Manifests {
-        Manifests::from_yaml(&support::rendered_manifests())
+        Manifests::from_yaml(&cluster::rendered_manifests())
     }
 
     /// YAML read by Python's yaml (which .ci/deps installs for the manifests' check).
     fn from_yaml(yaml: &str) -> Manifests {
-        let out = support::piped(
+        let out = process::piped(
             Command::new("python3").args([
                 "-c",
                 "import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)",
@@ -969,7 +968,7 @@ fn the_pods_come_up_in_any_start_order_and_serve_the_clis_bytes() {
 
     // A nano run: the CLI's bytes.
     let served = cluster.until_served("/api/propagate/20000?seed=5");
-    let cli = support::stdout_of(&["propagate", "--steps", "20000", "--seed", "5"]);
+    let cli = process::stdout_of(&["propagate", "--steps", "20000", "--seed", "5"]);
     assert!(
         served == cli,
         "the cluster's nano run differs from the CLI's"
@@ -1053,7 +1052,7 @@ fn under_the_pods_memory_limit_the_web_survives_the_memory_workload() {
     assert_eq!(http_get(&address, &cached).unwrap().0, 200);
     let csv = format!("/api/propagate/{n}?seed={seed}&format=csv");
     let series = format!("/api/propagate/{n}?seed={seed}&points=5000");
-    let (readers, hits) = support::reads_at_once(&address, &csv, &series, &cached);
+    let (readers, hits) = server::reads_at_once(&address, &csv, &series, &cached);
     let limit = quantity(
         manifests.find("StatefulSet", "nano")["spec"]["template"]["spec"]["containers"][0]
             ["resources"]["limits"]["memory"]

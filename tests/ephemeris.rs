@@ -4,12 +4,11 @@
 //! a table of broken scenario documents, each refused with exit 2 naming its field,
 //! before any log is opened.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use support::run;
+use nano_testing::process;
+use nano_testing::process::{run, scenario_args, stdout_of};
 
 const SCENARIO: &str = r#"{
   "model": "orbit", "epoch": "2026-12-31T23:50:00Z", "forces": ["point_mass", "j2"],
@@ -53,21 +52,8 @@ fn unix_seconds(text: &str) -> f64 {
 }
 
 fn propagate(scenario: &Path, steps: &str, format: &str) -> String {
-    let out = run(&[
-        "propagate",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--steps",
-        steps,
-        "--format",
-        format,
-    ]);
-    assert!(
-        out.status.success(),
-        "{format}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let args = scenario_args("propagate", scenario.to_str().unwrap(), steps, format);
+    String::from_utf8(stdout_of(&args)).unwrap()
 }
 
 /// One segment of an OEM: its metadata and its data lines (epoch text, six numbers).
@@ -195,53 +181,24 @@ fn the_oem_read_from_the_log_is_the_computed_one_but_for_its_creation_date() {
     // Blocks of 100 steps: each body's track crosses blocks.
     let steps = "1000";
     let reference = propagate(Path::new(file), steps, "oem");
-    let oem_of = |args: &[&str]| {
-        let out = run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+    // `command` over the log as OEM, for `steps` steps, with the `extra` flags.
+    let oem_of = |command: &str, steps: &str, extra: &[&str]| {
+        let flags = [
+            "--scenario",
+            file,
+            "--steps",
+            steps,
+            "--format",
+            "oem",
+            "--data",
+            data,
+        ];
+        String::from_utf8(stdout_of(&[&[command][..], &flags, extra].concat())).unwrap()
     };
-    let logged = oem_of(&[
-        "propagate",
-        "--scenario",
-        file,
-        "--steps",
-        steps,
-        "--format",
-        "oem",
-        "--data",
-        data,
-        "--block",
-        "100",
-        "--workers",
-        "2",
-    ]);
-    let replayed = oem_of(&[
-        "replay",
-        "--scenario",
-        file,
-        "--steps",
-        steps,
-        "--format",
-        "oem",
-        "--data",
-        data,
-    ]);
+    let logged = oem_of("propagate", steps, &["--block", "100", "--workers", "2"]);
+    let replayed = oem_of("replay", steps, &[]);
     // Logged already: propagate reads it back again without computing.
-    let again = oem_of(&[
-        "propagate",
-        "--scenario",
-        file,
-        "--steps",
-        "600",
-        "--format",
-        "oem",
-        "--data",
-        data,
-    ]);
+    let again = oem_of("propagate", "600", &[]);
     let want = without_creation_date(&reference);
     // Three header lines (less CREATION_DATE), eleven a segment, a data line a state.
     assert_eq!(
@@ -408,16 +365,13 @@ fn peak_rss(pid: u32) -> u64 {
 /// returns the lines written and the largest peak resident size seen meanwhile.
 fn streamed(scenario: &Path, steps: &str, format: &str) -> (u64, u64) {
     use std::io::Read;
-    let mut child = support::bin()
-        .args([
+    let mut child = process::bin()
+        .args(scenario_args(
             "propagate",
-            "--scenario",
             scenario.to_str().unwrap(),
-            "--steps",
             steps,
-            "--format",
             format,
-        ])
+        ))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -1,16 +1,13 @@
 //! Faults survived: the serving process killed mid-run, Redis answering slowly, and
 //! the log's disk full (and its quota reached). Each test fails if data is lost, duplicated or served corrupt.
 
-mod support;
-
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::tmpfs::Tmpfs;
-use support::{
-    assert_reference, assert_verified, http_get, logged, metric, redis_server, serve, stop,
-    until_ok,
-};
+use nano_testing::cluster::redis_server;
+use nano_testing::http::http_get;
+use nano_testing::process::{assert_verified, signal};
+use nano_testing::server::{assert_reference, logged, metric, serve, stop, until_ok};
+use nano_testing::tmpfs::Tmpfs;
 
 #[test]
 fn the_serving_process_killed_mid_run_resumes_from_the_log_after_a_restart() {
@@ -81,11 +78,7 @@ fn a_paused_redis_does_not_hold_requests_back() {
 
     // Redis stops answering (as under a long DEBUG SLEEP): the process is paused.
     let pid = redis.pid().expect("redis-server runs").to_string();
-    assert!(Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    signal(&pid, "-STOP");
     let asked = Instant::now();
     let (status, again) = http_get(&address, "/api/propagate/3000?seed=8").unwrap();
     let waited = asked.elapsed();
@@ -111,11 +104,7 @@ fn a_paused_redis_does_not_hold_requests_back() {
         "{}",
         String::from_utf8_lossy(&ready)
     );
-    assert!(Command::new("kill")
-        .args(["-CONT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    signal(&pid, "-CONT");
     stop(server);
 }
 

@@ -6,19 +6,18 @@
 //! Adding a flag: add a row to [`rows`] whose check fails when the flag is ignored
 //! (with the default, the check must not pass).
 
-mod support;
-
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nano_testing::cluster::{hostfile, private_ca, spawn_worker, RedisServer};
+use nano_testing::http::{connect_from, free_address, http, http_get, http_post};
+use nano_testing::process::{run, signal, Proc};
+use nano_testing::server;
+use nano_testing::server::{assert_reference, serve_with, until_ok};
 use redis::Commands;
 use serde_json::Value;
-use support::{
-    assert_reference, connect_from, hostfile, http, http_get, http_post, private_ca, run,
-    serve_with, spawn_worker, until_ok, Proc, RedisServer,
-};
 
 /// What every row may use: two private Redis servers (one plain, one TLS-only with a
 /// password and a private CA).
@@ -117,7 +116,7 @@ impl Served<'_> {
 
     /// SIGTERM, and waits for it to stop (the log is free for the CLI afterwards).
     fn stop(&mut self) {
-        support::stop(self.server.take().unwrap());
+        server::stop(self.server.take().unwrap());
     }
 
     /// SIGKILL.
@@ -149,11 +148,6 @@ fn logged(data: &Path, seed: u64) -> Option<Value> {
     );
     let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
     runs.as_array()?.iter().find(|r| r["seed"] == seed).cloned()
-}
-
-fn free_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
 }
 
 /// Sends a GET for `path` and reads only the status line; the client then stalls.
@@ -382,7 +376,7 @@ fn rows() -> Vec<Row> {
                     .as_str()
                     .unwrap()
                     .to_owned();
-                support::until_all_complete(&s.address, std::slice::from_ref(&id));
+                server::until_all_complete(&s.address, std::slice::from_ref(&id));
                 let path = format!("/api/runs/{id}/manoeuvres");
                 let manoeuvre = r#"{"body": 0, "t": 60, "dv_kms": [0, 0.01, 0]}"#;
                 for _ in 0..2 {
@@ -633,11 +627,7 @@ fn rows() -> Vec<Row> {
                 until_ok(&s.address, csv);
                 let (_open, status) = stalled(&s.address, csv);
                 assert_eq!(status, 200);
-                let pid = s.pid().to_string();
-                let term = std::process::Command::new("kill")
-                    .args(["-TERM", &pid])
-                    .status();
-                assert!(term.unwrap().success());
+                signal(&s.pid().to_string(), "-TERM");
                 std::thread::sleep(Duration::from_secs(5));
                 let server = &mut s.server.as_mut().unwrap().0;
                 assert!(

@@ -1,11 +1,9 @@
 //! The reference propagator reproduces every golden run, from the start and continued
 //! from a checkpoint halfway.
 
-mod support;
-
 use nano_pipeline::{Format, Propagator, RunWriter};
+use nano_testing::golden::{assert_reproduces, golden_runs};
 use serde_json::Value;
-use support::{assert_reproduces, golden_runs};
 
 fn export(n: u64, seed: u64, records: impl IntoIterator<Item = nano_pipeline::Record>) -> Value {
     let mut w = RunWriter::begin(Vec::new(), Format::Json, n, seed).unwrap();

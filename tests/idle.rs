@@ -1,11 +1,10 @@
 //! An idle cluster does not spin. In a test binary of its own, so that no other test
 //! shares this process's CPU time.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{cluster_engine, cpu_ticks, hostfile, spawn_worker};
+use nano_testing::cluster::{cluster_engine, hostfile, spawn_worker};
+use nano_testing::process::cpu_ticks;
 
 /// Context switches of all threads of process `pid`, voluntary (a thread that
 /// sleeps or waits: each is a wake-up to come) and involuntary (preempted while

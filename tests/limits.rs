@@ -3,18 +3,14 @@
 //! fails if the service stops answering, keeps what it should have dropped, or does not
 //! stop in time.
 
-mod support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{
-    assert_reference, assert_verified, connect_from, http, http_get, http_post, raise_fd_limit,
-    serve, until_ok, Proc,
-};
+use nano_testing::http::{connect_from, http, http_get, http_post};
+use nano_testing::process::{assert_verified, raise_fd_limit, signal, Proc};
+use nano_testing::server::{assert_reference, logged, serve, until_ok};
 
 /// Opens `path` and reads only the response's status line: the client then reads
 /// nothing more.
@@ -61,11 +57,7 @@ fn sockets(server: &Proc) -> usize {
 }
 
 fn sigterm(server: &Proc) {
-    assert!(Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    signal(&server.0.id().to_string(), "-TERM");
 }
 
 fn data_dir(dir: &Path) -> std::path::PathBuf {
@@ -129,14 +121,7 @@ fn six_hundred_clients_that_never_read_leave_the_service_answering() {
     assert!(csv.starts_with(b"t0,t1,agent"));
     answers(&address, "/api/propagate/500?seed=6", 200);
     // The progress streams' run was in flight all along (so were the streams).
-    let (_, runs) = http_get(&address, "/api/runs").unwrap();
-    let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
-    let done = runs["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["seed"] == 5)
-        .map_or(0, |r| r["iterations"].as_u64().unwrap());
+    let done = logged(&address, 5);
     assert!(
         done < 10_000_000,
         "the streams' run completed during the test"
@@ -311,14 +296,7 @@ fn sigterm_with_open_streams_and_a_stalled_client_stops_promptly_and_loses_nothi
     // Let the run get going.
     let started = Instant::now();
     loop {
-        let (_, body) = http_get(&address, "/api/runs").unwrap();
-        let runs: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let done = runs["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["seed"] == seed)
-            .map_or(0, |r| r["iterations"].as_u64().unwrap());
+        let done = logged(&address, seed);
         if done > 0 {
             assert!(done < n, "the run finished before the signal");
             break;

@@ -3,77 +3,29 @@
 //! mid-run makes the supervisor restart the cluster, and the run completes equal to the
 //! reference.
 
-mod support;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use nano_testing::cluster::LocalCluster;
+use nano_testing::http::{free_address, http_get};
+use nano_testing::process;
+use nano_testing::process::{assert_verified, run};
+use nano_testing::server::{assert_reference, logged, stop, until_ok};
 use redis::Commands;
-use support::{assert_reference, assert_verified, bin, http_get, run, stop, until_ok, Proc};
 
 #[test]
 fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{http_port}");
+    let address = free_address();
     let data = dir.path().join("data");
-    let mut supervisor = bin()
-        .args([
-            "local-cluster",
-            "--processes",
-            "3",
-            "--listen",
-            &address,
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Follow the supervisor's report of its cache and of process ids.
-    let (pids_tx, pids) = mpsc::channel();
-    let (cache_tx, cache) = mpsc::channel();
-    let stderr = supervisor.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("; cache: ").nth(1) {
-                let _ = cache_tx.send(rest.to_owned());
-            }
-            if let Some(rest) = line.strip_prefix("sedaro-nano local-cluster: started process ") {
-                let (process, pid) = rest.split_once(" (pid ").unwrap();
-                let _ = pids_tx.send((
-                    process.parse::<usize>().unwrap(),
-                    pid.trim_end_matches(')').to_owned(),
-                ));
-            }
-        }
-    });
-    let supervisor = Proc(supervisor);
-    let cache = cache
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the supervisor says which cache it uses");
+    // The supervisor reports its cache and the processes it starts.
+    let cluster = LocalCluster::start(&address, &data);
+    let cache = cluster.cache();
     let redis_port: u16 = cache
         .strip_prefix("a private redis-server on 127.0.0.1:")
         .and_then(|rest| rest.split(' ').next())
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("not the private Redis: {cache}"));
-    let mut worker2 = None;
-    while worker2.is_none() {
-        let (process, pid) = pids
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the supervisor starts processes");
-        if process == 2 {
-            worker2 = Some(pid);
-        }
-    }
+    let worker2 = cluster.pid_of(2);
 
     // A run through the cluster equals the reference.
     let reference = run(&[
@@ -113,14 +65,7 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
     assert_eq!(status, 202);
     let started = Instant::now();
     loop {
-        let (_, runs) = http_get(&address, "/api/runs").unwrap();
-        let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
-        let logged = runs["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["seed"] == seed)
-            .map_or(0, |r| r["iterations"].as_u64().unwrap());
+        let logged = logged(&address, seed);
         assert!(
             logged < n,
             "the run finished before a worker could be killed"
@@ -131,19 +76,9 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
         assert!(started.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(Command::new("kill")
-        .args(["-9", worker2.as_deref().unwrap()])
-        .status()
-        .unwrap()
-        .success());
+    process::signal(&worker2, "-9");
     // The supervisor restarts every process.
-    let mut restarted = Vec::new();
-    while restarted.len() < 3 {
-        let (process, _) = pids
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the supervisor restarts the cluster");
-        restarted.push(process);
-    }
+    cluster.restarted(Duration::from_secs(30));
     // The run resumes from the log and completes; its records equal the reference's.
     until_ok(
         &address,
@@ -153,7 +88,7 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
 
     // SIGTERM stops the supervisor and, through it, every process of the cluster and
     // its private Redis.
-    stop(supervisor);
+    stop(cluster.supervisor);
     assert_verified(&data);
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", redis_port)).is_err(),

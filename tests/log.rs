@@ -1,14 +1,12 @@
 //! The log through the command line: crash and resume, replay, the catalog, verify.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use support::{
-    assert_reference, assert_same_output, assert_verified, bin, golden_runs, run, serve, stop,
-};
+use nano_testing::golden::golden_runs;
+use nano_testing::process::{assert_same_output, assert_verified, bin, run, until_committed};
+use nano_testing::server::{assert_reference, serve, stop};
 
 fn data_arg(dir: &Path) -> String {
     dir.to_str().expect("temporary paths are UTF-8").to_owned()
@@ -35,14 +33,7 @@ fn a_run_killed_mid_way_verifies_shows_partial_and_resumes_to_the_fresh_output()
         .spawn()
         .unwrap();
     // Wait until some blocks are logged (the catalog exists), then a little more.
-    let started = std::time::Instant::now();
-    while !dir.path().join("commit.mark").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "nothing was logged within a minute"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_committed(dir.path(), Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(1000));
     doomed.kill().unwrap(); // SIGKILL
     let status = doomed.wait().unwrap();

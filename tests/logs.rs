@@ -3,13 +3,15 @@
 //! JSON with `--log-format json`; and the secrets of a run that used them (the API
 //! token, sent as a header and as `access_token=`, and the Redis password) never in it.
 
-mod support;
-
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{bin, http, listening_address, stop, Proc, RedisServer};
+use nano_testing::cluster::RedisServer;
+use nano_testing::http::http;
+use nano_testing::process::{bin, Proc};
+use nano_testing::server;
+use nano_testing::server::{listening_address, stop};
 
 /// Starts serve with `extra`, keeping every line it writes to stderr.
 fn serve_logged(data: &std::path::Path, extra: &[&str]) -> (Proc, String, Arc<Mutex<Vec<String>>>) {
@@ -109,7 +111,7 @@ fn requests_are_logged_as_json_lines_and_no_token_or_redis_password_reaches_the_
         );
     }
     // A run that used the token and Redis, read back once complete.
-    support::until_ok(&address, "/api/propagate/300?seed=1");
+    server::until_ok(&address, "/api/propagate/300?seed=1");
     stop(server);
     wait_for_line(&lines, "stopping");
 
@@ -193,7 +195,7 @@ fn by_default_each_request_is_one_readable_line_and_a_client_request_id_carries_
 fn each_job_logs_one_line_when_it_ends_with_its_run_iterations_duration_and_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let (server, address, lines) = serve_logged(&dir.path().join("data"), &[]);
-    support::until_ok(&address, "/api/propagate/2500?seed=44");
+    server::until_ok(&address, "/api/propagate/2500?seed=44");
     wait_for_line(&lines, "job ended");
     stop(server);
     let lines = lines.lock().unwrap().clone();

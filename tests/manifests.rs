@@ -2,14 +2,13 @@
 //! the schemas, and the security rules read from the rendered YAML
 //! (`cluster/k8s/check.py`); the checker itself must refuse broken manifests.
 
-mod support;
-
 use std::process::{Command, Output};
 
-use support::rendered_manifests as rendered;
+use nano_testing::cluster::rendered_manifests as rendered;
+use nano_testing::process;
 
 fn check(yaml: &str) -> Output {
-    support::piped(
+    process::piped(
         Command::new("python3")
             .arg("cluster/k8s/check.py")
             .current_dir(env!("CARGO_MANIFEST_DIR")),

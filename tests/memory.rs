@@ -5,13 +5,14 @@
 //! holds beside reads is measured too: the engine's blocks in flight under many jobs,
 //! and connections whose clients send long request heads.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{download, http_get, peak_rss, raise_fd_limit, serve, stop, until_all_complete};
+use nano_testing::http::{download, http_get};
+use nano_testing::process::{peak_rss, raise_fd_limit};
+use nano_testing::server::{catalog, serve, stop, until_all_complete};
+use nano_testing::{http, process, server};
 
 const BUDGET_MB: u64 = 512;
 
@@ -53,11 +54,7 @@ fn serve_stays_under_its_memory_budget_and_refuses_reads_beyond_it() {
     assert_eq!(status, 202);
     let started = Instant::now();
     loop {
-        let (_, body) = http_get(&address, "/api/runs").unwrap();
-        let runs: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let done = runs["runs"]
-            .as_array()
-            .unwrap()
+        let done = catalog(&address)
             .iter()
             .any(|r| r["seed"] == seed && r["iterations"] == n);
         if done {
@@ -75,7 +72,7 @@ fn serve_stays_under_its_memory_budget_and_refuses_reads_beyond_it() {
     // Three whole CSV downloads, three page series and a hundred cached requests at once.
     let csv = format!("/api/propagate/{n}?seed={seed}&format=csv");
     let series = format!("/api/propagate/{n}?seed={seed}&points=5000");
-    let (readers, hits) = support::reads_at_once(&address, &csv, &series, &cached);
+    let (readers, hits) = server::reads_at_once(&address, &csv, &series, &cached);
     let mut sizes = Vec::new();
     for reader in readers {
         let (status, head, body) = reader.unwrap();
@@ -191,11 +188,7 @@ fn many_jobs_and_long_request_heads_stay_within_the_budget() {
     }
     let started = Instant::now();
     loop {
-        let (_, body) = http_get(&address, "/api/runs").unwrap();
-        let runs: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let complete = runs["runs"]
-            .as_array()
-            .unwrap()
+        let complete = catalog(&address)
             .iter()
             .filter(|r| r["iterations"] == n)
             .count() as u64;
@@ -253,7 +246,7 @@ fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
                     r#"{{"scenario": {}, "steps": {STEPS}}}"#,
                     shell(BODIES, 550 + j)
                 );
-                support::http_post(&address, "/api/runs", &request).unwrap()
+                http::http_post(&address, "/api/runs", &request).unwrap()
             })
         })
         .collect();
@@ -277,8 +270,8 @@ fn many_constellation_runs_at_once_stay_within_the_budget_and_complete() {
     );
     // The first run and the last: the same bytes as one propagator per body writes.
     for j in [0, RUNS - 1] {
-        let scenario = support::write_file(dir.path(), "shell.json", &shell(BODIES, 550 + j));
-        let expected = support::propagate_csv(&scenario, &STEPS.to_string(), &[]);
+        let scenario = process::write_file(dir.path(), "shell.json", &shell(BODIES, 550 + j));
+        let expected = process::propagate_csv(&scenario, &STEPS.to_string(), &[]);
         let (status, served) = http_get(
             &address,
             &format!("/api/runs/{}?format=csv", ids[j as usize]),
@@ -301,7 +294,7 @@ fn a_run_whose_one_step_could_never_fit_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let (server, address) = serve(&dir.path().join("data"), &["--memory-mb", "128"]);
     let request = format!(r#"{{"scenario": {}, "steps": 10}}"#, shell(100_000, 550));
-    let refused = support::http_post(&address, "/api/runs", &request).unwrap();
+    let refused = http::http_post(&address, "/api/runs", &request).unwrap();
     let body = String::from_utf8_lossy(&refused.body).to_string();
     assert_eq!(refused.status, 413, "{body}");
     assert!(refused.header("Retry-After").is_none(), "{}", refused.head);
@@ -312,7 +305,7 @@ fn a_run_whose_one_step_could_never_fit_is_refused_with_the_reason() {
     assert_eq!(readyz(&address)["cluster"]["jobs_in_flight"], 0);
     // A smaller shell fits the same share and completes.
     let request = format!(r#"{{"scenario": {}, "steps": 10}}"#, shell(1_000, 550));
-    let taken = support::http_post(&address, "/api/runs", &request).unwrap();
+    let taken = http::http_post(&address, "/api/runs", &request).unwrap();
     assert!(
         matches!(taken.status, 200 | 202),
         "{}",
@@ -375,7 +368,7 @@ fn a_20000_satellite_constellation_of_2000_steps_is_logged_and_served_under_512_
     )
     .unwrap();
     let data = dir.path().join("data");
-    let child = support::bin()
+    let child = process::bin()
         .args(["propagate", "--scenario"])
         .arg(&scenario)
         .args(["--steps", &STEPS.to_string(), "--format", "csv"])
@@ -393,7 +386,7 @@ fn a_20000_satellite_constellation_of_2000_steps_is_logged_and_served_under_512_
         "propagating {BODIES} satellites for {STEPS} steps peaked at {} MB of RSS, over {BUDGET_MB} MB",
         peak >> 20
     );
-    let entry = support::run(&["runs", "--json", "--data", data.to_str().unwrap()]);
+    let entry = process::run(&["runs", "--json", "--data", data.to_str().unwrap()]);
     let runs: serde_json::Value = serde_json::from_slice(&entry.stdout).unwrap();
     assert_eq!(runs[0]["iterations"], STEPS, "{runs}");
     let id = runs[0]["id"].as_str().unwrap().to_owned();

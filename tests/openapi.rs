@@ -3,12 +3,11 @@
 //! to a running `serve` and requires no 5xx and every response (status, content type,
 //! headers, body) to be one the document describes.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use support::{http_get, serve};
+use nano_testing::http::http_get;
+use nano_testing::server::serve;
 
 /// The checks schemathesis runs: no server errors, and conformance to the document.
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance";

@@ -3,16 +3,16 @@
 //! SIGKILL, replayed, verified), equal to the propagator's own states, and bad
 //! scenarios refused with exit 2 before anything is logged.
 
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nano_pipeline::orbit::{BodyPropagator, OrbitState};
 use nano_pipeline::scenario::{Scenario, ScenarioLimits};
-use support::{
-    assert_verified, bin, hostfile, propagate_csv, run, spawn_worker, stdout_of, write_file, Proc,
+use nano_testing::cluster::{hostfile, spawn_worker};
+use nano_testing::process::{
+    assert_verified, bin, propagate_csv, run, scenario_args, stdout_of, until_committed,
+    write_file, Proc,
 };
 
 /// Three bodies, J2, DOP853: one from elements, one from a state, one retrograde-ish.
@@ -69,25 +69,9 @@ fn the_same_scenario_gives_the_same_bytes_on_1_2_and_4_workers_and_on_2_processe
 
     let hosts = hostfile(dir.path(), 2);
     let _peer: Proc = spawn_worker(&hosts, 1, 2);
-    let out = bin()
-        .args([
-            "propagate",
-            "--scenario",
-            &scenario,
-            "--steps",
-            "700",
-            "--format",
-            "csv",
-        ])
-        .args(["--hostfile", hosts.to_str().unwrap(), "--workers", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stdout == one, "a 2-process cluster wrote other bytes");
+    let hostfile = ["--hostfile", hosts.to_str().unwrap(), "--workers", "2"];
+    let out = propagate_csv(&scenario, "700", &hostfile);
+    assert!(out == one, "a 2-process cluster wrote other bytes");
 }
 
 /// The CSV's rows, parsed: `(t, body, [x, y, z, vx, vy, vz])`.
@@ -157,15 +141,7 @@ fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
     // the wait.
     let steps = "30000";
     let mut doomed = bin()
-        .args([
-            "propagate",
-            "--scenario",
-            &scenario,
-            "--steps",
-            steps,
-            "--format",
-            "csv",
-        ])
+        .args(scenario_args("propagate", &scenario, steps, "csv"))
         .args([
             "--workers",
             "2",
@@ -179,14 +155,7 @@ fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
         .spawn()
         .unwrap();
     // Wait until an epoch is durable, then a little more, and kill it.
-    let started = Instant::now();
-    while !data.join("commit.mark").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "nothing was logged"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    until_committed(&data, Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(20));
     doomed.kill().unwrap();
     doomed.wait().unwrap();
@@ -224,17 +193,8 @@ fn a_run_killed_mid_way_resumes_to_the_fresh_runs_bytes_and_verifies_clean() {
         "the resumed run differs from a fresh one (killed at {logged})"
     );
     assert_verified(&data);
-    let replayed = stdout_of(&[
-        "replay",
-        "--scenario",
-        &scenario,
-        "--steps",
-        steps,
-        "--format",
-        "csv",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
+    let replay = scenario_args("replay", &scenario, steps, "csv");
+    let replayed = stdout_of(&[&replay[..], &["--data", data.to_str().unwrap()]].concat());
     assert!(replayed == fresh, "the log replays other bytes");
 }
 

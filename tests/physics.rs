@@ -7,16 +7,17 @@
 //! worker is stuck in a computation within its grace; and random scenarios never
 //! crash the service, never yield a non-finite number, never stop another job.
 
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use nano_testing::http::{http_get, http_post};
+use nano_testing::process;
+use nano_testing::process::{assert_verified, bin, write_file, Proc};
+use nano_testing::server::{serve, stop};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
-use support::{assert_verified, bin, http_get, http_post, serve, stop, write_file, Proc};
 
 /// Two bodies clear of the Earth: one by elements, one by state.
 fn good() -> Value {
@@ -144,7 +145,7 @@ fn settled(address: &str, id: &str, within: Duration) -> Value {
 /// `propagate --scenario F --steps N --format csv`, the reference bytes.
 fn cli_csv(dir: &Path, scenario: &Value, steps: u64) -> Vec<u8> {
     let file = write_file(dir, "reference.json", &scenario.to_string());
-    let out = support::run(&[
+    let out = process::run(&[
         "propagate",
         "--scenario",
         &file,
@@ -382,11 +383,11 @@ fn one_round_takes_minutes() -> Value {
 /// of CPU on it (the round is under way).
 fn grind(server: &Proc, address: &str) {
     let pid = server.0.id().to_string();
-    let before = support::cpu_ticks(&pid);
+    let before = process::cpu_ticks(&pid);
     let (status, body) = post_run(address, &one_round_takes_minutes(), 1_000_000);
     assert_eq!(status, 202, "{body}");
     let started = Instant::now();
-    while support::cpu_ticks(&pid) < before + 50 {
+    while process::cpu_ticks(&pid) < before + 50 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the run never started"
@@ -433,11 +434,7 @@ fn sigterm_ends_the_process_within_its_grace_while_a_worker_is_stuck() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, address) = serve(dir.path(), &["--shutdown-grace", "2"]);
     grind(&server, &address);
-    let pid = server.0.id().to_string();
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    assert!(term.unwrap().success());
+    process::signal(&server.0.id().to_string(), "-TERM");
     // The bound of the test is generous; the grace is the behaviour: the watchdog's
     // status says it ended the process because the worker did not stop.
     let signalled = Instant::now();

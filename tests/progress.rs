@@ -2,11 +2,9 @@
 //! when it is a terminal, and write none of it when it is not. The terminal is a real
 //! pseudo-terminal: the binary runs under util-linux's `script`.
 
-mod support;
-
 use std::process::Command;
 
-use support::{bin, run};
+use nano_testing::process::{bin, run};
 
 /// Runs `args` with stdout discarded and stderr on a pseudo-terminal; returns what the
 /// terminal showed.
@@ -53,24 +51,17 @@ fn propagate_and_replay_draw_a_bar_on_a_terminal_only() {
         String::from_utf8_lossy(&quiet.stderr)
     );
 
-    let logged = run(&[
-        "propagate",
-        "--steps",
-        "200000",
-        "--seed",
-        "6",
-        "--data",
-        data,
-    ]);
+    let seed_6 = ["--steps", "200000", "--seed", "6", "--data", data];
+    let logged = run(&[&["propagate"], &seed_6[..]].concat());
     assert!(logged.status.success());
     assert_no_bar("propagate --data", &logged.stderr);
 
-    let shown = on_terminal(&["replay", "--steps", "200000", "--seed", "6", "--data", data]);
+    let shown = on_terminal(&[&["replay"], &seed_6[..]].concat());
     assert!(
         shown.contains("replay [") && shown.contains("200000/200000 iterations"),
         "{shown:?}"
     );
-    let quiet = run(&["replay", "--steps", "200000", "--seed", "6", "--data", data]);
+    let quiet = run(&[&["replay"], &seed_6[..]].concat());
     assert!(quiet.status.success());
     assert_no_bar("replay", &quiet.stderr);
 

@@ -6,18 +6,15 @@
 //! closed form just under the distance is reported and one just over is not; bad
 //! input exits 2 naming the flag or field.
 
-mod support;
-
-#[path = "../pipeline/tests/support/conjunctions.rs"]
-mod conjunctions;
-
-use conjunctions::{assert_misses, assert_same, screen_by_sampling};
+use nano_testing::conjunctions::{assert_misses, assert_same, screen_by_sampling};
 use std::io::Read;
 use std::path::Path;
 
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::screening::Conjunction;
-use support::{bin, crossing, hostfile, run, stdout_of, write_file};
+use nano_testing::cluster::hostfile;
+use nano_testing::process::{bin, run, stdout_of, write_file};
+use nano_testing::{crossing, process};
 
 const STEP: f64 = 10.0;
 const STEPS: usize = 60;
@@ -148,11 +145,11 @@ fn screen_equals_the_brute_force_closest_first_on_any_workers_and_from_the_log()
 
 #[test]
 fn a_miss_just_under_the_distance_is_reported_and_one_just_over_is_not() {
-    // Two pairs on circular orbits meeting at MEET (`meeting::threshold_pairs`): bodies
+    // Two pairs on circular orbits meeting at MEET (`crossing::threshold_pairs`): bodies
     // 0 and 1 then 4.99 km apart, bodies 2 and 3 5.01 km, the difference of their
     // radii; integrated, interpolated and screened, within a centimetre of that.
     let dir = tempfile::tempdir().unwrap();
-    let bodies: Vec<String> = crossing::meeting::threshold_pairs(4.99, 5.01, MEET, 0.0)
+    let bodies: Vec<String> = crossing::threshold_pairs(4.99, 5.01, MEET, 0.0)
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -216,7 +213,7 @@ fn a_two_process_cluster_screens_to_the_same_answer() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut peer = support::Proc(peer);
+    let mut peer = process::Proc(peer);
     let out = stdout_of(&flags);
     assert!(out == one, "a 2-process cluster screened differently");
     // The peer ends with the screening, cleanly and silently.

@@ -3,13 +3,14 @@
 //! `/api/runs/{id}/bodies/{k}`, and by `replay --body/--from/--to`, all against the
 //! CSV the run wrote; between output times against a Hermite cubic computed here.
 
-mod support;
-
 use std::path::Path;
 
 use nano_pipeline::scenario::{Scenario, ScenarioLimits};
+use nano_testing::http::http_get;
+use nano_testing::process::{run, stdout_of};
+use nano_testing::server;
+use nano_testing::server::serve;
 use serde_json::Value;
-use support::{http_get, run, serve, stdout_of};
 
 /// Twelve satellites in three planes and one listed body, J2, RK4: small and quick,
 /// with several blocks of 7 output steps in the log.
@@ -286,31 +287,30 @@ fn states_and_tracks_served_from_the_log_are_the_runs_rows_and_its_hermite_cubic
         said.contains("to = 2000") && said.contains("frontier"),
         "{said}"
     );
-    support::stop(server);
+    server::stop(server);
 }
 
 #[test]
 fn replay_selects_a_body_and_a_window_of_times() {
     let dir = tempfile::tempdir().unwrap();
     let (scenario, data, _, csv) = logged_run(dir.path());
-    let replay_as = |format: &str, extra: &[&str]| {
-        let args = [
-            &[
-                "replay",
-                "--scenario",
-                &scenario,
-                "--steps",
-                STEPS_TEXT,
-                "--data",
-                &data,
-                "--format",
-                format,
-            ][..],
-            extra,
-        ]
-        .concat();
-        stdout_of(&args)
+    // `replay` of the logged run in `format`, with the `extra` flags.
+    let replay_args = |format: &str, extra: &[&str]| -> Vec<String> {
+        let flags = [
+            "--scenario",
+            &scenario,
+            "--steps",
+            STEPS_TEXT,
+            "--data",
+            &data,
+        ];
+        [&["replay"][..], &flags, &["--format", format], extra]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect()
     };
+    let replay_as = |format: &str, extra: &[&str]| stdout_of(&replay_args(format, extra));
     let replay = |extra: &[&str]| replay_as("csv", extra);
     assert!(replay(&[]) == csv, "the whole replay is the run");
     let one = replay(&["--body", "4"]);
@@ -349,22 +349,7 @@ fn replay_selects_a_body_and_a_window_of_times() {
         (&["--from", "300", "--to", "200"][..], "--from"),
         (&["--to", "1e9"][..], "--to"),
     ] {
-        let args = [
-            &[
-                "replay",
-                "--scenario",
-                &scenario,
-                "--steps",
-                STEPS_TEXT,
-                "--data",
-                &data,
-                "--format",
-                "csv",
-            ][..],
-            extra,
-        ]
-        .concat();
-        let out = run(&args);
+        let out = run(&replay_args("csv", extra));
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {said}");
         assert!(said.contains(flag), "{extra:?}: {said}");

@@ -1,17 +1,11 @@
 //! The screening core: the differential-dataflow screening against the tests' own
-//! brute force over every pair (`support/conjunctions.rs`: their own Hermite cubic,
+//! brute force over every pair (`nano_testing::conjunctions`: their own Hermite cubic,
 //! sampled densely and refined, sharing no code with the screening; pairs equal, TCA
 //! within 1 ms, miss within 1 m), kept current under manoeuvres, on 1, 2 and 4
 //! workers; the exact-minimum code against a dense sampling of the tests' cubic; and
 //! the edges (a minimum exactly at an output time, an approach straddling cells, a
 //! miss just under and just over the screening distance).
 
-#[path = "support/conjunctions.rs"]
-mod conjunctions;
-#[path = "support/crossing.rs"]
-mod crossing;
-
-use conjunctions::{assert_misses, assert_same, cubic, screen_by_sampling};
 use nano_pipeline::orbit::kepler::Kepler;
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::EARTH_MU;
@@ -19,6 +13,8 @@ use nano_pipeline::screening::approach::closest_approaches;
 use nano_pipeline::screening::grid::Grid;
 use nano_pipeline::screening::screener::Screener;
 use nano_pipeline::screening::{reach, Conjunction, Sample};
+use nano_testing::conjunctions::{assert_misses, assert_same, cubic, screen_by_sampling};
+use nano_testing::crossing;
 use proptest::prelude::*;
 
 const STEP: f64 = 10.0;

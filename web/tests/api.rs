@@ -1,14 +1,13 @@
 //! The service's handlers, without sockets (tower's `oneshot`) and once over real TCP.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use nano_testing::golden;
+use nano_testing::series::{assert_values, decimate, floats};
+use nano_testing::service::{get, service, until_ready, Service};
 use nano_web::{app, Cache};
-use support::series::{assert_values, decimate, floats};
-use support::{get, golden, service, until_ready};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache_hit() {
@@ -32,7 +31,7 @@ async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache
     assert_eq!(running["n"], 2000);
     let body = until_ready(&app, "/api/propagate/2000?seed=42").await;
     assert!(
-        body == golden("nano-n2000-seed42.json"),
+        body == golden::read("nano-n2000-seed42.json"),
         "not the golden file"
     );
     let hits = s.state.metrics.cache_hits.load(Ordering::Relaxed);
@@ -50,12 +49,12 @@ async fn a_run_through_the_api_is_the_golden_file_and_the_second_read_is_a_cache
     assert_eq!(s.state.metrics.jobs_started.load(Ordering::Relaxed), 1);
 
     // The decimated series holds the golden run's values at the points the rule
-    // picks, computed here from the golden file (support::series).
+    // picks, computed here from the golden file (`nano_testing::series`).
     let series: serde_json::Value =
         serde_json::from_slice(&until_ready(&app, "/api/propagate/2000?seed=42&points=100").await)
             .unwrap();
     let golden: serde_json::Value =
-        serde_json::from_slice(&golden("nano-n2000-seed42.json")).unwrap();
+        serde_json::from_slice(&golden::read("nano-n2000-seed42.json")).unwrap();
     let expected = decimate(&golden, 100);
     assert_eq!(expected.len(), 2);
     for (agent, want) in &expected {
@@ -78,7 +77,7 @@ async fn the_page_series_is_computed_from_the_log_once_then_served_from_the_cach
     let app = app(s.state.clone());
     let uri = "/api/propagate/3000?seed=8&points=100";
     let first = until_ready(&app, uri).await;
-    let read_log = |s: &support::Service| s.state.metrics.log_served.load(Ordering::Relaxed);
+    let read_log = |s: &Service| s.state.metrics.log_served.load(Ordering::Relaxed);
     let (hits, reads) = (
         s.state.metrics.cache_hits.load(Ordering::Relaxed),
         read_log(&s),
@@ -463,7 +462,7 @@ async fn a_script_can_wait_for_its_run_and_gets_it_in_one_request() {
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(headers["content-type"], "application/json");
     assert!(
-        body == golden("nano-n2000-seed42.json"),
+        body == golden::read("nano-n2000-seed42.json"),
         "not the golden file"
     );
     // wait=0 does not wait: a new run answers 202 with where to poll.

@@ -1,15 +1,14 @@
 //! The service against a real, private redis-server: the hot cache, and what happens
 //! when Redis goes away and comes back.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use nano_cluster::redis_server::{private_ca, RedisServer};
+use nano_testing::service::{get, service, until_ready};
 use nano_web::{app, Cache};
 use redis::AsyncCommands;
-use support::{get, private_ca, service, until_ready, RedisServer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_caches_runs_and_the_service_survives_its_loss_and_return() {

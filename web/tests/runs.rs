@@ -1,22 +1,19 @@
 //! The runs API (`/api/runs...`): scenarios posted, refused by field, computed once,
 //! served as the CLI writes them.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use nano_pipeline::ephemeris::{self, OrbitFormat};
 use nano_pipeline::scenario::{Scenario, ScenarioLimits};
-use nano_web::{app, Cache, Limits};
+use nano_testing::service::{
+    get, memory_cache, post, run_id, service, service_in, service_with, serving, until_ready,
+    Answer,
+};
+use nano_testing::tmpfs::Tmpfs;
+use nano_web::{app, Limits};
 use serde_json::{json, Value};
-use support::tmpfs::Tmpfs;
-use support::{get, post, service, service_in, service_with, until_ready};
-
-fn cache() -> Cache {
-    Cache::memory(16 << 20, Duration::from_secs(60))
-}
 
 /// Two bodies on different orbits, one given by elements and one by state.
 fn two_body(step: f64) -> Value {
@@ -33,6 +30,11 @@ fn two_body(step: f64) -> Value {
 
 fn request(scenario: &Value, steps: u64) -> String {
     json!({"scenario": scenario, "steps": steps}).to_string()
+}
+
+/// Posts the run of `steps` steps of `scenario`: the service's answer.
+async fn start(app: &axum::Router, scenario: &Value, steps: u64) -> Answer {
+    post(app, "/api/runs", &request(scenario, steps), &[]).await
 }
 
 /// The run as the CLI's `propagate --scenario F --steps N --format F` writes it (the
@@ -59,7 +61,7 @@ async fn every_broken_scenario_is_a_400_naming_its_field_and_nothing_is_logged()
         max_bodies: 3,
         ..Limits::default()
     };
-    let s = service_with(cache(), limits);
+    let s = service_with(memory_cache(), limits);
     let app = app(s.state.clone());
     let with = |edit: &dyn Fn(&mut Value)| {
         let mut doc = two_body(60.0);
@@ -201,10 +203,7 @@ async fn every_broken_scenario_is_a_400_naming_its_field_and_nothing_is_logged()
         "{status} {}",
         String::from_utf8_lossy(&answer)
     );
-    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = run_id(&answer);
     until_ready(&app, &format!("/api/runs/{id}")).await;
     let catalog = s.state.log.catalog().unwrap();
     assert_eq!(catalog.len(), 1, "only the good run is logged: {catalog:?}");
@@ -213,12 +212,11 @@ async fn every_broken_scenario_is_a_400_naming_its_field_and_nothing_is_logged()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_two_body_run_is_accepted_then_served_as_the_cli_writes_it() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (s, app) = serving(memory_cache());
     let scenario = two_body(30.0);
     // Forty blocks: still running when the answer comes.
     let steps = 20_000;
-    let (status, headers, body) = post(&app, "/api/runs", &request(&scenario, steps), &[]).await;
+    let (status, headers, body) = start(&app, &scenario, steps).await;
     assert_eq!(
         status,
         StatusCode::ACCEPTED,
@@ -271,7 +269,7 @@ async fn a_two_body_run_is_accepted_then_served_as_the_cli_writes_it() {
     assert_eq!(done["status"], "complete");
     assert_eq!(done["iterations_done"], steps);
     // Asked again: the log holds it, 200 and nothing new computed.
-    let (status, headers, _) = post(&app, "/api/runs", &request(&scenario, steps), &[]).await;
+    let (status, headers, _) = start(&app, &scenario, steps).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["location"], format!("/api/runs/{id}"));
     assert_eq!(s.state.metrics.jobs_started.load(Ordering::Relaxed), 1);
@@ -279,15 +277,11 @@ async fn a_two_body_run_is_accepted_then_served_as_the_cli_writes_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn points_keep_at_most_k_output_times_per_body_with_the_first_and_last() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (_s, app) = serving(memory_cache());
     let scenario = two_body(60.0);
     let steps = 1000;
-    let (_, _, body) = post(&app, "/api/runs", &request(&scenario, steps), &[]).await;
-    let id = serde_json::from_slice::<Value>(&body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, _, body) = start(&app, &scenario, steps).await;
+    let id = run_id(&body);
     let all =
         String::from_utf8(until_ready(&app, &format!("/api/runs/{id}?format=csv")).await).unwrap();
     let rows: Vec<&str> = all.lines().skip(1).collect();
@@ -341,7 +335,7 @@ async fn points_keep_at_most_k_output_times_per_body_with_the_first_and_last() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn posting_needs_the_token_when_one_is_set_and_takes_from_the_rate_limit() {
-    let s = service(cache());
+    let s = service(memory_cache());
     let state = s
         .state
         .clone()
@@ -371,10 +365,7 @@ async fn posting_needs_the_token_when_one_is_set_and_takes_from_the_rate_limit()
         "{status} {}",
         String::from_utf8_lossy(&answer)
     );
-    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = run_id(&answer);
     // Reading needs no token.
     until_ready(&app, &format!("/api/runs/{id}")).await;
     let (status, _, _) = get(&app, &format!("/api/runs/{id}/status")).await;
@@ -403,8 +394,7 @@ async fn posting_needs_the_token_when_one_is_set_and_takes_from_the_rate_limit()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_posts_of_one_scenario_start_one_job_and_events_end_with_complete() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (s, app) = serving(memory_cache());
     let body = request(&two_body(10.0), 20_000);
     let (a, b) = tokio::join!(
         post(&app, "/api/runs", &body, &[]),
@@ -412,10 +402,7 @@ async fn two_posts_of_one_scenario_start_one_job_and_events_end_with_complete() 
     );
     assert_eq!(a.0, StatusCode::ACCEPTED);
     assert!(b.0 == StatusCode::ACCEPTED || b.0 == StatusCode::OK);
-    let id = serde_json::from_slice::<Value>(&a.2).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = run_id(&a.2);
     assert_eq!(
         serde_json::from_slice::<Value>(&b.2).unwrap()["id"],
         id.as_str()
@@ -435,8 +422,7 @@ async fn two_posts_of_one_scenario_start_one_job_and_events_end_with_complete() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_ids_are_404_and_malformed_ones_400_naming_the_id() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (s, app) = serving(memory_cache());
     for route in ["", "/status", "/events"] {
         for id in ["00000000000000000000000000000000", "12345"] {
             let (status, _, body) = get(&app, &format!("/api/runs/{id}{route}")).await;
@@ -464,8 +450,7 @@ async fn unknown_ids_are_404_and_malformed_ones_400_naming_the_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nano_scenario_is_the_run_of_its_seed_byte_for_byte() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (s, app) = serving(memory_cache());
     let body = request(&json!({"model": "nano", "seed": 5}), 3000);
     let (status, headers, answer) = post(&app, "/api/runs", &body, &[]).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -495,8 +480,7 @@ async fn a_nano_scenario_is_the_run_of_its_seed_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scenario_over_16_kib_is_taken_and_one_over_1_mib_is_413() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (_s, app) = serving(memory_cache());
     let listed = |n: usize| {
         let bodies: Vec<Value> = (0..n)
             .map(|i| json!({"name": format!("debris-{i:05}"), "elements": {"a_km": 7000 + i, "e": 0.01}}))
@@ -543,16 +527,12 @@ fn without_creation_date(oem: &[u8]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_oem_of_a_logged_run_is_the_reference_oem_but_for_its_creation_date() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (_s, app) = serving(memory_cache());
     let scenario = two_body(20.0);
     // Blocks of 500 steps: the tracks cross a block.
     let steps = 1200;
-    let (_, _, body) = post(&app, "/api/runs", &request(&scenario, steps), &[]).await;
-    let id = serde_json::from_slice::<Value>(&body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, _, body) = start(&app, &scenario, steps).await;
+    let id = run_id(&body);
     let oem = until_ready(&app, &format!("/api/runs/{id}?format=oem")).await;
     let want = cli_output(&scenario, steps, OrbitFormat::Oem);
     let (got, want) = (without_creation_date(&oem), without_creation_date(&want));
@@ -612,7 +592,7 @@ async fn a_run_stopped_short_is_a_409_saying_how_far_the_log_holds_it() {
     // ballast and 4 MiB reserve): the job fails when the next block does not fit.
     let parent = tempfile::tempdir().unwrap();
     let disk = Tmpfs::mount(parent.path().join("disk"), "16m");
-    let s = service_in(tempfile::tempdir_in(disk.path()).unwrap(), cache());
+    let s = service_in(tempfile::tempdir_in(disk.path()).unwrap(), memory_cache());
     let scenario = swarm(100);
     let steps = 20_000;
     let (status, _, answer) = post(
@@ -623,10 +603,7 @@ async fn a_run_stopped_short_is_a_409_saying_how_far_the_log_holds_it() {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = run_id(&answer);
     let key = nano_pipeline::RunKey::orbit(nano_store::RunId(
         u128::from_str_radix(&id, 16).unwrap().to_be_bytes(),
     ));
@@ -656,7 +633,7 @@ async fn a_run_stopped_short_is_a_409_saying_how_far_the_log_holds_it() {
 
     // A fresh process over that log: the volume is still full, so nothing resumes the
     // run, and asking again says so (it used to be 202 for ever).
-    let s = s.restart(cache());
+    let s = s.restart(memory_cache());
     let app = app(s.state.clone());
     assert_eq!(s.state.log.entry(key).unwrap().unwrap().iterations, held);
     for _ in 0..3 {

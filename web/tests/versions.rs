@@ -3,19 +3,13 @@
 //! logged for it; manoeuvres of one run posted at once make versions that follow each
 //! other; a screening that could never fit in the budget is a 413.
 
-mod support;
-
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use nano_testing::service::{get, memory_cache, post, run_id, service, serving, until_ready};
+use nano_web::app;
 use nano_web::budget::MemoryBudget;
-use nano_web::{app, Cache};
 use serde_json::{json, Value};
-use support::{get, post, service, until_ready};
-
-fn cache() -> Cache {
-    Cache::memory(16 << 20, Duration::from_secs(60))
-}
 
 /// Three bodies, one output every `step` s (each step its own run).
 fn scenario(step: f64) -> Value {
@@ -36,10 +30,7 @@ async fn complete_run(app: &axum::Router, steps: u64, step: f64) -> String {
     let body = json!({"scenario": scenario(step), "steps": steps}).to_string();
     let (status, _, answer) = post(app, "/api/runs", &body, &[]).await;
     assert!(status.is_success(), "{}", String::from_utf8_lossy(&answer));
-    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = run_id(&answer);
     until_ready(app, &format!("/api/runs/{id}?format=csv")).await;
     id
 }
@@ -56,140 +47,55 @@ fn error(status: StatusCode, body: &[u8], what: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bad_manoeuvre_or_read_is_a_4xx_naming_its_field_and_nothing_is_logged() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (s, app) = serving(memory_cache());
     let id = complete_run(&app, 100, 60.0).await;
     let manoeuvres = format!("/api/runs/{id}/manoeuvres");
     // t_end = 100 x 60 s.
-    let cases: Vec<(&str, String, &str)> = vec![
-        ("not JSON", "{".into(), "body"),
-        ("not an object", "[1, 2]".into(), "body"),
-        (
-            "no body",
-            r#"{"t": 10, "dv_kms": [0, 0, 0]}"#.into(),
-            "body",
-        ),
-        (
-            "body past the last",
-            r#"{"body": 3, "t": 10, "dv_kms": [0, 0, 0]}"#.into(),
-            "body",
-        ),
-        (
-            "negative body",
-            r#"{"body": -1, "t": 10, "dv_kms": [0, 0, 0]}"#.into(),
-            "body",
-        ),
-        (
-            "body as text",
-            r#"{"body": "a", "t": 10, "dv_kms": [0, 0, 0]}"#.into(),
-            "body",
-        ),
-        ("no t", r#"{"body": 0, "dv_kms": [0, 0, 0]}"#.into(), "t"),
-        (
-            "negative t",
-            r#"{"body": 0, "t": -1, "dv_kms": [0, 0, 0]}"#.into(),
-            "t",
-        ),
-        (
-            "t at the end",
-            r#"{"body": 0, "t": 6000, "dv_kms": [0, 0, 0]}"#.into(),
-            "t",
-        ),
-        (
-            "t as text",
-            r#"{"body": 0, "t": "10", "dv_kms": [0, 0, 0]}"#.into(),
-            "t",
-        ),
-        ("no dv", r#"{"body": 0, "t": 10}"#.into(), "dv_kms"),
-        (
-            "two components",
-            r#"{"body": 0, "t": 10, "dv_kms": [0, 0]}"#.into(),
-            "dv_kms",
-        ),
-        (
-            "dv not a list",
-            r#"{"body": 0, "t": 10, "dv_kms": 1}"#.into(),
-            "dv_kms",
-        ),
-        (
-            "a component as text",
-            r#"{"body": 0, "t": 10, "dv_kms": [0, 0, "x"]}"#.into(),
-            "dv_kms[2]",
-        ),
-        (
-            "over 10 km/s",
-            r#"{"body": 0, "t": 10, "dv_kms": [8, 6, 0.1]}"#.into(),
-            "dv_kms",
-        ),
-        (
-            "an unknown field",
-            r#"{"body": 0, "t": 10, "dv_kms": [0, 0, 0], "dt": 1}"#.into(),
-            "dt",
-        ),
+    // One line a case: what, the body posted, the field the 400 names.
+    #[rustfmt::skip]
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("not JSON",            "{",                                                     "body"),
+        ("not an object",       "[1, 2]",                                                "body"),
+        ("no body",             r#"{"t": 10, "dv_kms": [0, 0, 0]}"#,                     "body"),
+        ("body past the last",  r#"{"body": 3, "t": 10, "dv_kms": [0, 0, 0]}"#,          "body"),
+        ("negative body",       r#"{"body": -1, "t": 10, "dv_kms": [0, 0, 0]}"#,         "body"),
+        ("body as text",        r#"{"body": "a", "t": 10, "dv_kms": [0, 0, 0]}"#,        "body"),
+        ("no t",                r#"{"body": 0, "dv_kms": [0, 0, 0]}"#,                   "t"),
+        ("negative t",          r#"{"body": 0, "t": -1, "dv_kms": [0, 0, 0]}"#,          "t"),
+        ("t at the end",        r#"{"body": 0, "t": 6000, "dv_kms": [0, 0, 0]}"#,        "t"),
+        ("t as text",           r#"{"body": 0, "t": "10", "dv_kms": [0, 0, 0]}"#,        "t"),
+        ("no dv",               r#"{"body": 0, "t": 10}"#,                               "dv_kms"),
+        ("two components",      r#"{"body": 0, "t": 10, "dv_kms": [0, 0]}"#,             "dv_kms"),
+        ("dv not a list",       r#"{"body": 0, "t": 10, "dv_kms": 1}"#,                  "dv_kms"),
+        ("a component as text", r#"{"body": 0, "t": 10, "dv_kms": [0, 0, "x"]}"#,        "dv_kms[2]"),
+        ("over 10 km/s",        r#"{"body": 0, "t": 10, "dv_kms": [8, 6, 0.1]}"#,        "dv_kms"),
+        ("an unknown field",    r#"{"body": 0, "t": 10, "dv_kms": [0, 0, 0], "dt": 1}"#, "dt"),
     ];
     for (what, body, field) in cases {
-        let (status, _, answer) = post(&app, &manoeuvres, &body, &[]).await;
+        let (status, _, answer) = post(&app, &manoeuvres, body, &[]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}");
         let e = error(status, &answer, what);
         assert_eq!(e["field"], field, "{what}: {e}");
         assert!(!e["rule"].as_str().unwrap().is_empty(), "{what}");
     }
     let good = r#"{"body": 0, "t": 10, "dv_kms": [0, 0.01, 0]}"#;
-    let reads: Vec<(String, StatusCode, &str)> = vec![
-        (
-            format!("/api/runs/{id}/conjunctions?d=0"),
-            StatusCode::BAD_REQUEST,
-            "d",
-        ),
-        (
-            format!("/api/runs/{id}/conjunctions?d=100.5"),
-            StatusCode::BAD_REQUEST,
-            "d",
-        ),
-        (
-            format!("/api/runs/{id}/conjunctions?d=x"),
-            StatusCode::BAD_REQUEST,
-            "d",
-        ),
-        (
-            format!("/api/runs/{id}/conjunctions?version=-1"),
-            StatusCode::BAD_REQUEST,
-            "version",
-        ),
-        (
-            format!("/api/runs/{id}/conjunctions?format=xml"),
-            StatusCode::BAD_REQUEST,
-            "format",
-        ),
-        (
-            format!("/api/runs/{id}/conjunctions/events?d=-5"),
-            StatusCode::BAD_REQUEST,
-            "d",
-        ),
-        (
-            format!("/api/runs/{id}/states?t=0&version=x"),
-            StatusCode::BAD_REQUEST,
-            "version",
-        ),
-        (
-            format!("/api/runs/{id}/bodies/0?version=1.5"),
-            StatusCode::BAD_REQUEST,
-            "version",
-        ),
-        (
-            "/api/runs/5/conjunctions".into(),
-            StatusCode::BAD_REQUEST,
-            "id",
-        ),
-        (
-            "/api/runs/xyz/versions".into(),
-            StatusCode::BAD_REQUEST,
-            "id",
-        ),
+    // Each a 400 naming the field.
+    #[rustfmt::skip]
+    let reads: Vec<(String, &str)> = vec![
+        (format!("/api/runs/{id}/conjunctions?d=0"),         "d"),
+        (format!("/api/runs/{id}/conjunctions?d=100.5"),     "d"),
+        (format!("/api/runs/{id}/conjunctions?d=x"),         "d"),
+        (format!("/api/runs/{id}/conjunctions?version=-1"),  "version"),
+        (format!("/api/runs/{id}/conjunctions?format=xml"),  "format"),
+        (format!("/api/runs/{id}/conjunctions/events?d=-5"), "d"),
+        (format!("/api/runs/{id}/states?t=0&version=x"),     "version"),
+        (format!("/api/runs/{id}/bodies/0?version=1.5"),     "version"),
+        ("/api/runs/5/conjunctions".into(),                  "id"),
+        ("/api/runs/xyz/versions".into(),                    "id"),
     ];
-    for (uri, want, field) in reads {
+    for (uri, field) in reads {
         let (status, _, answer) = get(&app, &uri).await;
-        assert_eq!(status, want, "{uri}");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(error(status, &answer, &uri)["field"], field, "{uri}");
     }
     // A version that does not exist: 404 naming the latest.
@@ -228,18 +134,14 @@ async fn every_bad_manoeuvre_or_read_is_a_4xx_naming_its_field_and_nothing_is_lo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_still_computing_takes_no_manoeuvre() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (_s, app) = serving(memory_cache());
     // Long enough to be still running when the manoeuvre comes, on any machine: the
     // polls below are 10 ms apart, the run some seconds long (it ends with the test
     // binary, whose other tests take longer).
     let body = json!({"scenario": scenario(60.0), "steps": 2_000_000}).to_string();
     let (status, _, answer) = post(&app, "/api/runs", &body, &[]).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let id = serde_json::from_slice::<Value>(&answer).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = run_id(&answer);
     let good = r#"{"body": 0, "t": 10, "dv_kms": [0, 0.01, 0]}"#;
     let uri = format!("/api/runs/{id}/manoeuvres");
     // Until its first block is logged it is unknown (404); then computing (409).
@@ -265,8 +167,7 @@ async fn a_run_still_computing_takes_no_manoeuvre() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn manoeuvres_posted_at_once_make_versions_that_follow_each_other() {
-    let s = service(cache());
-    let app = app(s.state.clone());
+    let (s, app) = serving(memory_cache());
     let id = complete_run(&app, 200, 60.0).await;
     let uri = format!("/api/runs/{id}/manoeuvres");
     let posts: Vec<_> = (0..6)
@@ -306,7 +207,7 @@ async fn manoeuvres_posted_at_once_make_versions_that_follow_each_other() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_screening_that_could_never_fit_the_budget_is_a_413_naming_its_samples() {
     let budget = MemoryBudget::megabytes(128).unwrap();
-    let s = service(cache());
+    let s = service(memory_cache());
     let state = s.state.clone().with_budget(budget);
     let app = app(state.clone());
     // 3 bodies x 10,001 outputs at 640 bytes is past the 16 MB share.

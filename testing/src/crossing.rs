@@ -1,9 +1,9 @@
 //! Orbits that cross: a circular orbit through a point a few km from `(7000, 0, 0)` at
 //! a meeting time, from a direction of its own, so that bodies given other directions
-//! come close to it there; and pairs of circular orbits whose closest approach is
-//! known in closed form. Shared by the screening tests here and, included by path, by
-//! the service's and the page's (`tests/support/crossing.rs`).
+//! come close to it there; scenarios of such bodies (for screening and its page); and
+//! pairs of circular orbits whose closest approach is known in closed form.
 
+use nano_pipeline::orbit::kepler::Kepler;
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::scenario::EARTH_MU;
 
@@ -65,4 +65,33 @@ pub fn threshold_pairs(below: f64, above: f64, meet: f64, t: f64) -> [OrbitState
         on_circle(7000.0, pi, 0.3, meet, t),
         on_circle(7000.0 + above, pi, 1.4, meet, t),
     ]
+}
+
+/// The state at `t = 0` of the circular orbit through `(7000, 0, 0) + offset` at
+/// `meet`, its velocity at `angle` in the plane normal to the position.
+pub fn crossing(meet: f64, offset: [f64; 3], angle: f64) -> OrbitState {
+    Kepler::new(&at_meeting(meet, offset, angle), EARTH_MU)
+        .unwrap()
+        .at(0.0)
+}
+
+/// A point-mass scenario (dop853 at 1e-12, an output every `step` s) of `n` bodies
+/// named `c-0`, `c-1`, ..., body `i` through the meeting point offset by `offset(i)`
+/// at `meet`, heading at `0.39 i` rad.
+pub fn scenario(n: usize, meet: f64, step: f64, offset: impl Fn(usize) -> [f64; 3]) -> String {
+    let bodies: Vec<String> = (0..n)
+        .map(|i| {
+            let s = crossing(meet, offset(i), i as f64 * 0.39);
+            format!(
+                r#"{{"name": "c-{i}", "state": [{:?}, {:?}, {:?}, {:?}, {:?}, {:?}]}}"#,
+                s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"model": "orbit", "epoch": "2026-01-01T00:00:00Z", "forces": ["point_mass"],
+  "integrator": {{"method": "dop853", "tolerance": 1e-12}}, "output_step_s": {step},
+  "bodies": [{}]}}"#,
+        bodies.join(",\n")
+    )
 }

@@ -1,29 +1,36 @@
-//! Fixtures shared by the service's tests: a service over a fresh log, requests
-//! without sockets, a private redis-server, the golden runs.
+//! The service in the test's own process, over a fresh log in a temporary directory,
+//! asked without sockets (`tower::ServiceExt::oneshot`).
 
-#![allow(dead_code)] // each test file uses its own part
-
-/// The independent decimation of a golden run, shared with the whole-process tests.
-#[path = "../../../tests/support/series.rs"]
-pub mod series;
-
-use std::path::Path;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use nano_pipeline::engine::{Engine, EngineConfig};
 use nano_store::{Log, LogOptions};
 use nano_web::{AppState, Cache, Limits};
 use tower::ServiceExt;
 
+/// The service's state over a log of its own, with the engine that computes its runs.
 pub struct Service {
     pub state: AppState,
     _engine: Engine,
     _dir: tempfile::TempDir,
 }
 
+/// An in-process cache of 16 MiB that keeps a run a minute.
+pub fn memory_cache() -> Cache {
+    Cache::memory(16 << 20, Duration::from_secs(60))
+}
+
+/// A service over a fresh log with `cache`, and its router.
+pub fn serving(cache: Cache) -> (Service, Router) {
+    let service = service(cache);
+    let app = nano_web::app(service.state.clone());
+    (service, app)
+}
+
+/// A service over a fresh log with `cache` and the default limits.
 pub fn service(cache: Cache) -> Service {
     service_in(tempfile::tempdir().unwrap(), cache)
 }
@@ -71,12 +78,12 @@ fn service_limited(dir: tempfile::TempDir, cache: Cache, limits: Limits) -> Serv
     }
 }
 
-pub async fn get(app: &Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+/// What the service answered: the status, the headers and the whole body.
+pub type Answer = (StatusCode, HeaderMap, Vec<u8>);
+
+/// Sends `request` to `app` and reads the whole answer.
+pub async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
     (
         parts.status,
@@ -85,30 +92,29 @@ pub async fn get(app: &Router, uri: &str) -> (StatusCode, axum::http::HeaderMap,
     )
 }
 
+/// GETs `uri`.
+pub async fn get(app: &Router, uri: &str) -> Answer {
+    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
 /// POSTs `body` as JSON to `uri`, with extra `headers`.
-pub async fn post(
-    app: &Router,
-    uri: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+pub async fn post(app: &Router, uri: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
     let mut request = Request::post(uri)
         .header("content-type", "application/json")
         .header("content-length", body.len());
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    (
-        parts.status,
-        parts.headers,
-        to_bytes(body, usize::MAX).await.unwrap().to_vec(),
-    )
+    send(app, request.body(Body::from(body.to_owned())).unwrap()).await
+}
+
+/// The `id` of the run an answer names (a run started or joined).
+pub fn run_id(body: &[u8]) -> String {
+    let answer: serde_json::Value = serde_json::from_slice(body).expect("the answer is JSON");
+    answer["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no run id in {answer}"))
+        .to_owned()
 }
 
 /// GETs `uri` until it answers 200 (202 meanwhile); returns the body.
@@ -123,20 +129,3 @@ pub async fn until_ready(app: &Router, uri: &str) -> Vec<u8> {
     }
     panic!("{uri} was not ready within 20 s");
 }
-
-pub fn golden(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../testdata/golden")
-            .join(name),
-    )
-    .unwrap()
-}
-
-/// A private redis-server (the one `local-cluster` runs), ready when started.
-#[allow(unused_imports)] // not every test file uses them
-pub use nano_cluster::redis_server::{private_ca, RedisServer};
-
-/// A small tmpfs for a test to fill, shared with the whole-process tests.
-#[path = "../../../tests/support/tmpfs.rs"]
-pub mod tmpfs;

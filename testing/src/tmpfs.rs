@@ -1,6 +1,5 @@
 //! A small tmpfs mounted for a test and unmounted after it: a volume the test can fill
-//! (the tests run as root, as CI does). Shared by `tests/faults.rs` and
-//! `web/tests/runs.rs` (which includes this file by path).
+//! (the tests run as root, as CI does).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,8 +5,7 @@
 //! agent's last record when the stride skipped it. A point is the record's end time
 //! `t1` and the position `x`, `y` there.
 //!
-//! Shared by `tests/browser.rs` and `web/tests/api.rs` (which includes this file by
-//! path), so that both hold the service to the same oracle.
+//! `tests/browser.rs` and `web/tests/api.rs` both hold the service to this oracle.
 
 use serde_json::Value;
 

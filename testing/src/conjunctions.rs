@@ -4,11 +4,7 @@
 //! Casteljau), the brute force over every pair and interval by dense sampling of the
 //! rate of approach refined by bisection; and the comparison of two conjunction sets
 //! under the accuracy the definition allows two implementations (pairs equal, in the
-//! same order; TCA within 1 ms; miss within 1 m). Shared by
-//! `pipeline/tests/screening.rs` and, included by path, by `tests/screen.rs` and
-//! `tests/conjunctions.rs`.
-
-#![allow(dead_code)] // each test file uses its own part
+//! same order; TCA within 1 ms; miss within 1 m).
 
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::screening::Conjunction;
