@@ -7,21 +7,8 @@ use std::time::Duration;
 use nano_store::{
     Block, Error, Log, LogOptions, MemoryRangeStore, QRangeStore, Record, RunId, RunKey,
 };
+use nano_testing::lcg::Lcg;
 use proptest::prelude::*;
-
-/// A small deterministic generator for synthetic runs (the store does not know the
-/// model; any records that tile each body's timeline will do).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// The checkpoint a synthetic run "needs" after `iterations`: bytes the store must
 /// keep as they are (one slot per body, of different lengths).
@@ -37,7 +24,8 @@ fn checkpoint(seed: u64, iterations: u64, bodies: u32) -> Vec<Vec<u8>> {
 }
 
 /// A synthetic run of `iterations` iterations of two bodies: in each, each body steps
-/// (by 0.01 to 0.1) or, now and then, waits.
+/// (by 0.01 to 0.1) or, now and then, waits. The store does not know the model; any
+/// records that tile each body's timeline will do.
 fn synthetic_run(seed: u64, iterations: u64) -> Vec<Record> {
     synthetic_bodies(seed, iterations, 2, 0.2)
 }
@@ -50,12 +38,12 @@ fn synthetic_bodies(seed: u64, iterations: u64, bodies: u32, wait: f64) -> Vec<R
     let mut records = Vec::new();
     for iteration in 0..iterations {
         for body in 0..bodies {
-            if rng.next() < wait {
+            if rng.uniform() < wait {
                 continue;
             }
             let t0 = ends[body as usize];
-            let t1 = t0 + 0.01 + 0.09 * rng.next();
-            let u = rng.next();
+            let t1 = t0 + 0.01 + 0.09 * rng.uniform();
+            let u = rng.uniform();
             records.push(Record {
                 t0,
                 t1,
@@ -290,20 +278,23 @@ fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
     let records = synthetic_run(6, 100);
     append_run(&log, run, &records, 50, 0, 50);
     let after = |i: u64| records.partition_point(|r| r.iteration < i);
-
-    // Starting anywhere but where the log ends.
-    let err = log
-        .append(&[Block {
+    // A block of iterations `first..end` of the run, with their checkpoint: refused.
+    let refused = |first: u64, end: u64, records: &[Record]| {
+        log.append(&[Block {
             run,
             target: 100,
             bodies: 2,
-            first_iteration: 60,
-            end: 70,
-            records: &records[after(60)..after(70)],
-            checkpoint: &checkpoint(6, 70, 2),
+            first_iteration: first,
+            end,
+            records,
+            checkpoint: &checkpoint(6, end, 2),
             document: None,
         }])
-        .unwrap_err();
+        .unwrap_err()
+    };
+
+    // Starting anywhere but where the log ends.
+    let err = refused(60, 70, &records[after(60)..after(70)]);
     assert!(
         matches!(
             err,
@@ -319,35 +310,13 @@ fn blocks_that_do_not_continue_their_run_are_refused_and_change_nothing() {
     // A record that does not start where its body stands.
     let mut shifted = records[after(50)..after(60)].to_vec();
     shifted[0].t0 += 1e-9;
-    let err = log
-        .append(&[Block {
-            run,
-            target: 100,
-            bodies: 2,
-            first_iteration: 50,
-            end: 60,
-            records: &shifted,
-            checkpoint: &checkpoint(6, 60, 2),
-            document: None,
-        }])
-        .unwrap_err();
+    let err = refused(50, 60, &shifted);
     assert!(matches!(err, Error::InvalidBlock { .. }), "{err}");
 
     // Records out of order.
     let mut swapped = records[after(50)..after(60)].to_vec();
     swapped.swap(0, 3);
-    let err = log
-        .append(&[Block {
-            run,
-            target: 100,
-            bodies: 2,
-            first_iteration: 50,
-            end: 60,
-            records: &swapped,
-            checkpoint: &checkpoint(6, 60, 2),
-            document: None,
-        }])
-        .unwrap_err();
+    let err = refused(50, 60, &swapped);
     assert!(matches!(err, Error::InvalidBlock { .. }), "{err}");
 
     assert_eq!(log.entry(run).unwrap().unwrap().iterations, 50);
@@ -1298,7 +1267,7 @@ fn orbit_rounds(seed: u64, iterations: u64, bodies: u32, step: f64) -> Vec<Recor
     (0..iterations)
         .flat_map(|k| (0..bodies).map(move |body| (k, body)))
         .map(|(k, body)| {
-            let u = rng.next();
+            let u = rng.uniform();
             Record {
                 t0: k as f64 * step,
                 t1: (k + 1) as f64 * step,
