@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The runtime image without a registry of images: a Debian bookworm base made from
 # Debian's packages (mmdebstrap, as configured in /etc/apt), imported into the local
-# Docker engine, and the release binary put on it. The multi-stage cluster/Dockerfile
-# builds the same runtime for those who can pull rust and debian images.
+# Docker engine, and the release binary put on it by cluster/Dockerfile's runtime stage
+# (read from it), which that file builds for those who can pull rust and debian images.
 #
 #   cluster/image.sh base             the base, once: reused while its tag exists
 #   cluster/image.sh nano BIN [TAG]   BIN (exactly that file) on the base, as TAG
@@ -68,17 +68,25 @@ nano() {
         exit 1
     }
     base
-    # The runtime stage of cluster/Dockerfile, on the base.
+    local stage
+    stage=$(runtime_stage)
     build "$tag" "$bin" <<EOF
 FROM $BASE
-COPY sedaro-nano /usr/local/bin/sedaro-nano
-USER 10001:10001
-ENV NANO_DATA=/data/log NANO_LISTEN=0.0.0.0:8080
-EXPOSE 8080 7000
-VOLUME ["/data"]
-ENTRYPOINT ["/usr/local/bin/sedaro-nano"]
-CMD ["pod"]
+$stage
 EOF
+}
+
+# The runtime stage of cluster/Dockerfile (what follows its last FROM), for the base:
+# its RUN left out (the base holds the user and /data it makes), the binary copied
+# from the context rather than from the build stage.
+runtime_stage() {
+    awk '
+        /^FROM / { n = 0; next }
+        /^RUN / { skipping = 1 }
+        skipping { skipping = /\\$/; next }
+        { sub(/^COPY --from=build [^ ]+/, "COPY sedaro-nano"); stage[n++] = $0 }
+        END { for (i = 0; i < n; i++) print stage[i] }
+    ' "$(dirname "$0")/Dockerfile"
 }
 
 redis() {
