@@ -638,6 +638,38 @@ fn rows() -> Vec<Row> {
             }),
         },
         Row {
+            name: "--stall-after: a round outlasting it makes /readyz say the engine is stuck",
+            settings: |_| vec![set("--stall-after", Some("NANO_STALL_AFTER"), "1")],
+            expect: Expect::Serves(|s| {
+                // One round of this run keeps its worker for minutes: each output step
+                // of a town-sized Sun's orbit crosses some hundred orbits.
+                let request = r#"{"scenario": {"model": "orbit", "epoch": "2026-01-01T00:00:00Z",
+                    "output_step_s": 0.002, "central_body": {"mu_km3_s2": 1e12, "radius_km": 1, "j2": 0},
+                    "bodies": [{"name": "grind", "elements": {"a_km": 2, "e": 0}}]}, "steps": 1000000}"#;
+                let created = http_post(&s.address, "/api/runs", request).unwrap();
+                assert_eq!(
+                    created.status,
+                    202,
+                    "{}",
+                    String::from_utf8_lossy(&created.body)
+                );
+                let started = Instant::now();
+                let ready = loop {
+                    let (status, body) = s.get("/readyz");
+                    if status == 503 {
+                        break body;
+                    }
+                    assert!(
+                        started.elapsed() < Duration::from_secs(30),
+                        "/readyz never said stuck: {body}"
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                };
+                assert!(ready.contains("the bound is 1 s"), "{ready}");
+                s.kill();
+            }),
+        },
+        Row {
             name: "--blocking-threads: blocking work never takes more threads than that",
             settings: |_| {
                 vec![set(
