@@ -27,6 +27,13 @@
 //! charged [`HELD_ROUNDS`] times is over the whole bound could never start: it is
 //! refused at submit ([`crate::Error::OverMemory`]) rather than queued for ever.
 
+use crate::model::Record;
+
+/// What one iteration of a nano block takes in memory while the block is in flight:
+/// about 1.6 records (one agent steps more often than the other), each a [`Record`].
+/// An orbit round is weighed by its records instead ([`crate::job::weight`]).
+pub const BLOCK_BYTES_PER_ITERATION: u64 = (std::mem::size_of::<Record>() * 13 / 8) as u64;
+
 /// The rounds of every job the engine holds at its floor of one round ahead.
 pub const HELD_ROUNDS: u64 = 3;
 

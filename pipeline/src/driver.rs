@@ -9,21 +9,13 @@ use std::thread::Thread;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandleVec, ProbeHandle};
 
+use crate::commit::Shared;
 use crate::dataflow::{self, Round};
-use crate::engine::Shared;
-use crate::job::{Job, Order};
+use crate::job::{Command, Order};
 
 /// Rounds worker 0 lets the propagation run ahead of the last committed round, at
 /// most (fewer when the blocks in flight would pass their bound: `Shared::rounds_ahead`).
 const WINDOW: Round = 4;
-
-/// What the engine asks of worker 0.
-pub(crate) enum Command {
-    Submit(Box<Job>),
-    /// Drop a failed job's shares on every worker.
-    Cancel(u64),
-    Shutdown,
-}
 
 /// What worker 0 needs to drive: the engine's commands, where to announce its thread
 /// (the engine unparks it), and process 0's shared state.

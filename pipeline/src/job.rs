@@ -12,8 +12,7 @@ use tokio::sync::Notify;
 
 use nano_store::encoding::PART_RECORDS;
 
-use crate::admission::Weight;
-use crate::engine::BLOCK_BYTES_PER_ITERATION;
+use crate::admission::{Weight, BLOCK_BYTES_PER_ITERATION};
 use crate::model::{Checkpoint, RunKey};
 use crate::orbit::{BodyPropagator, OrbitState};
 use crate::propagator::Propagator;
@@ -104,6 +103,15 @@ impl Job {
             })
             .collect()
     }
+}
+
+/// What the engine (and its commit stage) asks of worker 0, which feeds the jobs
+/// into the dataflow.
+pub(crate) enum Command {
+    Submit(Box<Job>),
+    /// Drop a failed job's shares on every worker.
+    Cancel(u64),
+    Shutdown,
 }
 
 /// What one round of a job starting at `start` weighs with the engine's `block`: a

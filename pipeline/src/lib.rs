@@ -18,10 +18,11 @@
 //!   worker; an orbit job is dealt out by body index (body `b` on worker `b mod W`, over
 //!   all processes), each worker keeping its bodies' propagators between rounds, and a
 //!   round (an epoch: a step range of every body) is gathered on worker 0 into one
-//!   block, durable before its progress is reported. Inside, the engine is three
+//!   block, durable before its progress is reported. Inside, the engine is four
 //!   parts: the registry of jobs in flight (single flight by run, subscribers,
 //!   follow-ups; no timely in it), the driver (worker 0's loop: rounds, window,
-//!   parking) and the network set-up (timely's allocators from our sockets).
+//!   parking), the commit path (each round's blocks into the log, their records to
+//!   the subscribers) and the network set-up (timely's allocators from our sockets).
 //! - [`admission`]: how much of the engine's memory each job may hold in flight, and
 //!   so the epoch an orbit job runs in and whether a job starts now or waits.
 //! - [`resume`]: a run against the log (`nano_store::Log`): replay what it holds,
@@ -49,6 +50,7 @@
 //! ```
 
 pub mod admission;
+mod commit;
 pub mod dataflow;
 mod driver;
 pub mod engine;

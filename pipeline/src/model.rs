@@ -268,6 +268,24 @@ impl Checkpoint {
     }
 }
 
+/// A run of seed `seed` before its first iteration: each agent holds only its initial
+/// record `[-inf, 0)`.
+pub fn start(seed: u64) -> Checkpoint {
+    Checkpoint {
+        seed,
+        iterations: 0,
+        agents: Agent::ALL.map(|agent| AgentCursor {
+            steps: 0,
+            latest: Segment {
+                t0: f64::NEG_INFINITY,
+                t1: 0.0,
+                state: initial_state(agent),
+            },
+            previous: None,
+        }),
+    }
+}
+
 /// The bodies of a nano run in the log.
 pub const BODIES: u32 = Agent::ALL.len() as u32;
 
@@ -281,7 +299,7 @@ pub fn document(seed: u64) -> String {
 pub fn logged_checkpoint(log: &Log, seed: u64) -> Result<Checkpoint, Error> {
     let run = RunKey::nano(seed);
     let Some(entry) = log.entry(run)? else {
-        return Ok(crate::propagator::start(seed));
+        return Ok(start(seed));
     };
     let slots = log.checkpoint(run)?;
     let bytes = slots.first().ok_or_else(|| Error::UnreadableCheckpoint {
@@ -339,7 +357,7 @@ mod tests {
         let back = Checkpoint::from_bytes(17, 1234, &bytes).unwrap();
         assert_eq!(format!("{back:?}"), format!("{checkpoint:?}"));
         // The start has no previous segment, and says so.
-        let start = crate::propagator::start(3);
+        let start = super::start(3);
         assert_eq!(Checkpoint::from_bytes(3, 0, &start.to_bytes()), Ok(start));
         let mut bad = bytes.clone();
         bad[8 + SEGMENT_BYTES] = 2;

@@ -12,28 +12,12 @@
 
 use crate::generator;
 use crate::integrator::{self, Universe};
-use crate::model::{initial_state, Agent, AgentCursor, Checkpoint, Record, Segment};
+use crate::model::{Agent, Checkpoint, Record, Segment};
 
 /// How far before its own time an agent reads the store.
 pub const READ_LAG: f64 = 0.001;
 
-/// A run of seed `seed` before its first iteration: each agent holds only its initial
-/// record `[-inf, 0)`.
-pub fn start(seed: u64) -> Checkpoint {
-    Checkpoint {
-        seed,
-        iterations: 0,
-        agents: Agent::ALL.map(|agent| AgentCursor {
-            steps: 0,
-            latest: Segment {
-                t0: f64::NEG_INFINITY,
-                t1: 0.0,
-                state: initial_state(agent),
-            },
-            previous: None,
-        }),
-    }
-}
+pub use crate::model::start;
 
 /// A run in progress: yields its records in order up to iteration `end`.
 #[derive(Debug, Clone)]
@@ -139,6 +123,7 @@ impl Iterator for Propagator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::initial_state;
     use nano_store::{MemoryRangeStore, QRangeStore};
     use std::collections::BTreeMap;
 
