@@ -1,6 +1,12 @@
 //! The force model: the central body's point mass, and optionally its J2.
 
-use crate::scenario::{CentralBody, Forces};
+use super::elements::CentralBody;
+
+/// The force model: the central body's point mass, and its J2 if `j2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forces {
+    pub j2: bool,
+}
 
 /// The acceleration field of a scenario, as the integrators call it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -113,7 +113,7 @@ pub fn track(
     for (v, dv) in y[3..].iter_mut().zip(impulse.dv_kms) {
         *v += dv;
     }
-    crate::scenario::check_orbit(
+    super::elements::check_orbit(
         &[y[0], y[1], y[2]],
         &[y[3], y[4], y[5]],
         &scenario.central_body(),

@@ -11,6 +11,9 @@
 //!
 //! # The parts
 //!
+//! - [`elements`]: the terms an orbit is described in (central body, elements,
+//!   [`OrbitState`]) and the check of the sane region's orbits; [`integrator`]: which
+//!   method a scenario picks.
 //! - [`force`]: the point mass and the J2 term of `docs/orbits.md`.
 //! - [`dop853`]: Dormand-Prince 8(5,3), adaptive, with Hairer's error norm
 //!   (`rtol = atol = tolerance`), his step-size controller and his seventh-order dense
@@ -72,18 +75,22 @@
 
 pub mod accuracy;
 pub mod dop853;
+pub mod elements;
 pub mod fixed_step;
 pub mod force;
+pub mod integrator;
 pub mod interpolant;
 pub mod kepler;
 pub mod manoeuvre;
 
 pub use interpolant::hermite;
 
-use crate::scenario::{Integrator, OrbitScenario};
+use crate::scenario::OrbitScenario;
 use dop853::Dop853;
+pub use elements::OrbitState;
 use fixed_step::{FixedStep, Method};
 use force::ForceModel;
+use integrator::Integrator;
 
 /// The most `dop853` steps (accepted and rejected) one output step may take: a
 /// hundred thousand, some 0.2 s of a worker (measured: 2 us a step), where a ten-day
@@ -95,8 +102,8 @@ pub const MAX_SUBSTEPS_PER_OUTPUT: u64 = 100_000;
 
 /// How far from the centre a body may go, in radii of the central body: twice the
 /// farthest apoapsis the scenario's semi-major axis bound allows
-/// ([`crate::scenario::MAX_SEMI_MAJOR_RADII`]), so only a state gone wrong reaches it.
-pub const MAX_RADIUS_RADII: f64 = 4.0 * crate::scenario::MAX_SEMI_MAJOR_RADII;
+/// ([`elements::MAX_SEMI_MAJOR_RADII`]), so only a state gone wrong reaches it.
+pub const MAX_RADIUS_RADII: f64 = 4.0 * elements::MAX_SEMI_MAJOR_RADII;
 
 /// Why a body's integration stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -162,25 +169,6 @@ fn sane(force: &ForceModel, y: &[f64; 6]) -> Result<(), Halt> {
         return Err(Halt::Escape { energy });
     }
     Ok(())
-}
-
-/// One body's state at time `t`: position `r` (km) and velocity `v` (km/s) in the
-/// inertial frame centred on the central body.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OrbitState {
-    pub t: f64,
-    pub r: [f64; 3],
-    pub v: [f64; 3],
-}
-
-impl OrbitState {
-    fn from_y(t: f64, y: [f64; 6]) -> Self {
-        OrbitState {
-            t,
-            r: [y[0], y[1], y[2]],
-            v: [y[3], y[4], y[5]],
-        }
-    }
 }
 
 /// What an integrator did, for the accuracy report.
