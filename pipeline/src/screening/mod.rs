@@ -36,6 +36,7 @@ pub mod screener;
 
 use std::cmp::Ordering;
 
+use nano_store::ScreenedPair;
 use serde::{Deserialize, Serialize};
 
 use crate::network::Network;
@@ -60,6 +61,30 @@ pub struct Conjunction {
 impl Conjunction {
     fn key(&self) -> (u32, u32, u64, u64) {
         (self.a, self.b, order(self.tca_s), order(self.miss_km))
+    }
+}
+
+/// A conjunction as the log keeps it in a screening ([`nano_store::encoding::encode_screening`]).
+impl From<&Conjunction> for ScreenedPair {
+    fn from(c: &Conjunction) -> ScreenedPair {
+        ScreenedPair {
+            a: c.a,
+            b: c.b,
+            tca_s: c.tca_s,
+            miss_km: c.miss_km,
+        }
+    }
+}
+
+/// A conjunction read back from a kept screening.
+impl From<ScreenedPair> for Conjunction {
+    fn from(p: ScreenedPair) -> Conjunction {
+        Conjunction {
+            a: p.a,
+            b: p.b,
+            tca_s: p.tca_s,
+            miss_km: p.miss_km,
+        }
     }
 }
 

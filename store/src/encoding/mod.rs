@@ -16,7 +16,7 @@
 //! | `16` run n points part | series: part `part` of a view computed from the run's first `n` iterations (the page's decimated series of at most `points` points) |
 //! | `17` run version | a version of an orbit run after a manoeuvre: `crc u32, parent u32, body u32, t f64, dv_kms 3 f64, from_output u64, states u64` |
 //! | `18` run version part | the manoeuvred body's states of that version: part `part` of its states from `from_output` on, `crc u32, count u32`, then `count` states of 6 `f64` |
-//! | `19` run version d_bits part | a screening kept for whoever computed it (the web service's conjunctions of a version at distance `f64::from_bits(d_bits)`), cut like a series |
+//! | `19` run version d_bits part | a screening kept for whoever computed it (the web service's conjunctions of a version at distance `f64::from_bits(d_bits)`), cut like a series; the whole is its [`ScreenedPair`]s, 24 bytes each: `a u32, b u32, tca_s f64, miss_km f64` |
 //! | `1A` run first-iteration body part | frame: the states of bodies `body ..` ([`GROUP_BODIES`] of them) over up to [`FRAME_STEPS`] output steps of one block of an orbit run |
 //! | `1B` run pack | checkpoint pack of an orbit run: its slots (one per body) in order, up to [`PACK_BYTES`] a pack |
 //! | `1C` run key | the version a manoeuvre sent with an `Idempotency-Key` made: `key` is 16 bytes of the key's digest; `crc u32, version u32`, then 16 bytes of the request's digest (written in the version's own last batch, with its metadata) |
@@ -139,7 +139,10 @@ pub use key::{
     CATALOG_TAG,
 };
 pub use parts::{decode_series_part, encode_part};
-pub use screening::decode_screening_part;
+pub use screening::{
+    decode_screening, decode_screening_part, encode_screening, PartialScreening, ScreenedPair,
+    SCREENED_PAIR_BYTES,
+};
 pub use version::{
     decode_manoeuvre_key, decode_version, decode_version_states, encode_manoeuvre_key,
     encode_version, encode_version_states, Version,

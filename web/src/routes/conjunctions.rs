@@ -28,7 +28,7 @@ use nano_pipeline::runs::screening::Held;
 use nano_pipeline::runs::LoggedRun;
 use nano_pipeline::screening::screener::ScreeningError;
 use nano_pipeline::screening::{report, Conjunction};
-use nano_store::Log;
+use nano_store::{encoding, Log, ScreenedPair};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
@@ -48,9 +48,6 @@ use crate::AppState;
 pub const DEFAULT_DISTANCE_KM: f64 = 5.0;
 /// The largest screening distance, km.
 pub const MAX_DISTANCE_KM: f64 = 100.0;
-
-/// Bytes of one conjunction as the log keeps it.
-const CONJUNCTION_BYTES: usize = 24;
 
 /// The `d` parameter: km, `0 < d <= 100`, default 5.
 fn distance(query: &Query) -> Result<f64, ApiError> {
@@ -93,37 +90,16 @@ pub(crate) struct Found {
     pub source: Source,
 }
 
+/// The bytes a screening of `found` is kept as in the log (the store's encoding).
 fn encode(found: &[Conjunction]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(found.len() * CONJUNCTION_BYTES);
-    for c in found {
-        out.extend_from_slice(&c.a.to_le_bytes());
-        out.extend_from_slice(&c.b.to_le_bytes());
-        out.extend_from_slice(&c.tca_s.to_le_bytes());
-        out.extend_from_slice(&c.miss_km.to_le_bytes());
-    }
-    out
+    encoding::encode_screening(found.iter().map(ScreenedPair::from))
 }
 
+/// The conjunctions of a screening the log kept for `run`.
 pub(crate) fn decode(run: &LoggedRun, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
-    if !bytes.len().is_multiple_of(CONJUNCTION_BYTES) {
-        return Err(ApiError::internal(format!(
-            "run {}: a kept screening of {} bytes is not whole conjunctions",
-            run.id,
-            bytes.len()
-        )));
-    }
-    Ok(bytes
-        .chunks_exact(CONJUNCTION_BYTES)
-        .map(|c| {
-            let word = |at: usize| u64::from_le_bytes(c[at..at + 8].try_into().expect("8"));
-            Conjunction {
-                a: u32::from_le_bytes(c[..4].try_into().expect("4")),
-                b: u32::from_le_bytes(c[4..8].try_into().expect("4")),
-                tca_s: f64::from_bits(word(8)),
-                miss_km: f64::from_bits(word(16)),
-            }
-        })
-        .collect())
+    let pairs = encoding::decode_screening(bytes)
+        .map_err(|e| ApiError::internal(format!("run {}: {e}", run.id)))?;
+    Ok(pairs.into_iter().map(Conjunction::from).collect())
 }
 
 /// Keeps `found` (version `version` of `run` at the distance of `d_bits`) in the log,
