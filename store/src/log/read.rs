@@ -89,16 +89,9 @@ impl Log {
         let (first_iteration, part) = encoding::decode_index(&key, &value)
             .map_err(|detail| corrupt(describe_key(&key), detail))?;
         let chunk_key = encoding::chunk_key(run, first_iteration, body, part);
-        let value = self.tree.get(chunk_key)?.ok_or_else(|| {
-            corrupt(
-                describe_key(&chunk_key),
-                "the time index points to a chunk that is missing",
-            )
-        })?;
-        self.chunks_read.fetch_add(1, Ordering::Relaxed);
-        let chunk = Chunk::parse(&chunk_key, &value)
-            .map_err(|detail| corrupt(describe_key(&chunk_key), detail))?;
-        Ok(read(&chunk))
+        with_chunk(&self.tree, &self.chunks_read, chunk_key, |chunk| {
+            Ok(read(chunk))
+        })
     }
 
     /// Where `body`'s latest logged record of `run` ends, if the log holds one: the
@@ -348,6 +341,26 @@ impl Log {
             None => Ok(f64::INFINITY),
         }
     }
+}
+
+/// Reads the chunk under `chunk_key`, which the time index points to, verified, and
+/// hands it to `read`.
+pub(super) fn with_chunk<T>(
+    tree: &sled::Tree,
+    chunks_read: &AtomicU64,
+    chunk_key: [u8; 32],
+    read: impl FnOnce(&Chunk<'_>) -> Result<T>,
+) -> Result<T> {
+    let value = tree.get(chunk_key)?.ok_or_else(|| {
+        corrupt(
+            describe_key(&chunk_key),
+            "the time index points to a chunk that is missing",
+        )
+    })?;
+    chunks_read.fetch_add(1, Ordering::Relaxed);
+    let chunk = Chunk::parse(&chunk_key, &value)
+        .map_err(|detail| corrupt(describe_key(&chunk_key), detail))?;
+    read(&chunk)
 }
 
 /// Reads the frame of `run` (of `bodies` bodies) holding `body`'s record of

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::read::with_frame;
+use super::read::{with_chunk, with_frame};
 use super::{corrupt, describe_key, guarded, Log};
 use crate::encoding::{self, Chunk, Frame, Key};
 use crate::record::Record;
@@ -20,15 +20,21 @@ impl Log {
         guarded(&self.path, || self.start_replay(run, iterations))
     }
 
-    fn start_replay(&self, run: RunKey, iterations: Range<u64>) -> Result<Replay> {
+    /// Refuses a read of `run` up to iteration `end` that the log does not hold.
+    fn holds(&self, run: RunKey, end: u64) -> Result<()> {
         let logged = self.entry(run)?.map_or(0, |e| e.iterations);
-        if iterations.end > logged {
+        if end > logged {
             return Err(Error::NotLogged {
                 run,
                 logged,
-                requested: iterations.end,
+                requested: end,
             });
         }
+        Ok(())
+    }
+
+    fn start_replay(&self, run: RunKey, iterations: Range<u64>) -> Result<Replay> {
+        self.holds(run, iterations.end)?;
         // Start at the block holding the first wanted iteration.
         let framed = self.layout(run)?.is_some();
         let start = self.block_holding(run, iterations.start, framed)?;
@@ -68,14 +74,7 @@ impl Log {
     }
 
     fn start_track(&self, run: RunKey, body: u32, iterations: Range<u64>) -> Result<Track> {
-        let logged = self.entry(run)?.map_or(0, |e| e.iterations);
-        if iterations.end > logged {
-            return Err(Error::NotLogged {
-                run,
-                logged,
-                requested: iterations.end,
-            });
-        }
+        self.holds(run, iterations.end)?;
         if self.layout(run)?.is_some() {
             let bodies = self.entry(run)?.map_or(0, |e| e.bodies);
             let block = self.block_holding(run, iterations.start, true)?;
@@ -304,36 +303,52 @@ impl Replay {
     }
 }
 
-impl Iterator for Replay {
-    type Item = Result<Record>;
+/// Implements [`Iterator`] for a reader of logged records a piece at a time (a
+/// block, a chunk or frame of one body) held in `$records`, from `$next` on, read by
+/// `$load`: it serves the records in `$wanted`, in order. A record past them, or a
+/// failure, stops it (`$stopped`); so does the end of the pieces when `$end_stops`
+/// (a track's index is walked once; a replay asks its range again).
+macro_rules! served_in_order {
+    ($t:ty, $records:ident, $stopped:ident, $load:ident, $end_stops:expr) => {
+        impl Iterator for $t {
+            type Item = Result<Record>;
 
-    fn next(&mut self) -> Option<Result<Record>> {
-        loop {
-            if self.failed {
-                return None;
-            }
-            while let Some(r) = self.block.get(self.next) {
-                self.next += 1;
-                if r.iteration >= self.wanted.end {
-                    self.failed = true;
-                    return None;
-                }
-                if r.iteration >= self.wanted.start {
-                    return Some(Ok(*r));
-                }
-            }
-            let path = self.path.clone();
-            match guarded(&path, || self.load_block()) {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
+            fn next(&mut self) -> Option<Result<Record>> {
+                loop {
+                    if self.$stopped {
+                        return None;
+                    }
+                    while let Some(r) = self.$records.get(self.next) {
+                        self.next += 1;
+                        if r.iteration >= self.wanted.end {
+                            self.$stopped = true;
+                            return None;
+                        }
+                        if r.iteration >= self.wanted.start {
+                            return Some(Ok(*r));
+                        }
+                    }
+                    let path = self.path.clone();
+                    match guarded(&path, || self.$load()) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            if $end_stops {
+                                self.$stopped = true;
+                            }
+                            return None;
+                        }
+                        Err(e) => {
+                            self.$stopped = true;
+                            return Some(Err(e));
+                        }
+                    }
                 }
             }
         }
-    }
+    };
 }
+
+served_in_order!(Replay, block, failed, load_block, false);
 
 /// One body's records over a range of iterations; see [`Log::track`].
 pub struct Track {
@@ -422,73 +437,35 @@ impl Track {
                 return Ok(false);
             }
             let chunk_key = encoding::chunk_key(self.run, first_iteration, self.body, part);
-            let value = self.tree.get(chunk_key)?.ok_or_else(|| {
-                corrupt(
-                    describe_key(&chunk_key),
-                    "the time index points to a chunk that is missing",
-                )
-            })?;
-            self.chunks_read.fetch_add(1, Ordering::Relaxed);
-            let chunk = Chunk::parse(&chunk_key, &value)
-                .map_err(|detail| corrupt(describe_key(&chunk_key), detail))?;
-            if chunk.is_empty() || chunk.t0 != t0 {
-                return Err(corrupt(
-                    describe_key(&chunk_key),
-                    &format!("the time index says it starts at t = {t0}, but it does not"),
-                ));
-            }
-            for record in chunk.records() {
-                let continues = match self.stands {
-                    Some((t1, iteration)) => record.t0 == t1 && record.iteration > iteration,
-                    None => true,
-                };
-                if !continues {
+            let (body, stands, records) = (self.body, &mut self.stands, &mut self.records);
+            return with_chunk(&self.tree, &self.chunks_read, chunk_key, |chunk| {
+                if chunk.is_empty() || chunk.t0 != t0 {
                     return Err(corrupt(
                         describe_key(&chunk_key),
-                        &format!(
-                            "a gap in body {}'s track: its record of iteration {} does not follow the one before",
-                            self.body, record.iteration
-                        ),
+                        &format!("the time index says it starts at t = {t0}, but it does not"),
                     ));
                 }
-                self.stands = Some((record.t1, record.iteration));
-                self.records.push(record);
-            }
-            return Ok(true);
+                for record in chunk.records() {
+                    let continues = match *stands {
+                        Some((t1, iteration)) => record.t0 == t1 && record.iteration > iteration,
+                        None => true,
+                    };
+                    if !continues {
+                        return Err(corrupt(
+                            describe_key(&chunk_key),
+                            &format!(
+                                "a gap in body {body}'s track: its record of iteration {} does not follow the one before",
+                                record.iteration
+                            ),
+                        ));
+                    }
+                    *stands = Some((record.t1, record.iteration));
+                    records.push(record);
+                }
+                Ok(true)
+            });
         }
     }
 }
 
-impl Iterator for Track {
-    type Item = Result<Record>;
-
-    fn next(&mut self) -> Option<Result<Record>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            while let Some(r) = self.records.get(self.next) {
-                self.next += 1;
-                if r.iteration >= self.wanted.end {
-                    self.done = true;
-                    return None;
-                }
-                if r.iteration >= self.wanted.start {
-                    return Some(Ok(*r));
-                }
-            }
-            let path = self.path.clone();
-            match guarded(&path, || self.load_chunk()) {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-    }
-}
+served_in_order!(Track, records, done, load_chunk, true);
