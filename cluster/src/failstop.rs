@@ -48,8 +48,9 @@ pub fn install(addresses: Vec<String>) {
                     .map(String::as_str)
                     .or_else(|| info.payload().downcast_ref::<&str>().copied())
                     .unwrap_or("no message");
-                eprintln!(
-                    "sedaro-nano: {what}: {cause}; stopping, since the cluster cannot go on without it (restart it: unfinished runs resume from the log)"
+                tracing::error!(
+                    status,
+                    "{what}: {cause}; stopping, since the cluster cannot go on without it (restart it: unfinished runs resume from the log)"
                 );
                 std::process::exit(status);
             }

@@ -5,7 +5,8 @@
 //! The cache: the Redis given with `--redis`; else a private `redis-server` that this
 //! command starts and waits for (it must answer `PING`, within
 //! [`READY_WITHIN`](crate::redis_server::READY_WITHIN)); else, when none can be started,
-//! the in-process cache. Which one, and why, is said on stderr before anything starts.
+//! the in-process cache. Which one, and why, is reported ([`Event::Topology`]) before
+//! anything starts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::redis_server::RedisServer;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{self, Supervisor};
 
 /// `local-cluster`'s flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -118,12 +119,48 @@ fn hostfile_text(processes: usize) -> std::io::Result<String> {
         .collect()
 }
 
-/// Runs the local cluster of `config` with the binary `exe` until `stop` is set;
-/// returns how many times it was restarted.
+/// What the local cluster did, reported to the caller as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The cluster is about to start: its shape, its hostfile, its cache (said with why
+    /// it was chosen) and where process 0 serves.
+    Topology {
+        processes: usize,
+        workers: usize,
+        hostfile: PathBuf,
+        cache: String,
+        listen: String,
+    },
+    /// A process started, or exited and the cluster restarts.
+    Supervisor(supervisor::Event),
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Topology {
+                processes,
+                workers,
+                hostfile,
+                cache,
+                listen,
+            } => write!(
+                f,
+                "{processes} processes of {workers} workers, hostfile {}; {cache}; http://{listen}/",
+                hostfile.display()
+            ),
+            Event::Supervisor(event) => event.fmt(f),
+        }
+    }
+}
+
+/// Runs the local cluster of `config` with the binary `exe` until `stop` is set,
+/// telling `report` what it does; returns how many times it was restarted.
 pub fn run(
     config: &LocalClusterConfig,
     exe: &Path,
     stop: Arc<AtomicBool>,
+    report: &mut dyn FnMut(Event),
 ) -> Result<usize, LocalClusterError> {
     let dir = std::env::temp_dir().join(format!("sedaro-nano-local-{}", std::process::id()));
     let files = |source| LocalClusterError::Files {
@@ -134,14 +171,13 @@ pub fn run(
     let hostfile = dir.join("hosts");
     std::fs::write(&hostfile, hostfile_text(config.processes).map_err(files)?).map_err(files)?;
     let cache = Cache::choose(config.redis.as_deref());
-    eprintln!(
-        "sedaro-nano local-cluster: {} processes of {} workers, hostfile {}; {}; http://{}/",
-        config.processes,
-        config.workers,
-        hostfile.display(),
-        cache.describe(),
-        config.listen
-    );
+    report(Event::Topology {
+        processes: config.processes,
+        workers: config.workers,
+        hostfile: hostfile.clone(),
+        cache: cache.describe(),
+        listen: config.listen.clone(),
+    });
     let (exe, redis, config_) = (exe.to_path_buf(), cache.url(), config.clone());
     let hosts = hostfile.clone();
     let mut supervisor = Supervisor::new(config.processes, move |i| {
@@ -170,7 +206,9 @@ pub fn run(
         command
     });
     supervisor.stop = stop;
-    let restarts = supervisor.run().map_err(LocalClusterError::Spawn)?;
+    let restarts = supervisor
+        .run(&mut |event| report(Event::Supervisor(event)))
+        .map_err(LocalClusterError::Spawn)?;
     drop(cache);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(restarts)

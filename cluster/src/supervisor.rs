@@ -2,10 +2,34 @@
 //! of them exits it stops the rest and starts them all again (timely is fail-stop; the
 //! runs resume from the log). Ctrl-C or SIGTERM stops everything.
 
-use std::process::{Child, Command};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What a supervisor did, reported to its caller as it happens (the command says each
+/// on stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Process `index` started as `pid`.
+    Started { index: usize, pid: u32 },
+    /// Process `index` exited with `status`; all are stopped and started again.
+    Exited { index: usize, status: ExitStatus },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Started { index, pid } => write!(f, "started process {index} (pid {pid})"),
+            Event::Exited { index, status } => {
+                write!(
+                    f,
+                    "process {index} exited ({status}); restarting the cluster"
+                )
+            }
+        }
+    }
+}
 
 /// Starts, watches and restarts a set of processes.
 pub struct Supervisor {
@@ -27,12 +51,12 @@ impl Supervisor {
     }
 
     /// Runs until stopped, restarting all processes whenever one exits. Reports each
-    /// start and restart on stderr (with process ids) and returns how many restarts
+    /// start and restart to `report` (with process ids) and returns how many restarts
     /// there were.
-    pub fn run(&self) -> std::io::Result<usize> {
+    pub fn run(&self, report: &mut dyn FnMut(Event)) -> std::io::Result<usize> {
         let mut restarts = 0;
         loop {
-            let mut children = self.start_all()?;
+            let mut children = self.start_all(report)?;
             let failed = loop {
                 if self.stop.load(Ordering::SeqCst) {
                     stop_all(&mut children);
@@ -53,23 +77,23 @@ impl Supervisor {
                 stop_all(&mut children);
                 return Ok(restarts);
             }
-            eprintln!(
-                "sedaro-nano local-cluster: process {} exited ({}); restarting the cluster",
-                failed.0, failed.1
-            );
+            report(Event::Exited {
+                index: failed.0,
+                status: failed.1,
+            });
             stop_all(&mut children);
             restarts += 1;
         }
     }
 
-    fn start_all(&self) -> std::io::Result<Vec<Child>> {
+    fn start_all(&self, report: &mut dyn FnMut(Event)) -> std::io::Result<Vec<Child>> {
         let mut children = Vec::with_capacity(self.processes);
         for i in 0..self.processes {
             let child = (self.make)(i).spawn()?;
-            eprintln!(
-                "sedaro-nano local-cluster: started process {i} (pid {})",
-                child.id()
-            );
+            report(Event::Started {
+                index: i,
+                pid: child.id(),
+            });
             children.push(child);
         }
         Ok(children)
@@ -128,7 +152,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1500));
             stop.store(true, Ordering::SeqCst);
         });
-        let restarts = supervisor.run().unwrap();
+        let restarts = supervisor.run(&mut |_| {}).unwrap();
         stopper.join().unwrap();
         let starts = std::fs::read_dir(&dir).unwrap().count();
         std::fs::remove_dir_all(&dir).unwrap();

@@ -202,7 +202,7 @@ fn watch_space(shared: std::sync::Weak<Shared>, driver: Thread) {
             driver: driver.clone(),
         };
         if let Err(e) = handle.resume_unfinished() {
-            eprintln!("sedaro-nano: could not resume the runs after space returned: {e}");
+            tracing::warn!(error = %e, "could not resume the runs after space returned");
             shared.waiting_for_space.store(true, SeqCst);
         }
     }

@@ -45,7 +45,9 @@ pub fn local_cluster(config: &LocalClusterConfig) -> anyhow::Result<()> {
         }
     });
     let exe = std::env::current_exe()?;
-    let restarts = nano_cluster::local::run(config, &exe, stop)?;
+    let restarts = nano_cluster::local::run(config, &exe, stop, &mut |event| {
+        eprintln!("sedaro-nano local-cluster: {event}");
+    })?;
     eprintln!("sedaro-nano local-cluster: stopped after {restarts} restarts");
     Ok(())
 }

@@ -620,10 +620,6 @@ mod tests {
                     worst = worst.max(miss);
                 }
             }
-            eprintln!(
-                "e={e} tol={tolerance:e}: worst local dense error {:e} of tolerance * a",
-                worst / (tolerance * a)
-            );
             ratios.push((e, worst / (tolerance * a)));
         }
         assert!(
