@@ -10,7 +10,11 @@
 //!   a fixed number of words its model defines) and how a run is named ([`RunKey`]: a
 //!   [`Model`] and a [`RunId`]). The store knows bodies by index, not what they are: the
 //!   models live in `nano-pipeline`, and what one needs to continue a run (its
-//!   checkpoint) is bytes it defines and the log keeps.
+//!   checkpoint) is bytes it defines and the log keeps. What the store does know of
+//!   each model is how its runs are laid out ([`Model::state_words`],
+//!   [`Model::framed`], [`Model::packed_checkpoints`], all in [`run`]), and one thing
+//!   more of orbit runs: a [`Version`] records the manoeuvre that made it (the body,
+//!   its time, its impulse in km/s) beside the body's replaced states.
 //! - [`Log`]: every record of every run, persisted as an append-only sled log, one
 //!   atomic [`Block`] at a time, with the run [`catalog`] (and each run's checkpoint
 //!   and scenario document), range queries by seek, window reads (one body's
@@ -103,7 +107,7 @@ pub enum Error {
     },
     /// sled could not open the log (unreadable, damaged).
     #[error("cannot open the log at {path}: {source}")]
-    Open { path: PathBuf, source: sled::Error },
+    Open { path: PathBuf, source: StorageError },
     /// Another process (or another open handle in this one) holds the log's lock.
     #[error(
         "the log at {path} is in use by another process; stop it, or give this one another data directory"
@@ -118,7 +122,7 @@ pub enum Error {
     },
     /// A read or write of the log failed.
     #[error("the log's storage failed: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(#[from] StorageError),
     /// Stored data failed its checks: it is reported, never served.
     #[error("corrupt log data at {position}: {detail}")]
     Corrupt { position: String, detail: String },
@@ -170,6 +174,25 @@ pub enum Error {
         logged: u64,
         requested: u64,
     },
+}
+
+/// A failure of the storage engine beneath the log (sled), kept whole as the cause of
+/// the store's [`Error`] (its text and its own source are sled's), so that callers
+/// name no type of the engine's.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StorageError(sled::Error);
+
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        Error::Storage(StorageError(e))
+    }
+}
+
+impl From<sled::Error> for StorageError {
+    fn from(e: sled::Error) -> Self {
+        StorageError(e)
+    }
 }
 
 /// The store's result type.

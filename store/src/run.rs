@@ -38,6 +38,19 @@ impl Model {
         }
     }
 
+    /// Whether the model's runs are kept as frames (every body's state at each output
+    /// step, the times implied by the step) when their blocks are whole rounds at an
+    /// output step; other runs are kept as chunks of records with a time index.
+    pub const fn framed(self) -> bool {
+        matches!(self, Model::Orbit)
+    }
+
+    /// Whether the model's checkpoints are kept in packs (many bodies' slots a value)
+    /// rather than one value a slot.
+    pub const fn packed_checkpoints(self) -> bool {
+        matches!(self, Model::Orbit)
+    }
+
     /// The `f64` words of one body's state in a record: nano `x, y, vx, vy,
     /// nextTimeStep`; orbit `x, y, z, vx, vy, vz` (the state's time is the record's `t1`).
     pub const fn state_words(self) -> usize {

@@ -31,7 +31,7 @@ use crate::catalog::CatalogEntry;
 use crate::encoding::{self, Frame, Key, COMMITS_KEY};
 use crate::mark;
 use crate::record::Record;
-use crate::run::{Model, RunKey};
+use crate::run::RunKey;
 use crate::space::{Reservation, Space};
 use crate::{Error, Result};
 
@@ -200,7 +200,7 @@ impl Log {
     /// `run`'s checkpoint after its last logged block, slot by slot (empty when the
     /// log holds nothing of the run).
     pub fn checkpoint(&self, run: RunKey) -> Result<Vec<Vec<u8>>> {
-        if run.model == Model::Orbit {
+        if run.model.packed_checkpoints() {
             return guarded(&self.path, || self.read_packs(run));
         }
         guarded(&self.path, || {
@@ -306,7 +306,7 @@ impl Log {
     /// How `run`'s records are kept: as frames at its output step, or as chunks. Only
     /// orbit runs are written as frames; one seek.
     fn layout(&self, run: RunKey) -> Result<Option<f64>> {
-        if run.model != Model::Orbit {
+        if !run.model.framed() {
             return Ok(None);
         }
         let Some(item) = self.tree.scan_prefix(encoding::frame_prefix(run)).next() else {

@@ -11,7 +11,7 @@ use crate::catalog::CatalogEntry;
 use crate::encoding::{self, Chunk, Frame, COMMITS_KEY, FORMAT_VERSION, VERSION_KEY};
 use crate::mark;
 use crate::record::Record;
-use crate::run::{Model, RunKey};
+use crate::run::RunKey;
 use crate::space::Space;
 use crate::{Error, Result};
 
@@ -61,7 +61,7 @@ impl Log {
                 Err(source) => {
                     return Err(Error::Open {
                         path: path.clone(),
-                        source,
+                        source: source.into(),
                     });
                 }
             }
@@ -176,7 +176,7 @@ fn convert_v2(db: &sled::Db, path: &Path) -> Result<()> {
         let (key, value) = item?;
         // A damaged entry is left for reads and `verify` to report.
         if let Ok(entry) = encoding::decode_catalog(&key, &value) {
-            if entry.run.model == Model::Orbit {
+            if entry.run.model.packed_checkpoints() {
                 runs.push(entry);
             }
         }

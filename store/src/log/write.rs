@@ -7,7 +7,7 @@ use super::{guarded, now_ms, Block, Log, Sync};
 use crate::catalog::CatalogEntry;
 use crate::encoding;
 use crate::record::Record;
-use crate::run::{Model, RunKey};
+use crate::run::RunKey;
 use crate::{Error, Result};
 
 impl Log {
@@ -71,7 +71,7 @@ impl Log {
     /// `t1 = (k + 1) h` exactly, as the orbit model writes them) is written as frames,
     /// and then each later block must be so too; any other run is written as chunks.
     fn framing(&self, block: &Block<'_>, previous: Option<&CatalogEntry>) -> Result<Option<f64>> {
-        if block.run.model != Model::Orbit {
+        if !block.run.model.framed() {
             return Ok(None);
         }
         let step = match previous {
@@ -104,7 +104,7 @@ impl Log {
     /// an orbit run's in packs, with the packs past the new ones removed.
     fn write_checkpoint(&self, block: &Block<'_>, batch: &mut sled::Batch) -> Result<()> {
         let run = block.run;
-        if run.model != Model::Orbit {
+        if !run.model.packed_checkpoints() {
             for (slot, bytes) in block.checkpoint.iter().enumerate() {
                 let key = encoding::checkpoint_key(run, slot as u32);
                 batch.insert(&key[..], encoding::encode_sealed(&key, bytes));
