@@ -153,6 +153,12 @@ pub enum Error {
     /// A screening could not start, or the states cannot be screened.
     #[error(transparent)]
     Screening(#[from] screening::screener::ScreeningError),
+    /// A screening the log kept for a run does not read back.
+    #[error("run {run}: {source}")]
+    UnreadableScreening {
+        run: scenario::RunId,
+        source: nano_store::encoding::PartialScreening,
+    },
 }
 
 pub use export::{Format, RunWriter};

@@ -1,14 +1,18 @@
 //! A logged run's conjunctions at a screening distance: a version screened from
 //! scratch ([`Held::screen`]), and a screener kept current as manoeuvres make new
 //! versions ([`Held::follow`]: the manoeuvred body's old samples retracted, its new
-//! ones inserted, instead of screening the new version again).
+//! ones inserted, instead of screening the new version again); and a version's
+//! screening kept in the log ([`keep`]) and read back ([`kept`]), in the store's
+//! encoding of screened pairs, so that a restarted service does not screen again.
 
-use nano_store::{Log, Version};
+use nano_store::{encoding, Log, ScreenedPair, Version};
 
 use super::{LoggedRun, Overlay};
 use crate::orbit::OrbitState;
 use crate::screening::grid::Grid;
+use crate::screening::report;
 use crate::screening::screener::{Changes, Screener};
+use crate::screening::Conjunction;
 use crate::Error;
 
 /// A screener's grid takes segments this much longer than the version's longest: a
@@ -69,4 +73,44 @@ impl Held {
         self.version = made.version;
         Some(changes)
     }
+}
+
+/// Keeps `found`, version `version` of `run`'s conjunctions at the distance whose bits
+/// are `d_bits`, in the log (sorted by pair, then time), and leaves it sorted by miss
+/// distance, as answers give it.
+pub fn keep(log: &Log, run: &LoggedRun, version: u32, d_bits: u64, found: &mut [Conjunction]) {
+    found.sort();
+    let bytes = encoding::encode_screening(found.iter().map(ScreenedPair::from));
+    // Best effort: the answer is computed and stands without it (a full log, say,
+    // only means the next asker screens again), and the version it belongs to is
+    // already logged.
+    if let Err(e) = log.put_screening(run.key, version, d_bits, &bytes) {
+        tracing::warn!(run = %run.id, version, error = %e, "a screening is not kept in the log");
+    }
+    report::by_miss(found);
+}
+
+/// The conjunctions in `bytes`, a screening the log kept for `run`, in the order kept.
+pub fn decode(run: &LoggedRun, bytes: &[u8]) -> Result<Vec<Conjunction>, Error> {
+    let pairs = encoding::decode_screening(bytes).map_err(|source| Error::UnreadableScreening {
+        run: run.id,
+        source,
+    })?;
+    Ok(pairs.into_iter().map(Conjunction::from).collect())
+}
+
+/// Version `version` of `run`'s conjunctions at the distance whose bits are `d_bits`,
+/// as the log kept them, closest first; `None` when the log keeps no such screening.
+pub fn kept(
+    log: &Log,
+    run: &LoggedRun,
+    version: u32,
+    d_bits: u64,
+) -> Result<Option<Vec<Conjunction>>, Error> {
+    let Some(bytes) = log.screening(run.key, version, d_bits)? else {
+        return Ok(None);
+    };
+    let mut found = decode(run, &bytes)?;
+    report::by_miss(&mut found);
+    Ok(Some(found))
 }

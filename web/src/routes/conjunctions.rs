@@ -3,9 +3,9 @@
 //!
 //! Where a version's conjunctions at `D` come from, cheapest first (the response's
 //! `X-Conjunctions-Source` header says which, and `/metrics` counts them): the log,
-//! which keeps every screening the service made ([`nano_store::Log::put_screening`]:
-//! 24 bytes a conjunction, `a u32, b u32, tca_s f64, miss_km f64`, little-endian, by
-//! pair then time), so a restarted service does not screen again; the screener kept
+//! which keeps every screening the service made ([`nano_pipeline::runs::screening::keep`],
+//! in the store's encoding of screened pairs), so a restarted service does not screen
+//! again; the screener kept
 //! in memory for the run at `D` ([`crate::screenings`]) when it holds that version;
 //! otherwise a screening from scratch, on the blocking pool, under the run's lock (one
 //! per run, version and distance however many ask), within the screenings' share of
@@ -24,11 +24,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use nano_pipeline::runs::screening::Held;
+use nano_pipeline::runs::screening::{self, Held};
 use nano_pipeline::runs::LoggedRun;
 use nano_pipeline::screening::screener::ScreeningError;
-use nano_pipeline::screening::{report, Conjunction};
-use nano_store::{encoding, Log, ScreenedPair};
+use nano_pipeline::screening::Conjunction;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
@@ -90,37 +89,6 @@ pub(crate) struct Found {
     pub source: Source,
 }
 
-/// The bytes a screening of `found` is kept as in the log (the store's encoding).
-fn encode(found: &[Conjunction]) -> Vec<u8> {
-    encoding::encode_screening(found.iter().map(ScreenedPair::from))
-}
-
-/// The conjunctions of a screening the log kept for `run`.
-pub(crate) fn decode(run: &LoggedRun, bytes: &[u8]) -> Result<Vec<Conjunction>, ApiError> {
-    let pairs = encoding::decode_screening(bytes)
-        .map_err(|e| ApiError::internal(format!("run {}: {e}", run.id)))?;
-    Ok(pairs.into_iter().map(Conjunction::from).collect())
-}
-
-/// Keeps `found` (version `version` of `run` at the distance of `d_bits`) in the log,
-/// and sorts it by miss distance.
-pub(crate) fn keep(
-    log: &Log,
-    run: &LoggedRun,
-    version: u32,
-    d_bits: u64,
-    found: &mut [Conjunction],
-) {
-    found.sort();
-    // Best effort: the answer is computed and stands without it (a full log, say,
-    // only means the next asker screens again), and the version it belongs to is
-    // already logged.
-    if let Err(e) = log.put_screening(run.key, version, d_bits, &encode(found)) {
-        tracing::warn!(run = %run.id, version, error = %e, "a screening is not kept in the log");
-    }
-    report::by_miss(found);
-}
-
 /// A conjunction as the API writes it, with the bodies' names.
 pub(crate) fn conjunction_json(run: &LoggedRun, c: &Conjunction) -> Value {
     let name = |i: u32| run.scenario.body(i as usize).map(|b| b.name);
@@ -145,13 +113,13 @@ pub(crate) async fn find(
             let run = complete_run(&state, &id)?;
             let versions = state.log.versions(run.key)?;
             let version = pick(&run, &versions, version)?;
-            let kept = state.log.screening(run.key, version, d_bits)?;
+            let kept = screening::kept(&state.log, &run, version, d_bits)?;
             Ok::<_, ApiError>((run, version, kept))
         })
         .await?
     };
-    if let Some(bytes) = kept {
-        return from_log(state, run, version, &bytes);
+    if let Some(conjunctions) = kept {
+        return Ok(from_log(state, run, version, conjunctions));
     }
     let guard = state.screenings.run_lock(run.key).lock_owned().await;
     let state = state.clone();
@@ -167,17 +135,15 @@ fn from_log(
     state: &AppState,
     run: LoggedRun,
     version: u32,
-    bytes: &[u8],
-) -> Result<Found, ApiError> {
-    let mut conjunctions = decode(&run, bytes)?;
-    report::by_miss(&mut conjunctions);
+    conjunctions: Vec<Conjunction>,
+) -> Found {
     Metrics::bump(&state.metrics.conjunctions_from_log);
-    Ok(Found {
+    Found {
         run,
         version,
         conjunctions,
         source: Source::Log,
-    })
+    }
 }
 
 /// [`find`] past the log's first look, under the run's lock: the log again (another
@@ -191,15 +157,15 @@ fn screen(state: &AppState, run: LoggedRun, version: u32, d_km: f64) -> Result<F
         conjunctions,
         source,
     };
-    if let Some(bytes) = log.screening(run.key, version, d_bits)? {
-        return from_log(state, run, version, &bytes);
+    if let Some(conjunctions) = screening::kept(log, &run, version, d_bits)? {
+        return Ok(from_log(state, run, version, conjunctions));
     }
     if let Some(held) = state.screenings.kept(run.key, d_bits) {
         let held = held.lock().unwrap_or_else(|e| e.into_inner());
         if held.version == version {
             let mut conjunctions = held.screener.conjunctions();
             drop(held);
-            keep(log, &run, version, d_bits, &mut conjunctions);
+            screening::keep(log, &run, version, d_bits, &mut conjunctions);
             Metrics::bump(&state.metrics.conjunctions_from_memory);
             return Ok(found(run, conjunctions, Source::Memory));
         }
@@ -238,7 +204,7 @@ fn screen(state: &AppState, run: LoggedRun, version: u32, d_km: f64) -> Result<F
         held.screener.shutdown().map_err(failed)?;
         drop(reservation);
     }
-    keep(log, &run, version, d_bits, &mut conjunctions);
+    screening::keep(log, &run, version, d_bits, &mut conjunctions);
     Ok(found(run, conjunctions, Source::Screened))
 }
 

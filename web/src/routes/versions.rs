@@ -23,6 +23,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use nano_pipeline::orbit::manoeuvre::Impulse;
+use nano_pipeline::runs::screening;
 use nano_pipeline::runs::version::Made;
 use nano_pipeline::runs::LoggedRun;
 use nano_pipeline::scenario::RunId;
@@ -31,7 +32,7 @@ use nano_store::{ManoeuvreKey, Version};
 use serde_json::{json, Value};
 
 use super::blocking;
-use super::conjunctions::{self, conjunction_json};
+use super::conjunctions::conjunction_json;
 use super::windows::logged;
 use crate::budget;
 use crate::error::ApiError;
@@ -357,9 +358,8 @@ fn replay(state: &AppState, run: &LoggedRun, key: ManoeuvreKey) -> Result<Earlie
         ) else {
             continue;
         };
-        let before: BTreeSet<Conjunction> =
-            conjunctions::decode(run, &before)?.into_iter().collect();
-        let after: BTreeSet<Conjunction> = conjunctions::decode(run, &after)?.into_iter().collect();
+        let before: BTreeSet<Conjunction> = screening::decode(run, &before)?.into_iter().collect();
+        let after: BTreeSet<Conjunction> = screening::decode(run, &after)?.into_iter().collect();
         changes.push(json!({
             "d_km": f64::from_bits(d_bits),
             "added": after.difference(&before).map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
@@ -445,7 +445,7 @@ fn update_screeners(
         Metrics::bump(&state.metrics.screenings_updated);
         let mut found = held.screener.conjunctions();
         drop(held);
-        conjunctions::keep(log, run, version.version, d_bits, &mut found);
+        screening::keep(log, run, version.version, d_bits, &mut found);
         updated.push(json!({
             "d_km": f64::from_bits(d_bits),
             "added": changes.added.iter().map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
