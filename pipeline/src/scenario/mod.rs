@@ -53,6 +53,7 @@ pub use crate::orbit::force::Forces;
 pub use crate::orbit::integrator::Integrator;
 pub use epoch::Epoch;
 pub(crate) use epoch::{civil_from_days, days_from_civil};
+pub use parse::json_kind;
 
 /// The smallest `dop853` tolerance accepted: below it the error estimate is rounding
 /// noise and the step size would shrink without end (Hairer's code refuses tolerances

@@ -177,7 +177,10 @@ impl OrbitScenario {
                     .collect::<Result<Vec<_>, _>>()?
             }
             Some(other) => {
-                return refuse("bodies", format!("must be an array, got {}", kind(other)))
+                return refuse(
+                    "bodies",
+                    format!("must be an array, got {}", json_kind(other)),
+                )
             }
         };
         if walker.is_none() && listed.is_empty() {
@@ -241,7 +244,8 @@ fn path_of(base: &str, key: &str) -> String {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+/// What kind of JSON value `value` is, as refusals name it ("a string", "null").
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -254,7 +258,12 @@ fn kind(value: &Value) -> &'static str {
 
 fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, ScenarioError> {
     value.as_object().map_or_else(
-        || refuse(path, format!("must be a JSON object, got {}", kind(value))),
+        || {
+            refuse(
+                path,
+                format!("must be a JSON object, got {}", json_kind(value)),
+            )
+        },
         Ok,
     )
 }
@@ -366,7 +375,7 @@ fn forces(value: &Value) -> Result<Forces, ScenarioError> {
                 "forces",
                 format!(
                     "must be an array such as [\"point_mass\", \"j2\"], got {}",
-                    kind(other)
+                    json_kind(other)
                 ),
             )
         }
@@ -532,7 +541,7 @@ fn body_spec(
         Some(other) => {
             return refuse(
                 path_of(&path, "name"),
-                format!("must be a string, got {}", kind(other)),
+                format!("must be a string, got {}", json_kind(other)),
             )
         }
     };

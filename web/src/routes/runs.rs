@@ -197,7 +197,13 @@ pub fn parse_request(
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| bad("body", format!("{shape}; it is not JSON: {e}")))?;
     let Value::Object(fields) = value else {
-        return Err(bad("body", format!("{shape}, not {}", kind(&value))));
+        return Err(bad(
+            "body",
+            format!(
+                "{shape}, not {}",
+                nano_pipeline::scenario::json_kind(&value)
+            ),
+        ));
     };
     if let Some(unknown) = fields
         .keys()
@@ -234,17 +240,6 @@ pub fn parse_request(
         orbit.check_span(steps).map_err(|e| bad(&e.field, e.rule))?;
     }
     Ok((scenario, steps))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// `Location` of run `id`.
