@@ -31,6 +31,8 @@
 //!   (`docs/orbits.md`) read from JSON, checked, in canonical form and named by its
 //!   hash.
 //! - [`orbit`]: the physics of orbit scenarios.
+//! - [`catalog`]: catalogues of real objects' element sets (TLE, OMM), read object by
+//!   object, propagated by SGP4 and rotated from TEME to EME2000.
 //! - [`runs`]: logged orbit runs: opened from the log, read in any version made by
 //!   manoeuvres, written out in their formats.
 //! - [`screening`]: conjunctions (close approaches) of a run's bodies, by brute force
@@ -50,6 +52,7 @@
 //! ```
 
 pub mod admission;
+pub mod catalog;
 mod commit;
 pub mod dataflow;
 mod driver;

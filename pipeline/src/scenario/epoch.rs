@@ -59,6 +59,25 @@ impl Epoch {
         })
     }
 
+    /// The instant `ns` nanoseconds after 1970-01-01T00:00:00Z (leap seconds not
+    /// counted); `None` outside the years an `Epoch` can hold.
+    pub fn from_unix_nanos(ns: i128) -> Option<Epoch> {
+        let unix_s = i64::try_from(ns.div_euclid(1_000_000_000)).ok()?;
+        // Years 0 to 9999, the ones the text form writes with four digits.
+        if !(-62_167_219_200..253_402_300_800).contains(&unix_s) {
+            return None;
+        }
+        Some(Epoch {
+            unix_s,
+            nanos: ns.rem_euclid(1_000_000_000) as u32,
+        })
+    }
+
+    /// Nanoseconds since 1970-01-01T00:00:00Z (leap seconds not counted).
+    pub fn unix_nanos(&self) -> i128 {
+        self.unix_s as i128 * 1_000_000_000 + self.nanos as i128
+    }
+
     /// The instant `t_s` seconds after the epoch as `YYYY-MM-DDTHH:MM:SS.fff...` with
     /// `decimals` digits (at most 9) and no zone letter, the form CCSDS messages use
     /// for UTC epochs.
@@ -85,6 +104,21 @@ impl fmt::Display for Epoch {
             write!(f, ".{}", digits.trim_end_matches('0'))?;
         }
         f.write_str("Z")
+    }
+}
+
+/// An epoch is written as its text (`2026-01-01T00:00:00.5Z`), so documents and the
+/// element sets shipped with a job read as they were given.
+impl serde::Serialize for Epoch {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Epoch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Epoch, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Epoch::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,0 +1,133 @@
+//! One object's SGP4: the `sgp4` crate (a Rust port of Vallado's 2006 code, checked
+//! against its verification set) behind our own types.
+//!
+//! Mode: Vallado's "improved" mode with WGS-72, which is what python's
+//! `Satrec.twoline2rv` and `tcppver.out` use: the WGS-72 geopotential, the IAU
+//! sidereal time at epoch (deep-space resonance), and no AFSPC shortcuts. The crate's
+//! `Constants::from_elements` pairs the improved mode with WGS-84, so the constants
+//! are built here from their parts.
+//!
+//! Errors are Vallado's codes: 1 the mean elements' eccentricity out of range (at
+//! epoch or propagated), 2 a negative mean motion, 3 the perturbed eccentricity out
+//! of range (deep space), 4 a negative semi-latus rectum, 6 the satellite below the
+//! Earth's surface (decayed). (Code 5, sub-orbital epoch elements, was dropped from
+//! Vallado's code in 2006; code 6 covers it.) The crate reports all but 6; the
+//! decay test is Vallado's, on the radius it returns.
+
+use std::f64::consts::PI;
+
+use ::sgp4::{Constants, ElementsError, KozaiElementsError, MinutesSinceEpoch, Orbit, WGS72};
+
+use super::ElementSet;
+
+/// One object's SGP4 propagator (improved mode, WGS-72), ready to evaluate at any
+/// time; states in TEME, km and km/s.
+#[derive(Debug, Clone)]
+pub struct Sgp4 {
+    constants: Constants,
+}
+
+/// SGP4 could not propagate an object: `code` is Vallado's (1 to 6), `message` says
+/// what failed and when.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("SGP4 error {code}: {message}")]
+pub struct Sgp4Error {
+    pub code: u8,
+    pub message: String,
+}
+
+/// Years since 2000-01-01T12:00:00 UTC (the crate's epoch; its sidereal time and
+/// lunar-solar terms count from there), as the crate computes it from a date.
+fn years_since_j2000(e: &ElementSet) -> f64 {
+    let ns = e.epoch.unix_nanos();
+    let day = ns.div_euclid(86_400_000_000_000);
+    let in_day = ns.rem_euclid(86_400_000_000_000);
+    let (seconds, nanos) = (in_day / 1_000_000_000, in_day % 1_000_000_000);
+    (day - 10_957) as f64 / 365.25
+        + (seconds as f64 - 43_200.0) / (86_400.0 * 365.25)
+        + nanos as f64 / (86_400.0 * 1e9 * 365.25)
+}
+
+impl Sgp4 {
+    /// Initialises SGP4 for an element set.
+    pub fn new(e: &ElementSet) -> Result<Sgp4, Sgp4Error> {
+        let deg = PI / 180.0;
+        let orbit = Orbit::from_kozai_elements(
+            &WGS72,
+            e.inclination_deg * deg,
+            e.raan_deg * deg,
+            e.eccentricity,
+            e.arg_perigee_deg * deg,
+            e.mean_anomaly_deg * deg,
+            e.mean_motion_rev_day * (PI / 720.0),
+        )
+        .map_err(|err| init_error(ElementsError::from(err)))?;
+        let constants = Constants::new(
+            WGS72,
+            ::sgp4::iau_epoch_to_sidereal_time,
+            years_since_j2000(e),
+            e.bstar,
+            orbit,
+        )
+        .map_err(|err| init_error(ElementsError::from(err)))?;
+        Ok(Sgp4 { constants })
+    }
+
+    /// The state `[x, y, z, vx, vy, vz]` (km, km/s, TEME) `minutes_since_epoch`
+    /// minutes after the element set's epoch (negative before it).
+    pub fn teme(&self, minutes_since_epoch: f64) -> Result<[f64; 6], Sgp4Error> {
+        let p = self
+            .constants
+            .propagate(MinutesSinceEpoch(minutes_since_epoch))
+            .map_err(|err| {
+                let code = match err {
+                    ::sgp4::Error::OutOfRangeEccentricity { .. } => 1,
+                    ::sgp4::Error::OutOfRangePerturbedEccentricity { .. } => 3,
+                    ::sgp4::Error::NegativeSemiLatusRectum { .. } => 4,
+                };
+                Sgp4Error {
+                    code,
+                    message: err.to_string(),
+                }
+            })?;
+        let [x, y, z] = p.position;
+        let r = (x * x + y * y + z * z).sqrt();
+        if r < WGS72.ae {
+            return Err(Sgp4Error {
+                code: 6,
+                message: format!(
+                    "the satellite has decayed: {r:.3} km from the Earth's centre, below its radius, {minutes_since_epoch} minutes after epoch"
+                ),
+            });
+        }
+        let [vx, vy, vz] = p.velocity;
+        Ok([x, y, z, vx, vy, vz])
+    }
+}
+
+fn init_error(err: ElementsError) -> Sgp4Error {
+    let code = match &err {
+        ElementsError::OutOfRangeEpochEccentricity(_) => 1,
+        ElementsError::KozaiElementsError(KozaiElementsError::NegativeKozaiMeanMotion)
+        | ElementsError::KozaiElementsError(KozaiElementsError::NegativeBrouwerMeanMotion) => 2,
+    };
+    Sgp4Error {
+        code,
+        message: format!("{err} (at initialisation)"),
+    }
+}
+
+/// SGP4's semi-major axis in Earth radii (the Kozai mean motion un-Kozai'd as SGP4's
+/// initialisation does, WGS-72), and the radius in km.
+pub(super) fn semi_major_axis_er(e: &ElementSet) -> (f64, f64) {
+    let no_kozai = e.mean_motion_rev_day * (PI / 720.0);
+    let cosio = e.inclination_deg.to_radians().cos();
+    let omeosq = 1.0 - e.eccentricity * e.eccentricity;
+    let ak = (WGS72.ke / no_kozai).powf(2.0 / 3.0);
+    let d1 = 0.75 * WGS72.j2 * (3.0 * cosio * cosio - 1.0) / (omeosq.sqrt() * omeosq);
+    let del = d1 / (ak * ak);
+    let adel = ak * (1.0 - del * del - del * (1.0 / 3.0 + 134.0 * del * del / 81.0));
+    let del = d1 / (adel * adel);
+    let no_unkozai = no_kozai / (1.0 + del);
+    ((WGS72.ke / no_unkozai).powf(2.0 / 3.0), WGS72.ae)
+}
