@@ -126,6 +126,10 @@ pub enum Error {
     /// Stored data failed its checks: it is reported, never served.
     #[error("corrupt log data at {position}: {detail}")]
     Corrupt { position: String, detail: String },
+    /// An element-set file cannot be kept as asked (too long, or another file is
+    /// already kept under its id); what is kept is unchanged.
+    #[error("element-set file {id}: {detail}")]
+    ElementFile { id: String, detail: String },
     /// A block did not start where its run's log ends.
     #[error("a block of run {run} starts at iteration {first_iteration}, but the log holds {logged} iterations of it")]
     OutOfOrder {

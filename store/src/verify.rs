@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::catalog::CatalogEntry;
-use crate::encoding::{self, Chunk, Frame, Key};
+use crate::encoding::{self, Chunk, ElementFile, Frame, Key};
 use crate::log::{describe_key, Log};
 use crate::run::RunKey;
 use crate::{Result, TimeRange};
@@ -25,6 +25,12 @@ pub struct Report {
     /// that did not finish (the process died), never visible as a version; the next
     /// write of that version removes them. Not a problem.
     pub interrupted_versions: u64,
+    /// Element-set files kept ([`Log::keep_element_file`]).
+    pub element_files: u64,
+    /// Element-set files whose parts are in the log without their metadata: a keep
+    /// that did not finish, never visible; the next keep of that file removes them.
+    /// Not a problem.
+    pub interrupted_element_files: u64,
     /// Every problem found, each naming its place; empty for a sound log.
     pub problems: Vec<String>,
 }
@@ -49,6 +55,16 @@ impl fmt::Display for Report {
                 f,
                 ", {} versions, {} screenings",
                 self.versions, self.screenings
+            )?;
+        }
+        if self.element_files + self.interrupted_element_files > 0 {
+            write!(f, ", {} element-set files", self.element_files)?;
+        }
+        if self.interrupted_element_files > 0 {
+            write!(
+                f,
+                " ({} interrupted element-set files, not visible)",
+                self.interrupted_element_files
             )?;
         }
         if self.interrupted_versions > 0 {
@@ -109,7 +125,8 @@ impl Log {
     /// catalog entry agrees with its blocks, that each series is whole and of
     /// iterations its run holds, that a run's versions follow each other with all the
     /// states they say they keep, and that each screening is whole and of a version
-    /// the run has. Only storage failures are errors; what is wrong with the data is in
+    /// the run has, and that each element-set file is whole (its parts in order, its
+    /// length and its content's checksum those its metadata names). Only storage failures are errors; what is wrong with the data is in
     /// the report.
     pub fn verify(&self) -> Result<Report> {
         crate::log::guarded(self.path(), || self.check_all())
@@ -121,11 +138,46 @@ impl Log {
         let mut seen: BTreeMap<RunKey, Seen> = BTreeMap::new();
         let mut problems = Vec::new();
         let mut series: Option<SeriesSeen> = None;
+        let mut element_files: BTreeMap<[u8; 16], (ElementFile, String)> = BTreeMap::new();
+        let mut element_parts: Option<PartsSeen> = None;
         for item in self.tree().iter() {
             let (key, value) = item?;
             let place = describe_key(&key);
             match encoding::decode_key(&key) {
                 Err(e) => problems.push(format!("{place}: {e}")),
+                Ok(Key::ElementFile { id }) => match encoding::decode_element_file(&key, &value) {
+                    Ok(file) => {
+                        report.element_files += 1;
+                        element_files.insert(id, (file, place));
+                    }
+                    Err(e) => problems.push(format!("{place}: {e}")),
+                },
+                Ok(Key::ElementFilePart { id, part }) => {
+                    if element_parts.as_ref().is_none_or(|p| p.id != id) {
+                        if let Some(done) = element_parts.take() {
+                            done.finish(&mut element_files, &mut report, &mut problems);
+                        }
+                        element_parts = Some(PartsSeen::new(id, place.clone()));
+                    }
+                    let seen = element_parts.as_mut().expect("set above");
+                    match encoding::decode_element_part(&key, &value) {
+                        Ok((total, bytes)) => {
+                            if part != seen.parts || seen.total.is_some_and(|t| t != total) {
+                                problems.push(format!(
+                                    "{place}: the file's parts do not follow each other"
+                                ));
+                            }
+                            seen.total = Some(total);
+                            seen.bytes += bytes.len() as u64;
+                            seen.content.update(bytes);
+                        }
+                        Err(e) => {
+                            seen.damaged = true;
+                            problems.push(format!("{place}: {e}"));
+                        }
+                    }
+                    seen.parts = part.saturating_add(1);
+                }
                 Ok(Key::Catalog(run)) => match encoding::decode_catalog(&key, &value) {
                     Ok(entry) => {
                         catalog.insert(run, entry);
@@ -337,6 +389,14 @@ impl Log {
         if let Some(done) = series.take() {
             done.finish(&mut problems);
         }
+        if let Some(done) = element_parts.take() {
+            done.finish(&mut element_files, &mut report, &mut problems);
+        }
+        for (file, place) in element_files.values() {
+            if file.len > 0 {
+                problems.push(format!("{place}: its {} parts are missing", file.parts));
+            }
+        }
         for (run, entry) in &catalog {
             let s = seen.remove(run).unwrap_or_default();
             report.interrupted_versions += compare(entry, &s, &mut problems);
@@ -367,6 +427,57 @@ impl SeriesSeen {
             problems.push(format!(
                 "{}: the series' parts hold {} bytes of {total}",
                 self.place, self.bytes
+            ));
+        }
+    }
+}
+
+/// What the walk saw of the parts of one element-set file.
+struct PartsSeen {
+    id: [u8; 16],
+    place: String,
+    parts: u32,
+    total: Option<u64>,
+    bytes: u64,
+    content: crc32fast::Hasher,
+    /// A part failed its own check (already reported).
+    damaged: bool,
+}
+
+impl PartsSeen {
+    fn new(id: [u8; 16], place: String) -> PartsSeen {
+        PartsSeen {
+            id,
+            place,
+            parts: 0,
+            total: None,
+            bytes: 0,
+            content: crc32fast::Hasher::new(),
+            damaged: false,
+        }
+    }
+
+    /// Checks the parts against their file's metadata (taken out of `files`); parts
+    /// without metadata are an interrupted keep.
+    fn finish(
+        self,
+        files: &mut BTreeMap<[u8; 16], (ElementFile, String)>,
+        report: &mut Report,
+        problems: &mut Vec<String>,
+    ) {
+        let Some((file, _)) = files.remove(&self.id) else {
+            report.interrupted_element_files += 1;
+            return;
+        };
+        let place = self.place;
+        if self.parts != file.parts || self.bytes != file.len {
+            problems.push(format!(
+                "{place}: the file's metadata says {} bytes in {} parts, its parts hold {} bytes in {}",
+                file.len, file.parts, self.bytes, self.parts
+            ));
+        } else if !self.damaged && self.content.finalize() != file.content_crc {
+            problems.push(format!(
+                "{place}: the file's parts put together fail its checksum"
             ));
         }
     }

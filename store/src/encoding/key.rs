@@ -3,8 +3,9 @@
 #[cfg(doc)]
 use super::GROUP_BODIES;
 use super::{
-    Invalid, CATALOG, CHECKPOINT, CHUNK, DOCUMENT, FRAME, MANOEUVRE_KEY, PACK, RUN_LEN,
-    RUN_PREFIX_LEN, SCREENING, SERIES, TIME_INDEX, VERSION, VERSION_STATES,
+    Invalid, CATALOG, CHECKPOINT, CHUNK, DOCUMENT, ELEMENT_FILE, ELEMENT_FILE_PART, FRAME,
+    MANOEUVRE_KEY, PACK, RUN_LEN, RUN_PREFIX_LEN, SCREENING, SERIES, TIME_INDEX, VERSION,
+    VERSION_STATES,
 };
 use crate::run::{Model, RunId, RunKey};
 
@@ -64,6 +65,15 @@ pub enum Key {
         version: u32,
         d_bits: u64,
         part: u16,
+    },
+    /// A kept element-set file's metadata (its id: 16 bytes of its content's digest).
+    ElementFile {
+        id: [u8; 16],
+    },
+    /// Part `part` of a kept element-set file's bytes.
+    ElementFilePart {
+        id: [u8; 16],
+        part: u32,
     },
 }
 
@@ -261,6 +271,32 @@ pub fn screening_key(run: RunKey, version: u32, d_bits: u64, part: u16) -> [u8; 
     key
 }
 
+/// The key of the element-set file `id`'s metadata.
+pub fn element_file_key(id: [u8; 16]) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = ELEMENT_FILE;
+    key[1..].copy_from_slice(&id);
+    key
+}
+
+/// The first byte of every element-set file's metadata key.
+pub const ELEMENT_FILE_TAG: u8 = ELEMENT_FILE;
+
+/// The prefix every part of the element-set file `id` starts with.
+pub fn element_part_prefix(id: [u8; 16]) -> [u8; 17] {
+    let mut key = element_file_key(id);
+    key[0] = ELEMENT_FILE_PART;
+    key
+}
+
+/// The key of part `part` of the element-set file `id`.
+pub fn element_part_key(id: [u8; 16], part: u32) -> [u8; 21] {
+    let mut key = [0u8; 21];
+    key[..17].copy_from_slice(&element_part_prefix(id));
+    key[17..].copy_from_slice(&part.to_be_bytes());
+    key
+}
+
 pub(super) fn be_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(bytes.try_into().expect("eight bytes"))
 }
@@ -272,6 +308,22 @@ pub(super) fn be_u32(bytes: &[u8]) -> u32 {
 /// Decodes any key of the log.
 pub fn decode_key(key: &[u8]) -> Result<Key, Invalid> {
     let (&tag, rest) = key.split_first().ok_or("empty key")?;
+    // Element-set files belong to no run: their keys hold no model.
+    match (tag, rest.len()) {
+        (ELEMENT_FILE, 16) => {
+            return Ok(Key::ElementFile {
+                id: rest.try_into().expect("sixteen bytes"),
+            })
+        }
+        (ELEMENT_FILE_PART, 20) => {
+            return Ok(Key::ElementFilePart {
+                id: rest[..16].try_into().expect("sixteen bytes"),
+                part: be_u32(&rest[16..]),
+            })
+        }
+        (ELEMENT_FILE | ELEMENT_FILE_PART, _) => return Err("key of an unknown kind"),
+        _ => {}
+    }
     if !(CATALOG..=MANOEUVRE_KEY).contains(&tag) {
         return Err("key of an unknown kind");
     }

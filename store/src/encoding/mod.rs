@@ -20,6 +20,8 @@
 //! | `1A` run first-iteration body part | frame: the states of bodies `body ..` ([`GROUP_BODIES`] of them) over up to [`FRAME_STEPS`] output steps of one block of an orbit run |
 //! | `1B` run pack | checkpoint pack of an orbit run: its slots (one per body) in order, up to [`PACK_BYTES`] a pack |
 //! | `1C` run key | the version a manoeuvre sent with an `Idempotency-Key` made: `key` is 16 bytes of the key's digest; `crc u32, version u32`, then 16 bytes of the request's digest (written in the version's own last batch, with its metadata) |
+//! | `1D` id | an element-set file's metadata (a catalogue of objects' elements, kept for whoever reads it): `crc u32, len u64, parts u32, content_crc u32`; `id` is 16 bytes the keeper names it by (the first 16 of its SHA-256) |
+//! | `1E` id part | part `part` (a `u32`) of that file's bytes, cut like a series |
 //!
 //! Integers in keys are big-endian (so byte order is numeric order: the first
 //! iteration `u64`, the body and the slot `u32`, the part `u16`); `t0` is a double
@@ -59,6 +61,18 @@
 //! are written after their parent's. Screening results (`19`) are derived, and laid out
 //! as series parts are; `d_bits` is big-endian, so a version's screenings sort by the
 //! distance's bits.
+//!
+//! An element-set file (`1D`, `1E`) belongs to no run: it is bytes kept whole for the
+//! pipeline, which reads catalogues of objects from them. Its parts (at most
+//! [`SERIES_PART_BYTES`] each, so a file of 64 MiB is about 13,000 small values, never
+//! one blob) are written first, in bounded batches, and its metadata last, as a
+//! version's are: a file without metadata was never whole and is not kept (its parts
+//! are removed by the next keep of that id). The metadata's `content_crc` is the
+//! CRC-32 of the whole file, so that a part lost, repeated or swapped between files is
+//! seen even when each part's own checksum holds. These keys came in format version 3
+//! without a new version: they are new keys beside the runs' and change none of them; a
+//! build from before them reads the runs as ever, and its `verify` names these keys
+//! as of an unknown kind.
 //!
 //! # Frames
 //!
@@ -120,6 +134,7 @@
 mod catalog;
 mod checkpoint;
 mod chunk;
+mod element_file;
 mod frame;
 mod key;
 mod parts;
@@ -130,13 +145,16 @@ mod version;
 pub use catalog::{decode_catalog, encode_catalog};
 pub use checkpoint::{decode_pack, decode_sealed, encode_pack, encode_sealed, pack_ranges};
 pub use chunk::{decode_index, encode_chunk, encode_index, Chunk};
+pub use element_file::{
+    decode_element_file, decode_element_part, encode_element_file, ElementFile,
+};
 pub use frame::{encode_frame, iteration_at, Frame};
 pub use key::{
     catalog_key, checkpoint_key, checkpoint_prefix, chunk_key, chunk_prefix, decode_key,
-    document_key, frame_key, frame_prefix, index_end, index_key, index_prefix, manoeuvre_key,
-    ordered, pack_key, pack_prefix, screening_key, screening_prefix, series_key, series_prefix,
-    version_key, version_prefix, version_states_key, version_states_prefix, Key, BLOCK_KEY_LEN,
-    CATALOG_TAG,
+    document_key, element_file_key, element_part_key, element_part_prefix, frame_key, frame_prefix,
+    index_end, index_key, index_prefix, manoeuvre_key, ordered, pack_key, pack_prefix,
+    screening_key, screening_prefix, series_key, series_prefix, version_key, version_prefix,
+    version_states_key, version_states_prefix, Key, BLOCK_KEY_LEN, CATALOG_TAG, ELEMENT_FILE_TAG,
 };
 pub use parts::{decode_series_part, encode_part};
 pub use screening::{
@@ -179,6 +197,12 @@ const FRAME: u8 = 0x1A;
 const PACK: u8 = 0x1B;
 const MANOEUVRE_KEY: u8 = 0x1C;
 const MANOEUVRE_KEY_SIZE: usize = 4 + 4 + 16;
+const ELEMENT_FILE: u8 = 0x1D;
+const ELEMENT_FILE_PART: u8 = 0x1E;
+const ELEMENT_FILE_SIZE: usize = 4 + 8 + 4 + 4;
+
+/// The largest element-set file the log keeps.
+pub const ELEMENT_FILE_MAX_BYTES: usize = 64 << 20;
 
 /// The most bytes of a series one part holds.
 pub const SERIES_PART_BYTES: usize = 5 << 10;

@@ -578,5 +578,57 @@ proptest! {
         let _ = Frame::parse(&key, &value).map(|f| f.records().count());
         let _ = decode_pack(&key, &value);
         let _ = v1::convert(&key, &value);
+        let _ = decode_element_file(&key, &value);
+        let _ = decode_element_part(&key, &value);
     }
+}
+
+#[test]
+fn element_file_keys_and_metadata_round_trip_and_detect_damage() {
+    let id = [0xc3; 16];
+    assert_eq!(
+        decode_key(&element_file_key(id)),
+        Ok(Key::ElementFile { id })
+    );
+    let part = element_part_key(id, 70_000);
+    assert_eq!(
+        decode_key(&part),
+        Ok(Key::ElementFilePart { id, part: 70_000 })
+    );
+    assert!(part.starts_with(&element_part_prefix(id)));
+    // Parts sort by number, and all after every file's metadata.
+    assert!(element_part_key(id, 1) < element_part_key(id, 256));
+    assert!(element_file_key([0xff; 16])[..] < element_part_key([0; 16], 0)[..]);
+    assert!(decode_key(&element_file_key(id)[..16]).is_err());
+    assert!(decode_key(&part[..20]).is_err());
+
+    let key = element_file_key(id);
+    let file = ElementFile {
+        id,
+        len: 12_345,
+        parts: 3,
+        content_crc: 0xdead_beef,
+    };
+    let value = encode_element_file(&key, &file);
+    assert_eq!(decode_element_file(&key, &value), Ok(file));
+    assert_eq!(
+        decode_element_file(&element_file_key([1; 16]), &value),
+        Err("checksum mismatch")
+    );
+    let mut flipped = value.clone();
+    flipped[9] ^= 2;
+    assert_eq!(
+        decode_element_file(&key, &flipped),
+        Err("checksum mismatch")
+    );
+    assert!(decode_element_file(&key, &value[..value.len() - 1]).is_err());
+    // A part is a series part under its own kind of key only.
+    let bytes = encode_part(&part, 10, b"0123456789");
+    assert_eq!(
+        decode_element_part(&part, &bytes),
+        Ok((10, &b"0123456789"[..]))
+    );
+    let series = series_key(RunKey::nano(1), 1, 1, 0);
+    let bytes = encode_part(&series, 10, b"0123456789");
+    assert!(decode_element_part(&series, &bytes).is_err());
 }

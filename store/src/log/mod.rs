@@ -11,8 +11,10 @@
 //! The log's paths each have a module: `open` (opening, and converting logs of older
 //! format versions), `write` (appending blocks), `read` (the range query and the
 //! window reads), `replay` (a run's records, or one body's, read back in order) and
-//! `parts` (bytes kept in parts beside the runs: series, screenings).
+//! `parts` (bytes kept in parts beside the runs: series, screenings) and
+//! `element_file` (element-set files, kept whole for the pipeline's catalogues).
 
+mod element_file;
 mod open;
 mod parts;
 mod read;
@@ -131,6 +133,8 @@ pub struct Log {
     pub(crate) commits: Arc<Mutex<Commits>>,
     /// Chunks read by queries and replays since the log was opened.
     chunks_read: Arc<AtomicU64>,
+    /// Serialises keeps of element-set files, so that two keeps of one file write it once.
+    element_files: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Log {
@@ -431,6 +435,15 @@ pub(crate) fn describe_key(key: &[u8]) -> String {
             "run {run}, part {part} of version {version}'s screening at {} km",
             f64::from_bits(d_bits)
         ),
+        Ok(Key::ElementFile { id }) => format!("element-set file {}", hex(&id)),
+        Ok(Key::ElementFilePart { id, part }) => {
+            format!("element-set file {}, part {part}", hex(&id))
+        }
         Err(_) => format!("key {key:02x?}"),
     }
+}
+
+/// Bytes as lowercase hexadecimal (an element-set file's id, as its keeper writes it).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

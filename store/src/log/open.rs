@@ -127,6 +127,7 @@ impl Log {
             options,
             commits,
             chunks_read: Arc::default(),
+            element_files: Arc::default(),
         })
     }
 }
