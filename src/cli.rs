@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use nano_cluster::local::LocalClusterConfig;
 use nano_cluster::process::Placement;
+use nano_pipeline::catalog::CatalogFormat;
 use nano_pipeline::ephemeris::OrbitFormat;
 use nano_pipeline::resume;
-use nano_pipeline::scenario::ScenarioLimits;
+use nano_pipeline::scenario::{Frame, ScenarioLimits};
 use nano_pipeline::screening::report::ScreenFormat;
 use nano_pipeline::Format;
 use nano_store::Sync;
@@ -49,6 +50,10 @@ pub enum Command {
     /// minimum of two bodies' interpolated distance below --distance, closest first.
     /// The run is propagated first (with --data, read from the log when it holds it).
     Screen(ScreenArgs),
+    /// Element-set catalogues (TLE, OMM in KVN, XML, JSON or CSV): `catalog check
+    /// FILE` reads one and prints what was read and what was refused, and why.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// The orbit integrators against the exact Kepler solution: for dop853 (1e-12),
     /// yoshida4 and rk4 (a thousandth of the period) on e = 0, 0.1 and 0.7 (perigee
     /// 7,000 km), the largest energy and angular-momentum errors, the final position
@@ -212,6 +217,9 @@ pub struct PropagateArgs {
     #[command(flatten)]
     pub(crate) bodies: BodyLimit,
 
+    #[command(flatten)]
+    pub(crate) catalogs: CatalogArgs,
+
     /// Log the run in this directory (created if missing), block by block; a run the
     /// log already holds in part continues from its last block, one it holds whole is
     /// replayed. Without --data nothing is written to disk.
@@ -261,6 +269,9 @@ pub struct ScreenArgs {
     #[command(flatten)]
     pub(crate) bodies: BodyLimit,
 
+    #[command(flatten)]
+    pub(crate) catalogs: CatalogArgs,
+
     /// Log the run in this directory (created if missing), or read it from there when
     /// the log already holds it.
     #[arg(long, value_name = "DIR", env = "NANO_DATA")]
@@ -291,6 +302,9 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub(crate) bodies: BodyLimit,
+
+    #[command(flatten)]
+    pub(crate) catalogs: CatalogArgs,
 
     /// With --scenario: only this body's states (its index, from 0), read from its
     /// own records in the log.
@@ -327,6 +341,53 @@ pub struct RunsArgs {
     /// Print the catalog as JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Read a catalogue file and print its id, format and counts, then every refused
+    /// object with the field and the rule it broke; exit 1 if it holds no good object.
+    Check(CatalogCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogCheckArgs {
+    /// The catalogue file: two- or three-line TLEs, or OMMs in KVN, XML, JSON or CSV.
+    #[arg(value_name = "CATALOGUE")]
+    pub(crate) file: PathBuf,
+
+    /// The file's format: tle, kvn, xml, json or csv [default: recognised from its
+    /// first lines].
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<CatalogFormat>,
+
+    /// Print the report as JSON (`{"id","format","objects","refused":[{"object",
+    /// "field","rule"}],"epochs":{"first","last"}}`) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `--catalog` and `--frame`, of the commands that read an orbit scenario.
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// Take the scenario's catalogue objects from this element-set file (TLE, or OMM
+    /// in KVN, XML, JSON or CSV; docs/orbits.md, "Catalogues"): its objects follow the
+    /// scenario's own bodies, propagated by SGP4. The scenario's `catalog` (a
+    /// selection: norad_ids, min/max_perigee_km, min/max_apogee_km, max_age_days) applies
+    /// to it; without one every object is kept. With --data the file is kept in the log.
+    #[arg(long, value_name = "CATALOGUE")]
+    pub(crate) catalog: Option<PathBuf>,
+
+    /// The frame the states are written in: EME2000 (the scenario's) or TEME (SGP4's,
+    /// to compare with other SGP4 tools) [default: the scenario's `frame`, else
+    /// EME2000].
+    #[arg(long, value_name = "FRAME", value_parser = parse_frame)]
+    pub(crate) frame: Option<Frame>,
+}
+
+/// `--frame` takes EME2000 or TEME.
+fn parse_frame(text: &str) -> Result<Frame, String> {
+    Frame::from_name(text).ok_or_else(|| format!("expected EME2000 or TEME, got '{text}'"))
 }
 
 /// `--max-bodies`, of the commands that read a scenario.

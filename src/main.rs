@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use nano_web::config::LogFormat;
 
-use cli::{Cli, Command, Usage};
+use cli::{CatalogCommand, Cli, Command, Usage};
 
 /// The log subscriber: lines on stderr at level INFO and above, readable or JSON.
 /// The service's logs carry no secrets: requests are logged by route pattern, never by
@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Command::LocalCluster(args) => cmd::process::local_cluster(args).map(|()| true),
         Command::Accuracy(args) => cmd::accuracy::run(args).map(|()| true),
         Command::Screen(args) => cmd::screen::run(args).map(|()| true),
+        Command::Catalog(CatalogCommand::Check(args)) => cmd::catalog::check(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -21,9 +21,12 @@ use nano_store::space::Reservation;
 use nano_store::Log;
 use timely::communication::WorkerGuards;
 
+use crate::catalog::LogCatalogs;
 use crate::commit::Shared;
 use crate::driver;
-use crate::job::{self, Command, EventSender, Job, JobEvent, JobHandle, OrbitStart, Start, Stored};
+use crate::job::{
+    self, CatalogBodies, Command, EventSender, Job, JobEvent, JobHandle, OrbitStart, Start, Stored,
+};
 use crate::model::{Record, RunKey};
 use crate::network::execute;
 pub use crate::network::Network;
@@ -406,6 +409,9 @@ impl EngineHandle {
             }
             if let Some(orbit) = orbit {
                 registry.keep_scenario(id, Arc::clone(&orbit.canonical));
+                if let Start::Orbit(start) = &start {
+                    registry.keep_catalog(id, start.catalog.clone());
+                }
             }
             let job = Job {
                 id,
@@ -455,6 +461,7 @@ impl EngineHandle {
             checkpoint,
             // Chosen when the job is admitted.
             epoch: 0,
+            catalog: catalog_bodies(&orbit.scenario),
         }))
     }
 
@@ -640,14 +647,24 @@ struct OrbitRun {
     canonical: Arc<str>,
 }
 
-/// The orbit run `run` as the log keeps its scenario.
+/// The element sets of `scenario`'s catalogue objects, for the workers.
+fn catalog_bodies(scenario: &OrbitScenario) -> Option<Arc<CatalogBodies>> {
+    let objects = scenario.catalog()?.objects()?;
+    Some(Arc::new(CatalogBodies {
+        first: scenario.own_body_count() as u32,
+        elements: objects.objects.iter().map(|o| o.elements.clone()).collect(),
+    }))
+}
+
+/// The orbit run `run` as the log keeps its scenario (its catalogue, if it names one,
+/// from the log's kept files).
 fn logged_orbit(log: &Log, run: RunKey) -> Result<OrbitRun, Error> {
     let unreadable = |detail: String| Error::UnreadableCheckpoint { run, detail };
     let document = log
         .document(run)?
         .ok_or_else(|| unreadable("the log keeps no scenario for it".into()))?;
     // It was accepted when the run started, under the rules of then.
-    match Scenario::parse_logged(&document) {
+    match Scenario::parse_logged_with(&document, &LogCatalogs::new(log.clone())) {
         Ok(Scenario::Orbit(scenario)) => Ok(OrbitRun {
             scenario,
             canonical: document.into(),

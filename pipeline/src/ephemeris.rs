@@ -41,6 +41,7 @@ use std::str::FromStr;
 
 use crate::export::{Format, ShortestFloat};
 use crate::orbit::{BodyPropagator, OrbitState};
+use crate::scenario::catalog::FrameRotations;
 use crate::scenario::{civil_from_days, days_from_civil, Epoch, OrbitScenario, Scenario};
 
 /// The columns of the CSV and JSON formats, in the order every state lists its values.
@@ -140,6 +141,21 @@ pub fn now_utc() -> String {
     unix.iso_at(since.as_millis() as f64 / 1000.0, 3)
 }
 
+/// A catalogue object SGP4 stopped propagating (`docs/orbits.md`, "Catalogues"): it
+/// has states before `t_s` and none from there on; the other objects go on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StopReport {
+    pub body: u32,
+    pub norad_id: u32,
+    pub name: String,
+    /// The first output time without a state (s since the epoch).
+    #[serde(rename = "t")]
+    pub t_s: f64,
+    /// Vallado's SGP4 error code (1 to 6).
+    pub code: u8,
+    pub message: String,
+}
+
 /// Writes one orbit run, state by state, in one format.
 pub struct EphemerisWriter<W: Write> {
     out: W,
@@ -152,6 +168,13 @@ pub struct EphemerisWriter<W: Write> {
     t: f64,
     /// For OEM: each segment's metadata needs the body's name and the run's span.
     oem: Option<OemSegments>,
+    /// A catalogue run's JSON closes with the objects SGP4 stopped.
+    catalog_json: bool,
+    /// A catalogue run's scenario, to report the objects SGP4 stopped.
+    catalog: Option<OrbitScenario>,
+    /// The catalogue objects whose states stopped: body, and the first output time
+    /// without a state.
+    stopped: Vec<(u32, f64)>,
 }
 
 struct OemSegments {
@@ -192,7 +215,24 @@ impl<W: Write> EphemerisWriter<W> {
                     let body = scenario.body(index).expect("index below body_count");
                     serde_json::to_writer(&mut out, &body.name)?;
                 }
-                out.write_all(b"],\"columns\":[")?;
+                if scenario.catalog().is_some() {
+                    // Catalogue numbers beside the names (null for the scenario's own
+                    // bodies), and the frame.
+                    out.write_all(b"],\"norad_ids\":[")?;
+                    for index in 0..scenario.body_count() {
+                        if index > 0 {
+                            out.write_all(b",")?;
+                        }
+                        match scenario.catalog_object(index) {
+                            Some(o) => write!(out, "{}", o.elements.norad_id)?,
+                            None => out.write_all(b"null")?,
+                        }
+                    }
+                    write!(out, "],\"frame\":\"{}\"", scenario.frame())?;
+                    out.write_all(b",\"columns\":[")?;
+                } else {
+                    out.write_all(b"],\"columns\":[")?;
+                }
                 for (i, column) in COLUMNS.iter().enumerate() {
                     if i > 0 {
                         out.write_all(b",")?;
@@ -228,6 +268,9 @@ impl<W: Write> EphemerisWriter<W> {
             body: None,
             t: f64::NEG_INFINITY,
             oem,
+            catalog_json: format == OrbitFormat::Json && scenario.catalog().is_some(),
+            catalog: scenario.catalog().is_some().then(|| scenario.clone()),
+            stopped: Vec::new(),
         })
     }
 
@@ -258,12 +301,22 @@ impl<W: Write> EphemerisWriter<W> {
             body: None,
             t: f64::NEG_INFINITY,
             oem: None,
+            catalog_json: false,
+            catalog: None,
+            stopped: Vec::new(),
         })
     }
 
     /// Writes body `body`'s state `s`, which must follow the previous one in the
     /// format's [`Order`]: a state out of order is an `InvalidInput` error.
     pub fn state(&mut self, body: u32, s: &OrbitState) -> io::Result<()> {
+        if s.is_absent() {
+            // A catalogue object after SGP4 stopped it: no state to write; noted once.
+            if !self.stopped.iter().any(|(b, _)| *b == body) {
+                self.stopped.push((body, s.t));
+            }
+            return Ok(());
+        }
         let in_order = match (self.format.order(), self.body) {
             (_, None) => true,
             (Order::ByTime, Some(last)) => s.t > self.t || (s.t == self.t && body > last),
@@ -328,15 +381,22 @@ impl<W: Write> EphemerisWriter<W> {
                                 ),
                             )
                         })?;
+                    // A catalogue object is named by its catalogue number, the
+                    // scenario's own bodies by their index.
+                    let object_id = oem
+                        .scenario
+                        .catalog_object(body as usize)
+                        .map_or(body, |o| o.elements.norad_id);
+                    let frame = oem.scenario.frame();
                     let start = oem.epoch.format(s.t).to_owned();
                     let stop = oem.epoch.format(oem.stop_t);
                     write!(
                         out,
                         "\nMETA_START\n\
                          OBJECT_NAME = {name}\n\
-                         OBJECT_ID = {body}\n\
+                         OBJECT_ID = {object_id}\n\
                          CENTER_NAME = EARTH\n\
-                         REF_FRAME = EME2000\n\
+                         REF_FRAME = {frame}\n\
                          TIME_SYSTEM = UTC\n\
                          START_TIME = {start}\n\
                          STOP_TIME = {stop}\n\
@@ -375,6 +435,30 @@ impl<W: Write> EphemerisWriter<W> {
         self.state(r.body, &state)
     }
 
+    /// The catalogue objects whose states stopped so far, by body: SGP4 could not
+    /// propagate them past the time each names, for the reason its code gives.
+    pub fn stop_reports(&self) -> Vec<StopReport> {
+        let mut reports: Vec<StopReport> = self
+            .stopped
+            .iter()
+            .filter_map(|&(body, t_s)| {
+                let object = self.catalog.as_ref()?.catalog_object(body as usize)?;
+                // SGP4 is a function of time: asked again, it fails again the same way.
+                let error = object.sgp4.teme(object.offset_min + t_s / 60.0).err();
+                Some(StopReport {
+                    body,
+                    norad_id: object.elements.norad_id,
+                    name: object.elements.display_name(),
+                    t_s,
+                    code: error.as_ref().map_or(0, |e| e.code),
+                    message: error.map_or_else(String::new, |e| e.message),
+                })
+            })
+            .collect();
+        reports.sort_by_key(|r| r.body);
+        reports
+    }
+
     /// The writer, for taking what was written so far (a streamed body hands it on in
     /// chunks).
     pub fn get_mut(&mut self) -> &mut W {
@@ -383,7 +467,12 @@ impl<W: Write> EphemerisWriter<W> {
 
     /// Closes the document, flushes, and returns the writer.
     pub fn finish(mut self) -> io::Result<W> {
-        if self.format == OrbitFormat::Json {
+        if self.catalog_json {
+            self.out.write_all(b"],\"stopped\":")?;
+            let reports = self.stop_reports();
+            serde_json::to_writer(&mut self.out, &reports)?;
+            self.out.write_all(b"}\n")?;
+        } else if self.format == OrbitFormat::Json {
             self.out.write_all(b"]}\n")?;
         }
         self.out.flush()?;
@@ -408,6 +497,17 @@ pub fn write_run<W: Write>(
     steps: u64,
     created: &str,
 ) -> io::Result<W> {
+    write_run_reporting(out, format, scenario, steps, created).map(|(out, _)| out)
+}
+
+/// [`write_run`], with the catalogue objects SGP4 stopped during the run.
+pub fn write_run_reporting<W: Write>(
+    out: W,
+    format: OrbitFormat,
+    scenario: &OrbitScenario,
+    steps: u64,
+    created: &str,
+) -> io::Result<(W, Vec<StopReport>)> {
     let per_state = std::mem::size_of::<OrbitState>();
     let chunk = RUN_BUFFER_BYTES / per_state / scenario.body_count().max(1);
     write_in_chunks(
@@ -427,25 +527,29 @@ fn write_in_chunks<W: Write>(
     steps: u64,
     created: &str,
     chunk: u64,
-) -> io::Result<W> {
+) -> io::Result<(W, Vec<StopReport>)> {
     let mut writer = EphemerisWriter::begin(out, format, scenario, steps, created)?;
     let bodies = scenario.body_count();
     let start = |body: usize| scenario.body(body).expect("index below body_count").state0;
+    let mut rotations = FrameRotations::new(scenario);
     match format.order() {
         Order::ByBody => {
             let mut states = Vec::with_capacity(chunk as usize);
             for body in 0..bodies {
                 writer.state(body as u32, &start(body))?;
                 let mut propagator = BodyPropagator::new(scenario, body);
+                let native = propagator.native_frame();
                 while propagator.steps_done() < steps {
-                    let end = (propagator.steps_done() + chunk).min(steps);
+                    let first = propagator.steps_done();
+                    let end = (first + chunk).min(steps);
                     states.clear();
                     propagator
                         .advance(end, &mut states)
                         .map_err(|e| stopped(&e, scenario))?;
-                    states
-                        .iter()
-                        .try_for_each(|s| writer.state(body as u32, s))?;
+                    for (i, s) in states.iter().enumerate() {
+                        let s = rotations.to_run_frame(native, first + 1 + i as u64, s);
+                        writer.state(body as u32, &s)?;
+                    }
                 }
             }
         }
@@ -468,14 +572,17 @@ fn write_in_chunks<W: Write>(
                 }
                 for k in 0..(end - done) as usize {
                     for (body, out) in states.iter().enumerate() {
-                        writer.state(body as u32, &out[k])?;
+                        let native = propagators[body].native_frame();
+                        let s = rotations.to_run_frame(native, done + 1 + k as u64, &out[k]);
+                        writer.state(body as u32, &s)?;
                     }
                 }
                 done = end;
             }
         }
     }
-    writer.finish()
+    let stops = writer.stop_reports();
+    Ok((writer.finish()?, stops))
 }
 
 /// A body stopped mid-run, as the writer's error: what was written before it is the
@@ -814,7 +921,9 @@ mod tests {
         // Cut into chunks of 7 output steps, the bytes do not change.
         for format in [OrbitFormat::Csv, OrbitFormat::Oem] {
             let whole = write_run(Vec::new(), format, &sc, n, "x").unwrap();
-            let cut = write_in_chunks(Vec::new(), format, &sc, n, "x", 7).unwrap();
+            let cut = write_in_chunks(Vec::new(), format, &sc, n, "x", 7)
+                .unwrap()
+                .0;
             assert!(whole == cut, "{format} in chunks of 7");
         }
         for body in 0..2usize {

@@ -13,9 +13,11 @@ use tokio::sync::Notify;
 use nano_store::encoding::PART_RECORDS;
 
 use crate::admission::{Weight, BLOCK_BYTES_PER_ITERATION};
+use crate::catalog::ElementSet;
 use crate::model::{Checkpoint, RunKey};
 use crate::orbit::{BodyPropagator, OrbitState};
 use crate::propagator::Propagator;
+use crate::scenario::catalog::FrameRotations;
 use crate::scenario::{OrbitScenario, Scenario};
 
 /// A record as the log keeps it (one body's step, a fixed-width state).
@@ -45,6 +47,24 @@ pub struct OrbitStart {
     /// Output steps of every body per round: chosen when the job is admitted
     /// ([`crate::admission`]), kept by a follow-up job.
     pub epoch: u64,
+    /// The element sets of the scenario's catalogue objects, which its document
+    /// names only by the catalogue's id: each share takes its own.
+    #[serde(skip)]
+    pub catalog: Option<Arc<CatalogBodies>>,
+}
+
+/// A run's catalogue objects' element sets: body `first + i` is `elements[i]`.
+#[derive(Debug)]
+pub struct CatalogBodies {
+    pub first: u32,
+    pub elements: Vec<ElementSet>,
+}
+
+impl CatalogBodies {
+    /// Body `body`'s element set, if it is a catalogue object.
+    fn of(&self, body: u32) -> Option<&ElementSet> {
+        self.elements.get(body.checked_sub(self.first)? as usize)
+    }
 }
 
 /// A request for the dataflow: continue `run` from `start` to `target` iterations.
@@ -79,7 +99,7 @@ impl Job {
             .filter(|&w| (w as u32) < start.bodies)
             .map(|worker| {
                 let bodies = (worker as u32..start.bodies).step_by(peers);
-                let share = bodies
+                let share: Vec<(u32, Vec<u8>)> = bodies
                     .map(|b| {
                         let bytes = start
                             .checkpoint
@@ -89,6 +109,13 @@ impl Job {
                         (b, bytes)
                     })
                     .collect();
+                let catalog = match &start.catalog {
+                    Some(objects) => share
+                        .iter()
+                        .filter_map(|(b, _)| Some((*b, objects.of(*b)?.clone())))
+                        .collect(),
+                    None => Vec::new(),
+                };
                 Order::Share(Box::new(Share {
                     worker: worker as u64,
                     job: self.id,
@@ -99,6 +126,7 @@ impl Job {
                     iterations: start.iterations,
                     epoch,
                     share,
+                    catalog,
                 }))
             })
             .collect()
@@ -185,6 +213,8 @@ pub struct Share {
     pub epoch: u64,
     /// This worker's bodies, each with its checkpoint (empty: from the scenario).
     pub share: Vec<(u32, Vec<u8>)>,
+    /// The element sets of this worker's catalogue objects, by body, ascending.
+    pub catalog: Vec<(u32, ElementSet)>,
 }
 
 /// What worker 0 feeds the dataflow.
@@ -269,6 +299,8 @@ pub(crate) struct OrbitShare {
     states: Vec<OrbitState>,
     /// The run's scenario, to name a body that stops.
     scenario: OrbitScenario,
+    /// Into the run's frame, when a body's own frame is another.
+    rotations: FrameRotations,
 }
 
 /// The scenario of an orbit job, as a worker reads its canonical document. The engine
@@ -295,17 +327,28 @@ impl ActiveJob {
     /// One worker's share of an orbit job.
     pub(crate) fn share(share: Share) -> Self {
         let scenario = orbit_scenario(&share.scenario);
+        let mut objects = share.catalog.iter().peekable();
         let propagators = share
             .share
             .iter()
             .map(|(body, bytes)| {
-                let propagator = if bytes.is_empty() {
-                    BodyPropagator::new(&scenario, *body as usize)
-                } else {
-                    BodyPropagator::resume(&scenario, *body as usize, bytes)
-                        .expect("the engine resumed every checkpoint before it submitted the job")
+                let body = *body;
+                let object = objects.next_if(|(b, _)| *b == body).map(|(_, e)| e);
+                let propagator = match (object, bytes.is_empty()) {
+                    (Some(elements), true) => {
+                        BodyPropagator::for_object(&scenario, body as usize, elements)
+                    }
+                    (Some(elements), false) => {
+                        BodyPropagator::resume_object(&scenario, body as usize, elements, bytes)
+                            .expect(
+                                "the engine resumed every checkpoint before it submitted the job",
+                            )
+                    }
+                    (None, true) => BodyPropagator::new(&scenario, body as usize),
+                    (None, false) => BodyPropagator::resume(&scenario, body as usize, bytes)
+                        .expect("the engine resumed every checkpoint before it submitted the job"),
                 };
-                (*body, propagator)
+                (body, propagator)
             })
             .collect();
         ActiveJob::Orbit(OrbitShare {
@@ -318,6 +361,7 @@ impl ActiveJob {
             output_step_s: scenario.output_step_s(),
             propagators,
             states: Vec::new(),
+            rotations: FrameRotations::new(&scenario),
             scenario,
         })
     }
@@ -400,8 +444,10 @@ impl OrbitShare {
                 };
             }
             debug_assert_eq!(self.states.len(), steps, "advance gives every step");
+            let native = propagator.native_frame();
             for (i, s) in self.states.iter().enumerate() {
                 let k = first + 1 + i as u64;
+                let s = &self.rotations.to_run_frame(native, k, s);
                 records[i * share + j] = Stored {
                     t0: (k - 1) as f64 * self.output_step_s,
                     t1: s.t,

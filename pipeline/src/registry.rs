@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::admission::{self, Decision, Weight, HELD_ROUNDS};
-use crate::job::{Backlog, BlockOut, EventSender, Job, JobEvent, OrbitStart, Saved, Start, Stored};
+use crate::job::{
+    Backlog, BlockOut, CatalogBodies, EventSender, Job, JobEvent, OrbitStart, Saved, Start, Stored,
+};
 use crate::model::RunKey;
 use nano_store::space::Reservation;
 
@@ -46,6 +48,8 @@ struct JobState {
     /// An orbit run's scenario (its canonical document): logged with its first block,
     /// and what a follow-up job runs.
     scenario: Option<Arc<str>>,
+    /// Its catalogue objects' element sets, for a job that continues it.
+    catalog: Option<Arc<CatalogBodies>>,
     /// The bytes one round of the job holds (see [`Registry::weigh`]); 0 while it
     /// waits for admission.
     round_bytes: u64,
@@ -244,6 +248,7 @@ impl Registry {
                 subscribers,
                 reservations,
                 scenario: None,
+                catalog: None,
                 round_bytes: 0,
                 epoch: 0,
             },
@@ -268,6 +273,13 @@ impl Registry {
     pub(crate) fn hold(&mut self, run: RunKey, reservation: Reservation) {
         if let Some(state) = self.by_run.get(&run).and_then(|id| self.jobs.get_mut(id)) {
             state.reservations.push(reservation);
+        }
+    }
+
+    /// Keeps the catalogue objects' element sets of the orbit run of job `id`.
+    pub(crate) fn keep_catalog(&mut self, id: u64, catalog: Option<Arc<CatalogBodies>>) {
+        if let Some(state) = self.jobs.get_mut(&id) {
+            state.catalog = catalog;
         }
     }
 
@@ -373,12 +385,14 @@ impl Registry {
             Saved::Bodies(saved) => {
                 let scenario = state.scenario.clone()?;
                 self.keep_scenario(id, Arc::clone(&scenario));
+                self.keep_catalog(id, state.catalog.clone());
                 Start::Orbit(OrbitStart {
                     scenario: scenario.to_string(),
                     bodies: block.bodies,
                     iterations: done,
                     checkpoint: saved.into_iter().map(|(_, bytes)| bytes).collect(),
                     epoch: state.epoch,
+                    catalog: state.catalog.clone(),
                 })
             }
         };

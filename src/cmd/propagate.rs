@@ -101,8 +101,16 @@ pub fn run(args: &PropagateArgs) -> anyhow::Result<()> {
 /// --data, --workers, --hostfile or --engine dataflow, on the dataflow engine (bodies
 /// dealt out over its workers and processes, logged per epoch).
 fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
-    // Checked before anything else, so a broken document touches no log.
-    let (scenario, orbit) = read_orbit_scenario(file, args.bodies.max_bodies)?;
+    // Checked before anything else, so a broken document touches no log (the log is
+    // opened first only to find the catalogue a scenario names without --catalog).
+    let early_log = match &args.data {
+        Some(dir) if args.catalogs.catalog.is_none() && super::names_catalog(file) => {
+            Some(open_log(dir, args.sync)?)
+        }
+        _ => None,
+    };
+    let input = read_orbit_scenario(file, &args.bodies, &args.catalogs, early_log.as_ref())?;
+    let (scenario, orbit) = (input.scenario, input.orbit);
     orbit
         .check_span(args.run.steps)
         .map_err(|e| Usage(format!("--steps {}: {}", args.run.steps, e.rule)))?;
@@ -113,13 +121,14 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
         || args.engine == Some(Engine::Dataflow);
     if !dataflow {
         let out = super::stdout();
-        ephemeris::write_run(
+        let (_, stops) = ephemeris::write_run_reporting(
             out,
             args.run.format,
             &orbit,
             args.run.steps,
             &ephemeris::now_utc(),
         )?;
+        report_stops(&stops);
         return Ok(());
     }
     if args.engine == Some(Engine::Reference) {
@@ -140,10 +149,15 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
             cluster.process
         );
     }
-    let log = match &args.data {
-        Some(dir) => Some(open_log(dir, args.sync)?),
-        None => None,
+    let log = match (early_log, &args.data) {
+        (Some(log), _) => Some(log),
+        (None, Some(dir)) => Some(open_log(dir, args.sync)?),
+        (None, None) => None,
     };
+    if let (Some(log), Some((id, bytes))) = (&log, &input.catalog_file) {
+        // Kept before the run, so that it resumes and replays from the log alone.
+        log.keep_element_file(id.0, bytes)?;
+    }
     let log_for_oem = log.clone();
     let config = cluster.engine_config(args.block, log, DEFAULT_BLOCKS_BYTES)?;
     let engine = DataflowEngine::start(config)?;
@@ -184,11 +198,23 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
         bar.set(r.iteration + 1);
         out.record(r)
     })?;
+    let stops = out.stop_reports();
     out.finish()?;
     bar.finish();
+    report_stops(&stops);
     drop(job);
     engine.shutdown()?;
     Ok(())
+}
+
+/// Says on stderr which catalogue objects SGP4 stopped, and when and why.
+pub(super) fn report_stops(stops: &[ephemeris::StopReport]) {
+    for stop in stops {
+        eprintln!(
+            "sedaro-nano: catalogue object {} ({}, body {}) has no states from t = {} s: SGP4 error {}: {}",
+            stop.norad_id, stop.name, stop.body, stop.t_s, stop.code, stop.message
+        );
+    }
 }
 
 /// A writer of `orbit`'s run to stdout in `--format`, its states at `t = 0` written.

@@ -31,7 +31,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
 
 /// `replay --scenario`: a logged orbit run, by time then body, computing nothing.
 fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
-    let (scenario, orbit) = read_orbit_scenario(file, args.bodies.max_bodies)?;
+    let log = open_log(&args.data.data, Sync::Never)?;
+    let input = read_orbit_scenario(file, &args.bodies, &args.catalogs, Some(&log))?;
+    let (scenario, orbit) = (input.scenario, input.orbit);
     let steps = args.run.steps;
     // The OEM of every body is read body by body; one body's (--body) is its window.
     let every_body_oem = args.run.format == OrbitFormat::Oem && args.body.is_none();
@@ -62,7 +64,6 @@ fn replay_scenario(args: &ReplayArgs, file: &Path) -> anyhow::Result<()> {
     if from > to {
         return Err(Usage(format!("--from {from} is after --to {to}")).into());
     }
-    let log = open_log(&args.data.data, Sync::Never)?;
     let run = scenario.run_key();
     let times = ephemeris::output_steps(from, to, orbit.output_step_s(), steps);
     // The record of iteration k - 1 holds the state at t_k; t_0 is the scenario's.

@@ -22,7 +22,8 @@ const MAX_SCREENED_STATES: u64 = 20_000_000;
 /// of --hostfile (which run `screen --process P` with the same flags), written
 /// closest first.
 pub fn run(args: &ScreenArgs) -> anyhow::Result<()> {
-    let (scenario, orbit) = read_orbit_scenario(&args.scenario, args.bodies.max_bodies)?;
+    let input = read_orbit_scenario(&args.scenario, &args.bodies, &args.catalogs, None)?;
+    let (scenario, orbit) = (input.scenario, input.orbit);
     let states = (orbit.body_count() as u64).saturating_mul(args.steps.saturating_add(1));
     if states > MAX_SCREENED_STATES {
         return Err(Usage(format!(

@@ -79,7 +79,7 @@ pub mod verify;
 mod version;
 
 pub use catalog::CatalogEntry;
-pub use encoding::{ScreenedPair, Version};
+pub use encoding::{ScreenedPair, Version, ELEMENT_FILE_MAX_BYTES};
 pub use log::{Block, Log, LogOptions, Replay, Sync, Track, Window};
 pub use memory::MemoryRangeStore;
 pub use range_store::{QRangeStore, TimeRange};

@@ -261,7 +261,8 @@ fn product(a: &Rotation, b: &Rotation) -> Rotation {
     m
 }
 
-fn transpose(a: &Rotation) -> Rotation {
+/// The inverse of a rotation.
+pub fn transpose(a: &Rotation) -> Rotation {
     let mut m = [[0.0; 3]; 3];
     for (i, row) in m.iter_mut().enumerate() {
         for (j, v) in row.iter_mut().enumerate() {

@@ -39,6 +39,7 @@ mod tle;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -319,6 +320,9 @@ pub enum CatalogError {
     /// A format name that is not one of ours.
     #[error("unknown catalogue format {given:?}: expected one of tle, kvn, xml, json, csv")]
     UnknownFormat { given: String },
+    /// A kept catalogue's file could not be read from the log.
+    #[error("catalogue {id} cannot be read from the log: {why}")]
+    Unreadable { id: CatalogId, why: String },
     /// A catalogue id that is not 32 lowercase hexadecimal digits.
     #[error("{given:?} is not a catalogue id: expected 32 lowercase hexadecimal digits")]
     BadId { given: String },
@@ -375,6 +379,75 @@ impl Catalog {
             objects,
             refused,
         })
+    }
+}
+
+/// Where a scenario's catalogue comes from, by id: the log's kept files (the service,
+/// a logged run read back), the file given on the command line.
+pub trait CatalogSource {
+    /// The catalogue kept under `id`, read; `None` when none is.
+    fn catalog(&self, id: CatalogId) -> Result<Option<Arc<Catalog>>, CatalogError>;
+}
+
+/// No catalogue at all: a scenario naming one is refused.
+pub struct NoCatalogs;
+
+impl CatalogSource for NoCatalogs {
+    fn catalog(&self, _id: CatalogId) -> Result<Option<Arc<Catalog>>, CatalogError> {
+        Ok(None)
+    }
+}
+
+/// One catalogue, read already (the command line's `--catalog FILE`).
+impl CatalogSource for Arc<Catalog> {
+    fn catalog(&self, id: CatalogId) -> Result<Option<Arc<Catalog>>, CatalogError> {
+        Ok((self.id == id).then(|| Arc::clone(self)))
+    }
+}
+
+/// The catalogues a log keeps ([`nano_store::Log::keep_element_file`]), read when
+/// first asked and the latest few kept read, so that a scenario read per request
+/// does not read its catalogue's file each time.
+pub struct LogCatalogs {
+    log: nano_store::Log,
+    read: Mutex<Vec<Arc<Catalog>>>,
+}
+
+/// Catalogues a [`LogCatalogs`] keeps read (a public catalogue read is some 20 MB).
+const CATALOGS_KEPT_READ: usize = 4;
+
+impl LogCatalogs {
+    pub fn new(log: nano_store::Log) -> LogCatalogs {
+        LogCatalogs {
+            log,
+            read: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl CatalogSource for LogCatalogs {
+    fn catalog(&self, id: CatalogId) -> Result<Option<Arc<Catalog>>, CatalogError> {
+        let lock = || self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = lock().iter().find(|c| c.id == id) {
+            return Ok(Some(Arc::clone(found)));
+        }
+        let bytes = self
+            .log
+            .element_file(id.0)
+            .map_err(|e| CatalogError::Unreadable {
+                id,
+                why: e.to_string(),
+            })?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let catalog = Arc::new(Catalog::read(&bytes, None)?);
+        let mut read = lock();
+        if read.len() >= CATALOGS_KEPT_READ {
+            read.remove(0);
+        }
+        read.push(Arc::clone(&catalog));
+        Ok(Some(catalog))
     }
 }
 

@@ -162,4 +162,21 @@ impl OrbitState {
             v: [y[3], y[4], y[5]],
         }
     }
+
+    /// Whether this output holds no state: a catalogue object after SGP4 stopped it
+    /// ([`crate::orbit::NO_STATE`]).
+    pub fn is_absent(&self) -> bool {
+        self.r[0].is_nan()
+    }
+
+    /// The state rotated by `m` (position and velocity alike).
+    pub fn rotated(&self, m: &crate::catalog::frame::Rotation) -> Self {
+        let y = crate::catalog::frame::rotate(
+            m,
+            &[
+                self.r[0], self.r[1], self.r[2], self.v[0], self.v[1], self.v[2],
+            ],
+        );
+        OrbitState::from_y(self.t, y)
+    }
 }

@@ -63,6 +63,10 @@ pub enum Refused {
     Orbit(String),
     #[error("the manoeuvred body stopped at t = {t_s} s: {halt}")]
     Stopped { t_s: f64, halt: super::Halt },
+    /// What a run cannot manoeuvre: a catalogue object (SGP4 reads its element set,
+    /// not an integrated state), or any body of a run written in TEME.
+    #[error("{0}")]
+    NotManoeuvrable(String),
 }
 
 /// The states of a body of `scenario` at outputs `from_output ..= last_output` after

@@ -85,7 +85,8 @@ pub mod manoeuvre;
 
 pub use interpolant::hermite;
 
-use crate::scenario::OrbitScenario;
+use crate::catalog::{ElementSet, Sgp4};
+use crate::scenario::{Frame, OrbitScenario};
 use dop853::Dop853;
 pub use elements::OrbitState;
 use fixed_step::{FixedStep, Method};
@@ -181,7 +182,30 @@ pub use dop853::Stats;
 enum Engine {
     Dop853(Dop853),
     Fixed(FixedStep),
+    Sgp4(Sgp4Body),
 }
+
+/// A catalogue object's SGP4 (`docs/orbits.md`, "Catalogues"): its state at `t` is
+/// SGP4 at `offset_min + t / 60` minutes from its element set's epoch, in TEME. Once
+/// SGP4 fails the object has no states: each later output is [`NO_STATE`].
+#[derive(Debug, Clone)]
+struct Sgp4Body {
+    sgp4: Sgp4,
+    offset_min: f64,
+    /// The first output SGP4 could not give, and its error code.
+    stopped: Option<(u64, u8)>,
+}
+
+impl PartialEq for Sgp4Body {
+    fn eq(&self, other: &Self) -> bool {
+        self.offset_min.to_bits() == other.offset_min.to_bits() && self.stopped == other.stopped
+    }
+}
+
+/// The state an output holds after its catalogue object's SGP4 failed: every number
+/// NaN (never a state an integrator or SGP4 gives). Readers skip it
+/// ([`OrbitState::is_absent`]).
+pub const NO_STATE: [f64; 6] = [f64::NAN; 6];
 
 impl Engine {
     /// `integrator` at its time 0 in state `y0`.
@@ -213,10 +237,20 @@ impl Engine {
                 dop.at(t)
             }
             Engine::Fixed(fixed) => fixed.advance_to(force, t),
+            Engine::Sgp4(_) => unreachable!("SGP4 bodies advance by their own rule"),
         };
         sane(force, &y)?;
         Ok(y)
     }
+}
+
+/// A catalogue object that SGP4 stopped propagating: where, and Vallado's code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sgp4Stop {
+    pub body: u64,
+    /// The first output without a state.
+    pub output: u64,
+    pub code: u8,
 }
 
 /// One body of an orbit scenario, integrated from output to output.
@@ -241,8 +275,11 @@ impl BodyPropagator {
     /// If `body` is not below `scenario.body_count()`: the caller chose a body the
     /// scenario does not have.
     pub fn new(scenario: &OrbitScenario, body: usize) -> Self {
+        if let Some(object) = scenario.catalog_object(body) {
+            return Self::sgp4(scenario, body, object.sgp4.clone(), object.offset_min);
+        }
         let start = scenario
-            .body(body)
+            .body_eme2000(body)
             .unwrap_or_else(|| panic!("body {body} of a scenario with {}", scenario.body_count()));
         let s = start.state0;
         let y0 = [s.r[0], s.r[1], s.r[2], s.v[0], s.v[1], s.v[2]];
@@ -254,6 +291,57 @@ impl BodyPropagator {
             body: body as u64,
             k: 0,
             engine,
+        }
+    }
+
+    /// Catalogue object `body` of `scenario` from its element set, when the scenario
+    /// at hand is not resolved (a worker's copy: the engine hands it the element
+    /// sets). The element set passed SGP4's initialisation when the scenario was
+    /// resolved, so it passes here.
+    pub fn for_object(scenario: &OrbitScenario, body: usize, elements: &ElementSet) -> Self {
+        let sgp4 = Sgp4::new(elements)
+            .expect("the scenario's resolution kept only element sets SGP4 initialises");
+        let offset_min =
+            (scenario.epoch().unix_nanos() - elements.epoch.unix_nanos()) as f64 / 60e9;
+        Self::sgp4(scenario, body, sgp4, offset_min)
+    }
+
+    fn sgp4(scenario: &OrbitScenario, body: usize, sgp4: Sgp4, offset_min: f64) -> Self {
+        BodyPropagator {
+            force: ForceModel::new(&scenario.central_body(), scenario.forces()),
+            output_step_s: scenario.output_step_s(),
+            body: body as u64,
+            k: 0,
+            engine: Engine::Sgp4(Sgp4Body {
+                sgp4,
+                offset_min,
+                stopped: None,
+            }),
+        }
+    }
+
+    /// The frame of the states [`BodyPropagator::advance`] gives: TEME for SGP4, the
+    /// scenario's EME2000 for integrated bodies. The caller rotates them into the
+    /// run's frame ([`crate::scenario::OrbitScenario::frame`]).
+    pub fn native_frame(&self) -> Frame {
+        match self.engine {
+            Engine::Sgp4(_) => Frame::Teme,
+            _ => Frame::Eme2000,
+        }
+    }
+
+    /// Where SGP4 stopped this body, if it is a catalogue object that it stopped.
+    pub fn sgp4_stop(&self) -> Option<Sgp4Stop> {
+        match &self.engine {
+            Engine::Sgp4(Sgp4Body {
+                stopped: Some((output, code)),
+                ..
+            }) => Some(Sgp4Stop {
+                body: self.body,
+                output: *output,
+                code: *code,
+            }),
+            _ => None,
         }
     }
 
@@ -269,6 +357,27 @@ impl BodyPropagator {
     /// the propagator is not to be advanced again (see the module docs).
     pub fn advance(&mut self, k_end: u64, out: &mut Vec<OrbitState>) -> Result<(), Stopped> {
         out.reserve(k_end.saturating_sub(self.k) as usize);
+        if let Engine::Sgp4(body) = &mut self.engine {
+            // An object SGP4 cannot propagate has no states from there on; the run
+            // goes on (docs/orbits.md).
+            while self.k < k_end {
+                let k = self.k + 1;
+                let t = k as f64 * self.output_step_s;
+                let y = match body.stopped {
+                    Some(_) => NO_STATE,
+                    None => match body.sgp4.teme(body.offset_min + t / 60.0) {
+                        Ok(y) => y,
+                        Err(e) => {
+                            body.stopped = Some((k, e.code));
+                            NO_STATE
+                        }
+                    },
+                };
+                out.push(OrbitState::from_y(t, y));
+                self.k = k;
+            }
+            return Ok(());
+        }
         while self.k < k_end {
             let k = self.k + 1;
             let t = k as f64 * self.output_step_s;
@@ -290,6 +399,7 @@ impl BodyPropagator {
     /// Counters of the work done so far.
     pub fn stats(&self) -> Stats {
         match &self.engine {
+            Engine::Sgp4(_) => Stats::default(),
             Engine::Dop853(dop) => dop.stats,
             Engine::Fixed(fixed) => Stats {
                 steps: fixed.steps,
@@ -304,6 +414,7 @@ impl BodyPropagator {
             Engine::Dop853(_) => 1,
             Engine::Fixed(f) if f.method() == Method::Yoshida4 => 2,
             Engine::Fixed(_) => 3,
+            Engine::Sgp4(_) => 4,
         }
     }
 
@@ -328,8 +439,47 @@ impl BodyPropagator {
         match &self.engine {
             Engine::Dop853(dop) => dop.write(&mut out),
             Engine::Fixed(fixed) => fixed.write(&mut out),
+            // SGP4 needs only k (its elements are the scenario's) and where it stopped.
+            Engine::Sgp4(body) => {
+                let (output, code) = body.stopped.unwrap_or((0, 0));
+                out.extend_from_slice(&output.to_le_bytes());
+                out.push(code);
+            }
         }
         out
+    }
+
+    /// A catalogue object's checkpoint read back onto `me`, its propagator at output 0.
+    fn resume_sgp4(mut me: Self, bytes: &[u8]) -> Result<Self, crate::Error> {
+        let body = me.body as usize;
+        let refuse = |reason: String| crate::Error::Checkpoint { body, reason };
+        if bytes.len() != HEADER + 9 || bytes[..4] != MAGIC || bytes[4] != 4 {
+            return Err(refuse(format!(
+                "not a checkpoint of a catalogue object ({} bytes, expected {} of method 4)",
+                bytes.len(),
+                HEADER + 9
+            )));
+        }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        if word(8) != me.body {
+            return Err(refuse(format!("the checkpoint is of body {}", word(8))));
+        }
+        me.k = word(16);
+        let (output, code) = (word(HEADER), bytes[HEADER + 8]);
+        if let Engine::Sgp4(sgp4) = &mut me.engine {
+            sgp4.stopped = (output > 0).then_some((output, code));
+        }
+        Ok(me)
+    }
+
+    /// [`BodyPropagator::for_object`] resumed from its checkpoint.
+    pub fn resume_object(
+        scenario: &OrbitScenario,
+        body: usize,
+        elements: &ElementSet,
+        bytes: &[u8],
+    ) -> Result<Self, crate::Error> {
+        Self::resume_sgp4(Self::for_object(scenario, body, elements), bytes)
     }
 
     /// Body `body` of `scenario` as [`BodyPropagator::checkpoint`] saved it; refused if
@@ -341,6 +491,9 @@ impl BodyPropagator {
     ) -> Result<Self, crate::Error> {
         let refuse = |reason: String| crate::Error::Checkpoint { body, reason };
         let mut me = BodyPropagator::new(scenario, body);
+        if matches!(me.engine, Engine::Sgp4(_)) {
+            return Self::resume_sgp4(me, bytes);
+        }
         let want = Self::checkpoint_len(scenario.integrator());
         if bytes.len() != want || bytes[..4] != MAGIC {
             return Err(refuse(format!(

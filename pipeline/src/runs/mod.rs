@@ -21,6 +21,7 @@ use std::ops::Range;
 
 use nano_store::{Log, RunKey};
 
+use crate::catalog::{CatalogSource, LogCatalogs};
 use crate::orbit::OrbitState;
 use crate::scenario::{OrbitScenario, RunId, Scenario};
 use crate::Error;
@@ -37,19 +38,24 @@ pub fn run_key(id: RunId) -> RunKey {
 }
 
 /// Reads `document`, the scenario kept for run `id`, as it was accepted when the run
-/// started: under the rules of then, whatever the service's limits are now.
-pub fn parse_kept(id: RunId, document: &str) -> Result<Scenario, Error> {
-    Scenario::parse_logged(document).map_err(|e| Error::UnreadableScenario {
+/// started: under the rules of then, whatever the service's limits are now; its
+/// catalogue, if it names one, from `catalogs`.
+pub fn parse_kept(
+    id: RunId,
+    document: &str,
+    catalogs: &dyn CatalogSource,
+) -> Result<Scenario, Error> {
+    Scenario::parse_logged_with(document, catalogs).map_err(|e| Error::UnreadableScenario {
         run: id,
         detail: e.to_string(),
     })
 }
 
-/// The scenario the log keeps for run `id` ([`parse_kept`]), or `None` before its
-/// first block is logged (the scenario is logged with it).
+/// The scenario the log keeps for run `id` ([`parse_kept`], its catalogue from the
+/// log), or `None` before its first block is logged (the scenario is logged with it).
 pub fn kept_scenario(log: &Log, id: RunId) -> Result<Option<Scenario>, Error> {
     match log.document(run_key(id))? {
-        Some(document) => parse_kept(id, &document).map(Some),
+        Some(document) => parse_kept(id, &document, &LogCatalogs::new(log.clone())).map(Some),
         None => Ok(None),
     }
 }

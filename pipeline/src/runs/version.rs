@@ -59,6 +59,20 @@ impl LoggedRun {
                 limit: max_versions,
             });
         }
+        if let Some(object) = self.scenario.catalog_object(body as usize) {
+            return Err(manoeuvre::Refused::NotManoeuvrable(format!(
+                "body {body} is catalogue object {} ({}): SGP4 propagates its element set, which an impulse does not change; manoeuvre the scenario's own bodies",
+                object.elements.norad_id,
+                object.elements.display_name()
+            ))
+            .into());
+        }
+        if self.scenario.frame() != crate::scenario::Frame::Eme2000 {
+            return Err(manoeuvre::Refused::NotManoeuvrable(
+                "the run is written in TEME: manoeuvres are computed in the scenario's EME2000, so run it in EME2000".into(),
+            )
+            .into());
+        }
         let start = manoeuvre::start(impulse.t, self.step());
         let count = (self.iterations + 1).saturating_sub(start.from_output);
         let what = format!(

@@ -103,6 +103,27 @@ impl OrbitScenario {
             })
             .collect();
         fields.push(("bodies", Json::Arr(bodies)));
+        // Written only when the document has them, so that every run named before
+        // catalogues keeps its id.
+        if let Some(part) = &self.catalog {
+            let sel = &part.selection;
+            let mut catalog = vec![("id", Json::Str(part.id().to_string()))];
+            if let Some(ids) = &sel.norad_ids {
+                catalog.push((
+                    "norad_ids",
+                    Json::Arr(ids.iter().map(|&n| Json::Int(u64::from(n))).collect()),
+                ));
+            }
+            for (name, value) in sel.bounds() {
+                if let Some(x) = value {
+                    catalog.push((name, Json::Num(x)));
+                }
+            }
+            fields.push(("catalog", Json::Obj(catalog)));
+        }
+        if self.catalog.is_some() || self.frame != Frame::default() {
+            fields.push(("frame", Json::Str(self.frame.name().into())));
+        }
         Json::Obj(fields)
     }
 }

@@ -35,6 +35,7 @@
 //! orbit code ([`crate::orbit`]) and named here too.
 
 mod canonical;
+pub mod catalog;
 mod epoch;
 mod parse;
 #[cfg(test)]
@@ -51,6 +52,7 @@ pub use crate::orbit::elements::{
 };
 pub use crate::orbit::force::Forces;
 pub use crate::orbit::integrator::Integrator;
+pub use catalog::{CatalogObject, CatalogObjects, CatalogPart, Dropped, Frame, Selection};
 pub use epoch::Epoch;
 pub(crate) use epoch::{civil_from_days, days_from_civil};
 pub use parse::json_kind;
@@ -271,11 +273,13 @@ impl Walker {
     }
 }
 
-/// One body of a scenario, expanded: its name and initial state.
+/// One body of a scenario, expanded: its name and initial state (in the scenario's
+/// frame), and for a catalogue object its catalogue number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Body {
     pub name: String,
     pub state0: OrbitState,
+    pub norad_id: Option<u32>,
 }
 
 /// An orbit scenario, checked: every accessor returns values that keep the rules of
@@ -289,6 +293,11 @@ pub struct OrbitScenario {
     output_step_s: f64,
     walker: Option<Walker>,
     listed: Vec<BodySpec>,
+    catalog: Option<Box<CatalogPart>>,
+    frame: Frame,
+    /// TEME to EME2000 at the epoch, when the frame is TEME (listed and generated
+    /// bodies start in EME2000 and are written in TEME).
+    frame_at_epoch: Option<Box<crate::catalog::frame::Rotation>>,
 }
 
 impl OrbitScenario {
@@ -343,9 +352,71 @@ impl OrbitScenario {
         &self.listed
     }
 
-    /// How many bodies the scenario has.
+    /// The catalogue part, if the document names a catalogue.
+    pub fn catalog(&self) -> Option<&CatalogPart> {
+        self.catalog.as_deref()
+    }
+
+    /// The frame the run's states are written in.
+    pub fn frame(&self) -> Frame {
+        self.frame
+    }
+
+    /// The same scenario written in `frame` (a run in another frame is another run).
+    pub fn with_frame(&self, frame: Frame) -> OrbitScenario {
+        let mut other = self.clone();
+        if frame == self.frame {
+            return other;
+        }
+        other.frame = frame;
+        let at_epoch =
+            crate::catalog::frame::teme_to_eme2000(catalog::unix_seconds(self.epoch, 0.0));
+        other.frame_at_epoch = (frame == Frame::Teme).then_some(Box::new(at_epoch));
+        if let Some(part) = &mut other.catalog {
+            if let Some(resolved) = &part.resolved {
+                let m = match frame {
+                    Frame::Eme2000 => at_epoch,
+                    Frame::Teme => crate::catalog::frame::transpose(&at_epoch),
+                };
+                let objects = resolved
+                    .objects
+                    .iter()
+                    .map(|o| CatalogObject {
+                        state0: crate::catalog::frame::rotate(&m, &o.state0),
+                        ..o.clone()
+                    })
+                    .collect();
+                part.resolved = Some(std::sync::Arc::new(CatalogObjects {
+                    objects,
+                    dropped: resolved.dropped.clone(),
+                }));
+            }
+        }
+        other
+    }
+
+    /// How many bodies the scenario has (its catalogue's kept objects counted once
+    /// resolved).
     pub fn body_count(&self) -> usize {
+        self.own_body_count() + self.catalog_count()
+    }
+
+    /// The generated and listed bodies (the catalogue's objects come after them).
+    pub fn own_body_count(&self) -> usize {
         self.walker_count() + self.listed.len()
+    }
+
+    fn catalog_count(&self) -> usize {
+        self.catalog
+            .as_deref()
+            .and_then(CatalogPart::objects)
+            .map_or(0, |c| c.objects.len())
+    }
+
+    /// Catalogue object `index` (a body index), when the catalogue is resolved.
+    pub fn catalog_object(&self, index: usize) -> Option<&CatalogObject> {
+        let i = index.checked_sub(self.own_body_count())?;
+        self.catalog.as_ref()?.objects()?.objects.get(i)
     }
 
     fn walker_count(&self) -> usize {
@@ -355,8 +426,31 @@ impl OrbitScenario {
 
     /// Body `index` (generated bodies first, then listed ones), or `None` past the end.
     pub fn body(&self, index: usize) -> Option<Body> {
+        self.body_in(index, true)
+    }
+
+    /// Body `index` with its initial state in the scenario's own frame, EME2000,
+    /// whatever frame the run is written in: where its integration starts.
+    pub fn body_eme2000(&self, index: usize) -> Option<Body> {
+        self.body_in(index, false)
+    }
+
+    fn body_in(&self, index: usize, in_run_frame: bool) -> Option<Body> {
         let mu = self.central.mu;
         let generated = self.walker_count();
+        if index >= self.own_body_count() {
+            let object = self.catalog_object(index)?;
+            let s = object.state0;
+            return Some(Body {
+                name: object.elements.display_name(),
+                state0: OrbitState {
+                    t: 0.0,
+                    r: [s[0], s[1], s[2]],
+                    v: [s[3], s[4], s[5]],
+                },
+                norad_id: Some(object.elements.norad_id),
+            });
+        }
         let (name, (r, v)) = if index < generated {
             let walker = self.walker.expect("a generated index implies a walker");
             let (name, elements) = walker.satellite(index as u64, &self.central);
@@ -369,9 +463,21 @@ impl OrbitScenario {
             };
             (spec.name.clone(), state)
         };
+        let (r, v) = match &self.frame_at_epoch {
+            // Written in TEME: EME2000 to TEME is the transpose.
+            Some(m) if in_run_frame => {
+                let s = crate::catalog::frame::rotate(
+                    &crate::catalog::frame::transpose(m),
+                    &[r[0], r[1], r[2], v[0], v[1], v[2]],
+                );
+                ([s[0], s[1], s[2]], [s[3], s[4], s[5]])
+            }
+            _ => (r, v),
+        };
         Some(Body {
             name,
             state0: OrbitState { t: 0.0, r, v },
+            norad_id: None,
         })
     }
 

@@ -1,36 +1,79 @@
 //! Reading a scenario document: each function checks one part of it and names its
 //! JSON path in the refusal.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use super::catalog::{self, CatalogPart, Frame, Selection};
 use super::*;
+use crate::catalog::{CatalogSource, NoCatalogs};
 use crate::orbit::elements::bound_orbit;
 
+/// Where a document's catalogue comes from while it is read.
+#[derive(Clone, Copy)]
+enum Catalogs<'a> {
+    /// The catalogue is looked up and its objects resolved.
+    From(&'a dyn CatalogSource),
+    /// Only the selection is read (a worker's copy of a logged document).
+    Unresolved,
+}
+
 impl Scenario {
-    /// Reads and checks a scenario document.
+    /// Reads and checks a scenario document; one naming a catalogue is refused (no
+    /// catalogue is at hand: see [`Scenario::parse_with`]).
     pub fn parse(json: &str, limits: &ScenarioLimits) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(json, limits, &NoCatalogs)
+    }
+
+    /// Reads and checks a scenario document, its catalogue (if it names one) from
+    /// `catalogs`.
+    pub fn parse_with(
+        json: &str,
+        limits: &ScenarioLimits,
+        catalogs: &dyn CatalogSource,
+    ) -> Result<Scenario, ScenarioError> {
         let value: Value = serde_json::from_str(json)
             .or_else(|e| refuse("", format!("not a JSON document: {e}")))?;
-        Scenario::from_value(&value, limits)
+        Scenario::from_value_with(&value, limits, catalogs)
     }
 
     /// Reads a document the service accepted before, as the log keeps it (a run's
     /// scenario): its rules of form still hold, but not `limits` nor the sane region's
     /// bounds, which it met when it was accepted or which came after it. A run logged
     /// before a bound stays readable; one that leaves the sane region stops when it is
-    /// integrated again ([`crate::orbit::Halt`]).
+    /// integrated again ([`crate::orbit::Halt`]). Its catalogue's objects are not
+    /// looked up: [`OrbitScenario::catalog`] has the selection only (the engine hands
+    /// each worker its objects); [`Scenario::parse_logged_with`] resolves them.
     pub fn parse_logged(json: &str) -> Result<Scenario, ScenarioError> {
         let value: Value = serde_json::from_str(json)
             .or_else(|e| refuse("", format!("not a JSON document: {e}")))?;
-        let limits = ScenarioLimits {
-            max_bodies: usize::MAX,
-        };
-        Scenario::read(&value, &limits, false)
+        Scenario::read(&value, &unlimited(), false, Catalogs::Unresolved)
     }
 
-    /// Checks a scenario already read as JSON (the API's request body holds one).
+    /// [`Scenario::parse_logged`], with the catalogue's objects from `catalogs`.
+    pub fn parse_logged_with(
+        json: &str,
+        catalogs: &dyn CatalogSource,
+    ) -> Result<Scenario, ScenarioError> {
+        let value: Value = serde_json::from_str(json)
+            .or_else(|e| refuse("", format!("not a JSON document: {e}")))?;
+        Scenario::read(&value, &unlimited(), false, Catalogs::From(catalogs))
+    }
+
+    /// Checks a scenario already read as JSON (the API's request body holds one); one
+    /// naming a catalogue is refused (see [`Scenario::from_value_with`]).
     pub fn from_value(value: &Value, limits: &ScenarioLimits) -> Result<Scenario, ScenarioError> {
-        Scenario::read(value, limits, true)
+        Scenario::from_value_with(value, limits, &NoCatalogs)
+    }
+
+    /// Checks a scenario already read as JSON, its catalogue from `catalogs`.
+    pub fn from_value_with(
+        value: &Value,
+        limits: &ScenarioLimits,
+        catalogs: &dyn CatalogSource,
+    ) -> Result<Scenario, ScenarioError> {
+        Scenario::read(value, limits, true, Catalogs::From(catalogs))
     }
 
     /// Reads and checks `value`, within the sane region's bounds if `bounded`.
@@ -38,6 +81,7 @@ impl Scenario {
         value: &Value,
         limits: &ScenarioLimits,
         bounded: bool,
+        catalogs: Catalogs<'_>,
     ) -> Result<Scenario, ScenarioError> {
         let doc = object(value, "")?;
         let model = match doc.get("model") {
@@ -60,7 +104,7 @@ impl Scenario {
                 Ok(Scenario::Nano { seed })
             }
             "orbit" => {
-                let orbit = OrbitScenario::from_doc(doc, limits)?;
+                let orbit = OrbitScenario::from_doc(doc, limits, catalogs)?;
                 if bounded {
                     check_bounds(&orbit)?;
                 }
@@ -74,6 +118,12 @@ impl Scenario {
     }
 }
 
+fn unlimited() -> ScenarioLimits {
+    ScenarioLimits {
+        max_bodies: usize::MAX,
+    }
+}
+
 /// Reads a document with the default [`ScenarioLimits`]; where the limits are
 /// configured, use [`Scenario::from_value`].
 impl<'de> serde::Deserialize<'de> for Scenario {
@@ -84,7 +134,11 @@ impl<'de> serde::Deserialize<'de> for Scenario {
 }
 
 impl OrbitScenario {
-    fn from_doc(doc: &Map<String, Value>, limits: &ScenarioLimits) -> Result<Self, ScenarioError> {
+    fn from_doc(
+        doc: &Map<String, Value>,
+        limits: &ScenarioLimits,
+        catalogs: Catalogs<'_>,
+    ) -> Result<Self, ScenarioError> {
         only_fields(
             doc,
             "",
@@ -97,6 +151,8 @@ impl OrbitScenario {
                 "output_step_s",
                 "walker",
                 "bodies",
+                "catalog",
+                "frame",
             ],
         )?;
         let epoch = match doc.get("epoch") {
@@ -183,12 +239,67 @@ impl OrbitScenario {
                 )
             }
         };
-        if walker.is_none() && listed.is_empty() {
+        let frame = match doc.get("frame") {
+            None => Frame::default(),
+            Some(Value::String(name)) => Frame::from_name(name).map_or_else(
+                || {
+                    refuse(
+                        "frame",
+                        format!("must be \"EME2000\" or \"TEME\", got \"{name}\""),
+                    )
+                },
+                Ok,
+            )?,
+            Some(other) => {
+                return refuse(
+                    "frame",
+                    format!("must be \"EME2000\" or \"TEME\", got {}", json_kind(other)),
+                )
+            }
+        };
+        let catalog = match doc.get("catalog") {
+            None => None,
+            Some(v) => {
+                let selection = Selection::read(v)?;
+                if selection.id.is_none() {
+                    return refuse(
+                        "catalog.id",
+                        "is required (the id POST /api/catalogs answered, or give the file with --catalog)",
+                    );
+                }
+                if central != CentralBody::EARTH {
+                    return refuse(
+                        "catalog",
+                        "catalogue objects are propagated by SGP4 around the Earth: leave central_body at the Earth's",
+                    );
+                }
+                let resolved = match catalogs {
+                    Catalogs::Unresolved => None,
+                    Catalogs::From(source) => {
+                        let own = walker.map_or(0, |w| w.total as usize) + listed.len();
+                        let room = limits.max_bodies.saturating_sub(own);
+                        Some(Arc::new(catalog::resolve(
+                            &selection, source, epoch, frame, room,
+                        )?))
+                    }
+                };
+                Some(Box::new(CatalogPart {
+                    selection,
+                    resolved,
+                }))
+            }
+        };
+        if walker.is_none() && listed.is_empty() && catalog.is_none() {
             return refuse(
                 "bodies",
-                "no bodies: give at least one in `bodies`, or a `walker`",
+                "no bodies: give at least one in `bodies`, a `walker` or a `catalog`",
             );
         }
+        let frame_at_epoch = (frame == Frame::Teme).then(|| {
+            Box::new(crate::catalog::frame::teme_to_eme2000(
+                catalog::unix_seconds(epoch, 0.0),
+            ))
+        });
         let scenario = OrbitScenario {
             epoch,
             central,
@@ -197,6 +308,9 @@ impl OrbitScenario {
             output_step_s,
             walker,
             listed,
+            catalog,
+            frame,
+            frame_at_epoch,
         };
         scenario.check_names()?;
         Ok(scenario)

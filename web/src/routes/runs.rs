@@ -158,7 +158,11 @@ fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
         RunId::Orbit(_) => match runs::kept_scenario(&state.log, id)? {
             Some(scenario) => scenario,
             None => match state.engine.in_flight_scenario(key) {
-                Some(document) => runs::parse_kept(id, &document)?,
+                Some(document) => runs::parse_kept(
+                    id,
+                    &document,
+                    &nano_pipeline::catalog::LogCatalogs::new(state.log.clone()),
+                )?,
                 None if entry.is_some() => {
                     return Err(nano_pipeline::Error::NoScenario { run: id }.into())
                 }
