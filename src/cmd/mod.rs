@@ -61,8 +61,8 @@ fn read_orbit_scenario(
         max_bodies: bodies.max_bodies,
     };
     let usage = |e: String| Usage(format!("--scenario {}: {e}", file.display()));
-    let mut doc: Value =
-        serde_json::from_str(&text).map_err(|e| usage(format!("not a JSON document: {e}")))?;
+    let mut doc: Value = serde_json::from_str(&text)
+        .map_err(|e| usage(format!("scenario: not a JSON document: {e}")))?;
     let catalog = match &catalogs.catalog {
         Some(path) => Some(read_catalog(path, None)?),
         None => None,

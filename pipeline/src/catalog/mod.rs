@@ -46,7 +46,7 @@ use sha2::{Digest, Sha256};
 
 use crate::scenario::Epoch;
 
-pub use propagation::{Sgp4, Sgp4Error};
+pub use propagation::{ResonanceState, Sgp4, Sgp4Error};
 
 /// The encodings a catalogue file comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

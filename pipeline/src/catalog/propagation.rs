@@ -18,6 +18,8 @@ use std::f64::consts::PI;
 
 use ::sgp4::{Constants, ElementsError, KozaiElementsError, MinutesSinceEpoch, Orbit, WGS72};
 
+pub use ::sgp4::ResonanceState;
+
 use super::ElementSet;
 
 /// One object's SGP4 propagator (improved mode, WGS-72), ready to evaluate at any
@@ -76,9 +78,41 @@ impl Sgp4 {
     /// The state `[x, y, z, vx, vy, vz]` (km, km/s, TEME) `minutes_since_epoch`
     /// minutes after the element set's epoch (negative before it).
     pub fn teme(&self, minutes_since_epoch: f64) -> Result<[f64; 6], Sgp4Error> {
+        self.teme_tracked(minutes_since_epoch, &mut self.resonance())
+    }
+
+    /// The deep-space resonance integrator's state at the epoch (`None` for every
+    /// object but the resonant ones: twelve-hour and one-day orbits).
+    pub fn resonance(&self) -> Option<ResonanceState> {
+        self.constants.initial_state()
+    }
+
+    /// [`Sgp4::teme`], the resonance integrator carried in `resonance` from one call to
+    /// the next (from [`Sgp4::resonance`]; started again when the time goes back or
+    /// crosses the epoch). A resonant object's SGP4 integrates in fixed 720-minute steps
+    /// from its epoch; carried, each call takes only the steps since the last instead
+    /// of all of them since the epoch (years of them, for an old element set), and
+    /// lands on the same numbers: the steps are the same.
+    pub fn teme_tracked(
+        &self,
+        minutes_since_epoch: f64,
+        resonance: &mut Option<ResonanceState>,
+    ) -> Result<[f64; 6], Sgp4Error> {
+        if let Some(state) = resonance {
+            let t = state.t();
+            if (t != 0.0 && t.is_sign_positive() != minutes_since_epoch.is_sign_positive())
+                || minutes_since_epoch.abs() < t.abs()
+            {
+                *resonance = self.constants.initial_state();
+            }
+        }
         let p = self
             .constants
-            .propagate(MinutesSinceEpoch(minutes_since_epoch))
+            .propagate_from_state(
+                MinutesSinceEpoch(minutes_since_epoch),
+                resonance.as_mut(),
+                false,
+            )
             .map_err(|err| {
                 let code = match err {
                     ::sgp4::Error::OutOfRangeEccentricity { .. } => 1,

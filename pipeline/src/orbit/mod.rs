@@ -85,7 +85,7 @@ pub mod manoeuvre;
 
 pub use interpolant::hermite;
 
-use crate::catalog::{ElementSet, Sgp4};
+use crate::catalog::{ElementSet, ResonanceState, Sgp4};
 use crate::scenario::{Frame, OrbitScenario};
 use dop853::Dop853;
 pub use elements::OrbitState;
@@ -188,12 +188,25 @@ enum Engine {
 /// A catalogue object's SGP4 (`docs/orbits.md`, "Catalogues"): its state at `t` is
 /// SGP4 at `offset_min + t / 60` minutes from its element set's epoch, in TEME. Once
 /// SGP4 fails the object has no states: each later output is [`NO_STATE`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Sgp4Body {
     sgp4: Sgp4,
+    /// The resonance integrator, carried from output to output (not checkpointed: from
+    /// the epoch again, it lands on the same numbers).
+    resonance: Option<ResonanceState>,
     offset_min: f64,
     /// The first output SGP4 could not give, and its error code.
     stopped: Option<(u64, u8)>,
+}
+
+impl std::fmt::Debug for Sgp4Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sgp4Body")
+            .field("sgp4", &self.sgp4)
+            .field("offset_min", &self.offset_min)
+            .field("stopped", &self.stopped)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PartialEq for Sgp4Body {
@@ -313,6 +326,7 @@ impl BodyPropagator {
             body: body as u64,
             k: 0,
             engine: Engine::Sgp4(Sgp4Body {
+                resonance: sgp4.resonance(),
                 sgp4,
                 offset_min,
                 stopped: None,
@@ -365,7 +379,10 @@ impl BodyPropagator {
                 let t = k as f64 * self.output_step_s;
                 let y = match body.stopped {
                     Some(_) => NO_STATE,
-                    None => match body.sgp4.teme(body.offset_min + t / 60.0) {
+                    None => match body
+                        .sgp4
+                        .teme_tracked(body.offset_min + t / 60.0, &mut body.resonance)
+                    {
                         Ok(y) => y,
                         Err(e) => {
                             body.stopped = Some((k, e.code));
