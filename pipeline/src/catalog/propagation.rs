@@ -165,3 +165,38 @@ pub(super) fn semi_major_axis_er(e: &ElementSet) -> (f64, f64) {
     let no_unkozai = no_kozai / (1.0 + del);
     ((WGS72.ke / no_unkozai).powf(2.0 / 3.0), WGS72.ae)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    /// A Molniya orbit (twelve-hour resonance) of Vallado's verification set.
+    const MOLNIYA: &str = "MOLNIYA 1-36
+1 08195U 75081A   06176.33215444  .00000099  00000-0  11873-3 0   813
+2 08195  64.1586 279.0717 6877146 264.7651  20.2257  2.00491383225656
+";
+
+    #[test]
+    fn the_carried_resonance_integrator_gives_the_numbers_of_one_started_at_each_call() {
+        let catalog = Catalog::read(MOLNIYA.as_bytes(), None).unwrap();
+        let sgp4 = Sgp4::new(&catalog.objects[0]).unwrap();
+        let mut carried = sgp4.resonance();
+        assert!(carried.is_some(), "a resonant orbit");
+        // Backwards from before the epoch, across it, forwards for a year, and back.
+        let times = (-40..40)
+            .map(|k| k as f64 * 500.0)
+            .chain((0..100).map(|k| k as f64 * 5_000.0))
+            .chain([100.0, -3_000.0, 7.5]);
+        for minutes in times {
+            let once = sgp4.teme(minutes);
+            let tracked = sgp4.teme_tracked(minutes, &mut carried);
+            match (once, tracked) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "at {minutes} min")
+                }
+                (a, b) => assert_eq!(a, b, "at {minutes} min"),
+            }
+        }
+    }
+}
