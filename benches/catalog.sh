@@ -28,7 +28,6 @@ python3 -c "print('catalog check: %.3f s' % ($end - $start))"
   --catalog "$tle" --steps "$STEPS" --workers "$WORKERS" --data "$work/log" --format oem \
   >/dev/null 2>"$work/stderr"
 grep -v 'catalogue object' "$work/stderr" | grep -o 'catalogue [0-9a-f]*: .*' || true
-echo "objects SGP4 stopped during the run: $(grep -c 'has no states from' "$work/stderr" || true)"
 ms=$(grep -o 'duration_ms=[0-9]*' "$work/stderr" | tail -1 | cut -d= -f2)
 read -r wall rss < "$work/time"
 states=$(python3 -c "print(int(open('$work/stderr').read().split('objects kept')[0].split(': ')[-1]) * ($STEPS + 1))" 2>/dev/null || echo '?')
