@@ -4,8 +4,9 @@
 //! by universal variables, docs/orbits.md's elements and Walker pattern),
 //! [`conjunctions`] (the Hermite cubic and a brute-force screening), [`crossing`]
 //! (orbits that meet, some in closed form) and [`series`] (a golden run decimated as
-//! the API documents); the [`golden`] runs themselves; a [`tmpfs`] to fill; and a
-//! deterministic generator of synthetic data ([`lcg`]).
+//! the API documents); the [`golden`] runs themselves; a [`tmpfs`] to fill; a
+//! deterministic generator of synthetic data ([`lcg`]); and the files of packages
+//! installed from public registries by `.ci/deps` ([`packages`]).
 //!
 //! With the `process` feature, the whole-process tests' part: the built binary
 //! ([`process`]), `serve` started and asked ([`server`], [`http`]), and clusters and
@@ -24,6 +25,7 @@ pub mod crossing;
 pub mod golden;
 pub mod kepler;
 pub mod lcg;
+pub mod packages;
 pub mod series;
 pub mod tmpfs;
 
