@@ -451,12 +451,23 @@ pub(super) fn read_csv(text: &str) -> Read {
     }
     let mut objects = Objects::default();
     let mut record = csv::StringRecord::new();
+    // Lines from byte offsets: with CRLF endings the crate's positions point at the
+    // line ending before a row (and its line count is one short), so the offset is
+    // moved past line endings first.
+    let line_at = |byte: u64| {
+        let b = text.as_bytes();
+        let mut at = (byte as usize).min(b.len());
+        while at < b.len() && matches!(b[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        b[..at].iter().filter(|&&c| c == b'\n').count() + 1
+    };
     loop {
-        let line = reader.position().line() as usize;
+        let start = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(line, |p| p.line() as usize);
+                let line = line_at(record.position().map_or(start, |p| p.byte()));
                 let pairs = headers
                     .iter()
                     .zip(record.iter())
@@ -469,7 +480,7 @@ pub(super) fn read_csv(text: &str) -> Read {
                 });
             }
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line() as usize);
+                let line = line_at(e.position().map_or(start, |p| p.byte()));
                 let rule = match e.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
