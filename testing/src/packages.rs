@@ -81,3 +81,49 @@ pub fn read(dir: &std::path::Path, file: &str) -> Vec<u8> {
         )
     })
 }
+
+/// crates.io's `satellite` 0.1.2's `tests/tle.txt`: 25,975 two-line element sets of
+/// the public catalogue (epochs 2017-2022).
+pub fn satellite_tle_txt() -> Vec<u8> {
+    read(&crate_source("satellite", "0.1.2"), "tests/tle.txt")
+}
+
+/// Runs `script` with python3, `input` as JSON on its standard input, and reads its
+/// standard output as JSON.
+///
+/// # Panics
+///
+/// When python3 fails (its standard error is in the message) or prints no JSON.
+pub fn python_json(script: &str, input: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 does not run ({e}): run `bash .ci/deps`"));
+    let body = serde_json::to_vec(input).expect("JSON");
+    let mut stdin = child.stdin.take().expect("piped");
+    // Written from a thread: python may fill its output pipe before reading all.
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let out = child.wait_with_output().expect("python3 ran");
+    writer
+        .join()
+        .expect("the writer")
+        .expect("python3 read its input");
+    assert!(
+        out.status.success(),
+        "python3 failed ({}); if a package is missing run `bash .ci/deps`:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "python3 printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
