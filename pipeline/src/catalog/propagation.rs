@@ -125,8 +125,10 @@ impl Sgp4 {
                 }
             })?;
         let [x, y, z] = p.position;
-        let r = (x * x + y * y + z * z).sqrt();
-        if r < WGS72.ae {
+        // Squared, so that the usual case takes no square root.
+        let r2 = x * x + y * y + z * z;
+        if r2 < WGS72.ae * WGS72.ae {
+            let r = r2.sqrt();
             return Err(Sgp4Error {
                 code: 6,
                 message: format!(
