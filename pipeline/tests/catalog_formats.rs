@@ -161,7 +161,7 @@ fn one_object_reads_the_same_from_tle_kvn_xml_json_and_csv() {
         let c = read(&format!("derived/kvn-variants/{file}"), None).unwrap();
         assert_eq!(c.format, format, "{file}");
         assert!(c.refused.is_empty(), "{file}: {:?}", c.refused);
-        assert_eq!(c.objects, [iss.clone()], "{file}");
+        assert_eq!(c.objects, std::slice::from_ref(iss), "{file}");
         assert_eq!(states(&c.objects[0]), states(iss), "{file}");
     }
     // Version 3.0 with the TLE parameters left out: without its catalogue number an
@@ -198,7 +198,7 @@ fn six_digit_catalogue_numbers_are_kept_in_alpha_5_and_every_omm_encoding() {
     .unwrap();
     assert_eq!(tle.objects[0].norad_id, 100_000);
     let expected: Value = serde_json::from_slice(&packages::read(
-        &corpus(),
+        corpus(),
         "fixtures/six-digit-omm-saramago/expected.json",
     ))
     .unwrap();
@@ -290,7 +290,15 @@ fn a_file_that_is_no_catalogue_is_an_error_in_every_format() {
 fn a_file_with_bad_objects_keeps_the_good_ones_and_names_each_bad_one() {
     let unedited = by_number(&read("derived/corrupt-input/unedited-sets.tle", None).unwrap());
     let unedited_rows = by_number(&read("derived/corrupt-input/unedited-rows.csv", None).unwrap());
-    let cases: [(&str, &str, &str, &str, &BTreeMap<u32, ElementSet>); 6] = [
+    // (file, object, field, part of the rule, where the kept objects are read whole)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a BTreeMap<u32, ElementSet>,
+    );
+    let cases: [Case; 6] = [
         (
             "c1-checksum-digit.tle",
             "line 5 (catalogue number 69999)",
