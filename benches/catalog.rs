@@ -1,6 +1,7 @@
 //! Catalogues: SGP4 states of a sample of the public catalogue (crates.io's
 //! `satellite` 0.1.2 `tests/tle.txt`, read from the package `bash .ci/deps` fetched),
-//! ours (`Sgp4::teme`: the `sgp4` crate behind our types, with the decay check) against
+//! ours (`Sgp4::teme`: the `sgp4` crate behind our types, with the decay check; and
+//! `Sgp4::teme_tracked`, times in order, as a run evaluates them) against
 //! the `sgp4` crate called directly with the same constants (improved mode, WGS-72,
 //! IAU sidereal time), in states per second on one core; and reading the whole file
 //! (`Catalog::read`, 25,975 TLEs), in bytes per second.
@@ -124,6 +125,22 @@ fn catalog(c: &mut Criterion<ThreadCpuTime>) {
             for s in &ours {
                 for &t in &times {
                     sum += s.teme(black_box(t)).map_or(0.0, |r| r[0]);
+                }
+            }
+            sum
+        })
+    });
+    // As a run evaluates an object: its times in order, the deep-space resonance
+    // integrator carried from one to the next.
+    group.bench_function(BenchmarkId::new("ours_tracked", &id), |b| {
+        b.iter(|| {
+            let mut sum = 0.0;
+            for s in &ours {
+                let mut resonance = s.resonance();
+                for &t in &times {
+                    sum += s
+                        .teme_tracked(black_box(t), &mut resonance)
+                        .map_or(0.0, |r| r[0]);
                 }
             }
             sum
