@@ -4,7 +4,8 @@
 //! catalogue number; the objects follow python's `sgp4` (an independent SGP4), stop
 //! where it fails with its error code, and one that fails at the epoch is dropped and
 //! reported; the selection keeps what it says and reports the rest; bad input is a
-//! clear error; `catalog check` lists what was refused and why.
+//! clear error; `catalog check` lists what was refused and why; and the public catalogue
+//! of crates.io's `satellite` 0.1.2 with a shell gives the same bytes everywhere too.
 
 use std::path::Path;
 use std::process::Command;
@@ -619,4 +620,115 @@ fn catalog_check_says_what_was_read_and_why_the_rest_was_refused() {
     let out = run(&["catalog", "check", &none]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a catalogue"));
+}
+
+#[test]
+fn a_shell_with_the_public_catalogue_writes_the_same_bytes_everywhere_and_its_oem_names_every_object(
+) {
+    // crates.io's satellite 0.1.2 (tests/tle.txt: 25,975 TLEs of 2017-2022), read from
+    // the package (`bash .ci/deps` fetches it): deep-space, resonant and decayed
+    // objects among them.
+    let dir = tempfile::tempdir().unwrap();
+    let text = nano_testing::packages::satellite_tle_txt();
+    let tle = dir.path().join("satellite.tle");
+    std::fs::write(&tle, &text).unwrap();
+    let tle = tle.to_str().unwrap();
+    let shell = SHELL.replace("2020-07-13T00:00:00Z", "2022-08-10T00:00:00Z");
+    let scenario = write_file(dir.path(), "shell.json", &shell);
+    let common = [
+        "--scenario",
+        &scenario,
+        "--catalog",
+        tle,
+        "--steps",
+        "5",
+        "--format",
+        "csv",
+    ];
+    let one = propagate(&[&common[..], &["--workers", "1"]].concat());
+    let two = propagate(&[&common[..], &["--workers", "2"]].concat());
+    assert!(two == one, "2 workers wrote other bytes");
+    let hosts = hostfile(dir.path(), 2);
+    let _peer: Proc = spawn_worker(&hosts, 1, 1);
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let cluster = propagate(
+        &[
+            &common[..],
+            &[
+                "--hostfile",
+                hosts.to_str().unwrap(),
+                "--workers",
+                "1",
+                "--data",
+                data,
+            ],
+        ]
+        .concat(),
+    );
+    assert!(cluster == one, "a 2-process cluster wrote other bytes");
+
+    // The OEM read back from the log: the shell's 12 bodies by index, then every
+    // object of the file in its order but those SGP4 cannot start at the epoch (as
+    // python's sgp4 finds them; the file holds some catalogue numbers twice).
+    let out = run(&[
+        "propagate",
+        "--scenario",
+        &scenario,
+        "--catalog",
+        tle,
+        "--steps",
+        "5",
+        "--format",
+        "oem",
+        "--data",
+        data,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = r#"
+import json, sys
+from sgp4.api import Satrec
+request = json.load(sys.stdin)
+lines = [l.lstrip("\ufeff") for l in request["tle"].splitlines() if l.strip()]
+kept = []
+for k in range(0, len(lines), 2):
+    sat = Satrec.twoline2rv(lines[k], lines[k + 1])
+    offset = (request["epoch_jd"] - (sat.jdsatepoch + sat.jdsatepochF)) * 1440.0
+    e, r, v = sat.sgp4_tsince(offset)
+    if e == 0:
+        kept.append(str(sat.satnum))
+json.dump(kept, sys.stdout)
+"#;
+    // 2022-08-10T00:00:00Z as a Julian date.
+    let request =
+        serde_json::json!({"tle": String::from_utf8_lossy(&text), "epoch_jd": 2_459_801.5});
+    let kept = nano_testing::packages::python_json(script, &request);
+    let mut expected: Vec<String> = (0..12).map(|b| b.to_string()).collect();
+    expected.extend(
+        kept.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string()),
+    );
+    assert!(
+        expected.len() > 24_000 && expected.len() < 25_975,
+        "{} kept",
+        expected.len()
+    );
+    let oem = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<&str> = oem
+        .lines()
+        .filter_map(|l| l.strip_prefix("OBJECT_ID = "))
+        .collect();
+    assert_eq!(ids.len(), expected.len());
+    if let Some(k) = (0..ids.len()).find(|&k| ids[k] != expected[k]) {
+        panic!(
+            "OBJECT_ID {k} is {}, the file's catalogue number {}",
+            ids[k], expected[k]
+        );
+    }
 }
