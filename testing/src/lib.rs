@@ -5,8 +5,9 @@
 //! [`conjunctions`] (the Hermite cubic and a brute-force screening), [`crossing`]
 //! (orbits that meet, some in closed form) and [`series`] (a golden run decimated as
 //! the API documents); the [`golden`] runs themselves; a [`tmpfs`] to fill; a
-//! deterministic generator of synthetic data ([`lcg`]); and the files of packages
-//! installed from public registries by `.ci/deps` ([`packages`]).
+//! deterministic generator of synthetic data ([`lcg`]); catalogues of synthetic
+//! element sets ([`tle`]); and the files of packages installed from public registries
+//! by `.ci/deps` ([`packages`]).
 //!
 //! With the `process` feature, the whole-process tests' part: the built binary
 //! ([`process`]), `serve` started and asked ([`server`], [`http`]), and clusters and
@@ -27,6 +28,7 @@ pub mod kepler;
 pub mod lcg;
 pub mod packages;
 pub mod series;
+pub mod tle;
 pub mod tmpfs;
 
 #[cfg(feature = "process")]

@@ -1,5 +1,6 @@
-//! Request bodies: their limit ([`crate::BODY_BYTES`], or
-//! [`crate::routes::runs::RUN_BODY_BYTES`] for a scenario), and the drain that lets a
+//! Request bodies: their limit ([`crate::BODY_BYTES`],
+//! [`crate::routes::runs::RUN_BODY_BYTES`] for a scenario,
+//! [`crate::routes::catalogs::CATALOG_BODY_BYTES`] for a catalogue), and the drain that lets a
 //! client over it read its 413.
 //!
 //! A client sends its whole body before it reads the answer. Answered as soon as the
@@ -28,16 +29,18 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// How far past its limit a body is read (and discarded) so that its client gets the
-/// 413: 4 MiB, four times the largest limit.
+/// 413: 4 MiB, four times a scenario's limit (a catalogue of just over 64 MiB is
+/// drained too; a much larger one gets its 413 at once).
 pub const DRAIN_BYTES: u64 = 4 << 20;
 
 /// The largest body a request may send: a scenario posted to `/api/runs` gets
-/// [`crate::routes::runs::RUN_BODY_BYTES`], any other [`crate::BODY_BYTES`].
+/// [`crate::routes::runs::RUN_BODY_BYTES`], a catalogue posted to `/api/catalogs`
+/// [`crate::routes::catalogs::CATALOG_BODY_BYTES`], any other [`crate::BODY_BYTES`].
 pub fn limit_of(method: &Method, path: &str) -> u64 {
-    if method == Method::POST && path == "/api/runs" {
-        crate::routes::runs::RUN_BODY_BYTES as u64
-    } else {
-        crate::BODY_BYTES as u64
+    match (method == Method::POST, path) {
+        (true, "/api/runs") => crate::routes::runs::RUN_BODY_BYTES as u64,
+        (true, "/api/catalogs") => crate::routes::catalogs::CATALOG_BODY_BYTES as u64,
+        _ => crate::BODY_BYTES as u64,
     }
 }
 
@@ -79,8 +82,9 @@ fn too_large(limit: u64) -> Response {
     let mut response = ApiError::Refused {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         message: format!(
-            "the request body is over its limit of {limit} bytes (a scenario posted to /api/runs may have {} KiB, any other body {} KiB)",
+            "the request body is over its limit of {limit} bytes (a scenario posted to /api/runs may have {} KiB, a catalogue posted to /api/catalogs {} MiB, any other body {} KiB)",
             crate::routes::runs::RUN_BODY_BYTES >> 10,
+            crate::routes::catalogs::CATALOG_BODY_BYTES >> 20,
             crate::BODY_BYTES >> 10
         ),
     }

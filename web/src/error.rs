@@ -51,6 +51,13 @@ pub enum ApiError {
     /// The log or the engine failed; the error and its sources are logged, not shown.
     #[error("internal error")]
     Internal(#[source] Cause),
+    /// A file sent as a catalogue is not one, or no object of it could be read: what
+    /// was wrong, and the first objects refused with their field and rule.
+    #[error("{message}")]
+    Catalog {
+        message: String,
+        refused: Vec<nano_pipeline::catalog::Refusal>,
+    },
     /// Refused before a handler ran (a method the route does not have, a body over the
     /// limit, a time-out, a path that is not UTF-8): the status and what was said.
     #[error("{message}")]
@@ -152,6 +159,10 @@ impl IntoResponse for ApiError {
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": {"message": message}}),
+            ),
+            ApiError::Catalog { refused, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": {"field": "body", "message": message, "refused": refused}}),
             ),
             ApiError::Refused { status, .. } => (*status, json!({"error": {"message": message}})),
         };

@@ -206,6 +206,8 @@ pub struct Handles {
     pub screenings: Arc<screenings::Screenings>,
     /// The first answers to `POST /api/runs` by `Idempotency-Key` (bounded).
     pub answers: Arc<idempotency::Answers>,
+    /// What this process knows of the kept catalogues' counts ([`routes::catalogs`]).
+    pub catalogs: Arc<routes::catalogs::Summaries>,
 }
 
 /// Requests that may wait (`?wait=`) at once.
@@ -238,6 +240,7 @@ impl AppState {
                 1,
             )),
             answers: Arc::default(),
+            catalogs: Arc::default(),
         }))
     }
 
@@ -294,6 +297,11 @@ pub fn app(state: AppState) -> Router {
             get(routes::api::runs).post(routes::runs::create),
         )
         .route("/api/runs/{id}", get(routes::runs::data))
+        .route(
+            "/api/catalogs",
+            get(routes::catalogs::list).post(routes::catalogs::upload),
+        )
+        .route("/api/catalogs/{id}", get(routes::catalogs::detail))
         .route("/api/runs/{id}/status", get(routes::runs::status))
         .route(
             "/api/runs/{id}/manoeuvres",
@@ -332,7 +340,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// The largest request body of every route but `POST /api/runs`
-/// ([`routes::runs::RUN_BODY_BYTES`]): no other handler reads one. Bounded, and a body
+/// ([`routes::runs::RUN_BODY_BYTES`]) and `POST /api/catalogs`
+/// ([`routes::catalogs::CATALOG_BODY_BYTES`]): no other handler reads one. Bounded, and a body
 /// over it drained before its 413, by [`body::limit`].
 pub const BODY_BYTES: usize = 16 * 1024;
 

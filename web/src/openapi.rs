@@ -26,6 +26,9 @@ use crate::schemas::*;
         crate::routes::runs::status,
         crate::routes::runs::data,
         crate::routes::runs::run_events,
+        crate::routes::catalogs::upload,
+        crate::routes::catalogs::list,
+        crate::routes::catalogs::detail,
         crate::routes::versions::manoeuvre,
         crate::routes::versions::versions,
         crate::routes::conjunctions::conjunctions,
@@ -68,7 +71,16 @@ use crate::schemas::*;
         Conjunction,
         Conjunctions,
         VersionEntry,
-        Versions
+        Versions,
+        CatalogRefusal,
+        CatalogLinks,
+        CatalogSummary,
+        CatalogUpload,
+        Catalogs,
+        CatalogObject,
+        CatalogDetail,
+        CatalogRefused,
+        CatalogRefusedDetail
     ))
 )]
 pub struct ApiDoc;

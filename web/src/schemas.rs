@@ -331,3 +331,110 @@ pub struct Versions {
     latest: u32,
     versions: Vec<VersionEntry>,
 }
+
+/// An object of a catalogue file that was not read: which (`line 12`, `record 3`,
+/// with its catalogue number when known), the field and the rule it broke.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogRefusal {
+    object: String,
+    field: String,
+    rule: String,
+}
+
+/// Where a catalogue is read.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogLinks {
+    #[serde(rename = "self")]
+    self_: String,
+}
+
+/// A kept catalogue, as `GET /api/catalogs` lists it.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogSummary {
+    /// The first 16 bytes of the SHA-256 of the file, as 32 lowercase hex digits.
+    id: String,
+    /// tle, kvn, xml, json or csv.
+    format: String,
+    /// The file's size.
+    bytes: u64,
+    /// Element sets read.
+    objects: u64,
+    /// Objects refused.
+    refused_count: u64,
+    links: CatalogLinks,
+}
+
+/// `POST /api/catalogs`: the catalogue kept, and the objects refused (at most 1,000
+/// listed; `refused_count` says how many).
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogUpload {
+    id: String,
+    format: String,
+    bytes: u64,
+    objects: u64,
+    refused_count: u64,
+    refused: Vec<CatalogRefusal>,
+    links: CatalogLinks,
+}
+
+/// `GET /api/catalogs`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Catalogs {
+    catalogs: Vec<CatalogSummary>,
+}
+
+/// One element set of a catalogue, as `GET /api/catalogs/{id}` lists it.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogObject {
+    /// The catalogue number (six digits kept).
+    norad_id: u32,
+    /// The name line or OBJECT_NAME, else the catalogue number.
+    name: String,
+    /// The international designator, when given.
+    object_id: Option<String>,
+    /// The element set's epoch (UTC, ISO 8601).
+    epoch: String,
+    /// Perigee and apogee altitudes above WGS-72's equatorial radius.
+    perigee_km: Option<f64>,
+    apogee_km: Option<f64>,
+}
+
+/// `GET /api/catalogs/{id}`: the counts, the refusals, and the element sets from
+/// `offset` (at most `limit`), in file order.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogDetail {
+    id: String,
+    format: String,
+    bytes: u64,
+    objects: u64,
+    refused_count: u64,
+    refused: Vec<CatalogRefusal>,
+    links: CatalogLinks,
+    offset: u64,
+    element_sets: Vec<CatalogObject>,
+}
+
+/// A 422 of `POST /api/catalogs`: what was wrong, with the first objects refused
+/// when there were objects but none good.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogRefused {
+    error: CatalogRefusedDetail,
+}
+
+/// What was wrong with a catalogue file.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogRefusedDetail {
+    /// Always `body`.
+    field: String,
+    message: String,
+    refused: Vec<CatalogRefusal>,
+}

@@ -1,10 +1,11 @@
 //! The routes, one file per concern: the pages and assets, the run API (`api`: nano
-//! runs by seed; `runs`: runs by scenario), progress events, the accuracy report,
+//! runs by seed; `runs`: runs by scenario), the element-set catalogues (`catalogs`), progress events, the accuracy report,
 //! the operational endpoints, reads of orbit runs by window, the versions of an orbit
 //! run made by manoeuvres, and their conjunctions.
 
 pub mod accuracy;
 pub mod api;
+pub mod catalogs;
 pub mod conjunctions;
 pub mod events;
 pub mod ops;
