@@ -291,6 +291,7 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{name}", get(routes::page::asset))
         .route("/api/propagate/{n}", get(routes::api::run))
         .route("/api/runs/{id}/states", get(routes::windows::states))
+        .route("/api/runs/{id}/positions", get(routes::windows::positions))
         .route("/api/runs/{id}/bodies/{k}", get(routes::windows::track))
         .route(
             "/api/runs",

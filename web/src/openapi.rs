@@ -20,6 +20,7 @@ use crate::schemas::*;
         crate::routes::api::run,
         crate::routes::api::runs,
         crate::routes::windows::states,
+        crate::routes::windows::positions,
         crate::routes::windows::track,
         crate::routes::events::events,
         crate::routes::runs::create,

@@ -1,5 +1,6 @@
 //! Reads of an orbit run by window, from the log: every body at one time
-//! (`/api/runs/{id}/states?t=`) and one body over a time range
+//! (`/api/runs/{id}/states?t=`, or only the positions packed for the playback page:
+//! `/positions?t=`) and one body over a time range
 //! (`/api/runs/{id}/bodies/{k}?from=&to=`). Neither scans the run: the states at `t`
 //! cost one read per frame of eight bodies ([`nano_store::Log::states_at`]), a track
 //! reads only the frames holding its body ([`nano_store::Log::track`]), streamed in
@@ -144,6 +145,79 @@ pub async fn states(
     Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
 }
 
+/// Bytes a body takes in `/positions`: x, y and z as little-endian f64.
+pub const POSITION_BYTES: usize = 24;
+
+/// `GET /api/runs/{id}/positions?t=T`: every body's position at `T`, packed: the
+/// playback page's frame for tens of thousands of bodies (24 bytes a body, where the
+/// JSON states take some 150), the same numbers as `/states` gives.
+#[utoipa::path(get, path = "/api/runs/{id}/positions", tag = "runs",
+    params(
+        ("id" = String, Path, description = "The run's id: 32 lowercase hex digits for an orbit run"),
+        ("t" = f64, Query, description = "Seconds since the run's epoch, from 0 to the durable frontier (iterations_done * output_step_s)", minimum = 0),
+        ("version" = Option<u32>, Query, description = "The run's version (default: the latest; 0 is the run as propagated)", minimum = 0),
+    ),
+    responses(
+        (status = 200, description = "Every body's position at t (km, the run's frame) by body index: x, y, z as little-endian IEEE 754 doubles, 24 bytes a body; the values of /states at t", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "A bad parameter (t, id), named", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such orbit run, no such version (the latest named), or t past its durable frontier (named)", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
+        (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
+        (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "The read does not fit in the memory budget now (Retry-After)", body = crate::schemas::ErrorBody),
+    )
+)]
+pub async fn positions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = params::query(raw.as_deref())?;
+    let t = seconds(&query, "t")?.ok_or_else(|| {
+        ApiError::bad(
+            "t",
+            "",
+            "is required: seconds since the run's epoch, from 0 to the durable frontier",
+        )
+    })?;
+    let version = version_param(&query)?;
+    let log = state.log.clone();
+    let readers = state.readers.clone();
+    let body = blocking(move || {
+        let run = logged(&log, &id)?;
+        let versions = log.versions(run.key)?;
+        let version = pick(&run, &versions, version)?;
+        if t > run.frontier() {
+            return Err(past_frontier("t", t, &run));
+        }
+        let _permit = readers.admit(
+            run.bodies as u64 * BYTES_PER_BODY,
+            "the positions of a run at a time",
+        )?;
+        let mut out = vec![0u8; run.bodies as usize * POSITION_BYTES];
+        each_state_at(&log, &run, t, &versions[..version as usize], |body, s| {
+            let at = body as usize * POSITION_BYTES;
+            let slot = out.get_mut(at..at + POSITION_BYTES).ok_or_else(|| {
+                ApiError::internal(format!("run {}: a body {body} of {}", run.id, run.bodies))
+            })?;
+            for (k, bytes) in slot.chunks_exact_mut(8).enumerate() {
+                bytes.copy_from_slice(&s.r[k].to_le_bytes());
+            }
+            Ok(())
+        })?;
+        Ok::<_, ApiError>(out)
+    })
+    .await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
 /// Every body's state at `t` (at most the frontier) in the version made by
 /// `versions` (every version up to it), written by body.
 fn states_at(
@@ -162,20 +236,34 @@ fn states_at(
         out.extend_from_slice(b",\"records\":[");
     }
     let mut writer = EphemerisWriter::rows(out, format).map_err(ApiError::internal)?;
+    each_state_at(log, run, t, versions, |body, state| {
+        writer.state(body, state).map_err(ApiError::internal)
+    })?;
+    writer.finish().map_err(ApiError::internal)
+}
+
+/// Every body's state at `t` (at most the frontier) in the version made by `versions`,
+/// handed to `emit` one body at a time: the logged state at an output time, the cubic
+/// Hermite interpolant of the two around it between.
+fn each_state_at(
+    log: &Log,
+    run: &LoggedRun,
+    t: f64,
+    versions: &[Version],
+    mut emit: impl FnMut(u32, &OrbitState) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
     if run.iterations == 0 {
         // Nothing logged yet: the frontier is t_0 = t, the scenario's own states.
         for body in 0..run.bodies {
-            writer
-                .state(
-                    body,
-                    &OrbitState {
-                        t,
-                        ..run.initial(body)?
-                    },
-                )
-                .map_err(ApiError::internal)?;
+            emit(
+                body,
+                &OrbitState {
+                    t,
+                    ..run.initial(body)?
+                },
+            )?;
         }
-        return writer.finish().map_err(ApiError::internal);
+        return Ok(());
     }
     // The record containing `t`; at the frontier, which no record contains, the last
     // record (its end is the frontier).
@@ -204,9 +292,7 @@ fn states_at(
         if changed {
             let around = run.body_states(log, &mut overlay, r.body, k..k + 2)?;
             let s = hermite(&around[0], &around[1], t);
-            writer
-                .state(r.body, &OrbitState { t, ..s })
-                .map_err(ApiError::internal)?;
+            emit(r.body, &OrbitState { t, ..s })?;
             continue;
         }
         let [x, y, z, vx, vy, vz] = match w.start {
@@ -228,11 +314,9 @@ fn states_at(
             v: [vx, vy, vz],
         };
         let s = hermite(&s0, &s1, t);
-        writer
-            .state(r.body, &OrbitState { t, ..s })
-            .map_err(ApiError::internal)?;
+        emit(r.body, &OrbitState { t, ..s })?;
     }
-    writer.finish().map_err(ApiError::internal)
+    Ok(())
 }
 
 /// `GET /api/runs/{id}/bodies/{k}?from=A&to=B[&points=K][&format=json|csv]`: body k's
