@@ -8,7 +8,8 @@
 //!   Earth as a sphere, the error plot), of an unknown id, the orbit form of `/`, and
 //!   the playback of a 100-satellite constellation; the conjunction list of a run
 //!   whose orbits cross (sorted, filtered, capped, a row showing the pair at its
-//!   closest approach) following a manoeuvre made in the form, without a reload.
+//!   closest approach) following a manoeuvre made in the form, without a reload; a
+//!   catalogue uploaded from the form of `/` and played back, every object a point.
 
 use std::path::Path;
 use std::process::Command;
@@ -498,11 +499,11 @@ fn a_constellation_plays_back_and_a_satellite_picked_by_name_shows_its_track() {
     // Window by window: many states requests, and never the whole run.
     let id = seen["id"].as_str().unwrap();
     let requests = requests(&seen);
-    let states = requests
+    let frames = requests
         .iter()
-        .filter(|r| r.starts_with(&format!("/api/runs/{id}/states?t=")))
+        .filter(|r| r.starts_with(&format!("/api/runs/{id}/positions?t=")))
         .count();
-    assert!(states > 3, "{requests:?}");
+    assert!(frames > 3, "{requests:?}");
     assert!(
         !requests
             .iter()
@@ -902,4 +903,82 @@ fn a_two_body_runs_conjunction_is_listed_shown_and_manoeuvred_away_with_a_token(
     let seen = conjunctions_page(2, Some("k9+Zx/Qw=R2"));
     assert_eq!(seen["state"], "plotted", "{}", shortened(&seen));
     assert_eq!(seen["after"]["rows"], serde_json::json!([]));
+}
+
+/// A catalogue of 2,000 element sets uploaded from the form of `/` (the file chosen in
+/// its file input) is kept, a run of it starts, and its playback draws every object as
+/// a point of one WebGL trace, moving as it plays, with an object picked by name
+/// showing its track; no console error, nothing fetched beyond 127.0.0.1.
+#[test]
+fn a_catalogue_uploaded_from_the_page_plays_back_with_every_object_a_point() {
+    let (dir, _server, address) = served(&[]);
+    let objects = 2000u64;
+    let file = write_file(
+        dir.path(),
+        "catalogue.tle",
+        &nano_testing::tle::catalogue(objects as usize),
+    );
+    let screenshot = root().join("target/run-catalog.png");
+    let seen = node(&[
+        "run.mjs",
+        "catalog",
+        &format!("http://{address}/"),
+        screenshot.to_str().unwrap(),
+        &file,
+        "30",
+        "2026-01-01T12:00:00Z",
+    ]);
+    let brief = || {
+        let mut s = seen.clone();
+        s["requests"] = serde_json::json!("(left out)");
+        s.to_string()
+    };
+    assert_eq!(seen["uploaded"]["status"], 201, "{}", brief());
+    assert_eq!(seen["uploaded"]["body"]["objects"], objects, "{}", brief());
+    assert_eq!(seen["uploaded"]["body"]["format"], "tle", "{}", brief());
+    let kept = seen["catalogs"]["catalogs"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{}", brief());
+    assert_eq!(kept[0]["id"], seen["uploaded"]["body"]["id"]);
+
+    assert_eq!(seen["state"], "ready", "{}", brief());
+    assert_eq!(seen["status"]["status"], "complete", "{}", brief());
+    assert_eq!(seen["status"]["bodies"], objects, "{}", brief());
+    assert_eq!(seen["status"]["names"], objects, "{}", brief());
+    assert_eq!(
+        seen["names"][5], "SAT-5",
+        "bodies are named by their name lines"
+    );
+    // Every object is a point of the one scatter trace, before and after playing.
+    assert_eq!(
+        seen["plotted"],
+        serde_json::json!({"type": "scatter3d", "mode": "markers", "before": objects, "after": objects}),
+        "{}",
+        brief()
+    );
+    assert!(seen["canvases"].as_u64().unwrap() > 0, "{}", brief());
+    let t = floats(&seen["t"]);
+    assert_eq!(t[0], 0.0);
+    assert!(t[1] > 60.0, "played to t = {} only: {}", t[1], brief());
+    assert_eq!(seen["moved"], objects, "objects that moved more than 1 km");
+    let track = &seen["track"];
+    assert_eq!(track["picked"], 5, "{}", brief());
+    assert_eq!(track["name"], "SAT-5");
+    assert_eq!(track["visible"], true);
+    assert!(track["points"].as_u64().unwrap() > 10, "{}", brief());
+
+    assert_clean(&seen, &[]);
+    let requests = requests(&seen);
+    let id = seen["id"].as_str().unwrap();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with(&format!("/api/runs/{id}/positions?t="))),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with(&format!("/api/runs/{id}/states"))),
+        "the page fetched the states as JSON: {requests:?}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Synthetic three-line element sets, valid by the format's rules (columns, checksums),
 //! for tests that need a catalogue of some hundreds or thousands of objects: near-Earth
-//! orbits (mean motion 11 to 16 revolutions a day), epochs spread over the 30 days
+//! orbits (mean motion 11 to 15 revolutions a day, eccentricity below 0.01: perigees
+//! above 340 km, which SGP4 propagates for months without decay), epochs spread over the 30 days
 //! before 2026-01-01T12:00:00Z, catalogue numbers from 40000 on.
 //!
 //! ```
@@ -65,10 +66,10 @@ pub fn catalogue(n: usize) -> String {
             let elements = [
                 100.0 * u(),
                 360.0 * u(),
-                0.02 * u(),
+                0.01 * u(),
                 360.0 * u(),
                 360.0 * u(),
-                11.0 + 5.0 * u(),
+                11.0 + 4.0 * u(),
             ];
             let day = 1.5 - 30.0 * u();
             element_set(&format!("SAT-{k}"), FIRST_NUMBER + k as u32, day, elements)

@@ -3,8 +3,9 @@
 //   decimated ephemeris once the run is complete, and draws every body's track in 3D
 //   around the central body, and the relative energy and angular-momentum errors
 //   against time (computed here from the states and the scenario's constants);
-// - more bodies (a constellation): plays the run back, every satellite a point,
-//   fetching the states at one time per frame (never the whole run), following the
+// - more bodies (a constellation, a catalogue): plays the run back, every satellite a
+//   point (one WebGL trace, tens of thousands of points), fetching every position at
+//   one time per frame, packed (/positions; never the whole run), following the
 //   durable frontier while the run computes; a click or a name picks a satellite
 //   and draws its track.
 // Once the run is complete, either kind has the conjunctions panel (the pairs closer
@@ -13,7 +14,8 @@
 // of the run). A row of the list moves the time to the pair's closest approach, draws
 // both bodies' tracks around it and centres the 3D view on the pair.
 // The page's state is in body[data-state] (loading, running, plotted, ready, playing,
-// paused, failed, unknown), the time shown in body[data-t], the list's version and size
+// paused, failed, unknown), the time shown in body[data-t] (and how long its frame
+// took to fetch and draw in [data-frame-ms]), the list's version and size
 // in body[data-conj-version] and [data-conj-count], for people and tests alike.
 "use strict";
 
@@ -410,23 +412,33 @@ async function playback(status) {
     }
   }
 
+  // Every body's position at t, from /positions: 24 bytes a body (x, y, z as
+  // little-endian doubles), a tenth of what /states takes, so that a frame of a
+  // catalogue of tens of thousands of objects is one small request.
   async function statesAt(t) {
-    const doc = await fetchJson(`${api}/states?t=${t}`);
-    const at = columnsOf(doc);
-    const [x, y, z] = [[], [], []];
-    for (const row of doc.records) {
-      x.push(row[at.x]);
-      y.push(row[at.y]);
-      z.push(row[at.z]);
+    const response = await fetch(`${api}/positions?t=${t}`, auth);
+    if (!response.ok) {
+      throw new Error(`${api}/positions?t=${t}: ${response.status}: ${await errorMessage(response)}`);
     }
-    return { t: doc.t ?? t, x, y, z };
+    const view = new DataView(await response.arrayBuffer());
+    const n = Math.floor(view.byteLength / 24);
+    const [x, y, z] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+    for (let i = 0; i < n; i++) {
+      x[i] = view.getFloat64(24 * i, true);
+      y[i] = view.getFloat64(24 * i + 8, true);
+      z[i] = view.getFloat64(24 * i + 16, true);
+    }
+    return { t, x, y, z };
   }
 
   async function showAt(t) {
     busy = true;
     try {
+      const begun = performance.now();
       const s = await statesAt(t);
       await Plotly.restyle("orbits", { x: [s.x], y: [s.y], z: [s.z] }, [0]);
+      // How long the last frame took, fetched and drawn.
+      page.dataset.frameMs = String(Math.round(performance.now() - begun));
       shown = t;
       slider.value = String(t);
       clock.textContent = `t = ${t.toFixed(1)} s (${(t / 3600).toFixed(2)} h)`;
@@ -514,7 +526,8 @@ async function playback(status) {
           y: s.y,
           z: s.z,
           text: names.length === s.x.length ? names : undefined,
-          marker: { size: 2.5, color: "#d04a02" },
+          // Smaller points where there are many (a catalogue of tens of thousands).
+          marker: { size: status.bodies > 5000 ? 1.5 : 2.5, color: "#d04a02" },
           hovertemplate: "%{text}<br>x = %{x:.1f} km<br>y = %{y:.1f} km<br>z = %{z:.1f} km<extra></extra>",
         },
         sphere(central.radius, `central body (R = ${central.radius} km)`),
@@ -1062,7 +1075,8 @@ async function main() {
   }
   document.getElementById("summary").textContent =
     `· ${status.bodies.toLocaleString()} bod${status.bodies === 1 ? "y" : "ies"} · ` +
-    `${status.steps.toLocaleString()} steps of ${status.output_step_s} s · epoch ${status.epoch}`;
+    `${status.steps.toLocaleString()} steps of ${status.output_step_s} s · epoch ${status.epoch}` +
+    (status.scenario?.frame ? ` · ${status.scenario.frame}` : "");
   if (status.bodies > TRACK_LIMIT) {
     await playback(status);
   } else {

@@ -16,6 +16,12 @@
 //   form      on /, submit the orbit form once with e = 1.5 (a 400 shown beside the
 //             form), then with its defaults (to /runs/{id}, plotted).
 //   unknown   open BASE_URL (a /runs/{id} of no run) and read the message.
+//   catalog   on /, choose SCENARIO_FILE (a catalogue file) in the catalogue form, with
+//             STEPS steps from EPOCH (the 6th argument), and submit: the upload's
+//             answer, then on the run's page (waiting for it to be complete) the
+//             points drawn, the status, a few seconds of play (the time shown, the
+//             points moved, the last frame's milliseconds) and an object picked by
+//             name (its track).
 //   conjunctions  POST the scenario, open its page and wait for the conjunction list
 //             (at the default 5 km): read its rows, filtered by body 3's name and
 //             by its index, sorted by TCA both ways; choose the first row (the closest) and
@@ -420,6 +426,101 @@ try {
     const marker = await page.evaluate(() => window.__nanoLoad);
     seen = { id: run.id, names: run.names, ...(await conjunctionsSeen(page, run)) };
     seen.reloaded = loads !== 1 || (await page.evaluate(() => window.__nanoLoad)) !== marker;
+  } else if (mode === "catalog") {
+    const epoch = process.argv[7];
+    let uploaded = null;
+    page.on("response", async (r) => {
+      if (r.request().method() === "POST" && new URL(r.url()).pathname === "/api/catalogs") {
+        try {
+          uploaded = { status: r.status(), body: await r.json() };
+        } catch (e) {
+          uploaded = { status: r.status(), unread: String(e) };
+        }
+      }
+    });
+    await page.goto(`${origin}/`);
+    await page.setInputFiles("#catalog-form input[name=file]", scenarioFile);
+    await page.fill("#catalog-form input[name=epoch]", epoch);
+    await page.fill("#catalog-form input[name=steps]", String(steps));
+    await Promise.all([
+      page.waitForURL(/\/runs\/[0-9a-f]{32}$/, { timeout: 60_000 }),
+      page.click("#catalog-form button[type=submit]"),
+    ]);
+    const id = page.url().split("/").pop();
+    // The whole run first, so that the play below has every step to show.
+    const deadline = Date.now() + 300_000;
+    let status;
+    for (;;) {
+      status = await (await fetch(`${origin}/api/runs/${id}/status`, { headers: bearer })).json();
+      if (status.status !== "running" || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await page.waitForFunction(settled, ["ready", "failed", "unknown"], { timeout: 120_000 });
+    const points = () =>
+      page.evaluate(() => {
+        const t = document.getElementById("orbits").data?.[0];
+        return {
+          t: Number(document.body.dataset.t),
+          type: t?.type,
+          mode: t?.mode,
+          n: t ? t.x.length : 0,
+          x: t ? Array.from(t.x) : [],
+          y: t ? Array.from(t.y) : [],
+          z: t ? Array.from(t.z) : [],
+        };
+      });
+    const state = await page.evaluate(() => document.body.dataset.state);
+    const before = await points();
+    let after = before;
+    let frameMs = null;
+    let track = null;
+    if (state === "ready") {
+      await page.selectOption("#speed", "600");
+      await page.click("#play");
+      await page.waitForTimeout(PLAY_MS);
+      if ((await page.evaluate(() => document.body.dataset.state)) === "playing") {
+        await page.click("#play");
+      }
+      await page.waitForFunction(() => document.body.dataset.state === "paused");
+      await page.waitForTimeout(500);
+      after = await points();
+      frameMs = await page.evaluate(() => Number(document.body.dataset.frameMs));
+      const name = status.names[Math.min(5, status.names.length - 1)];
+      await page.fill("#pick-name", name);
+      await page.click("#pick button[type=submit]");
+      await page.waitForFunction(() => document.body.dataset.picked !== undefined, null, {
+        timeout: 30_000,
+      });
+      track = await page.evaluate(() => {
+        const t = document.getElementById("orbits").data[2];
+        return {
+          picked: Number(document.body.dataset.picked),
+          name: t.name,
+          visible: t.visible,
+          points: t.x.length,
+        };
+      });
+      track.asked = name;
+    }
+    const moved = before.x.filter((_, i) =>
+      Math.hypot(before.x[i] - after.x[i], before.y[i] - after.y[i], before.z[i] - after.z[i]) > 1,
+    ).length;
+    const catalogs = await (await fetch(`${origin}/api/catalogs`)).json();
+    seen = {
+      id,
+      state,
+      pageStatus: await page.locator("#status").textContent(),
+      uploaded,
+      catalogs,
+      status: { ...status, names: status.names?.length },
+      names: status.names?.slice(0, 10),
+      plotted: { type: before.type, mode: before.mode, before: before.n, after: after.n },
+      t: [before.t, after.t],
+      moved,
+      frameMs,
+      track,
+      canvases: await page.evaluate(() => document.querySelectorAll("#orbits canvas").length),
+    };
   } else if (mode === "unknown") {
     await page.goto(base);
     await page.waitForFunction(settled, ["plotted", "failed", "unknown"], { timeout: 30_000 });

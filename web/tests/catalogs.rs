@@ -197,9 +197,9 @@ async fn kept_catalogues_are_listed_and_read_back_a_page_of_objects_at_a_time() 
             set["perigee_km"].as_f64().unwrap(),
             set["apogee_km"].as_f64().unwrap(),
         );
-        // Mean motion 11 to 16 rev/day, eccentricity below 0.02: low orbits.
+        // Mean motion 11 to 15 rev/day, eccentricity below 0.01: low orbits.
         assert!(
-            perigee <= apogee && perigee > -800.0 && apogee < 4500.0,
+            perigee <= apogee && perigee > 300.0 && apogee < 4500.0,
             "{set}"
         );
     }

@@ -20,7 +20,7 @@ pub const RUN_PAGE_POINTS: usize = 2000;
 /// MIT; its licence is served beside it): the basic bundle for the 2D pages, the gl3d
 /// bundle (3D traces, and 2D scatter too) for the orbit run page.
 #[utoipa::path(get, path = "/assets/{name}", tag = "pages",
-    params(("name" = String, Path, description = "app.js, auth.js, index.js, run.js, accuracy.js, style.css, plotly-basic.min.js, plotly-gl3d.min.js or LICENSE-plotly.txt", example = "app.js")),
+    params(("name" = String, Path, description = "app.js, auth.js, index.js, catalog.js, run.js, accuracy.js, style.css, plotly-basic.min.js, plotly-gl3d.min.js or LICENSE-plotly.txt", example = "app.js")),
     responses(
         (status = 200, description = "The asset", content(
             (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
@@ -44,6 +44,10 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
         ),
         "index.js" => (
             include_bytes!("../../assets/index.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "catalog.js" => (
+            include_bytes!("../../assets/catalog.js"),
             "text/javascript; charset=utf-8",
         ),
         "run.js" => (
