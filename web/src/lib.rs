@@ -57,6 +57,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use nano_pipeline::catalog::LogCatalogs;
 use nano_pipeline::engine::EngineHandle;
 use nano_store::Log;
 use tokio::sync::Semaphore;
@@ -206,8 +207,11 @@ pub struct Handles {
     pub screenings: Arc<screenings::Screenings>,
     /// The first answers to `POST /api/runs` by `Idempotency-Key` (bounded).
     pub answers: Arc<idempotency::Answers>,
+    /// The catalogues the log keeps, the latest read kept read: scenarios naming one
+    /// (a request's, a logged run's) find its objects there.
+    pub catalogs: Arc<LogCatalogs>,
     /// What this process knows of the kept catalogues' counts ([`routes::catalogs`]).
-    pub catalogs: Arc<routes::catalogs::Summaries>,
+    pub catalog_summaries: Arc<routes::catalogs::Summaries>,
 }
 
 /// Requests that may wait (`?wait=`) at once.
@@ -216,6 +220,7 @@ pub const MAX_WAITERS: usize = 64;
 impl AppState {
     /// State over a running engine and its log, open to all (see [`AppState::with_access`]).
     pub fn new(engine: EngineHandle, log: Log, cache: Cache, limits: Limits) -> Self {
+        let catalogs = Arc::new(LogCatalogs::new(log.clone()));
         AppState(Arc::new(Handles {
             engine,
             log,
@@ -240,7 +245,8 @@ impl AppState {
                 1,
             )),
             answers: Arc::default(),
-            catalogs: Arc::default(),
+            catalogs,
+            catalog_summaries: Arc::default(),
         }))
     }
 

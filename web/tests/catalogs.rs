@@ -429,3 +429,111 @@ async fn a_kept_catalogue_survives_a_restart_on_the_same_log() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json(&again), first);
 }
+
+/// Starts a run of `scenario` for `steps` steps: the status.
+async fn run(app: &Router, scenario: Value, steps: u64) -> Answer {
+    nano_testing::service::post(
+        app,
+        "/api/runs",
+        &serde_json::json!({"scenario": scenario, "steps": steps}).to_string(),
+        &[],
+    )
+    .await
+}
+
+fn catalogue_scenario(catalog: Value) -> Value {
+    serde_json::json!({
+        "model": "orbit",
+        "epoch": "2026-01-01T12:00:00Z",
+        "output_step_s": 60,
+        "catalog": catalog,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_names_an_uploaded_catalogue_and_its_selection_and_plays_back_every_object() {
+    let s = service(memory_cache());
+    let app = app(s.state.clone());
+    let (_, _, body) = upload(
+        &app,
+        "/api/catalogs",
+        catalogue(400).into_bytes(),
+        "text/plain",
+    )
+    .await;
+    let id = json(&body)["id"].as_str().unwrap().to_owned();
+
+    // The whole catalogue: every object a body, named by its name line.
+    let (status, _, body) = run(&app, catalogue_scenario(serde_json::json!({"id": id})), 10).await;
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let whole = json(&body);
+    assert_eq!(whole["bodies"], 400, "{whole}");
+    assert_eq!(whole["names"][7], "SAT-7");
+    let run_id = whole["id"].as_str().unwrap().to_owned();
+    nano_testing::service::until_ready(&app, &format!("/api/runs/{run_id}")).await;
+    let (status, _, packed) = get(&app, &format!("/api/runs/{run_id}/positions?t=330")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(packed.len(), 400 * 24);
+    let radii: Vec<f64> = packed
+        .chunks_exact(24)
+        .map(|c| {
+            let f = |k: usize| f64::from_le_bytes(c[8 * k..8 * k + 8].try_into().unwrap());
+            (f(0) * f(0) + f(1) * f(1) + f(2) * f(2)).sqrt()
+        })
+        .collect();
+    assert!(
+        radii.iter().all(|r| (6600.0..10_500.0).contains(r)),
+        "every object in a low orbit: {:?}",
+        radii
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)))
+    );
+
+    // A selection by catalogue number: those objects only, in the catalogue's order.
+    let (status, _, body) = run(
+        &app,
+        catalogue_scenario(serde_json::json!({"id": id, "norad_ids": [40003, 40001, 40100]})),
+        5,
+    )
+    .await;
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let picked = json(&body);
+    assert_eq!(picked["bodies"], 3, "{picked}");
+    let mut names: Vec<&str> = picked["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["SAT-1", "SAT-100", "SAT-3"]);
+
+    // Refused, naming the field: an unknown catalogue, a selection that keeps nothing.
+    let error = |body: &[u8]| json(body)["error"].clone();
+    let unknown = catalogue_scenario(serde_json::json!({"id": "0123456789abcdef0123456789abcdef"}));
+    let (status, _, body) = run(&app, unknown, 5).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error(&body)["field"],
+        "scenario.catalog.id",
+        "{}",
+        error(&body)
+    );
+    let nothing = catalogue_scenario(serde_json::json!({"id": id, "min_perigee_km": 30000}));
+    let (status, _, body) = run(&app, nothing, 5).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error(&body)["field"],
+        "scenario.catalog",
+        "{}",
+        error(&body)
+    );
+}

@@ -54,8 +54,18 @@ pub fn parse_kept(
 /// The scenario the log keeps for run `id` ([`parse_kept`], its catalogue from the
 /// log), or `None` before its first block is logged (the scenario is logged with it).
 pub fn kept_scenario(log: &Log, id: RunId) -> Result<Option<Scenario>, Error> {
+    kept_scenario_with(log, id, &LogCatalogs::new(log.clone()))
+}
+
+/// [`kept_scenario`], its catalogue from `catalogs` (the service keeps one
+/// [`LogCatalogs`], so that a read per request does not read the catalogue's file).
+pub fn kept_scenario_with(
+    log: &Log,
+    id: RunId,
+    catalogs: &dyn CatalogSource,
+) -> Result<Option<Scenario>, Error> {
     match log.document(run_key(id))? {
-        Some(document) => parse_kept(id, &document, &LogCatalogs::new(log.clone())).map(Some),
+        Some(document) => parse_kept(id, &document, catalogs).map(Some),
         None => Ok(None),
     }
 }
@@ -77,6 +87,15 @@ impl LoggedRun {
     /// Reads `id`'s catalog entry and scenario: [`Error::NanoRun`] for a nano run,
     /// [`Error::NoSuchRun`] for a run the log does not hold.
     pub fn open(log: &Log, id: RunId) -> Result<LoggedRun, Error> {
+        LoggedRun::open_with(log, id, &LogCatalogs::new(log.clone()))
+    }
+
+    /// [`LoggedRun::open`], the scenario's catalogue from `catalogs`.
+    pub fn open_with(
+        log: &Log,
+        id: RunId,
+        catalogs: &dyn CatalogSource,
+    ) -> Result<LoggedRun, Error> {
         if let RunId::Nano(seed) = id {
             return Err(Error::NanoRun { seed });
         }
@@ -84,7 +103,7 @@ impl LoggedRun {
         let Some(entry) = log.entry(key)? else {
             return Err(Error::NoSuchRun { run: id });
         };
-        let scenario = match kept_scenario(log, id)? {
+        let scenario = match kept_scenario_with(log, id, catalogs)? {
             Some(Scenario::Orbit(scenario)) => scenario,
             Some(Scenario::Nano { .. }) => {
                 return Err(Error::InconsistentRun {

@@ -23,7 +23,9 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use nano_pipeline::catalog::{Catalog, CatalogError, CatalogFormat, CatalogId, Refusal};
+use nano_pipeline::catalog::{
+    Catalog, CatalogError, CatalogFormat, CatalogId, CatalogSource, Refusal,
+};
 use nano_store::Log;
 use serde_json::{json, Value};
 
@@ -120,6 +122,7 @@ impl From<CatalogError> for ApiError {
                 message,
                 refused: refused.into_iter().take(20).collect(),
             },
+            CatalogError::Unreadable { .. } => ApiError::internal(e),
             CatalogError::NotACatalog { .. } | CatalogError::Unrecognised { .. } => {
                 ApiError::Catalog {
                     message,
@@ -259,7 +262,7 @@ pub async fn upload(
     let log = state.log.clone();
     let (catalog, fresh) = blocking(move || read_and_keep(&log, &bytes, format)).await?;
     let summary = Summary::of(&catalog, size);
-    state.catalogs.keep(summary.clone());
+    state.catalog_summaries.keep(summary.clone());
     let mut answer = summary.json();
     answer["refused"] = Value::Array(refusals(&catalog.refused));
     let location = HeaderValue::from_str(&format!("/api/catalogs/{}", catalog.id))
@@ -289,14 +292,14 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
         let mut listed = Vec::new();
         for (id, bytes) in state.log.element_files()? {
             let id = CatalogId(id);
-            let summary = match state.catalogs.get(id) {
+            let summary = match state.catalog_summaries.get(id) {
                 Some(summary) => summary,
                 None => {
                     let Some((catalog, bytes)) = read_kept(&state.log, id)? else {
                         continue;
                     };
                     let summary = Summary::of(&catalog, bytes);
-                    state.catalogs.keep(summary.clone());
+                    state.catalog_summaries.keep(summary.clone());
                     summary
                 }
             };
@@ -362,19 +365,29 @@ pub async fn detail(
     let limit = count(&query, "limit", DEFAULT_OBJECTS, 0..=MAX_OBJECTS)?;
     let state = state.clone();
     let answer = blocking(move || {
-        let weight = state
-            .catalogs
-            .get(id)
-            .map_or(CATALOG_BODY_BYTES as u64, |s| s.bytes)
-            * (1 + READ_BYTES_PER_FILE_BYTE);
-        let _permit = state
-            .readers
-            .admit(weight.min(state.readers.capacity()), "reading a catalogue")?;
-        let Some((catalog, bytes)) = read_kept(&state.log, id)? else {
+        // The catalogue read (or the one the service keeps read), about twice its
+        // file's size, within the readers' share while it is listed.
+        let bytes = match state.catalog_summaries.get(id) {
+            Some(summary) => Some(summary.bytes),
+            None => state
+                .log
+                .element_files()?
+                .into_iter()
+                .find(|(kept, _)| *kept == id.0)
+                .map(|(_, bytes)| bytes),
+        };
+        let Some(bytes) = bytes else {
+            return Err(ApiError::NotFound(format!("catalogue {id}")));
+        };
+        let _permit = state.readers.admit(
+            (bytes * (1 + READ_BYTES_PER_FILE_BYTE)).min(state.readers.capacity()),
+            "reading a catalogue",
+        )?;
+        let Some(catalog) = state.catalogs.catalog(id)? else {
             return Err(ApiError::NotFound(format!("catalogue {id}")));
         };
         let summary = Summary::of(&catalog, bytes);
-        state.catalogs.keep(summary.clone());
+        state.catalog_summaries.keep(summary.clone());
         let objects: Vec<Value> = catalog
             .objects
             .iter()

@@ -25,6 +25,7 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use nano_pipeline::catalog::CatalogSource;
 use nano_pipeline::ephemeris::{self, OrbitFormat};
 use nano_pipeline::scenario::{RunId, Scenario, ScenarioLimits};
 use nano_pipeline::{Format, RunKey};
@@ -155,14 +156,10 @@ fn lookup(state: &AppState, id: RunId) -> Result<Known, ApiError> {
     let scenario = match id {
         RunId::Nano(seed) if entry.is_some() || in_flight.is_some() => Scenario::Nano { seed },
         RunId::Nano(_) => return Err(unknown()),
-        RunId::Orbit(_) => match runs::kept_scenario(&state.log, id)? {
+        RunId::Orbit(_) => match runs::kept_scenario_with(&state.log, id, &*state.catalogs)? {
             Some(scenario) => scenario,
             None => match state.engine.in_flight_scenario(key) {
-                Some(document) => runs::parse_kept(
-                    id,
-                    &document,
-                    &nano_pipeline::catalog::LogCatalogs::new(state.log.clone()),
-                )?,
+                Some(document) => runs::parse_kept(id, &document, &*state.catalogs)?,
                 None if entry.is_some() => {
                     return Err(nano_pipeline::Error::NoScenario { run: id }.into())
                 }
@@ -186,12 +183,14 @@ async fn lookup_blocking(state: &AppState, id: RunId) -> Result<Known, ApiError>
     super::blocking(move || lookup(&state, id)).await
 }
 
-/// A run request's body: `{"scenario": {...}, "steps": N}`, checked; each refusal
-/// names the field by its path in the body.
+/// A run request's body: `{"scenario": {...}, "steps": N}`, checked, the catalogue it
+/// names (if any) from `catalogs`; each refusal names the field by its path in the
+/// body.
 pub fn parse_request(
     body: &[u8],
     max_steps: u64,
     max_bodies: usize,
+    catalogs: &dyn CatalogSource,
 ) -> Result<(Scenario, u64), ApiError> {
     let bad = |field: &str, rule: String| ApiError::BadField {
         field: field.to_owned(),
@@ -232,7 +231,8 @@ pub fn parse_request(
             "is required: an orbit scenario document (ORBITS.md) or {\"model\":\"nano\",\"seed\":S}".into(),
         ));
     };
-    let scenario = Scenario::from_value(document, &ScenarioLimits { max_bodies }).map_err(|e| {
+    let limits = ScenarioLimits { max_bodies };
+    let scenario = Scenario::from_value_with(document, &limits, catalogs).map_err(|e| {
         let field = if e.field.is_empty() {
             "scenario".to_owned()
         } else {
@@ -300,8 +300,9 @@ pub async fn create(
     // Checked on a blocking thread: a scenario of a hundred thousand bodies takes a
     // while to expand.
     let (max_steps, max_bodies) = (state.limits.max_steps, state.limits.max_bodies);
+    let catalogs = Arc::clone(&state.catalogs);
     let (scenario, steps) =
-        super::blocking(move || parse_request(&body, max_steps, max_bodies)).await?;
+        super::blocking(move || parse_request(&body, max_steps, max_bodies, &*catalogs)).await?;
     let id = scenario.run_id();
     let address = state.access.client(peer_ip(&peer), &headers);
     let token = query.get("access_token").map(|t| t.to_string());
@@ -544,6 +545,7 @@ pub async fn run_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nano_pipeline::catalog::NoCatalogs;
 
     #[test]
     fn every_refusal_of_a_request_names_its_field() {
@@ -566,7 +568,7 @@ mod tests {
             ),
         ];
         for (body, field) in cases {
-            match parse_request(body.as_bytes(), 1000, 10) {
+            match parse_request(body.as_bytes(), 1000, 10, &NoCatalogs) {
                 Err(ApiError::BadField { field: f, .. }) => assert_eq!(f, field, "{body}"),
                 other => panic!("{body}: {other:?}"),
             }
@@ -575,6 +577,7 @@ mod tests {
             format!(r#"{{"scenario":{good},"steps":5}}"#).as_bytes(),
             1000,
             10,
+            &NoCatalogs,
         )
         .unwrap();
         assert_eq!(steps, 5);

@@ -191,7 +191,7 @@ pub(crate) fn complete_run(state: &AppState, id: &str) -> Result<LoggedRun, ApiE
             "must be an orbit run's id: manoeuvres and conjunctions are of orbit runs, not nano runs",
         ));
     }
-    let run = logged(&state.log, id)?;
+    let run = logged(&state.log, &*state.catalogs, id)?;
     // A job that has logged every step it runs to may still be winding down: the run
     // is complete all the same.
     let computing = state
@@ -473,8 +473,9 @@ pub async fn versions(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let log = state.log.clone();
+    let catalogs = std::sync::Arc::clone(&state.catalogs);
     blocking(move || {
-        let run = logged(&log, &id)?;
+        let run = logged(&log, &*catalogs, &id)?;
         let versions = log.versions(run.key)?;
         let mut list = vec![json!({"version": 0})];
         list.extend(versions.iter().map(|v| version_json(&run, v)));

@@ -22,6 +22,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use nano_pipeline::catalog::CatalogSource;
 use nano_pipeline::ephemeris::{self, EphemerisWriter, OrbitFormat, COLUMNS};
 use nano_pipeline::orbit::{hermite, OrbitState};
 use nano_pipeline::Format;
@@ -43,8 +44,14 @@ const BYTES_PER_BODY: u64 = 400;
 
 /// Opens the logged orbit run `id` ([`LoggedRun::open`]): 400 for an id that is not
 /// one, 404 for a run the log does not hold or one that is not an orbit run.
-pub(crate) fn logged(log: &Log, id: &str) -> Result<LoggedRun, ApiError> {
-    Ok(LoggedRun::open(log, params::run_id(id)?)?)
+/// Its catalogue, if it names one, from `catalogs` (the service's, which keeps the
+/// latest read: a frame of the playback must not read the catalogue's file again).
+pub(crate) fn logged(
+    log: &Log,
+    catalogs: &dyn CatalogSource,
+    id: &str,
+) -> Result<LoggedRun, ApiError> {
+    Ok(LoggedRun::open_with(log, params::run_id(id)?, catalogs)?)
 }
 
 /// A time parameter: a finite number of seconds, at least 0.
@@ -127,9 +134,10 @@ pub async fn states(
     })?;
     let version = version_param(&query)?;
     let log = state.log.clone();
+    let catalogs = std::sync::Arc::clone(&state.catalogs);
     let readers = state.readers.clone();
     let body = blocking(move || {
-        let run = logged(&log, &id)?;
+        let run = logged(&log, &*catalogs, &id)?;
         let versions = log.versions(run.key)?;
         let version = pick(&run, &versions, version)?;
         if t > run.frontier() {
@@ -158,7 +166,7 @@ pub const POSITION_BYTES: usize = 24;
         ("version" = Option<u32>, Query, description = "The run's version (default: the latest; 0 is the run as propagated)", minimum = 0),
     ),
     responses(
-        (status = 200, description = "Every body's position at t (km, the run's frame) by body index: x, y, z as little-endian IEEE 754 doubles, 24 bytes a body; the values of /states at t", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "Every body's position at t (km, the run's frame) by body index: x, y, z as little-endian IEEE 754 doubles, 24 bytes a body; the values of /states at t, and NaN for an object of a catalogue that SGP4 stopped before t", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, description = "A bad parameter (t, id), named", body = crate::schemas::ErrorBody),
         (status = 404, description = "No such orbit run, no such version (the latest named), or t past its durable frontier (named)", body = crate::schemas::ErrorBody),
         (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
@@ -182,9 +190,10 @@ pub async fn positions(
     })?;
     let version = version_param(&query)?;
     let log = state.log.clone();
+    let catalogs = std::sync::Arc::clone(&state.catalogs);
     let readers = state.readers.clone();
     let body = blocking(move || {
-        let run = logged(&log, &id)?;
+        let run = logged(&log, &*catalogs, &id)?;
         let versions = log.versions(run.key)?;
         let version = pick(&run, &versions, version)?;
         if t > run.frontier() {
@@ -370,8 +379,9 @@ pub async fn track(
     }
     let version = version_param(&query)?;
     let log = state.log.clone();
+    let catalogs = std::sync::Arc::clone(&state.catalogs);
     let (run, versions, version) = blocking(move || {
-        let run = logged(&log, &id)?;
+        let run = logged(&log, &*catalogs, &id)?;
         let versions = log.versions(run.key)?;
         let version = pick(&run, &versions, version)?;
         Ok::<_, ApiError>((run, versions, version))
