@@ -428,15 +428,15 @@ try {
     seen.reloaded = loads !== 1 || (await page.evaluate(() => window.__nanoLoad)) !== marker;
   } else if (mode === "catalog") {
     const epoch = process.argv[7];
+    // The upload's answer, read on its way to the page (the page navigates away as
+    // soon as its run starts, and a response's body is gone with it).
     let uploaded = null;
-    page.on("response", async (r) => {
-      if (r.request().method() === "POST" && new URL(r.url()).pathname === "/api/catalogs") {
-        try {
-          uploaded = { status: r.status(), body: await r.json() };
-        } catch (e) {
-          uploaded = { status: r.status(), unread: String(e) };
-        }
-      }
+    await page.route("**/api/catalogs", async (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      const response = await route.fetch();
+      const text = await response.text();
+      uploaded = { status: response.status(), body: JSON.parse(text) };
+      await route.fulfill({ response, body: text });
     });
     await page.goto(`${origin}/`);
     await page.setInputFiles("#catalog-form input[name=file]", scenarioFile);
