@@ -905,14 +905,15 @@ fn a_two_body_runs_conjunction_is_listed_shown_and_manoeuvred_away_with_a_token(
     assert_eq!(seen["after"]["rows"], serde_json::json!([]));
 }
 
-/// A catalogue of 2,000 element sets uploaded from the form of `/` (the file chosen in
+/// A catalogue of 6,000 element sets (past the 5,000 from which the playback draws
+/// its points the fast way) uploaded from the form of `/` (the file chosen in
 /// its file input) is kept, a run of it starts, and its playback draws every object as
 /// a point of one WebGL trace, moving as it plays, with an object picked by name
 /// showing its track; no console error, nothing fetched beyond 127.0.0.1.
 #[test]
 fn a_catalogue_uploaded_from_the_page_plays_back_with_every_object_a_point() {
     let (dir, _server, address) = served(&[]);
-    let objects = 2000u64;
+    let objects = 6000u64;
     let file = write_file(
         dir.path(),
         "catalogue.tle",

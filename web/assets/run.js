@@ -20,6 +20,8 @@
 "use strict";
 
 const TRACK_LIMIT = 12;
+// Bodies past which the playback draws its points the fast way (see start()).
+const MANY_POINTS = 5000;
 // Rows of the conjunction list drawn at most (the first in the order chosen): a
 // constellation can have thousands, and a table of them all is slow to draw and read.
 const ROW_CAP = 500;
@@ -513,23 +515,37 @@ async function playback(status) {
     let reach = central.radius;
     for (let i = 0; i < s.x.length; i++) reach = Math.max(reach, Math.hypot(s.x[i], s.y[i], s.z[i]));
     const range = [-1.15 * reach, 1.15 * reach];
+    const many = status.bodies > MANY_POINTS;
     wholeRange = range;
     const axis = (title) => ({ title: { text: title }, range, autorange: false });
     await Plotly.newPlot(
       "orbits",
       [
-        {
-          type: "scatter3d",
-          mode: "markers",
-          name: `${status.bodies.toLocaleString()} satellites`,
-          x: s.x,
-          y: s.y,
-          z: s.z,
-          text: names.length === s.x.length ? names : undefined,
-          // Smaller points where there are many (a catalogue of tens of thousands).
-          marker: { size: status.bodies > 5000 ? 1.5 : 2.5, color: "#d04a02" },
-          hovertemplate: "%{text}<br>x = %{x:.1f} km<br>y = %{y:.1f} km<br>z = %{z:.1f} km<extra></extra>",
-        },
+        many
+          ? {
+              type: "scatter3d",
+              mode: "markers",
+              name: `${status.bodies.toLocaleString()} objects`,
+              x: s.x,
+              y: s.y,
+              z: s.z,
+              // Squares: Plotly draws a circle as a glyph of many triangles, some ten
+              // times slower a frame at 26,000 points; and no hover text, which costs
+              // as much again (a click or the form picks an object and names it).
+              marker: { size: 1.5, color: "#d04a02", symbol: "square" },
+              hoverinfo: "none",
+            }
+          : {
+              type: "scatter3d",
+              mode: "markers",
+              name: `${status.bodies.toLocaleString()} satellites`,
+              x: s.x,
+              y: s.y,
+              z: s.z,
+              text: names.length === s.x.length ? names : undefined,
+              marker: { size: 2.5, color: "#d04a02" },
+              hovertemplate: "%{text}<br>x = %{x:.1f} km<br>y = %{y:.1f} km<br>z = %{z:.1f} km<extra></extra>",
+            },
         sphere(central.radius, `central body (R = ${central.radius} km)`),
         {
           type: "scatter3d",
@@ -841,7 +857,14 @@ function conjunctionList(status, view) {
   });
 
   panel.hidden = false;
-  subscribe();
+  if (status.bodies > MANY_POINTS) {
+    // A catalogue's screening may need more than the service's share for screenings
+    // (a 413 that names it): screened when a distance is given, not at once.
+    render();
+    shownText.textContent = " (not screened yet: give a distance to screen these objects)";
+  } else {
+    subscribe();
+  }
   return {
     version: () => version,
     onVersion: (fn) => listeners.push(fn),
