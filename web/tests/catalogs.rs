@@ -537,3 +537,86 @@ async fn a_run_names_an_uploaded_catalogue_and_its_selection_and_plays_back_ever
         error(&body)
     );
 }
+
+/// The ISS as CelesTrak's OMM JSON writes it (from the element set of the TLE in
+/// `nano_pipeline::catalog`'s docs).
+const ISS_OMM_JSON: &str = r#"[{"OBJECT_NAME":"ISS (ZARYA)","OBJECT_ID":"1998-067A","EPOCH":"2020-07-12T21:16:01.000416","MEAN_MOTION":15.49507896,"ECCENTRICITY":0.0001413,"INCLINATION":51.6461,"RA_OF_ASC_NODE":221.2784,"ARG_OF_PERICENTER":89.1723,"MEAN_ANOMALY":280.4612,"EPHEMERIS_TYPE":0,"CLASSIFICATION_TYPE":"U","NORAD_CAT_ID":25544,"ELEMENT_SET_NO":999,"REV_AT_EPOCH":23600,"BSTAR":-3.1515e-5,"MEAN_MOTION_DOT":-2.218e-5,"MEAN_MOTION_DDOT":0}]"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_omm_file_is_read_in_the_format_its_content_type_or_format_names() {
+    let s = service(memory_cache());
+    let app = app(s.state.clone());
+    let (status, _, body) = upload(
+        &app,
+        "/api/catalogs",
+        ISS_OMM_JSON.as_bytes().to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let answer = json(&body);
+    assert_eq!(
+        (answer["format"].as_str(), answer["objects"].as_u64()),
+        (Some("json"), Some(1))
+    );
+    let id = answer["id"].as_str().unwrap().to_owned();
+    let (_, _, body) = get(&app, &format!("/api/catalogs/{id}")).await;
+    let iss = &json(&body)["element_sets"][0];
+    assert_eq!(iss["norad_id"], 25544);
+    assert_eq!(iss["name"], "ISS (ZARYA)");
+    assert_eq!(iss["object_id"], "1998-067A");
+    assert!(
+        iss["epoch"]
+            .as_str()
+            .unwrap()
+            .starts_with("2020-07-12T21:16:01"),
+        "{iss}"
+    );
+    let (perigee, apogee) = (
+        iss["perigee_km"].as_f64().unwrap(),
+        iss["apogee_km"].as_f64().unwrap(),
+    );
+    assert!(
+        (400.0..430.0).contains(&perigee) && (400.0..430.0).contains(&apogee),
+        "{iss}"
+    );
+
+    // The same bytes named by ?format= (over a content type that names none): the
+    // same catalogue; named as XML, they are not one.
+    let (status, _, again) = upload(
+        &app,
+        "/api/catalogs?format=json",
+        ISS_OMM_JSON.as_bytes().to_vec(),
+        "application/octet-stream",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&again)["id"], id.as_str());
+    let (status, _, body) = upload(
+        &app,
+        "/api/catalogs",
+        ISS_OMM_JSON.as_bytes().to_vec(),
+        "application/xml",
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(
+        json(&body)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("xml"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(kept(&s), 1);
+}
