@@ -15,6 +15,9 @@
 //!   JSON body. [`params`]: parameters parsed so that refusals name the field.
 //!   [`openapi`]: the OpenAPI document, from the routes' attributes and the bodies
 //!   of [`schemas`].
+//! - Element-set catalogues (`/api/catalogs`, [`routes::catalogs`]) are kept in the log
+//!   by their content hash; scenarios name them, and find their objects through one
+//!   [`LogCatalogs`] in [`Handles::catalogs`].
 //! - What a logged orbit run is, read in any version, manoeuvred and screened, is
 //!   `nano_pipeline::runs`: the routes parse, call it, and encode its answers.
 //!
