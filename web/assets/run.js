@@ -823,7 +823,14 @@ function conjunctionList(status, view) {
     d = distance.value.trim();
     subscribe();
   });
-  document.getElementById("conj-form").addEventListener("submit", (e) => e.preventDefault());
+  // Enter in the form screens at the distance shown (a catalogue's list waits for it).
+  document.getElementById("conj-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (source === null) {
+      d = distance.value.trim();
+      subscribe();
+    }
+  });
   filter.addEventListener("input", render);
   for (const button of document.querySelectorAll("#conjunctions th button")) {
     button.addEventListener("click", () => {
@@ -861,7 +868,7 @@ function conjunctionList(status, view) {
     // A catalogue's screening may need more than the service's share for screenings
     // (a 413 that names it): screened when a distance is given, not at once.
     render();
-    shownText.textContent = " (not screened yet: give a distance to screen these objects)";
+    shownText.textContent = " (not screened yet: give a distance, or press Enter in it, to screen these objects)";
   } else {
     subscribe();
   }
