@@ -8,7 +8,7 @@ MINIKUBE_CPUS ?= 4
 MINIKUBE_MEMORY ?= 8g
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test lint fmt bench figures load soak clean cluster-local image image-base image-local minikube-up image-load deploy services logs down
+.PHONY: help build run deps test lint fmt bench figures catalog-figures load soak clean cluster-local image image-base image-local minikube-up image-load deploy services logs down
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ bench: ## run the criterion benchmarks (reports in target/criterion)
 
 figures: build ## the whole-process figures the docs quote: times, peak RSS, bytes per record, idle
 	python3 benches/process.py
+
+catalog-figures: build ## the public catalogue (bash .ci/deps fetches it) read, and propagated by SGP4 for a day on 2 workers into a fresh log
+	bash benches/catalog.sh $(BIN)
 
 load: build ## warm and cold request mixes on loopback (DURATION=10 s each): req/s, p50/p99, RSS
 	bash benches/load.sh
