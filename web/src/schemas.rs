@@ -134,6 +134,12 @@ pub struct RunStatus {
     epoch: Option<String>,
     /// The bodies' names, at most the first 100,000 (orbit only).
     names: Option<Vec<String>>,
+    /// A catalogue scenario's catalogue: its id, the objects kept, and what the
+    /// selection dropped by rule (`refused_in_file`, `not_listed`, `perigee`, `apogee`,
+    /// `age`, and `sgp4_at_start`: each object SGP4 cannot start at the epoch, with
+    /// `norad_id`, `name`, `code` and `message`).
+    #[schema(value_type = Option<Object>)]
+    catalog: Option<serde_json::Value>,
     /// The canonical scenario document.
     #[schema(value_type = Object)]
     scenario: serde_json::Value,

@@ -515,6 +515,14 @@ async fn a_run_names_an_uploaded_catalogue_and_its_selection_and_plays_back_ever
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["SAT-1", "SAT-100", "SAT-3"]);
+    // The status says what the selection kept and dropped.
+    assert_eq!(picked["catalog"]["id"], id.as_str(), "{picked}");
+    assert_eq!(picked["catalog"]["objects"], 3, "{picked}");
+    assert_eq!(picked["catalog"]["dropped"]["not_listed"], 397, "{picked}");
+    assert_eq!(
+        picked["catalog"]["dropped"]["sgp4_at_start"],
+        serde_json::json!([])
+    );
 
     // Refused, naming the field: an unknown catalogue, a selection that keeps nothing.
     let error = |body: &[u8]| json(body)["error"].clone();

@@ -120,12 +120,22 @@ impl Known {
                 let names: Vec<String> = (0..orbit.body_count().min(MAX_NAMES))
                     .map(|i| orbit.body(i).expect("index below body_count").name)
                     .collect();
-                json!({
+                let mut fields = json!({
                     "bodies": orbit.body_count(),
                     "output_step_s": orbit.output_step_s(),
                     "epoch": orbit.epoch().to_string(),
                     "names": names,
-                })
+                });
+                // What the catalogue gave and what its selection dropped (objects SGP4
+                // cannot start among them, with their codes).
+                if let Some(part) = orbit.catalog() {
+                    fields["catalog"] = json!({
+                        "id": part.id(),
+                        "objects": part.objects().map(|o| o.objects.len()),
+                        "dropped": part.objects().map(|o| &o.dropped),
+                    });
+                }
+                fields
             }
         };
         if let (Some(object), Value::Object(fields)) = (object.as_object_mut(), fields) {
