@@ -732,3 +732,48 @@ json.dump(kept, sys.stdout)
         );
     }
 }
+
+#[test]
+fn a_catalogue_run_with_an_object_sgp4_stops_is_screened_as_the_brute_force_screens_it() {
+    use nano_pipeline::orbit::OrbitState;
+    use nano_pipeline::screening::Conjunction;
+    use nano_testing::conjunctions::{assert_same, screen_by_sampling};
+
+    let dir = tempfile::tempdir().unwrap();
+    let tle = write_file(dir.path(), "objects.tle", &catalogue());
+    let scenario = write_file(dir.path(), "shell.json", SHELL);
+    let args = ["--scenario", &scenario, "--catalog", &tle, "--steps", "288"];
+    // The tracks as the export writes them: DECAYING's ends where SGP4 stops it.
+    let csv = String::from_utf8(propagate(&[&args[..], &["--format", "csv"]].concat())).unwrap();
+    let mut bodies: Vec<Vec<OrbitState>> = Vec::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        let body = f[1] as usize;
+        if bodies.len() <= body {
+            bodies.resize(body + 1, Vec::new());
+        }
+        bodies[body].push(OrbitState {
+            t: f[0],
+            r: [f[2], f[3], f[4]],
+            v: [f[5], f[6], f[7]],
+        });
+    }
+    assert_eq!(bodies.len(), 53);
+    assert!(bodies[52].len() < 289, "DECAYING stops within the run");
+    let distance = 150.0;
+    let mut want = screen_by_sampling(&bodies, distance);
+    want.sort_by(|x, y| x.miss_km.total_cmp(&y.miss_km));
+    assert!(want.len() >= 3, "too few conjunctions to test: {want:?}");
+
+    let out = stdout_of(
+        &[
+            &["screen"][..],
+            &args,
+            &["--distance", "150", "--format", "json", "--workers", "2"],
+        ]
+        .concat(),
+    );
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    let got: Vec<Conjunction> = serde_json::from_value(doc["conjunctions"].clone()).unwrap();
+    assert_same(&got, &want, "a catalogue run with a stopped object");
+}

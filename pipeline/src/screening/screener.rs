@@ -180,11 +180,17 @@ impl Screener {
                     Ok(Command::Insert { bodies, first }) => {
                         for (i, states) in bodies.iter().enumerate().skip(index).step_by(workers) {
                             let body = first + i as u32;
+                            // A catalogue object SGP4 stopped has no states from
+                            // then on: no samples, and no segment reaching them.
                             for (k, s) in states.iter().enumerate() {
-                                input.0.update(Sample::new(body, k as u32, s), 1);
+                                if !s.is_absent() {
+                                    input.0.update(Sample::new(body, k as u32, s), 1);
+                                }
                             }
                             for (k, w) in states.windows(2).enumerate() {
-                                input.1.update(segment(body, k, &w[0], &w[1]), 1);
+                                if !w[1].is_absent() {
+                                    input.1.update(segment(body, k, &w[0], &w[1]), 1);
+                                }
                             }
                             // Moves what is inserted on into the arrangements' batchers
                             // body by body, rather than queueing a whole run in the
@@ -285,10 +291,12 @@ impl Screener {
         // The samples from `from` on and the segments from the one ending at `from`
         // on: the old retracted, the new inserted.
         let start = from.saturating_sub(1);
+        // As inserted: absent states (a stopped catalogue object's) have neither.
         let segments = |track: &[OrbitState], diff: isize| {
             track[start..]
                 .windows(2)
                 .enumerate()
+                .filter(|(_, w)| !w[1].is_absent())
                 .map(|(i, w)| (segment(body, start + i, &w[0], &w[1]), diff))
                 .collect::<Vec<_>>()
         };
@@ -296,6 +304,7 @@ impl Screener {
             track[from..]
                 .iter()
                 .enumerate()
+                .filter(|(_, s)| !s.is_absent())
                 .map(|(i, s)| (Sample::new(body, (from + i) as u32, s), diff))
                 .collect::<Vec<_>>()
         };
@@ -340,14 +349,25 @@ impl Screener {
                 ));
             }
         }
-        for k in from.saturating_sub(1)..states.len().saturating_sub(1) {
+        // A catalogue object SGP4 stopped has states up to a time and none after
+        // (NaN, `OrbitState::is_absent`): allowed as the track's end only.
+        let present = states.iter().take_while(|s| !s.is_absent()).count();
+        if let Some(k) = (present..states.len()).find(|&k| !states[k].is_absent()) {
+            return Err(err(
+                k,
+                "r",
+                states[k].r[0],
+                "a state after a missing one (a body's states may stop, not resume)".into(),
+            ));
+        }
+        for k in from.saturating_sub(1)..present.saturating_sub(1) {
             if let Err((field, value, rule)) = self.grid.admits(&states[k], &states[k + 1]) {
                 return Err(err(k, field, value, rule));
             }
         }
-        if let [only] = states {
+        if present == 1 {
             // One state makes no segment: its values are checked alone.
-            if let Err((field, value, rule)) = self.grid.admits(only, only) {
+            if let Err((field, value, rule)) = self.grid.admits(&states[0], &states[0]) {
                 return Err(err(0, field, value, rule));
             }
         }
