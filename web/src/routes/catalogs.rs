@@ -284,6 +284,7 @@ pub async fn upload(
         (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
         (status = 413, description = "A body over 16 KiB", body = crate::schemas::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
+        (status = 503, description = "A catalogue not read yet by this process does not fit in the memory budget now (Retry-After)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -295,6 +296,11 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
             let summary = match state.catalog_summaries.get(id) {
                 Some(summary) => summary,
                 None => {
+                    // Read once, within the readers' share, as `detail` reads one.
+                    let _permit = state.readers.admit(
+                        (bytes * (1 + READ_BYTES_PER_FILE_BYTE)).min(state.readers.capacity()),
+                        "reading a catalogue",
+                    )?;
                     let Some((catalog, bytes)) = read_kept(&state.log, id)? else {
                         continue;
                     };

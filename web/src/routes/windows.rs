@@ -125,30 +125,13 @@ pub async fn states(
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
     let format = orbit_format(&query)?;
-    let t = seconds(&query, "t")?.ok_or_else(|| {
-        ApiError::bad(
-            "t",
-            "",
-            "is required: seconds since the run's epoch, from 0 to the durable frontier",
-        )
-    })?;
-    let version = version_param(&query)?;
-    let log = state.log.clone();
-    let catalogs = std::sync::Arc::clone(&state.catalogs);
-    let readers = state.readers.clone();
-    let body = blocking(move || {
-        let run = logged(&log, &*catalogs, &id)?;
-        let versions = log.versions(run.key)?;
-        let version = pick(&run, &versions, version)?;
-        if t > run.frontier() {
-            return Err(past_frontier("t", t, &run));
-        }
-        let _permit = readers.admit(
-            run.bodies as u64 * BYTES_PER_BODY,
-            "the states of a run at a time",
-        )?;
-        states_at(&log, &run, t, format, &versions[..version as usize])
-    })
+    let body = at_time(
+        &state,
+        id,
+        &query,
+        "the states of a run at a time",
+        move |log, run, t, versions| states_at(log, run, t, format, versions),
+    )
     .await?;
     Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
 }
@@ -181,30 +164,10 @@ pub async fn positions(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = params::query(raw.as_deref())?;
-    let t = seconds(&query, "t")?.ok_or_else(|| {
-        ApiError::bad(
-            "t",
-            "",
-            "is required: seconds since the run's epoch, from 0 to the durable frontier",
-        )
-    })?;
-    let version = version_param(&query)?;
-    let log = state.log.clone();
-    let catalogs = std::sync::Arc::clone(&state.catalogs);
-    let readers = state.readers.clone();
-    let body = blocking(move || {
-        let run = logged(&log, &*catalogs, &id)?;
-        let versions = log.versions(run.key)?;
-        let version = pick(&run, &versions, version)?;
-        if t > run.frontier() {
-            return Err(past_frontier("t", t, &run));
-        }
-        let _permit = readers.admit(
-            run.bodies as u64 * BYTES_PER_BODY,
-            "the positions of a run at a time",
-        )?;
+    let what = "the positions of a run at a time";
+    let body = at_time(&state, id, &query, what, |log, run, t, versions| {
         let mut out = vec![0u8; run.bodies as usize * POSITION_BYTES];
-        each_state_at(&log, &run, t, &versions[..version as usize], |body, s| {
+        each_state_at(log, run, t, versions, |body, s| {
             let at = body as usize * POSITION_BYTES;
             let slot = out.get_mut(at..at + POSITION_BYTES).ok_or_else(|| {
                 ApiError::internal(format!("run {}: a body {body} of {}", run.id, run.bodies))
@@ -214,7 +177,7 @@ pub async fn positions(
             }
             Ok(())
         })?;
-        Ok::<_, ApiError>(out)
+        Ok(out)
     })
     .await?;
     Ok((
@@ -225,6 +188,41 @@ pub async fn positions(
         body,
     )
         .into_response())
+}
+
+/// What `/states` and `/positions` share: `t` (required) and `version` from `query`,
+/// the run opened, `t` checked against its durable frontier and the read admitted to
+/// the readers' budget (`what` names it), then `read` on a blocking thread with the
+/// run, `t` and the versions up to the one asked.
+async fn at_time(
+    state: &AppState,
+    id: String,
+    query: &params::Query,
+    what: &'static str,
+    read: impl FnOnce(&Log, &LoggedRun, f64, &[Version]) -> Result<Vec<u8>, ApiError> + Send + 'static,
+) -> Result<Vec<u8>, ApiError> {
+    let t = seconds(query, "t")?.ok_or_else(|| {
+        ApiError::bad(
+            "t",
+            "",
+            "is required: seconds since the run's epoch, from 0 to the durable frontier",
+        )
+    })?;
+    let version = version_param(query)?;
+    let log = state.log.clone();
+    let catalogs = std::sync::Arc::clone(&state.catalogs);
+    let readers = state.readers.clone();
+    blocking(move || {
+        let run = logged(&log, &*catalogs, &id)?;
+        let versions = log.versions(run.key)?;
+        let version = pick(&run, &versions, version)?;
+        if t > run.frontier() {
+            return Err(past_frontier("t", t, &run));
+        }
+        let _permit = readers.admit(run.bodies as u64 * BYTES_PER_BODY, what)?;
+        read(&log, &run, t, &versions[..version as usize])
+    })
+    .await
 }
 
 /// Every body's state at `t` (at most the frontier) in the version made by
