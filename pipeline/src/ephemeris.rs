@@ -570,6 +570,7 @@ fn write_in_chunks<W: Write>(
                         .advance(end, out)
                         .map_err(|e| stopped(&e, scenario))?;
                 }
+                rotations.prepare(done + 1, (end - done) as usize);
                 for k in 0..(end - done) as usize {
                     for (body, out) in states.iter().enumerate() {
                         let native = propagators[body].native_frame();

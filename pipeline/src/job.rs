@@ -427,6 +427,9 @@ impl OrbitShare {
         // each record (the share's bodies ascend), so that nothing is sorted.
         let mut records = vec![PLACEHOLDER; steps * share];
         let mut saved = Vec::with_capacity(share);
+        // The block's rotations into the run's frame, once for all its bodies (none
+        // when every body is in it already).
+        self.rotations.prepare(first + 1, steps);
         for (j, (body, propagator)) in self.propagators.iter_mut().enumerate() {
             self.states.clear();
             if let Err(stopped) = propagator.advance(end, &mut self.states) {

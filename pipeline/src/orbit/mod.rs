@@ -257,15 +257,6 @@ impl Engine {
     }
 }
 
-/// A catalogue object that SGP4 stopped propagating: where, and Vallado's code.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sgp4Stop {
-    pub body: u64,
-    /// The first output without a state.
-    pub output: u64,
-    pub code: u8,
-}
-
 /// One body of an orbit scenario, integrated from output to output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BodyPropagator {
@@ -341,21 +332,6 @@ impl BodyPropagator {
         match self.engine {
             Engine::Sgp4(_) => Frame::Teme,
             _ => Frame::Eme2000,
-        }
-    }
-
-    /// Where SGP4 stopped this body, if it is a catalogue object that it stopped.
-    pub fn sgp4_stop(&self) -> Option<Sgp4Stop> {
-        match &self.engine {
-            Engine::Sgp4(Sgp4Body {
-                stopped: Some((output, code)),
-                ..
-            }) => Some(Sgp4Stop {
-                body: self.body,
-                output: *output,
-                code: *code,
-            }),
-            _ => None,
         }
     }
 

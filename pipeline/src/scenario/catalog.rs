@@ -240,18 +240,6 @@ pub struct Dropped {
     pub sgp4_at_start: Vec<FailedAtStart>,
 }
 
-impl Dropped {
-    /// How many of the file's objects were dropped, whatever the rule.
-    pub fn total(&self) -> usize {
-        self.refused_in_file
-            + self.not_listed
-            + self.perigee
-            + self.apogee
-            + self.age
-            + self.sgp4_at_start.len()
-    }
-}
-
 /// The kept objects of a resolved catalogue part.
 #[derive(Debug)]
 pub struct CatalogObjects {
@@ -437,15 +425,22 @@ pub fn describe(d: &Dropped) -> String {
 /// The rotations that take states from a body's own frame ([`Frame`]: TEME for SGP4,
 /// EME2000 for integrated bodies) into the run's, output time by output time. A
 /// rotation costs microseconds (the nutation series), so each is computed once per
-/// output time and kept for the other bodies (a bounded number of them).
+/// output time and kept for the other bodies: a block's rotations by index
+/// ([`FrameRotations::prepare`]), others in a bounded map.
 pub struct FrameRotations {
     epoch: Epoch,
     output_step_s: f64,
     frame: Frame,
+    /// The rotations of outputs `first ..`, once asked for.
+    first: u64,
+    window: Vec<frame::Rotation>,
+    /// The outputs `prepare` named, not computed until a body needs one.
+    wanted: std::ops::Range<u64>,
     kept: std::collections::HashMap<u64, frame::Rotation>,
 }
 
-/// Output times whose rotations a [`FrameRotations`] keeps (some 5 MB).
+/// Output times whose rotations a [`FrameRotations`] keeps outside its window (some
+/// 5 MB).
 const ROTATIONS_KEPT: usize = 1 << 16;
 
 impl FrameRotations {
@@ -455,8 +450,43 @@ impl FrameRotations {
             epoch: scenario.epoch(),
             output_step_s: scenario.output_step_s(),
             frame: scenario.frame(),
+            first: 0,
+            window: Vec::new(),
+            wanted: 0..0,
             kept: std::collections::HashMap::new(),
         }
+    }
+
+    /// The next states asked are of outputs `first .. first + count` (a block): their
+    /// rotations are computed once, when the first body not in the run's frame asks.
+    pub fn prepare(&mut self, first: u64, count: usize) {
+        self.wanted = first..first + count as u64;
+        if self.first != first || self.window.len() != count {
+            self.window.clear();
+        }
+    }
+
+    fn rotation(&mut self, k: u64) -> frame::Rotation {
+        if self.wanted.contains(&k) {
+            if self.window.is_empty() {
+                self.first = self.wanted.start;
+                let (epoch, step) = (self.epoch, self.output_step_s);
+                self.window = self
+                    .wanted
+                    .clone()
+                    .map(|k| frame::teme_to_eme2000(unix_seconds(epoch, k as f64 * step)))
+                    .collect();
+            }
+            return self.window[(k - self.first) as usize];
+        }
+        if self.kept.len() >= ROTATIONS_KEPT {
+            self.kept.clear();
+        }
+        let (epoch, step) = (self.epoch, self.output_step_s);
+        *self
+            .kept
+            .entry(k)
+            .or_insert_with(|| frame::teme_to_eme2000(unix_seconds(epoch, k as f64 * step)))
     }
 
     /// `s`, the state of output `k` in frame `native`, in the run's frame (a missing
@@ -470,17 +500,10 @@ impl FrameRotations {
         if native == self.frame || s.is_absent() {
             return *s;
         }
-        if self.kept.len() >= ROTATIONS_KEPT {
-            self.kept.clear();
-        }
-        let (epoch, step) = (self.epoch, self.output_step_s);
-        let m = self
-            .kept
-            .entry(k)
-            .or_insert_with(|| frame::teme_to_eme2000(unix_seconds(epoch, k as f64 * step)));
+        let m = self.rotation(k);
         match native {
-            Frame::Teme => s.rotated(m),
-            Frame::Eme2000 => s.rotated(&frame::transpose(m)),
+            Frame::Teme => s.rotated(&m),
+            Frame::Eme2000 => s.rotated(&frame::transpose(&m)),
         }
     }
 }

@@ -362,39 +362,6 @@ impl OrbitScenario {
         self.frame
     }
 
-    /// The same scenario written in `frame` (a run in another frame is another run).
-    pub fn with_frame(&self, frame: Frame) -> OrbitScenario {
-        let mut other = self.clone();
-        if frame == self.frame {
-            return other;
-        }
-        other.frame = frame;
-        let at_epoch =
-            crate::catalog::frame::teme_to_eme2000(catalog::unix_seconds(self.epoch, 0.0));
-        other.frame_at_epoch = (frame == Frame::Teme).then_some(Box::new(at_epoch));
-        if let Some(part) = &mut other.catalog {
-            if let Some(resolved) = &part.resolved {
-                let m = match frame {
-                    Frame::Eme2000 => at_epoch,
-                    Frame::Teme => crate::catalog::frame::transpose(&at_epoch),
-                };
-                let objects = resolved
-                    .objects
-                    .iter()
-                    .map(|o| CatalogObject {
-                        state0: crate::catalog::frame::rotate(&m, &o.state0),
-                        ..o.clone()
-                    })
-                    .collect();
-                part.resolved = Some(std::sync::Arc::new(CatalogObjects {
-                    objects,
-                    dropped: resolved.dropped.clone(),
-                }));
-            }
-        }
-        other
-    }
-
     /// How many bodies the scenario has (its catalogue's kept objects counted once
     /// resolved).
     pub fn body_count(&self) -> usize {
