@@ -224,6 +224,21 @@ fn a_shell_with_a_catalogue_writes_the_same_bytes_on_1_and_2_workers_and_2_proce
         data,
     ]);
     assert!(replayed == reference, "the log replays other bytes");
+    // And `replay --catalog` names it by the file.
+    let replayed = stdout_of(&[
+        "replay",
+        "--scenario",
+        &scenario,
+        "--catalog",
+        &tle,
+        "--steps",
+        "288",
+        "--format",
+        "csv",
+        "--data",
+        data,
+    ]);
+    assert!(replayed == reference, "replay --catalog gives other bytes");
 
     // The OEM, read back from the log: one segment a body, the shell's by index, the
     // catalogue's by catalogue number, in the file's order (GONE skipped).
@@ -614,6 +629,23 @@ fn catalog_check_says_what_was_read_and_why_the_rest_was_refused() {
             .unwrap()
             .contains("69 characters"),
         "{refused:?}"
+    );
+    // --format names the format: TLE read as TLE, refused as another.
+    let as_tle =
+        String::from_utf8(stdout_of(&["catalog", "check", &file, "--format", "tle"])).unwrap();
+    assert!(as_tle.contains("read     40 objects"), "{as_tle}");
+    let out = run(&["catalog", "check", &file, "--format", "kvn"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("kvn"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["catalog", "check", &file, "--format", "tle2"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown format is a usage error"
     );
     // No catalogue at all: exit 1 and why.
     let none = write_file(dir.path(), "none.txt", "hello\n");
