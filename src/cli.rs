@@ -277,8 +277,24 @@ pub struct ScreenArgs {
     #[arg(long, value_name = "DIR", env = "NANO_DATA")]
     pub(crate) data: Option<PathBuf>,
 
+    /// Output intervals screened at a time (at least 1): what the screening holds is
+    /// one window's, about 480 bytes per body and output time. Default: as many as
+    /// fit in 256 MB. The answer does not depend on it.
+    #[arg(long, value_name = "N", value_parser = parse_window)]
+    pub(crate) window: Option<usize>,
+
     #[command(flatten)]
     pub(crate) cluster: Placement,
+}
+
+/// `--window`: a whole number of intervals, at least 1.
+fn parse_window(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a whole number of output intervals of at least 1"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -58,6 +58,17 @@ impl Progress {
         }
     }
 
+    /// `done` units are complete, told rarely (a window of a screening, say): drawn
+    /// at once when a redraw is due.
+    pub fn advance(&mut self, done: u64) {
+        self.done = done;
+        let now = Instant::now();
+        if self.on && now >= self.next_draw {
+            self.next_draw = now + REDRAW;
+            self.draw(now);
+        }
+    }
+
     fn draw(&mut self, now: Instant) {
         let elapsed = now.duration_since(self.start).as_secs_f64();
         let rate = if elapsed > 0.0 {

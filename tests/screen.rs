@@ -122,6 +122,11 @@ fn screen_equals_the_brute_force_closest_first_on_any_workers_and_from_the_log()
         let out = screen(&scenario, &["--format", "csv", "--workers", workers]);
         assert!(out == one, "{workers} workers wrote other bytes");
     }
+    // In windows of one interval, of seven, of more than the run: the same bytes.
+    for window in ["1", "7", "1000"] {
+        let out = screen(&scenario, &["--format", "csv", "--window", window]);
+        assert!(out == one, "--window {window} wrote other bytes");
+    }
 
     // JSON holds the same rows.
     let json = screen(&scenario, &["--workers", "2"]);
@@ -294,10 +299,23 @@ fn bad_input_exits_2_naming_the_flag_or_field() {
     )
     .unwrap();
     let broken = broken.to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["--scenario", &scenario, "--steps", "60", "--distance", "0"],
             "--distance",
+        ),
+        (
+            &[
+                "--scenario",
+                &scenario,
+                "--steps",
+                "60",
+                "--distance",
+                "5",
+                "--window",
+                "0",
+            ],
+            "--window",
         ),
         (
             &[

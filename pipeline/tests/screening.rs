@@ -12,7 +12,7 @@ use nano_pipeline::scenario::EARTH_MU;
 use nano_pipeline::screening::approach::closest_approaches;
 use nano_pipeline::screening::grid::Grid;
 use nano_pipeline::screening::screener::Screener;
-use nano_pipeline::screening::{reach, Conjunction, Sample};
+use nano_pipeline::screening::{reach, screen_in_windows, Conjunction, Sample};
 use nano_testing::conjunctions::{assert_misses, assert_same, cubic, screen_by_sampling};
 use nano_testing::crossing;
 use proptest::prelude::*;
@@ -74,6 +74,39 @@ fn cases() -> impl Strategy<Value = Case> {
         prop::collection::vec(manoeuvre, 3),
     )
         .prop_map(|(bodies, manoeuvres)| Case { bodies, manoeuvres })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: SCREENING_CASES, ..ProptestConfig::default() })]
+
+    /// In windows of any size (one interval, a few, more than the run), on 1 and 2
+    /// workers: the brute force's answer, and exactly the one-dataflow screener's.
+    #[test]
+    fn windowed_screening_equals_the_brute_force_and_the_whole_run_at_once(
+        case in cases(),
+        window in prop_oneof![Just(1usize), 2..9usize, Just(OUTPUTS + 5)],
+    ) {
+        const D: f64 = 20.0;
+        let bodies: Vec<Vec<OrbitState>> =
+            case.bodies.iter().map(|&(offset, angle)| crossing(offset, angle)).collect();
+        let want = screen_by_sampling(&bodies, D);
+        prop_assert!(!want.is_empty(), "the case has no conjunction to find");
+        let mut whole = Screener::start(1, grid_for(&bodies, D)).unwrap();
+        whole.insert(bodies.clone()).unwrap();
+        let whole = whole.conjunctions();
+        for workers in [1, 2] {
+            let mut told = Vec::new();
+            let mut found =
+                screen_in_windows(&bodies, D, window, workers, None, |k| told.push(k)).unwrap();
+            // Progress: every window told, ascending, ending at the run's end.
+            prop_assert_eq!(told.len(), (OUTPUTS - 1).div_ceil(window));
+            prop_assert!(told.windows(2).all(|w| w[0] < w[1]));
+            prop_assert_eq!(told.last().copied(), Some(OUTPUTS));
+            found.sort();
+            assert_same(&found, &want, "windowed screening");
+            prop_assert_eq!(&found, &whole);
+        }
+    }
 }
 
 proptest! {

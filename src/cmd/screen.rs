@@ -11,7 +11,7 @@ use nano_store::Sync;
 
 use super::{open_log, read_orbit_scenario};
 use crate::cli::{ScreenArgs, Usage};
-use crate::progress::{self, Progress};
+use crate::progress::Progress;
 
 /// The most states `screen` holds in memory (bodies times output times): about 1 GB
 /// of states, with the dataflow's copies on top.
@@ -41,15 +41,30 @@ pub fn run(args: &ScreenArgs) -> anyhow::Result<()> {
         let network = cluster
             .network()?
             .expect("a process above 0 has a hostfile");
-        screening::screener::run_peer(cluster.workers(), network)?;
+        screening::windows::run_peer(cluster.workers(), network)?;
         return Ok(());
     }
     // The mesh first, so the peers wait in it while this process propagates.
     let network = cluster.network()?;
     let bodies = orbit_states(args, &scenario, &orbit)?;
-    let found = progress::while_running("screen", || {
-        screening::screen(bodies, args.distance, cluster.workers(), network)
-    })?;
+    let outputs = args.steps + 1;
+    let window = args.window.unwrap_or_else(|| {
+        screening::windows::window_for(
+            orbit.body_count() as u32,
+            screening::WINDOW_BYTES,
+            screening::windows::BYTES_PER_SAMPLE,
+        )
+    });
+    let mut bar = Progress::new("screen", "output times", outputs);
+    let found = screening::screen_in_windows(
+        &bodies,
+        args.distance,
+        window,
+        cluster.workers(),
+        network,
+        |done| bar.advance(done as u64),
+    )?;
+    bar.finish();
     let out = super::stdout();
     screening::report::write(out, args.format, args.distance, orbit.body_count(), &found)?;
     Ok(())

@@ -33,6 +33,7 @@ pub mod grid;
 pub mod oracle;
 pub mod report;
 pub mod screener;
+pub mod windows;
 
 use std::cmp::Ordering;
 
@@ -42,8 +43,7 @@ use serde::{Deserialize, Serialize};
 use crate::network::Network;
 use crate::orbit::OrbitState;
 
-use grid::Grid;
-use screener::{Screener, ScreeningError};
+use screener::ScreeningError;
 
 /// A close approach of bodies `a < b`: at `tca_s` (seconds since the epoch) their
 /// interpolated distance has a local minimum `miss_km` below the screening distance.
@@ -163,21 +163,54 @@ pub fn reach(s0: &OrbitState, s1: &OrbitState) -> f64 {
     d(p1).max(d(p2)).max(d(s1.r))
 }
 
+/// What [`screen`] lets a window of its dataflow hold (bytes): the states it is given
+/// are the caller's.
+pub const WINDOW_BYTES: u64 = 256 << 20;
+
 /// Screens `bodies` (each body's states at the run's shared output times) once at
 /// `distance_km` on `workers` worker threads, and on every worker of the other
-/// processes of `network` (which run [`screener::run_peer`]): every conjunction,
-/// closest first.
+/// processes of `network` (which run [`windows::run_peer`]), in windows of
+/// [`WINDOW_BYTES`] ([`windows`]): every conjunction, closest first.
 pub fn screen(
     bodies: Vec<Vec<OrbitState>>,
     distance_km: f64,
     workers: usize,
     network: Option<Network>,
-) -> Result<Vec<Conjunction>, ScreeningError> {
-    let grid = Grid::for_states(&bodies, distance_km);
-    let mut screener = Screener::start_on(workers, network, grid)?;
-    screener.insert(bodies)?;
-    let mut found = screener.conjunctions();
-    screener.shutdown()?;
-    report::by_miss(&mut found);
-    Ok(found)
+) -> Result<Vec<Conjunction>, crate::Error> {
+    let window = windows::window_for(bodies.len() as u32, WINDOW_BYTES, windows::BYTES_PER_SAMPLE);
+    screen_in_windows(&bodies, distance_km, window, workers, network, |_| {})
+}
+
+/// [`screen`] with windows of `window` intervals, telling `progress` the outputs
+/// screened so far.
+pub fn screen_in_windows(
+    bodies: &[Vec<OrbitState>],
+    distance_km: f64,
+    window: usize,
+    workers: usize,
+    network: Option<Network>,
+    progress: impl FnMut(usize),
+) -> Result<Vec<Conjunction>, crate::Error> {
+    let outputs = bodies.first().map_or(0, Vec::len);
+    for (body, states) in bodies.iter().enumerate() {
+        if states.len() != outputs {
+            return Err(ScreeningError::Body {
+                body: body as u32,
+                rule: format!(
+                    "has {} states, the run has {outputs} output times",
+                    states.len()
+                ),
+            }
+            .into());
+        }
+    }
+    windows::screen_windows(
+        outputs,
+        distance_km,
+        window,
+        workers,
+        network,
+        |range| Ok(bodies.iter().map(|b| b[range.clone()].to_vec()).collect()),
+        progress,
+    )
 }

@@ -78,7 +78,7 @@ enum Command {
 }
 
 /// Body `body`'s segment from output `k` (state `s0`) to `k + 1` (`s1`).
-fn segment(body: u32, k: usize, s0: &OrbitState, s1: &OrbitState) -> Segment {
+pub(super) fn segment(body: u32, k: usize, s0: &OrbitState, s1: &OrbitState) -> Segment {
     (
         Sample::new(body, k as u32, s0),
         Sample::new(body, k as u32 + 1, s1),
@@ -89,13 +89,13 @@ fn segment(body: u32, k: usize, s0: &OrbitState, s1: &OrbitState) -> Segment {
 type Updates = (Vec<(Sample, isize)>, Vec<(Segment, isize)>);
 
 /// The dataflow's two inputs: the samples and the segments.
-type Inputs = (
+pub(super) type Inputs = (
     differential_dataflow::input::InputSession<u64, Sample, isize>,
     differential_dataflow::input::InputSession<u64, Segment, isize>,
 );
 
 /// What a worker watches: the conjunctions its part of the output changed.
-type Seen = std::rc::Rc<std::cell::RefCell<Vec<(Conjunction, isize)>>>;
+pub(super) type Seen = std::rc::Rc<std::cell::RefCell<Vec<(Conjunction, isize)>>>;
 
 /// The screening of one run, kept current.
 pub struct Screener {
@@ -316,62 +316,8 @@ impl Screener {
         self.apply(|| Command::Update(Arc::clone(&updates)))
     }
 
-    /// The states of a body must be at the run's output times, and admitted by the grid
-    /// ([`Grid::admits`]: finite, within the screened region, within the grid's reach
-    /// between outputs, else a pair could be missed or a segment visit cells without
-    /// bound); checked from output `from` on (the interval ending at `from` included).
     fn check(&self, body: u32, from: usize, states: &[OrbitState]) -> Result<(), ScreeningError> {
-        let err =
-            |k: usize, field: &'static str, value: f64, rule: String| ScreeningError::Sample {
-                body,
-                k,
-                field,
-                value,
-                rule,
-            };
-        if states.len() != self.times.len() {
-            return Err(ScreeningError::Body {
-                body,
-                rule: format!(
-                    "has {} states, the run has {} output times",
-                    states.len(),
-                    self.times.len()
-                ),
-            });
-        }
-        for (k, s) in states.iter().enumerate().skip(from) {
-            if s.t.to_bits() != self.times[k].to_bits() {
-                return Err(err(
-                    k,
-                    "t",
-                    s.t,
-                    format!("must be the output time {}", self.times[k]),
-                ));
-            }
-        }
-        // A catalogue object SGP4 stopped has states up to a time and none after
-        // (NaN, `OrbitState::is_absent`): allowed as the track's end only.
-        let present = states.iter().take_while(|s| !s.is_absent()).count();
-        if let Some(k) = (present..states.len()).find(|&k| !states[k].is_absent()) {
-            return Err(err(
-                k,
-                "r",
-                states[k].r[0],
-                "a state after a missing one (a body's states may stop, not resume)".into(),
-            ));
-        }
-        for k in from.saturating_sub(1)..present.saturating_sub(1) {
-            if let Err((field, value, rule)) = self.grid.admits(&states[k], &states[k + 1]) {
-                return Err(err(k, field, value, rule));
-            }
-        }
-        if present == 1 {
-            // One state makes no segment: its values are checked alone.
-            if let Err((field, value, rule)) = self.grid.admits(&states[0], &states[0]) {
-                return Err(err(0, field, value, rule));
-            }
-        }
-        Ok(())
+        check(&self.grid, &self.times, body, from, states)
     }
 
     /// Sends every worker the command `make` makes, and gathers what the epoch
@@ -433,10 +379,73 @@ impl Drop for Screener {
     }
 }
 
+/// The states of a body must be at the run's output times, and admitted by the grid
+/// ([`Grid::admits`]: finite, within the screened region, within the grid's reach
+/// between outputs, else a pair could be missed or a segment visit cells without
+/// bound); checked from output `from` on (the interval ending at `from` included).
+pub(super) fn check(
+    grid: &Grid,
+    times: &[f64],
+    body: u32,
+    from: usize,
+    states: &[OrbitState],
+) -> Result<(), ScreeningError> {
+    let err = |k: usize, field: &'static str, value: f64, rule: String| ScreeningError::Sample {
+        body,
+        k,
+        field,
+        value,
+        rule,
+    };
+    if states.len() != times.len() {
+        return Err(ScreeningError::Body {
+            body,
+            rule: format!(
+                "has {} states, the run has {} output times",
+                states.len(),
+                times.len()
+            ),
+        });
+    }
+    for (k, s) in states.iter().enumerate().skip(from) {
+        if s.t.to_bits() != times[k].to_bits() {
+            return Err(err(
+                k,
+                "t",
+                s.t,
+                format!("must be the output time {}", times[k]),
+            ));
+        }
+    }
+    // A catalogue object SGP4 stopped has states up to a time and none after
+    // (NaN, `OrbitState::is_absent`): allowed as the track's end only.
+    let present = states.iter().take_while(|s| !s.is_absent()).count();
+    if let Some(k) = (present..states.len()).find(|&k| !states[k].is_absent()) {
+        return Err(err(
+            k,
+            "r",
+            states[k].r[0],
+            "a state after a missing one (a body's states may stop, not resume)".into(),
+        ));
+    }
+    for k in from.saturating_sub(1)..present.saturating_sub(1) {
+        if let Err((field, value, rule)) = grid.admits(&states[k], &states[k + 1]) {
+            return Err(err(k, field, value, rule));
+        }
+    }
+    if present == 1 {
+        // One state makes no segment: its values are checked alone.
+        if let Err((field, value, rule)) = grid.admits(&states[0], &states[0]) {
+            return Err(err(0, field, value, rule));
+        }
+    }
+    Ok(())
+}
+
 /// The screening's dataflow, the same on every worker of every process (timely
 /// matches operators by the order they are built in): the conjunctions,
 /// consolidated, gathered on worker 0 and watched there into `seen`.
-fn build(
+pub(super) fn build(
     worker: &mut timely::worker::Worker,
     grid: Grid,
     seen: Seen,

@@ -1,0 +1,340 @@
+//! A screening of a whole run in windows of time, so that what it holds does not grow
+//! with the run's length (`docs/design.md`, "Screening in windows").
+//!
+//! The run's intervals are cut into windows of `w` intervals. Each window is one
+//! dataflow of [`super::grid`], built on every worker of every process, fed that
+//! window's samples (its `w + 1` output times, the first shared with the window
+//! before) and segments, its inputs closed, run to its end and dropped: its
+//! arrangements go with it. An interval belongs to exactly one window (the segment
+//! from output `k` to `k + 1` is in the window holding `k`), and a minimum belongs to
+//! its interval ([`super::approach`]), so the windows' answers are disjoint and their
+//! union is the whole run's: the same set [`super::screen`] finds in one dataflow.
+//!
+//! Each window has its own grid ([`Grid::for_states`] of its states alone), sent from
+//! worker 0 to every worker before the window's dataflow is built; a grid with no
+//! distance tells the peers the screening has ended.
+//!
+//! What is held at once is one window's states (read by the caller, per window) and
+//! one window's dataflow: about [`BYTES_PER_SAMPLE`] per sample of the window, and the
+//! conjunctions found so far.
+
+use std::ops::Range;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use timely::dataflow::operators::probe::Handle;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Input as _, Inspect, Probe};
+
+use crate::network::{execute, Network};
+use crate::orbit::OrbitState;
+use crate::Error;
+
+use super::grid::Grid;
+use super::screener::{build, check, segment, ScreeningError, Seen};
+use super::{report, Conjunction, Sample};
+
+/// What a window's dataflow holds per sample (a body at an output time), measured
+/// on Starlink shell 1 (BENCHMARKS.md): the sample, its segment's visits to the grid's
+/// cells, the arrangements' indexes and the batches in flight.
+pub const BYTES_PER_SAMPLE: u64 = 480;
+
+/// The fewest intervals a window holds.
+pub const MIN_WINDOW: usize = 1;
+
+/// The intervals per window that keep a window of `bodies` bodies within `bytes` at
+/// `per_sample` bytes a sample ([`BYTES_PER_SAMPLE`], or a caller's more prudent
+/// figure), at least [`MIN_WINDOW`].
+pub fn window_for(bodies: u32, bytes: u64, per_sample: u64) -> usize {
+    let samples = bytes / per_sample.max(1);
+    let outputs = samples / u64::from(bodies.max(1));
+    (outputs.saturating_sub(1) as usize).max(MIN_WINDOW)
+}
+
+enum Command {
+    /// A window: every body's states at outputs `first..=first + w`.
+    Window {
+        grid: Grid,
+        first: u32,
+        bodies: Arc<Vec<Vec<OrbitState>>>,
+    },
+    Stop,
+}
+
+/// Screens a run of `outputs` output times at `distance_km`, `window` intervals at a
+/// time, on `workers` worker threads and every worker of the other processes of
+/// `network` (which run [`run_peer`]). `read(range)` gives every body's states at the
+/// outputs of `range`; `progress(k)` is told each time the intervals before output
+/// `k` are screened. Every conjunction, closest first.
+pub fn screen_windows(
+    outputs: usize,
+    distance_km: f64,
+    window: usize,
+    workers: usize,
+    network: Option<Network>,
+    mut read: impl FnMut(Range<usize>) -> Result<Vec<Vec<OrbitState>>, Error>,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<Conjunction>, Error> {
+    if !(distance_km.is_finite() && distance_km > 0.0) {
+        return Err(ScreeningError::Grid(format!(
+            "distance_km = {distance_km} must be finite and above 0"
+        ))
+        .into());
+    }
+    let window = window.max(MIN_WINDOW);
+    let mut pool = Pool::start(workers, network)?;
+    let mut found = Vec::new();
+    let mut first = 0;
+    while first + 1 < outputs || first == 0 && outputs == 1 {
+        let last = (first + window).min(outputs - 1);
+        let bodies = read(first..last + 1)?;
+        let grid = Grid::for_states(&bodies, distance_km);
+        let times: Vec<f64> = bodies
+            .first()
+            .map(|b| b.iter().map(|s| s.t).collect())
+            .unwrap_or_default();
+        for (body, states) in bodies.iter().enumerate() {
+            check(&grid, &times, body as u32, 0, states).map_err(|e| at(e, first))?;
+        }
+        found.extend(pool.window(grid, first as u32, bodies)?);
+        progress(last + 1);
+        if last == first {
+            // A run of one output time: its states checked, no interval to screen.
+            break;
+        }
+        first = last;
+    }
+    pool.stop()?;
+    report::by_miss(&mut found);
+    Ok(found)
+}
+
+/// A refusal of a window's state `k`, numbered as the run's output `first + k`.
+fn at(e: ScreeningError, first: usize) -> ScreeningError {
+    match e {
+        ScreeningError::Sample {
+            body,
+            k,
+            field,
+            value,
+            rule,
+        } => ScreeningError::Sample {
+            body,
+            k: first + k,
+            field,
+            value,
+            rule,
+        },
+        e => e,
+    }
+}
+
+/// The worker threads of a windowed screening (process 0 of its cluster).
+struct Pool {
+    commands: Vec<Sender<Command>>,
+    reports: Receiver<Vec<(Conjunction, isize)>>,
+    workers: Option<JoinHandle<Result<(), String>>>,
+}
+
+impl Pool {
+    fn start(workers: usize, network: Option<Network>) -> Result<Pool, ScreeningError> {
+        if workers == 0 {
+            return Err(ScreeningError::Workers("workers = 0: at least 1".into()));
+        }
+        if network.as_ref().is_some_and(|n| n.process != 0) {
+            return Err(ScreeningError::Workers(
+                "the screening's driver is process 0 of its cluster; the others run as peers"
+                    .into(),
+            ));
+        }
+        let (report_tx, reports) = channel();
+        let mut commands = Vec::with_capacity(workers);
+        let mut receivers = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = channel();
+            commands.push(tx);
+            receivers.push(Some(rx));
+        }
+        let receivers = Arc::new(Mutex::new(receivers));
+        let report_tx = Mutex::new(report_tx);
+        let guards = execute(workers, network, move |worker| {
+            let index = worker.index();
+            let commands: Option<Receiver<Command>> = receivers
+                .lock()
+                .ok()
+                .and_then(|mut r| r.get_mut(index).and_then(Option::take));
+            let Some(commands) = commands else {
+                return;
+            };
+            let Some(report) = report_tx.lock().ok().map(|tx| tx.clone()) else {
+                return;
+            };
+            loop {
+                let (grid, first, bodies) = match commands.recv() {
+                    Ok(Command::Window {
+                        grid,
+                        first,
+                        bodies,
+                    }) => (grid, first, Some(bodies)),
+                    Ok(Command::Stop) | Err(_) => (STOP, 0, None),
+                };
+                let sent = (index == 0).then_some(grid);
+                let (Some(grid), Some(bodies)) = (share_window(worker, sent), bodies) else {
+                    return;
+                };
+                let seen = Seen::default();
+                let probe = Handle::new();
+                let mut input = build(worker, grid, std::rc::Rc::clone(&seen), &probe);
+                for (i, states) in bodies.iter().enumerate().skip(index).step_by(workers) {
+                    let body = i as u32;
+                    for (k, s) in states.iter().enumerate() {
+                        if !s.is_absent() {
+                            input.0.update(Sample::new(body, first + k as u32, s), 1);
+                        }
+                    }
+                    for (k, w) in states.windows(2).enumerate() {
+                        if !w[1].is_absent() {
+                            input
+                                .1
+                                .update(segment(body, first as usize + k, &w[0], &w[1]), 1);
+                        }
+                    }
+                }
+                drop(input);
+                while !probe.done() {
+                    worker.step_or_park(None);
+                }
+                let found = std::mem::take(&mut *seen.borrow_mut());
+                if report.send(found).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| ScreeningError::Workers(e.to_string()))?;
+        let handle = std::thread::spawn(move || {
+            for result in guards.join() {
+                result?;
+            }
+            Ok(())
+        });
+        Ok(Pool {
+            commands,
+            reports,
+            workers: Some(handle),
+        })
+    }
+
+    /// Screens one window: the conjunctions of its intervals.
+    fn window(
+        &mut self,
+        grid: Grid,
+        first: u32,
+        bodies: Vec<Vec<OrbitState>>,
+    ) -> Result<Vec<Conjunction>, ScreeningError> {
+        let bodies = Arc::new(bodies);
+        for tx in &self.commands {
+            let window = Command::Window {
+                grid,
+                first,
+                bodies: Arc::clone(&bodies),
+            };
+            tx.send(window).map_err(|_| failed())?;
+        }
+        drop(bodies);
+        let mut found = Vec::new();
+        for _ in 0..self.commands.len() {
+            let batch = self.reports.recv().map_err(|_| failed())?;
+            // A window's answer is made once and never retracted.
+            found.extend(
+                batch
+                    .into_iter()
+                    .filter(|(_, diff)| *diff > 0)
+                    .map(|(c, _)| c),
+            );
+        }
+        Ok(found)
+    }
+
+    fn stop(&mut self) -> Result<(), ScreeningError> {
+        for tx in &self.commands {
+            let _ = tx.send(Command::Stop);
+        }
+        match self.workers.take().map(JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(ScreeningError::Workers(e)),
+            Some(Err(_)) => Err(ScreeningError::Workers("a worker thread panicked".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn failed() -> ScreeningError {
+    ScreeningError::Workers("a worker thread stopped".into())
+}
+
+/// The grid that ends a screening: no distance.
+const STOP: Grid = Grid {
+    distance_km: f64::NAN,
+    max_reach_km: 0.0,
+};
+
+/// The next window's grid, from worker 0 (`sent`) to every worker of every process,
+/// or `None` when the screening has ended: a dataflow of one record, broadcast, run to
+/// its end before the window's is built.
+fn share_window(worker: &mut timely::worker::Worker, sent: Option<Grid>) -> Option<Grid> {
+    let received = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = std::rc::Rc::clone(&received);
+    let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
+        let (input, stream) = scope.new_input::<Vec<(u64, u64)>>();
+        let (probe, _) = stream
+            .broadcast()
+            .inspect(move |&(d, r)| seen.set(Some((d, r))))
+            .probe();
+        (input, probe)
+    });
+    if let Some(grid) = sent {
+        input.send((grid.distance_km.to_bits(), grid.max_reach_km.to_bits()));
+    }
+    input.close();
+    while !probe.done() {
+        worker.step_or_park(None);
+    }
+    let (distance, reach) = received.get()?;
+    let distance_km = f64::from_bits(distance);
+    (!distance_km.is_nan()).then(|| Grid {
+        distance_km,
+        max_reach_km: f64::from_bits(reach),
+    })
+}
+
+/// Runs process `network.process` (1 or more) of a windowed screening whose driver
+/// ([`screen_windows`]) is process 0, until the driver ends it.
+pub fn run_peer(workers: usize, network: Network) -> Result<(), ScreeningError> {
+    if network.process == 0 {
+        return Err(ScreeningError::Workers(
+            "process 0 drives the screening; peers are processes 1 and up".into(),
+        ));
+    }
+    let guards = execute(workers, Some(network), move |worker| {
+        // Each window's dataflow built as process 0 builds it, its inputs closed at
+        // once (the samples are process 0's), and run to its end.
+        while let Some(grid) = share_window(worker, None) {
+            let probe = Handle::new();
+            drop(build(worker, grid, Seen::default(), &probe));
+            while !probe.done() {
+                worker.step_or_park(None);
+            }
+        }
+    })
+    .map_err(|e| ScreeningError::Workers(e.to_string()))?;
+    for result in guards.join() {
+        result.map_err(ScreeningError::Workers)?;
+    }
+    Ok(())
+}
