@@ -11,7 +11,7 @@
 //! - [`Catalog::read`]: the readers (the TLE columns in `tle`, the OMM's keywords in
 //!   `omm`, whatever the encoding), and the format sniffed when not given.
 //! - [`Sgp4`]: one object's SGP4 (improved mode, WGS-72), in TEME, its errors Vallado's
-//!   codes 1 to 6.
+//!   codes 1 to 6, and our 7 (a position past [`MAX_ORBIT_KM`]).
 //! - [`frame`]: TEME to EME2000 (IAU-1976 precession, IAU-1980 nutation, the equation
 //!   of the equinoxes).
 //!
@@ -46,7 +46,7 @@ use sha2::{Digest, Sha256};
 
 use crate::scenario::Epoch;
 
-pub use propagation::{ResonanceState, Sgp4, Sgp4Error};
+pub use propagation::{ResonanceState, Sgp4, Sgp4Error, MAX_ORBIT_KM};
 
 /// The encodings a catalogue file comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

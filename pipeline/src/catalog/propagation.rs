@@ -12,7 +12,11 @@
 //! of range (deep space), 4 a negative semi-latus rectum, 6 the satellite below the
 //! Earth's surface (decayed). (Code 5, sub-orbital epoch elements, was dropped from
 //! Vallado's code in 2006; code 6 covers it.) The crate reports all but 6; the
-//! decay test is Vallado's, on the radius it returns.
+//! decay test is Vallado's, on the radius it returns. Ours adds code 7: a position
+//! past [`MAX_ORBIT_KM`], which SGP4 gives without complaint for element sets
+//! propagated far past their object's decay (71 of the public catalogue's 25,975,
+//! 1e13 km and more from the Earth a year on, python-sgp4 alike): not an orbit of the
+//! Earth, and not a state a screening or a plot can take.
 
 use std::f64::consts::PI;
 
@@ -21,6 +25,10 @@ use ::sgp4::{Constants, ElementsError, KozaiElementsError, MinutesSinceEpoch, Or
 pub use ::sgp4::ResonanceState;
 
 use super::ElementSet;
+
+/// The farthest an SGP4 position may be from the Earth's centre (km): 26 times the
+/// Moon's distance, far past any Earth orbit an element set describes.
+pub const MAX_ORBIT_KM: f64 = 1e7;
 
 /// One object's SGP4 propagator (improved mode, WGS-72), ready to evaluate at any
 /// time; states in TEME, km and km/s.
@@ -133,6 +141,15 @@ impl Sgp4 {
                 code: 6,
                 message: format!(
                     "the satellite has decayed: {r:.3} km from the Earth's centre, below its radius, {minutes_since_epoch} minutes after epoch"
+                ),
+            });
+        }
+        if r2 > MAX_ORBIT_KM * MAX_ORBIT_KM {
+            return Err(Sgp4Error {
+                code: 7,
+                message: format!(
+                    "not an orbit of the Earth: {:.3e} km from its centre, past {MAX_ORBIT_KM:e} km, {minutes_since_epoch} minutes after epoch",
+                    r2.sqrt()
                 ),
             });
         }
