@@ -1,39 +1,35 @@
 //! `screen`: an orbit scenario's run screened for conjunctions, closest first.
 
+use std::collections::VecDeque;
 use std::io;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use nano_pipeline::engine::{Engine, EngineConfig};
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::resume;
-use nano_pipeline::scenario::{OrbitScenario, Scenario};
+use nano_pipeline::scenario::Scenario;
 use nano_pipeline::screening;
+use nano_pipeline::screening::screener::ScreeningError;
 use nano_store::Sync;
 
 use super::{open_log, read_orbit_scenario};
-use crate::cli::{ScreenArgs, Usage};
+use crate::cli::ScreenArgs;
 use crate::progress::Progress;
 
-/// The most states `screen` holds in memory (bodies times output times): about 1 GB
-/// of states, with the dataflow's copies on top.
-const MAX_SCREENED_STATES: u64 = 20_000_000;
+/// Every body's states at a window's output times.
+type Window = Vec<Vec<OrbitState>>;
+
+/// What the screening says when the feeder's channel closed early.
+const STOPPED_COMING: &str = "the run's states stopped coming";
 
 /// `screen`: the run's states (propagated on the engine's workers in this process, or
-/// read from the log), screened on this process's workers and those of the processes
-/// of --hostfile (which run `screen --process P` with the same flags), written
-/// closest first.
+/// read from the log), screened a window of time at a time as they come, on this
+/// process's workers and those of the processes of --hostfile (which run `screen
+/// --process P` with the same flags), written closest first.
 pub fn run(args: &ScreenArgs) -> anyhow::Result<()> {
     let input = read_orbit_scenario(&args.scenario, &args.bodies, &args.catalogs, None)?;
     let (scenario, orbit) = (input.scenario, input.orbit);
-    let states = (orbit.body_count() as u64).saturating_mul(args.steps.saturating_add(1));
-    if states > MAX_SCREENED_STATES {
-        return Err(Usage(format!(
-            "--steps {}: {} bodies at {} output times are {states} states, more than the {MAX_SCREENED_STATES} a screening holds in memory",
-            args.steps,
-            orbit.body_count(),
-            args.steps + 1
-        ))
-        .into());
-    }
     let cluster = &args.cluster;
     if cluster.process != 0 {
         // A peer: the same command line, checked the same way, then this process's
@@ -46,83 +42,184 @@ pub fn run(args: &ScreenArgs) -> anyhow::Result<()> {
     }
     // The mesh first, so the peers wait in it while this process propagates.
     let network = cluster.network()?;
-    let bodies = orbit_states(args, &scenario, &orbit)?;
     let outputs = args.steps + 1;
+    let bodies = orbit.body_count() as u32;
     let window = args.window.unwrap_or_else(|| {
         screening::windows::window_for(
-            orbit.body_count() as u32,
+            bodies,
             screening::WINDOW_BYTES,
             screening::windows::BYTES_PER_SAMPLE,
         )
     });
+    let (windows, feeder) = feed_windows(args, scenario, window)?;
     let mut bar = Progress::new("screen", "output times", outputs);
-    let found = screening::screen_in_windows(
-        &bodies,
+    let found = screening::windows::screen_windows(
+        outputs as usize,
         args.distance,
         window,
         cluster.workers(),
         network,
+        |range| match windows.recv() {
+            Ok(states)
+                if states
+                    .first()
+                    .map_or(range.is_empty(), |s| s.len() == range.len()) =>
+            {
+                Ok(states)
+            }
+            Ok(states) => Err(ScreeningError::Workers(format!(
+                "outputs {range:?} came as a window of {} states",
+                states.first().map_or(0, Vec::len)
+            ))
+            .into()),
+            Err(_) => Err(ScreeningError::Workers(STOPPED_COMING.into()).into()),
+        },
         |done| bar.advance(done as u64),
-    )?;
+    );
+    // When the states stopped coming, the feeder says why; otherwise the screening
+    // does (and the feeder only that it stopped).
+    drop(windows);
+    let fed = feeder
+        .join()
+        .map_err(|_| anyhow::anyhow!("the propagation's thread panicked"))?;
+    let found = match (found, fed) {
+        (Ok(found), fed) => {
+            fed?;
+            found
+        }
+        (Err(e), Err(why)) if e.to_string().contains(STOPPED_COMING) => return Err(why),
+        (Err(e), _) => return Err(e.into()),
+    };
     bar.finish();
     let out = super::stdout();
     screening::report::write(out, args.format, args.distance, orbit.body_count(), &found)?;
     Ok(())
 }
 
-/// Every body's states at the run's output times, `t = 0` first: computed on the
-/// engine (logged with --data), or replayed from the log when it holds the run.
-fn orbit_states(
+/// The run's states, a window at a time: the engine (in this process: the mesh of
+/// --hostfile is the screening's) computes the run (logged with --data) or replays it
+/// from the log, on a thread of its own, which hands each window of `window`
+/// intervals (`window + 1` output times, the first the last of the window before) on
+/// as soon as every body has its states there, through a channel of one window. What
+/// is held is a window and the engine's blocks in flight, whatever the run's length.
+fn feed_windows(
     args: &ScreenArgs,
-    scenario: &Scenario,
-    orbit: &OrbitScenario,
-) -> anyhow::Result<Vec<Vec<OrbitState>>> {
+    scenario: Scenario,
+    window: usize,
+) -> anyhow::Result<(Receiver<Window>, JoinHandle<anyhow::Result<()>>)> {
     let log = match &args.data {
         Some(dir) => Some(open_log(dir, Sync::Batch)?),
         None => None,
     };
-    // The engine runs in this process alone: the mesh of --hostfile is the
-    // screening's.
     let config = EngineConfig::single_process(args.cluster.workers(), resume::DEFAULT_BLOCK, log);
     let steps = args.steps;
-    let mut bodies: Vec<Vec<OrbitState>> = orbit
-        .bodies()
-        .into_iter()
-        .map(|b| {
-            let mut states = Vec::with_capacity(steps as usize + 1);
-            states.push(b.state0);
-            states
-        })
-        .collect();
-    let engine = Engine::start(config)?;
-    let job = engine.submit_scenario(scenario, steps, true)?;
-    let mut bar = Progress::new("propagate", "iterations", steps);
-    engine.stream_records(&job, scenario.run_key(), steps, |r| {
-        let [x, y, z, vx, vy, vz] = r.state;
-        let states = bodies
-            .get_mut(r.body as usize)
-            .ok_or_else(|| io::Error::other(format!("the run has no body {}", r.body)))?;
-        // Each body's records arrive in time order, the next one at index iteration + 1.
-        if states.len() as u64 != r.iteration + 1 {
+    let (sender, receiver) = sync_channel(1);
+    let feeder = std::thread::spawn(move || -> anyhow::Result<()> {
+        let Scenario::Orbit(orbit) = &scenario else {
+            anyhow::bail!("only an orbit scenario is screened");
+        };
+        let mut feed = Feed::new(
+            orbit.bodies().into_iter().map(|b| b.state0).collect(),
+            window,
+        );
+        let engine = Engine::start(config)?;
+        let job = engine.submit_scenario(&scenario, steps, true)?;
+        engine.stream_records(&job, scenario.run_key(), steps, |r| {
+            let [x, y, z, vx, vy, vz] = r.state;
+            let state = OrbitState {
+                t: r.t1,
+                r: [x, y, z],
+                v: [vx, vy, vz],
+            };
+            feed.push(r.body, r.iteration + 1, state, &sender)
+        })?;
+        drop(job);
+        engine.shutdown()?;
+        feed.finish(&sender)
+    });
+    Ok((receiver, feeder))
+}
+
+/// The windows being gathered: each body's states from output `first` on, and how
+/// many bodies have each output.
+struct Feed {
+    window: usize,
+    first: u64,
+    states: Vec<Vec<OrbitState>>,
+    counts: VecDeque<usize>,
+    /// Outputs `first..first + complete` are every body's.
+    complete: usize,
+}
+
+impl Feed {
+    fn new(initial: Vec<OrbitState>, window: usize) -> Feed {
+        let bodies = initial.len();
+        Feed {
+            window: window.max(1),
+            first: 0,
+            states: initial.into_iter().map(|s| vec![s]).collect(),
+            counts: VecDeque::from([bodies]),
+            complete: 1,
+        }
+    }
+
+    /// Body `body`'s state at output `k`; each body's come in time order. A window
+    /// every body has is sent on.
+    fn push(
+        &mut self,
+        body: u32,
+        k: u64,
+        state: OrbitState,
+        sender: &SyncSender<Window>,
+    ) -> io::Result<()> {
+        let bodies = self.states.len();
+        let states = self
+            .states
+            .get_mut(body as usize)
+            .ok_or_else(|| io::Error::other(format!("the run has no body {body}")))?;
+        let at = (k - self.first) as usize;
+        if states.len() != at {
             return Err(io::Error::other(format!(
-                "body {}: record of iteration {} after {} states",
-                r.body,
-                r.iteration,
-                states.len()
+                "body {body}: the state of output {k} after {} states",
+                self.first as usize + states.len()
             )));
         }
-        states.push(OrbitState {
-            t: r.t1,
-            r: [x, y, z],
-            v: [vx, vy, vz],
-        });
-        if r.body == 0 {
-            bar.set(r.iteration + 1);
+        states.push(state);
+        if self.counts.len() <= at {
+            self.counts.resize(at + 1, 0);
+        }
+        self.counts[at] += 1;
+        while self.complete < self.counts.len() && self.counts[self.complete] == bodies {
+            self.complete += 1;
+        }
+        while self.complete > self.window {
+            let w = self.window;
+            let whole = self.states.iter().map(|s| s[..=w].to_vec()).collect();
+            sender
+                .send(whole)
+                .map_err(|_| io::Error::other("the screening stopped"))?;
+            for s in &mut self.states {
+                s.drain(..w);
+            }
+            self.counts.drain(..w);
+            self.complete -= w;
+            self.first += w as u64;
         }
         Ok(())
-    })?;
-    bar.finish();
-    drop(job);
-    engine.shutdown()?;
-    Ok(bodies)
+    }
+
+    /// The last window, shorter than the others, once the run has ended.
+    fn finish(self, sender: &SyncSender<Window>) -> anyhow::Result<()> {
+        let left = self.states.first().map_or(0, Vec::len);
+        if left > 1 {
+            anyhow::ensure!(
+                self.complete == left,
+                "the run ended with bodies missing states after output {}",
+                self.first + self.complete as u64 - 1
+            );
+            // The screening may have ended already (an error it reports itself).
+            let _ = sender.send(self.states);
+        }
+        Ok(())
+    }
 }
