@@ -3,7 +3,8 @@
 # HTTP (BENCHMARKS.md's "Starlink 6 h at 10 s through HTTP"). A fresh `serve --workers 2
 # --memory-mb 18000` on a fresh log; Starlink shell 1 (benches/starlink.json) for 2,160
 # steps posted to /api/runs and polled (/status, every 50 ms) until complete; the first
-# `GET /conjunctions?d=5` (the screening, kept alive and in the log); then eleven `POST
+# screening (`POST /screenings {"d": 5}`, its job polled every 50 ms until done: kept
+# alive and in the log); then eleven `POST
 # /manoeuvres`, one satellite each, 2.3 m/s in a random direction at a random time
 # (seeded), each timed whole by curl. Prints the times, the median manoeuvre, the first
 # screening's multiple of it, and the server's peak RSS (VmHWM).
@@ -35,7 +36,11 @@ id=$(curl -sf -X POST -H 'content-type: application/json' --data @"$work/request
 until curl -sf "$url/api/runs/$id/status" | grep -q '"status":"complete"'; do sleep 0.05; done
 complete=$(python3 -c "import sys; print('%.2f' % ($(date +%s.%N) - $started))")
 
-first=$(curl -sf -o "$work/first.json" -w '%{time_total}' "$url/api/runs/$id/conjunctions?d=5")
+asked=$(date +%s.%N)
+job=$(curl -sf -X POST -H 'content-type: application/json' --data '{"d": 5}' "$url/api/runs/$id/screenings" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["status_url"])')
+until curl -sf "$url$job" -o "$work/first.json" && ! grep -q '"state":"running"' "$work/first.json"; do sleep 0.05; done
+first=$(python3 -c "import sys; print('%.3f' % ($(date +%s.%N) - $asked))")
 count=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["count"])' "$work/first.json")
 
 times=()
@@ -64,7 +69,7 @@ first_ms = float(first) * 1000
 median = statistics.median(ms)
 print(f"Walker shell of {bodies} satellites, {steps} steps at 10 s through HTTP (serve --workers 2)")
 print(f"POST /api/runs to complete: {complete} s")
-print(f"first GET /conjunctions?d=5: {first_ms / 1000:.2f} s ({count} conjunctions)")
+print(f"first screening (POST /screenings to done): {first_ms / 1000:.2f} s ({count} conjunctions)")
 print("manoeuvres (ms):", " ".join(f"{t:.1f}" for t in ms))
 print(f"manoeuvre median of {len(ms)}: {median:.1f} ms ({min(ms):.1f} to {max(ms):.1f}): "
       f"{first_ms / median:.0f}x the first screening")

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use nano_testing::crossing;
 use nano_testing::http::{http, http_get, http_post, http_request, HttpResponse};
-use nano_testing::process::{assert_verified, peak_rss};
-use nano_testing::server::{serve, stop, until_all_complete};
+use nano_testing::process::{assert_verified, dir_size, peak_rss};
+use nano_testing::server::{job_end, screened, serve, stop, until_all_complete};
 use serde_json::{json, Value};
 
 /// A POST of `body` (JSON) to `path` with extra `headers`, from 127.0.0.1.
@@ -51,25 +51,6 @@ fn still_serving(address: &str) {
     assert!(matches!(started.status, 200 | 202), "{}", text(&started));
 }
 
-fn du(dir: &std::path::Path) -> u64 {
-    walk(dir)
-}
-
-fn walk(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => walk(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 /// Two bodies on a near-parabolic orbit (`e` one ulp under 1): their states diverge
 /// (speeds near `1e42` km/s). The screening is refused with the reason (or the run
 /// itself, where validation refuses the orbit), and the service stays up under its
@@ -107,19 +88,25 @@ fn the_screening_of_a_diverging_run_is_refused_and_the_service_stays_up() {
             assert!(started.elapsed() < Duration::from_secs(60), "{status}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let screened = http(
+        // Refused at once (a run stopped short is 409), or by its job (states the
+        // grid cannot take are 422), naming why.
+        let asked = http_post(
             &address,
-            "127.0.0.1",
-            &format!("/api/runs/{id}/conjunctions?d=5"),
-            &[],
+            &format!("/api/runs/{id}/screenings"),
+            r#"{"d": 5}"#,
         )
         .expect("the service answers the screening");
-        let body = text(&screened);
-        assert!(
-            (400..500).contains(&screened.status),
-            "{} {body}",
-            screened.status
-        );
+        let (status, body) = if asked.status == 202 {
+            let job = job_end(&address, asked.header("location").unwrap());
+            assert_eq!(job["state"], "failed", "{job}");
+            (
+                job["status"].as_u64().unwrap() as u16,
+                job["reason"].to_string(),
+            )
+        } else {
+            (asked.status, text(&asked))
+        };
+        assert!((400..500).contains(&status), "{status} {body}");
         assert!(
             body.contains("body 0") || body.contains("stopped"),
             "{body}"
@@ -174,7 +161,7 @@ fn a_manoeuvre_of_a_long_run_streams_within_the_memory_budget_and_the_quota() {
     // beside the estimate (a fresh machine's took less than this one's), so the
     // second is asked of the same log under a quota 100 MB past what it holds.
     stop(server);
-    let second_gb = (du(&data) + (100 << 20)) as f64 / (1u64 << 30) as f64;
+    let second_gb = (dir_size(&data) + (100 << 20)) as f64 / (1u64 << 30) as f64;
     let second_quota = (second_gb * (1u64 << 30) as f64) as u64;
     let (server, address) = serve(
         &data,
@@ -200,7 +187,7 @@ fn a_manoeuvre_of_a_long_run_streams_within_the_memory_budget_and_the_quota() {
     still_serving(&address);
     stop(server);
     let quota = (0.6 * (1u64 << 30) as f64) as u64;
-    let size = du(&data);
+    let size = dir_size(&data);
     assert!(size < quota, "the log takes {size} bytes, over its quota");
     assert_verified(&data);
 }
@@ -231,7 +218,7 @@ fn a_shell_whose_log_would_pass_the_quota_is_refused_up_front() {
     assert_eq!(readyz["cluster"]["jobs_in_flight"], 0, "{readyz}");
     still_serving(&address);
     stop(server);
-    assert!(du(&data) < 1 << 30);
+    assert!(dir_size(&data) < 1 << 30);
     assert_verified(&data);
 }
 
@@ -264,14 +251,8 @@ fn a_zero_impulse_is_refused_and_a_retried_manoeuvre_returns_its_first_answer() 
     assert_eq!(versions(&address), 0);
 
     // A screener kept at 20 km, so that the answer lists what the version changed.
-    let screened = http(
-        &address,
-        "127.0.0.1",
-        &format!("/api/runs/{id}/conjunctions?d=20"),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(screened.status, 200, "{}", text(&screened));
+    let job = screened(&address, &id, 20.0, &[]);
+    assert_eq!(job["state"], "done", "{job}");
     let manoeuvre = r#"{"body": 1, "t": 600, "dv_kms": [0, 0.002, 0]}"#;
     let another = r#"{"body": 2, "t": 600, "dv_kms": [0, 0.002, 0]}"#;
     let key = [("Idempotency-Key", "3f1c-retry-me")];

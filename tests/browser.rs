@@ -677,6 +677,10 @@ fn conjunctions_page(bodies: usize, token: Option<&str>) -> serde_json::Value {
     // The list: the API's version 0, closest first, at most ROW_CAP rows.
     let first = &seen["first"];
     assert_eq!(first["listed"], true, "{brief}");
+    // The page asked for the screening (a job), was told its progress, and drew the
+    // list once it was kept.
+    assert_eq!(first["screening"]["state"], "done", "{brief}");
+    assert!(first["screening"]["done"].is_string(), "{brief}");
     assert_eq!(first["api"]["d_km"].as_f64(), Some(5.0));
     assert_lists(first, &first["api"], 0);
     let all = conjs(&first["api"]["conjunctions"]);
@@ -876,6 +880,24 @@ fn conjunctions_page(bodies: usize, token: Option<&str>) -> serde_json::Value {
             .count()
     };
     assert_eq!((streams("5"), streams("2")), (1, 1), "{requests:?}");
+    // A screening asked for at each distance (the second served by the first's, kept
+    // at 5 km), and the first job's progress followed.
+    let screenings = format!("/api/runs/{id}/screenings");
+    assert_eq!(
+        requests.iter().filter(|r| **r == screenings).count(),
+        2,
+        "{requests:?}"
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(
+                |r| r.starts_with(&format!("/api/runs/{id}/screenings/")) && r.contains("/events")
+            )
+            .count(),
+        1,
+        "{requests:?}"
+    );
     assert!(
         !requests
             .iter()

@@ -25,7 +25,7 @@ use nano_testing::http::{http, http_post};
 use nano_testing::kepler::{distance, Arcs};
 use nano_testing::lcg::Lcg;
 use nano_testing::process::assert_verified;
-use nano_testing::server::{metric, serve, stop, until_ok};
+use nano_testing::server::{metric, screened, serve, stop, until_ok};
 use nano_testing::{crossing, process};
 use serde_json::{json, Value};
 
@@ -81,15 +81,24 @@ fn assert_on_orbits(tracks: &[Vec<OrbitState>], orbits: &[Arcs], what: &str) {
 }
 
 fn get_json(address: &str, path: &str) -> (Value, Option<String>) {
-    let response = http(address, "127.0.0.1", path, &[]).expect("the service answers");
+    // A version whose screening a job is making (one a kept screener could not
+    // follow) is a 409 until it is kept.
+    let started = Instant::now();
+    let response = loop {
+        let response = http(address, "127.0.0.1", path, &[]).expect("the service answers");
+        if response.status != 409 || started.elapsed() > Duration::from_secs(120) {
+            break response;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(
         response.status,
         200,
         "{path}: {}",
         String::from_utf8_lossy(&response.body)
     );
-    let source = response.header("x-conjunctions-source").map(str::to_owned);
-    (serde_json::from_slice(&response.body).unwrap(), source)
+    let screened = response.header("x-screened-km").map(str::to_owned);
+    (serde_json::from_slice(&response.body).unwrap(), screened)
 }
 
 /// Every body's states of `version`, read back through `/bodies/{k}`.
@@ -268,6 +277,24 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
         .to_owned();
     until_ok(&address, &format!("/api/runs/{id}"));
 
+    // Reading computes nothing: 409 naming the screening to POST, until it is made.
+    let unscreened = http(
+        &address,
+        "127.0.0.1",
+        &format!("/api/runs/{id}/conjunctions?d={D_KM}"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(unscreened.status, 409);
+    let said = String::from_utf8_lossy(&unscreened.body);
+    assert!(
+        said.contains(&format!("POST /api/runs/{id}/screenings")),
+        "{said}"
+    );
+    let job = screened(&address, &id, D_KM, &[]);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(metric(&address, "nano_screenings_total"), 1);
+
     let events = EventStream::open(
         &address,
         &format!("/api/runs/{id}/conjunctions/events?d={D_KM}"),
@@ -382,7 +409,29 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
         &format!("/api/runs/{id}/conjunctions?d={D_KM}&version=0"),
     );
     assert_eq!(doc0["conjunctions"], json0);
-    assert_eq!(source.as_deref(), Some("log"));
+    assert_eq!(source.as_deref(), Some("20"));
+
+    // A hundred distances below the kept one: read from it, filtered, with no new
+    // screening and nothing more kept in the log.
+    let screenings = metric(&address, "nano_screenings_total");
+    let (kept, _) = get_json(&address, &format!("/api/runs/{id}/screenings"));
+    let size = process::dir_size(&data);
+    for i in 1..=100 {
+        let d = D_KM * f64::from(i) / 101.0;
+        let (doc, screened_at) = get_json(
+            &address,
+            &format!("/api/runs/{id}/conjunctions?d={d}&limit=10000"),
+        );
+        assert_eq!(screened_at.as_deref(), Some("20"));
+        let below: Vec<Conjunction> = current.iter().copied().filter(|c| c.miss_km < d).collect();
+        assert_eq!(set_of(&doc["conjunctions"]), below, "d = {d}");
+    }
+    assert_eq!(metric(&address, "nano_screenings_total"), screenings);
+    assert_eq!(
+        get_json(&address, &format!("/api/runs/{id}/screenings")).0["kept"],
+        kept["kept"]
+    );
+    assert_eq!(process::dir_size(&data), size, "the log grew");
 
     // A restarted service serves every version's conjunctions from the log.
     stop(server);
@@ -393,13 +442,18 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
             &address,
             &format!("/api/runs/{id}/conjunctions?d={D_KM}&version={version}&format=json"),
         );
-        assert_eq!(source.as_deref(), Some("log"), "version {version}");
+        assert_eq!(source.as_deref(), Some("20"), "version {version}");
         if version == 5 {
             assert_eq!(set_of(&doc["conjunctions"]), current);
         }
     }
     assert_eq!(metric(&address, "nano_screenings_total"), 0);
     assert_eq!(metric(&address, "nano_conjunctions_from_log_total"), 6);
+    // A screening asked again is the kept one: 200, nothing computed.
+    let again = screened(&address, &id, D_KM, &[]);
+    assert_eq!(again["state"], "done", "{again}");
+    assert_eq!(again["screened_km"], D_KM);
+    assert_eq!(metric(&address, "nano_screenings_total"), 0);
     // CSV: the header, then one line per conjunction with the names.
     let csv = http(
         &address,
@@ -410,11 +464,19 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     .unwrap();
     let text = String::from_utf8(csv.body).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("a,b,a_name,b_name,tca_s,miss_km"));
+    assert_eq!(
+        lines.next(),
+        Some("a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km")
+    );
     let first = lines.next().unwrap();
     let fields: Vec<&str> = first.split(',').collect();
-    assert_eq!(fields.len(), 6, "{first}");
+    assert_eq!(fields.len(), 9, "{first}");
     assert_eq!(fields[2], format!("c-{}", fields[0]));
+    // No catalogue numbers for a scenario's own bodies; TCA in UTC from the epoch.
+    assert_eq!((fields[4], fields[5]), ("", ""));
+    let tca: f64 = fields[6].parse().unwrap();
+    let utc = chrono_free_utc(tca);
+    assert_eq!(fields[7], utc, "{first}");
     assert_eq!(text.lines().count(), current.len() + 1);
     stop(server);
 }
@@ -613,4 +675,19 @@ fn the_runs_download_serves_each_version_over_version_0() {
     );
     let one_body = replay(&["--version", "1", "--body", "3"]);
     assert_eq!(one_body.status.code(), Some(2));
+}
+
+/// `t` seconds after the scenarios' epoch, 2026-01-01T00:00:00Z, in UTC to the
+/// millisecond (within the first day), written here without the service's calendar.
+fn chrono_free_utc(t: f64) -> String {
+    let ms = (t * 1000.0).round() as u64;
+    let s = ms / 1000;
+    assert!(s < 86_400, "within the first day: {t}");
+    format!(
+        "2026-01-01T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        ms % 1000
+    )
 }

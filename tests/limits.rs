@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nano_testing::http::{connect_from, http, http_get, http_post};
 use nano_testing::process::{assert_verified, raise_fd_limit, signal, Proc};
-use nano_testing::server::{assert_reference, logged, serve, until_ok};
+use nano_testing::server::{assert_reference, logged, screened, serve, until_ok};
 
 /// Opens `path` and reads only the response's status line: the client then reads
 /// nothing more.
@@ -572,6 +572,9 @@ fn two_hundred_and_sixty_idle_streams_from_one_client_leave_room_for_another() {
     let dir = tempfile::tempdir().unwrap();
     let (server, address) = serve(&data_dir(dir.path()), &[]);
     let id = orbit_run(&address, 20, 50);
+    // The conjunction streams read a kept screening.
+    let job = screened(&address, &id, 5.0, &[]);
+    assert_eq!(job["state"], "done", "{job}");
     let events = format!("/api/runs/{id}/conjunctions/events?d=5");
 
     let idle = open_past_the_share(&address, &events, 260);

@@ -46,6 +46,9 @@ fn the_document_describes_every_route() {
             "/api/runs/{id}/events",
             "/api/runs/{id}/manoeuvres",
             "/api/runs/{id}/positions",
+            "/api/runs/{id}/screenings",
+            "/api/runs/{id}/screenings/{job}",
+            "/api/runs/{id}/screenings/{job}/events",
             "/api/runs/{id}/states",
             "/api/runs/{id}/status",
             "/api/runs/{id}/versions",
@@ -74,6 +77,13 @@ fn the_document_describes_every_route() {
         assert!(
             post["responses"][status].is_object(),
             "POST {status} undocumented"
+        );
+    }
+    let screening = &doc["paths"]["/api/runs/{id}/screenings"]["post"];
+    for status in ["200", "202", "400", "401", "404", "429", "503"] {
+        assert!(
+            screening["responses"][status].is_object(),
+            "POST screenings {status} undocumented"
         );
     }
     let params: Vec<&str> = run["parameters"]

@@ -216,3 +216,19 @@ pub fn peak_rss(pid: u32) -> u64 {
     let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kb << 10
 }
+
+/// The bytes of every file under `dir`, recursively.
+pub fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -199,3 +199,47 @@ pub fn until_all_complete(address: &str, ids: &[String]) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Screens run `id` (its latest version) at `d` km through `POST
+/// /api/runs/{id}/screenings` on the server at `address`, with extra `headers` (a
+/// token), and waits for the job: the job's final document (`state` done or failed),
+/// or the 200's when the log kept one.
+pub fn screened(address: &str, id: &str, d: f64, headers: &[(&str, &str)]) -> serde_json::Value {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    let body = serde_json::json!({"d": d}).to_string();
+    let path = format!("/api/runs/{id}/screenings");
+    let answer =
+        crate::http::http_request(address, "127.0.0.1", "POST", &path, &all, body.as_bytes())
+            .expect("the server answers");
+    let doc: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_else(|_| {
+        panic!(
+            "{}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        )
+    });
+    if answer.status == 200 {
+        return doc;
+    }
+    assert_eq!(answer.status, 202, "{doc}");
+    job_end(address, answer.header("location").expect("a Location"))
+}
+
+/// Polls the screening job at `location` until it ends: its final document.
+pub fn job_end(address: &str, location: &str) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = http_get(address, location).expect("the server answers");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if doc["state"] != "running" {
+            return doc;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the screening at {location} did not end: {doc}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -129,3 +129,37 @@ pub async fn until_ready(app: &Router, uri: &str) -> Vec<u8> {
     }
     panic!("{uri} was not ready within 20 s");
 }
+
+/// Screens version `version` (the latest when `None`) of run `id` at `d` km through
+/// `POST /api/runs/{id}/screenings` and waits for the job: its final state (`done`,
+/// or `failed` with its status and reason), or the 200 when one was kept.
+pub async fn screened(app: &Router, id: &str, d: f64, version: Option<u32>) -> serde_json::Value {
+    let body = match version {
+        Some(v) => serde_json::json!({"d": d, "version": v}),
+        None => serde_json::json!({"d": d}),
+    };
+    let (status, headers, answer) = post(
+        app,
+        &format!("/api/runs/{id}/screenings"),
+        &body.to_string(),
+        &[],
+    )
+    .await;
+    let doc: serde_json::Value = serde_json::from_slice(&answer)
+        .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&answer)));
+    if status == axum::http::StatusCode::OK {
+        return doc;
+    }
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{doc}");
+    let location = headers["location"].to_str().unwrap().to_owned();
+    for _ in 0..6000 {
+        let (status, _, answer) = get(app, &location).await;
+        assert_eq!(status, axum::http::StatusCode::OK);
+        let doc: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        if doc["state"] != "running" {
+            return doc;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the screening at {location} did not end in two minutes");
+}

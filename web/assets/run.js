@@ -773,13 +773,69 @@ function conjunctionList(status, view) {
     listeners.forEach((fn) => fn(version, change));
   }
 
+  // The screening the list reads: one the service keeps (at d or more) is read at
+  // once; otherwise one is asked for (POST .../screenings, which needs the token when
+  // the service has one) and its progress shown until it is kept. Resolves true when
+  // there is one to read; false (the problem shown) when not.
+  let screeningFor = null; // the distance whose screening is being followed
+  async function screened(at) {
+    // 200: kept (nothing computed, nothing counted); 202: a job.
+    const asked = await fetch(`${api}/screenings`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...nanoAuth.headers },
+      body: JSON.stringify({ d: Number(at) }),
+    });
+    // Without the token a screening cannot be asked for, but reading one kept is
+    // open: the stream says whether there is one (and, if not, what to POST).
+    if (asked.status === 200 || asked.status === 401) return true;
+    if (asked.status !== 202) {
+      showProblem(`${asked.status}: ${await errorMessage(asked)}`);
+      return false;
+    }
+    const job = await asked.json();
+    screeningFor = at;
+    page.dataset.screening = "running";
+    const token = nanoAuth.param ? `?${nanoAuth.param}` : "";
+    return new Promise((resolve) => {
+      const progress = new EventSource(`${job.events_url}${token}`);
+      const end = (ok, problemText) => {
+        progress.close();
+        if (screeningFor === at) screeningFor = null;
+        page.dataset.screening = ok ? "done" : "failed";
+        if (!ok) showProblem(problemText);
+        resolve(ok);
+      };
+      const show = (p) => {
+        const percent = p.total ? Math.floor((100 * p.done) / p.total) : 0;
+        page.dataset.screeningDone = String(p.done);
+        shownText.textContent = ` (screening at ${at} km: ${percent}% of ${p.total.toLocaleString()} output times)`;
+      };
+      if (job.state === "running") show(job); // as accepted; then as its events tell
+      progress.addEventListener("progress", (e) => {
+        if (d !== at) return end(false, "");
+        show(JSON.parse(e.data));
+      });
+      progress.addEventListener("done", () => end(true, ""));
+      progress.addEventListener("error", (e) => {
+        if (e.data) {
+          end(false, `the screening failed: ${JSON.parse(e.data).reason}`);
+        } else if (progress.readyState === EventSource.CLOSED) {
+          end(false, "lost the screening's progress: reload the page to follow it again");
+        }
+      });
+    });
+  }
+
   // The stream of the list at distance d; a new one replaces the old (a new distance,
   // or a version missed).
-  function subscribe() {
+  async function subscribe() {
     source?.close();
+    source = null;
     set = new Map();
     version = null;
     render();
+    const at = d;
+    if (!(await screened(at)) || d !== at) return;
     const token = nanoAuth.param ? `&${nanoAuth.param}` : "";
     const events = new EventSource(`${api}/conjunctions/events?d=${encodeURIComponent(d)}${token}`);
     source = events;
@@ -789,6 +845,11 @@ function conjunctionList(status, view) {
       version = snap.version;
       showProblem("");
       told(null);
+    });
+    // A version not screened yet (a job screens it): the list waits for it.
+    events.addEventListener("pending", (e) => {
+      const wait = JSON.parse(e.data);
+      shownText.textContent = ` (version ${wait.version} is being screened…)`;
     });
     events.addEventListener("change", (e) => {
       const change = JSON.parse(e.data);
@@ -809,8 +870,8 @@ function conjunctionList(status, view) {
         showProblem("lost the connection to the service: trying again…");
         return;
       }
-      // Refused (a bad distance, a screening too large...): the API says why.
-      const response = await fetch(`${api}/conjunctions?d=${encodeURIComponent(d)}`, auth);
+      // Refused (a bad distance, no screening...): the API says why.
+      const response = await fetch(`${api}/conjunctions?d=${encodeURIComponent(d)}&limit=0`, auth);
       showProblem(
         response.ok
           ? "the stream of changes closed: reload the page to follow them again"
@@ -826,7 +887,7 @@ function conjunctionList(status, view) {
   // Enter in the form screens at the distance shown (a catalogue's list waits for it).
   document.getElementById("conj-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    if (source === null) {
+    if (source === null && screeningFor === null) {
       d = distance.value.trim();
       subscribe();
     }

@@ -233,6 +233,11 @@ async function conjunctionsSeen(page, run) {
     90_000,
   );
   const first = { listed, ...(await conjPanel(page)), rows: await conjRows(page) };
+  // The screening the page asked for, and the progress it was told.
+  first.screening = await page.evaluate(() => ({
+    state: document.body.dataset.screening ?? null,
+    done: document.body.dataset.screeningDone ?? null,
+  }));
   first.api = await api(`/api/runs/${id}/conjunctions?d=5`);
   if (!listed || first.rows.length === 0) return { state: await page.evaluate(() => document.body.dataset.state), first };
 

@@ -322,6 +322,14 @@ pub fn app(state: AppState) -> Router {
             "/api/runs/{id}/conjunctions",
             get(routes::conjunctions::conjunctions),
         )
+        .route(
+            "/api/runs/{id}/screenings",
+            get(routes::screenings::list).post(routes::screenings::create),
+        )
+        .route(
+            "/api/runs/{id}/screenings/{job}",
+            get(routes::screenings::status),
+        )
         .route("/accuracy", get(routes::accuracy::page))
         .route("/api/accuracy", get(routes::accuracy::json))
         .route("/api/openapi.json", get(openapi::document))
@@ -339,6 +347,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/runs/{id}/conjunctions/events",
             get(routes::conjunctions::events),
+        )
+        .route(
+            "/api/runs/{id}/screenings/{job}/events",
+            get(routes::screenings::events),
         )
         .merge(timed)
         .fallback(|request: Request| async move {

@@ -301,22 +301,88 @@ pub struct Conjunction {
     b: u32,
     a_name: Option<String>,
     b_name: Option<String>,
+    /// The catalogue (NORAD) number of `a`, for a catalogue object.
+    a_norad: Option<u32>,
+    b_norad: Option<u32>,
     /// The time of closest approach, seconds since the epoch.
     tca_s: f64,
+    /// The time of closest approach in UTC, to the millisecond.
+    tca_utc: String,
     miss_km: f64,
 }
 
-/// `GET /api/runs/{id}/conjunctions`: a version's conjunctions at `d_km`.
+/// `GET /api/runs/{id}/conjunctions`: a page of a version's conjunctions below `d_km`.
 #[derive(serde::Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct Conjunctions {
     run: String,
     version: u32,
     d_km: f64,
+    /// The distance of the kept screening they were read from.
+    screened_km: f64,
     bodies: u32,
+    /// Conjunctions the filter keeps, on every page.
     count: u64,
+    offset: u64,
+    limit: u64,
+    /// The next page, when there is one.
+    next: Option<String>,
     /// Sorted by miss distance, then pair and time.
     conjunctions: Vec<Conjunction>,
+}
+
+/// `POST /api/runs/{id}/screenings`: the version (default: the latest) and distance
+/// (km, default 5) to screen.
+#[derive(serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ScreeningRequest {
+    d: Option<f64>,
+    version: Option<u32>,
+}
+
+/// A screening: a job (running, done or failed), or one the log keeps (state done,
+/// with screened_km and no id).
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Screening {
+    id: Option<u64>,
+    run: String,
+    version: u32,
+    d_km: f64,
+    /// running, done or failed.
+    state: String,
+    /// Screened in windows of time (no screener kept for manoeuvres).
+    windowed: Option<bool>,
+    status_url: Option<String>,
+    events_url: Option<String>,
+    conjunctions_url: String,
+    /// Output times screened so far (running).
+    done: Option<u64>,
+    total: Option<u64>,
+    /// Conjunctions below d_km (done).
+    count: Option<u64>,
+    /// The status a request would have had (failed).
+    status: Option<u16>,
+    reason: Option<String>,
+    /// The distance of the kept screening that answers (a kept one).
+    screened_km: Option<f64>,
+}
+
+/// A screening the log keeps: it serves every distance up to `d_km`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct KeptScreening {
+    version: u32,
+    d_km: f64,
+}
+
+/// `GET /api/runs/{id}/screenings`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Screenings {
+    run: String,
+    kept: Vec<KeptScreening>,
+    jobs: Vec<Screening>,
 }
 
 /// One version: 0 has only its number.

@@ -1,28 +1,30 @@
-//! The conjunction screeners the service keeps alive, so that a manoeuvre updates a
-//! screening (`Screener::replace`: the body's old samples retracted, the new ones
-//! inserted) instead of screening the new version again.
+//! The screenings the service runs and keeps: the jobs ([`Job`]), and the conjunction
+//! screeners kept alive so that a manoeuvre updates a screening
+//! (`Screener::replace`: the body's old samples retracted, the new ones inserted)
+//! instead of screening the new version again.
 //!
 //! One screener per run and distance at most, at the version it last screened or was
 //! updated to. Each holds its weight ([`crate::budget::SCREENING_BYTES_PER_SAMPLE`] per
 //! sample, and at least [`crate::budget::SCREENER_MIN_BYTES`]) out of the screenings'
 //! share of the memory budget ([`crate::budget::MemoryBudget::screenings`]); a
-//! screening under way holds its weight as a [`Reservation`] before it reads a state.
-//! When a new one needs room, the least recently used kept screeners are dropped; one
-//! larger than the whole share is refused with 413 (screen it with `sedaro-nano
-//! screen`), and one that does not fit beside the screenings under way gets 503.
+//! screening under way holds its weight as a [`Reservation`] before it reads a state
+//! (a windowed one, half the share). When a new one needs room, the least recently
+//! used kept screeners are dropped; one that does not fit beside the screenings under
+//! way gets 503.
 //!
-//! Changes to a run (a manoeuvre, a screening from scratch) take the run's lock
-//! ([`Screenings::run_lock`]): manoeuvres of a run are serialised, and a version's
-//! screening at a distance is done once however many ask (single flight). New
-//! versions are announced on a broadcast channel that the conjunction event streams
+//! Manoeuvres of a run take the run's lock ([`Screenings::run_lock`]), and so does a
+//! job that keeps a screener: no version slips between the two. A job under way at
+//! `D` answers every request at `D` or less (single flight). New versions and finished
+//! screenings are announced on a broadcast channel that the conjunction event streams
 //! follow.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::http::StatusCode;
 use nano_store::RunKey;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::budget::{SCREENER_MIN_BYTES, SCREENING_BYTES_PER_SAMPLE};
 use crate::error::ApiError;
@@ -46,20 +48,74 @@ struct Inner {
     kept: HashMap<(RunKey, u64), Kept>,
 }
 
-/// The kept screeners, their share of the budget, the runs' locks and the versions'
-/// announcements.
+/// The kept screeners, their share of the budget, the runs' locks, the screening
+/// jobs, and the announcements of new versions and finished screenings.
 pub struct Screenings {
     capacity: u64,
     workers: usize,
     inner: Mutex<Inner>,
     runs: Mutex<HashMap<RunKey, Weak<tokio::sync::Mutex<()>>>>,
     versions: broadcast::Sender<(RunKey, u32)>,
+    jobs: Mutex<VecDeque<Arc<Job>>>,
+    next_job: AtomicU64,
+}
+
+/// Screening jobs remembered at most (the oldest finished ones are forgotten first;
+/// their screenings stay in the log).
+pub const MAX_JOBS: usize = 256;
+
+/// Where a screening job is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    /// `done` of the version's `total` output times screened.
+    Running { done: u64, total: u64 },
+    /// Screened and kept in the log: `count` conjunctions below its distance.
+    Done { count: usize },
+    /// It could not be screened: the status a request for it would have had, and why.
+    Failed { status: u16, reason: String },
+}
+
+/// A screening of one version of a run at one distance, under way or finished.
+pub struct Job {
+    pub id: u64,
+    pub run: RunKey,
+    pub version: u32,
+    pub d_km: f64,
+    /// Screened in windows of time (the run is too large to keep a screener of).
+    pub windowed: bool,
+    state: watch::Sender<JobState>,
+}
+
+impl Job {
+    pub fn state(&self) -> JobState {
+        self.state.borrow().clone()
+    }
+
+    /// Follows the job's state.
+    pub fn watch(&self) -> watch::Receiver<JobState> {
+        self.state.subscribe()
+    }
+
+    pub fn set(&self, state: JobState) {
+        self.state.send_replace(state);
+    }
+
+    pub fn running(&self) -> bool {
+        matches!(self.state(), JobState::Running { .. })
+    }
 }
 
 /// A screening's weight, held out of the share until it is dropped or kept.
 pub struct Reservation {
     owner: Arc<Screenings>,
     weight: u64,
+}
+
+impl Reservation {
+    /// The bytes it holds.
+    pub fn weight(&self) -> u64 {
+        self.weight
+    }
 }
 
 impl Drop for Reservation {
@@ -80,7 +136,76 @@ impl Screenings {
             inner: Mutex::default(),
             runs: Mutex::default(),
             versions: broadcast::channel(64).0,
+            jobs: Mutex::default(),
+            next_job: AtomicU64::new(1),
         }
+    }
+
+    fn jobs(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Job>>> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new job screening `version` of `run` at `d_km`, running, `total` output
+    /// times to screen. Past [`MAX_JOBS`], the oldest finished job is forgotten.
+    pub fn add_job(
+        &self,
+        run: RunKey,
+        version: u32,
+        d_km: f64,
+        windowed: bool,
+        total: u64,
+    ) -> Arc<Job> {
+        let job = Arc::new(Job {
+            id: self.next_job.fetch_add(1, Ordering::Relaxed),
+            run,
+            version,
+            d_km,
+            windowed,
+            state: watch::channel(JobState::Running { done: 0, total }).0,
+        });
+        let mut jobs = self.jobs();
+        while jobs.len() >= MAX_JOBS {
+            match jobs.iter().position(|j| !j.running()) {
+                Some(at) => {
+                    jobs.remove(at);
+                }
+                None => break,
+            }
+        }
+        jobs.push_back(Arc::clone(&job));
+        job
+    }
+
+    /// Job `id` of `run`, if it is remembered.
+    pub fn job(&self, run: RunKey, id: u64) -> Option<Arc<Job>> {
+        self.jobs()
+            .iter()
+            .find(|j| j.id == id && j.run == run)
+            .cloned()
+    }
+
+    /// The jobs of `run` remembered, oldest first.
+    pub fn jobs_of(&self, run: RunKey) -> Vec<Arc<Job>> {
+        self.jobs()
+            .iter()
+            .filter(|j| j.run == run)
+            .cloned()
+            .collect()
+    }
+
+    /// The job under way screening `version` of `run` at a distance of at least
+    /// `d_km` (the largest), if there is one: its answer will hold the one at `d_km`.
+    pub fn running_covering(&self, run: RunKey, version: u32, d_km: f64) -> Option<Arc<Job>> {
+        self.jobs()
+            .iter()
+            .filter(|j| j.run == run && j.version == version && j.d_km >= d_km && j.running())
+            .max_by(|a, b| a.d_km.total_cmp(&b.d_km))
+            .cloned()
+    }
+
+    /// The jobs under way, of every run.
+    pub fn running_jobs(&self) -> usize {
+        self.jobs().iter().filter(|j| j.running()).count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -137,6 +262,17 @@ impl Screenings {
                 ),
             });
         }
+        self.reserve_bytes(weight, what)
+    }
+
+    /// Takes `weight` bytes of the share for a screening (`what` names it), dropping
+    /// the least recently used kept screeners to make room; 503 when the screenings
+    /// under way leave too little.
+    pub fn reserve_bytes(
+        self: &Arc<Self>,
+        weight: u64,
+        what: &str,
+    ) -> Result<Reservation, ApiError> {
         let mut dropped = Vec::new();
         let result = {
             let mut inner = self.lock();
@@ -233,12 +369,13 @@ impl Screenings {
         drop(removed);
     }
 
-    /// Follows the versions made from now on.
+    /// Follows the versions made, and the screenings finished, from now on: each
+    /// announcement is a run and one of its versions.
     pub fn subscribe(&self) -> broadcast::Receiver<(RunKey, u32)> {
         self.versions.subscribe()
     }
 
-    /// Announces version `version` of `run`.
+    /// Announces version `version` of `run`, or a screening of it finished.
     pub fn announce(&self, run: RunKey, version: u32) {
         let _ = self.versions.send((run, version));
     }

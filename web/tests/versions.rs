@@ -1,12 +1,15 @@
 //! Manoeuvres, versions and conjunctions through the handlers (tower's `oneshot`):
 //! every bad request is a 4xx with a JSON body naming what was wrong, and nothing is
 //! logged for it; manoeuvres of one run posted at once make versions that follow each
-//! other; a screening that could never fit in the budget is a 413.
+//! other; a screening too large to keep a screener of is screened in windows, to the
+//! brute force's answer.
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use nano_testing::service::{get, memory_cache, post, run_id, service, serving, until_ready};
+use nano_testing::service::{
+    get, memory_cache, post, run_id, screened, service, serving, until_ready,
+};
 use nano_web::app;
 use nano_web::budget::MemoryBudget;
 use serde_json::{json, Value};
@@ -87,6 +90,9 @@ async fn every_bad_manoeuvre_or_read_is_a_4xx_naming_its_field_and_nothing_is_lo
         (format!("/api/runs/{id}/conjunctions?d=x"),         "d"),
         (format!("/api/runs/{id}/conjunctions?version=-1"),  "version"),
         (format!("/api/runs/{id}/conjunctions?format=xml"),  "format"),
+        (format!("/api/runs/{id}/conjunctions?limit=10001"), "limit"),
+        (format!("/api/runs/{id}/conjunctions?offset=-1"),   "offset"),
+        (format!("/api/runs/{id}/screenings/x"),             "job"),
         (format!("/api/runs/{id}/conjunctions/events?d=-5"), "d"),
         (format!("/api/runs/{id}/states?t=0&version=x"),     "version"),
         (format!("/api/runs/{id}/bodies/0?version=1.5"),     "version"),
@@ -98,6 +104,37 @@ async fn every_bad_manoeuvre_or_read_is_a_4xx_naming_its_field_and_nothing_is_lo
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(error(status, &answer, &uri)["field"], field, "{uri}");
     }
+    // Bad screenings: 400 naming the field, 404 for a version the run lacks.
+    let screenings = format!("/api/runs/{id}/screenings");
+    #[rustfmt::skip]
+    let posts: Vec<(&str, &str)> = vec![
+        (r#"{"d": 0}"#,            "d"),
+        (r#"{"d": 100.5}"#,        "d"),
+        (r#"{"d": "5"}"#,          "d"),
+        (r#"{"version": -1}"#,     "version"),
+        (r#"{"distance": 5}"#,     "distance"),
+        ("[5]",                    "body"),
+    ];
+    for (body, field) in posts {
+        let (status, _, answer) = post(&app, &screenings, body, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error(status, &answer, body)["field"], field, "{body}");
+    }
+    let (status, _, answer) = post(&app, &screenings, r#"{"version": 1}"#, &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Reads that name a body or job the run lacks.
+    let (status, _, answer) = get(&app, &format!("/api/runs/{id}/screenings/77")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     // A version that does not exist: 404 naming the latest.
     for uri in [
         format!("/api/runs/{id}/conjunctions?version=1"),
@@ -205,24 +242,62 @@ async fn manoeuvres_posted_at_once_make_versions_that_follow_each_other() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_screening_that_could_never_fit_the_budget_is_a_413_naming_its_samples() {
+async fn a_screening_too_large_to_keep_is_screened_in_windows_to_the_brute_forces_answer() {
     let budget = MemoryBudget::megabytes(128).unwrap();
     let s = service(memory_cache());
     let state = s.state.clone().with_budget(budget);
     let app = app(state.clone());
-    // 3 bodies x 10,001 outputs at 640 bytes is past the 16 MB share.
+    // 3 bodies x 10,001 outputs at 640 bytes is past the 16 MB share: windowed.
     let id = complete_run(&app, 10_000, 60.0).await;
-    let (status, _, answer) = get(&app, &format!("/api/runs/{id}/conjunctions")).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    let message = error(status, &answer, "413")["message"].to_string();
-    for said in ["30003 samples", "16 MB", "sedaro-nano screen"] {
-        assert!(message.contains(said), "{said}: {message}");
-    }
+    let job = screened(&app, &id, 50.0, None).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["windowed"], true, "{job}");
+    // Nothing held once it ended, and no screener kept.
     assert_eq!(state.screenings.in_use(), 0);
-    // A shorter window of the same service fits.
-    let id = complete_run(&app, 1_000, 30.0).await;
-    let (status, headers, _) = get(&app, &format!("/api/runs/{id}/conjunctions")).await;
+    assert_eq!(state.screenings.kept_count(), 0);
+    let (status, headers, answer) = get(
+        &app,
+        &format!("/api/runs/{id}/conjunctions?d=50&limit=10000"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers["x-conjunctions-source"], "screened");
+    assert_eq!(headers["x-screened-km"], "50");
+    let doc: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(doc["count"], job["count"]);
+    // The brute force over every pair and interval of the logged states.
+    let run = nano_pipeline::runs::LoggedRun::open(&state.log, id.parse().unwrap()).unwrap();
+    let mut overlay = nano_pipeline::runs::Overlay::default();
+    let bodies: Vec<_> = (0..3)
+        .map(|b| {
+            run.body_states(&state.log, &mut overlay, b, 0..10_001)
+                .unwrap()
+        })
+        .collect();
+    let mut want = nano_pipeline::screening::oracle::screen(&bodies, 50.0);
+    nano_pipeline::screening::report::by_miss(&mut want);
+    assert!(!want.is_empty());
+    let got: Vec<(u64, u64, f64, f64)> = doc["conjunctions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["a"].as_u64().unwrap(),
+                c["b"].as_u64().unwrap(),
+                c["tca_s"].as_f64().unwrap(),
+                c["miss_km"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, u64, f64, f64)> = want
+        .iter()
+        .map(|c| (u64::from(c.a), u64::from(c.b), c.tca_s, c.miss_km))
+        .collect();
+    assert_eq!(got, want);
+    // A shorter run of the same service fits: screened at once, its screener kept.
+    let id = complete_run(&app, 1_000, 30.0).await;
+    let job = screened(&app, &id, 5.0, None).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["windowed"], false, "{job}");
     assert_eq!(state.screenings.kept_count(), 1);
 }

@@ -191,4 +191,74 @@ impl LoggedRun {
         }
         Ok(out)
     }
+
+    /// Every body's states at outputs `outputs` (within `0 ..= iterations`) in the
+    /// version `overlay` lays over version 0, read in one pass over the log's blocks
+    /// (not body by body): what a screening window reads.
+    pub fn window_states(
+        &self,
+        log: &Log,
+        overlay: &mut Overlay,
+        outputs: Range<u64>,
+    ) -> Result<Vec<Vec<OrbitState>>, Error> {
+        let len = (outputs.end - outputs.start) as usize;
+        let absent = OrbitState {
+            t: f64::NAN,
+            r: [f64::NAN; 3],
+            v: [f64::NAN; 3],
+        };
+        let mut out = vec![vec![absent; len]; self.bodies as usize];
+        let mut filled = 0usize;
+        if outputs.is_empty() {
+            return Ok(out);
+        }
+        if outputs.start == 0 {
+            for (body, states) in out.iter_mut().enumerate() {
+                states[0] = self.initial(body as u32)?;
+            }
+            filled += self.bodies as usize;
+        }
+        // The record of iteration k - 1 holds the state at t_k.
+        let iterations = outputs.start.max(1) - 1..outputs.end - 1;
+        for record in log.replay(self.key, iterations)? {
+            let r = record?;
+            let k = r.iteration + 1;
+            let slot = out
+                .get_mut(r.body as usize)
+                .and_then(|b| b.get_mut((k - outputs.start) as usize));
+            let Some(slot) = slot else {
+                return Err(Error::InconsistentRun {
+                    run: self.id,
+                    detail: format!("a record of body {} at output {k}", r.body),
+                });
+            };
+            let [x, y, z, vx, vy, vz] = r.state;
+            *slot = OrbitState {
+                t: r.t1,
+                r: [x, y, z],
+                v: [vx, vy, vz],
+            };
+            filled += 1;
+        }
+        if filled != len * self.bodies as usize {
+            return Err(Error::InconsistentRun {
+                run: self.id,
+                detail: format!(
+                    "outputs {outputs:?} of {} bodies hold {filled} states",
+                    self.bodies
+                ),
+            });
+        }
+        for body in overlay.manoeuvred() {
+            let Some(states) = out.get_mut(body as usize) else {
+                continue;
+            };
+            for (k, state) in outputs.clone().zip(states.iter_mut()) {
+                if let Some(s) = overlay.state(log, self.key, body, k)? {
+                    *state = s;
+                }
+            }
+        }
+        Ok(out)
+    }
 }

@@ -52,6 +52,11 @@ impl Overlay {
         }
     }
 
+    /// The bodies a manoeuvre of the version (or one before it) changed, ascending.
+    pub fn manoeuvred(&self) -> Vec<u32> {
+        self.bodies.iter().map(|b| b.0).collect()
+    }
+
     /// The most bytes the windows hold at once (one per manoeuvred body).
     pub fn bytes(versions: &[Version]) -> u64 {
         let mut bodies: Vec<u32> = versions.iter().map(|v| v.body).collect();

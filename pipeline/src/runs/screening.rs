@@ -75,19 +75,49 @@ impl Held {
     }
 }
 
+/// Screens the version of `run` made by `versions` at `d_km` in windows of `window`
+/// output intervals ([`crate::screening::windows`]), each window's states read from
+/// the log in one pass when it is screened, on `workers` threads; `progress(k)` is
+/// told when the outputs before `k` are screened. Every conjunction, closest first.
+/// What it holds is one window's states and dataflow, whatever the run's length; no
+/// screener is left to follow manoeuvres.
+pub fn screen_windowed(
+    log: &Log,
+    run: &LoggedRun,
+    versions: &[Version],
+    d_km: f64,
+    window: usize,
+    workers: usize,
+    progress: impl FnMut(usize),
+) -> Result<Vec<Conjunction>, Error> {
+    let outputs = run.iterations + 1;
+    let mut overlay = Overlay::new(versions.to_vec(), run.step());
+    crate::screening::windows::screen_windows(
+        outputs as usize,
+        d_km,
+        window,
+        workers,
+        None,
+        |range| run.window_states(log, &mut overlay, range.start as u64..range.end as u64),
+        progress,
+    )
+}
+
 /// Keeps `found`, version `version` of `run`'s conjunctions at the distance whose bits
 /// are `d_bits`, in the log (sorted by pair, then time), and leaves it sorted by miss
 /// distance, as answers give it.
-pub fn keep(log: &Log, run: &LoggedRun, version: u32, d_bits: u64, found: &mut [Conjunction]) {
+pub fn keep(
+    log: &Log,
+    run: &LoggedRun,
+    version: u32,
+    d_bits: u64,
+    found: &mut [Conjunction],
+) -> Result<(), Error> {
     found.sort();
     let bytes = encoding::encode_screening(found.iter().map(ScreenedPair::from));
-    // Best effort: the answer is computed and stands without it (a full log, say,
-    // only means the next asker screens again), and the version it belongs to is
-    // already logged.
-    if let Err(e) = log.put_screening(run.key, version, d_bits, &bytes) {
-        tracing::warn!(run = %run.id, version, error = %e, "a screening is not kept in the log");
-    }
+    let kept = log.put_screening(run.key, version, d_bits, &bytes);
     report::by_miss(found);
+    Ok(kept?)
 }
 
 /// The conjunctions in `bytes`, a screening the log kept for `run`, in the order kept.
@@ -113,4 +143,30 @@ pub fn kept(
     let mut found = decode(run, &bytes)?;
     report::by_miss(&mut found);
     Ok(Some(found))
+}
+
+/// Version `version` of `run`'s conjunctions below `d_km`, from the screening the log
+/// keeps of it at the least distance `D >= d_km` (a minimum below `d_km` is one below
+/// `D`: the set is the kept one filtered), closest first, with `D`; `None` when the log
+/// keeps no screening of the version at `d_km` or more.
+pub fn kept_within(
+    log: &Log,
+    run: &LoggedRun,
+    version: u32,
+    d_km: f64,
+) -> Result<Option<(f64, Vec<Conjunction>)>, Error> {
+    let least = log
+        .screening_distances(run.key, version)?
+        .into_iter()
+        .map(f64::from_bits)
+        .filter(|&d| d >= d_km)
+        .min_by(f64::total_cmp);
+    let Some(d) = least else {
+        return Ok(None);
+    };
+    let Some(mut found) = kept(log, run, version, d.to_bits())? else {
+        return Ok(None);
+    };
+    found.retain(|c| c.miss_km < d_km);
+    Ok(Some((d, found)))
 }

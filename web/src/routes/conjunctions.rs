@@ -1,21 +1,19 @@
 //! A version's conjunctions (`GET /api/runs/{id}/conjunctions?d=&version=`) and their
 //! changes as versions are made (`GET /api/runs/{id}/conjunctions/events?d=`).
 //!
-//! Where a version's conjunctions at `D` come from, cheapest first (the response's
-//! `X-Conjunctions-Source` header says which, and `/metrics` counts them): the log,
-//! which keeps every screening the service made ([`nano_pipeline::runs::screening::keep`],
-//! in the store's encoding of screened pairs), so a restarted service does not screen
-//! again; the screener kept
-//! in memory for the run at `D` ([`crate::screenings`]) when it holds that version;
-//! otherwise a screening from scratch, on the blocking pool, under the run's lock (one
-//! per run, version and distance however many ask), within the screenings' share of
-//! the memory budget. The screener of the latest version is kept, so that the next
-//! manoeuvre updates it.
+//! Both only read: a version's conjunctions below `d` come from the screening the log
+//! keeps of it at the least distance `D >= d` ([`screening::kept_within`]; a minimum
+//! below `d` is one below `D`, so every smaller distance is a filter of one kept
+//! screening, never a new one). A screening is made by a job
+//! ([`super::screenings`]: the token, the rate limit, the memory budget); a version
+//! with none at `d` or more is a 409 naming what to POST, or the job under way.
 //!
 //! The event stream sends the latest version's set (`snapshot`), then, for each later
 //! version, what it added and removed (`change`): the stream keeps the set it last
 //! sent and diffs the next version's against it, so removing then adding turns one
-//! into the other exactly, whichever way the next set was found.
+//! into the other exactly, whichever way the next set was found. A version not yet
+//! screened is said once (`pending`), and the stream waits for its screening's
+//! announcement.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -24,9 +22,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use nano_pipeline::runs::screening::{self, Held};
+use nano_pipeline::runs::screening;
 use nano_pipeline::runs::LoggedRun;
-use nano_pipeline::screening::screener::ScreeningError;
 use nano_pipeline::screening::Conjunction;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
@@ -37,7 +34,7 @@ use super::blocking;
 use super::events::event;
 use super::versions::{complete_run, pick, version_param};
 use crate::clients::Client;
-use crate::error::{ApiError, While};
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::params::{self, Query};
 use crate::routes::api::stream_permit;
@@ -63,149 +60,157 @@ fn distance(query: &Query) -> Result<f64, ApiError> {
     }
 }
 
-/// Where a set of conjunctions came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    Log,
-    Memory,
-    Screened,
-}
-
-impl Source {
-    fn name(self) -> &'static str {
-        match self {
-            Source::Log => "log",
-            Source::Memory => "memory",
-            Source::Screened => "screened",
-        }
-    }
-}
-
-/// A version's conjunctions at a distance, sorted by miss distance.
+/// A version's conjunctions below a distance, sorted by miss distance.
 pub(crate) struct Found {
     pub run: LoggedRun,
     pub version: u32,
+    /// The distance of the kept screening they were read from (`d` or more).
+    pub screened_km: f64,
     pub conjunctions: Vec<Conjunction>,
-    pub source: Source,
 }
 
-/// A conjunction as the API writes it, with the bodies' names.
+/// A conjunction as the API writes it: the bodies' names and catalogue numbers, the
+/// time of closest approach in seconds and in UTC.
 pub(crate) fn conjunction_json(run: &LoggedRun, c: &Conjunction) -> Value {
-    let name = |i: u32| run.scenario.body(i as usize).map(|b| b.name);
+    let [a, b] = [c.a, c.b].map(|i| run.scenario.body(i as usize));
+    let name = |b: &Option<nano_pipeline::scenario::Body>| b.as_ref().map(|b| b.name.clone());
+    let norad = |b: &Option<nano_pipeline::scenario::Body>| b.as_ref().and_then(|b| b.norad_id);
     json!({
-        "a": c.a, "b": c.b, "a_name": name(c.a), "b_name": name(c.b),
-        "tca_s": c.tca_s, "miss_km": c.miss_km,
+        "a": c.a, "b": c.b, "a_name": name(&a), "b_name": name(&b),
+        "a_norad": norad(&a), "b_norad": norad(&b),
+        "tca_s": c.tca_s, "tca_utc": tca_utc(run, c.tca_s), "miss_km": c.miss_km,
     })
 }
 
-/// Version `version` (default: the latest) of run `id`'s conjunctions at `d_km`,
-/// cheapest first (see the module docs).
+/// The time `t_s` after the run's epoch in UTC, to the millisecond, `Z`-suffixed.
+fn tca_utc(run: &LoggedRun, t_s: f64) -> String {
+    format!("{}Z", run.scenario.epoch().iso_at(t_s, 3))
+}
+
+/// The largest page of conjunctions (`limit`), and the page when none is asked.
+pub const MAX_PAGE: usize = 10_000;
+pub const DEFAULT_PAGE: usize = 1_000;
+
+/// A whole-number parameter `name`, at most `max`, or `default`.
+fn whole(query: &Query, name: &'static str, default: usize, max: usize) -> Result<usize, ApiError> {
+    let Some(text) = query.get(name) else {
+        return Ok(default);
+    };
+    match text.parse::<usize>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(ApiError::bad(
+            name,
+            text,
+            format!("must be a whole number from 0 to {max}"),
+        )),
+    }
+}
+
+/// Which conjunctions a request keeps: those of body index `body` and those of
+/// catalogue number `norad`, when given.
+struct Filter {
+    body: Option<u32>,
+    norad: Option<u32>,
+}
+
+impl Filter {
+    fn parse(query: &Query, run: &LoggedRun) -> Result<Filter, ApiError> {
+        let body = match query.get("body") {
+            None => None,
+            Some(text) => match text.parse::<u32>() {
+                Ok(k) if k < run.bodies => Some(k),
+                _ => {
+                    return Err(ApiError::bad(
+                        "body",
+                        text,
+                        format!(
+                            "must be a body index of the run, from 0 to {}",
+                            run.bodies.saturating_sub(1)
+                        ),
+                    ))
+                }
+            },
+        };
+        let norad = match query.get("norad") {
+            None => None,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) => Some(n),
+                _ => {
+                    return Err(ApiError::bad(
+                        "norad",
+                        text,
+                        "must be a catalogue (NORAD) number, a whole number",
+                    ))
+                }
+            },
+        };
+        Ok(Filter { body, norad })
+    }
+
+    /// The bodies `norad` names (a catalogue number may be in a run once at most, but
+    /// nothing here relies on it).
+    fn bodies(&self, run: &LoggedRun) -> Vec<u32> {
+        let Some(norad) = self.norad else {
+            return Vec::new();
+        };
+        (0..run.bodies)
+            .filter(|&i| run.scenario.body(i as usize).and_then(|b| b.norad_id) == Some(norad))
+            .collect()
+    }
+
+    fn keeps(&self, c: &Conjunction, norad_bodies: &[u32]) -> bool {
+        let has = |k: u32| c.a == k || c.b == k;
+        self.body.is_none_or(has) && (self.norad.is_none() || norad_bodies.iter().any(|&k| has(k)))
+    }
+}
+
+/// Version `version` (default: the latest) of run `id`'s conjunctions below `d_km`,
+/// read from the screening the log keeps of it at `d_km` or more; never screened here
+/// (409 naming the screening to POST, or the job under way).
 pub(crate) async fn find(
     state: &AppState,
     id: &str,
     version: Option<u32>,
     d_km: f64,
 ) -> Result<Found, ApiError> {
-    let d_bits = d_km.to_bits();
-    let (run, version, kept) = {
-        let (state, id) = (state.clone(), id.to_owned());
-        blocking(move || {
-            let run = complete_run(&state, &id)?;
-            let versions = state.log.versions(run.key)?;
-            let version = pick(&run, &versions, version)?;
-            let kept = screening::kept(&state.log, &run, version, d_bits)?;
-            Ok::<_, ApiError>((run, version, kept))
-        })
-        .await?
-    };
-    if let Some(conjunctions) = kept {
-        return Ok(from_log(state, run, version, conjunctions));
-    }
-    let guard = state.screenings.run_lock(run.key).lock_owned().await;
-    let state = state.clone();
+    let (state, id) = (state.clone(), id.to_owned());
     blocking(move || {
-        let _single_flight = guard;
-        screen(&state, run, version, d_km)
+        let run = complete_run(&state, &id)?;
+        let versions = state.log.versions(run.key)?;
+        let version = pick(&run, &versions, version)?;
+        match screening::kept_within(&state.log, &run, version, d_km)? {
+            Some((screened_km, conjunctions)) => {
+                Metrics::bump(&state.metrics.conjunctions_from_log);
+                Ok(Found {
+                    run,
+                    version,
+                    screened_km,
+                    conjunctions,
+                })
+            }
+            None => Err(not_screened(&state, &run, version, d_km)),
+        }
     })
     .await
 }
 
-/// The conjunctions the log kept for `version` of `run`, closest first.
-fn from_log(
-    state: &AppState,
-    run: LoggedRun,
-    version: u32,
-    conjunctions: Vec<Conjunction>,
-) -> Found {
-    Metrics::bump(&state.metrics.conjunctions_from_log);
-    Found {
-        run,
-        version,
-        conjunctions,
-        source: Source::Log,
-    }
-}
-
-/// [`find`] past the log's first look, under the run's lock: the log again (another
-/// request may have screened it meanwhile), the kept screener, or a screening.
-fn screen(state: &AppState, run: LoggedRun, version: u32, d_km: f64) -> Result<Found, ApiError> {
-    let log = &state.log;
-    let d_bits = d_km.to_bits();
-    let found = |run, conjunctions, source| Found {
-        run,
-        version,
-        conjunctions,
-        source,
+/// Why version `version` of `run` has no conjunctions at `d_km` to read: a job under
+/// way that will hold them, or no screening at all (what to POST).
+fn not_screened(state: &AppState, run: &LoggedRun, version: u32, d_km: f64) -> ApiError {
+    let id = run.id;
+    let message = match state.screenings.running_covering(run.key, version, d_km) {
+        Some(job) => format!(
+            "version {version} of run {id} is being screened at {} km: follow /api/runs/{id}/screenings/{} (or its /events)",
+            job.d_km, job.id
+        ),
+        None => format!(
+            "version {version} of run {id} has not been screened at {d_km} km or more: POST /api/runs/{id}/screenings with {{\"d\": {d_km}, \"version\": {version}}} to screen it"
+        ),
     };
-    if let Some(conjunctions) = screening::kept(log, &run, version, d_bits)? {
-        return Ok(from_log(state, run, version, conjunctions));
+    ApiError::Refused {
+        status: StatusCode::CONFLICT,
+        message,
     }
-    if let Some(held) = state.screenings.kept(run.key, d_bits) {
-        let held = held.lock().unwrap_or_else(|e| e.into_inner());
-        if held.version == version {
-            let mut conjunctions = held.screener.conjunctions();
-            drop(held);
-            screening::keep(log, &run, version, d_bits, &mut conjunctions);
-            Metrics::bump(&state.metrics.conjunctions_from_memory);
-            return Ok(found(run, conjunctions, Source::Memory));
-        }
-    }
-    let versions = log.versions(run.key)?;
-    let outputs = run.iterations + 1;
-    let samples = u64::from(run.bodies) * outputs;
-    let what = format!(
-        "screening version {version} of run {} ({} bodies x {outputs} output times) at {d_km} km",
-        run.id, run.bodies
-    );
-    let reservation = state.screenings.reserve(samples, &what)?;
-    let failed = |e: ScreeningError| match e {
-        ScreeningError::Workers(_) => ApiError::internal(While {
-            doing: what.clone(),
-            cause: e.into(),
-        }),
-        // States the grid cannot take (not finite, too far, too fast): the run's, not
-        // the service's, and asking again cannot help.
-        _ => ApiError::Refused {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message: format!("{what}: the run's states cannot be screened: {e}"),
-        },
-    };
-    let workers = state.screenings.workers();
-    let held = match Held::screen(log, &run, &versions[..version as usize], d_km, workers) {
-        Ok(held) => held,
-        Err(nano_pipeline::Error::Screening(e)) => return Err(failed(e)),
-        Err(e) => return Err(e.into()),
-    };
-    let mut conjunctions = held.screener.conjunctions();
-    Metrics::bump(&state.metrics.screenings);
-    if version == versions.len() as u32 {
-        state.screenings.keep(reservation, run.key, d_bits, held);
-    } else {
-        held.screener.shutdown().map_err(failed)?;
-        drop(reservation);
-    }
-    screening::keep(log, &run, version, d_bits, &mut conjunctions);
-    Ok(found(run, conjunctions, Source::Screened))
 }
 
 fn csv_field(text: &str) -> String {
@@ -216,29 +221,30 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// `GET /api/runs/{id}/conjunctions?d=D[&version=V][&format=json|csv]`.
+/// `GET /api/runs/{id}/conjunctions?d=D[&version=V][&body=K][&norad=N][&offset=O][&limit=L][&format=json|csv]`.
 #[utoipa::path(get, path = "/api/runs/{id}/conjunctions", tag = "versions",
     params(
         ("id" = String, Path, description = "The orbit run's id: 32 lowercase hex digits"),
         ("d" = Option<f64>, Query, description = "The screening distance in km, above 0 and at most 100 (default 5)", exclusive_minimum = 0, maximum = 100),
         ("version" = Option<u32>, Query, description = "The run's version (default: the latest)", minimum = 0),
-        ("format" = Option<String>, Query, description = "json (default) or csv", pattern = "^(json|csv)$"),
+        ("body" = Option<u32>, Query, description = "Only the conjunctions of this body index", minimum = 0),
+        ("norad" = Option<u32>, Query, description = "Only the conjunctions of the object of this catalogue (NORAD) number", minimum = 0),
+        ("offset" = Option<u64>, Query, description = "JSON: the page starts after this many conjunctions (default 0)", minimum = 0),
+        ("limit" = Option<u64>, Query, description = "JSON: the page holds at most this many (default 1000, at most 10000)", minimum = 0, maximum = 10000),
+        ("format" = Option<String>, Query, description = "json (default, paged) or csv (every conjunction kept by the filter, streamed)", pattern = "^(json|csv)$"),
     ),
     responses(
-        (status = 200, description = "Every conjunction of the version closer than d, sorted by miss distance (then pair and time); CSV: a,b,a_name,b_name,tca_s,miss_km", content(
+        (status = 200, description = "The version's conjunctions closer than d, read from the screening the log keeps at d or more, sorted by miss distance (then pair and time); JSON a page of them with the total count and the next page's URL; CSV: a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km", content(
             (crate::schemas::Conjunctions = "application/json"),
             (String = "text/csv"),
         ), headers(
-            ("X-Conjunctions-Source" = String, description = "log (kept in the log), memory (a kept screener) or screened (screened for this request)"),
+            ("X-Screened-Km" = f64, description = "The distance of the kept screening the conjunctions were read from"),
         )),
-        (status = 400, description = "A bad parameter (d, version, format, id) or a nano run, named", body = crate::schemas::ErrorBody),
+        (status = 400, description = "A bad parameter (d, version, body, norad, offset, limit, format, id) or a nano run, named", body = crate::schemas::ErrorBody),
         (status = 404, description = "No such orbit run, or no such version (the message names the latest)", body = crate::schemas::ErrorBody),
         (status = 408, description = "The request took too long", body = crate::schemas::ErrorBody),
-        (status = 409, description = "The run is still computing or stopped short", body = crate::schemas::ErrorBody),
-        (status = 413, description = "The screening can never fit in the service's memory budget: the message names its samples, the limit, and `sedaro-nano screen`", body = crate::schemas::ErrorBody),
-        (status = 422, description = "The version's states cannot be screened (not finite, or too far or too fast for a bounded grid): the message names the body, the state and the rule", body = crate::schemas::ErrorBody),
+        (status = 409, description = "The run is still computing or stopped short, or the version has no screening at d or more: the message names what to POST to /api/runs/{id}/screenings, or the job under way", body = crate::schemas::ErrorBody),
         (status = 500, description = "An internal error (logged)", body = crate::schemas::ErrorBody),
-        (status = 503, description = "The screening does not fit beside those under way now (Retry-After)", body = crate::schemas::ErrorBody),
     )
 )]
 pub async fn conjunctions(
@@ -250,56 +256,104 @@ pub async fn conjunctions(
     let d_km = distance(&query)?;
     let version = version_param(&query)?;
     let format = params::format(&query)?;
+    let offset = whole(&query, "offset", 0, usize::MAX)?;
+    let limit = whole(&query, "limit", DEFAULT_PAGE, MAX_PAGE)?;
     let found = find(&state, &id, version, d_km).await?;
-    let run = &found.run;
-    let source = [(
-        "x-conjunctions-source",
-        HeaderValue::from_static(found.source.name()),
+    let run = found.run;
+    let filter = Filter::parse(&query, &run)?;
+    let norad_bodies = filter.bodies(&run);
+    let mut kept = found.conjunctions;
+    kept.retain(|c| filter.keeps(c, &norad_bodies));
+    let screened = [(
+        "x-screened-km",
+        HeaderValue::from_str(&found.screened_km.to_string()).expect("a number"),
     )];
     if format == nano_pipeline::Format::Csv {
-        let mut out = String::from("a,b,a_name,b_name,tca_s,miss_km\n");
-        let name = |i: u32| {
-            run.scenario
-                .body(i as usize)
-                .map(|b| b.name)
-                .unwrap_or_default()
-        };
-        for c in &found.conjunctions {
-            // Display writes the shortest form that reads back to the same f64.
-            out.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                c.a,
-                c.b,
-                csv_field(&name(c.a)),
-                csv_field(&name(c.b)),
-                c.tca_s,
-                c.miss_km
-            ));
-        }
+        // Streamed a thousand rows at a time: the rows are made as the client reads.
+        let run = std::sync::Arc::new(run);
+        let header = tokio_stream::once(Ok::<_, Infallible>(axum::body::Bytes::from_static(
+            b"a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km\n",
+        )));
+        let n = kept.len();
+        let rows = tokio_stream::iter((0..n).step_by(1000)).map(move |i| {
+            let chunk = &kept[i..(i + 1000).min(n)];
+            Ok(axum::body::Bytes::from(csv_rows(&run, chunk)))
+        });
         return Ok((
             [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/csv; charset=utf-8"),
             )],
-            source,
-            out,
+            screened,
+            axum::body::Body::from_stream(header.chain(rows)),
         )
             .into_response());
     }
-    let list: Vec<Value> = found
-        .conjunctions
+    let count = kept.len();
+    let page: Vec<Value> = kept
         .iter()
-        .map(|c| conjunction_json(run, c))
+        .skip(offset)
+        .take(limit)
+        .map(|c| conjunction_json(&run, c))
         .collect();
+    let next = (offset.saturating_add(limit) < count && limit > 0).then(|| {
+        let mut url = format!(
+            "/api/runs/{}/conjunctions?d={d_km}&version={}&offset={}&limit={limit}",
+            run.id,
+            found.version,
+            offset + limit
+        );
+        for (name, value) in [("body", filter.body), ("norad", filter.norad)] {
+            if let Some(v) = value {
+                url.push_str(&format!("&{name}={v}"));
+            }
+        }
+        url
+    });
     let body = json!({
         "run": run.id.to_string(),
         "version": found.version,
         "d_km": d_km,
+        "screened_km": found.screened_km,
         "bodies": run.bodies,
-        "count": list.len(),
-        "conjunctions": list,
+        "count": count,
+        "offset": offset,
+        "limit": limit,
+        "next": next,
+        "conjunctions": page,
     });
-    Ok((source, axum::Json(body)).into_response())
+    Ok((screened, axum::Json(body)).into_response())
+}
+
+/// CSV rows of `chunk`, as the header names them.
+fn csv_rows(run: &LoggedRun, chunk: &[Conjunction]) -> String {
+    let mut out = String::with_capacity(chunk.len() * 96);
+    for c in chunk {
+        let [a, b] = [c.a, c.b].map(|i| run.scenario.body(i as usize));
+        let name = |b: &Option<nano_pipeline::scenario::Body>| {
+            b.as_ref().map(|b| csv_field(&b.name)).unwrap_or_default()
+        };
+        let norad = |b: &Option<nano_pipeline::scenario::Body>| {
+            b.as_ref()
+                .and_then(|b| b.norad_id)
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        };
+        // Display writes the shortest form that reads back to the same f64.
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            c.a,
+            c.b,
+            name(&a),
+            name(&b),
+            norad(&a),
+            norad(&b),
+            c.tca_s,
+            tca_utc(run, c.tca_s),
+            c.miss_km
+        ));
+    }
+    out
 }
 
 /// `GET /api/runs/{id}/conjunctions/events?d=D`: the latest version's conjunctions,
@@ -354,12 +408,16 @@ pub async fn events(
             return;
         }
         let mut last = first.version;
+        let mut latest = last;
+        let mut pending = None;
         let mut set: BTreeSet<Conjunction> = first.conjunctions.iter().copied().collect();
         tokio::pin!(stopping);
         loop {
-            let latest = tokio::select! {
+            // A version made, or a screening finished (of any version): the stream
+            // goes on as far as the versions made so far allow.
+            latest = tokio::select! {
                 next = versions.recv() => match next {
-                    Ok((r, v)) if r == key => v,
+                    Ok((r, v)) if r == key => latest.max(v),
                     Ok(_) => continue,
                     // Missed announcements: the versions in the log say how far to go.
                     Err(RecvError::Lagged(_)) => {
@@ -376,6 +434,21 @@ pub async fn events(
             while last < latest {
                 let next = match find(&state, &id, Some(last + 1), d_km).await {
                     Ok(next) => next,
+                    // Not screened yet: said once, and the stream waits for the
+                    // screening's announcement.
+                    Err(ApiError::Refused { status, message })
+                        if status == StatusCode::CONFLICT =>
+                    {
+                        if pending != Some(last + 1) {
+                            pending = Some(last + 1);
+                            let wait =
+                                json!({"version": last + 1, "d_km": d_km, "reason": message});
+                            if !send(event("pending", wait)).await {
+                                return;
+                            }
+                        }
+                        break;
+                    }
                     Err(e) => {
                         send(event("error", json!({"reason": e.to_string()}))).await;
                         return;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod ops;
 pub mod page;
 pub mod runs;
+pub mod screenings;
 pub mod versions;
 pub mod windows;
 

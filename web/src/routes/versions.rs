@@ -396,8 +396,42 @@ fn apply(
     let _memory = state.readers.admit(budget::MANOEUVRE_BYTES, &what)?;
     let made = next.make(log, key)?;
     let updated = update_screeners(state, run, &made, &what)?;
+    screen_again(state, run, &made.version);
     state.screenings.announce(run.key, made.version.version);
     Ok(answer_json(run, &made.version, updated))
+}
+
+/// Keeps the conjunctions current where no kept screener could: when the log keeps
+/// screenings of the manoeuvre's parent version and none of the new version at the
+/// largest of their distances, a job screens the new version at it (windowed, for a
+/// run too large to keep a screener of). Best effort: a job the budget does not admit
+/// now is left for a client to POST (the event streams say so).
+fn screen_again(state: &AppState, run: &LoggedRun, version: &Version) {
+    let largest = |v: u32| -> Option<f64> {
+        let distances = state.log.screening_distances(run.key, v).ok()?;
+        distances
+            .into_iter()
+            .map(f64::from_bits)
+            .max_by(f64::total_cmp)
+    };
+    let Some(d_km) = largest(version.parent) else {
+        return;
+    };
+    if largest(version.version).is_some_and(|d| d >= d_km) {
+        return;
+    }
+    let versions = match state.log.versions(run.key) {
+        Ok(v) => v[..version.version as usize].to_vec(),
+        Err(e) => {
+            tracing::warn!(run = %run.id, error = %e, "the new version is not screened again");
+            return;
+        }
+    };
+    if let Err(e) =
+        super::screenings::start(state, std::sync::Arc::new(run.clone()), versions, d_km)
+    {
+        tracing::info!(run = %run.id, reason = %e, "the new version is not screened again now");
+    }
 }
 
 /// Updates every screener kept for `run` to its latest version (the last of
@@ -445,7 +479,10 @@ fn update_screeners(
         Metrics::bump(&state.metrics.screenings_updated);
         let mut found = held.screener.conjunctions();
         drop(held);
-        screening::keep(log, run, version.version, d_bits, &mut found);
+        if let Err(e) = screening::keep(log, run, version.version, d_bits, &mut found) {
+            // The answer below stands; the version's screening is made again by a job.
+            tracing::warn!(run = %run.id, error = %e, "an updated screening is not kept in the log");
+        }
         updated.push(json!({
             "d_km": f64::from_bits(d_bits),
             "added": changes.added.iter().map(|c| conjunction_json(run, c)).collect::<Vec<_>>(),
