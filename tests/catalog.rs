@@ -702,7 +702,8 @@ fn a_shell_with_the_public_catalogue_writes_the_same_bytes_everywhere_and_its_oe
 
     // The OEM read back from the log: the shell's 12 bodies by index, then every
     // object of the file in its order but those SGP4 cannot start at the epoch (as
-    // python's sgp4 finds them; the file holds some catalogue numbers twice).
+    // python's sgp4 finds them, or places past 1e7 km from the Earth, our code 7; the
+    // file holds some catalogue numbers twice).
     let out = run(&[
         "propagate",
         "--scenario",
@@ -731,7 +732,7 @@ for k in range(0, len(lines), 2):
     sat = Satrec.twoline2rv(lines[k], lines[k + 1])
     offset = (request["epoch_jd"] - (sat.jdsatepoch + sat.jdsatepochF)) * 1440.0
     e, r, v = sat.sgp4_tsince(offset)
-    if e == 0:
+    if e == 0 and sum(x * x for x in r) ** 0.5 <= 1e7:
         kept.append(str(sat.satnum))
 json.dump(kept, sys.stdout)
 "#;

@@ -132,11 +132,18 @@ fn state(row: &Value) -> OrbitState {
 }
 
 fn conjunction(c: &Value) -> Conjunction {
+    let x = |name: &str| c[name].as_f64().unwrap_or_else(|| panic!("{name}: {c}"));
     Conjunction {
         a: c["a"].as_u64().unwrap() as u32,
         b: c["b"].as_u64().unwrap() as u32,
-        tca_s: c["tca_s"].as_f64().unwrap(),
-        miss_km: c["miss_km"].as_f64().unwrap(),
+        tca_s: x("tca_s"),
+        miss_km: x("miss_km"),
+        rel_speed_kms: x("rel_speed_kms"),
+        ric_km: [
+            x("miss_radial_km"),
+            x("miss_in_track_km"),
+            x("miss_cross_track_km"),
+        ],
     }
 }
 
@@ -466,11 +473,18 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km")
+        Some("a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km,rel_speed_kms,miss_radial_km,miss_in_track_km,miss_cross_track_km")
     );
     let first = lines.next().unwrap();
     let fields: Vec<&str> = first.split(',').collect();
-    assert_eq!(fields.len(), 9, "{first}");
+    assert_eq!(fields.len(), 13, "{first}");
+    // The miss's components make the miss.
+    let ric: Vec<f64> = fields[10..13].iter().map(|x| x.parse().unwrap()).collect();
+    let miss: f64 = fields[8].parse().unwrap();
+    assert!(
+        (ric.iter().map(|x| x * x).sum::<f64>().sqrt() - miss).abs() < 1e-9,
+        "{first}"
+    );
     assert_eq!(fields[2], format!("c-{}", fields[0]));
     // No catalogue numbers for a scenario's own bodies; TCA in UTC from the epoch.
     assert_eq!((fields[4], fields[5]), ("", ""));

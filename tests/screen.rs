@@ -70,16 +70,22 @@ fn oracle_of(scenario: &str) -> Vec<Conjunction> {
 fn rows(csv: &[u8]) -> Vec<Conjunction> {
     let text = std::str::from_utf8(csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("a,b,tca_s,miss_km"));
+    assert_eq!(
+        lines.next(),
+        Some("a,b,tca_s,miss_km,rel_speed_kms,radial_km,in_track_km,cross_track_km")
+    );
     lines
         .map(|line| {
             let f: Vec<&str> = line.split(',').collect();
-            assert_eq!(f.len(), 4, "{line}");
+            assert_eq!(f.len(), 8, "{line}");
+            let x = |i: usize| f[i].parse::<f64>().unwrap();
             Conjunction {
                 a: f[0].parse().unwrap(),
                 b: f[1].parse().unwrap(),
-                tca_s: f[2].parse().unwrap(),
-                miss_km: f[3].parse().unwrap(),
+                tca_s: x(2),
+                miss_km: x(3),
+                rel_speed_kms: x(4),
+                ric_km: [x(5), x(6), x(7)],
             }
         })
         .collect()

@@ -2,14 +2,19 @@
 //! `docs/orbits.md` ("Conjunctions"), sharing no code with the screening it checks: the
 //! cubic Hermite interpolant written here (in its Bézier form, evaluated by de
 //! Casteljau), the brute force over every pair and interval by dense sampling of the
-//! rate of approach refined by bisection; and the comparison of two conjunction sets
+//! rate of approach refined by bisection, with the encounter at each minimum (the
+//! relative speed, and the miss in the primary's radial, in-track and cross-track
+//! frame, built here by Gram-Schmidt); and the comparison of two conjunction sets
 //! under the accuracy the definition allows two implementations (pairs equal, in the
-//! same order; TCA within 1 ms; miss within 1 m).
+//! same order; TCA within 1 ms; miss and its components within 1 m; relative speed
+//! within 1 mm/s).
 
 use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::screening::Conjunction;
 
-/// Pairs equal (in the same order), TCA within 1 ms, miss within 1 m.
+/// Pairs equal (in the same order), TCA within 1 ms, miss and its radial, in-track
+/// and cross-track components within 1 m, relative speed within 1 mm/s (where both
+/// have them: a conjunction read back from JSON may not).
 pub fn assert_same(got: &[Conjunction], want: &[Conjunction], what: &str) {
     let pairs = |c: &[Conjunction]| c.iter().map(|c| (c.a, c.b)).collect::<Vec<_>>();
     assert_eq!(pairs(got), pairs(want), "{what}: the pairs differ");
@@ -22,7 +27,39 @@ pub fn assert_same(got: &[Conjunction], want: &[Conjunction], what: &str) {
             (g.miss_km - w.miss_km).abs() < 1e-3,
             "{what}: miss {g:?} against {w:?}"
         );
+        if !g.rel_speed_kms.is_nan() {
+            assert!(
+                (g.rel_speed_kms - w.rel_speed_kms).abs() < 1e-6,
+                "{what}: relative speed {g:?} against {w:?}"
+            );
+            for i in 0..3 {
+                assert!(
+                    (g.ric_km[i] - w.ric_km[i]).abs() < 1e-3,
+                    "{what}: RIC {g:?} against {w:?}"
+                );
+            }
+        }
     }
+}
+
+/// The encounter of `p` (the primary) and `q` at the same time: `q`'s speed relative
+/// to `p`, and `q - p` in `p`'s radial, in-track and cross-track directions, the
+/// frame made by Gram-Schmidt from `p`'s position and velocity (radial along `r`,
+/// in-track along the part of `v` normal to it, cross-track completing a right-handed
+/// frame), which is the frame `R, C = r x v, I = C x R`.
+pub fn encounter(p: &OrbitState, q: &OrbitState) -> (f64, [f64; 3]) {
+    let norm = |x: [f64; 3]| dot(x, x).sqrt();
+    let radial = p.r.map(|x| x / norm(p.r));
+    let along: [f64; 3] = std::array::from_fn(|i| p.v[i] - dot(p.v, radial) * radial[i]);
+    let in_track = along.map(|x| x / norm(along));
+    let cross = [
+        radial[1] * in_track[2] - radial[2] * in_track[1],
+        radial[2] * in_track[0] - radial[0] * in_track[2],
+        radial[0] * in_track[1] - radial[1] * in_track[0],
+    ];
+    let d: [f64; 3] = std::array::from_fn(|i| q.r[i] - p.r[i]);
+    let dv: [f64; 3] = std::array::from_fn(|i| q.v[i] - p.v[i]);
+    (norm(dv), [dot(d, radial), dot(d, in_track), dot(d, cross)])
 }
 
 /// Exactly the pairs of `want` (`(a, b, miss_km)`, in order), each within a centimetre
@@ -142,11 +179,20 @@ pub fn screen_by_sampling(bodies: &[Vec<OrbitState>], distance_km: f64) -> Vec<C
                         }
                         let miss = sample(r).1;
                         if miss < distance_km {
+                            let tca_s = if r == 1.0 { a1.t } else { at(r) };
+                            let (p, q) = if r == 1.0 {
+                                (*a1, *b1)
+                            } else {
+                                (cubic(a0, a1, tca_s), cubic(b0, b1, tca_s))
+                            };
+                            let (rel_speed_kms, ric_km) = encounter(&p, &q);
                             found.push(Conjunction {
                                 a: a as u32,
                                 b: b as u32,
-                                tca_s: if r == 1.0 { a1.t } else { at(r) },
+                                tca_s,
                                 miss_km: miss,
+                                rel_speed_kms,
+                                ric_km,
                             });
                         }
                     }

@@ -309,6 +309,15 @@ pub struct Conjunction {
     /// The time of closest approach in UTC, to the millisecond.
     tca_utc: String,
     miss_km: f64,
+    /// `b`'s speed relative to `a` at the closest approach (null in a screening kept
+    /// before it was written).
+    rel_speed_kms: Option<f64>,
+    /// `b`'s position relative to `a` at the closest approach, along `a`'s position.
+    miss_radial_km: Option<f64>,
+    /// ... along `(r x v) x r`.
+    miss_in_track_km: Option<f64>,
+    /// ... along `r x v`.
+    miss_cross_track_km: Option<f64>,
 }
 
 /// `GET /api/runs/{id}/conjunctions`: a page of a version's conjunctions below `d_km`.

@@ -130,6 +130,33 @@ fn bisect(p: &[f64], lo: f64, hi: f64) -> Option<f64> {
     Some(0.5 * (a + b))
 }
 
+/// The encounter of `a` (the primary) and `b` at their closest approach: the speed of
+/// `b` relative to `a` (km/s), and `b`'s position relative to `a` in `a`'s radial,
+/// in-track and cross-track directions (km): R along `a`'s position, C along its
+/// angular momentum `r x v`, I = C x R (along the velocity for a circular orbit), as
+/// SOCRATES and conjunction data messages give the miss.
+pub fn encounter(pa: &OrbitState, pb: &OrbitState) -> (f64, [f64; 3]) {
+    let dv = sub(pb.v, pa.v);
+    let speed = dot(dv, dv).sqrt();
+    let unit = |x: [f64; 3]| {
+        let n = dot(x, x).sqrt();
+        x.map(|c| c / n)
+    };
+    let radial = unit(pa.r);
+    let cross = unit(cross_product(pa.r, pa.v));
+    let in_track = cross_product(cross, radial);
+    let d = sub(pb.r, pa.r);
+    (speed, [dot(d, radial), dot(d, in_track), dot(d, cross)])
+}
+
+fn cross_product(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
 fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
@@ -175,11 +202,14 @@ pub fn closest_approaches(
         let (pa, pb) = (hermite(a0, a1, t), hermite(b0, b1, t));
         let miss = dot(sub(pa.r, pb.r), sub(pa.r, pb.r)).sqrt();
         if miss < distance_km && count < MAX_MINIMA {
+            let (rel_speed_kms, ric_km) = encounter(&pa, &pb);
             minima.found[count] = Some(Conjunction {
                 a,
                 b,
                 tca_s: t,
                 miss_km: miss,
+                rel_speed_kms,
+                ric_km,
             });
             count += 1;
         }

@@ -46,16 +46,33 @@ use crate::orbit::OrbitState;
 use screener::ScreeningError;
 
 /// A close approach of bodies `a < b`: at `tca_s` (seconds since the epoch) their
-/// interpolated distance has a local minimum `miss_km` below the screening distance.
+/// interpolated distance has a local minimum `miss_km` below the screening distance;
+/// there `b` moves at `rel_speed_kms` relative to `a`, and lies at `ric_km` from it in
+/// `a`'s radial, in-track and cross-track directions ([`approach::encounter`]).
 ///
-/// Ordered (and equal) by its fields' bits, so it can be a record of a differential
-/// collection; the order is by pair, then time.
+/// Ordered (and equal) by the bits of the pair, the time and the miss, so it can be a
+/// record of a differential collection; the order is by pair, then time. The
+/// encounter's numbers follow from the same two cubics at the same time, so they add
+/// nothing to its identity. Kept screenings made before they were written have them
+/// NaN.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Conjunction {
     pub a: u32,
     pub b: u32,
     pub tca_s: f64,
     pub miss_km: f64,
+    #[serde(default = "unknown")]
+    pub rel_speed_kms: f64,
+    #[serde(default = "unknown_ric")]
+    pub ric_km: [f64; 3],
+}
+
+fn unknown() -> f64 {
+    f64::NAN
+}
+
+fn unknown_ric() -> [f64; 3] {
+    [f64::NAN; 3]
 }
 
 impl Conjunction {
@@ -72,6 +89,8 @@ impl From<&Conjunction> for ScreenedPair {
             b: c.b,
             tca_s: c.tca_s,
             miss_km: c.miss_km,
+            rel_speed_kms: c.rel_speed_kms,
+            ric_km: c.ric_km,
         }
     }
 }
@@ -84,6 +103,8 @@ impl From<ScreenedPair> for Conjunction {
             b: p.b,
             tca_s: p.tca_s,
             miss_km: p.miss_km,
+            rel_speed_kms: p.rel_speed_kms,
+            ric_km: p.ric_km,
         }
     }
 }

@@ -2,9 +2,11 @@
 //! sorted by miss distance (closest first), as JSON or CSV.
 //!
 //! JSON: `{"distance_km":D,"bodies":B,"conjunctions":[{"a":i,"b":j,"tca_s":..,
-//! "miss_km":..},..]}`; CSV: the header `a,b,tca_s,miss_km`, then one line per
-//! conjunction. Numbers are written in their shortest form that reads back to the same
-//! `f64`, so a reader recovers the screening's values exactly.
+//! "miss_km":..,"rel_speed_kms":..,"ric_km":[r,i,c]},..]}`; CSV: the header
+//! `a,b,tca_s,miss_km,rel_speed_kms,radial_km,in_track_km,cross_track_km`, then one
+//! line per conjunction. Numbers are written in their shortest form that reads back to
+//! the same `f64`, so a reader recovers the screening's values exactly; an unknown
+//! encounter (a screening kept before they were written) is `null` or empty.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -60,6 +62,9 @@ impl FromStr for ScreenFormat {
     }
 }
 
+/// The CSV's header line (without its newline).
+pub const CSV_HEADER: &str = "a,b,tca_s,miss_km,rel_speed_kms,radial_km,in_track_km,cross_track_km";
+
 /// Sorts `conjunctions` by miss distance, closest first (ties by pair, then time, so
 /// the order is the same on any number of workers).
 pub fn by_miss(conjunctions: &mut [Conjunction]) {
@@ -79,15 +84,21 @@ pub fn write(
     let mut int = itoa::Buffer::new();
     match format {
         ScreenFormat::Csv => {
-            out.write_all(b"a,b,tca_s,miss_km\n")?;
+            out.write_all(CSV_HEADER.as_bytes())?;
+            out.write_all(b"\n")?;
             for c in conjunctions {
                 out.write_all(int.format(c.a).as_bytes())?;
                 out.write_all(b",")?;
                 out.write_all(int.format(c.b).as_bytes())?;
-                out.write_all(b",")?;
-                out.write_all(float.format(c.tca_s).as_bytes())?;
-                out.write_all(b",")?;
-                out.write_all(float.format(c.miss_km).as_bytes())?;
+                for x in [c.tca_s, c.miss_km, c.rel_speed_kms]
+                    .into_iter()
+                    .chain(c.ric_km)
+                {
+                    out.write_all(b",")?;
+                    if x.is_finite() {
+                        out.write_all(float.format(x).as_bytes())?;
+                    }
+                }
                 out.write_all(b"\n")?;
             }
         }
@@ -109,7 +120,19 @@ pub fn write(
                 out.write_all(float.format(c.tca_s).as_bytes())?;
                 out.write_all(b",\"miss_km\":")?;
                 out.write_all(float.format(c.miss_km).as_bytes())?;
-                out.write_all(b"}")?;
+                for (j, x) in [c.rel_speed_kms].into_iter().chain(c.ric_km).enumerate() {
+                    out.write_all(match j {
+                        0 => b",\"rel_speed_kms\":".as_slice(),
+                        1 => b",\"ric_km\":[",
+                        _ => b",",
+                    })?;
+                    if x.is_finite() {
+                        out.write_all(float.format(x).as_bytes())?;
+                    } else {
+                        out.write_all(b"null")?;
+                    }
+                }
+                out.write_all(b"]}")?;
             }
             out.write_all(b"]}\n")?;
         }
@@ -127,6 +150,8 @@ mod tests {
             b,
             tca_s,
             miss_km,
+            rel_speed_kms: 14.5 + miss_km,
+            ric_km: [0.25, -miss_km, 1e-3],
         }
     }
 
@@ -148,8 +173,27 @@ mod tests {
         write(&mut csv, ScreenFormat::Csv, 5.0, 4, &found).unwrap();
         let text = String::from_utf8(csv).unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next(), Some("a,b,tca_s,miss_km"));
-        assert_eq!(lines.next(), Some("1,2,0.30000000000000004,0.3"));
+        assert_eq!(lines.next(), Some(CSV_HEADER));
+        assert_eq!(
+            lines.next(),
+            Some("1,2,0.30000000000000004,0.3,14.8,0.25,-0.3,0.001")
+        );
+        // An unknown encounter is left empty, and null in JSON.
+        let mut unknown = c(0, 1, 7.0, 2.25);
+        unknown.rel_speed_kms = f64::NAN;
+        unknown.ric_km = [f64::NAN; 3];
+        let mut csv = Vec::new();
+        write(&mut csv, ScreenFormat::Csv, 5.0, 2, &[unknown]).unwrap();
+        assert!(String::from_utf8(csv)
+            .unwrap()
+            .ends_with("\n0,1,7.0,2.25,,,,\n"));
+        let mut json = Vec::new();
+        write(&mut json, ScreenFormat::Json, 5.0, 2, &[unknown]).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            doc["conjunctions"][0]["ric_km"],
+            serde_json::json!([null, null, null])
+        );
         let mut json = Vec::new();
         write(&mut json, ScreenFormat::Json, 5.0, 4, &found).unwrap();
         let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
@@ -158,6 +202,8 @@ mod tests {
         let rows = doc["conjunctions"].as_array().unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0]["tca_s"].as_f64(), Some(0.1 + 0.2));
+        assert_eq!(rows[0]["rel_speed_kms"].as_f64(), Some(14.8));
+        assert_eq!(rows[0]["ric_km"], serde_json::json!([0.25, -0.3, 0.001]));
         assert_eq!(rows[2]["b"], 3);
     }
 

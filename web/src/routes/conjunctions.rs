@@ -70,7 +70,9 @@ pub(crate) struct Found {
 }
 
 /// A conjunction as the API writes it: the bodies' names and catalogue numbers, the
-/// time of closest approach in seconds and in UTC.
+/// time of closest approach in seconds and in UTC, the miss, the relative speed and
+/// the miss in `a`'s radial, in-track and cross-track directions (null when the kept
+/// screening predates them).
 pub(crate) fn conjunction_json(run: &LoggedRun, c: &Conjunction) -> Value {
     let [a, b] = [c.a, c.b].map(|i| run.scenario.body(i as usize));
     let name = |b: &Option<nano_pipeline::scenario::Body>| b.as_ref().map(|b| b.name.clone());
@@ -79,6 +81,8 @@ pub(crate) fn conjunction_json(run: &LoggedRun, c: &Conjunction) -> Value {
         "a": c.a, "b": c.b, "a_name": name(&a), "b_name": name(&b),
         "a_norad": norad(&a), "b_norad": norad(&b),
         "tca_s": c.tca_s, "tca_utc": tca_utc(run, c.tca_s), "miss_km": c.miss_km,
+        "rel_speed_kms": c.rel_speed_kms,
+        "miss_radial_km": c.ric_km[0], "miss_in_track_km": c.ric_km[1], "miss_cross_track_km": c.ric_km[2],
     })
 }
 
@@ -234,7 +238,7 @@ fn csv_field(text: &str) -> String {
         ("format" = Option<String>, Query, description = "json (default, paged) or csv (every conjunction kept by the filter, streamed)", pattern = "^(json|csv)$"),
     ),
     responses(
-        (status = 200, description = "The version's conjunctions closer than d, read from the screening the log keeps at d or more, sorted by miss distance (then pair and time); JSON a page of them with the total count and the next page's URL; CSV: a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km", content(
+        (status = 200, description = "The version's conjunctions closer than d, read from the screening the log keeps at d or more, sorted by miss distance (then pair and time); JSON a page of them with the total count and the next page's URL; CSV: a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km,rel_speed_kms,miss_radial_km,miss_in_track_km,miss_cross_track_km", content(
             (crate::schemas::Conjunctions = "application/json"),
             (String = "text/csv"),
         ), headers(
@@ -272,7 +276,7 @@ pub async fn conjunctions(
         // Streamed a thousand rows at a time: the rows are made as the client reads.
         let run = std::sync::Arc::new(run);
         let header = tokio_stream::once(Ok::<_, Infallible>(axum::body::Bytes::from_static(
-            b"a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km\n",
+            CSV_HEADER,
         )));
         let n = kept.len();
         let rows = tokio_stream::iter((0..n).step_by(1000)).map(move |i| {
@@ -325,6 +329,9 @@ pub async fn conjunctions(
     Ok((screened, axum::Json(body)).into_response())
 }
 
+/// The CSV's header.
+const CSV_HEADER: &[u8] = b"a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss_km,rel_speed_kms,miss_radial_km,miss_in_track_km,miss_cross_track_km\n";
+
 /// CSV rows of `chunk`, as the header names them.
 fn csv_rows(run: &LoggedRun, chunk: &[Conjunction]) -> String {
     let mut out = String::with_capacity(chunk.len() * 96);
@@ -341,7 +348,7 @@ fn csv_rows(run: &LoggedRun, chunk: &[Conjunction]) -> String {
         };
         // Display writes the shortest form that reads back to the same f64.
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{}",
             c.a,
             c.b,
             name(&a),
@@ -352,6 +359,13 @@ fn csv_rows(run: &LoggedRun, chunk: &[Conjunction]) -> String {
             tca_utc(run, c.tca_s),
             c.miss_km
         ));
+        for x in [c.rel_speed_kms].into_iter().chain(c.ric_km) {
+            out.push(',');
+            if x.is_finite() {
+                out.push_str(&x.to_string());
+            }
+        }
+        out.push('\n');
     }
     out
 }
