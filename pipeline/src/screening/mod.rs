@@ -31,6 +31,7 @@
 pub mod approach;
 pub mod grid;
 pub mod oracle;
+mod pool;
 pub mod report;
 pub mod screener;
 pub mod windows;

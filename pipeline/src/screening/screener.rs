@@ -21,20 +21,18 @@
 //! process. The grid (two numbers) is known to process 0 only: a first small dataflow
 //! broadcasts it from worker 0 before the screening is built.
 use std::collections::BTreeMap;
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use differential_dataflow::input::Input;
 use differential_dataflow::VecCollection;
 use timely::dataflow::operators::probe::Handle;
-use timely::dataflow::operators::vec::Broadcast;
-use timely::dataflow::operators::{Exchange, Input as _, Inspect, Probe};
+use timely::dataflow::operators::Exchange;
 
-use crate::network::{execute, Network};
+use crate::network::Network;
 use crate::orbit::OrbitState;
 
 use super::grid::{conjunctions, Grid, Segment, MAX_POSITION_KM};
+use super::pool::{self, share_grid, Pool};
 use super::{Conjunction, Sample};
 
 /// Why samples were refused, or the workers failed.
@@ -100,9 +98,7 @@ pub(super) type Seen = std::rc::Rc<std::cell::RefCell<Vec<(Conjunction, isize)>>
 /// The screening of one run, kept current.
 pub struct Screener {
     grid: Grid,
-    commands: Vec<Sender<Command>>,
-    reports: Receiver<Vec<(Conjunction, isize)>>,
-    workers: Option<JoinHandle<Result<(), String>>>,
+    pool: Pool<Command>,
     /// Each body's current states (shared with the workers while they insert them).
     bodies: Vec<Arc<Vec<OrbitState>>>,
     /// The output times (those of the first body inserted).
@@ -124,15 +120,6 @@ impl Screener {
         network: Option<Network>,
         grid: Grid,
     ) -> Result<Screener, ScreeningError> {
-        if workers == 0 {
-            return Err(ScreeningError::Workers("workers = 0: at least 1".into()));
-        }
-        if network.as_ref().is_some_and(|n| n.process != 0) {
-            return Err(ScreeningError::Workers(
-                "the screening's driver is process 0 of its cluster; the others run as peers"
-                    .into(),
-            ));
-        }
         if !(grid.distance_km.is_finite() && grid.distance_km > 0.0) {
             return Err(ScreeningError::Grid(format!(
                 "distance_km = {} must be finite and above 0",
@@ -148,30 +135,10 @@ impl Screener {
                 grid.max_reach_km
             )));
         }
-        let (report_tx, reports) = channel();
-        let mut commands = Vec::with_capacity(workers);
-        let mut receivers = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let (tx, rx) = channel();
-            commands.push(tx);
-            receivers.push(Some(rx));
-        }
-        let receivers = Arc::new(Mutex::new(receivers));
-        let report_tx = Mutex::new(report_tx);
-        let guards = execute(workers, network, move |worker| {
-            // Process 0's workers are the cluster's first: their index is local.
+        let pool = Pool::start(workers, network, move |worker, commands, report| {
             let index = worker.index();
-            let commands: Option<Receiver<Command>> = receivers
-                .lock()
-                .ok()
-                .and_then(|mut r| r.get_mut(index).and_then(Option::take));
-            let Some(commands) = commands else {
-                return;
-            };
-            let Some(report) = report_tx.lock().ok().map(|tx| tx.clone()) else {
-                return;
-            };
-            let grid = share_grid(worker, Some(grid));
+            let sent = (index == 0).then_some(grid);
+            let grid = share_grid(worker, sent).expect("worker 0 sends the grid");
             let changes: Seen = Default::default();
             let probe = Handle::new();
             let mut input = build(worker, grid, std::rc::Rc::clone(&changes), &probe);
@@ -221,19 +188,10 @@ impl Screener {
                     return;
                 }
             }
-        })
-        .map_err(|e| ScreeningError::Workers(e.to_string()))?;
-        let handle = std::thread::spawn(move || {
-            for result in guards.join() {
-                result?;
-            }
-            Ok(())
-        });
+        })?;
         Ok(Screener {
             grid,
-            commands,
-            reports,
-            workers: Some(handle),
+            pool,
             bodies: Vec::new(),
             times: Vec::new(),
             current: BTreeMap::new(),
@@ -323,12 +281,8 @@ impl Screener {
     /// Sends every worker the command `make` makes, and gathers what the epoch
     /// changed.
     fn apply(&mut self, make: impl Fn() -> Command) -> Result<Changes, ScreeningError> {
-        for tx in &self.commands {
-            tx.send(make()).map_err(|_| self.failed())?;
-        }
         let mut net: BTreeMap<Conjunction, isize> = BTreeMap::new();
-        for _ in 0..self.commands.len() {
-            let batch = self.reports.recv().map_err(|_| self.failed())?;
+        for batch in self.pool.apply(make)? {
             for (c, diff) in batch {
                 *net.entry(c).or_default() += diff;
             }
@@ -352,24 +306,13 @@ impl Screener {
         Ok(changes)
     }
 
-    fn failed(&self) -> ScreeningError {
-        ScreeningError::Workers("a worker thread stopped".into())
-    }
-
     /// Stops the workers and waits for them.
     pub fn shutdown(mut self) -> Result<(), ScreeningError> {
         self.stop()
     }
 
     fn stop(&mut self) -> Result<(), ScreeningError> {
-        for tx in &self.commands {
-            let _ = tx.send(Command::Stop);
-        }
-        match self.workers.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => Err(ScreeningError::Workers(e)),
-            Some(Err(_)) => Err(ScreeningError::Workers("a worker thread panicked".into())),
-            _ => Ok(()),
-        }
+        self.pool.stop(|| Command::Stop)
     }
 }
 
@@ -463,55 +406,14 @@ pub(super) fn build(
     })
 }
 
-/// The grid, from worker 0 (which knows it) to every worker of every process: a
-/// dataflow of one record, broadcast, run to its end before the screening is built.
-fn share_grid(worker: &mut timely::worker::Worker, known: Option<Grid>) -> Grid {
-    let received = std::rc::Rc::new(std::cell::Cell::new(None));
-    let seen = std::rc::Rc::clone(&received);
-    let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
-        let (input, stream) = scope.new_input::<Vec<(u64, u64)>>();
-        let (probe, _) = stream
-            .broadcast()
-            .inspect(move |&(d, r)| seen.set(Some((d, r))))
-            .probe();
-        (input, probe)
-    });
-    if worker.index() == 0 {
-        if let Some(grid) = known {
-            input.send((grid.distance_km.to_bits(), grid.max_reach_km.to_bits()));
-        }
-    }
-    input.close();
-    while !probe.done() {
-        worker.step_or_park(None);
-    }
-    let (distance, reach) = received
-        .get()
-        .expect("worker 0 sends the grid before closing its input");
-    Grid {
-        distance_km: f64::from_bits(distance),
-        max_reach_km: f64::from_bits(reach),
-    }
-}
-
 /// Runs process `network.process` (1 or more) of a screening cluster whose driver
 /// ([`Screener::start_on`]) is process 0, until the driver stops.
 pub fn run_peer(workers: usize, network: Network) -> Result<(), ScreeningError> {
-    if network.process == 0 {
-        return Err(ScreeningError::Workers(
-            "process 0 drives the screening; peers are processes 1 and up".into(),
-        ));
-    }
-    let guards = execute(workers, Some(network), move |worker| {
-        let grid = share_grid(worker, None);
+    pool::run_peer(workers, network, |worker| {
+        let grid = share_grid(worker, None).expect("worker 0 sends the grid");
         // Built as process 0 builds it, then closed at once: the epochs are process
         // 0's. Timely steps this worker until the dataflow ends, when process 0 stops.
         let input = build(worker, grid, Seen::default(), &Handle::new());
         drop(input);
     })
-    .map_err(|e| ScreeningError::Workers(e.to_string()))?;
-    for result in guards.join() {
-        result.map_err(ScreeningError::Workers)?;
-    }
-    Ok(())
 }

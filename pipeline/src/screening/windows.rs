@@ -19,19 +19,16 @@
 //! conjunctions found so far.
 
 use std::ops::Range;
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use timely::dataflow::operators::probe::Handle;
-use timely::dataflow::operators::vec::Broadcast;
-use timely::dataflow::operators::{Input as _, Inspect, Probe};
 
-use crate::network::{execute, Network};
+use crate::network::Network;
 use crate::orbit::OrbitState;
 use crate::Error;
 
 use super::grid::Grid;
+use super::pool::{self, share_grid, Pool};
 use super::screener::{build, check, segment, ScreeningError, Seen};
 use super::{report, Conjunction, Sample};
 
@@ -83,7 +80,7 @@ pub fn screen_windows(
         .into());
     }
     let window = window.max(MIN_WINDOW);
-    let mut pool = Pool::start(workers, network)?;
+    let mut pool = start(workers, network)?;
     let mut found = Vec::new();
     let mut first = 0;
     while first + 1 < outputs || first == 0 && outputs == 1 {
@@ -97,7 +94,7 @@ pub fn screen_windows(
         for (body, states) in bodies.iter().enumerate() {
             check(&grid, &times, body as u32, 0, states).map_err(|e| at(e, first))?;
         }
-        found.extend(pool.window(grid, first as u32, bodies)?);
+        found.extend(screen_window(&pool, grid, first as u32, bodies)?);
         progress(last + 1);
         if last == first {
             // A run of one output time: its states checked, no interval to screen.
@@ -105,7 +102,7 @@ pub fn screen_windows(
         }
         first = last;
     }
-    pool.stop()?;
+    pool.stop(|| Command::Stop)?;
     report::by_miss(&mut found);
     Ok(found)
 }
@@ -130,152 +127,75 @@ fn at(e: ScreeningError, first: usize) -> ScreeningError {
     }
 }
 
-/// The worker threads of a windowed screening (process 0 of its cluster).
-struct Pool {
-    commands: Vec<Sender<Command>>,
-    reports: Receiver<Vec<(Conjunction, isize)>>,
-    workers: Option<JoinHandle<Result<(), String>>>,
-}
-
-impl Pool {
-    fn start(workers: usize, network: Option<Network>) -> Result<Pool, ScreeningError> {
-        if workers == 0 {
-            return Err(ScreeningError::Workers("workers = 0: at least 1".into()));
-        }
-        if network.as_ref().is_some_and(|n| n.process != 0) {
-            return Err(ScreeningError::Workers(
-                "the screening's driver is process 0 of its cluster; the others run as peers"
-                    .into(),
-            ));
-        }
-        let (report_tx, reports) = channel();
-        let mut commands = Vec::with_capacity(workers);
-        let mut receivers = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let (tx, rx) = channel();
-            commands.push(tx);
-            receivers.push(Some(rx));
-        }
-        let receivers = Arc::new(Mutex::new(receivers));
-        let report_tx = Mutex::new(report_tx);
-        let guards = execute(workers, network, move |worker| {
-            let index = worker.index();
-            let commands: Option<Receiver<Command>> = receivers
-                .lock()
-                .ok()
-                .and_then(|mut r| r.get_mut(index).and_then(Option::take));
-            let Some(commands) = commands else {
+/// Starts the worker threads of a windowed screening (process 0 of its cluster):
+/// each builds a window's dataflow when told, feeds it its share of the window's
+/// samples and segments, runs it to its end and reports what it found.
+fn start(workers: usize, network: Option<Network>) -> Result<Pool<Command>, ScreeningError> {
+    Pool::start(workers, network, move |worker, commands, report| {
+        let index = worker.index();
+        loop {
+            let (grid, first, bodies) = match commands.recv() {
+                Ok(Command::Window {
+                    grid,
+                    first,
+                    bodies,
+                }) => (grid, first, Some(bodies)),
+                Ok(Command::Stop) | Err(_) => (STOP, 0, None),
+            };
+            let sent = (index == 0).then_some(grid);
+            let (Some(grid), Some(bodies)) = (share_grid(worker, sent), bodies) else {
                 return;
             };
-            let Some(report) = report_tx.lock().ok().map(|tx| tx.clone()) else {
+            let seen = Seen::default();
+            let probe = Handle::new();
+            let mut input = build(worker, grid, std::rc::Rc::clone(&seen), &probe);
+            for (i, states) in bodies.iter().enumerate().skip(index).step_by(workers) {
+                let body = i as u32;
+                for (k, s) in states.iter().enumerate() {
+                    if !s.is_absent() {
+                        input.0.update(Sample::new(body, first + k as u32, s), 1);
+                    }
+                }
+                for (k, w) in states.windows(2).enumerate() {
+                    if !w[1].is_absent() {
+                        input
+                            .1
+                            .update(segment(body, first as usize + k, &w[0], &w[1]), 1);
+                    }
+                }
+            }
+            drop(input);
+            while !probe.done() {
+                worker.step_or_park(None);
+            }
+            let found = std::mem::take(&mut *seen.borrow_mut());
+            if report.send(found).is_err() {
                 return;
-            };
-            loop {
-                let (grid, first, bodies) = match commands.recv() {
-                    Ok(Command::Window {
-                        grid,
-                        first,
-                        bodies,
-                    }) => (grid, first, Some(bodies)),
-                    Ok(Command::Stop) | Err(_) => (STOP, 0, None),
-                };
-                let sent = (index == 0).then_some(grid);
-                let (Some(grid), Some(bodies)) = (share_window(worker, sent), bodies) else {
-                    return;
-                };
-                let seen = Seen::default();
-                let probe = Handle::new();
-                let mut input = build(worker, grid, std::rc::Rc::clone(&seen), &probe);
-                for (i, states) in bodies.iter().enumerate().skip(index).step_by(workers) {
-                    let body = i as u32;
-                    for (k, s) in states.iter().enumerate() {
-                        if !s.is_absent() {
-                            input.0.update(Sample::new(body, first + k as u32, s), 1);
-                        }
-                    }
-                    for (k, w) in states.windows(2).enumerate() {
-                        if !w[1].is_absent() {
-                            input
-                                .1
-                                .update(segment(body, first as usize + k, &w[0], &w[1]), 1);
-                        }
-                    }
-                }
-                drop(input);
-                while !probe.done() {
-                    worker.step_or_park(None);
-                }
-                let found = std::mem::take(&mut *seen.borrow_mut());
-                if report.send(found).is_err() {
-                    return;
-                }
             }
-        })
-        .map_err(|e| ScreeningError::Workers(e.to_string()))?;
-        let handle = std::thread::spawn(move || {
-            for result in guards.join() {
-                result?;
-            }
-            Ok(())
-        });
-        Ok(Pool {
-            commands,
-            reports,
-            workers: Some(handle),
-        })
-    }
-
-    /// Screens one window: the conjunctions of its intervals.
-    fn window(
-        &mut self,
-        grid: Grid,
-        first: u32,
-        bodies: Vec<Vec<OrbitState>>,
-    ) -> Result<Vec<Conjunction>, ScreeningError> {
-        let bodies = Arc::new(bodies);
-        for tx in &self.commands {
-            let window = Command::Window {
-                grid,
-                first,
-                bodies: Arc::clone(&bodies),
-            };
-            tx.send(window).map_err(|_| failed())?;
         }
-        drop(bodies);
-        let mut found = Vec::new();
-        for _ in 0..self.commands.len() {
-            let batch = self.reports.recv().map_err(|_| failed())?;
-            // A window's answer is made once and never retracted.
-            found.extend(
-                batch
-                    .into_iter()
-                    .filter(|(_, diff)| *diff > 0)
-                    .map(|(c, _)| c),
-            );
-        }
-        Ok(found)
-    }
-
-    fn stop(&mut self) -> Result<(), ScreeningError> {
-        for tx in &self.commands {
-            let _ = tx.send(Command::Stop);
-        }
-        match self.workers.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => Err(ScreeningError::Workers(e)),
-            Some(Err(_)) => Err(ScreeningError::Workers("a worker thread panicked".into())),
-            _ => Ok(()),
-        }
-    }
+    })
 }
 
-impl Drop for Pool {
-    fn drop(&mut self) {
-        let _ = self.stop();
-    }
-}
-
-fn failed() -> ScreeningError {
-    ScreeningError::Workers("a worker thread stopped".into())
+/// Screens one window: the conjunctions of its intervals.
+fn screen_window(
+    pool: &Pool<Command>,
+    grid: Grid,
+    first: u32,
+    bodies: Vec<Vec<OrbitState>>,
+) -> Result<Vec<Conjunction>, ScreeningError> {
+    let bodies = Arc::new(bodies);
+    let reports = pool.apply(|| Command::Window {
+        grid,
+        first,
+        bodies: Arc::clone(&bodies),
+    })?;
+    // A window's answer is made once and never retracted.
+    Ok(reports
+        .into_iter()
+        .flatten()
+        .filter(|(_, diff)| *diff > 0)
+        .map(|(c, _)| c)
+        .collect())
 }
 
 /// The grid that ends a screening: no distance.
@@ -284,47 +204,13 @@ const STOP: Grid = Grid {
     max_reach_km: 0.0,
 };
 
-/// The next window's grid, from worker 0 (`sent`) to every worker of every process,
-/// or `None` when the screening has ended: a dataflow of one record, broadcast, run to
-/// its end before the window's is built.
-fn share_window(worker: &mut timely::worker::Worker, sent: Option<Grid>) -> Option<Grid> {
-    let received = std::rc::Rc::new(std::cell::Cell::new(None));
-    let seen = std::rc::Rc::clone(&received);
-    let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
-        let (input, stream) = scope.new_input::<Vec<(u64, u64)>>();
-        let (probe, _) = stream
-            .broadcast()
-            .inspect(move |&(d, r)| seen.set(Some((d, r))))
-            .probe();
-        (input, probe)
-    });
-    if let Some(grid) = sent {
-        input.send((grid.distance_km.to_bits(), grid.max_reach_km.to_bits()));
-    }
-    input.close();
-    while !probe.done() {
-        worker.step_or_park(None);
-    }
-    let (distance, reach) = received.get()?;
-    let distance_km = f64::from_bits(distance);
-    (!distance_km.is_nan()).then(|| Grid {
-        distance_km,
-        max_reach_km: f64::from_bits(reach),
-    })
-}
-
 /// Runs process `network.process` (1 or more) of a windowed screening whose driver
 /// ([`screen_windows`]) is process 0, until the driver ends it.
 pub fn run_peer(workers: usize, network: Network) -> Result<(), ScreeningError> {
-    if network.process == 0 {
-        return Err(ScreeningError::Workers(
-            "process 0 drives the screening; peers are processes 1 and up".into(),
-        ));
-    }
-    let guards = execute(workers, Some(network), move |worker| {
+    pool::run_peer(workers, network, |worker| {
         // Each window's dataflow built as process 0 builds it, its inputs closed at
         // once (the samples are process 0's), and run to its end.
-        while let Some(grid) = share_window(worker, None) {
+        while let Some(grid) = share_grid(worker, None) {
             let probe = Handle::new();
             drop(build(worker, grid, Seen::default(), &probe));
             while !probe.done() {
@@ -332,9 +218,4 @@ pub fn run_peer(workers: usize, network: Network) -> Result<(), ScreeningError> 
             }
         }
     })
-    .map_err(|e| ScreeningError::Workers(e.to_string()))?;
-    for result in guards.join() {
-        result.map_err(ScreeningError::Workers)?;
-    }
-    Ok(())
 }
