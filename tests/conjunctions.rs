@@ -422,7 +422,21 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
     // screening and nothing more kept in the log.
     let screenings = metric(&address, "nano_screenings_total");
     let (kept, _) = get_json(&address, &format!("/api/runs/{id}/screenings"));
-    let size = process::dir_size(&data);
+    // The log's files once sled has flushed what the manoeuvres wrote (it flushes
+    // every half second): the size no longer changes.
+    let settled = || {
+        let mut size = process::dir_size(&data);
+        for _ in 0..30 {
+            std::thread::sleep(Duration::from_millis(1100));
+            let again = process::dir_size(&data);
+            if again == size {
+                return size;
+            }
+            size = again;
+        }
+        panic!("the log's size did not settle: {size}");
+    };
+    let size = settled();
     for i in 1..=100 {
         let d = D_KM * f64::from(i) / 101.0;
         let (doc, screened_at) = get_json(
@@ -438,7 +452,7 @@ fn manoeuvres_change_the_conjunctions_as_a_fresh_screening_would_and_a_restart_s
         get_json(&address, &format!("/api/runs/{id}/screenings")).0["kept"],
         kept["kept"]
     );
-    assert_eq!(process::dir_size(&data), size, "the log grew");
+    assert_eq!(settled(), size, "the log grew");
 
     // A restarted service serves every version's conjunctions from the log.
     stop(server);
