@@ -16,8 +16,6 @@ pub struct Metrics {
     pub log_served: AtomicU64,
     /// Conjunctions served from a screening the log keeps (no screening done).
     pub conjunctions_from_log: AtomicU64,
-    /// Conjunctions served from a screener kept in memory.
-    pub conjunctions_from_memory: AtomicU64,
     /// Screenings done from scratch.
     pub screenings: AtomicU64,
     /// Manoeuvres applied to a kept screener incrementally.
@@ -94,11 +92,6 @@ impl Metrics {
                 "nano_conjunctions_from_log_total",
                 "Conjunction sets served from a screening the log keeps.",
                 &self.conjunctions_from_log,
-            ),
-            (
-                "nano_conjunctions_from_memory_total",
-                "Conjunction sets served from a screener kept in memory.",
-                &self.conjunctions_from_memory,
             ),
             (
                 "nano_screenings_total",

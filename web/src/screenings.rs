@@ -203,10 +203,6 @@ impl Screenings {
             .cloned()
     }
 
-    /// The jobs under way, of every run.
-    pub fn running_jobs(&self) -> usize {
-        self.jobs().iter().filter(|j| j.running()).count()
-    }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
