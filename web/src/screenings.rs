@@ -203,7 +203,6 @@ impl Screenings {
             .cloned()
     }
 
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
