@@ -51,8 +51,8 @@
 //! least recently used are dropped first ([`crate::screenings`]). A larger run is
 //! screened in windows of time ([`nano_pipeline::screening::windows`]) within half the
 //! share: what it holds does not grow with the run (Starlink shell 1 for a day at 30 s,
-//! 4.6 million samples, peaks at 122 MB of the whole service's RSS, and 117 MB for
-//! half the day: `tests/memory.rs`). The share came out of the in-process cache's
+//! 4.6 million samples, peaks at 122 to 133 MB of the whole service's RSS, and 106
+//! to 117 MB for half the day: `tests/memory.rs`). The share came out of the in-process cache's
 //! quarter, which `--cache-mb` (256 MB by default) seldom filled. However small its
 //! run, a screener weighs at least [`SCREENER_MIN_BYTES`]: its worker threads' stacks
 //! and its dataflow, so that screeners of tiny runs at many distances cannot pile up
