@@ -17,6 +17,7 @@
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
+use std::fmt::Write as _;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -74,16 +75,22 @@ pub(crate) struct Found {
 /// the miss in `a`'s radial, in-track and cross-track directions (null when the kept
 /// screening predates them).
 pub(crate) fn conjunction_json(run: &LoggedRun, c: &Conjunction) -> Value {
-    let [a, b] = [c.a, c.b].map(|i| run.scenario.body(i as usize));
-    let name = |b: &Option<nano_pipeline::scenario::Body>| b.as_ref().map(|b| b.name.clone());
-    let norad = |b: &Option<nano_pipeline::scenario::Body>| b.as_ref().and_then(|b| b.norad_id);
+    let ((a_name, a_norad), (b_name, b_norad)) = (identity(run, c.a), identity(run, c.b));
     json!({
-        "a": c.a, "b": c.b, "a_name": name(&a), "b_name": name(&b),
-        "a_norad": norad(&a), "b_norad": norad(&b),
+        "a": c.a, "b": c.b, "a_name": a_name, "b_name": b_name,
+        "a_norad": a_norad, "b_norad": b_norad,
         "tca_s": c.tca_s, "tca_utc": tca_utc(run, c.tca_s), "miss_km": c.miss_km,
         "rel_speed_kms": c.rel_speed_kms,
         "miss_radial_km": c.ric_km[0], "miss_in_track_km": c.ric_km[1], "miss_cross_track_km": c.ric_km[2],
     })
+}
+
+/// Body `i`'s name and catalogue number (a catalogue object's), as conjunctions name
+/// their bodies.
+fn identity(run: &LoggedRun, i: u32) -> (Option<String>, Option<u32>) {
+    run.scenario
+        .body(i as usize)
+        .map_or((None, None), |b| (Some(b.name), b.norad_id))
 }
 
 /// The time `t_s` after the run's epoch in UTC, to the millisecond, `Z`-suffixed.
@@ -336,33 +343,28 @@ const CSV_HEADER: &[u8] = b"a,b,a_name,b_name,a_norad,b_norad,tca_s,tca_utc,miss
 fn csv_rows(run: &LoggedRun, chunk: &[Conjunction]) -> String {
     let mut out = String::with_capacity(chunk.len() * 96);
     for c in chunk {
-        let [a, b] = [c.a, c.b].map(|i| run.scenario.body(i as usize));
-        let name = |b: &Option<nano_pipeline::scenario::Body>| {
-            b.as_ref().map(|b| csv_field(&b.name)).unwrap_or_default()
-        };
-        let norad = |b: &Option<nano_pipeline::scenario::Body>| {
-            b.as_ref()
-                .and_then(|b| b.norad_id)
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        };
-        // Display writes the shortest form that reads back to the same f64.
-        out.push_str(&format!(
+        let ((a_name, a_norad), (b_name, b_norad)) = (identity(run, c.a), identity(run, c.b));
+        let name = |n: Option<String>| n.map(|n| csv_field(&n)).unwrap_or_default();
+        let norad = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+        // Display writes the shortest form that reads back to the same f64; written
+        // into the chunk's one buffer.
+        let _ = write!(
+            out,
             "{},{},{},{},{},{},{},{},{}",
             c.a,
             c.b,
-            name(&a),
-            name(&b),
-            norad(&a),
-            norad(&b),
+            name(a_name),
+            name(b_name),
+            norad(a_norad),
+            norad(b_norad),
             c.tca_s,
             tca_utc(run, c.tca_s),
             c.miss_km
-        ));
+        );
         for x in [c.rel_speed_kms].into_iter().chain(c.ric_km) {
             out.push(',');
             if x.is_finite() {
-                out.push_str(&x.to_string());
+                let _ = write!(out, "{x}");
             }
         }
         out.push('\n');
