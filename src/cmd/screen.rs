@@ -26,7 +26,8 @@ const STOPPED_COMING: &str = "the run's states stopped coming";
 /// `screen`: the run's states (propagated on the engine's workers in this process, or
 /// read from the log), screened a window of time at a time as they come, on this
 /// process's workers and those of the processes of --hostfile (which run `screen
-/// --process P` with the same flags), written closest first.
+/// --process P` with the same flags), pairs of catalogue objects refined on SGP4,
+/// written closest first.
 pub fn run(args: &ScreenArgs) -> anyhow::Result<()> {
     let input = read_orbit_scenario(&args.scenario, &args.bodies, &args.catalogs, None)?;
     let (scenario, orbit) = (input.scenario, input.orbit);
@@ -82,7 +83,7 @@ pub fn run(args: &ScreenArgs) -> anyhow::Result<()> {
     let fed = feeder
         .join()
         .map_err(|_| anyhow::anyhow!("the propagation's thread panicked"))?;
-    let found = match (found, fed) {
+    let mut found = match (found, fed) {
         (Ok(found), fed) => {
             fed?;
             found
@@ -91,6 +92,9 @@ pub fn run(args: &ScreenArgs) -> anyhow::Result<()> {
         (Err(e), _) => return Err(e.into()),
     };
     bar.finish();
+    let t_end = args.steps as f64 * orbit.output_step_s();
+    screening::refine::on_sgp4(&orbit, &mut found, args.distance, t_end);
+    screening::report::by_miss(&mut found);
     let out = super::stdout();
     screening::report::write(out, args.format, args.distance, orbit.body_count(), &found)?;
     Ok(())

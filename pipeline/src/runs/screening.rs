@@ -10,9 +10,9 @@ use nano_store::{encoding, Log, ScreenedPair, Version};
 use super::{LoggedRun, Overlay};
 use crate::orbit::OrbitState;
 use crate::screening::grid::Grid;
-use crate::screening::report;
 use crate::screening::screener::{Changes, Screener};
 use crate::screening::Conjunction;
+use crate::screening::{refine, report};
 use crate::Error;
 
 /// A screener's grid takes segments this much longer than the version's longest: a
@@ -104,15 +104,18 @@ pub fn screen_windowed(
 }
 
 /// Keeps `found`, version `version` of `run`'s conjunctions at the distance whose bits
-/// are `d_bits`, in the log (sorted by pair, then time), and leaves it sorted by miss
-/// distance, as answers give it.
+/// are `d_bits` as the screening gave them, in the log (the pairs of catalogue objects
+/// refined on SGP4, [`crate::screening::refine`]; sorted by pair, then time), and
+/// leaves it so, sorted by miss distance, as answers give it.
 pub fn keep(
     log: &Log,
     run: &LoggedRun,
     version: u32,
     d_bits: u64,
-    found: &mut [Conjunction],
+    found: &mut Vec<Conjunction>,
 ) -> Result<(), Error> {
+    let t_end = run.iterations as f64 * run.step();
+    refine::on_sgp4(&run.scenario, found, f64::from_bits(d_bits), t_end);
     found.sort();
     let bytes = encoding::encode_screening(found.iter().map(ScreenedPair::from));
     let kept = log.put_screening(run.key, version, d_bits, &bytes);

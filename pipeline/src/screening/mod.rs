@@ -23,6 +23,7 @@
 //!   samples, applies manoeuvres (a body's samples from some output on replaced)
 //!   and reports each change as the conjunctions added and removed.
 //!
+//! - [`refine`]: a pair of catalogue objects' minima found again on SGP4 itself.
 //! - [`report`]: the answer sorted by miss distance, written as JSON or CSV.
 //! - [`screen`]: one screening of a whole run, start to finish.
 //!
@@ -32,6 +33,7 @@ pub mod approach;
 pub mod grid;
 pub mod oracle;
 mod pool;
+pub mod refine;
 pub mod report;
 pub mod screener;
 pub mod windows;
