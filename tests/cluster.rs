@@ -75,7 +75,7 @@ fn sixty_four_runs_at_once_on_two_processes_each_equal_their_reference() {
     let hosts_path = hostfile(dir.path(), 2);
     let _peer = spawn_worker(&hosts_path, 1, 2);
     // This test process is process 0.
-    let engine = cluster_engine(&hosts_path, 2);
+    let (engine, _screenings) = cluster_engine(&hosts_path, 2);
     let jobs: Vec<_> = (0..64u64)
         .map(|i| {
             (

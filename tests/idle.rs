@@ -40,7 +40,7 @@ fn a_cluster_with_nothing_to_do_uses_no_cpu_and_does_not_wake_up() {
     let dir = tempfile::tempdir().unwrap();
     let hosts_path = hostfile(dir.path(), 2);
     let peer = spawn_worker(&hosts_path, 1, 2);
-    let engine = cluster_engine(&hosts_path, 2);
+    let (engine, _screenings) = cluster_engine(&hosts_path, 2);
     // Some work first, so that the idle state is the one after a job.
     let job = engine
         .submit(nano_pipeline::RunKey::nano(3), 20_000, false)

@@ -1,15 +1,17 @@
 //! The local form of the cluster as `make cluster-local` runs it (no `--redis`): three
 //! processes and the private Redis the supervisor starts, supervised; a worker killed
 //! mid-run makes the supervisor restart the cluster, and the run completes equal to the
-//! reference.
+//! reference; and a screening the service runs in windows runs on every process of
+//! the cluster, its answer that of `screen` in one process.
 
 use std::time::{Duration, Instant};
 
 use nano_testing::cluster::LocalCluster;
 use nano_testing::http::{free_address, http_get};
 use nano_testing::process;
-use nano_testing::process::{assert_verified, run};
-use nano_testing::server::{assert_reference, logged, stop, until_ok};
+use nano_testing::process::{assert_verified, cpu_ticks, run, stdout_of, write_file};
+use nano_testing::server::{assert_reference, logged, screened, stop, until_ok};
+use nano_testing::{crossing, http::http_post};
 use redis::Commands;
 
 #[test]
@@ -94,4 +96,111 @@ fn a_supervised_local_cluster_survives_a_killed_worker_and_completes_the_run() {
         std::net::TcpStream::connect(("127.0.0.1", redis_port)).is_err(),
         "the private Redis outlived the supervisor"
     );
+}
+
+/// `a,b,tca_s,miss_km` of each row of a CSV of conjunctions (columns found by name),
+/// as bits, sorted.
+fn conjunction_rows(csv: &[u8]) -> Vec<(u32, u32, u64, u64)> {
+    let text = String::from_utf8(csv.to_vec()).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (a, b, tca, miss) = (column("a"), column("b"), column("tca_s"), column("miss_km"));
+    let mut rows: Vec<_> = lines
+        .map(|line| {
+            // No field before miss_km holds a comma: the names here are c-<i>.
+            let f: Vec<&str> = line.split(',').collect();
+            let float = |i: usize| f[i].parse::<f64>().unwrap().to_bits();
+            (
+                f[a].parse().unwrap(),
+                f[b].parse().unwrap(),
+                float(tca),
+                float(miss),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_windowed_screening_runs_on_every_process_of_the_local_cluster_and_equals_one_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = free_address();
+    let data = dir.path().join("data");
+    // At 128 MB the screenings' share (16 MB) keeps no screener of this run's
+    // 120,060 samples: it is screened in windows (of some 200 output times).
+    let cluster = LocalCluster::start_with(&address, &data, &[("NANO_MEMORY_MB", "128")]);
+    let peers = [cluster.pid_of(1), cluster.pid_of(2)];
+    until_ok(&address, "/readyz");
+    // Sixty bodies on crossing orbits of one period: they meet again every half orbit.
+    let text = crossing::scenario(60, 305.0, 10.0, |i| {
+        let f = i as f64 + 1.0;
+        [0.618_034, 0.754_877_7, 0.569_840_3].map(|g| (f * g).fract() * 2.2 - 1.1)
+    });
+    let steps = 2000;
+    let request = serde_json::json!({
+        "scenario": serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        "steps": steps,
+    });
+    let created = http_post(&address, "/api/runs", &request.to_string()).unwrap();
+    assert!(
+        created.status < 300,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let id = serde_json::from_slice::<serde_json::Value>(&created.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until_ok(&address, &format!("/api/runs/{id}"));
+    nano_testing::server::until_all_complete(&address, std::slice::from_ref(&id));
+
+    let before = peers.each_ref().map(|pid| cpu_ticks(pid));
+    let job = screened(&address, &id, 5.0, &[]);
+    let after = peers.each_ref().map(|pid| cpu_ticks(pid));
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["windowed"], true, "{job}");
+    assert_eq!(job["processes"], 3, "{job}");
+    eprintln!(
+        "the screening: {job}; the peers' CPU ticks: {:?}",
+        [after[0] - before[0], after[1] - before[1]]
+    );
+    // The peers worked: an idle process uses at most a tick in seconds (tests/idle.rs).
+    for (p, (b, a)) in before.iter().zip(&after).enumerate() {
+        assert!(
+            a - b >= 5,
+            "process {} used {} ticks of CPU during the screening",
+            p + 1,
+            a - b
+        );
+    }
+
+    // The answer: that of `screen` in one process, bit for bit.
+    let served = until_ok(
+        &address,
+        &format!("/api/runs/{id}/conjunctions?d=5&format=csv"),
+    );
+    let scenario = write_file(dir.path(), "crossing.json", &text);
+    let alone = stdout_of(&[
+        "screen",
+        "--scenario",
+        &scenario,
+        "--steps",
+        &steps.to_string(),
+        "--distance",
+        "5",
+        "--workers",
+        "1",
+        "--format",
+        "csv",
+    ]);
+    let (served, alone) = (conjunction_rows(&served), conjunction_rows(&alone));
+    assert!(alone.len() > 1000, "{} conjunctions", alone.len());
+    assert_eq!(served.len(), alone.len());
+    assert!(
+        served == alone,
+        "the cluster's screening differs from one process's"
+    );
+    stop(cluster.supervisor);
 }

@@ -1,12 +1,16 @@
 //! The mesh: one TCP connection between every pair of processes, made before timely
-//! starts (timely's own connection loop retries forever and reports on stdout).
+//! starts (timely's own connection loop retries forever and reports on stdout); or
+//! several, one per *channel*, for processes that run more than one timely
+//! computation side by side (`serve` and `worker`: the engine's, and the
+//! screenings').
 //!
-//! Process `i` listens on its own hostfile line and dials every process `j < i`, which
-//! accepts; the processes may start in any order. Each connection opens with a
-//! handshake (`NANOMESH`, the protocol version, the dialer's index and the cluster
-//! size) that the acceptor checks and acknowledges, so a stray or misconfigured
-//! connection is refused rather than handed to timely. Everything happens within one
-//! deadline; at its end the error names every peer still missing.
+//! Process `i` listens on its own hostfile line and dials every process `j < i`, once
+//! per channel, which accepts; the processes may start in any order. Each connection
+//! opens with a handshake (`NANOMESH`, the protocol version, the dialer's index, the
+//! cluster size, its worker count, the channel and the number of channels) that the
+//! acceptor checks and acknowledges, so a stray or misconfigured connection is
+//! refused rather than handed to timely. Everything happens within one deadline; at
+//! its end the error names every peer still missing.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -16,8 +20,8 @@ use std::time::{Duration, Instant};
 use crate::hostfile::{Hostfile, HostfileError};
 
 const MAGIC: &[u8; 8] = b"NANOMESH";
-const VERSION: u32 = 1;
-const HANDSHAKE: usize = 8 + 4 + 8 + 8 + 8;
+const VERSION: u32 = 2;
+const HANDSHAKE: usize = 8 + 4 + 8 + 8 + 8 + 8 + 8;
 const RETRY: Duration = Duration::from_millis(100);
 
 /// Why the mesh could not be made.
@@ -66,6 +70,20 @@ pub fn connect(
     workers: usize,
     timeout: Duration,
 ) -> Result<Vec<Option<TcpStream>>, MeshError> {
+    let mut meshes = connect_channels(hosts, process, workers, 1, timeout)?;
+    Ok(meshes.remove(0))
+}
+
+/// [`connect`], `channels` (at least 1) connections between every pair: one mesh per
+/// channel, in channel order. Every process of the cluster must ask for as many.
+pub fn connect_channels(
+    hosts: &Hostfile,
+    process: usize,
+    workers: usize,
+    channels: usize,
+    timeout: Duration,
+) -> Result<Vec<Vec<Option<TcpStream>>>, MeshError> {
+    let channels = channels.max(1);
     hosts.check_process(process)?;
     let processes = hosts.processes();
     let deadline = Instant::now() + timeout;
@@ -77,13 +95,22 @@ pub fn connect(
     })?;
     let accepting = {
         let hosts = hosts.clone();
-        thread::spawn(move || accept(listener, &hosts, process, workers, deadline))
+        thread::spawn(move || accept(listener, &hosts, process, workers, channels, deadline))
     };
-    let mut sockets: Vec<Option<TcpStream>> = (0..processes).map(|_| None).collect();
+    let mut meshes: Vec<Vec<Option<TcpStream>>> = (0..channels)
+        .map(|_| (0..processes).map(|_| None).collect())
+        .collect();
     let mut missing = Vec::new();
-    for (peer, socket) in sockets.iter_mut().enumerate().take(process) {
-        match dial(hosts.address(peer), process, processes, workers, deadline) {
-            Ok(stream) => *socket = Some(stream),
+    for (peer, channel) in (0..process).flat_map(|p| (0..channels).map(move |c| (p, c))) {
+        let who = Who {
+            process,
+            processes,
+            workers,
+            channel,
+            channels,
+        };
+        match dial(hosts.address(peer), &who, deadline) {
+            Ok(stream) => meshes[channel][peer] = Some(stream),
             Err(Dial::Workers(theirs)) => {
                 return Err(MeshError::Workers {
                     process,
@@ -92,7 +119,11 @@ pub fn connect(
                     theirs,
                 })
             }
-            Err(Dial::Failed(why)) => missing.push((peer, hosts.address(peer).to_owned(), why)),
+            Err(Dial::Failed(why)) => {
+                if !missing.iter().any(|(p, _, _)| *p == peer) {
+                    missing.push((peer, hosts.address(peer).to_owned(), why));
+                }
+            }
         }
     }
     let (accepted, not_accepted, mismatch) = accepting
@@ -106,8 +137,8 @@ pub fn connect(
             theirs,
         });
     }
-    for (peer, stream) in accepted {
-        sockets[peer] = Some(stream);
+    for ((peer, channel), stream) in accepted {
+        meshes[channel][peer] = Some(stream);
     }
     missing.extend(not_accepted);
     if !missing.is_empty() {
@@ -118,12 +149,21 @@ pub fn connect(
             missing,
         });
     }
-    for stream in sockets.iter().flatten() {
+    for stream in meshes.iter().flatten().flatten() {
         // Hand timely plain blocking streams.
         let _ = stream.set_read_timeout(None);
         let _ = stream.set_nodelay(true);
     }
-    Ok(sockets)
+    Ok(meshes)
+}
+
+/// Who dials, and for which channel: what the handshake says.
+struct Who {
+    process: usize,
+    processes: usize,
+    workers: usize,
+    channel: usize,
+    channels: usize,
 }
 
 /// Why a peer could not be dialed.
@@ -135,17 +175,11 @@ enum Dial {
 }
 
 /// Dials `address` until it accepts our handshake or the deadline passes.
-fn dial(
-    address: &str,
-    process: usize,
-    processes: usize,
-    workers: usize,
-    deadline: Instant,
-) -> Result<TcpStream, Dial> {
+fn dial(address: &str, who: &Who, deadline: Instant) -> Result<TcpStream, Dial> {
     let mut last = String::from("not tried");
     while Instant::now() < deadline {
-        match try_dial(address, process, processes, workers, deadline) {
-            Ok((stream, theirs)) if theirs == workers => return Ok(stream),
+        match try_dial(address, who, deadline) {
+            Ok((stream, theirs)) if theirs == who.workers => return Ok(stream),
             Ok((_, theirs)) => return Err(Dial::Workers(theirs)),
             Err(e) => last = e.to_string(),
         }
@@ -154,13 +188,7 @@ fn dial(
     Err(Dial::Failed(last))
 }
 
-fn try_dial(
-    address: &str,
-    process: usize,
-    processes: usize,
-    workers: usize,
-    deadline: Instant,
-) -> io::Result<(TcpStream, usize)> {
+fn try_dial(address: &str, who: &Who, deadline: Instant) -> io::Result<(TcpStream, usize)> {
     let addr = address.to_socket_addrs()?.next().ok_or_else(|| {
         io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address")
     })?;
@@ -172,15 +200,17 @@ fn try_dial(
     let mut hello = [0u8; HANDSHAKE];
     hello[..8].copy_from_slice(MAGIC);
     hello[8..12].copy_from_slice(&VERSION.to_be_bytes());
-    hello[12..20].copy_from_slice(&(process as u64).to_be_bytes());
-    hello[20..28].copy_from_slice(&(processes as u64).to_be_bytes());
-    hello[28..36].copy_from_slice(&(workers as u64).to_be_bytes());
+    hello[12..20].copy_from_slice(&(who.process as u64).to_be_bytes());
+    hello[20..28].copy_from_slice(&(who.processes as u64).to_be_bytes());
+    hello[28..36].copy_from_slice(&(who.workers as u64).to_be_bytes());
+    hello[36..44].copy_from_slice(&(who.channel as u64).to_be_bytes());
+    hello[44..52].copy_from_slice(&(who.channels as u64).to_be_bytes());
     stream.write_all(&hello)?;
     let mut ack = [0u8; 10];
     stream.read_exact(&mut ack).map_err(|e| {
         io::Error::new(
             e.kind(),
-            "the peer closed the connection: does it have the same hostfile?",
+            "the peer closed the connection: does it have the same hostfile, and run as its peer (`worker` beside `serve`, the same command otherwise)?",
         )
     })?;
     if &ack[..2] != b"OK" {
@@ -195,24 +225,25 @@ fn try_dial(
 
 /// The peers accepted, those that never came, and a peer with another worker count.
 type Accepted = (
-    Vec<(usize, TcpStream)>,
+    Vec<((usize, usize), TcpStream)>,
     Vec<(usize, String, String)>,
     Option<(usize, usize)>,
 );
 
-/// Accepts every process after `process` until all have connected or the deadline.
-/// Each connection is greeted on its own thread, so a slow or stray one holds up
-/// nobody.
+/// Accepts every process after `process`, on every channel, until all have connected
+/// or the deadline. Each connection is greeted on its own thread, so a slow or stray
+/// one holds up nobody.
 fn accept(
     listener: TcpListener,
     hosts: &Hostfile,
     process: usize,
     workers: usize,
+    channels: usize,
     deadline: Instant,
 ) -> Accepted {
     let processes = hosts.processes();
-    let mut accepted: Vec<(usize, TcpStream)> = Vec::new();
-    let expected = processes - process - 1;
+    let mut accepted: Vec<((usize, usize), TcpStream)> = Vec::new();
+    let expected = (processes - process - 1) * channels;
     let (greeted_tx, greeted) = std::sync::mpsc::channel();
     listener
         .set_nonblocking(true)
@@ -222,7 +253,9 @@ fn accept(
             Ok((stream, _)) => {
                 let greeted_tx = greeted_tx.clone();
                 thread::spawn(move || {
-                    if let Ok((peer, theirs)) = greet(&stream, process, processes, workers) {
+                    if let Ok((peer, theirs)) =
+                        greet(&stream, process, processes, workers, channels)
+                    {
                         let _ = greeted_tx.send((peer, theirs, stream));
                     }
                 });
@@ -234,7 +267,7 @@ fn accept(
         }
         while let Ok((peer, theirs, stream)) = greeted.try_recv() {
             if theirs != workers {
-                return (accepted, Vec::new(), Some((peer, theirs)));
+                return (accepted, Vec::new(), Some((peer.0, theirs)));
             }
             if !accepted.iter().any(|(p, _)| *p == peer) {
                 accepted.push((peer, stream));
@@ -242,7 +275,7 @@ fn accept(
         }
     }
     let missing = (process + 1..processes)
-        .filter(|p| !accepted.iter().any(|(q, _)| q == p))
+        .filter(|p| (0..channels).any(|c| !accepted.iter().any(|(q, _)| *q == (*p, c))))
         .map(|p| {
             (
                 p,
@@ -255,13 +288,14 @@ fn accept(
 }
 
 /// Reads and checks a dialer's handshake; acknowledges it with our worker count and
-/// returns its index and worker count.
+/// returns its index and channel, and its worker count.
 fn greet(
     mut stream: &TcpStream,
     process: usize,
     processes: usize,
     workers: usize,
-) -> io::Result<(usize, usize)> {
+    channels: usize,
+) -> io::Result<((usize, usize), usize)> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut hello = [0u8; HANDSHAKE];
@@ -270,11 +304,16 @@ fn greet(
     let peer = u64::from_be_bytes(hello[12..20].try_into().expect("eight bytes")) as usize;
     let size = u64::from_be_bytes(hello[20..28].try_into().expect("eight bytes")) as usize;
     let theirs = u64::from_be_bytes(hello[28..36].try_into().expect("eight bytes")) as usize;
+    let channel = u64::from_be_bytes(hello[36..44].try_into().expect("eight bytes")) as usize;
+    let their_channels =
+        u64::from_be_bytes(hello[44..52].try_into().expect("eight bytes")) as usize;
     if &hello[..8] != MAGIC
         || version != VERSION
         || size != processes
         || peer <= process
         || peer >= processes
+        || their_channels != channels
+        || channel >= channels
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -285,7 +324,7 @@ fn greet(
     ack[..2].copy_from_slice(b"OK");
     ack[2..].copy_from_slice(&(workers as u64).to_be_bytes());
     stream.write_all(&ack)?;
-    Ok((peer, theirs))
+    Ok(((peer, channel), theirs))
 }
 
 #[cfg(test)]
@@ -340,6 +379,59 @@ mod tests {
             .read_exact(&mut buf)
             .unwrap();
         assert_eq!(&buf, b"hi");
+    }
+
+    #[test]
+    fn two_channels_make_two_meshes_each_stream_paired_with_its_own() {
+        let hosts = hostfile(&free_ports(3));
+        let handles: Vec<_> = [1usize, 2, 0]
+            .into_iter()
+            .map(|p| {
+                let hosts = hosts.clone();
+                thread::spawn(move || {
+                    let meshes =
+                        connect_channels(&hosts, p, 1, 2, Duration::from_secs(10)).unwrap();
+                    (p, meshes)
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        all.sort_by_key(|(p, _)| *p);
+        for (p, meshes) in &all {
+            assert_eq!(meshes.len(), 2);
+            for sockets in meshes {
+                for (q, socket) in sockets.iter().enumerate() {
+                    assert_eq!(socket.is_some(), q != *p, "process {p}, socket {q}");
+                }
+            }
+        }
+        // Each channel's stream from 2 to 1 arrives on the same channel.
+        for (channel, word) in [(0, b"c0"), (1, b"c1")] {
+            all[2].1[channel][1]
+                .as_ref()
+                .unwrap()
+                .write_all(word)
+                .unwrap();
+        }
+        for (channel, word) in [(1, b"c1"), (0, b"c0")] {
+            let mut buf = [0u8; 2];
+            let mut stream = all[1].1[channel][2].as_ref().unwrap();
+            stream.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, word);
+        }
+    }
+
+    #[test]
+    fn processes_asking_for_other_channel_counts_do_not_pair() {
+        let hosts = hostfile(&free_ports(2));
+        let acceptor = {
+            let hosts = hosts.clone();
+            thread::spawn(move || connect_channels(&hosts, 0, 1, 2, Duration::from_secs(2)))
+        };
+        let dialer = connect(&hosts, 1, 1, Duration::from_secs(2)).unwrap_err();
+        assert!(dialer.to_string().contains("run as its peer"), "{dialer}");
+        let refused = acceptor.join().unwrap().unwrap_err();
+        assert!(refused.to_string().contains("process 1"), "{refused}");
     }
 
     #[test]

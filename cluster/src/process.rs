@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use std::sync::Arc;
+
 use nano_pipeline::engine::{Engine, EngineConfig, Network};
+use nano_pipeline::screening;
+use nano_pipeline::screening::windows::Workers;
 use nano_store::Log;
 use nano_web::config::at_least_one;
 use nano_web::ServeConfig;
@@ -106,6 +110,13 @@ impl Placement {
     /// The hostfile and this process's sockets to its peers, when there is a hostfile
     /// (a process that loses a peer from then on exits: [`crate::failstop`]).
     pub fn network(&self) -> Result<Option<Network>, ProcessError> {
+        Ok(self.networks(1)?.map(|mut meshes| meshes.remove(0)))
+    }
+
+    /// [`Placement::network`] with `channels` meshes between the processes, one for
+    /// each timely computation they run side by side (`serve` and `worker`: the
+    /// engine's, then the screenings'), in that order.
+    pub fn networks(&self, channels: usize) -> Result<Option<Vec<Network>>, ProcessError> {
         let Some(path) = &self.hostfile else {
             if self.process != 0 {
                 return Err(ProcessError::NoHostfile(self.process));
@@ -123,31 +134,54 @@ impl Placement {
         hosts.check_process(self.process)?;
         crate::failstop::install(hosts.addresses().to_vec());
         let timeout = Duration::from_secs(self.peer_timeout);
-        let sockets = crate::mesh::connect(&hosts, self.process, self.workers(), timeout)?;
-        Ok(Some(Network {
-            process: self.process,
-            sockets,
-        }))
+        let meshes =
+            crate::mesh::connect_channels(&hosts, self.process, self.workers(), channels, timeout)?;
+        Ok(Some(
+            meshes
+                .into_iter()
+                .map(|sockets| Network {
+                    process: self.process,
+                    sockets,
+                })
+                .collect(),
+        ))
     }
 
     /// The engine's configuration for process 0 of this placement: its workers, its
-    /// peers (connected now, when there is a hostfile), `block` iterations a block,
-    /// committing to `log`, its blocks in flight bounded by `blocks_bytes`.
+    /// peers (connected now, when there is a hostfile: `sedaro-nano worker`s),
+    /// `block` iterations a block, committing to `log`, its blocks in flight bounded
+    /// by `blocks_bytes`; and, in a cluster, the windowed screenings' workers on
+    /// every process, over the second mesh ([`SERVE_CHANNELS`]). The caller keeps
+    /// them as long as the cluster runs: dropped or stopped, the peers' side ends.
     pub fn engine_config(
         &self,
         block: u64,
         log: Option<Log>,
         blocks_bytes: u64,
-    ) -> Result<EngineConfig, ProcessError> {
-        Ok(EngineConfig {
-            network: self.network()?,
+    ) -> Result<(EngineConfig, Option<Workers>), ProcessError> {
+        let (engine, screenings) = match self.networks(SERVE_CHANNELS)? {
+            Some(mut meshes) => {
+                let engine = meshes.remove(0);
+                let workers = Workers::start(self.workers(), Some(meshes.remove(0)))
+                    .map_err(nano_pipeline::Error::from)?;
+                (Some(engine), Some(workers))
+            }
+            None => (None, None),
+        };
+        let config = EngineConfig {
+            network: engine,
             blocks_bytes,
             ..EngineConfig::single_process(self.workers(), block, log)
-        })
+        };
+        Ok((config, screenings))
     }
 }
 
-/// Works as process 1 or up of a cluster until the cluster shuts down.
+/// The meshes `serve` and `worker` make: the engine's, then the windowed screenings'.
+pub const SERVE_CHANNELS: usize = 2;
+
+/// Works as process 1 or up of a cluster until the cluster shuts down: the engine's
+/// blocks and the service's windowed screenings.
 pub fn worker(placement: &Placement, block: u64) -> Result<(), ProcessError> {
     if placement.hostfile.is_none() {
         return Err(ProcessError::WorkerWithoutHostfile);
@@ -155,9 +189,21 @@ pub fn worker(placement: &Placement, block: u64) -> Result<(), ProcessError> {
     if placement.process == 0 {
         return Err(ProcessError::WorkerAsProcessZero);
     }
-    let network = placement.network()?.expect("checked: there is a hostfile");
+    let mut meshes = placement
+        .networks(SERVE_CHANNELS)?
+        .expect("checked: there is a hostfile");
+    let (engine, screenings) = (meshes.remove(0), meshes.remove(0));
     tracing::info!(process = placement.process, "worker joined the cluster");
-    nano_pipeline::engine::run_peer(placement.workers(), network, block)?;
+    let workers = placement.workers();
+    // The screenings' side on threads of its own, until process 0 stops them.
+    let screening = std::thread::Builder::new()
+        .name("nano-screenings".into())
+        .spawn(move || screening::windows::run_peer(workers, screenings))?;
+    nano_pipeline::engine::run_peer(workers, engine, block)?;
+    match screening.join() {
+        Ok(result) => result.map_err(nano_pipeline::Error::from)?,
+        Err(_) => tracing::error!("the screenings' thread panicked"),
+    }
     tracing::info!(process = placement.process, "the cluster shut down");
     Ok(())
 }
@@ -181,16 +227,29 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
         let _entered = runtime.enter();
         config.cache()?
     };
-    let engine = Engine::start(placement.engine_config(
+    let (engine_config, screenings) = placement.engine_config(
         config.block,
         Some(log.clone()),
         config.budget().engine_blocks(),
-    )?)?;
-    let state =
+    )?;
+    let processes = engine_config
+        .network
+        .as_ref()
+        .map_or(1, |mesh| mesh.sockets.len());
+    let engine = Engine::start(engine_config)?;
+    let mut state =
         nano_web::AppState::new(engine.handle(), log.clone(), cache.clone(), config.limits())
             .with_access(config.access())
             .with_budget(config.budget())
             .with_screen_workers(placement.workers());
+    let cluster_screenings = screenings.map(|workers| {
+        Arc::new(nano_web::screenings::ClusterWorkers::new(
+            workers, processes,
+        ))
+    });
+    if let Some(cluster) = &cluster_screenings {
+        state = state.with_cluster_screenings(Arc::clone(cluster));
+    }
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
@@ -216,6 +275,12 @@ pub fn serve(config: &ServeConfig, placement: &Placement) -> Result<(), ProcessE
     tracing::info!(
         "stopping; running blocks reach the log, unfinished runs resume on the next start"
     );
+    if let Some(cluster) = cluster_screenings {
+        // The peers' screenings end with ours (after the one under way, if any).
+        if let Err(e) = cluster.stop() {
+            tracing::warn!(error = %e, "the cluster's screenings did not stop cleanly");
+        }
+    }
     engine.shutdown()?;
     // A blocking read still under way belongs to a client that is gone: do not wait.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));

@@ -159,7 +159,8 @@ fn propagate_scenario(args: &PropagateArgs, file: &Path) -> anyhow::Result<()> {
         log.keep_element_file(id.0, bytes)?;
     }
     let log_for_oem = log.clone();
-    let config = cluster.engine_config(args.block, log, DEFAULT_BLOCKS_BYTES)?;
+    // The screenings' side of the cluster is idle in a propagation, kept until it ends.
+    let (config, _screenings) = cluster.engine_config(args.block, log, DEFAULT_BLOCKS_BYTES)?;
     let engine = DataflowEngine::start(config)?;
     if let (OrbitFormat::Oem, Some(log)) = (args.run.format, &log_for_oem) {
         // The run is logged first (time by time, as the engine commits it), then read
@@ -241,9 +242,9 @@ fn propagate_dataflow(args: &PropagateArgs) -> anyhow::Result<()> {
         Some(dir) => Some(open_log(dir, args.sync)?),
         None => None,
     };
-    let config = args
-        .cluster
-        .engine_config(args.block, log, DEFAULT_BLOCKS_BYTES)?;
+    let (config, _screenings) =
+        args.cluster
+            .engine_config(args.block, log, DEFAULT_BLOCKS_BYTES)?;
     let engine = DataflowEngine::start(config)?;
     write_nano_run(run, "propagate", |sink| {
         Ok(engine.stream(RunKey::nano(run.seed), run.steps, sink)?)

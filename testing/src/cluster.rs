@@ -67,24 +67,47 @@ pub fn redis_server() -> RedisServer {
 }
 
 /// Process 0 of a cluster in this test process, with its peers in the hostfile at
-/// `hosts` (started by the caller as `sedaro-nano worker`), no log.
-pub fn cluster_engine(hosts: &Path, workers: usize) -> nano_pipeline::engine::Engine {
+/// `hosts` (started by the caller as `sedaro-nano worker`), no log; and the windowed
+/// screenings' workers on the cluster's second mesh, as `serve` keeps them (dropped,
+/// the peers' side ends).
+pub fn cluster_engine(
+    hosts: &Path,
+    workers: usize,
+) -> (
+    nano_pipeline::engine::Engine,
+    nano_pipeline::screening::windows::Workers,
+) {
     use nano_pipeline::engine::{Engine, EngineConfig, Network};
     let hostfile =
         nano_cluster::hostfile::Hostfile::parse(&std::fs::read_to_string(hosts).unwrap()).unwrap();
-    let sockets =
-        nano_cluster::mesh::connect(&hostfile, 0, workers, Duration::from_secs(30)).unwrap();
-    Engine::start(EngineConfig {
+    let mut meshes = nano_cluster::mesh::connect_channels(
+        &hostfile,
+        0,
+        workers,
+        nano_cluster::process::SERVE_CHANNELS,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let engine = Engine::start(EngineConfig {
         workers,
         network: Some(Network {
             process: 0,
-            sockets,
+            sockets: meshes.remove(0),
         }),
         block: 1000,
         log: None,
         blocks_bytes: nano_pipeline::engine::DEFAULT_BLOCKS_BYTES,
     })
-    .unwrap()
+    .unwrap();
+    let screenings = nano_pipeline::screening::windows::Workers::start(
+        workers,
+        Some(Network {
+            process: 0,
+            sockets: meshes.remove(0),
+        }),
+    )
+    .unwrap();
+    (engine, screenings)
 }
 
 /// `sedaro-nano local-cluster` as a process, followed: the processes it says it
@@ -99,11 +122,18 @@ impl LocalCluster {
     /// Starts `local-cluster --processes 3 --listen address --data data` (no
     /// `REDIS_URL`: the private Redis).
     pub fn start(address: &str, data: &Path) -> LocalCluster {
+        LocalCluster::start_with(address, data, &[])
+    }
+
+    /// [`LocalCluster::start`], with `env` in the supervisor's environment (which
+    /// its processes inherit: `NANO_*` settings of `serve`).
+    pub fn start_with(address: &str, data: &Path, env: &[(&str, &str)]) -> LocalCluster {
         let mut supervisor = bin()
             .args(["local-cluster", "--processes", "3", "--listen", address])
             .arg("--data")
             .arg(data)
             .env_remove("REDIS_URL")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -208,6 +208,8 @@ pub struct Handles {
     pub accuracy: routes::accuracy::Computed,
     /// Conjunction screeners kept alive between manoeuvres, within their share.
     pub screenings: Arc<screenings::Screenings>,
+    /// The windowed screenings' workers on every process, in a cluster.
+    pub cluster_screenings: Option<Arc<screenings::ClusterWorkers>>,
     /// The first answers to `POST /api/runs` by `Idempotency-Key` (bounded).
     pub answers: Arc<idempotency::Answers>,
     /// The catalogues the log keeps, the latest read kept read: scenarios naming one
@@ -247,6 +249,7 @@ impl AppState {
                 budget::MemoryBudget::default().screenings(),
                 1,
             )),
+            cluster_screenings: None,
             answers: Arc::default(),
             catalogs,
             catalog_summaries: Arc::default(),
@@ -276,6 +279,12 @@ impl AppState {
             handles.screenings.capacity(),
             workers,
         ));
+        self
+    }
+
+    /// The same state with windowed screenings on the workers of a whole cluster.
+    pub fn with_cluster_screenings(mut self, workers: Arc<screenings::ClusterWorkers>) -> Self {
+        Arc::make_mut(&mut self.0).cluster_screenings = Some(workers);
         self
     }
 

@@ -362,6 +362,9 @@ pub struct Screening {
     state: String,
     /// Screened in windows of time (no screener kept for manoeuvres).
     windowed: Option<bool>,
+    /// The processes whose workers screen it: every one of the cluster when
+    /// windowed, this one otherwise.
+    processes: Option<u64>,
     status_url: Option<String>,
     events_url: Option<String>,
     conjunctions_url: String,

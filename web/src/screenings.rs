@@ -17,6 +17,11 @@
 //! `D` answers every request at `D` or less (single flight). New versions and finished
 //! screenings are announced on a broadcast channel that the conjunction event streams
 //! follow.
+//!
+//! In a cluster, the windowed screenings run on every worker of every process
+//! ([`ClusterWorkers`]): process 0 reads each window from the log and its peers take
+//! their share of the window's dataflow. Kept screeners (whole-run, kept current
+//! under manoeuvres) stay in process 0.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +35,49 @@ use crate::budget::{SCREENER_MIN_BYTES, SCREENING_BYTES_PER_SAMPLE};
 use crate::error::ApiError;
 
 pub use nano_pipeline::runs::screening::Held;
+use nano_pipeline::screening::screener::ScreeningError;
+use nano_pipeline::screening::windows::Workers;
+
+/// The windowed screenings' worker threads on every process of the cluster (the
+/// `worker` processes run their side, [`nano_pipeline::screening::windows::run_peer`],
+/// on a mesh of their own beside the engine's), kept from the service's start to its
+/// stop. One screening at a time: the others wait for their turn.
+pub struct ClusterWorkers {
+    workers: Mutex<Option<Workers>>,
+    processes: usize,
+}
+
+impl ClusterWorkers {
+    /// Keeps `workers`, started as process 0 of a cluster of `processes`.
+    pub fn new(workers: Workers, processes: usize) -> ClusterWorkers {
+        ClusterWorkers {
+            workers: Mutex::new(Some(workers)),
+            processes,
+        }
+    }
+
+    /// The processes the screenings run on.
+    pub fn processes(&self) -> usize {
+        self.processes
+    }
+
+    /// `screen` on the workers, when its turn comes (on a blocking thread); `None`
+    /// once they are stopped.
+    pub fn with<R>(&self, screen: impl FnOnce(&Workers) -> R) -> Option<R> {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        workers.as_ref().map(screen)
+    }
+
+    /// Stops the workers, after the screening under way: the peers' side returns.
+    pub fn stop(&self) -> Result<(), ScreeningError> {
+        let taken = self
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        taken.map_or(Ok(()), Workers::stop)
+    }
+}
 
 /// A kept screener, shared between the requests that use it (on blocking threads).
 pub type Shared = Arc<Mutex<Held>>;
@@ -83,6 +131,8 @@ pub struct Job {
     pub d_km: f64,
     /// Screened in windows of time (the run is too large to keep a screener of).
     pub windowed: bool,
+    /// The processes whose workers screen it (those of the cluster when windowed).
+    pub processes: usize,
     state: watch::Sender<JobState>,
 }
 
@@ -153,6 +203,7 @@ impl Screenings {
         version: u32,
         d_km: f64,
         windowed: bool,
+        processes: usize,
         total: u64,
     ) -> Arc<Job> {
         let job = Arc::new(Job {
@@ -161,6 +212,7 @@ impl Screenings {
             version,
             d_km,
             windowed,
+            processes,
             state: watch::channel(JobState::Running { done: 0, total }).0,
         });
         let mut jobs = self.jobs();

@@ -11,6 +11,7 @@ use super::{LoggedRun, Overlay};
 use crate::orbit::OrbitState;
 use crate::screening::grid::Grid;
 use crate::screening::screener::{Changes, Screener};
+use crate::screening::windows::Workers;
 use crate::screening::Conjunction;
 use crate::screening::{refine, report};
 use crate::Error;
@@ -90,14 +91,29 @@ pub fn screen_windowed(
     workers: usize,
     progress: impl FnMut(usize),
 ) -> Result<Vec<Conjunction>, Error> {
+    let workers = Workers::start(workers, None)?;
+    let found = screen_windowed_on(&workers, log, run, versions, d_km, window, progress)?;
+    workers.stop()?;
+    Ok(found)
+}
+
+/// [`screen_windowed`] on `workers` kept between screenings (those of a whole
+/// cluster: [`Workers::start`] with its network).
+pub fn screen_windowed_on(
+    workers: &Workers,
+    log: &Log,
+    run: &LoggedRun,
+    versions: &[Version],
+    d_km: f64,
+    window: usize,
+    progress: impl FnMut(usize),
+) -> Result<Vec<Conjunction>, Error> {
     let outputs = run.iterations + 1;
     let mut overlay = Overlay::new(versions.to_vec(), run.step());
-    crate::screening::windows::screen_windows(
+    workers.screen(
         outputs as usize,
         d_km,
         window,
-        workers,
-        None,
         |range| run.window_states(log, &mut overlay, range.start as u64..range.end as u64),
         progress,
     )

@@ -70,41 +70,80 @@ pub fn screen_windows(
     window: usize,
     workers: usize,
     network: Option<Network>,
-    mut read: impl FnMut(Range<usize>) -> Result<Vec<Vec<OrbitState>>, Error>,
-    mut progress: impl FnMut(usize),
+    read: impl FnMut(Range<usize>) -> Result<Vec<Vec<OrbitState>>, Error>,
+    progress: impl FnMut(usize),
 ) -> Result<Vec<Conjunction>, Error> {
+    check_distance(distance_km)?;
+    let workers = Workers::start(workers, network)?;
+    let found = workers.screen(outputs, distance_km, window, read, progress)?;
+    workers.stop()?;
+    Ok(found)
+}
+
+fn check_distance(distance_km: f64) -> Result<(), ScreeningError> {
     if !(distance_km.is_finite() && distance_km > 0.0) {
         return Err(ScreeningError::Grid(format!(
             "distance_km = {distance_km} must be finite and above 0"
-        ))
-        .into());
+        )));
     }
-    let window = window.max(MIN_WINDOW);
-    let mut pool = start(workers, network)?;
-    let mut found = Vec::new();
-    let mut first = 0;
-    while first + 1 < outputs || first == 0 && outputs == 1 {
-        let last = (first + window).min(outputs - 1);
-        let bodies = read(first..last + 1)?;
-        let grid = Grid::for_states(&bodies, distance_km);
-        let times: Vec<f64> = bodies
-            .first()
-            .map(|b| b.iter().map(|s| s.t).collect())
-            .unwrap_or_default();
-        for (body, states) in bodies.iter().enumerate() {
-            check(&grid, &times, body as u32, 0, states).map_err(|e| at(e, first))?;
-        }
-        found.extend(screen_window(&pool, grid, first as u32, bodies)?);
-        progress(last + 1);
-        if last == first {
-            // A run of one output time: its states checked, no interval to screen.
-            break;
-        }
-        first = last;
+    Ok(())
+}
+
+/// The worker threads of windowed screenings, kept from one screening to the next:
+/// in this process, and on every worker of the other processes of its network (which
+/// run [`run_peer`] as long as these are kept). One screening at a time.
+pub struct Workers {
+    pool: Pool<Command>,
+}
+
+impl Workers {
+    /// Starts `workers` threads, as process 0 of `network` when there is one.
+    pub fn start(workers: usize, network: Option<Network>) -> Result<Workers, ScreeningError> {
+        Ok(Workers {
+            pool: start(workers, network)?,
+        })
     }
-    pool.stop(|| Command::Stop)?;
-    report::by_miss(&mut found);
-    Ok(found)
+
+    /// [`screen_windows`] on these workers.
+    pub fn screen(
+        &self,
+        outputs: usize,
+        distance_km: f64,
+        window: usize,
+        mut read: impl FnMut(Range<usize>) -> Result<Vec<Vec<OrbitState>>, Error>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<Conjunction>, Error> {
+        check_distance(distance_km)?;
+        let window = window.max(MIN_WINDOW);
+        let mut found = Vec::new();
+        let mut first = 0;
+        while first + 1 < outputs || first == 0 && outputs == 1 {
+            let last = (first + window).min(outputs - 1);
+            let bodies = read(first..last + 1)?;
+            let grid = Grid::for_states(&bodies, distance_km);
+            let times: Vec<f64> = bodies
+                .first()
+                .map(|b| b.iter().map(|s| s.t).collect())
+                .unwrap_or_default();
+            for (body, states) in bodies.iter().enumerate() {
+                check(&grid, &times, body as u32, 0, states).map_err(|e| at(e, first))?;
+            }
+            found.extend(screen_window(&self.pool, grid, first as u32, bodies)?);
+            progress(last + 1);
+            if last == first {
+                // A run of one output time: its states checked, no interval to screen.
+                break;
+            }
+            first = last;
+        }
+        report::by_miss(&mut found);
+        Ok(found)
+    }
+
+    /// Ends the screenings: the peers' [`run_peer`] returns.
+    pub fn stop(mut self) -> Result<(), ScreeningError> {
+        self.pool.stop(|| Command::Stop)
+    }
 }
 
 /// A refusal of a window's state `k`, numbered as the run's output `first + k`.

@@ -121,6 +121,7 @@ fn job_json_in(run: &LoggedRun, job: &Job, state: JobState) -> Value {
         "version": job.version,
         "d_km": job.d_km,
         "windowed": job.windowed,
+        "processes": job.processes,
         "status_url": path,
         "events_url": format!("{path}/events"),
         "conjunctions_url": conjunctions,
@@ -250,7 +251,12 @@ pub(crate) fn start(
     } else {
         screenings.reserve_bytes(screenings.capacity() / 2, &what)?
     };
-    let job = screenings.add_job(run.key, version, d_km, !whole, outputs);
+    // Windowed, on every process of the cluster; a kept screener, in this one.
+    let processes = match &state.cluster_screenings {
+        Some(cluster) if !whole => cluster.processes(),
+        _ => 1,
+    };
+    let job = screenings.add_job(run.key, version, d_km, !whole, processes, outputs);
     let (state, job_run) = (state.clone(), Arc::clone(&job));
     tokio::spawn(async move {
         // A screener to keep is made under the run's lock, so that no manoeuvre
@@ -309,12 +315,27 @@ fn screen(
     let mut found = if job.windowed {
         let window =
             windows::window_for(run.bodies, reservation.weight(), SCREENING_BYTES_PER_SAMPLE);
-        screening::screen_windowed(log, run, versions, job.d_km, window, workers, |done| {
+        let progress = |done: usize| {
             job.set(JobState::Running {
                 done: done as u64,
                 total,
             })
-        })
+        };
+        match &state.cluster_screenings {
+            // Every worker of every process, when the cluster's turn comes.
+            Some(cluster) => cluster
+                .with(|on| {
+                    screening::screen_windowed_on(
+                        on, log, run, versions, job.d_km, window, progress,
+                    )
+                })
+                .unwrap_or_else(|| {
+                    Err(ScreeningError::Workers("the service is stopping".into()).into())
+                }),
+            None => {
+                screening::screen_windowed(log, run, versions, job.d_km, window, workers, progress)
+            }
+        }
         .map_err(failed)?
     } else {
         let held = Held::screen(log, run, versions, job.d_km, workers).map_err(failed)?;
