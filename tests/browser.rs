@@ -9,7 +9,9 @@
 //!   the playback of a 100-satellite constellation; the conjunction list of a run
 //!   whose orbits cross (sorted, filtered, capped, a row showing the pair at its
 //!   closest approach) following a manoeuvre made in the form, without a reload; a
-//!   catalogue uploaded from the form of `/` and played back, every object a point.
+//!   catalogue uploaded from the form of `/` and played back, every object a point;
+//!   and a catalogue run's screening started by its page, listed, and updated in place
+//!   by a manoeuvre of one of the scenario's own bodies.
 
 use std::path::Path;
 use std::process::Command;
@@ -1003,5 +1005,137 @@ fn a_catalogue_uploaded_from_the_page_plays_back_with_every_object_a_point() {
             .iter()
             .any(|r| r.starts_with(&format!("/api/runs/{id}/states"))),
         "the page fetched the states as JSON: {requests:?}"
+    );
+}
+
+/// A catalogue (six objects through one node some eight minutes in, half a km apart
+/// along the track) uploaded to the service and named by a scenario of four crossing
+/// bodies of its own: the run's page starts the screening and is told its progress,
+/// lists the API's conjunctions (the catalogue's pairs with their names, their TCA
+/// and miss those of `screen --catalog` in one process: found again on SGP4), and a
+/// manoeuvre of an own body from the form updates the list in place, the catalogue's
+/// pairs untouched.
+#[test]
+fn a_catalogue_runs_screening_starts_from_its_page_and_a_manoeuvre_updates_its_list() {
+    let (dir, _server, address) = served(&[]);
+    let own = 4u64;
+    let text = crossing::scenario(own as usize, 305.0, 10.0, |i| {
+        let f = i as f64 + 1.0;
+        [0.618_034, 0.754_877_7, 0.569_840_3].map(|g| (f * g).fract() * 2.2 - 1.1)
+    });
+    let scenario = write_file(dir.path(), "crossing.json", &text);
+    let tle: String = (0..6u32)
+        .map(|k| {
+            let kf = f64::from(k);
+            nano_testing::tle::element_set(
+                &format!("NODE-{k}"),
+                50_000 + k,
+                1.0,
+                [
+                    30.0 + 10.0 * kf,
+                    40.0,
+                    0.0005,
+                    0.0,
+                    330.0 + 0.004 * kf,
+                    15.2,
+                ],
+            )
+        })
+        .collect();
+    let catalogue = write_file(dir.path(), "node.tle", &tle);
+    let steps = 60u64;
+    let screenshot = root().join("target/run-catalog-conjunctions.png");
+    let seen = node(&[
+        "run.mjs",
+        "catalog-conjunctions",
+        &format!("http://{address}/"),
+        screenshot.to_str().unwrap(),
+        &scenario,
+        &steps.to_string(),
+        &catalogue,
+        &own.to_string(),
+    ]);
+    let brief = shortened(&seen);
+    assert_eq!(seen["uploaded"]["status"], 201, "{brief}");
+    assert_eq!(seen["uploaded"]["body"]["objects"], 6, "{brief}");
+    assert_clean(&seen, &["400"]);
+    assert_eq!(seen["reloaded"], false, "{brief}");
+
+    // Started by the page, its progress told, the list the API's.
+    let first = &seen["first"];
+    assert_eq!(first["listed"], true, "{brief}");
+    assert_eq!(first["screening"]["state"], "done", "{brief}");
+    assert!(first["screening"]["done"].is_string(), "{brief}");
+    assert_lists(first, &first["api"], 0);
+    let api0 = first["api"]["conjunctions"].as_array().unwrap();
+    let catalogue_pairs = |list: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        list.iter()
+            .filter(|c| c["a"].as_u64().unwrap() >= own)
+            .cloned()
+            .collect()
+    };
+    let pairs0 = catalogue_pairs(api0);
+    assert!(pairs0.len() >= 5, "the catalogue's pairs: {pairs0:?}");
+    assert!(
+        api0.iter().any(|c| c["b"].as_u64().unwrap() < own),
+        "the own bodies' pairs: {brief}"
+    );
+    for c in &pairs0 {
+        let (a, b) = (c["a"].as_u64().unwrap(), c["b"].as_u64().unwrap());
+        assert_eq!(c["a_norad"].as_u64(), Some(50_000 + a - own), "{c}");
+        assert_eq!(c["b_name"], format!("NODE-{}", b - own), "{c}");
+    }
+    // The page names the catalogue's objects in its rows.
+    assert!(
+        first["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["cells"].to_string().contains("NODE-")),
+        "{brief}"
+    );
+    // The kept minima are `screen --catalog`'s, bit for bit (SGP4's: tests/catalog_screening.rs).
+    let alone: serde_json::Value = serde_json::from_slice(&nano_testing::process::stdout_of(&[
+        "screen",
+        "--scenario",
+        &scenario,
+        "--catalog",
+        &catalogue,
+        "--steps",
+        &steps.to_string(),
+        "--distance",
+        "5",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let key = |c: &serde_json::Value| {
+        (
+            c["a"].as_u64().unwrap(),
+            c["b"].as_u64().unwrap(),
+            c["tca_s"].as_f64().unwrap().to_bits(),
+            c["miss_km"].as_f64().unwrap().to_bits(),
+        )
+    };
+    let mut served_keys: Vec<_> = pairs0.iter().map(key).collect();
+    let mut alone_keys: Vec<_> = catalogue_pairs(alone["conjunctions"].as_array().unwrap())
+        .iter()
+        .map(key)
+        .collect();
+    served_keys.sort_unstable();
+    alone_keys.sort_unstable();
+    assert_eq!(served_keys, alone_keys);
+
+    // The manoeuvre, of an own body, updates the list in place.
+    assert!(seen["chosen"]["a"].as_u64().unwrap() < own, "{brief}");
+    let after = &seen["after"];
+    assert_eq!(after["updated"], true, "{brief}");
+    assert_lists(after, &after["api"], 1);
+    let api1 = after["api"]["conjunctions"].as_array().unwrap();
+    assert_eq!(catalogue_pairs(api1), pairs0, "the catalogue's pairs moved");
+    assert_ne!(
+        conjs(&after["api"]["conjunctions"]),
+        conjs(&first["api"]["conjunctions"]),
+        "the manoeuvre changed nothing"
     );
 }

@@ -32,6 +32,11 @@
 //             distance of 2 km. The
 //             API's answers (version 0 and 1) are fetched from here, not the page.
 //             A #token=T on BASE_URL is the API token, for this script and the page.
+//   catalog-conjunctions  the same for a scenario with a catalogue: upload the
+//             catalogue file (the 6th argument) to /api/catalogs, POST the scenario
+//             naming it, and go on as `conjunctions`, the manoeuvre on the closest
+//             pair whose first body is one of the scenario's own (its index below the
+//             7th argument): catalogue objects follow their element sets.
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -60,9 +65,11 @@ const browser = await chromium.launch({
   ],
 });
 
-// Starts a run as a client would, and returns its status object.
-async function start() {
+// Starts a run as a client would (the scenario naming catalogue `catalogId`, if
+// given), and returns its status object.
+async function start(catalogId) {
   const scenario = JSON.parse(readFileSync(scenarioFile, "utf8"));
+  if (catalogId) scenario.catalog = { id: catalogId };
   const response = await fetch(`${origin}/api/runs`, {
     method: "POST",
     headers: { ...bearer, "Content-Type": "application/json" },
@@ -220,7 +227,9 @@ async function waited(page, predicate, arg, timeout) {
   }
 }
 
-async function conjunctionsSeen(page, run) {
+// `own`: the scenario's own bodies (the first `own` indices); the manoeuvre is made
+// on the closest pair whose first body is one of them.
+async function conjunctionsSeen(page, run, own = Infinity) {
   const id = run.id;
   const api = async (path) => {
     const r = await fetch(`${origin}${path}`, { headers: bearer });
@@ -255,9 +264,10 @@ async function conjunctionsSeen(page, run) {
   const byTcaDown = { ...(await conjPanel(page)), rows: await conjRows(page) };
   await page.click("#conjunctions th button[data-sort=miss]");
 
-  // The closest pair, chosen.
-  const c = first.rows[0];
-  await page.click("#conjunctions tbody tr:first-child");
+  // The closest pair (of an own body), chosen.
+  const row = Math.max(0, first.rows.findIndex((r) => r.a < own));
+  const c = first.rows[row];
+  await page.click(`#conjunctions tbody tr:nth-child(${row + 1})`);
   const focused = await waited(page, (k) => document.body.dataset.focus === k, `${c.a}-${c.b}`, 30_000);
   const focus = await page.evaluate(() => {
     const gd = document.getElementById("orbits");
@@ -332,6 +342,7 @@ async function conjunctionsSeen(page, run) {
   atTwo.api = await api(`/api/runs/${id}/conjunctions?d=2&version=1`);
   return {
     state: await page.evaluate(() => document.body.dataset.state),
+    chosenRow: row,
     pickedIndex: k,
     pickedName: run.names[k],
     end,
@@ -431,6 +442,20 @@ try {
     const marker = await page.evaluate(() => window.__nanoLoad);
     seen = { id: run.id, names: run.names, ...(await conjunctionsSeen(page, run)) };
     seen.reloaded = loads !== 1 || (await page.evaluate(() => window.__nanoLoad)) !== marker;
+  } else if (mode === "catalog-conjunctions") {
+    const [catalogFile, own] = process.argv.slice(7);
+    const response = await fetch(`${origin}/api/catalogs`, {
+      method: "POST",
+      headers: { ...bearer, "Content-Type": "application/octet-stream" },
+      body: readFileSync(catalogFile),
+    });
+    const uploaded = { status: response.status, body: await response.json() };
+    const run = await start(uploaded.body.id);
+    let loads = 0;
+    page.on("load", () => loads++);
+    await page.goto(`${origin}/runs/${run.id}`);
+    seen = { id: run.id, names: run.names, uploaded, ...(await conjunctionsSeen(page, run, Number(own))) };
+    seen.reloaded = loads !== 1;
   } else if (mode === "catalog") {
     const epoch = process.argv[7];
     // The upload's answer, read on its way to the page (the page navigates away as
