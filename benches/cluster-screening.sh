@@ -6,7 +6,10 @@
 # {"d": 5}` and its job polled every 100 ms until done. PROCESSES=1 (the default):
 # `serve --workers 2`; PROCESSES=N: `local-cluster --processes N --workers 1`. At the
 # default --memory-mb 512 (MEMORY_MB to change it) the run is screened in windows.
-# Prints the job's time, its document, and each process's peak RSS (VmHWM).
+# Then one satellite's manoeuvre (+2 m/s along y at mid-run): the new version's
+# screening job (started by the manoeuvre, from its parent's kept screening) polled
+# until done. Prints the jobs' times, their documents, and each process's peak RSS
+# (VmHWM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/release/sedaro-nano}
@@ -43,6 +46,17 @@ job=$(curl -sf -X POST -H 'content-type: application/json' --data '{"d": 5}' "$u
 until curl -sf "$url$job" -o "$work/job.json" && ! grep -q '"state":"running"' "$work/job.json"; do sleep 0.1; done
 took=$(python3 -c "print('%.2f' % ($(date +%s.%N) - $asked))")
 echo "processes $PROCESSES: the screening took $took s: $(cat "$work/job.json")"
+asked=$(date +%s.%N)
+curl -sf -X POST -H 'content-type: application/json' \
+  --data "{\"body\": 700, \"t\": $(python3 -c "print($STEPS * $STEP_S / 2)"), \"dv_kms\": [0, 0.002, 0]}" \
+  "$url/api/runs/$id/manoeuvres" >/dev/null
+until curl -sf "$url/api/runs/$id/screenings" | python3 -c '
+import json, sys
+jobs = [j for j in json.load(sys.stdin)["jobs"] if j["version"] == 1]
+sys.exit(0 if jobs and jobs[0]["state"] != "running" else 1)'; do sleep 0.1; done
+took=$(python3 -c "print('%.2f' % ($(date +%s.%N) - $asked))")
+echo "the manoeuvre and its screening took $took s: $(curl -sf "$url/api/runs/$id/screenings" |
+  python3 -c 'import json,sys; print([j for j in json.load(sys.stdin)["jobs"] if j["version"] == 1][0])')"
 pids=$server
 [ "$PROCESSES" = 1 ] || pids=$(pgrep -P "$server" -d ' ' sedaro-nano || true)
 for pid in $pids; do

@@ -100,7 +100,7 @@ impl Metrics {
             ),
             (
                 "nano_screenings_updated_total",
-                "Kept screeners updated incrementally by a manoeuvre.",
+                "Screenings updated incrementally after a manoeuvre: a kept screener followed, or a windowed run's manoeuvred body screened again over what it changed.",
                 &self.screenings_updated,
             ),
         ];

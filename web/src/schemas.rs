@@ -365,6 +365,9 @@ pub struct Screening {
     /// The processes whose workers screen it: every one of the cluster when
     /// windowed, this one otherwise.
     processes: Option<u64>,
+    /// Screened from its parent version's kept screening: only the manoeuvred body's
+    /// pairs over the intervals the manoeuvre changed.
+    incremental: Option<bool>,
     status_url: Option<String>,
     events_url: Option<String>,
     conjunctions_url: String,

@@ -133,6 +133,8 @@ pub struct Job {
     pub windowed: bool,
     /// The processes whose workers screen it (those of the cluster when windowed).
     pub processes: usize,
+    /// Screened from its parent's kept screening: only what a manoeuvre changed.
+    pub incremental: std::sync::atomic::AtomicBool,
     state: watch::Sender<JobState>,
 }
 
@@ -213,6 +215,7 @@ impl Screenings {
             d_km,
             windowed,
             processes,
+            incremental: Default::default(),
             state: watch::channel(JobState::Running { done: 0, total }).0,
         });
         let mut jobs = self.jobs();

@@ -2,7 +2,8 @@
 //! every bad request is a 4xx with a JSON body naming what was wrong, and nothing is
 //! logged for it; manoeuvres of one run posted at once make versions that follow each
 //! other; a screening too large to keep a screener of is screened in windows, to the
-//! brute force's answer.
+//! brute force's answer, and after a manoeuvre from its parent's screening, to the
+//! brute force's answer on the new states.
 
 use std::time::Duration;
 
@@ -294,6 +295,67 @@ async fn a_screening_too_large_to_keep_is_screened_in_windows_to_the_brute_force
         .map(|c| (u64::from(c.a), u64::from(c.b), c.tca_s, c.miss_km))
         .collect();
     assert_eq!(got, want);
+
+    // A manoeuvre of body 1 mid-run: the new version is screened from the parent's
+    // kept screening (body 1's pairs from the manoeuvre on), to the brute force's
+    // answer on the new states, bit for bit.
+    let made = json!({"body": 1, "t": 300_000.0, "dv_kms": [0.0, 0.02, 0.01]}).to_string();
+    let (status, _, answer) = post(&app, &format!("/api/runs/{id}/manoeuvres"), &made, &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let job = screened(&app, &id, 50.0, Some(1)).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let (_, _, list) = get(&app, &format!("/api/runs/{id}/screenings")).await;
+    let list: Value = serde_json::from_slice(&list).unwrap();
+    let jobs = list["jobs"].as_array().unwrap();
+    let again = jobs
+        .iter()
+        .find(|j| j["version"] == 1)
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(again["incremental"], true, "{again}");
+    let (status, _, answer) = get(
+        &app,
+        &format!("/api/runs/{id}/conjunctions?d=50&version=1&limit=10000"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&answer).unwrap();
+    let versions = state.log.versions(run.key).unwrap();
+    let mut overlay = nano_pipeline::runs::Overlay::new(versions, run.step());
+    let bodies: Vec<_> = (0..3)
+        .map(|b| {
+            run.body_states(&state.log, &mut overlay, b, 0..10_001)
+                .unwrap()
+        })
+        .collect();
+    let mut want1 = nano_pipeline::screening::oracle::screen(&bodies, 50.0);
+    nano_pipeline::screening::report::by_miss(&mut want1);
+    let quadruples = |doc: &Value| -> Vec<(u64, u64, f64, f64)> {
+        doc["conjunctions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["a"].as_u64().unwrap(),
+                    c["b"].as_u64().unwrap(),
+                    c["tca_s"].as_f64().unwrap(),
+                    c["miss_km"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let want1: Vec<(u64, u64, f64, f64)> = want1
+        .iter()
+        .map(|c| (u64::from(c.a), u64::from(c.b), c.tca_s, c.miss_km))
+        .collect();
+    assert_ne!(want1, want, "the manoeuvre changed no conjunction");
+    assert_eq!(quadruples(&doc), want1);
+
     // A shorter run of the same service fits: screened at once, its screener kept.
     let id = complete_run(&app, 1_000, 30.0).await;
     let job = screened(&app, &id, 5.0, None).await;

@@ -9,11 +9,12 @@ use nano_store::{encoding, Log, ScreenedPair, Version};
 
 use super::{LoggedRun, Overlay};
 use crate::orbit::OrbitState;
-use crate::screening::grid::Grid;
+use crate::screening::approach::closest_approaches;
+use crate::screening::grid::{Envelope, Grid};
 use crate::screening::screener::{Changes, Screener};
 use crate::screening::windows::Workers;
-use crate::screening::Conjunction;
 use crate::screening::{refine, report};
+use crate::screening::{Conjunction, Sample};
 use crate::Error;
 
 /// A screener's grid takes segments this much longer than the version's longest: a
@@ -119,6 +120,104 @@ pub fn screen_windowed_on(
     )
 }
 
+/// The version of `run` made by the last of `versions` (one body's track replaced from
+/// an output on), screened at `d_km` from its parent's screening at `d_km` as the log
+/// keeps it, instead of from scratch: the parent's conjunctions of every other pair,
+/// and of the manoeuvred body those of the intervals before the first it changes;
+/// then the manoeuvred body against every other body over the intervals it changes,
+/// read from the log `window` output intervals at a time (`progress(k)` told when the
+/// outputs before `k` are done): each pair's envelopes compared, and the pairs that
+/// may meet refined by [`closest_approaches`], as the grid refines them. The same set,
+/// bit for bit, as a screening of the version from scratch, for the reading of a
+/// fraction of the run and one body's pairs. `None` when the log keeps no screening of
+/// the parent at `d_km`, or the new track has a state the screening would refuse
+/// (screened from scratch, it is refused by name).
+pub fn screen_manoeuvred(
+    log: &Log,
+    run: &LoggedRun,
+    versions: &[Version],
+    d_km: f64,
+    window: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Option<Vec<Conjunction>>, Error> {
+    let Some(made) = versions.last() else {
+        return Ok(None);
+    };
+    let Some(parent) = kept(log, run, made.parent, d_km.to_bits())? else {
+        return Ok(None);
+    };
+    let outputs = run.iterations + 1;
+    let body = made.body as usize;
+    // The interval ending at the first new state is the first that changes.
+    let first_changed = made.from_output.saturating_sub(1).min(outputs - 1);
+    let mut overlay = Overlay::new(versions.to_vec(), run.step());
+    let window = window.max(1) as u64;
+    let mut found: Option<Vec<Conjunction>> = None;
+    let mut first = first_changed;
+    while first + 1 < outputs {
+        let last = (first + window).min(outputs - 1);
+        let bodies = run.window_states(log, &mut overlay, first..last + 1)?;
+        let track = &bodies[body];
+        if track
+            .iter()
+            .any(|s| !s.is_absent() && s.r.iter().chain(&s.v).any(|x| !x.is_finite()))
+        {
+            return Ok(None);
+        }
+        let kept = found.get_or_insert_with(|| {
+            // The parent's answer but the manoeuvred body's from the first changed
+            // interval on (a minimum at its start belongs to the interval before).
+            let from = track[0].t;
+            parent
+                .iter()
+                .filter(|c| !((c.a as usize == body || c.b as usize == body) && c.tca_s > from))
+                .copied()
+                .collect()
+        });
+        for k in 0..(last - first) as usize {
+            let (m0, m1) = (&track[k], &track[k + 1]);
+            if m0.is_absent() || m1.is_absent() {
+                continue;
+            }
+            let k_run = (first as usize + k) as u32;
+            let ours = Envelope::of(&(
+                Sample::new(body as u32, k_run, m0),
+                Sample::new(body as u32, k_run + 1, m1),
+            ));
+            for (other, states) in bodies.iter().enumerate() {
+                let (o0, o1) = (&states[k], &states[k + 1]);
+                if other == body || o0.is_absent() || o1.is_absent() {
+                    continue;
+                }
+                let theirs = Envelope::of(&(
+                    Sample::new(other as u32, k_run, o0),
+                    Sample::new(other as u32, k_run + 1, o1),
+                ));
+                if !ours.near(&theirs, d_km) {
+                    continue;
+                }
+                let (lo, hi) = if other < body {
+                    ((other, o0, o1), (body, m0, m1))
+                } else {
+                    ((body, m0, m1), (other, o0, o1))
+                };
+                kept.extend(closest_approaches(
+                    lo.0 as u32,
+                    (lo.1, lo.2),
+                    hi.0 as u32,
+                    (hi.1, hi.2),
+                    d_km,
+                ));
+            }
+        }
+        progress(last as usize + 1);
+        first = last;
+    }
+    let mut found = found.unwrap_or(parent);
+    report::by_miss(&mut found);
+    Ok(Some(found))
+}
+
 /// Keeps `found`, version `version` of `run`'s conjunctions at the distance whose bits
 /// are `d_bits` as the screening gave them, in the log (the pairs of catalogue objects
 /// refined on SGP4, [`crate::screening::refine`]; sorted by pair, then time), and
@@ -132,6 +231,19 @@ pub fn keep(
 ) -> Result<(), Error> {
     let t_end = run.iterations as f64 * run.step();
     refine::on_sgp4(&run.scenario, found, f64::from_bits(d_bits), t_end);
+    keep_refined(log, run, version, d_bits, found)
+}
+
+/// [`keep`] for conjunctions whose catalogue pairs are refined already (those of
+/// [`screen_manoeuvred`]: its parent's, read back, and the manoeuvred body's, which
+/// SGP4 does not propagate).
+pub fn keep_refined(
+    log: &Log,
+    run: &LoggedRun,
+    version: u32,
+    d_bits: u64,
+    found: &mut [Conjunction],
+) -> Result<(), Error> {
     found.sort();
     let bytes = encoding::encode_screening(found.iter().map(ScreenedPair::from));
     let kept = log.put_screening(run.key, version, d_bits, &bytes);

@@ -122,6 +122,7 @@ fn job_json_in(run: &LoggedRun, job: &Job, state: JobState) -> Value {
         "d_km": job.d_km,
         "windowed": job.windowed,
         "processes": job.processes,
+        "incremental": job.incremental.load(std::sync::atomic::Ordering::Relaxed),
         "status_url": path,
         "events_url": format!("{path}/events"),
         "conjunctions_url": conjunctions,
@@ -321,6 +322,18 @@ fn screen(
                 total,
             })
         };
+        // A manoeuvred version whose parent's screening at d is kept: only what the
+        // manoeuvre changed is screened.
+        if let Some(mut found) =
+            screening::screen_manoeuvred(log, run, versions, job.d_km, window, &progress)
+                .map_err(failed)?
+        {
+            job.incremental
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            Metrics::bump(&state.metrics.screenings_updated);
+            screening::keep_refined(log, run, job.version, d_bits, &mut found)?;
+            return Ok(found.len());
+        }
         match &state.cluster_screenings {
             // Every worker of every process, when the cluster's turn comes.
             Some(cluster) => cluster
