@@ -267,34 +267,9 @@ async fn a_screening_too_large_to_keep_is_screened_in_windows_to_the_brute_force
     assert_eq!(doc["count"], job["count"]);
     // The brute force over every pair and interval of the logged states.
     let run = nano_pipeline::runs::LoggedRun::open(&state.log, id.parse().unwrap()).unwrap();
-    let mut overlay = nano_pipeline::runs::Overlay::default();
-    let bodies: Vec<_> = (0..3)
-        .map(|b| {
-            run.body_states(&state.log, &mut overlay, b, 0..10_001)
-                .unwrap()
-        })
-        .collect();
-    let mut want = nano_pipeline::screening::oracle::screen(&bodies, 50.0);
-    nano_pipeline::screening::report::by_miss(&mut want);
+    let want = brute_force(&state.log, &run, nano_pipeline::runs::Overlay::default());
     assert!(!want.is_empty());
-    let got: Vec<(u64, u64, f64, f64)> = doc["conjunctions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["a"].as_u64().unwrap(),
-                c["b"].as_u64().unwrap(),
-                c["tca_s"].as_f64().unwrap(),
-                c["miss_km"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    let want: Vec<(u64, u64, f64, f64)> = want
-        .iter()
-        .map(|c| (u64::from(c.a), u64::from(c.b), c.tca_s, c.miss_km))
-        .collect();
-    assert_eq!(got, want);
+    assert_eq!(quadruples(&doc), want);
 
     // A manoeuvre of body 1 mid-run: the new version is screened from the parent's
     // kept screening (body 1's pairs from the manoeuvre on), to the brute force's
@@ -325,34 +300,8 @@ async fn a_screening_too_large_to_keep_is_screened_in_windows_to_the_brute_force
     assert_eq!(status, StatusCode::OK);
     let doc: Value = serde_json::from_slice(&answer).unwrap();
     let versions = state.log.versions(run.key).unwrap();
-    let mut overlay = nano_pipeline::runs::Overlay::new(versions, run.step());
-    let bodies: Vec<_> = (0..3)
-        .map(|b| {
-            run.body_states(&state.log, &mut overlay, b, 0..10_001)
-                .unwrap()
-        })
-        .collect();
-    let mut want1 = nano_pipeline::screening::oracle::screen(&bodies, 50.0);
-    nano_pipeline::screening::report::by_miss(&mut want1);
-    let quadruples = |doc: &Value| -> Vec<(u64, u64, f64, f64)> {
-        doc["conjunctions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["a"].as_u64().unwrap(),
-                    c["b"].as_u64().unwrap(),
-                    c["tca_s"].as_f64().unwrap(),
-                    c["miss_km"].as_f64().unwrap(),
-                )
-            })
-            .collect()
-    };
-    let want1: Vec<(u64, u64, f64, f64)> = want1
-        .iter()
-        .map(|c| (u64::from(c.a), u64::from(c.b), c.tca_s, c.miss_km))
-        .collect();
+    let overlay = nano_pipeline::runs::Overlay::new(versions, run.step());
+    let want1 = brute_force(&state.log, &run, overlay);
     assert_ne!(want1, want, "the manoeuvre changed no conjunction");
     assert_eq!(quadruples(&doc), want1);
 
@@ -362,4 +311,40 @@ async fn a_screening_too_large_to_keep_is_screened_in_windows_to_the_brute_force
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(job["windowed"], false, "{job}");
     assert_eq!(state.screenings.kept_count(), 1);
+}
+
+type Quadruple = (u64, u64, f64, f64);
+
+/// The brute force at 50 km over every pair and interval of the three bodies' 10,001
+/// logged states as `overlay` makes them, closest first.
+fn brute_force(
+    log: &nano_store::Log,
+    run: &nano_pipeline::runs::LoggedRun,
+    mut overlay: nano_pipeline::runs::Overlay,
+) -> Vec<Quadruple> {
+    let bodies: Vec<_> = (0..3)
+        .map(|b| run.body_states(log, &mut overlay, b, 0..10_001).unwrap())
+        .collect();
+    let mut want = nano_pipeline::screening::oracle::screen(&bodies, 50.0);
+    nano_pipeline::screening::report::by_miss(&mut want);
+    want.iter()
+        .map(|c| (u64::from(c.a), u64::from(c.b), c.tca_s, c.miss_km))
+        .collect()
+}
+
+/// An answer's conjunctions as `(a, b, tca_s, miss_km)`, in its order.
+fn quadruples(doc: &Value) -> Vec<Quadruple> {
+    doc["conjunctions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["a"].as_u64().unwrap(),
+                c["b"].as_u64().unwrap(),
+                c["tca_s"].as_f64().unwrap(),
+                c["miss_km"].as_f64().unwrap(),
+            )
+        })
+        .collect()
 }
