@@ -204,3 +204,36 @@ fn a_windowed_screening_runs_on_every_process_of_the_local_cluster_and_equals_on
     );
     stop(cluster.supervisor);
 }
+
+#[test]
+fn an_unusable_redis_url_is_refused_before_any_process_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (flag, env, said) in [
+        // An empty REDIS_URL, as `REDIS_URL= make cluster-local` leaves it.
+        (None, "", "--redis (REDIS_URL) \"\" is not a usable"),
+        // Another scheme, its password not repeated.
+        (
+            Some("http://:s3cret@127.0.0.1:6379/"),
+            "",
+            "--redis (REDIS_URL) \"http://***@127.0.0.1:6379/\" is not a usable",
+        ),
+    ] {
+        let mut command = nano_testing::process::bin();
+        command
+            .args(["local-cluster", "--processes", "2", "--listen"])
+            .arg(free_address())
+            .arg("--data")
+            .arg(&data)
+            .env("REDIS_URL", env);
+        if let Some(url) = flag {
+            command.args(["--redis", url]);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        assert!(!stderr.contains("started process"), "{stderr}");
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+    }
+}

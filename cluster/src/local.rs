@@ -56,6 +56,10 @@ pub enum LocalClusterError {
     /// A process could not be started.
     #[error("cannot start the cluster's processes")]
     Spawn(#[source] std::io::Error),
+    /// `--redis` (REDIS_URL) is not a URL the service can use: refused before any
+    /// process starts (each would refuse it, and the cluster restart them in vain).
+    #[error("--redis (REDIS_URL) {url:?} is not a usable redis:// or rediss:// URL: {reason}")]
+    RedisUrl { url: String, reason: String },
 }
 
 /// The cache the cluster uses, and what to tell the user about it.
@@ -162,6 +166,15 @@ pub fn run(
     stop: Arc<AtomicBool>,
     report: &mut dyn FnMut(Event),
 ) -> Result<usize, LocalClusterError> {
+    if let Some(url) = &config.redis {
+        use redis::IntoConnectionInfo;
+        if let Err(e) = url.as_str().into_connection_info() {
+            return Err(LocalClusterError::RedisUrl {
+                url: redacted(url),
+                reason: e.to_string(),
+            });
+        }
+    }
     let dir = std::env::temp_dir().join(format!("sedaro-nano-local-{}", std::process::id()));
     let files = |source| LocalClusterError::Files {
         dir: dir.clone(),
