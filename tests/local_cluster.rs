@@ -237,3 +237,30 @@ fn an_unusable_redis_url_is_refused_before_any_process_starts() {
         assert!(!stderr.contains("s3cret"), "{stderr}");
     }
 }
+
+/// A test that fails holding a local cluster (its `LocalCluster` dropped, not stopped)
+/// leaves none of the cluster's processes running.
+#[test]
+fn a_local_cluster_let_go_of_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = free_address();
+    let cluster = LocalCluster::start(&address, &dir.path().join("data"));
+    let pids: Vec<String> = (0..3).map(|i| cluster.pid_of(i)).collect();
+    until_ok(&address, "/readyz");
+    drop(cluster);
+    let alive = |pid: &String| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    let started = Instant::now();
+    while pids.iter().any(alive) {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still running: {:?}",
+            pids.iter().filter(|p| alive(p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

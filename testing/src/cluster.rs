@@ -3,6 +3,7 @@
 //! manifests as rendered.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -112,10 +113,46 @@ pub fn cluster_engine(
 
 /// `sedaro-nano local-cluster` as a process, followed: the processes it says it
 /// started (their index and pid) and the cache it says it uses, as it says them.
+/// The supervisor leads a process group of its own, which its processes and its
+/// private Redis join: a test that lets go of the cluster without stopping it (a
+/// failed assertion) ends the whole group, where killing the supervisor alone would
+/// leave them running.
 pub struct LocalCluster {
+    /// Dropped first: SIGTERM to the group, then the supervisor's end awaited.
+    _group: Group,
     pub supervisor: Proc,
     started: Receiver<(usize, String)>,
     cache: Receiver<String>,
+}
+
+/// A process group, by its leader's pid.
+struct Group(u32);
+
+impl Drop for Group {
+    /// SIGTERM to every process of the group (a stopped supervisor's group is empty,
+    /// and `kill` says so harmlessly), then up to 10 s for the leader to end: the
+    /// supervisor stops its processes on SIGTERM.
+    fn drop(&mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0)])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !sent {
+            return;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            // Ended (a zombie until its `Proc` waits for it) or gone.
+            let stat =
+                std::fs::read_to_string(format!("/proc/{}/stat", self.0)).unwrap_or_default();
+            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+            if !matches!(state, Some(Some(c)) if c != 'Z') {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl LocalCluster {
@@ -136,8 +173,10 @@ impl LocalCluster {
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .unwrap();
+        let group = Group(supervisor.id());
         let (started_tx, started) = mpsc::channel();
         let (cache_tx, cache) = mpsc::channel();
         let stderr = supervisor.stderr.take().unwrap();
@@ -157,6 +196,7 @@ impl LocalCluster {
             }
         });
         LocalCluster {
+            _group: group,
             supervisor: Proc(supervisor),
             started,
             cache,
