@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use std::sync::Arc;
 
+use clap::Args;
 use nano_pipeline::engine::{Engine, EngineConfig, Network};
 use nano_pipeline::screening;
 use nano_pipeline::screening::windows::Workers;

@@ -445,6 +445,7 @@ mod tests {
         Held {
             screener: Screener::start(1, grid).unwrap(),
             version,
+            refined: Vec::new(),
         }
     }
 

@@ -24,10 +24,13 @@ use crate::Error;
 /// more than about a fifth. The cells grow by as much.
 pub const REACH_MARGIN: f64 = 1.2;
 
-/// A screener and the version of its run it holds.
+/// A screener and the version of its run it holds, with its conjunctions of two
+/// catalogue objects refined on SGP4 once, when it was made: no manoeuvre changes
+/// them (a catalogue object takes none), so an update does not refine them again.
 pub struct Held {
     pub screener: Screener,
     pub version: u32,
+    pub refined: Vec<Conjunction>,
 }
 
 impl Held {
@@ -54,10 +57,31 @@ impl Held {
         };
         let mut screener = Screener::start(workers, grid)?;
         screener.insert(bodies)?;
+        let mut refined: Vec<Conjunction> = screener
+            .conjunctions()
+            .into_iter()
+            .filter(|c| refine::of_catalogue_objects(&run.scenario, c))
+            .collect();
+        let t_end = run.iterations as f64 * run.step();
+        refine::on_sgp4(&run.scenario, &mut refined, d_km, t_end);
         Ok(Held {
             screener,
             version: versions.len() as u32,
+            refined,
         })
+    }
+
+    /// The version's conjunctions, those of two catalogue objects refined on SGP4
+    /// (for [`keep_refined`]); `scenario` is the run's.
+    pub fn conjunctions(&self, scenario: &crate::scenario::OrbitScenario) -> Vec<Conjunction> {
+        let mut found: Vec<Conjunction> = self
+            .screener
+            .conjunctions()
+            .into_iter()
+            .filter(|c| !refine::of_catalogue_objects(scenario, c))
+            .collect();
+        found.extend_from_slice(&self.refined);
+        found
     }
 
     /// Follows `made`, the version after the one held, whose manoeuvred body's states
@@ -235,8 +259,8 @@ pub fn keep(
 }
 
 /// [`keep`] for conjunctions whose catalogue pairs are refined already (those of
-/// [`screen_manoeuvred`]: its parent's, read back, and the manoeuvred body's, which
-/// SGP4 does not propagate).
+/// [`Held::conjunctions`], and of [`screen_manoeuvred`]: its parent's, read back, and
+/// the manoeuvred body's, which SGP4 does not propagate).
 pub fn keep_refined(
     log: &Log,
     run: &LoggedRun,

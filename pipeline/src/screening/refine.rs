@@ -40,6 +40,13 @@ const MAX_BRACKET_STEPS: f64 = 1.0;
 /// needs).
 const MAX_ITERATIONS: usize = 100;
 
+/// Whether both bodies of `c` are catalogue objects of `scenario`: a pair SGP4 refines
+/// (and a manoeuvre, which no catalogue object takes, never changes).
+pub fn of_catalogue_objects(scenario: &OrbitScenario, c: &Conjunction) -> bool {
+    scenario.catalog_object(c.a as usize).is_some()
+        && scenario.catalog_object(c.b as usize).is_some()
+}
+
 /// Refines every conjunction of two catalogue objects of `scenario` in `found` on
 /// SGP4 (see the module docs), for a run whose outputs span `0..=t_end_s`, screened at
 /// `d_km`. Order is not kept.
@@ -75,9 +82,9 @@ pub fn on_sgp4(scenario: &OrbitScenario, found: &mut Vec<Conjunction>, d_km: f64
     found.retain(|c| c.miss_km < d_km);
     // One minimum of SGP4 reached from two of the interpolant's: kept once.
     found.sort_by(|x, y| {
-        (x.a, x.b, x.tca_s)
-            .partial_cmp(&(y.a, y.b, y.tca_s))
-            .unwrap()
+        (x.a, x.b)
+            .cmp(&(y.a, y.b))
+            .then(x.tca_s.total_cmp(&y.tca_s))
     });
     found.dedup_by(|later, earlier| {
         later.a == earlier.a

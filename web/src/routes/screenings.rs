@@ -313,7 +313,8 @@ fn screen(
         },
         e => e.into(),
     };
-    let mut found = if job.windowed {
+    // Whether the catalogue pairs are refined on SGP4 already (a kept screener's).
+    let (mut found, refined) = if job.windowed {
         let window =
             windows::window_for(run.bodies, reservation.weight(), SCREENING_BYTES_PER_SAMPLE);
         let progress = |done: usize| {
@@ -334,7 +335,7 @@ fn screen(
             screening::keep_refined(log, run, job.version, d_bits, &mut found)?;
             return Ok(found.len());
         }
-        match &state.cluster_screenings {
+        let found = match &state.cluster_screenings {
             // Every worker of every process, when the cluster's turn comes.
             Some(cluster) => cluster
                 .with(|on| {
@@ -348,11 +349,11 @@ fn screen(
             None => {
                 screening::screen_windowed(log, run, versions, job.d_km, window, workers, progress)
             }
-        }
-        .map_err(failed)?
+        };
+        (found.map_err(failed)?, false)
     } else {
         let held = Held::screen(log, run, versions, job.d_km, workers).map_err(failed)?;
-        let found = held.screener.conjunctions();
+        let found = held.conjunctions(&run.scenario);
         // Kept to follow manoeuvres when it holds the latest version (under the run's
         // lock: no manoeuvre made one since).
         if log.versions(run.key)?.len() as u32 == job.version {
@@ -360,10 +361,14 @@ fn screen(
         } else {
             held.screener.shutdown().map_err(|e| failed(e.into()))?;
         }
-        found
+        (found, true)
     };
     Metrics::bump(&state.metrics.screenings);
-    screening::keep(log, run, job.version, d_bits, &mut found)?;
+    if refined {
+        screening::keep_refined(log, run, job.version, d_bits, &mut found)?;
+    } else {
+        screening::keep(log, run, job.version, d_bits, &mut found)?;
+    }
     Ok(found.len())
 }
 

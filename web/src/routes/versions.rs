@@ -477,9 +477,9 @@ fn update_screeners(
             continue;
         };
         Metrics::bump(&state.metrics.screenings_updated);
-        let mut found = held.screener.conjunctions();
+        let mut found = held.conjunctions(&run.scenario);
         drop(held);
-        if let Err(e) = screening::keep(log, run, version.version, d_bits, &mut found) {
+        if let Err(e) = screening::keep_refined(log, run, version.version, d_bits, &mut found) {
             // The answer below stands; the version's screening is made again by a job.
             tracing::warn!(run = %run.id, error = %e, "an updated screening is not kept in the log");
         }
