@@ -248,12 +248,7 @@ fn a_local_cluster_let_go_of_leaves_no_process_behind() {
     let pids: Vec<String> = (0..3).map(|i| cluster.pid_of(i)).collect();
     until_ok(&address, "/readyz");
     drop(cluster);
-    let alive = |pid: &String| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            stat.rsplit_once(") ")
-                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-        })
-    };
+    let alive = |pid: &String| process::running(pid);
     let started = Instant::now();
     while pids.iter().any(alive) {
         assert!(

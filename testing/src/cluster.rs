@@ -144,10 +144,7 @@ impl Drop for Group {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::time::Instant::now() < deadline {
             // Ended (a zombie until its `Proc` waits for it) or gone.
-            let stat =
-                std::fs::read_to_string(format!("/proc/{}/stat", self.0)).unwrap_or_default();
-            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
-            if !matches!(state, Some(Some(c)) if c != 'Z') {
+            if !crate::process::running(&self.0.to_string()) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -94,6 +94,15 @@ impl Drop for Proc {
     }
 }
 
+/// Whether process `pid` is running: it exists and has not ended (a zombie, not yet
+/// waited for, has).
+pub fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
 /// Sends `signal` (as `kill` takes it: `-9`, `-TERM`) to process `pid`, asserting it
 /// was sent.
 pub fn signal(pid: &str, signal: &str) {

@@ -13,8 +13,8 @@ use crate::screening::approach::closest_approaches;
 use crate::screening::grid::{Envelope, Grid};
 use crate::screening::screener::{Changes, Screener};
 use crate::screening::windows::Workers;
+use crate::screening::Conjunction;
 use crate::screening::{refine, report};
-use crate::screening::{Conjunction, Sample};
 use crate::Error;
 
 /// A screener's grid takes segments this much longer than the version's longest: a
@@ -203,21 +203,13 @@ pub fn screen_manoeuvred(
             if m0.is_absent() || m1.is_absent() {
                 continue;
             }
-            let k_run = (first as usize + k) as u32;
-            let ours = Envelope::of(&(
-                Sample::new(body as u32, k_run, m0),
-                Sample::new(body as u32, k_run + 1, m1),
-            ));
+            let ours = Envelope::between(m0, m1);
             for (other, states) in bodies.iter().enumerate() {
                 let (o0, o1) = (&states[k], &states[k + 1]);
                 if other == body || o0.is_absent() || o1.is_absent() {
                     continue;
                 }
-                let theirs = Envelope::of(&(
-                    Sample::new(other as u32, k_run, o0),
-                    Sample::new(other as u32, k_run + 1, o1),
-                ));
-                if !ours.near(&theirs, d_km) {
+                if !ours.near(&Envelope::between(o0, o1), d_km) {
                     continue;
                 }
                 let (lo, hi) = if other < body {

@@ -96,7 +96,11 @@ pub struct Envelope {
 impl Envelope {
     /// The box of the Bezier points of the segment's Hermite cubic.
     pub fn of((s0, s1): &Segment) -> Envelope {
-        let (a, b) = (s0.state(), s1.state());
+        Envelope::between(&s0.state(), &s1.state())
+    }
+
+    /// The box of the Hermite cubic between states `a` and `b`.
+    pub fn between(a: &OrbitState, b: &OrbitState) -> Envelope {
         let h = b.t - a.t;
         let points: [[f64; 3]; 4] = [
             a.r,
