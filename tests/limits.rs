@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nano_testing::http::{connect_from, http, http_get, http_post};
+use nano_testing::http::{connect_from, http, http_get};
 use nano_testing::process::{assert_verified, raise_fd_limit, signal, Proc};
 use nano_testing::server::{assert_reference, logged, screened, serve, until_ok};
 
@@ -489,16 +489,7 @@ fn orbit_run(address: &str, total: u32, steps: u64) -> String {
         "walker": {"i_deg": 53, "total": total, "planes": 10, "phasing": 1, "altitude_km": 550},
     });
     let request = serde_json::json!({"scenario": scenario, "steps": steps}).to_string();
-    let created = http_post(address, "/api/runs", &request).expect("serve answers");
-    assert!(
-        created.status < 300,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    let id = serde_json::from_slice::<serde_json::Value>(&created.body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = nano_testing::server::post_run(address, &request);
     until_ok(address, &format!("/api/runs/{id}?points=2"));
     id
 }

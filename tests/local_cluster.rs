@@ -7,11 +7,11 @@
 use std::time::{Duration, Instant};
 
 use nano_testing::cluster::LocalCluster;
+use nano_testing::crossing;
 use nano_testing::http::{free_address, http_get};
 use nano_testing::process;
 use nano_testing::process::{assert_verified, cpu_ticks, run, stdout_of, write_file};
 use nano_testing::server::{assert_reference, logged, screened, stop, until_ok};
-use nano_testing::{crossing, http::http_post};
 use redis::Commands;
 
 #[test]
@@ -143,16 +143,7 @@ fn a_windowed_screening_runs_on_every_process_of_the_local_cluster_and_equals_on
         "scenario": serde_json::from_str::<serde_json::Value>(&text).unwrap(),
         "steps": steps,
     });
-    let created = http_post(&address, "/api/runs", &request.to_string()).unwrap();
-    assert!(
-        created.status < 300,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    let id = serde_json::from_slice::<serde_json::Value>(&created.body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = nano_testing::server::post_run(&address, &request.to_string());
     until_ok(&address, &format!("/api/runs/{id}"));
     nano_testing::server::until_all_complete(&address, std::slice::from_ref(&id));
 

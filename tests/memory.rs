@@ -305,16 +305,7 @@ fn a_run_whose_one_step_could_never_fit_is_refused_with_the_reason() {
     assert_eq!(readyz(&address)["cluster"]["jobs_in_flight"], 0);
     // A smaller shell fits the same share and completes.
     let request = format!(r#"{{"scenario": {}, "steps": 10}}"#, shell(1_000, 550));
-    let taken = http::http_post(&address, "/api/runs", &request).unwrap();
-    assert!(
-        matches!(taken.status, 200 | 202),
-        "{}",
-        String::from_utf8_lossy(&taken.body)
-    );
-    let id = serde_json::from_slice::<serde_json::Value>(&taken.body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = nano_testing::server::post_run(&address, &request);
     until_all_complete(&address, &[id]);
     stop(server);
 }

@@ -117,6 +117,22 @@ pub fn reads_at_once(
     )
 }
 
+/// POSTs `request` (a run's JSON) to `/api/runs` on the server at `address`, asserts
+/// it was taken (200 or 202), and returns the run's id.
+pub fn post_run(address: &str, request: &str) -> String {
+    let taken = crate::http::http_post(address, "/api/runs", request).expect("the server answers");
+    assert!(
+        matches!(taken.status, 200 | 202),
+        "{}: {}",
+        taken.status,
+        String::from_utf8_lossy(&taken.body)
+    );
+    serde_json::from_slice::<serde_json::Value>(&taken.body).unwrap()["id"]
+        .as_str()
+        .expect("the answer names the run")
+        .to_owned()
+}
+
 /// GETs `path` until it answers 200 (within two minutes); returns the body.
 pub fn until_ok(address: &str, path: &str) -> Vec<u8> {
     let started = Instant::now();
