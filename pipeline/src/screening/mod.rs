@@ -23,6 +23,8 @@
 //!   samples, applies manoeuvres (a body's samples from some output on replaced)
 //!   and reports each change as the conjunctions added and removed.
 //!
+//! - [`sweep`]: one interval screened whole, every body against every other, the
+//!   kernel of the [`windows`] of a screening made once (nothing retracted).
 //! - [`refine`]: a pair of catalogue objects' minima found again on SGP4 itself.
 //! - [`report`]: the answer sorted by miss distance, written as JSON or CSV.
 //! - [`screen`]: one screening of a whole run, start to finish.
@@ -36,6 +38,7 @@ mod pool;
 pub mod refine;
 pub mod report;
 pub mod screener;
+pub mod sweep;
 pub mod windows;
 
 use std::cmp::Ordering;

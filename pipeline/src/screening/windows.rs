@@ -18,19 +18,26 @@
 //! one window's dataflow: about [`BYTES_PER_SAMPLE`] per sample of the window, and the
 //! conjunctions found so far.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::probe::Handle;
+use timely::dataflow::operators::{Capability, Exchange as _, Input, Inspect, Operator, Probe};
+use timely::dataflow::InputHandleVec;
 
 use crate::network::Network;
 use crate::orbit::OrbitState;
 use crate::Error;
 
 use super::grid::Grid;
+use super::grid::Segment;
 use super::pool::{self, share_grid, Pool};
-use super::screener::{build, check, segment, ScreeningError, Seen};
-use super::{report, Conjunction, Sample};
+use super::screener::{check, segment, ScreeningError, Seen};
+use super::sweep::Sweep;
+use super::{report, Conjunction};
 
 /// What a window's dataflow holds per sample (a body at an output time), measured
 /// on Starlink shell 1 (BENCHMARKS.md): the sample, its segment's visits to the grid's
@@ -187,19 +194,12 @@ fn start(workers: usize, network: Option<Network>) -> Result<Pool<Command>, Scre
             };
             let seen = Seen::default();
             let probe = Handle::new();
-            let mut input = build(worker, grid, std::rc::Rc::clone(&seen), &probe);
+            let mut input = build(worker, grid.distance_km, std::rc::Rc::clone(&seen), &probe);
             for (i, states) in bodies.iter().enumerate().skip(index).step_by(workers) {
                 let body = i as u32;
-                for (k, s) in states.iter().enumerate() {
-                    if !s.is_absent() {
-                        input.0.update(Sample::new(body, first + k as u32, s), 1);
-                    }
-                }
                 for (k, w) in states.windows(2).enumerate() {
                     if !w[1].is_absent() {
-                        input
-                            .1
-                            .update(segment(body, first as usize + k, &w[0], &w[1]), 1);
+                        input.send(segment(body, first as usize + k, &w[0], &w[1]));
                     }
                 }
             }
@@ -237,6 +237,56 @@ fn screen_window(
         .collect())
 }
 
+/// A window's dataflow, the same on every worker of every process: the segments
+/// routed by their interval, each interval screened whole by [`Sweep`] once every
+/// segment is in, the conjunctions gathered on worker 0 and watched there into
+/// `seen`. Nothing is retracted, so nothing is arranged.
+fn build(
+    worker: &mut timely::worker::Worker,
+    distance_km: f64,
+    seen: Seen,
+    probe: &Handle<u64>,
+) -> InputHandleVec<u64, Segment> {
+    worker.dataflow::<u64, _, _>(|scope| {
+        let (input, segments) = scope.new_input::<Vec<Segment>>();
+        segments
+            .unary_frontier::<CapacityContainerBuilder<Vec<Conjunction>>, _, _, _>(
+                Exchange::new(|(s0, _): &Segment| u64::from(s0.k)),
+                "Sweep",
+                move |_initial, _info| {
+                    // Each interval's segments, until the window's input has ended.
+                    let mut held: BTreeMap<u32, Vec<Segment>> = BTreeMap::new();
+                    let mut time: Option<Capability<u64>> = None;
+                    let mut sweep = Sweep::default();
+                    let mut found = Vec::new();
+                    move |(input, frontier), output| {
+                        input.for_each(|stamp, segments| {
+                            for s in segments.drain(..) {
+                                held.entry(s.0.k).or_default().push(s);
+                            }
+                            if time.is_none() {
+                                time = stamp.retain_least(output.output_index());
+                            }
+                        });
+                        let Some(cap) = time.as_ref() else { return };
+                        if frontier.less_equal(cap.time()) {
+                            return;
+                        }
+                        for (_, segments) in std::mem::take(&mut held) {
+                            sweep.interval(&segments, distance_km, &mut found);
+                        }
+                        output.session(cap).give_iterator(found.drain(..));
+                        time = None;
+                    }
+                },
+            )
+            .exchange(|_| 0)
+            .inspect(move |c| seen.borrow_mut().push((*c, 1)))
+            .probe_with(probe);
+        input
+    })
+}
+
 /// The grid that ends a screening: no distance.
 const STOP: Grid = Grid {
     distance_km: f64::NAN,
@@ -251,7 +301,7 @@ pub fn run_peer(workers: usize, network: Network) -> Result<(), ScreeningError> 
         // once (the samples are process 0's), and run to its end.
         while let Some(grid) = share_grid(worker, None) {
             let probe = Handle::new();
-            drop(build(worker, grid, Seen::default(), &probe));
+            drop(build(worker, grid.distance_km, Seen::default(), &probe));
             while !probe.done() {
                 worker.step_or_park(None);
             }
