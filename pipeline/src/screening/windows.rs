@@ -1,18 +1,20 @@
 //! A screening of a whole run in windows of time, so that what it holds does not grow
 //! with the run's length (`docs/design.md`, "Screening in windows").
 //!
-//! The run's intervals are cut into windows of `w` intervals. Each window is one
-//! dataflow of [`super::grid`], built on every worker of every process, fed that
-//! window's samples (its `w + 1` output times, the first shared with the window
-//! before) and segments, its inputs closed, run to its end and dropped: its
-//! arrangements go with it. An interval belongs to exactly one window (the segment
+//! The run's intervals are cut into windows of `w` intervals. Each window is one small
+//! timely dataflow (`build`), built on every worker of every process, fed that
+//! window's segments (its `w + 1` output times, the first shared with the window
+//! before), its input closed, run to its end and dropped: each worker screens the
+//! intervals routed to it whole with [`Sweep`] (nothing is retracted, so differential's
+//! arrangements would buy nothing). An interval belongs to exactly one window (the segment
 //! from output `k` to `k + 1` is in the window holding `k`), and a minimum belongs to
 //! its interval ([`super::approach`]), so the windows' answers are disjoint and their
 //! union is the whole run's: the same set [`super::screen`] finds in one dataflow.
 //!
-//! Each window has its own grid ([`Grid::for_states`] of its states alone), sent from
-//! worker 0 to every worker before the window's dataflow is built; a grid with no
-//! distance tells the peers the screening has ended.
+//! Each window has its own grid ([`Grid::for_states`] of its states alone: the distance,
+//! and the reach its states are checked against), sent from worker 0 to every worker
+//! before the window's dataflow is built; a grid with no distance tells the peers the
+//! screening has ended.
 //!
 //! What is held at once is one window's states (read by the caller, per window) and
 //! one window's dataflow: about [`BYTES_PER_SAMPLE`] per sample of the window, and the
@@ -40,8 +42,9 @@ use super::sweep::Sweep;
 use super::{report, Conjunction};
 
 /// What a window's dataflow holds per sample (a body at an output time), measured
-/// on Starlink shell 1 (BENCHMARKS.md): the sample, its segment's visits to the grid's
-/// cells, the arrangements' indexes and the batches in flight.
+/// on Starlink shell 1 (BENCHMARKS.md) when the windows were differential's grid: its
+/// segment (128 bytes) exchanged and held, the sweep's points, boxes and cell entries
+/// take less, and the figure is kept as a prudent one.
 pub const BYTES_PER_SAMPLE: u64 = 480;
 
 /// The fewest intervals a window holds.
