@@ -13,7 +13,10 @@
 
 use std::process::Command;
 
-use nano_testing::process::{stdout_of, write_file};
+use nano_pipeline::orbit::OrbitState;
+use nano_testing::conjunctions::screen_by_sampling;
+use nano_testing::packages;
+use nano_testing::process::{propagate_csv, stdout_of, write_file};
 use nano_testing::tle::element_set;
 use proptest::prelude::*;
 
@@ -197,4 +200,58 @@ proptest! {
             prop_assert!(matching(g, &want).is_some(), "screened {g:?}, not in the brute force: {want:?}");
         }
     }
+}
+
+/// A decaying fragment's element set fifty days old (the public catalogue's 51363):
+/// SGP4 puts it a million kilometres out and, from one output to the next, on the
+/// other side of the Earth. The cubic between two such outputs crosses low orbits at
+/// 59,000 km/s and meets 47376 (a Starlink satellite) within 5 km; SGP4 never brings
+/// the two near, so the screening has no conjunction of them.
+#[test]
+fn an_object_whose_sgp4_leaps_between_outputs_makes_no_conjunction() {
+    let public = String::from_utf8(packages::satellite_tle_txt()).unwrap();
+    let lines: Vec<&str> = public
+        .lines()
+        .map(|l| l.trim_start_matches('\u{feff}').trim_end())
+        .collect();
+    let pick = |number: &str| {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("1 {number}U")))
+            .unwrap_or_else(|| panic!("{number} is in the public catalogue"));
+        format!("{}\n{}\n", lines[at], lines[at + 1])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_file(
+        dir.path(),
+        "scenario.json",
+        r#"{"model": "orbit", "epoch": "2022-08-10T00:00:00Z", "output_step_s": 60}"#,
+    );
+    let tle = write_file(dir.path(), "two.tle", &(pick("51363") + &pick("47376")));
+    // The trap: on the outputs' cubics the two pass within 5 km.
+    let csv = propagate_csv(&scenario, &STEPS.to_string(), &["--catalog", &tle]);
+    let mut bodies: Vec<Vec<OrbitState>> = vec![Vec::new(), Vec::new()];
+    for line in String::from_utf8(csv).unwrap().lines().skip(1) {
+        let f: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        bodies[f[1] as usize].push(OrbitState {
+            t: f[0],
+            r: [f[2], f[3], f[4]],
+            v: [f[5], f[6], f[7]],
+        });
+    }
+    let far = bodies[0]
+        .iter()
+        .map(|s| s.r.iter().map(|x| x * x).sum::<f64>().sqrt());
+    assert!(
+        far.fold(f64::INFINITY, f64::min) > 1e6,
+        "51363 a million km out"
+    );
+    let interpolated = screen_by_sampling(&bodies, 5.0);
+    assert!(
+        !interpolated.is_empty(),
+        "the cubics meet: {interpolated:?}"
+    );
+    // On SGP4 they do not.
+    let got = screened(&scenario, &tle, 5.0);
+    assert!(got.is_empty(), "{got:?}");
 }

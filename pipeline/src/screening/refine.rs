@@ -21,7 +21,13 @@
 //! scenario integrates itself (a manoeuvrable body: its path between outputs is the
 //! integrator's), or one SGP4 fails for near the time. Two minima of one pair that
 //! the interpolant kept apart but that are one minimum of SGP4 are kept once; one that
-//! SGP4 puts at the screening distance or past it is no conjunction at that distance.
+//! SGP4 puts at the screening distance or past it is no conjunction at that distance,
+//! and neither is one where SGP4 has no minimum within an output step (or none inside
+//! the run): the cubics were not the orbits there. The public catalogue has such an
+//! object: an element set fifty days old of a decaying fragment whose SGP4 positions
+//! leap between two points a million kilometres out, either side of the Earth, from
+//! one output to the next; the cubic between them crosses low orbits at 59,000 km/s
+//! and met one within 5 km, where SGP4 keeps the two a million kilometres apart.
 
 use crate::orbit::OrbitState;
 use crate::scenario::OrbitScenario;
@@ -71,10 +77,13 @@ pub fn on_sgp4(scenario: &OrbitScenario, found: &mut Vec<Conjunction>, d_km: f64
             };
             Some((at(a)?, at(b)?))
         };
-        if let Some(better) = refine(c, state, step, t_end_s) {
-            *c = better;
-            refined = true;
+        match refine(c, state, step, t_end_s) {
+            Ok(better) => *c = better,
+            // Removed below.
+            Err(Unrefined::NoMinimum) => c.miss_km = f64::INFINITY,
+            Err(Unrefined::NoState) => continue,
         }
+        refined = true;
     }
     if !refined {
         return;
@@ -99,16 +108,28 @@ fn closing(pair: &(OrbitState, OrbitState)) -> f64 {
     (0..3).map(|i| (b.r[i] - a.r[i]) * (b.v[i] - a.v[i])).sum()
 }
 
+/// Why a conjunction was not found again on the true states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unrefined {
+    /// The states have no minimum within a step of its time, inside the run.
+    NoMinimum,
+    /// The states could not be had near its time.
+    NoState,
+}
+
 /// The conjunction `c` found again on the pair's true states (`state(t)`, `None` where
-/// they cannot be had), within `step` each way of its time and inside `0..=t_end_s`;
-/// `None` when no minimum is bracketed there.
+/// they cannot be had), within `step` each way of its time and inside `0..=t_end_s`.
 fn refine(
     c: &Conjunction,
     state: impl Fn(f64) -> Option<(OrbitState, OrbitState)>,
     step: f64,
     t_end_s: f64,
-) -> Option<Conjunction> {
-    let g = |t: f64| state(t).map(|pair| closing(&pair));
+) -> Result<Conjunction, Unrefined> {
+    let g = |t: f64| {
+        state(t)
+            .map(|pair| closing(&pair))
+            .ok_or(Unrefined::NoState)
+    };
     // The bracket: `g < 0` (closing) at its start, `g > 0` (opening) at its end.
     let mut half = (step * 1e-3).max(TCA_TOLERANCE_S);
     let (mut lo, mut hi, mut g_lo, mut g_hi);
@@ -121,7 +142,7 @@ fn refine(
             break;
         }
         if half >= MAX_BRACKET_STEPS * step {
-            return None;
+            return Err(Unrefined::NoMinimum);
         }
         half = (2.0 * half).min(MAX_BRACKET_STEPS * step);
     }
@@ -153,13 +174,13 @@ fn refine(
         }
     }
     let tca = 0.5 * (lo + hi);
-    let (pa, pb) = state(tca)?;
+    let (pa, pb) = state(tca).ok_or(Unrefined::NoState)?;
     let miss = (0..3)
         .map(|i| (pb.r[i] - pa.r[i]).powi(2))
         .sum::<f64>()
         .sqrt();
     let (rel_speed_kms, ric_km) = encounter(&pa, &pb);
-    Some(Conjunction {
+    Ok(Conjunction {
         tca_s: tca,
         miss_km: miss,
         rel_speed_kms,
@@ -210,11 +231,20 @@ mod tests {
     }
 
     #[test]
-    fn no_minimum_within_a_step_or_no_state_leaves_the_guess() {
-        // More than a step away, or the states not to be had.
-        assert!(refine(&guess(30.0), lines, 10.0, 100.0).is_none());
-        assert!(refine(&guess(10.0), |_| None, 10.0, 100.0).is_none());
-        // A minimum past the run's end is not bracketed inside it.
-        assert!(refine(&guess(9.0), lines, 10.0, 10.0).is_none());
+    fn no_minimum_within_a_step_or_no_state_is_told_apart() {
+        // More than a step away, or past the run's end: no minimum there.
+        assert_eq!(
+            refine(&guess(30.0), lines, 10.0, 100.0).unwrap_err(),
+            Unrefined::NoMinimum
+        );
+        assert_eq!(
+            refine(&guess(9.0), lines, 10.0, 10.0).unwrap_err(),
+            Unrefined::NoMinimum
+        );
+        // The states not to be had.
+        assert_eq!(
+            refine(&guess(10.0), |_| None, 10.0, 100.0).unwrap_err(),
+            Unrefined::NoState
+        );
     }
 }
