@@ -49,8 +49,9 @@ pub struct Sweep {
     /// the cell's bucket.
     entries: Vec<(u64, u32)>,
     grouped: Vec<(u64, u32)>,
-    /// Where each bucket's entries start in `grouped`.
+    /// Where each bucket's entries start in `grouped`, and where its next one goes.
     starts: Vec<u32>,
+    next: Vec<u32>,
     /// The pairs of segments whose grown boxes met in some piece.
     pairs: Vec<(u32, u32)>,
     /// The boxes too wide for the cells.
@@ -179,13 +180,12 @@ impl Sweep {
         }
         self.grouped.clear();
         self.grouped.resize(self.entries.len(), (0, 0));
-        {
-            let mut next = self.starts.clone();
-            for &(k, n) in &self.entries {
-                let at = &mut next[bucket(k)];
-                self.grouped[*at as usize] = (k, n);
-                *at += 1;
-            }
+        self.next.clear();
+        self.next.extend_from_slice(&self.starts);
+        for &(k, n) in &self.entries {
+            let at = &mut self.next[bucket(k)];
+            self.grouped[*at as usize] = (k, n);
+            *at += 1;
         }
         for b in 0..self.starts.len() - 1 {
             let members = &self.grouped[self.starts[b] as usize..self.starts[b + 1] as usize];
