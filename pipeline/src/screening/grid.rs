@@ -51,7 +51,7 @@ use timely::progress::Timestamp;
 use crate::orbit::OrbitState;
 
 use super::approach::closest_approaches;
-use super::{reach, Conjunction, Sample};
+use super::{bezier, reach, Conjunction, Sample};
 
 /// A body's samples at outputs `k` and `k + 1`.
 pub type Segment = (Sample, Sample);
@@ -101,13 +101,7 @@ impl Envelope {
 
     /// The box of the Hermite cubic between states `a` and `b`.
     pub fn between(a: &OrbitState, b: &OrbitState) -> Envelope {
-        let h = b.t - a.t;
-        let points: [[f64; 3]; 4] = [
-            a.r,
-            std::array::from_fn(|i| a.r[i] + h * a.v[i] / 3.0),
-            std::array::from_fn(|i| b.r[i] - h * b.v[i] / 3.0),
-            b.r,
-        ];
+        let points = bezier(a, b);
         let lo = std::array::from_fn(|i| points.iter().map(|p| p[i]).fold(f64::INFINITY, f64::min));
         let hi = std::array::from_fn(|i| {
             points

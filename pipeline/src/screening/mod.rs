@@ -177,17 +177,27 @@ impl Sample {
     }
 }
 
-/// How far a body can be from its position at `s0.t` while between `s0` and `s1` (km):
-/// the Hermite cubic lies in the convex hull of its Bezier points `r0`, `r0 + h v0 / 3`,
-/// `r1 - h v1 / 3`, `r1`, so the farthest of them from `r0` bounds it.
-pub fn reach(s0: &OrbitState, s1: &OrbitState) -> f64 {
+/// The Bezier points of the Hermite cubic from `s0` to `s1` (km): `r0`, `r0 + h v0 / 3`,
+/// `r1 - h v1 / 3`, `r1`. The cubic lies in their convex hull.
+pub fn bezier(s0: &OrbitState, s1: &OrbitState) -> [[f64; 3]; 4] {
     let h = s1.t - s0.t;
-    let p1: [f64; 3] = std::array::from_fn(|i| s0.r[i] + h * s0.v[i] / 3.0);
-    let p2: [f64; 3] = std::array::from_fn(|i| s1.r[i] - h * s1.v[i] / 3.0);
+    [
+        s0.r,
+        std::array::from_fn(|i| s0.r[i] + h * s0.v[i] / 3.0),
+        std::array::from_fn(|i| s1.r[i] - h * s1.v[i] / 3.0),
+        s1.r,
+    ]
+}
+
+/// How far a body can be from its position at `s0.t` while between `s0` and `s1` (km):
+/// the Hermite cubic lies in the convex hull of its [`bezier`] points, so the farthest
+/// of them from `r0` bounds it.
+pub fn reach(s0: &OrbitState, s1: &OrbitState) -> f64 {
+    let [p0, p1, p2, p3] = bezier(s0, s1);
     let d = |p: [f64; 3]| {
-        ((p[0] - s0.r[0]).powi(2) + (p[1] - s0.r[1]).powi(2) + (p[2] - s0.r[2]).powi(2)).sqrt()
+        ((p[0] - p0[0]).powi(2) + (p[1] - p0[1]).powi(2) + (p[2] - p0[2]).powi(2)).sqrt()
     };
-    d(p1).max(d(p2)).max(d(s1.r))
+    d(p1).max(d(p2)).max(d(p3))
 }
 
 /// What [`screen`] lets a window of its dataflow hold (bytes): the states it is given

@@ -59,12 +59,12 @@ pub fn of_catalogue_objects(scenario: &OrbitScenario, c: &Conjunction) -> bool {
 pub fn on_sgp4(scenario: &OrbitScenario, found: &mut Vec<Conjunction>, d_km: f64, t_end_s: f64) {
     let step = scenario.output_step_s();
     let mut refined = false;
-    for c in found.iter_mut() {
+    found.retain_mut(|c| {
         let (Some(a), Some(b)) = (
             scenario.catalog_object(c.a as usize),
             scenario.catalog_object(c.b as usize),
         ) else {
-            continue;
+            return true;
         };
         let state = |t: f64| -> Option<(OrbitState, OrbitState)> {
             let at = |o: &crate::scenario::CatalogObject| {
@@ -78,17 +78,18 @@ pub fn on_sgp4(scenario: &OrbitScenario, found: &mut Vec<Conjunction>, d_km: f64
             Some((at(a)?, at(b)?))
         };
         match refine(c, state, step, t_end_s) {
-            Ok(better) => *c = better,
-            // Removed below.
-            Err(Unrefined::NoMinimum) => c.miss_km = f64::INFINITY,
-            Err(Unrefined::NoState) => continue,
+            Ok(better) => {
+                *c = better;
+                refined = true;
+                c.miss_km < d_km
+            }
+            Err(Unrefined::NoMinimum) => false,
+            Err(Unrefined::NoState) => true,
         }
-        refined = true;
-    }
+    });
     if !refined {
         return;
     }
-    found.retain(|c| c.miss_km < d_km);
     // One minimum of SGP4 reached from two of the interpolant's: kept once.
     found.sort_by(|x, y| {
         (x.a, x.b)

@@ -4,30 +4,38 @@
 //!
 //! # How the pairs are found
 //!
-//! Each body's path over the interval lies in the box of its Hermite cubic's Bezier
-//! points ([`super::grid::Envelope`]'s box, kept in `f64`); grown by `D / 2` on every
-//! side, two boxes that do not overlap hold no pair within `D`. The interval gets a
-//! grid of its own, cells as wide as almost every grown box (so such a box touches at
-//! most two cells an axis, eight in all; the few wider ones, up to nine an axis):
-//! each box is listed in every cell it touches, the list
-//! sorted by cell, and the boxes sharing a cell are tested pairwise. A pair whose grown
-//! boxes overlap shares the cell of the overlap's lower corner, which lies in both, and
-//! is kept there only, so each pair is refined once, by
-//! [`super::approach::closest_approaches`]: the minima are exactly the brute force's
-//! ([`super::oracle`]), as the grid is only a filter.
+//! Each body's path over the interval lies in the hull of its Hermite cubic's Bezier
+//! points ([`super::bezier`]). The interval is cut into [`PIECES`] pieces of time (the
+//! cut of a cubic is the same cubic, its Bezier points found again), so that each
+//! piece's boxes are short. Per piece, each body's box of those points is grown by
+//! `D / 2` on every side (two boxes that do not overlap then hold no pair within `D`)
+//! and listed in every cell of a grid of the piece's own that it touches; the cells are
+//! as wide as almost every grown box (`FITTING`), so such a box touches at most two
+//! cells an axis; the few wider ones (a body far out or far faster than the rest) are
+//! compared with every box instead. The entries are grouped by a hash of their cell (a
+//! counting sort) and the boxes sharing a cell compared; a pair whose grown boxes
+//! overlap shares the cell of the overlap's lower corner, which lies in both, and is
+//! kept there only. The pieces' pairs are deduplicated.
+//!
+//! Each pair's relative path (the difference of the two Bezier polygons, the Bezier
+//! polygon of the difference) is then tested against the box `[-D, D]^3`, split in
+//! halves while it spans more than `SETTLED` `D`: a pair whose every part is apart on
+//! some axis cannot come within `D`. What is left is refined by
+//! [`super::approach::closest_approaches`]. Every step is a filter that keeps every
+//! pair that may come within `D`, so the minima are exactly the brute force's
+//! ([`super::oracle`]).
 //!
 //! # What it costs
 //!
-//! Per interval: a box and up to eight cell entries a body (16 bytes each), one sort
-//! of the entries, the pairs sharing a cell. Cells as wide as a minute's motion in LEO
-//! (some 500 km) hold tens of bodies, where the differential grid's had thousands
-//! (BENCHMARKS.md, "The public catalogue").
-
-use crate::orbit::OrbitState;
+//! Per piece: a box and up to eight cell entries a body (16 bytes each), one counting
+//! sort, the pairs sharing a cell; then a few splits of the pairs' relative paths and
+//! `closest_approaches` of the pairs that may meet. On the public catalogue at 60 s:
+//! 25,300 bodies, some 77,000 entries and 41,000 comparisons a piece, 17,000 pairs an
+//! interval and about 100 refined (BENCHMARKS.md).
 
 use super::approach::closest_approaches;
 use super::grid::Segment;
-use super::Conjunction;
+use super::{bezier, Conjunction};
 
 /// Cell coordinates are kept in this many bits an axis (offset to be non-negative);
 /// beyond, cells merge at the edges, which meets more pairs, never fewer.
@@ -211,7 +219,8 @@ impl Sweep {
             let (mlo, mhi) = &self.boxes[m as usize];
             for (n, (nlo, nhi)) in self.boxes.iter().enumerate() {
                 let n = n as u32;
-                if n == m || self.wide[..x].contains(&n) {
+                // `wide` ascends: a wide box before this one has met it already.
+                if n == m || self.wide[..x].binary_search(&n).is_ok() {
                     continue;
                 }
                 if (0..3).all(|i| mlo[i] <= nhi[i] && nlo[i] <= mhi[i]) {
@@ -263,17 +272,6 @@ fn key(c: [i64; 3]) -> u64 {
 const SPLITS: u32 = 24;
 const SETTLED: f64 = 4.0;
 
-/// The Bezier points of the Hermite cubic from `a` to `b` (km).
-fn bezier(a: &OrbitState, b: &OrbitState) -> [[f64; 3]; 4] {
-    let h = b.t - a.t;
-    [
-        a.r,
-        std::array::from_fn(|i| a.r[i] + h * a.v[i] / 3.0),
-        std::array::from_fn(|i| b.r[i] - h * b.v[i] / 3.0),
-        b.r,
-    ]
-}
-
 /// Whether the cubic of Bezier points `p` (one body's path relative to another's) may
 /// pass within `d` of the origin: false only when, on some axis, every point of `p`
 /// (whose hull holds the cubic) is further than `d` from it, for the whole cubic or
@@ -310,6 +308,7 @@ fn may_come_within(p: &[[f64; 3]; 4], d: f64, splits: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orbit::OrbitState;
     use crate::screening::{oracle, Sample};
 
     /// A small generator of numbers in `[0, 1)` (a 64-bit LCG's top bits).
@@ -327,15 +326,18 @@ mod tests {
         }
     }
 
-    /// A body moving in a straight line through `p` at `t = 0` (its Hermite cubics are
-    /// the line itself), at outputs `0, 10, ... 90` s.
+    /// Where the crowd is (km): in low orbit.
+    const CENTRE: [f64; 3] = [7000.0, 0.0, 0.0];
+
+    /// A body moving in a straight line through `CENTRE + p` at mid-run (its Hermite
+    /// cubics are the line itself), at outputs `0, 10, ... 90` s.
     fn line(p: [f64; 3], v: [f64; 3]) -> Vec<OrbitState> {
         (0..10)
             .map(|k| {
                 let t = 10.0 * k as f64 - 45.0;
                 OrbitState {
                     t: t + 45.0,
-                    r: std::array::from_fn(|i| 7000.0 * (i == 0) as u8 as f64 + p[i] + t * v[i]),
+                    r: std::array::from_fn(|i| CENTRE[i] + p[i] + t * v[i]),
                     v,
                 }
             })

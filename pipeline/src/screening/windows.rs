@@ -300,8 +300,8 @@ const STOP: Grid = Grid {
 /// ([`screen_windows`]) is process 0, until the driver ends it.
 pub fn run_peer(workers: usize, network: Network) -> Result<(), ScreeningError> {
     pool::run_peer(workers, network, |worker| {
-        // Each window's dataflow built as process 0 builds it, its inputs closed at
-        // once (the samples are process 0's), and run to its end.
+        // Each window's dataflow built as process 0 builds it, its input closed at
+        // once (the segments are process 0's), and run to its end.
         while let Some(grid) = share_grid(worker, None) {
             let probe = Handle::new();
             drop(build(worker, grid.distance_km, Seen::default(), &probe));
