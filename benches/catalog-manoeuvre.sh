@@ -11,19 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/release/sedaro-nano}
 STEPS=${STEPS:-1440}
-tle=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/satellite-0.1.2/tests/tle.txt 2>/dev/null | head -1)
-if [ -z "$tle" ]; then
-  echo "benches/catalog-manoeuvre.sh: satellite 0.1.2 is not fetched: run bash .ci/deps" >&2
-  exit 1
-fi
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export NANO_RATE_LIMIT=1000000 NANO_MEMORY_MB=${MEMORY_MB:-512}
-"$BIN" serve --listen "127.0.0.1:$port" --data "$work/data" --workers 2 2>"$work/serve.log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; tail -5 "$work/serve.log" >&2; rm -rf "$work"' EXIT
-url="http://127.0.0.1:$port"
-for _ in $(seq 300); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
+. benches/public-tle.sh
+SERVE_FLAGS="--workers 2 --memory-mb ${MEMORY_MB:-512}"
+. benches/serve.sh
 
 catalog=$(curl -sf -X POST -H 'content-type: text/plain' --data-binary @"$tle" "$url/api/catalogs" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')

@@ -12,11 +12,7 @@ cd "$(dirname "$0")/.."
 BIN=${1:-target/release/sedaro-nano}
 STEPS=${2:-1440}
 WORKERS=${3:-2}
-tle=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/satellite-0.1.2/tests/tle.txt 2>/dev/null | head -1)
-if [ -z "$tle" ]; then
-  echo "benches/catalog.sh: satellite 0.1.2 is not fetched: run bash .ci/deps" >&2
-  exit 1
-fi
+. benches/public-tle.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo '{"model": "orbit", "epoch": "2022-08-10T00:00:00Z", "output_step_s": 60}' > "$work/catalogue.json"

@@ -1,4 +1,4 @@
-# Sourced by load.sh, soak.sh and manoeuvres.sh: starts a fresh `serve` on a loopback
+# Sourced by load.sh, soak.sh, manoeuvres.sh and catalog-manoeuvre.sh: starts a fresh `serve` on a loopback
 # port (PORT, default a free one) with no rate limit and the extra flags in SERVE_FLAGS,
 # stops it (and removes its log) on exit. Sets $server, $work, $url.
 BIN=${BIN:-target/release/sedaro-nano}

@@ -13,10 +13,9 @@
 
 use std::process::Command;
 
-use nano_pipeline::orbit::OrbitState;
 use nano_testing::conjunctions::screen_by_sampling;
 use nano_testing::packages;
-use nano_testing::process::{propagate_csv, stdout_of, write_file};
+use nano_testing::process::{propagate_csv, states_of_csv, stdout_of, write_file};
 use nano_testing::tle::element_set;
 use proptest::prelude::*;
 
@@ -230,15 +229,8 @@ fn an_object_whose_sgp4_leaps_between_outputs_makes_no_conjunction() {
     let tle = write_file(dir.path(), "two.tle", &(pick("51363") + &pick("47376")));
     // The trap: on the outputs' cubics the two pass within 5 km.
     let csv = propagate_csv(&scenario, &STEPS.to_string(), &["--catalog", &tle]);
-    let mut bodies: Vec<Vec<OrbitState>> = vec![Vec::new(), Vec::new()];
-    for line in String::from_utf8(csv).unwrap().lines().skip(1) {
-        let f: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
-        bodies[f[1] as usize].push(OrbitState {
-            t: f[0],
-            r: [f[2], f[3], f[4]],
-            v: [f[5], f[6], f[7]],
-        });
-    }
+    let bodies = states_of_csv(&csv);
+    assert_eq!(bodies.len(), 2);
     let far = bodies[0]
         .iter()
         .map(|s| s.r.iter().map(|x| x * x).sum::<f64>().sqrt());

@@ -129,7 +129,8 @@ fn a_windowed_screening_runs_on_every_process_of_the_local_cluster_and_equals_on
     let address = free_address();
     let data = dir.path().join("data");
     // At 128 MB the screenings' share (16 MB) keeps no screener of this run's
-    // 120,060 samples: it is screened in windows (of some 200 output times).
+    // 360,060 samples: it is screened in windows (of some 290 output times). Long
+    // enough that each peer's share of the sweep takes some fifteen ticks of CPU.
     let cluster = LocalCluster::start_with(&address, &data, &[("NANO_MEMORY_MB", "128")]);
     let peers = [cluster.pid_of(1), cluster.pid_of(2)];
     until_ok(&address, "/readyz");
@@ -138,7 +139,7 @@ fn a_windowed_screening_runs_on_every_process_of_the_local_cluster_and_equals_on
         let f = i as f64 + 1.0;
         [0.618_034, 0.754_877_7, 0.569_840_3].map(|g| (f * g).fract() * 2.2 - 1.1)
     });
-    let steps = 2000;
+    let steps = 6000;
     let request = serde_json::json!({
         "scenario": serde_json::from_str::<serde_json::Value>(&text).unwrap(),
         "steps": steps,

@@ -10,10 +10,9 @@ use nano_testing::conjunctions::{assert_misses, assert_same, screen_by_sampling}
 use std::io::Read;
 use std::path::Path;
 
-use nano_pipeline::orbit::OrbitState;
 use nano_pipeline::screening::Conjunction;
 use nano_testing::cluster::hostfile;
-use nano_testing::process::{bin, run, stdout_of, write_file};
+use nano_testing::process::{bin, run, states_of_csv, stdout_of, write_file};
 use nano_testing::{crossing, process};
 
 const STEP: f64 = 10.0;
@@ -46,20 +45,7 @@ fn oracle_of(scenario: &str) -> Vec<Conjunction> {
         "--format",
         "csv",
     ]);
-    let text = String::from_utf8(csv).unwrap();
-    let mut bodies: Vec<Vec<OrbitState>> = Vec::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
-        let body = f[1] as usize;
-        if bodies.len() <= body {
-            bodies.resize(body + 1, Vec::new());
-        }
-        bodies[body].push(OrbitState {
-            t: f[0],
-            r: [f[2], f[3], f[4]],
-            v: [f[5], f[6], f[7]],
-        });
-    }
+    let bodies = states_of_csv(&csv);
     assert!(bodies.iter().all(|b| b.len() == STEPS + 1));
     let mut want = screen_by_sampling(&bodies, D.parse().unwrap());
     want.sort_by(|x, y| x.miss_km.total_cmp(&y.miss_km));

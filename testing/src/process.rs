@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use nano_pipeline::orbit::OrbitState;
+
 /// The `sedaro-nano` binary Cargo built for the test running: the path Cargo gives a
 /// test of the binary's package, or else the binary beside the test's own directory
 /// (`target/release/deps/TEST` beside `target/release/sedaro-nano`).
@@ -63,6 +65,26 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
 pub fn propagate_csv(scenario: &str, steps: &str, extra: &[&str]) -> Vec<u8> {
     let args = scenario_args("propagate", scenario, steps, "csv");
     stdout_of(&[&args[..], extra].concat())
+}
+
+/// Each body's states from the CSV `propagate` writes (`t,body,x,y,z,vx,vy,vz`, by
+/// time then body), indexed by body.
+pub fn states_of_csv(csv: &[u8]) -> Vec<Vec<OrbitState>> {
+    let text = std::str::from_utf8(csv).expect("propagate writes UTF-8");
+    let mut bodies: Vec<Vec<OrbitState>> = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        let body = f[1] as usize;
+        if bodies.len() <= body {
+            bodies.resize(body + 1, Vec::new());
+        }
+        bodies[body].push(OrbitState {
+            t: f[0],
+            r: [f[2], f[3], f[4]],
+            v: [f[5], f[6], f[7]],
+        });
+    }
+    bodies
 }
 
 /// The arguments of `command --scenario scenario --steps steps --format format`
